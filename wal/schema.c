@@ -1,0 +1,255 @@
+/*
+ * schema.c - the database's tables and their forward migrations.
+ *
+ * PRAGMA user_version is the schema version. Migration N takes a database at
+ * version N-1 to N; all pending migrations run in one transaction with the
+ * version bump, so a database is always at exactly one known version.
+ * Migrations are append-only: never edit a released one, add the next.
+ *
+ * Column types: JSON values are declared "JSON TEXT" (text affinity, and the
+ * declared type tells readers the text is JSON) and checked by json_valid().
+ * Times are ISO-8601 UTC text with milliseconds; durations integer ms.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wal/wal-int.h"
+
+/* Version 1: the tables of the original design. */
+static const char migration_1[] =
+	"CREATE TABLE executions ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" workflow TEXT,"
+	" status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+	"  ('pending', 'running', 'completed', 'failed', 'cancelled',"
+	"   'interrupted')),"
+	" config JSON TEXT CHECK (config IS NULL OR json_valid(config)),"
+	" result JSON TEXT CHECK (result IS NULL OR json_valid(result)),"
+	" error TEXT,"
+	" created_at TEXT NOT NULL,"
+	" started_at TEXT,"
+	" ended_at TEXT,"
+	" duration_ms INTEGER,"
+	" supervisor_pid INTEGER,"
+	" heartbeat_at TEXT,"
+	" total_iterations INTEGER NOT NULL DEFAULT 0,"
+	" total_agents INTEGER NOT NULL DEFAULT 0,"
+	" total_tool_calls INTEGER NOT NULL DEFAULT 0,"
+	" tokens_in INTEGER NOT NULL DEFAULT 0,"
+	" tokens_out INTEGER NOT NULL DEFAULT 0);"
+
+	"CREATE TABLE phases ("
+	" id INTEGER PRIMARY KEY,"
+	" execution_id INTEGER NOT NULL REFERENCES executions(id)"
+	"  ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" iteration INTEGER NOT NULL DEFAULT 0 CHECK (iteration >= 0),"
+	" status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+	"  ('pending', 'running', 'completed', 'failed', 'cancelled',"
+	"   'interrupted')),"
+	" started_at TEXT,"
+	" ended_at TEXT,"
+	" duration_ms INTEGER,"
+	" agent_count INTEGER NOT NULL DEFAULT 0);"
+
+	"CREATE TABLE agents ("
+	" id INTEGER PRIMARY KEY,"
+	" execution_id INTEGER NOT NULL REFERENCES executions(id)"
+	"  ON DELETE CASCADE,"
+	" phase_id INTEGER REFERENCES phases(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" model TEXT,"
+	" system_prompt TEXT,"
+	" prompt TEXT,"
+	" status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+	"  ('pending', 'running', 'restarting', 'completed', 'failed',"
+	"   'cancelled', 'interrupted')),"
+	" pid INTEGER,"
+	" attempt INTEGER NOT NULL DEFAULT 1,"
+	" result TEXT,"
+	" structured_result JSON TEXT CHECK (structured_result IS NULL"
+	"  OR json_valid(structured_result)),"
+	" error TEXT,"
+	" exit_code INTEGER,"
+	" exit_signal INTEGER,"
+	" tokens_in INTEGER NOT NULL DEFAULT 0,"
+	" tokens_out INTEGER NOT NULL DEFAULT 0,"
+	" tool_call_count INTEGER NOT NULL DEFAULT 0,"
+	" started_at TEXT,"
+	" ended_at TEXT,"
+	" duration_ms INTEGER,"
+	" log_path TEXT);"
+
+	"CREATE TABLE tool_calls ("
+	" id INTEGER PRIMARY KEY,"
+	" agent_id INTEGER REFERENCES agents(id) ON DELETE CASCADE,"
+	" execution_id INTEGER REFERENCES executions(id) ON DELETE CASCADE,"
+	" tool_name TEXT NOT NULL,"
+	" input JSON TEXT CHECK (input IS NULL OR json_valid(input)),"
+	" output_inline TEXT,"
+	" output_path TEXT,"
+	" output_hash TEXT,"
+	" output_size INTEGER,"
+	" summary TEXT,"
+	" status TEXT NOT NULL DEFAULT 'running' CHECK (status IN"
+	"  ('running', 'completed', 'failed')),"
+	" error TEXT,"
+	" started_at TEXT NOT NULL,"
+	" ended_at TEXT,"
+	" duration_ms INTEGER);"
+
+	"CREATE TABLE state ("
+	" key TEXT PRIMARY KEY CHECK (length(key) > 0),"
+	" value JSON TEXT NOT NULL CHECK (json_valid(value)),"
+	" updated_at TEXT NOT NULL,"
+	" updated_by INTEGER REFERENCES agents(id) ON DELETE SET NULL);"
+
+	"CREATE TABLE transitions ("
+	" id INTEGER PRIMARY KEY,"
+	" execution_id INTEGER REFERENCES executions(id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL CHECK (length(key) > 0),"
+	" old_value JSON TEXT CHECK (old_value IS NULL"
+	"  OR json_valid(old_value)),"
+	" new_value JSON TEXT CHECK (new_value IS NULL"
+	"  OR json_valid(new_value)),"
+	" trigger TEXT,"
+	" agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,"
+	" created_at TEXT NOT NULL);"
+
+	"CREATE TABLE memories ("
+	" id INTEGER PRIMARY KEY,"
+	" category TEXT NOT NULL CHECK (category IN"
+	"  ('fact', 'learning', 'preference', 'context', 'skill')),"
+	" scope TEXT NOT NULL DEFAULT 'global' CHECK (scope IN"
+	"  ('global', 'project', 'session')),"
+	" key TEXT NOT NULL,"
+	" content TEXT NOT NULL,"
+	" confidence REAL NOT NULL DEFAULT 1.0"
+	"  CHECK (confidence >= 0 AND confidence <= 1),"
+	" source TEXT,"
+	" source_execution_id INTEGER REFERENCES executions(id)"
+	"  ON DELETE SET NULL,"
+	" created_at TEXT NOT NULL,"
+	" updated_at TEXT NOT NULL,"
+	" accessed_at TEXT,"
+	" expires_at TEXT,"
+	" UNIQUE (category, scope, key));"
+
+	"CREATE TABLE artifacts ("
+	" id INTEGER PRIMARY KEY,"
+	" execution_id INTEGER REFERENCES executions(id) ON DELETE CASCADE,"
+	" agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,"
+	" name TEXT NOT NULL,"
+	" type TEXT,"
+	" file_path TEXT NOT NULL,"
+	" git_hash TEXT,"
+	" git_commit TEXT,"
+	" summary TEXT,"
+	" line_count INTEGER,"
+	" byte_size INTEGER,"
+	" metadata JSON TEXT CHECK (metadata IS NULL OR json_valid(metadata)),"
+	" created_at TEXT NOT NULL);";
+
+/*
+ * Version 2: indexes for every lookup the command line and the supervisor
+ * make (foreign keys, statuses, a key's history, time), and the full-text
+ * index over memories, kept in sync by triggers and built from the rows
+ * that are already there.
+ */
+static const char migration_2[] =
+	"CREATE INDEX executions_status ON executions(status, id);"
+	"CREATE INDEX executions_started ON executions(started_at);"
+	"CREATE INDEX phases_execution ON phases(execution_id, iteration);"
+	"CREATE INDEX agents_execution ON agents(execution_id, status);"
+	"CREATE INDEX agents_phase ON agents(phase_id);"
+	"CREATE INDEX agents_status ON agents(status);"
+	"CREATE INDEX tool_calls_agent ON tool_calls(agent_id);"
+	"CREATE INDEX tool_calls_execution ON tool_calls(execution_id);"
+	"CREATE INDEX tool_calls_hash ON tool_calls(output_hash)"
+	" WHERE output_hash IS NOT NULL;"
+	"CREATE INDEX state_updated_by ON state(updated_by);"
+	"CREATE INDEX transitions_key ON transitions(key, id);"
+	"CREATE INDEX transitions_execution ON transitions(execution_id);"
+	"CREATE INDEX transitions_agent ON transitions(agent_id);"
+	"CREATE INDEX transitions_created ON transitions(created_at);"
+	"CREATE INDEX memories_category ON memories(category, scope);"
+	"CREATE INDEX memories_execution ON memories(source_execution_id);"
+	"CREATE INDEX artifacts_execution ON artifacts(execution_id);"
+	"CREATE INDEX artifacts_agent ON artifacts(agent_id);"
+	"CREATE INDEX artifacts_hash ON artifacts(git_hash);"
+
+	"CREATE VIRTUAL TABLE memories_fts USING fts5(key, content,"
+	" content = 'memories', content_rowid = 'id');"
+	"CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN"
+	" INSERT INTO memories_fts(rowid, key, content)"
+	"  VALUES (new.id, new.key, new.content);"
+	"END;"
+	"CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN"
+	" INSERT INTO memories_fts(memories_fts, rowid, key, content)"
+	"  VALUES ('delete', old.id, old.key, old.content);"
+	"END;"
+	"CREATE TRIGGER memories_fts_update AFTER UPDATE OF key, content"
+	" ON memories BEGIN"
+	" INSERT INTO memories_fts(memories_fts, rowid, key, content)"
+	"  VALUES ('delete', old.id, old.key, old.content);"
+	" INSERT INTO memories_fts(rowid, key, content)"
+	"  VALUES (new.id, new.key, new.content);"
+	"END;"
+	"INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');";
+
+static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
+	[1] = migration_1,
+	[2] = migration_2,
+};
+
+int wal_schema_migrate(struct wal *w, int target)
+{
+	char sql[64];
+	int version, err;
+
+	if (wal_exec(w, "BEGIN EXCLUSIVE", "cannot migrate") < 0)
+		return -1;
+	/* Read again under the lock: another writer may have migrated. */
+	version = wal_schema_version(w);
+	if (version < 0)
+		goto fail;
+	for (int v = version + 1; v <= target; v++)
+		if (wal_exec(w, migrations[v], "cannot migrate") < 0) {
+			snprintf(sql, sizeof(sql), " (to version %d)", v);
+			strncat(w->errmsg, sql,
+				sizeof(w->errmsg) - strlen(w->errmsg) - 1);
+			goto fail;
+		}
+	if (target > version) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
+		if (wal_exec(w, sql, "cannot migrate") < 0)
+			goto fail;
+	}
+	return wal_exec(w, "COMMIT", "cannot migrate");
+fail:
+	err = errno;
+	sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	errno = err;
+	return -1;
+}
+
+int wal_schema_custom(struct wal *w, const char *sql)
+{
+	int err;
+
+	if (wal_exec(w, "SAVEPOINT custom_schema", "custom schema") < 0)
+		return -1;
+	if (wal_exec(w, sql, "custom schema") < 0) {
+		err = errno;
+		sqlite3_exec(w->db,
+			     "ROLLBACK TO custom_schema; RELEASE custom_schema",
+			     NULL, NULL, NULL);
+		errno = err;
+		return -1;
+	}
+	return wal_exec(w, "RELEASE custom_schema", "custom schema");
+}

@@ -1,0 +1,125 @@
+/*
+ * wal-int.h - what the files of wal/ share and nobody else sees: the handle's
+ * body, the prepared-statement table and the helpers every operation uses.
+ */
+#ifndef SMITHERS_WAL_INT_H
+#define SMITHERS_WAL_INT_H
+
+#include <sqlite3.h>
+
+#include "wal/wal.h"
+
+/* "2026-11-26T15:22:17.123Z" plus NUL. */
+#define WAL_TIME_LEN 32
+
+/* Statements prepared once per handle, on first use. */
+enum wal_stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_STATE_GET,
+	ST_STATE_UPSERT,
+	ST_STATE_DELETE,
+	ST_TRANSITION_SET,
+	ST_TRANSITION_DELETE,
+	ST_TRANSITION_UNDO,
+	ST_COUNT
+};
+
+struct wal {
+	sqlite3 *db;
+	char *dir; /* the state dir, DIR/.smithers */
+	char *path; /* DIR/.smithers/smithers.db */
+	int readonly;
+	int in_batch;
+	int git_initialised;
+	int64_t execution_id; /* attribution of agent-less transitions */
+	sqlite3_stmt *st[ST_COUNT];
+	char errmsg[1024];
+};
+
+/* Record a failure: message from FMT, errno ERR; returns -1. */
+int wal_fail(struct wal *w, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Record SQLite's failure RC while doing WHAT; returns -1. */
+int wal_sqlfail(struct wal *w, int rc, const char *what);
+
+/* The prepared statement ID, reset and with its bindings cleared; NULL (and
+ * the failure recorded) if it cannot be prepared. */
+sqlite3_stmt *wal_stmt(struct wal *w, enum wal_stmt_id id);
+
+/* Run a statement made of no parameters, returning no rows. */
+int wal_exec(struct wal *w, const char *sql, const char *what);
+
+/* Step ST to its end; 0 or -1 (recorded as WHAT). Resets ST. */
+int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what);
+
+/* Prepare SQL for a one-off read or write (caller finalizes); NULL on error. */
+sqlite3_stmt *wal_prepare(struct wal *w, const char *sql);
+
+/*
+ * Every write operation runs between wal_op_begin() and wal_op_end(): in a
+ * batch, one savepoint; outside one, its own transaction. wal_op_end(w, 0)
+ * undoes the operation alone. Both return 0 or -1.
+ */
+int wal_op_begin(struct wal *w);
+int wal_op_end(struct wal *w, int ok);
+
+/*
+ * Prepare SQL (one-off: for operations that are not hot), bind the variable
+ * arguments as FMT says - 'i' an id (NULL when <= 0), 'I' an int64_t, 't'
+ * text or NULL, 'd' a double - and run it to its end. Returns the number of
+ * rows changed, or -1 with the failure recorded as WHAT.
+ */
+int64_t wal_run(struct wal *w, const char *what, const char *sql,
+		const char *fmt, ...);
+
+/* CHANGED, or -1 ENOENT "no WHAT ID" when it is 0. */
+int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
+		     int64_t id);
+
+/* Evaluate BODY (an int64_t, < 0 on failure) as one operation. */
+#define WAL_OP(w, body)                                 \
+	({                                              \
+		int64_t op_r_ = -1;                     \
+		if (wal_op_begin(w) == 0) {             \
+			op_r_ = (body);                 \
+			if (wal_op_end(w, op_r_ >= 0) < 0) \
+				op_r_ = -1;             \
+		}                                       \
+		op_r_;                                  \
+	})
+
+/* Refuse writes on a read-only handle (EROFS). */
+int wal_writable(struct wal *w);
+
+/* Step ST, calling FN for each row; finalizes nothing. Returns 0, -1 or
+ * what FN returned to stop. */
+int wal_rows(struct wal *w, sqlite3_stmt *st, wal_row_fn *fn, void *arg);
+
+/* UTC now as ISO-8601 with milliseconds. */
+void wal_now(char buf[WAL_TIME_LEN]);
+/* Milliseconds since the epoch, wall clock. */
+int64_t wal_now_ms(void);
+
+/* Bind TEXT or NULL; bind an id or NULL when it is 0. */
+int wal_bind_text(sqlite3_stmt *st, int i, const char *text);
+int wal_bind_id(sqlite3_stmt *st, int i, int64_t id);
+
+/* Apply migrations up to TARGET and the custom schema; see schema.c. */
+int wal_schema_migrate(struct wal *w, int target);
+int wal_schema_custom(struct wal *w, const char *sql);
+
+/* Set or delete KEY with its transition; the caller holds the op. */
+int wal_state_set_locked(struct wal *w, const char *key, const char *json,
+			 const char *trigger, int64_t agent_id);
+int wal_state_delete_locked(struct wal *w, const char *key,
+			    const char *trigger, int64_t agent_id);
+
+/* libgit2 is initialised once per handle that needs it. */
+int wal_git_init(struct wal *w);
+
+#endif /* SMITHERS_WAL_INT_H */

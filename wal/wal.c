@@ -1,0 +1,805 @@
+/*
+ * wal.c - the store's handle: opening DIR/.smithers/smithers.db with the
+ * pragmas every connection needs, errors, prepared statements, the
+ * transaction discipline (batches of savepointed operations) and generic
+ * reads.
+ *
+ * Invariants:
+ *  - The state dir is created 0700 and the database 0600 (the file is made
+ *    before SQLite opens it; SQLite gives -wal and -shm the same mode).
+ *  - A writable handle runs journal_mode=WAL, foreign_keys=ON and the chosen
+ *    synchronous level; a read-only one also sets query_only.
+ *  - At most one transaction is open per handle; inside a batch each
+ *    operation is one savepoint, so a failed one is undone alone.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "wal/wal-int.h"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT op",
+	[ST_RELEASE] = "RELEASE op",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
+	[ST_STATE_GET] = "SELECT value FROM state WHERE key = ?1",
+	[ST_STATE_UPSERT] =
+		"INSERT INTO state(key, value, updated_at, updated_by)"
+		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET"
+		" value = excluded.value, updated_at = excluded.updated_at,"
+		" updated_by = excluded.updated_by",
+	[ST_STATE_DELETE] = "DELETE FROM state WHERE key = ?1",
+	[ST_TRANSITION_SET] =
+		"INSERT INTO transitions(execution_id, key, old_value,"
+		" new_value, trigger, agent_id, created_at) VALUES ("
+		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), ?1),"
+		" ?2, (SELECT value FROM state WHERE key = ?2), ?3, ?4, ?5, ?6)",
+	[ST_TRANSITION_DELETE] =
+		"INSERT INTO transitions(execution_id, key, old_value,"
+		" new_value, trigger, agent_id, created_at) SELECT"
+		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), ?1),"
+		" key, value, NULL, ?4, ?5, ?6 FROM state WHERE key = ?2",
+	[ST_TRANSITION_UNDO] = "DELETE FROM transitions WHERE id = ?1",
+};
+
+static char *join_path(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = malloc(la + lb + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+int wal_fail(struct wal *w, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w) {
+		va_start(ap, fmt);
+		vsnprintf(w->errmsg, sizeof(w->errmsg), fmt, ap);
+		va_end(ap);
+	}
+	errno = err;
+	return -1;
+}
+
+static int rc_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+	case SQLITE_TOOBIG:
+		return EINVAL;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return EBUSY;
+	case SQLITE_NOMEM:
+		return ENOMEM;
+	case SQLITE_READONLY:
+		return EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return EACCES;
+	case SQLITE_FULL:
+		return ENOSPC;
+	case SQLITE_CANTOPEN:
+		return ENOENT;
+	case SQLITE_ERROR:
+		return EINVAL;
+	default: /* NOTADB, CORRUPT, IOERR, PROTOCOL, ... */
+		return EIO;
+	}
+}
+
+int wal_sqlfail(struct wal *w, int rc, const char *what)
+{
+	const char *msg = w->db ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc);
+
+	if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+		return wal_fail(w, EIO, "%s: '%s': %s", what, w->path, msg);
+	return wal_fail(w, rc_errno(rc), "%s: %s", what, msg);
+}
+
+const char *wal_errmsg(const struct wal *w)
+{
+	if (!w)
+		return "out of memory";
+	return w->errmsg[0] ? w->errmsg : "no error";
+}
+
+const char *wal_db_path(const struct wal *w)
+{
+	return w->path;
+}
+
+const char *wal_state_dir(const struct wal *w)
+{
+	return w->dir;
+}
+
+void wal_now(char buf[WAL_TIME_LEN])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, WAL_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+int64_t wal_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int wal_bind_text(sqlite3_stmt *st, int i, const char *text)
+{
+	if (!text)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+}
+
+int wal_bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+	if (id <= 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int64(st, i, id);
+}
+
+sqlite3_stmt *wal_stmt(struct wal *w, enum wal_stmt_id id)
+{
+	sqlite3_stmt *st = w->st[id];
+	int rc;
+
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
+	}
+	rc = sqlite3_prepare_v3(w->db, stmt_sql[id], -1,
+				SQLITE_PREPARE_PERSISTENT, &w->st[id], NULL);
+	if (rc != SQLITE_OK) {
+		wal_sqlfail(w, rc, "cannot prepare statement");
+		return NULL;
+	}
+	return w->st[id];
+}
+
+sqlite3_stmt *wal_prepare(struct wal *w, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK) {
+		wal_sqlfail(w, rc, "cannot prepare statement");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+int wal_exec(struct wal *w, const char *sql, const char *what)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(w->db, sql, NULL, NULL, &err);
+
+	if (rc != SQLITE_OK) {
+		wal_fail(w, rc_errno(rc), "%s: %s", what,
+			 err ? err : sqlite3_errstr(rc));
+		if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+			wal_fail(w, EIO, "%s: '%s': %s", what, w->path,
+				 err ? err : sqlite3_errstr(rc));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		wal_sqlfail(w, rc, what);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int64_t wal_run(struct wal *w, const char *what, const char *sql,
+		const char *fmt, ...)
+{
+	sqlite3_stmt *st = wal_prepare(w, sql);
+	va_list ap;
+	int i = 1, rc;
+
+	if (!st)
+		return -1;
+	va_start(ap, fmt);
+	for (const char *f = fmt; *f; f++, i++) {
+		switch (*f) {
+		case 'i':
+			wal_bind_id(st, i, va_arg(ap, int64_t));
+			break;
+		case 'I':
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 't':
+			wal_bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'd':
+			sqlite3_bind_double(st, i, va_arg(ap, double));
+			break;
+		}
+	}
+	va_end(ap);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return wal_sqlfail(w, rc, what);
+	return sqlite3_changes64(w->db);
+}
+
+int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
+		     int64_t id)
+{
+	if (changed == 0)
+		return wal_fail(w, ENOENT, "no %s %" PRId64, what, id);
+	return changed;
+}
+
+int wal_writable(struct wal *w)
+{
+	if (w->readonly)
+		return wal_fail(w, EROFS, "the store is open read-only");
+	return 0;
+}
+
+/* Run a prepared transaction-control statement. */
+static int control(struct wal *w, enum wal_stmt_id id, const char *what)
+{
+	sqlite3_stmt *st = wal_stmt(w, id);
+
+	if (!st)
+		return -1;
+	return wal_step_done(w, st, what);
+}
+
+int wal_op_begin(struct wal *w)
+{
+	if (wal_writable(w) < 0)
+		return -1;
+	if (w->in_batch)
+		return control(w, ST_SAVEPOINT, "cannot open savepoint");
+	return control(w, ST_BEGIN, "cannot begin transaction");
+}
+
+int wal_op_end(struct wal *w, int ok)
+{
+	char keep[sizeof(w->errmsg)];
+	int err = errno, rc;
+
+	if (ok) {
+		if (w->in_batch)
+			return control(w, ST_RELEASE, "cannot release savepoint");
+		if (control(w, ST_COMMIT, "cannot commit") == 0)
+			return 0;
+		/* A failed COMMIT may leave the transaction open. */
+		if (!sqlite3_get_autocommit(w->db)) {
+			memcpy(keep, w->errmsg, sizeof(keep));
+			err = errno;
+			control(w, ST_ROLLBACK, "cannot roll back");
+			memcpy(w->errmsg, keep, sizeof(keep));
+			errno = err;
+		}
+		return -1;
+	}
+	/* Undo, keeping the message of the failure that got us here. */
+	memcpy(keep, w->errmsg, sizeof(keep));
+	if (sqlite3_get_autocommit(w->db)) {
+		/* SQLite already rolled everything back (I/O error, full). */
+		if (w->in_batch) {
+			w->in_batch = 0;
+			snprintf(w->errmsg, sizeof(w->errmsg),
+				 "%s (the whole batch was rolled back)", keep);
+			errno = err;
+			return -1;
+		}
+	} else if (w->in_batch) {
+		rc = control(w, ST_ROLLBACK_TO, "cannot roll back savepoint");
+		if (rc == 0)
+			rc = control(w, ST_RELEASE, "cannot release savepoint");
+	} else {
+		control(w, ST_ROLLBACK, "cannot roll back");
+	}
+	memcpy(w->errmsg, keep, sizeof(keep));
+	errno = err;
+	return -1;
+}
+
+int wal_batch_begin(struct wal *w)
+{
+	if (wal_writable(w) < 0)
+		return -1;
+	if (w->in_batch)
+		return wal_fail(w, EBUSY, "a batch is already open");
+	if (control(w, ST_BEGIN, "cannot begin batch") < 0)
+		return -1;
+	w->in_batch = 1;
+	return 0;
+}
+
+int wal_batch_commit(struct wal *w)
+{
+	char keep[sizeof(w->errmsg)];
+	int err;
+
+	if (!w->in_batch)
+		return wal_fail(w, EINVAL, "no batch is open");
+	w->in_batch = 0;
+	if (sqlite3_get_autocommit(w->db))
+		return wal_fail(w, EIO, "the batch was rolled back by an "
+					"earlier error");
+	if (control(w, ST_COMMIT, "cannot commit batch") == 0)
+		return 0;
+	err = errno;
+	memcpy(keep, w->errmsg, sizeof(keep));
+	if (!sqlite3_get_autocommit(w->db))
+		control(w, ST_ROLLBACK, "cannot roll back");
+	memcpy(w->errmsg, keep, sizeof(keep));
+	errno = err;
+	return -1;
+}
+
+int wal_batch_rollback(struct wal *w)
+{
+	if (!w->in_batch)
+		return wal_fail(w, EINVAL, "no batch is open");
+	w->in_batch = 0;
+	if (sqlite3_get_autocommit(w->db))
+		return 0;
+	return control(w, ST_ROLLBACK, "cannot roll back batch");
+}
+
+int wal_in_batch(const struct wal *w)
+{
+	return w->in_batch;
+}
+
+void wal_set_execution(struct wal *w, int64_t execution_id)
+{
+	w->execution_id = execution_id;
+}
+
+int wal_git_init(struct wal *w)
+{
+	if (w->git_initialised)
+		return 0;
+	if (git_libgit2_init() < 0)
+		return wal_fail(w, EIO, "cannot initialise libgit2");
+	w->git_initialised = 1;
+	return 0;
+}
+
+/* ---- generic reads ------------------------------------------------------ */
+
+static enum wal_type column_type(sqlite3_stmt *st, int i)
+{
+	const char *decl;
+
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL:
+		return WAL_NULL;
+	case SQLITE_INTEGER:
+		return WAL_INTEGER;
+	case SQLITE_FLOAT:
+		return WAL_REAL;
+	default:
+		decl = sqlite3_column_decltype(st, i);
+		if (decl && strncmp(decl, "JSON", 4) == 0)
+			return WAL_JSON;
+		return WAL_TEXT;
+	}
+}
+
+/* A blob as x'hex' text, in a new string. */
+static char *blob_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *b = sqlite3_column_blob(st, i);
+	int n = sqlite3_column_bytes(st, i);
+	char *s = malloc((size_t)n * 2 + 4);
+
+	if (!s)
+		return NULL;
+	s[0] = 'x';
+	s[1] = '\'';
+	for (int k = 0; k < n; k++)
+		sprintf(s + 2 + 2 * k, "%02x", b[k]);
+	strcpy(s + 2 + 2 * n, "'");
+	return s;
+}
+
+int wal_rows(struct wal *w, sqlite3_stmt *st, wal_row_fn *fn, void *arg)
+{
+	int n = sqlite3_column_count(st), rc, ret = 0;
+	const char **names = calloc((size_t)n + 1, sizeof(*names));
+	const char **values = calloc((size_t)n + 1, sizeof(*values));
+	char **blobs = calloc((size_t)n + 1, sizeof(*blobs));
+	enum wal_type *types = calloc((size_t)n + 1, sizeof(*types));
+	struct wal_row row = { n, names, values, types };
+
+	if (!names || !values || !types || !blobs) {
+		ret = wal_fail(w, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		names[i] = sqlite3_column_name(st, i);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++) {
+			types[i] = column_type(st, i);
+			if (sqlite3_column_type(st, i) == SQLITE_BLOB) {
+				free(blobs[i]);
+				blobs[i] = blob_text(st, i);
+				values[i] = blobs[i];
+				types[i] = WAL_TEXT;
+			} else {
+				values[i] = (const char *)sqlite3_column_text(
+					st, i);
+			}
+		}
+		if (!fn)
+			continue;
+		ret = fn(&row, arg);
+		if (ret)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = wal_sqlfail(w, rc, "cannot read");
+out:
+	if (blobs)
+		for (int i = 0; i < n; i++)
+			free(blobs[i]);
+	free(blobs);
+	free(names);
+	free(values);
+	free(types);
+	sqlite3_reset(st);
+	return ret;
+}
+
+int wal_query(struct wal *w, const char *sql, wal_row_fn *fn, void *arg)
+{
+	sqlite3_stmt **list = NULL, **grown;
+	size_t n = 0, cap = 0;
+	const char *tail = sql;
+	int rc, ret = 0;
+
+	/* Prepare everything first: nothing runs unless all of it reads. */
+	while (tail && *tail) {
+		sqlite3_stmt *st = NULL;
+
+		rc = sqlite3_prepare_v2(w->db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK) {
+			ret = wal_sqlfail(w, rc, "invalid query");
+			goto out;
+		}
+		if (!st) /* whitespace or a comment */
+			continue;
+		if (!sqlite3_stmt_readonly(st)) {
+			wal_fail(w, EPERM,
+				 "refusing a statement that writes: %s",
+				 sqlite3_sql(st));
+			sqlite3_finalize(st);
+			ret = -1;
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4;
+			grown = realloc(list, cap * sizeof(*list));
+			if (!grown) {
+				sqlite3_finalize(st);
+				ret = wal_fail(w, ENOMEM, "out of memory");
+				goto out;
+			}
+			list = grown;
+		}
+		list[n++] = st;
+	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = wal_rows(w, list[i], fn, arg);
+out:
+	for (size_t i = 0; i < n; i++)
+		sqlite3_finalize(list[i]);
+	free(list);
+	return ret;
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static int int_pragma(struct wal *w, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = wal_prepare(w, sql);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE) {
+		wal_sqlfail(w, rc, "cannot read database");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int wal_schema_version(struct wal *w)
+{
+	int64_t v;
+
+	if (int_pragma(w, "PRAGMA user_version", &v) < 0)
+		return -1;
+	return (int)v;
+}
+
+static int remove_db_files(struct wal *w)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char name[4096];
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(*suffix); i++) {
+		snprintf(name, sizeof(name), "%s%s", w->path, suffix[i]);
+		if (unlink(name) < 0 && errno != ENOENT)
+			return wal_fail(w, errno, "cannot remove '%s': %s",
+					name, strerror(errno));
+	}
+	return 0;
+}
+
+/* Make the state dir and an empty 0600 database file if they are missing. */
+static int create_files(struct wal *w, const char *dir)
+{
+	int fd;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return wal_fail(w, errno, "cannot create '%s': %s", dir,
+				strerror(errno));
+	if (mkdir(w->dir, 0700) < 0 && errno != EEXIST)
+		return wal_fail(w, errno, "cannot create '%s': %s", w->dir,
+				strerror(errno));
+	fd = open(w->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return wal_fail(w, errno, "cannot create '%s': %s", w->path,
+				strerror(errno));
+	close(fd);
+	return 0;
+}
+
+static int set_pragmas(struct wal *w, const struct wal_options *opt)
+{
+	sqlite3_stmt *st;
+	const char *mode;
+	int ok;
+
+	sqlite3_busy_timeout(w->db, opt->busy_timeout_ms > 0 ?
+					    opt->busy_timeout_ms :
+					    5000);
+	if (w->readonly)
+		return wal_exec(w, "PRAGMA query_only = ON", "cannot open");
+	st = wal_prepare(w, "PRAGMA journal_mode = WAL");
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		wal_sqlfail(w, sqlite3_errcode(w->db), "cannot open");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	mode = (const char *)sqlite3_column_text(st, 0);
+	ok = mode && strcmp(mode, "wal") == 0;
+	sqlite3_finalize(st);
+	if (!ok)
+		return wal_fail(w, EIO, "cannot put '%s' in WAL mode", w->path);
+	if (wal_exec(w,
+		     opt->synchronous == WAL_SYNC_NORMAL ?
+			     "PRAGMA synchronous = NORMAL" :
+			     "PRAGMA synchronous = FULL",
+		     "cannot open") < 0)
+		return -1;
+	/* The WAL is truncated back to this size after a checkpoint. */
+	return wal_exec(w,
+			"PRAGMA foreign_keys = ON;"
+			"PRAGMA journal_size_limit = 67108864;"
+			"PRAGMA temp_store = MEMORY",
+			"cannot open");
+}
+
+int wal_open(const char *dir, const struct wal_options *opt,
+	     struct wal **out)
+{
+	static const struct wal_options defaults;
+	struct wal *w;
+	struct stat sb;
+	int flags, rc, version, target;
+
+	*out = NULL;
+	if (!opt)
+		opt = &defaults;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		errno = ENOMEM;
+		return -1;
+	}
+	*out = w;
+	w->readonly = opt->readonly;
+	w->dir = join_path(dir, ".smithers");
+	w->path = w->dir ? join_path(w->dir, "smithers.db") : NULL;
+	if (!w->path)
+		return wal_fail(w, ENOMEM, "out of memory");
+
+	if (!w->readonly && opt->reset && remove_db_files(w) < 0)
+		return -1;
+	if (!w->readonly && opt->create && create_files(w, dir) < 0)
+		return -1;
+	if (stat(w->path, &sb) < 0) {
+		if (errno == ENOENT)
+			return wal_fail(w, ENOENT, "no smithers state in '%s'",
+					dir);
+		return wal_fail(w, errno, "cannot open '%s': %s", w->path,
+				strerror(errno));
+	}
+	if (!S_ISREG(sb.st_mode))
+		return wal_fail(w, EIO, "cannot open '%s': not a regular file",
+				w->path);
+
+	flags = (w->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+		SQLITE_OPEN_NOMUTEX;
+	rc = sqlite3_open_v2(w->path, &w->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		wal_fail(w, rc_errno(rc), "cannot open '%s': %s", w->path,
+			 w->db ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc));
+		return -1;
+	}
+	sqlite3_extended_result_codes(w->db, 1);
+
+	/* The first read tells a database from anything else. */
+	version = wal_schema_version(w);
+	if (version < 0)
+		return wal_fail(w, errno, "cannot open '%s': %s", w->path,
+				sqlite3_errmsg(w->db));
+	if (version > WAL_SCHEMA_VERSION)
+		return wal_fail(w, EPROTO,
+				"cannot open '%s': its schema version %d is "
+				"newer than this smithers knows (%d); upgrade "
+				"smithers",
+				w->path, version, WAL_SCHEMA_VERSION);
+	if (set_pragmas(w, opt) < 0)
+		return -1;
+
+	target = opt->target_version > 0 ? opt->target_version :
+					   WAL_SCHEMA_VERSION;
+	if (target > WAL_SCHEMA_VERSION)
+		return wal_fail(w, EINVAL, "no schema version %d", target);
+	if (version < target) {
+		if (w->readonly) {
+			if (version == 0)
+				return wal_fail(w, ENOENT,
+						"no smithers state in '%s'",
+						dir);
+			return wal_fail(w, EPROTO,
+					"cannot read '%s': schema version %d "
+					"needs migrating; open it once with "
+					"a writer (e.g. 'smithers init')",
+					w->path, version);
+		}
+		if (wal_schema_migrate(w, target) < 0)
+			return -1;
+	}
+	if (opt->custom_schema && !w->readonly &&
+	    wal_schema_custom(w, opt->custom_schema) < 0)
+		return -1;
+	w->errmsg[0] = '\0';
+	return 0;
+}
+
+void wal_close(struct wal *w)
+{
+	if (!w)
+		return;
+	if (w->db) {
+		if (w->in_batch && !sqlite3_get_autocommit(w->db))
+			sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+		for (int i = 0; i < ST_COUNT; i++)
+			sqlite3_finalize(w->st[i]);
+		sqlite3_close(w->db);
+	}
+	if (w->git_initialised)
+		git_libgit2_shutdown();
+	free(w->dir);
+	free(w->path);
+	free(w);
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+static int64_t file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+int wal_stats(struct wal *w, struct wal_stats *out)
+{
+	static const struct {
+		const char *sql;
+		size_t off;
+	} counts[] = {
+#define COUNT(t) { "SELECT count(*) FROM " #t, offsetof(struct wal_stats, t) }
+		COUNT(executions), COUNT(phases),      COUNT(agents),
+		COUNT(tool_calls), COUNT(state),       COUNT(transitions),
+		COUNT(memories),   COUNT(artifacts),
+#undef COUNT
+	};
+	char walpath[4096];
+	sqlite3_stmt *st;
+	const char *mode;
+
+	memset(out, 0, sizeof(*out));
+	out->schema_version = wal_schema_version(w);
+	if (out->schema_version < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(counts) / sizeof(*counts); i++)
+		if (int_pragma(w, counts[i].sql,
+			       (int64_t *)((char *)out + counts[i].off)) < 0)
+			return -1;
+	if (int_pragma(w, "PRAGMA page_size", &out->page_size) < 0 ||
+	    int_pragma(w, "PRAGMA page_count", &out->page_count) < 0 ||
+	    int_pragma(w, "PRAGMA freelist_count", &out->freelist_count) < 0)
+		return -1;
+	st = wal_prepare(w, "PRAGMA journal_mode");
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (mode = (const char *)sqlite3_column_text(st, 0)))
+		snprintf(out->journal_mode, sizeof(out->journal_mode), "%s",
+			 mode);
+	sqlite3_finalize(st);
+	snprintf(walpath, sizeof(walpath), "%s-wal", w->path);
+	out->db_bytes = file_size(w->path);
+	out->wal_bytes = file_size(walpath);
+	return 0;
+}

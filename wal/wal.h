@@ -1,0 +1,331 @@
+/*
+ * wal.h - the smithers store: every piece of a state dir's state in one
+ * SQLite database, DIR/.smithers/smithers.db.
+ *
+ * One handle is one connection. The supervisor holds the only writable one
+ * while it runs; readers (`smithers db`, agents) open their own read-only
+ * handle and read while it writes (WAL mode).
+ *
+ * Errors: every function returns -1 (or NULL) with errno set and a human
+ * message kept in the handle (wal_errmsg()); nothing here prints, exits or
+ * aborts on bad input.
+ *
+ * Transactions: outside a batch, each operation is its own transaction.
+ * Between wal_batch_begin() and wal_batch_commit(), all operations share one
+ * transaction (group commit) and each runs in its own savepoint: an operation
+ * that fails is undone alone, returns -1, and its neighbours still commit.
+ *
+ * Values stored as JSON are checked with SQLite's json_valid(); times are
+ * UTC ISO-8601 text with milliseconds ("2026-11-26T15:22:17.123Z").
+ */
+#ifndef SMITHERS_WAL_H
+#define SMITHERS_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The schema version this build creates and migrates to (PRAGMA user_version). */
+#define WAL_SCHEMA_VERSION 2
+/* Tool outputs up to this many bytes are stored inline; larger ones spill. */
+#define WAL_INLINE_MAX 1024
+/* Length of a git object id in hex. */
+#define WAL_OID_HEXLEN 40
+
+struct wal;
+
+enum wal_sync {
+	WAL_SYNC_FULL = 0, /* default: a committed batch survives power loss */
+	WAL_SYNC_NORMAL = 1, /* survives a crash of the process, not of the OS */
+};
+
+struct wal_options {
+	int create; /* create DIR/.smithers (0700) and the database (0600) */
+	int readonly; /* read-only connection; implies !create, !reset */
+	int reset; /* delete the existing database first (start empty) */
+	enum wal_sync synchronous;
+	/* Extra SQL applied at every open, after migrations, in one savepoint:
+	 * write it idempotently (CREATE TABLE IF NOT EXISTS ...). On error the
+	 * open fails with SQLite's message and the database is left as it was. */
+	const char *custom_schema;
+	int busy_timeout_ms; /* 0: 5000 */
+	int target_version; /* tests only: migrate no further; 0: latest */
+};
+
+/*
+ * Open the store of the state dir DIR/.smithers. OPT may be NULL (defaults,
+ * no create). Returns 0, or -1 with errno: ENOENT (no state and !create),
+ * EPROTO (schema newer than this build), EIO (not a database, corrupt),
+ * EACCES, ENOMEM. Except for ENOMEM, *out is set even on failure so that
+ * wal_errmsg() can say why: wal_close() it in both cases.
+ */
+int wal_open(const char *dir, const struct wal_options *opt, struct wal **out);
+
+/* Close the connection; rolls back an open batch. wal_close(NULL) is a no-op. */
+void wal_close(struct wal *w);
+
+/* Message of the last failure on W (borrowed, valid until the next call). */
+const char *wal_errmsg(const struct wal *w);
+
+/* Path of the database file and of the state dir (borrowed). */
+const char *wal_db_path(const struct wal *w);
+const char *wal_state_dir(const struct wal *w);
+
+/* PRAGMA user_version of the open database, or -1. */
+int wal_schema_version(struct wal *w);
+
+/* ---- rows: how lists are read -------------------------------------- */
+
+enum wal_type {
+	WAL_NULL,
+	WAL_INTEGER,
+	WAL_REAL,
+	WAL_TEXT,
+	WAL_JSON, /* text holding JSON (a column declared "JSON TEXT") */
+};
+
+/* One result row; everything in it is borrowed until the callback returns. */
+struct wal_row {
+	int ncols;
+	const char *const *names;
+	const char *const *values; /* text of each value; NULL for SQL NULL */
+	const enum wal_type *types;
+};
+
+/*
+ * Called once per row. Return 0 to go on; any other value stops the read
+ * and is what the listing function returns.
+ */
+typedef int wal_row_fn(const struct wal_row *row, void *arg);
+
+/*
+ * Run SQL (one or more statements) and call FN for each row. A statement
+ * that would write is refused with errno EPERM before it runs.
+ */
+int wal_query(struct wal *w, const char *sql, wal_row_fn *fn, void *arg);
+
+/* ---- batches (group commit) ----------------------------------------- */
+
+/* Begin a batch (BEGIN IMMEDIATE). -1 EBUSY if one is already open. */
+int wal_batch_begin(struct wal *w);
+/* Commit the batch. On failure everything in it is rolled back, -1. */
+int wal_batch_commit(struct wal *w);
+/* Roll the batch back. */
+int wal_batch_rollback(struct wal *w);
+/* Non-zero while a batch is open. */
+int wal_in_batch(const struct wal *w);
+
+/* ---- state and transitions ------------------------------------------ */
+
+/*
+ * Transitions are attributed to AGENT's execution, or, when AGENT is 0, to
+ * the execution set here (wal_execution_start() sets it too; 0: none).
+ */
+void wal_set_execution(struct wal *w, int64_t execution_id);
+
+/*
+ * Set KEY to the JSON text JSON, inserting the transition (old -> new,
+ * TRIGGER, AGENT; both may be NULL/0) in the same transaction. EINVAL for an
+ * empty key or invalid JSON.
+ */
+int wal_state_set(struct wal *w, const char *key, const char *json,
+		  const char *trigger, int64_t agent_id);
+
+/* Delete KEY with its transition (new value NULL). Returns 1 if deleted, 0
+ * if there was no such key (nothing recorded), -1 on error. */
+int wal_state_delete(struct wal *w, const char *key, const char *trigger,
+		     int64_t agent_id);
+
+/* The JSON value of KEY in a new string (caller frees), or NULL with errno
+ * ENOENT when the key is absent (or another errno on failure). */
+char *wal_state_get(struct wal *w, const char *key);
+
+/* Every key: columns key, value, updated_at, updated_by; by key. */
+int wal_state_all(struct wal *w, wal_row_fn *fn, void *arg);
+
+/* Transitions of KEY (NULL: all keys), newest first, at most LIMIT (<= 0:
+ * no limit). Columns id, execution_id, key, old_value, new_value, trigger,
+ * agent_id, created_at. */
+int wal_state_history(struct wal *w, const char *key, int limit,
+		      wal_row_fn *fn, void *arg);
+
+/*
+ * Restore every key, set or deleted, to its value as of transition ID. The
+ * restoration is itself recorded as transitions with trigger "replay:ID";
+ * history is never rewritten. Returns the number of keys changed, or -1
+ * (ENOENT: no such transition).
+ */
+int wal_state_replay(struct wal *w, int64_t transition_id);
+
+/* ---- executions, phases, agents --------------------------------------- */
+
+/* Record a new running execution (started now, supervisor pid = getpid())
+ * and make it the handle's current one. Returns its id, or -1. */
+int64_t wal_execution_start(struct wal *w, const char *name,
+			    const char *workflow, const char *config_json);
+int wal_execution_complete(struct wal *w, int64_t id, const char *result_json);
+int wal_execution_fail(struct wal *w, int64_t id, const char *error);
+int wal_execution_cancel(struct wal *w, int64_t id);
+int wal_execution_interrupt(struct wal *w, int64_t id);
+/* Set the heartbeat to now (the supervisor calls it every second). */
+int wal_execution_heartbeat(struct wal *w, int64_t id);
+/* Id of the newest execution that is running or pending; 0 if none; -1. */
+int64_t wal_execution_current(struct wal *w);
+/* One execution, all columns; -1 ENOENT if there is no such id. */
+int wal_execution_get(struct wal *w, int64_t id, wal_row_fn *fn, void *arg);
+/* Executions, newest first, at most LIMIT (<= 0: all). */
+int wal_execution_list(struct wal *w, int limit, wal_row_fn *fn, void *arg);
+/* Executions left running or pending, oldest first. */
+int wal_execution_find_incomplete(struct wal *w, wal_row_fn *fn, void *arg);
+/*
+ * What a resume would do: for each incomplete execution, the newest phase
+ * iteration and each of its agents. Columns execution_id, execution,
+ * phase_id, phase, iteration, agent_id, agent, status, attempt, action
+ * ("skip" for a completed agent, "resume" for the others).
+ */
+int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
+
+/* Start iteration ITERATION (from 0) of phase NAME; counts toward the
+ * execution's total iterations. Returns the phase id, or -1. */
+int64_t wal_phase_start(struct wal *w, int64_t execution_id, const char *name,
+			int iteration);
+int wal_phase_complete(struct wal *w, int64_t phase_id);
+int wal_phase_fail(struct wal *w, int64_t phase_id);
+
+struct wal_agent_spec {
+	const char *name; /* required */
+	const char *model;
+	const char *system_prompt;
+	const char *prompt;
+	const char *log_path;
+	int attempt; /* 0: 1 */
+	pid_t pid; /* 0: unknown */
+};
+
+/* Record a running agent of PHASE_ID (0: none) in EXECUTION_ID; counts
+ * toward the execution's agents and the phase's agent count. */
+int64_t wal_agent_start(struct wal *w, int64_t execution_id, int64_t phase_id,
+			const struct wal_agent_spec *spec);
+/* RESULT is plain text, STRUCTURED JSON (both may be NULL). */
+int wal_agent_complete(struct wal *w, int64_t agent_id, const char *result,
+		       const char *structured_json, int exit_code);
+/* EXIT_SIGNAL is 0 when the agent exited by itself. */
+int wal_agent_fail(struct wal *w, int64_t agent_id, const char *error,
+		   int exit_code, int exit_signal);
+/* Add token counts to the agent and its execution. */
+int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
+		    int64_t tokens_out);
+
+/* ---- tool calls and artifacts ------------------------------------------ */
+
+/* Record a running tool call of AGENT_ID; INPUT_JSON may be NULL. Counts
+ * toward the agent's and the execution's tool calls. Returns its id. */
+int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
+		       const char *input_json);
+
+/*
+ * End tool call ID. OUTPUT (LEN bytes, may be NULL) up to WAL_INLINE_MAX bytes
+ * is stored inline; a larger one is written once to
+ * .smithers/logs/objects/<2 hex>/<38 hex>, named by its git blob hash
+ * (identical outputs share a file), and the row keeps path, hash and size.
+ * STATUS is "completed" or "failed" (NULL: "completed"); ERROR may be NULL.
+ */
+int wal_tool_complete(struct wal *w, int64_t id, const void *output,
+		      size_t len, const char *summary, const char *status,
+		      const char *error);
+
+/*
+ * Record artifact NAME: the file PATH's git blob hash (as `git hash-object`),
+ * size and line count, and the HEAD commit of the git repository holding it
+ * (NULL outside one) - never its content. TYPE, SUMMARY, METADATA_JSON may be
+ * NULL; AGENT_ID may be 0. Returns its id, or -1 (ENOENT: no such file).
+ */
+int64_t wal_artifact_add(struct wal *w, int64_t agent_id, const char *name,
+			 const char *type, const char *path,
+			 const char *summary, const char *metadata_json);
+
+/* Git blob id of LEN bytes at DATA, as hex into OUT (41 bytes). */
+int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1]);
+
+/* ---- memories ---------------------------------------------------------- */
+
+struct wal_memory {
+	const char *category; /* fact, learning, preference, context, skill */
+	const char *scope; /* global, project, session; NULL: global */
+	const char *key;
+	const char *content;
+	double confidence; /* 0..1 */
+	const char *source; /* may be NULL */
+	int64_t source_execution_id; /* 0: none */
+	const char *expires_at; /* ISO-8601 UTC, or NULL */
+};
+
+/* Add a memory, or replace the one with the same (category, scope, key).
+ * Returns its id, or -1 (EINVAL: unknown category or scope, confidence
+ * outside 0..1). */
+int64_t wal_memory_add(struct wal *w, const struct wal_memory *m);
+/* The memory (category, scope, key); -1 ENOENT if absent. Columns id,
+ * category, scope, key, content, confidence, source, source_execution_id,
+ * created_at, updated_at, accessed_at, expires_at. A writable handle also
+ * sets accessed_at. */
+int wal_memory_get(struct wal *w, const char *category, const char *scope,
+		   const char *key, wal_row_fn *fn, void *arg);
+/* Full-text search (FTS5 query syntax) over key and content, best match
+ * first (bm25); CATEGORY may be NULL; LIMIT <= 0: all. Columns as
+ * wal_memory_get() plus rank. EINVAL for a malformed query. */
+int wal_memory_search(struct wal *w, const char *query, const char *category,
+		      int limit, wal_row_fn *fn, void *arg);
+/* Memories by category, scope (either may be NULL), newest first. */
+int wal_memory_list(struct wal *w, const char *category, const char *scope,
+		    int limit, wal_row_fn *fn, void *arg);
+/* Replace the content (NULL: keep) and confidence (< 0: keep) of memory ID.
+ * -1 ENOENT if there is no such memory. */
+int wal_memory_update(struct wal *w, int64_t id, const char *content,
+		      double confidence);
+/* Returns 1 if deleted, 0 if there was no such memory, -1 on error. */
+int wal_memory_delete(struct wal *w, int64_t id);
+
+/* ---- listing for the command line -------------------------------------- */
+
+/* Tool calls of AGENT_ID (0: all), newest first, at most LIMIT. */
+int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
+		  void *arg);
+/* Artifacts, newest first, at most LIMIT. */
+int wal_artifact_list(struct wal *w, int limit, wal_row_fn *fn, void *arg);
+/* Agents of EXECUTION_ID (0: all), in start order. */
+int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
+		   void *arg);
+/* Phases of EXECUTION_ID, in start order. */
+int wal_phase_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
+		   void *arg);
+
+struct wal_stats {
+	int schema_version;
+	int64_t executions, phases, agents, tool_calls, state, transitions,
+		memories, artifacts; /* row counts */
+	int64_t page_size, page_count, freelist_count;
+	int64_t db_bytes, wal_bytes; /* file sizes; 0 if absent */
+	char journal_mode[16];
+};
+int wal_stats(struct wal *w, struct wal_stats *out);
+
+/* ---- the supervisor lock ------------------------------------------------ */
+
+/*
+ * Take the exclusive lock DIR/.smithers/supervisor.lock (flock) and write our
+ * pid in it. Returns the lock's fd (O_CLOEXEC; closing it releases the lock),
+ * or -1: EWOULDBLOCK when another process holds it (its pid in *HOLDER, 0 if
+ * unknown), ENOENT when DIR has no state.
+ */
+int wal_lock_acquire(const char *dir, pid_t *holder);
+/* The pid holding DIR's lock, 0 when nobody does, -1 on error. */
+pid_t wal_lock_holder(const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SMITHERS_WAL_H */
