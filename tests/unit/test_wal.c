@@ -1,0 +1,927 @@
+/*
+ * test_wal.c - the store's handle: open (files, modes, pragmas, errors),
+ * reset, schema version and migrations, the custom schema, batches,
+ * wal_query, read-only handles, wal_stats and the supervisor lock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/unit/testutil.h"
+
+static const char *const tables[] = {
+	"memories",   "executions", "phases",	   "agents",
+	"tool_calls", "state",	    "transitions", "artifacts",
+};
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		fail_msg("stat '%s': %s", path, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+	char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+
+	assert_non_null(ra);
+	assert_non_null(rb);
+	assert_string_equal(ra, rb);
+	free(ra);
+	free(rb);
+}
+
+static void assert_tables(struct wal *w)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		assert_int_equal(tu_query_int(w,
+					      "SELECT count(*) FROM "
+					      "sqlite_master WHERE name = '%s'",
+					      tables[i]),
+				 1);
+	/* The full-text index of the memories. */
+	assert_true(tu_query_int(w, "SELECT count(*) FROM sqlite_master "
+				    "WHERE sql LIKE '%%USING fts5%%'") >= 1);
+}
+
+static void test_open_creates_private_files(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal *w;
+	char *sdir = tu_path("%s/.smithers", fx->dir);
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	mode_t old = umask(0);
+
+	/* Even with a permissive umask, the store is private. */
+	w = tu_open_create(fx->dir);
+	umask(old);
+	assert_int_equal(mode_of(sdir), 0700);
+	assert_int_equal(mode_of(db), 0600);
+	assert_same_file(wal_db_path(w), db);
+	assert_same_file(wal_state_dir(w), sdir);
+	assert_tables(w);
+	wal_close(w);
+	free(sdir);
+	free(db);
+}
+
+static void test_open_pragmas_default(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_stats st;
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	unsigned char hdr[100];
+	size_t len;
+	char *data;
+
+	assert_int_equal(tu_query_int(fx->w, "PRAGMA synchronous"), 2);
+	assert_int_equal(tu_query_int(fx->w, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(tu_query_int(fx->w, "PRAGMA busy_timeout"), 5000);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(wal_stats(fx->w, &st), 0);
+	assert_string_equal(st.journal_mode, "wal");
+	/* WAL mode is persistent: the file header says so (bytes 18, 19). */
+	data = tu_read_file(db, &len);
+	assert_non_null(data);
+	assert_true(len >= sizeof(hdr));
+	memcpy(hdr, data, sizeof(hdr));
+	assert_int_equal(hdr[18], 2);
+	assert_int_equal(hdr[19], 2);
+	free(data);
+	free(db);
+}
+
+static void test_open_sync_normal(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options o = {.create = 1, .synchronous = WAL_SYNC_NORMAL};
+	struct wal *w = tu_open(fx->dir, &o);
+
+	assert_int_equal(tu_query_int(w, "PRAGMA synchronous"), 1);
+	assert_int_equal(tu_query_int(w, "PRAGMA foreign_keys"), 1);
+	wal_close(w);
+	/* The choice is per handle, not stored: the default is FULL again. */
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(tu_query_int(w, "PRAGMA synchronous"), 2);
+	wal_close(w);
+}
+
+static void test_open_busy_timeout(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options o = {.busy_timeout_ms = 1234};
+	struct wal *w = tu_open(fx->dir, &o);
+
+	assert_int_equal(tu_query_int(w, "PRAGMA busy_timeout"), 1234);
+	wal_close(w);
+}
+
+static void test_open_missing_enoent(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options ro = {.readonly = 1, .create = 1};
+	char *missing = tu_path("%s/nope", fx->dir);
+	char *sdir = tu_path("%s/.smithers", fx->dir);
+	struct stat st;
+	struct wal *w = NULL;
+
+	/* A directory that does not exist. */
+	errno = 0;
+	assert_int_equal(wal_open(missing, NULL, &w), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(w);
+	wal_close(w);
+	w = NULL;
+	/* A directory without state, and no create. */
+	errno = 0;
+	assert_int_equal(wal_open(fx->dir, NULL, &w), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(w);
+	assert_true(strlen(wal_errmsg(w)) > 0);
+	wal_close(w);
+	w = NULL;
+	/* Read-only implies no create. */
+	errno = 0;
+	assert_int_equal(wal_open(fx->dir, &ro, &w), -1);
+	assert_int_equal(errno, ENOENT);
+	wal_close(w);
+	assert_int_equal(stat(sdir, &st), -1);
+	free(missing);
+	free(sdir);
+}
+
+static void test_open_not_a_database(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options o = {.create = 1};
+	char *sdir = tu_path("%s/.smithers", fx->dir);
+	char *db = tu_path("%s/smithers.db", sdir);
+	char junk[4096], *back;
+	struct wal *w = NULL;
+	size_t i, len;
+	int pass;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = "this is not a database\n"[i % 23];
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	tu_write_file(db, junk, sizeof(junk));
+	for (pass = 0; pass < 2; pass++) {
+		errno = 0;
+		w = NULL;
+		assert_int_equal(wal_open(fx->dir, pass ? &o : NULL, &w), -1);
+		assert_int_equal(errno, EIO);
+		assert_non_null(w);
+		assert_non_null(strstr(wal_errmsg(w), "smithers.db"));
+		wal_close(w);
+	}
+	/* The file is not touched. */
+	back = tu_read_file(db, &len);
+	assert_int_equal(len, sizeof(junk));
+	assert_memory_equal(back, junk, sizeof(junk));
+	free(back);
+	/* Unless asked to start afresh. */
+	o.reset = 1;
+	w = tu_open(fx->dir, &o);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_int_equal(wal_state_set(w, "k", "1", NULL, 0), 0);
+	wal_close(w);
+	free(db);
+	free(sdir);
+}
+
+static void test_open_reset(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options o = {.create = 1, .reset = 1};
+	struct wal_memory m = {.category = "fact", .key = "k", .content = "x"};
+	struct wal_stats st;
+	struct wal *w;
+
+	assert_int_equal(wal_state_set(fx->w, "k", "1", NULL, 0), 0);
+	assert_true(wal_memory_add(fx->w, &m) > 0);
+	assert_true(wal_execution_start(fx->w, "e", NULL, NULL) > 0);
+	wal_close(fx->w);
+	fx->w = NULL;
+
+	w = tu_open(fx->dir, &o);
+	errno = 0;
+	assert_null(wal_state_get(w, "k"));
+	assert_int_equal(errno, ENOENT);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(wal_stats(w, &st), 0);
+	assert_int_equal(st.state, 0);
+	assert_int_equal(st.transitions, 0);
+	assert_int_equal(st.memories, 0);
+	assert_int_equal(st.executions, 0);
+	assert_int_equal(st.schema_version, WAL_SCHEMA_VERSION);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_tables(w);
+	wal_close(w);
+}
+
+static void test_schema_version(void **state)
+{
+	struct tu_fx *fx = *state;
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+
+	assert_int_equal(wal_schema_version(fx->w), WAL_SCHEMA_VERSION);
+	assert_int_equal(tu_query_int(fx->w, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION);
+	free(db);
+}
+
+static void test_migrate_empty_file(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_memory m = {.category = "fact",
+			       .key = "k",
+			       .content = "an ocelot sleeps",
+			       .confidence = 0.5};
+	char *sdir = tu_path("%s/.smithers", fx->dir);
+	char *db = tu_path("%s/smithers.db", sdir);
+	struct tu_rows r = {0};
+	struct wal *w;
+	char *v;
+
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	tu_write_file(db, "", 0);
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_tables(w);
+	assert_int_equal(wal_state_set(w, "k", "[1,2]", "t", 0), 0);
+	v = wal_state_get(w, "k");
+	assert_string_equal(v, "[1,2]");
+	free(v);
+	assert_true(wal_memory_add(w, &m) > 0);
+	assert_int_equal(
+		wal_memory_search(w, "ocelot", NULL, 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	tu_rows_free(&r);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION);
+	free(db);
+	free(sdir);
+}
+
+static void test_migrate_from_previous(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1,
+				  .target_version = WAL_SCHEMA_VERSION - 1};
+	struct wal_memory m = {.category = "fact",
+			       .scope = "project",
+			       .key = "animal",
+			       .content = "the zebra crosses the road",
+			       .confidence = 0.8};
+	struct wal_memory m2 = {.category = "learning",
+				.key = "later",
+				.content = "a zebra again",
+				.confidence = 0.3};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct tu_rows r = {0};
+	int64_t exec, mem;
+	struct wal *w;
+	char *v;
+
+	w = tu_open(fx->dir, &old);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION - 1);
+	exec = wal_execution_start(w, "old run", "wf.ini", "{}");
+	assert_true(exec > 0);
+	assert_int_equal(wal_state_set(w, "plan", "{\"step\":3}", "t", 0), 0);
+	mem = wal_memory_add(w, &m);
+	assert_true(mem > 0);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION - 1);
+
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	v = wal_state_get(w, "plan");
+	assert_string_equal(v, "{\"step\":3}");
+	free(v);
+	assert_int_equal(wal_state_history(w, "plan", 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(tu_int(&r, 0, "execution_id"), exec);
+	tu_rows_free(&r);
+	assert_int_equal(wal_execution_get(w, exec, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	tu_rows_free(&r);
+	/* A memory written before the migration is found by full-text
+	 * search after it, next to one written after. */
+	assert_true(wal_memory_add(w, &m2) > 0);
+	assert_int_equal(wal_memory_search(w, "zebra", NULL, 0, tu_collect, &r),
+			 0);
+	assert_int_equal(r.n, 2);
+	assert_true(tu_find(&r, "key", "animal") >= 0);
+	assert_true(tu_find(&r, "key", "later") >= 0);
+	tu_rows_free(&r);
+	assert_int_equal(
+		wal_memory_search(w, "crosses", NULL, 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(tu_int(&r, 0, "id"), mem);
+	tu_rows_free(&r);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION);
+	free(db);
+}
+
+static void test_open_newer_schema_eproto(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options ro = {.readonly = 1};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	char sql[64];
+	struct wal *w = NULL;
+
+	wal_close(fx->w);
+	fx->w = NULL;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		 WAL_SCHEMA_VERSION + 1);
+	tu_sqlite_exec(db, sql);
+
+	errno = 0;
+	assert_int_equal(wal_open(fx->dir, NULL, &w), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(w);
+	assert_true(strlen(wal_errmsg(w)) > 0);
+	wal_close(w);
+	w = NULL;
+	errno = 0;
+	assert_int_equal(wal_open(fx->dir, &ro, &w), -1);
+	assert_int_equal(errno, EPROTO);
+	wal_close(w);
+	/* Not "migrated" down, not touched. */
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION + 1);
+	free(db);
+}
+
+static void test_custom_schema_ok(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options o = {
+		.custom_schema =
+			"CREATE TABLE IF NOT EXISTS extra(id INTEGER PRIMARY "
+			"KEY, v TEXT);\n"
+			"CREATE INDEX IF NOT EXISTS extra_v ON extra(v);"};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct wal *w;
+
+	wal_close(fx->w);
+	fx->w = NULL;
+	w = tu_open(fx->dir, &o);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master "
+					 "WHERE name IN ('extra', 'extra_v')"),
+			 2);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM extra"), 0);
+	wal_close(w);
+	tu_sqlite_exec(db, "INSERT INTO extra(v) VALUES ('kept')");
+	/* Applied again at the next open: idempotent SQL is harmless. */
+	w = tu_open(fx->dir, &o);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM extra "
+					 "WHERE v = 'kept'"),
+			 1);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	wal_close(w);
+	free(db);
+}
+
+/* Open with the custom schema SQL, which must fail with a message
+ * containing WANT, and check the database was left as it was. */
+static void custom_fails(struct tu_fx *fx, const char *sql, const char *want,
+			 const char *table)
+{
+	struct wal_options o = {.custom_schema = sql};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	char *q = tu_path("SELECT count(*) FROM sqlite_master WHERE name = "
+			  "'%s'",
+			  table);
+	struct wal *w = NULL;
+	char *v;
+
+	assert_int_equal(wal_open(fx->dir, &o, &w), -1);
+	assert_non_null(w);
+	if (!strstr(wal_errmsg(w), want))
+		fail_msg("errmsg '%s' lacks SQLite's '%s'", wal_errmsg(w),
+			 want);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, q), 0);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM state"), 1);
+	/* And the store still opens without it. */
+	w = tu_open(fx->dir, NULL);
+	v = wal_state_get(w, "keep");
+	assert_string_equal(v, "true");
+	free(v);
+	wal_close(w);
+	free(q);
+	free(db);
+}
+
+static void test_custom_schema_syntax_error(void **state)
+{
+	struct tu_fx *fx = *state;
+
+	assert_int_equal(wal_state_set(fx->w, "keep", "true", NULL, 0), 0);
+	wal_close(fx->w);
+	fx->w = NULL;
+	/* The first statement is fine and runs before the second fails. */
+	custom_fails(fx,
+		     "CREATE TABLE IF NOT EXISTS good1(x);\n"
+		     "CREATE TABL oops(y);",
+		     "syntax error", "good1");
+}
+
+static void test_custom_schema_failing_statement(void **state)
+{
+	struct tu_fx *fx = *state;
+
+	assert_int_equal(wal_state_set(fx->w, "keep", "true", NULL, 0), 0);
+	wal_close(fx->w);
+	fx->w = NULL;
+	custom_fails(fx,
+		     "CREATE TABLE IF NOT EXISTS half(x UNIQUE);\n"
+		     "INSERT INTO half VALUES (1);\n"
+		     "INSERT INTO half VALUES (1);",
+		     "UNIQUE constraint failed", "half");
+	custom_fails(fx,
+		     "CREATE TABLE IF NOT EXISTS half2(x);\n"
+		     "INSERT INTO nosuch VALUES (1);",
+		     "no such table", "half2");
+}
+
+static void test_batch_commit(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options ro = {.readonly = 1};
+	struct wal *r = tu_open(fx->dir, &ro);
+	char *v;
+
+	assert_int_equal(wal_in_batch(fx->w), 0);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_true(wal_in_batch(fx->w));
+	errno = 0;
+	assert_int_equal(wal_batch_begin(fx->w), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_true(wal_in_batch(fx->w));
+	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	assert_int_equal(wal_state_set(fx->w, "b", "2", NULL, 0), 0);
+	/* Visible to the batch, not yet to another connection. */
+	v = wal_state_get(fx->w, "a");
+	assert_string_equal(v, "1");
+	free(v);
+	errno = 0;
+	assert_null(wal_state_get(r, "a"));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	assert_int_equal(wal_in_batch(fx->w), 0);
+	v = wal_state_get(r, "a");
+	assert_string_equal(v, "1");
+	free(v);
+	v = wal_state_get(r, "b");
+	assert_string_equal(v, "2");
+	free(v);
+	wal_close(r);
+}
+
+static void test_batch_rollback(void **state)
+{
+	struct tu_fx *fx = *state;
+	char *v;
+
+	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "a", "2", NULL, 0), 0);
+	assert_int_equal(wal_state_set(fx->w, "c", "3", NULL, 0), 0);
+	assert_int_equal(wal_batch_rollback(fx->w), 0);
+	assert_int_equal(wal_in_batch(fx->w), 0);
+	v = wal_state_get(fx->w, "a");
+	assert_string_equal(v, "1");
+	free(v);
+	errno = 0;
+	assert_null(wal_state_get(fx->w, "c"));
+	assert_int_equal(errno, ENOENT);
+	/* A new batch can start after the rollback. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "d", "4", NULL, 0), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	v = wal_state_get(fx->w, "d");
+	assert_string_equal(v, "4");
+	free(v);
+}
+
+static void test_close_rolls_back_batch(void **state)
+{
+	struct tu_fx *fx = *state;
+
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "lost", "1", NULL, 0), 0);
+	wal_close(fx->w);
+	fx->w = tu_open(fx->dir, NULL);
+	errno = 0;
+	assert_null(wal_state_get(fx->w, "lost"));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM "
+					     "transitions"),
+			 0);
+	/* close(NULL) is a no-op. */
+	wal_close(NULL);
+}
+
+struct stopper {
+	int calls;
+	int stop_at;
+};
+
+static int stop_fn(const struct wal_row *row, void *arg)
+{
+	struct stopper *s = arg;
+
+	(void)row;
+	return ++s->calls == s->stop_at ? 42 : 0;
+}
+
+static void test_query_rows(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct stopper s = {0, 2};
+	struct tu_rows r = {0};
+
+	assert_int_equal(wal_query(fx->w,
+				   "SELECT 7 AS i, 'txt' AS t, NULL AS n, "
+				   "1.5 AS f",
+				   tu_collect, &r),
+			 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.rows[0].ncols, 4);
+	assert_string_equal(r.rows[0].names[0], "i");
+	assert_string_equal(r.rows[0].names[3], "f");
+	assert_string_equal(tu_val(&r, 0, "i"), "7");
+	assert_string_equal(tu_val(&r, 0, "t"), "txt");
+	assert_null(tu_val(&r, 0, "n"));
+	assert_string_equal(tu_val(&r, 0, "f"), "1.5");
+	assert_int_equal(r.rows[0].types[0], WAL_INTEGER);
+	assert_int_equal(r.rows[0].types[1], WAL_TEXT);
+	assert_int_equal(r.rows[0].types[2], WAL_NULL);
+	assert_int_equal(r.rows[0].types[3], WAL_REAL);
+	tu_rows_free(&r);
+
+	/* Several statements. */
+	assert_int_equal(wal_query(fx->w, "SELECT 1 AS x; SELECT 2 AS x;",
+				   tu_collect, &r),
+			 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(tu_val(&r, 1, "x"), "2");
+	tu_rows_free(&r);
+
+	/* The callback's non-zero value stops the read and is returned. */
+	assert_int_equal(wal_query(fx->w,
+				   "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+				   "SELECT x + 1 FROM c WHERE x < 5) "
+				   "SELECT x FROM c",
+				   stop_fn, &s),
+			 42);
+	assert_int_equal(s.calls, 2);
+
+	/* Bad SQL fails with SQLite's message, without a crash. */
+	assert_int_equal(wal_query(fx->w, "SELEC nonsense", tu_collect, &r),
+			 -1);
+	assert_non_null(strstr(wal_errmsg(fx->w), "syntax error"));
+	assert_int_equal(r.n, 0);
+}
+
+static void test_query_refuses_writes(void **state)
+{
+	static const char *const writes[] = {
+		"DELETE FROM state",
+		"UPDATE state SET value = '2'",
+		"INSERT INTO state(key, value) VALUES ('x', '1')",
+		"DROP TABLE transitions",
+		"CREATE TABLE evil(x)",
+		"PRAGMA user_version = 99",
+		"VACUUM",
+		"SELECT 1; DELETE FROM state",
+	};
+	struct tu_fx *fx = *state;
+	struct tu_rows r = {0};
+	size_t i;
+	char *v;
+
+	assert_int_equal(wal_state_set(fx->w, "k", "1", NULL, 0), 0);
+	for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		errno = 0;
+		if (wal_query(fx->w, writes[i], tu_collect, &r) != -1)
+			fail_msg("wal_query ran the write '%s'", writes[i]);
+		if (errno != EPERM)
+			fail_msg("'%s': errno %d, not EPERM", writes[i], errno);
+		tu_rows_free(&r);
+	}
+	v = wal_state_get(fx->w, "k");
+	assert_string_equal(v, "1");
+	free(v);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM state"), 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM "
+					     "transitions"),
+			 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM "
+					     "sqlite_master WHERE name = "
+					     "'evil'"),
+			 0);
+	assert_int_equal(wal_schema_version(fx->w), WAL_SCHEMA_VERSION);
+	/* The handle still writes through the API afterwards. */
+	assert_int_equal(wal_state_set(fx->w, "k2", "2", NULL, 0), 0);
+}
+
+static void test_readonly_cannot_write(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options ro = {.readonly = 1};
+	struct wal_memory m = {.category = "fact", .key = "k", .content = "c"};
+	struct wal *r;
+	char *v;
+
+	assert_int_equal(wal_state_set(fx->w, "k", "1", NULL, 0), 0);
+	wal_close(fx->w);
+	fx->w = NULL;
+
+	r = tu_open(fx->dir, &ro);
+	v = wal_state_get(r, "k");
+	assert_string_equal(v, "1");
+	free(v);
+	assert_int_equal(wal_schema_version(r), WAL_SCHEMA_VERSION);
+	assert_int_equal(wal_state_set(r, "x", "2", NULL, 0), -1);
+	assert_true(strlen(wal_errmsg(r)) > 0);
+	assert_int_equal(wal_state_set(r, "k", "3", NULL, 0), -1);
+	assert_int_equal(wal_state_delete(r, "k", NULL, 0), -1);
+	assert_int_equal(wal_memory_add(r, &m), -1);
+	assert_int_equal(wal_execution_start(r, "e", NULL, NULL), -1);
+	wal_close(r);
+	/* Read-only implies no reset: the data stays. */
+	ro.reset = 1;
+	r = tu_open(fx->dir, &ro);
+	v = wal_state_get(r, "k");
+	assert_string_equal(v, "1");
+	free(v);
+	wal_close(r);
+
+	fx->w = tu_open(fx->dir, NULL);
+	v = wal_state_get(fx->w, "k");
+	assert_string_equal(v, "1");
+	free(v);
+	errno = 0;
+	assert_null(wal_state_get(fx->w, "x"));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM "
+					     "transitions"),
+			 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM "
+					     "memories"),
+			 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM "
+					     "executions"),
+			 0);
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 ? 0 : st.st_size;
+}
+
+static void test_stats(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec spec = {.name = "a"};
+	struct wal_memory m = {.category = "skill", .key = "k", .content = "c"};
+	char *file = tu_path("%s/notes.txt", fx->dir);
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	char *wal = tu_path("%s/.smithers/smithers.db-wal", fx->dir);
+	struct wal_stats st;
+	int64_t e, p, a;
+
+	tu_write_file(file, "x\n", 2);
+	e = wal_execution_start(fx->w, "e", NULL, NULL);
+	p = wal_phase_start(fx->w, e, "p", 0);
+	a = wal_agent_start(fx->w, e, p, &spec);
+	assert_true(e > 0 && p > 0 && a > 0);
+	assert_true(wal_tool_start(fx->w, a, "bash", NULL) > 0);
+	assert_true(wal_memory_add(fx->w, &m) > 0);
+	assert_true(wal_artifact_add(fx->w, a, "notes", NULL, file, NULL,
+				     NULL) > 0);
+	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	assert_int_equal(wal_state_set(fx->w, "b", "1", NULL, 0), 0);
+	assert_int_equal(wal_state_set(fx->w, "a", "2", NULL, 0), 0);
+
+	memset(&st, 0xff, sizeof(st));
+	assert_int_equal(wal_stats(fx->w, &st), 0);
+	assert_int_equal(st.schema_version, WAL_SCHEMA_VERSION);
+	assert_int_equal(st.executions, 1);
+	assert_int_equal(st.phases, 1);
+	assert_int_equal(st.agents, 1);
+	assert_int_equal(st.tool_calls, 1);
+	assert_int_equal(st.state, 2);
+	assert_int_equal(st.transitions, 3);
+	assert_int_equal(st.memories, 1);
+	assert_int_equal(st.artifacts, 1);
+	assert_string_equal(st.journal_mode, "wal");
+	assert_int_equal(st.page_size, tu_query_int(fx->w, "PRAGMA page_size"));
+	assert_true(st.page_count > 0);
+	assert_true(st.freelist_count >= 0);
+	assert_int_equal(st.db_bytes, size_of(db));
+	assert_int_equal(st.wal_bytes, size_of(wal));
+	assert_true(st.wal_bytes > 0);
+	free(file);
+	free(db);
+	free(wal);
+}
+
+/* In a forked child: acquire must fail, naming PARENT. Exit code says
+ * which check failed (no cmocka in the child). */
+static int child_expect_busy(const char *dir, pid_t parent)
+{
+	pid_t h = 0;
+	int fd;
+
+	errno = 0;
+	fd = wal_lock_acquire(dir, &h);
+	if (fd >= 0)
+		return 1;
+	if (errno != EWOULDBLOCK)
+		return 2;
+	if (h != parent)
+		return 3;
+	if (wal_lock_holder(dir) != parent)
+		return 4;
+	return 0;
+}
+
+static int child_expect_free(const char *dir)
+{
+	pid_t h = 0;
+	int fd = wal_lock_acquire(dir, &h);
+
+	if (fd < 0)
+		return 1;
+	if (wal_lock_holder(dir) != getpid())
+		return 2;
+	close(fd);
+	return 0;
+}
+
+static int run_child(const char *dir, int busy)
+{
+	pid_t parent = getpid(), pid;
+	int st;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(busy ? child_expect_busy(dir, parent)
+			   : child_expect_free(dir));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void test_lock(void **state)
+{
+	struct tu_fx *fx = *state;
+	char *lock = tu_path("%s/.smithers/supervisor.lock", fx->dir);
+	pid_t holder = -1;
+	size_t len;
+	char *text;
+	int fd;
+
+	assert_int_equal(wal_lock_holder(fx->dir), 0);
+	fd = wal_lock_acquire(fx->dir, &holder);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	text = tu_read_file(lock, &len);
+	assert_non_null(text);
+	assert_int_equal(atol(text), getpid());
+	free(text);
+	assert_int_equal(wal_lock_holder(fx->dir), getpid());
+	assert_int_equal(run_child(fx->dir, 1), 0);
+
+	/* Closing the fd releases it. */
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(wal_lock_holder(fx->dir), 0);
+	assert_int_equal(run_child(fx->dir, 0), 0);
+	/* The child's exit released it in turn. */
+	assert_int_equal(wal_lock_holder(fx->dir), 0);
+	fd = wal_lock_acquire(fx->dir, &holder);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	free(lock);
+}
+
+/* A holder that dies leaves its lock file behind, and it blocks nobody. */
+static void test_lock_dead_holder(void **state)
+{
+	struct tu_fx *fx = *state;
+	int go[2], ready[2], st, fd;
+	pid_t pid, holder = -1;
+	char c = 0;
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int lfd = wal_lock_acquire(fx->dir, NULL);
+
+		c = lfd >= 0 ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(2);
+		/* Wait to be killed. */
+		if (read(go[0], &c, 1) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	assert_int_equal(wal_lock_holder(fx->dir), pid);
+	errno = 0;
+	assert_int_equal(wal_lock_acquire(fx->dir, &holder), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	assert_int_equal(holder, pid);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(wal_lock_holder(fx->dir), 0);
+	fd = wal_lock_acquire(fx->dir, &holder);
+	assert_true(fd >= 0);
+	assert_int_equal(wal_lock_holder(fx->dir), getpid());
+	close(fd);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+static void test_lock_no_state(void **state)
+{
+	struct tu_fx *fx = *state;
+	char *sdir = tu_path("%s/.smithers", fx->dir);
+	pid_t holder = -1;
+	struct stat st;
+
+	errno = 0;
+	assert_int_equal(wal_lock_acquire(fx->dir, &holder), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(stat(sdir, &st), -1);
+	free(sdir);
+}
+
+#define T(f)  cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
+#define TD(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TD(test_open_creates_private_files),
+		T(test_open_pragmas_default),
+		TD(test_open_sync_normal),
+		T(test_open_busy_timeout),
+		TD(test_open_missing_enoent),
+		TD(test_open_not_a_database),
+		T(test_open_reset),
+		T(test_schema_version),
+		TD(test_migrate_empty_file),
+		TD(test_migrate_from_previous),
+		T(test_open_newer_schema_eproto),
+		T(test_custom_schema_ok),
+		T(test_custom_schema_syntax_error),
+		T(test_custom_schema_failing_statement),
+		T(test_batch_commit),
+		T(test_batch_rollback),
+		T(test_close_rolls_back_batch),
+		T(test_query_rows),
+		T(test_query_refuses_writes),
+		T(test_readonly_cannot_write),
+		T(test_stats),
+		T(test_lock),
+		T(test_lock_dead_holder),
+		TD(test_lock_no_state),
+	};
+
+	return cmocka_run_group_tests_name("wal", tests, NULL, NULL);
+}
