@@ -27,8 +27,8 @@ static int fail(struct wal *w, const char *what)
 
 int main(int argc, char **argv)
 {
-	struct wal_agent_spec scout = { .name = "scout", .model = "none" };
-	struct wal_agent_spec counter = { .name = "counter", .model = "none" };
+	struct wal_agent_spec scout = {.name = "scout", .model = "none"};
+	struct wal_agent_spec counter = {.name = "counter", .model = "none"};
 	struct wal_memory fact = {
 		.category = "fact",
 		.scope = "project",
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 		.confidence = 0.9,
 		.source = "smithers-example-record",
 	};
-	struct wal_options opt = { 0 };
+	struct wal_options opt = {0};
 	char big[4096];
 	struct wal *w = NULL;
 	int64_t exec, phase, a, b, tool;
@@ -84,8 +84,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (wal_state_set(w, "phase", "\"done\"", "finish", a) < 0 ||
-	    wal_agent_complete(w, a, "listed the files", "{\"files\": 42}",
-			       0) < 0 ||
+	    wal_agent_complete(w, a, "listed the files", "{\"files\": 42}", 0) <
+		    0 ||
 	    wal_agent_complete(w, b, "counted lines", NULL, 0) < 0 ||
 	    wal_phase_complete(w, phase) < 0 ||
 	    wal_execution_complete(w, exec, "{\"ok\": true}") < 0) {

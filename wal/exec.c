@@ -29,10 +29,11 @@ static int64_t execution_start(struct wal *w, const char *name,
 		return wal_fail(w, EINVAL, "an execution needs a name");
 	wal_now(now);
 	if (wal_run(w, "cannot record execution",
-		"INSERT INTO executions(name, workflow, status, config,"
-		" created_at, started_at, heartbeat_at, supervisor_pid)"
-		" VALUES (?1, ?2, 'running', ?3, ?4, ?4, ?4, ?5)",
-		"tttti", name, workflow, config, now, (int64_t)getpid()) < 0) {
+		    "INSERT INTO executions(name, workflow, status, config,"
+		    " created_at, started_at, heartbeat_at, supervisor_pid)"
+		    " VALUES (?1, ?2, 'running', ?3, ?4, ?4, ?4, ?5)",
+		    "tttti", name, workflow, config, now,
+		    (int64_t)getpid()) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"execution config is not valid JSON");
@@ -55,20 +56,15 @@ int64_t wal_execution_start(struct wal *w, const char *name,
 static int end_execution(struct wal *w, int64_t id, const char *status,
 			 const char *result, const char *error)
 {
+	static const char sql[] =
+		"UPDATE executions SET status = ?2, result = ?3, error = ?4,"
+		" ended_at = ?5, heartbeat_at = ?5,"
+		" duration_ms = " WAL_DURATION_MS("?5") " WHERE id = ?1";
 	char now[WAL_TIME_LEN];
-	int64_t r;
 
 	wal_now(now);
-	r = WAL_OP(w, wal_need_row(w,
-			   wal_run(w, "cannot end execution",
-			       "UPDATE executions SET status = ?2, result = ?3,"
-			       " error = ?4, ended_at = ?5, heartbeat_at = ?5,"
-			       " duration_ms = CAST(round((julianday(?5) -"
-			       "  julianday(started_at)) * 86400000) AS INTEGER)"
-			       " WHERE id = ?1",
-			       "Itttt", id, status, result, error, now),
-			   "execution", id));
-	return r < 0 ? -1 : 0;
+	return wal_update_one(w, "execution", id, sql, "Itttt", id, status,
+			      result, error, now);
 }
 
 int wal_execution_complete(struct wal *w, int64_t id, const char *result_json)
@@ -93,23 +89,18 @@ int wal_execution_interrupt(struct wal *w, int64_t id)
 
 int wal_execution_heartbeat(struct wal *w, int64_t id)
 {
+	static const char sql[] =
+		"UPDATE executions SET heartbeat_at = ?2 WHERE id = ?1";
 	char now[WAL_TIME_LEN];
 
 	wal_now(now);
-	return WAL_OP(w, wal_need_row(w,
-			      wal_run(w, "cannot record heartbeat",
-				  "UPDATE executions SET heartbeat_at = ?2"
-				  " WHERE id = ?1",
-				  "It", id, now),
-			      "execution", id)) < 0 ?
-		       -1 :
-		       0;
+	return wal_update_one(w, "execution", id, sql, "It", id, now);
 }
 
 static int first_id(const struct wal_row *row, void *arg)
 {
-	*(int64_t *)arg = row->values[0] ? strtoll(row->values[0], NULL, 10) :
-					   0;
+	*(int64_t *)arg =
+		row->values[0] ? strtoll(row->values[0], NULL, 10) : 0;
 	return 1;
 }
 
@@ -161,9 +152,9 @@ static int count_row(const struct wal_row *row, void *arg)
 
 int wal_execution_get(struct wal *w, int64_t id, wal_row_fn *fn, void *arg)
 {
-	struct counting c = { fn, arg, 0 };
-	int ret = list(w, "SELECT * FROM executions WHERE id = ?1", id, NULL,
-		       0, count_row, &c);
+	struct counting c = {fn, arg, 0};
+	int ret = list(w, "SELECT * FROM executions WHERE id = ?1", id, NULL, 0,
+		       count_row, &c);
 
 	if (ret == 0 && c.rows == 0)
 		return wal_fail(w, ENOENT, "no execution %" PRId64, id);
@@ -172,8 +163,8 @@ int wal_execution_get(struct wal *w, int64_t id, wal_row_fn *fn, void *arg)
 
 int wal_execution_list(struct wal *w, int limit, wal_row_fn *fn, void *arg)
 {
-	return list(w, "SELECT * FROM executions ORDER BY id DESC LIMIT ?3",
-		    0, NULL, limit, fn, arg);
+	return list(w, "SELECT * FROM executions ORDER BY id DESC LIMIT ?3", 0,
+		    NULL, limit, fn, arg);
 }
 
 int wal_execution_find_incomplete(struct wal *w, wal_row_fn *fn, void *arg)
@@ -215,9 +206,9 @@ static int64_t phase_start(struct wal *w, int64_t execution_id,
 		return wal_fail(w, EINVAL, "a phase iteration counts from 0");
 	wal_now(now);
 	if (wal_run(w, "cannot record phase",
-		"INSERT INTO phases(execution_id, name, iteration, status,"
-		" started_at) VALUES (?1, ?2, ?3, 'running', ?4)",
-		"ItIt", execution_id, name, (int64_t)iteration, now) < 0) {
+		    "INSERT INTO phases(execution_id, name, iteration, status,"
+		    " started_at) VALUES (?1, ?2, ?3, 'running', ?4)",
+		    "ItIt", execution_id, name, (int64_t)iteration, now) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL, "no execution %" PRId64,
 					execution_id);
@@ -226,9 +217,9 @@ static int64_t phase_start(struct wal *w, int64_t execution_id,
 	int64_t id = sqlite3_last_insert_rowid(w->db);
 
 	if (wal_run(w, "cannot count iteration",
-		"UPDATE executions SET total_iterations = total_iterations + 1"
-		" WHERE id = ?1",
-		"I", execution_id) < 0)
+		    "UPDATE executions SET"
+		    " total_iterations = total_iterations + 1 WHERE id = ?1",
+		    "I", execution_id) < 0)
 		return -1;
 	return id;
 }
@@ -241,19 +232,13 @@ int64_t wal_phase_start(struct wal *w, int64_t execution_id, const char *name,
 
 static int end_phase(struct wal *w, int64_t id, const char *status)
 {
+	static const char sql[] =
+		"UPDATE phases SET status = ?2, ended_at = ?3,"
+		" duration_ms = " WAL_DURATION_MS("?3") " WHERE id = ?1";
 	char now[WAL_TIME_LEN];
 
 	wal_now(now);
-	return WAL_OP(w, wal_need_row(w,
-			      wal_run(w, "cannot end phase",
-				  "UPDATE phases SET status = ?2, ended_at = ?3,"
-				  " duration_ms = CAST(round((julianday(?3) -"
-				  "  julianday(started_at)) * 86400000)"
-				  "  AS INTEGER) WHERE id = ?1",
-				  "Itt", id, status, now),
-			      "phase", id)) < 0 ?
-		       -1 :
-		       0;
+	return wal_update_one(w, "phase", id, sql, "Itt", id, status, now);
 }
 
 int wal_phase_complete(struct wal *w, int64_t phase_id)
@@ -286,14 +271,14 @@ static int64_t agent_start(struct wal *w, int64_t execution_id,
 		return wal_fail(w, EINVAL, "an agent needs a name");
 	wal_now(now);
 	if (wal_run(w, "cannot record agent",
-		"INSERT INTO agents(execution_id, phase_id, name, model,"
-		" system_prompt, prompt, log_path, attempt, pid, status,"
-		" started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		" 'running', ?10)",
-		"Iittttt" "Iit",
-		execution_id, phase_id, s->name, s->model, s->system_prompt,
-		s->prompt, s->log_path, (int64_t)(s->attempt > 0 ? s->attempt : 1),
-		(int64_t)s->pid, now) < 0) {
+		    "INSERT INTO agents(execution_id, phase_id, name, model,"
+		    " system_prompt, prompt, log_path, attempt, pid, status,"
+		    " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		    " 'running', ?10)",
+		    "IitttttIit", execution_id, phase_id, s->name, s->model,
+		    s->system_prompt, s->prompt, s->log_path,
+		    (int64_t)(s->attempt > 0 ? s->attempt : 1), (int64_t)s->pid,
+		    now) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"cannot record agent '%s': no execution"
@@ -303,13 +288,13 @@ static int64_t agent_start(struct wal *w, int64_t execution_id,
 	}
 	id = sqlite3_last_insert_rowid(w->db);
 	if (wal_run(w, "cannot count agent",
-		"UPDATE executions SET total_agents = total_agents + 1"
-		" WHERE id = ?1",
-		"I", execution_id) < 0 ||
+		    "UPDATE executions SET total_agents = total_agents + 1"
+		    " WHERE id = ?1",
+		    "I", execution_id) < 0 ||
 	    wal_run(w, "cannot count agent",
-		"UPDATE phases SET agent_count = agent_count + 1"
-		" WHERE id = ?1",
-		"I", phase_id) < 0)
+		    "UPDATE phases SET agent_count = agent_count + 1"
+		    " WHERE id = ?1",
+		    "I", phase_id) < 0)
 		return -1;
 	return id;
 }
@@ -324,23 +309,22 @@ static int64_t end_agent(struct wal *w, int64_t id, const char *status,
 			 const char *result, const char *structured,
 			 const char *error, int exit_code, int exit_signal)
 {
+	static const char sql[] =
+		"UPDATE agents SET status = ?2, result = ?3,"
+		" structured_result = ?4, error = ?5, exit_code = ?6,"
+		" exit_signal = ?7, ended_at = ?8,"
+		" duration_ms = " WAL_DURATION_MS("?8") " WHERE id = ?1";
 	char now[WAL_TIME_LEN];
 	int64_t r;
 
 	wal_now(now);
-	r = wal_run(w, "cannot end agent",
-		"UPDATE agents SET status = ?2, result = ?3,"
-		" structured_result = ?4, error = ?5, exit_code = ?6,"
-		" exit_signal = ?7, ended_at = ?8,"
-		" duration_ms = CAST(round((julianday(?8) -"
-		"  julianday(started_at)) * 86400000) AS INTEGER)"
-		" WHERE id = ?1",
-		"IttttIit", id, status, result, structured, error,
-		(int64_t)exit_code, (int64_t)exit_signal, now);
+	r = wal_run(w, "cannot end agent", sql, "IttttIit", id, status, result,
+		    structured, error, (int64_t)exit_code, (int64_t)exit_signal,
+		    now);
 	if (r < 0 && errno == EINVAL)
 		return wal_fail(w, EINVAL,
-				"agent %" PRId64 ": structured result is not "
-				"valid JSON",
+				"agent %" PRId64
+				": structured result is not valid JSON",
 				id);
 	return wal_need_row(w, r, "agent", id);
 }
@@ -348,19 +332,16 @@ static int64_t end_agent(struct wal *w, int64_t id, const char *status,
 int wal_agent_complete(struct wal *w, int64_t agent_id, const char *result,
 		       const char *structured_json, int exit_code)
 {
-	return WAL_OP(w, end_agent(w, agent_id, "completed", result,
-			       structured_json, NULL, exit_code, 0)) < 0 ?
-		       -1 :
-		       0;
+	return wal_status(
+		WAL_OP(w, end_agent(w, agent_id, "completed", result,
+				    structured_json, NULL, exit_code, 0)));
 }
 
 int wal_agent_fail(struct wal *w, int64_t agent_id, const char *error,
 		   int exit_code, int exit_signal)
 {
-	return WAL_OP(w, end_agent(w, agent_id, "failed", NULL, NULL, error,
-			       exit_code, exit_signal)) < 0 ?
-		       -1 :
-		       0;
+	return wal_status(WAL_OP(w, end_agent(w, agent_id, "failed", NULL, NULL,
+					      error, exit_code, exit_signal)));
 }
 
 static int64_t agent_usage(struct wal *w, int64_t id, int64_t in, int64_t out)
@@ -370,25 +351,25 @@ static int64_t agent_usage(struct wal *w, int64_t id, int64_t in, int64_t out)
 	if (in < 0 || out < 0)
 		return wal_fail(w, EINVAL, "token counts cannot be negative");
 	r = wal_need_row(w,
-		     wal_run(w, "cannot record usage",
-			 "UPDATE agents SET tokens_in = tokens_in + ?2,"
-			 " tokens_out = tokens_out + ?3 WHERE id = ?1",
-			 "III", id, in, out),
-		     "agent", id);
+			 wal_run(w, "cannot record usage",
+				 "UPDATE agents SET tokens_in = tokens_in + ?2,"
+				 " tokens_out = tokens_out + ?3 WHERE id = ?1",
+				 "III", id, in, out),
+			 "agent", id);
 	if (r < 0)
 		return -1;
 	return wal_run(w, "cannot record usage",
-		   "UPDATE executions SET tokens_in = tokens_in + ?2,"
-		   " tokens_out = tokens_out + ?3 WHERE id ="
-		   " (SELECT execution_id FROM agents WHERE id = ?1)",
-		   "III", id, in, out);
+		       "UPDATE executions SET tokens_in = tokens_in + ?2,"
+		       " tokens_out = tokens_out + ?3 WHERE id ="
+		       " (SELECT execution_id FROM agents WHERE id = ?1)",
+		       "III", id, in, out);
 }
 
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out)
 {
-	return WAL_OP(w, agent_usage(w, agent_id, tokens_in, tokens_out)) < 0 ? -1 :
-									    0;
+	return wal_status(
+		WAL_OP(w, agent_usage(w, agent_id, tokens_in, tokens_out)));
 }
 
 int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
@@ -407,7 +388,8 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		    execution_id, NULL, 0, fn, arg);
 }
 
-/* ---- tool calls ------------------------------------------------------------ */
+/* ---- tool calls ------------------------------------------------------------
+ */
 
 static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 			  const char *input)
@@ -419,10 +401,10 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 		return wal_fail(w, EINVAL, "a tool call needs a tool name");
 	wal_now(now);
 	if (wal_run(w, "cannot record tool call",
-		"INSERT INTO tool_calls(agent_id, execution_id, tool_name,"
-		" input, started_at) VALUES (?1, (SELECT execution_id FROM"
-		" agents WHERE id = ?1), ?2, ?3, ?4)",
-		"Ittt", agent_id, tool, input, now) < 0) {
+		    "INSERT INTO tool_calls(agent_id, execution_id, tool_name,"
+		    " input, started_at) VALUES (?1, (SELECT execution_id FROM"
+		    " agents WHERE id = ?1), ?2, ?3, ?4)",
+		    "Ittt", agent_id, tool, input, now) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"cannot record tool call '%s': no "
@@ -432,15 +414,17 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 	}
 	id = sqlite3_last_insert_rowid(w->db);
 	if (wal_need_row(w,
-		     wal_run(w, "cannot count tool call",
-			 "UPDATE agents SET tool_call_count ="
-			 " tool_call_count + 1 WHERE id = ?1",
-			 "I", agent_id),
-		     "agent", agent_id) < 0 ||
+			 wal_run(w, "cannot count tool call",
+				 "UPDATE agents SET tool_call_count ="
+				 " tool_call_count + 1 WHERE id = ?1",
+				 "I", agent_id),
+			 "agent", agent_id) < 0 ||
 	    wal_run(w, "cannot count tool call",
-		"UPDATE executions SET total_tool_calls = total_tool_calls + 1"
-		" WHERE id = (SELECT execution_id FROM agents WHERE id = ?1)",
-		"I", agent_id) < 0)
+		    "UPDATE executions SET total_tool_calls = total_tool_calls "
+		    "+ 1"
+		    " WHERE id = (SELECT execution_id FROM agents WHERE id = "
+		    "?1)",
+		    "I", agent_id) < 0)
 		return -1;
 	return id;
 }

@@ -38,7 +38,7 @@ static int lock_path(const char *dir, char *buf, size_t len)
  * locking, so wait a moment for it when the file is still empty. */
 static pid_t read_pid(int fd)
 {
-	struct timespec pause = { 0, 5 * 1000 * 1000 };
+	struct timespec pause = {0, 5 * 1000 * 1000};
 	char buf[32];
 
 	for (int tries = 0; tries < 40; tries++) {
@@ -71,7 +71,7 @@ int wal_lock_acquire(const char *dir, pid_t *holder)
 	/* wal_lock_holder() probes with a shared lock held for a moment:
 	 * do not mistake a prober for a holder. */
 	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
-		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		struct timespec pause = {0, 2 * 1000 * 1000};
 
 		err = errno;
 		if (err == EWOULDBLOCK && tries < 25) {

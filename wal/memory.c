@@ -23,9 +23,9 @@ static int one_of(const char *s, const char *const *list)
 	return 0;
 }
 
-static const char *const categories[] = { "fact", "learning", "preference",
-					  "context", "skill", NULL };
-static const char *const scopes[] = { "global", "project", "session", NULL };
+static const char *const categories[] = {"fact",    "learning", "preference",
+					 "context", "skill",	NULL};
+static const char *const scopes[] = {"global", "project", "session", NULL};
 
 static int check_category(struct wal *w, const char *c)
 {
@@ -65,19 +65,19 @@ static int64_t memory_add(struct wal *w, const struct wal_memory *m)
 		return wal_fail(w, EINVAL,
 				"memory confidence must be between 0 and 1");
 	wal_now(now);
-	st = wal_prepare(
-		w, "INSERT INTO memories(category, scope, key, content,"
-		   " confidence, source, source_execution_id, created_at,"
-		   " updated_at, expires_at)"
-		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)"
-		   " ON CONFLICT(category, scope, key) DO UPDATE SET"
-		   " content = excluded.content,"
-		   " confidence = excluded.confidence,"
-		   " source = excluded.source,"
-		   " source_execution_id = excluded.source_execution_id,"
-		   " updated_at = excluded.updated_at,"
-		   " expires_at = excluded.expires_at"
-		   " RETURNING id");
+	st = wal_prepare(w,
+			 "INSERT INTO memories(category, scope, key, content,"
+			 " confidence, source, source_execution_id, created_at,"
+			 " updated_at, expires_at)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)"
+			 " ON CONFLICT(category, scope, key) DO UPDATE SET"
+			 " content = excluded.content,"
+			 " confidence = excluded.confidence,"
+			 " source = excluded.source,"
+			 " source_execution_id = excluded.source_execution_id,"
+			 " updated_at = excluded.updated_at,"
+			 " expires_at = excluded.expires_at"
+			 " RETURNING id");
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, m->category, -1, SQLITE_STATIC);
@@ -111,9 +111,9 @@ int64_t wal_memory_add(struct wal *w, const struct wal_memory *m)
 	return WAL_OP(w, memory_add(w, m));
 }
 
-#define MEMORY_COLUMNS                                                      \
-	"m.id, m.category, m.scope, m.key, m.content, m.confidence,"        \
-	" m.source, m.source_execution_id, m.created_at, m.updated_at,"     \
+#define MEMORY_COLUMNS                                                         \
+	"m.id, m.category, m.scope, m.key, m.content, m.confidence,"           \
+	" m.source, m.source_execution_id, m.created_at, m.updated_at,"        \
 	" m.accessed_at, m.expires_at"
 
 /* Counts the rows seen, passing them on. */
@@ -134,7 +134,7 @@ static int see_row(const struct wal_row *row, void *arg)
 int wal_memory_get(struct wal *w, const char *category, const char *scope,
 		   const char *key, wal_row_fn *fn, void *arg)
 {
-	struct seen seen = { fn, arg, 0 };
+	struct seen seen = {fn, arg, 0};
 	char now[WAL_TIME_LEN];
 	sqlite3_stmt *st;
 	int ret;
@@ -142,7 +142,8 @@ int wal_memory_get(struct wal *w, const char *category, const char *scope,
 	if (!scope)
 		scope = "global";
 	if (!category || !key)
-		return wal_fail(w, EINVAL, "a memory is found by category and key");
+		return wal_fail(w, EINVAL,
+				"a memory is found by category and key");
 	if (check_category(w, category) < 0 || check_scope(w, scope) < 0)
 		return -1;
 	if (!w->readonly) {
@@ -223,24 +224,18 @@ int wal_memory_list(struct wal *w, const char *category, const char *scope,
 int wal_memory_update(struct wal *w, int64_t id, const char *content,
 		      double confidence)
 {
+	static const char sql[] =
+		"UPDATE memories SET content = COALESCE(?2, content),"
+		" confidence = CASE WHEN ?3 < 0 THEN confidence ELSE ?3 END,"
+		" updated_at = ?4 WHERE id = ?1";
 	char now[WAL_TIME_LEN];
 
 	if (confidence > 1.0)
 		return wal_fail(w, EINVAL,
 				"memory confidence must be between 0 and 1");
 	wal_now(now);
-	return WAL_OP(w, wal_need_row(
-				 w,
-				 wal_run(w, "cannot update memory",
-					 "UPDATE memories SET"
-					 " content = COALESCE(?2, content),"
-					 " confidence = CASE WHEN ?3 < 0"
-					 "  THEN confidence ELSE ?3 END,"
-					 " updated_at = ?4 WHERE id = ?1",
-					 "Itdt", id, content, confidence, now),
-				 "memory", id)) < 0 ?
-		       -1 :
-		       0;
+	return wal_update_one(w, "memory", id, sql, "Itdt", id, content,
+			      confidence, now);
 }
 
 int wal_memory_delete(struct wal *w, int64_t id)

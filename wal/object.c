@@ -199,20 +199,19 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 	return wal_need_row(w, sqlite3_changes64(w->db), "tool call", id);
 }
 
-int wal_tool_complete(struct wal *w, int64_t id, const void *output,
-		      size_t len, const char *summary, const char *status,
+int wal_tool_complete(struct wal *w, int64_t id, const void *output, size_t len,
+		      const char *summary, const char *status,
 		      const char *error)
 {
 	if (len > INT_MAX)
 		return wal_fail(w, EINVAL, "tool output too large (%zu bytes)",
 				len);
-	return WAL_OP(w, tool_complete(w, id, output, len, summary, status,
-				       error)) < 0 ?
-		       -1 :
-		       0;
+	return wal_status(WAL_OP(
+		w, tool_complete(w, id, output, len, summary, status, error)));
 }
 
-/* ---- artifacts ------------------------------------------------------------ */
+/* ---- artifacts ------------------------------------------------------------
+ */
 
 /* Size and line count of the file at PATH. */
 static int measure(struct wal *w, const char *path, int64_t *size,
@@ -224,8 +223,8 @@ static int measure(struct wal *w, const char *path, int64_t *size,
 	char last = '\n';
 
 	if (fd < 0)
-		return wal_fail(w, errno, "cannot read artifact '%s': %s",
-				path, strerror(errno));
+		return wal_fail(w, errno, "cannot read artifact '%s': %s", path,
+				strerror(errno));
 	*size = 0;
 	*lines = 0;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -272,17 +271,19 @@ static int64_t artifact_add(struct wal *w, int64_t agent_id, const char *name,
 			    const char *type, const char *path,
 			    const char *summary, const char *metadata)
 {
-	char real[PATH_MAX], blob[WAL_OID_HEXLEN + 1], commit[WAL_OID_HEXLEN + 1];
+	char real[PATH_MAX], blob[WAL_OID_HEXLEN + 1],
+		commit[WAL_OID_HEXLEN + 1];
 	char now[WAL_TIME_LEN];
 	int64_t size, lines;
 	struct stat sb;
 	git_oid oid;
 
 	if (!name || !*name || !path || !*path)
-		return wal_fail(w, EINVAL, "an artifact needs a name and a path");
+		return wal_fail(w, EINVAL,
+				"an artifact needs a name and a path");
 	if (!realpath(path, real) || stat(real, &sb) < 0)
-		return wal_fail(w, errno, "cannot read artifact '%s': %s",
-				path, strerror(errno));
+		return wal_fail(w, errno, "cannot read artifact '%s': %s", path,
+				strerror(errno));
 	if (!S_ISREG(sb.st_mode))
 		return wal_fail(w, EINVAL,
 				"artifact '%s' is not a regular file", path);
@@ -290,8 +291,8 @@ static int64_t artifact_add(struct wal *w, int64_t agent_id, const char *name,
 		return -1;
 	if (git_odb_hashfile(&oid, real, GIT_OBJECT_BLOB) < 0)
 		return wal_fail(w, EIO, "cannot hash artifact '%s': %s", path,
-				git_error_last() ? git_error_last()->message :
-						   "unknown error");
+				git_error_last() ? git_error_last()->message
+						 : "unknown error");
 	git_oid_tostr(blob, sizeof(blob), &oid);
 	head_commit(real, commit);
 	wal_now(now);
@@ -301,10 +302,9 @@ static int64_t artifact_add(struct wal *w, int64_t agent_id, const char *name,
 		    " byte_size, metadata, created_at) VALUES ("
 		    " COALESCE((SELECT execution_id FROM agents WHERE id = ?1),"
 		    " ?2), ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-		    "iitttttt" "IItt",
-		    agent_id, w->execution_id, name, type, real, blob,
-		    commit[0] ? commit : NULL, summary, lines, size, metadata,
-		    now) < 0) {
+		    "iittttttIItt", agent_id, w->execution_id, name, type, real,
+		    blob, commit[0] ? commit : NULL, summary, lines, size,
+		    metadata, now) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"cannot record artifact '%s': no agent "

@@ -99,8 +99,8 @@ undo:
 	return -1;
 }
 
-int wal_state_delete_locked(struct wal *w, const char *key,
-			    const char *trigger, int64_t agent_id)
+int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
+			    int64_t agent_id)
 {
 	char now[WAL_TIME_LEN];
 	sqlite3_stmt *st;
@@ -188,8 +188,8 @@ char *wal_state_get(struct wal *w, const char *key)
 	return value;
 }
 
-static int run_list(struct wal *w, const char *sql, wal_row_fn *fn,
-		    void *arg, const char *text, int64_t num)
+static int run_list(struct wal *w, const char *sql, wal_row_fn *fn, void *arg,
+		    const char *text, int64_t num)
 {
 	sqlite3_stmt *st = wal_prepare(w, sql);
 	int ret;
@@ -212,8 +212,8 @@ int wal_state_all(struct wal *w, wal_row_fn *fn, void *arg)
 			fn, arg, NULL, 0);
 }
 
-int wal_state_history(struct wal *w, const char *key, int limit,
-		      wal_row_fn *fn, void *arg)
+int wal_state_history(struct wal *w, const char *key, int limit, wal_row_fn *fn,
+		      void *arg)
 {
 	return run_list(w,
 			"SELECT id, execution_id, key, old_value, new_value,"
@@ -235,7 +235,8 @@ int wal_state_replay(struct wal *w, int64_t transition_id)
 		"SELECT k.key, s.value,"
 		" (SELECT new_value FROM transitions WHERE key = k.key"
 		"   AND id <= ?1 ORDER BY id DESC LIMIT 1)"
-		" FROM (SELECT key FROM state UNION SELECT key FROM transitions)"
+		" FROM (SELECT key FROM state UNION SELECT key FROM "
+		"transitions)"
 		" AS k LEFT JOIN state AS s ON s.key = k.key ORDER BY k.key";
 	struct change *list = NULL, *grown;
 	size_t n = 0, cap = 0;
@@ -301,8 +302,8 @@ int wal_state_replay(struct wal *w, int64_t transition_id)
 	snprintf(trigger, sizeof(trigger), "replay:%" PRId64, transition_id);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].value)
-			rc = wal_state_set_locked(w, list[i].key,
-						  list[i].value, trigger, 0);
+			rc = wal_state_set_locked(w, list[i].key, list[i].value,
+						  trigger, 0);
 		else
 			rc = wal_state_delete_locked(w, list[i].key, trigger,
 						     0);

@@ -5,6 +5,8 @@
 #ifndef SMITHERS_WAL_INT_H
 #define SMITHERS_WAL_INT_H
 
+#include <stdarg.h>
+
 #include <sqlite3.h>
 
 #include "wal/wal.h"
@@ -31,7 +33,7 @@ enum wal_stmt_id {
 
 struct wal {
 	sqlite3 *db;
-	char *dir; /* the state dir, DIR/.smithers */
+	char *dir;  /* the state dir, DIR/.smithers */
 	char *path; /* DIR/.smithers/smithers.db */
 	int readonly;
 	int in_batch;
@@ -77,20 +79,42 @@ int wal_op_end(struct wal *w, int ok);
 int64_t wal_run(struct wal *w, const char *what, const char *sql,
 		const char *fmt, ...);
 
+/* wal_run() with the arguments as a va_list. */
+int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
+		 const char *fmt, va_list ap);
+
+/*
+ * wal_run() as one whole operation that must change exactly one row: -1
+ * ENOENT "no NOUN ID" when none matched. Returns 0 or -1.
+ */
+int wal_update_one(struct wal *w, const char *noun, int64_t id, const char *sql,
+		   const char *fmt, ...);
+
+/* SQL for the milliseconds from started_at to the time in parameter END. */
+#define WAL_DURATION_MS(end)                                                   \
+	"CAST(round((julianday(" end ") - julianday(started_at)) * 86400000)"  \
+	" AS INTEGER)"
+
+/* 0 for an id or count, -1 for a failure. */
+static inline int wal_status(int64_t r)
+{
+	return r < 0 ? -1 : 0;
+}
+
 /* CHANGED, or -1 ENOENT "no WHAT ID" when it is 0. */
 int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
 		     int64_t id);
 
 /* Evaluate BODY (an int64_t, < 0 on failure) as one operation. */
-#define WAL_OP(w, body)                                 \
-	({                                              \
-		int64_t op_r_ = -1;                     \
-		if (wal_op_begin(w) == 0) {             \
-			op_r_ = (body);                 \
-			if (wal_op_end(w, op_r_ >= 0) < 0) \
-				op_r_ = -1;             \
-		}                                       \
-		op_r_;                                  \
+#define WAL_OP(w, body)                                                        \
+	({                                                                     \
+		int64_t op_r_ = -1;                                            \
+		if (wal_op_begin(w) == 0) {                                    \
+			op_r_ = (body);                                        \
+			if (wal_op_end(w, op_r_ >= 0) < 0)                     \
+				op_r_ = -1;                                    \
+		}                                                              \
+		op_r_;                                                         \
 	})
 
 /* Refuse writes on a read-only handle (EROFS). */
@@ -116,8 +140,8 @@ int wal_schema_custom(struct wal *w, const char *sql);
 /* Set or delete KEY with its transition; the caller holds the op. */
 int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 			 const char *trigger, int64_t agent_id);
-int wal_state_delete_locked(struct wal *w, const char *key,
-			    const char *trigger, int64_t agent_id);
+int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
+			    int64_t agent_id);
 
 /* libgit2 is initialised once per handle that needs it. */
 int wal_git_init(struct wal *w);

@@ -46,12 +46,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TRANSITION_SET] =
 		"INSERT INTO transitions(execution_id, key, old_value,"
 		" new_value, trigger, agent_id, created_at) VALUES ("
-		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), ?1),"
-		" ?2, (SELECT value FROM state WHERE key = ?2), ?3, ?4, ?5, ?6)",
+		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
+		"?1),"
+		" ?2, (SELECT value FROM state WHERE key = ?2), ?3, ?4, ?5, "
+		"?6)",
 	[ST_TRANSITION_DELETE] =
 		"INSERT INTO transitions(execution_id, key, old_value,"
 		" new_value, trigger, agent_id, created_at) SELECT"
-		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), ?1),"
+		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
+		"?1),"
 		" key, value, NULL, ?4, ?5, ?6 FROM state WHERE key = ?2",
 	[ST_TRANSITION_UNDO] = "DELETE FROM transitions WHERE id = ?1",
 };
@@ -102,8 +105,8 @@ static int rc_errno(int rc)
 		return EACCES;
 	case SQLITE_FULL:
 		return ENOSPC;
-	case SQLITE_CANTOPEN:
-		return ENOENT;
+	case SQLITE_CANTOPEN: /* the file exists (checked first): -shm, perms */
+		return EACCES;
 	case SQLITE_ERROR:
 		return EINVAL;
 	default: /* NOTADB, CORRUPT, IOERR, PROTOCOL, ... */
@@ -139,14 +142,27 @@ const char *wal_state_dir(const struct wal *w)
 
 void wal_now(char buf[WAL_TIME_LEN])
 {
+	/* Formatting the date is most of the cost; it changes once a second. */
+	static __thread time_t last_sec = -1;
+	static __thread char last[WAL_TIME_LEN];
 	struct timespec ts;
 	struct tm tm;
+	int ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, WAL_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	if (ts.tv_sec != last_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm);
+		last_sec = ts.tv_sec;
+	}
+	ms = (int)(ts.tv_nsec / 1000000);
+	memcpy(buf, last, 19);
+	buf[19] = '.';
+	buf[20] = (char)('0' + ms / 100);
+	buf[21] = (char)('0' + ms / 10 % 10);
+	buf[22] = (char)('0' + ms % 10);
+	buf[23] = 'Z';
+	buf[24] = '\0';
 }
 
 int64_t wal_now_ms(void)
@@ -211,7 +227,8 @@ int wal_exec(struct wal *w, const char *sql, const char *what)
 	if (rc != SQLITE_OK) {
 		wal_fail(w, rc_errno(rc), "%s: %s", what,
 			 err ? err : sqlite3_errstr(rc));
-		if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+		if ((rc & 0xff) == SQLITE_NOTADB ||
+		    (rc & 0xff) == SQLITE_CORRUPT)
 			wal_fail(w, EIO, "%s: '%s': %s", what, w->path,
 				 err ? err : sqlite3_errstr(rc));
 		sqlite3_free(err);
@@ -235,16 +252,14 @@ int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
-int64_t wal_run(struct wal *w, const char *what, const char *sql,
-		const char *fmt, ...)
+int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
+		 const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = wal_prepare(w, sql);
-	va_list ap;
 	int i = 1, rc;
 
 	if (!st)
 		return -1;
-	va_start(ap, fmt);
 	for (const char *f = fmt; *f; f++, i++) {
 		switch (*f) {
 		case 'i':
@@ -261,13 +276,42 @@ int64_t wal_run(struct wal *w, const char *what, const char *sql,
 			break;
 		}
 	}
-	va_end(ap);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return wal_sqlfail(w, rc, what);
 	return sqlite3_changes64(w->db);
+}
+
+int64_t wal_run(struct wal *w, const char *what, const char *sql,
+		const char *fmt, ...)
+{
+	va_list ap;
+	int64_t r;
+
+	va_start(ap, fmt);
+	r = wal_vrun(w, what, sql, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int wal_update_one(struct wal *w, const char *noun, int64_t id, const char *sql,
+		   const char *fmt, ...)
+{
+	char what[64];
+	va_list ap;
+	int64_t r;
+
+	if (wal_op_begin(w) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "cannot update %s", noun);
+	va_start(ap, fmt);
+	r = wal_need_row(w, wal_vrun(w, what, sql, fmt, ap), noun, id);
+	va_end(ap);
+	if (wal_op_end(w, r >= 0) < 0)
+		return -1;
+	return wal_status(r);
 }
 
 int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
@@ -311,7 +355,8 @@ int wal_op_end(struct wal *w, int ok)
 
 	if (ok) {
 		if (w->in_batch)
-			return control(w, ST_RELEASE, "cannot release savepoint");
+			return control(w, ST_RELEASE,
+				       "cannot release savepoint");
 		if (control(w, ST_COMMIT, "cannot commit") == 0)
 			return 0;
 		/* A failed COMMIT may leave the transaction open. */
@@ -368,8 +413,9 @@ int wal_batch_commit(struct wal *w)
 		return wal_fail(w, EINVAL, "no batch is open");
 	w->in_batch = 0;
 	if (sqlite3_get_autocommit(w->db))
-		return wal_fail(w, EIO, "the batch was rolled back by an "
-					"earlier error");
+		return wal_fail(w, EIO,
+				"the batch was rolled back by an "
+				"earlier error");
 	if (control(w, ST_COMMIT, "cannot commit batch") == 0)
 		return 0;
 	err = errno;
@@ -456,7 +502,7 @@ int wal_rows(struct wal *w, sqlite3_stmt *st, wal_row_fn *fn, void *arg)
 	const char **values = calloc((size_t)n + 1, sizeof(*values));
 	char **blobs = calloc((size_t)n + 1, sizeof(*blobs));
 	enum wal_type *types = calloc((size_t)n + 1, sizeof(*types));
-	struct wal_row row = { n, names, values, types };
+	struct wal_row row = {n, names, values, types};
 
 	if (!names || !values || !types || !blobs) {
 		ret = wal_fail(w, ENOMEM, "out of memory");
@@ -516,9 +562,12 @@ int wal_query(struct wal *w, const char *sql, wal_row_fn *fn, void *arg)
 		if (!st) /* whitespace or a comment */
 			continue;
 		if (!sqlite3_stmt_readonly(st)) {
+			const char *text = sqlite3_sql(st);
+
+			while (*text == ' ' || *text == '\t' || *text == '\n')
+				text++;
 			wal_fail(w, EPERM,
-				 "refusing a statement that writes: %s",
-				 sqlite3_sql(st));
+				 "refusing a statement that writes: %s", text);
 			sqlite3_finalize(st);
 			ret = -1;
 			goto out;
@@ -576,9 +625,20 @@ int wal_schema_version(struct wal *w)
 	return (int)v;
 }
 
+/* Non-zero when a database at version 0 already holds tables: someone
+ * else's, which we must neither migrate nor read as ours. */
+static int foreign_database(struct wal *w)
+{
+	int64_t n = 0;
+
+	if (int_pragma(w, "SELECT count(*) FROM sqlite_schema", &n) < 0)
+		return 0;
+	return n > 0;
+}
+
 static int remove_db_files(struct wal *w)
 {
-	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
 	char name[4096];
 
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(*suffix); i++) {
@@ -615,9 +675,8 @@ static int set_pragmas(struct wal *w, const struct wal_options *opt)
 	const char *mode;
 	int ok;
 
-	sqlite3_busy_timeout(w->db, opt->busy_timeout_ms > 0 ?
-					    opt->busy_timeout_ms :
-					    5000);
+	sqlite3_busy_timeout(
+		w->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
 	if (w->readonly)
 		return wal_exec(w, "PRAGMA query_only = ON", "cannot open");
 	st = wal_prepare(w, "PRAGMA journal_mode = WAL");
@@ -634,9 +693,9 @@ static int set_pragmas(struct wal *w, const struct wal_options *opt)
 	if (!ok)
 		return wal_fail(w, EIO, "cannot put '%s' in WAL mode", w->path);
 	if (wal_exec(w,
-		     opt->synchronous == WAL_SYNC_NORMAL ?
-			     "PRAGMA synchronous = NORMAL" :
-			     "PRAGMA synchronous = FULL",
+		     opt->synchronous == WAL_SYNC_NORMAL
+			     ? "PRAGMA synchronous = NORMAL"
+			     : "PRAGMA synchronous = FULL",
 		     "cannot open") < 0)
 		return -1;
 	/* The WAL is truncated back to this size after a checkpoint. */
@@ -647,8 +706,7 @@ static int set_pragmas(struct wal *w, const struct wal_options *opt)
 			"cannot open");
 }
 
-int wal_open(const char *dir, const struct wal_options *opt,
-	     struct wal **out)
+int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 {
 	static const struct wal_options defaults;
 	struct wal *w;
@@ -700,6 +758,13 @@ int wal_open(const char *dir, const struct wal_options *opt,
 	if (version < 0)
 		return wal_fail(w, errno, "cannot open '%s': %s", w->path,
 				sqlite3_errmsg(w->db));
+	if (version == 0 && foreign_database(w))
+		return wal_fail(
+			w, EPROTO,
+			"cannot open '%s': it is an SQLite database but "
+			"not a smithers one (it has tables and no schema "
+			"version)",
+			w->path);
 	if (version > WAL_SCHEMA_VERSION)
 		return wal_fail(w, EPROTO,
 				"cannot open '%s': its schema version %d is "
@@ -709,8 +774,8 @@ int wal_open(const char *dir, const struct wal_options *opt,
 	if (set_pragmas(w, opt) < 0)
 		return -1;
 
-	target = opt->target_version > 0 ? opt->target_version :
-					   WAL_SCHEMA_VERSION;
+	target = opt->target_version > 0 ? opt->target_version
+					 : WAL_SCHEMA_VERSION;
 	if (target > WAL_SCHEMA_VERSION)
 		return wal_fail(w, EINVAL, "no schema version %d", target);
 	if (version < target) {
@@ -768,9 +833,9 @@ int wal_stats(struct wal *w, struct wal_stats *out)
 		const char *sql;
 		size_t off;
 	} counts[] = {
-#define COUNT(t) { "SELECT count(*) FROM " #t, offsetof(struct wal_stats, t) }
-		COUNT(executions), COUNT(phases),      COUNT(agents),
-		COUNT(tool_calls), COUNT(state),       COUNT(transitions),
+#define COUNT(t) {"SELECT count(*) FROM " #t, offsetof(struct wal_stats, t)}
+		COUNT(executions), COUNT(phases),    COUNT(agents),
+		COUNT(tool_calls), COUNT(state),     COUNT(transitions),
 		COUNT(memories),   COUNT(artifacts),
 #undef COUNT
 	};

@@ -29,7 +29,8 @@
 extern "C" {
 #endif
 
-/* The schema version this build creates and migrates to (PRAGMA user_version). */
+/* The schema version this build creates and migrates to (PRAGMA user_version).
+ */
 #define WAL_SCHEMA_VERSION 2
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
@@ -40,20 +41,22 @@ struct wal;
 
 enum wal_sync {
 	WAL_SYNC_FULL = 0, /* default: a committed batch survives power loss */
-	WAL_SYNC_NORMAL = 1, /* survives a crash of the process, not of the OS */
+	WAL_SYNC_NORMAL =
+		1, /* survives a crash of the process, not of the OS */
 };
 
 struct wal_options {
-	int create; /* create DIR/.smithers (0700) and the database (0600) */
+	int create;   /* create DIR/.smithers (0700) and the database (0600) */
 	int readonly; /* read-only connection; implies !create, !reset */
-	int reset; /* delete the existing database first (start empty) */
+	int reset;    /* delete the existing database first (start empty) */
 	enum wal_sync synchronous;
 	/* Extra SQL applied at every open, after migrations, in one savepoint:
 	 * write it idempotently (CREATE TABLE IF NOT EXISTS ...). On error the
-	 * open fails with SQLite's message and the database is left as it was. */
+	 * open fails with SQLite's message and the database is left as it was.
+	 */
 	const char *custom_schema;
 	int busy_timeout_ms; /* 0: 5000 */
-	int target_version; /* tests only: migrate no further; 0: latest */
+	int target_version;  /* tests only: migrate no further; 0: latest */
 };
 
 /*
@@ -65,7 +68,8 @@ struct wal_options {
  */
 int wal_open(const char *dir, const struct wal_options *opt, struct wal **out);
 
-/* Close the connection; rolls back an open batch. wal_close(NULL) is a no-op. */
+/* Close the connection; rolls back an open batch. wal_close(NULL) is a no-op.
+ */
 void wal_close(struct wal *w);
 
 /* Message of the last failure on W (borrowed, valid until the next call). */
@@ -150,8 +154,8 @@ int wal_state_all(struct wal *w, wal_row_fn *fn, void *arg);
 /* Transitions of KEY (NULL: all keys), newest first, at most LIMIT (<= 0:
  * no limit). Columns id, execution_id, key, old_value, new_value, trigger,
  * agent_id, created_at. */
-int wal_state_history(struct wal *w, const char *key, int limit,
-		      wal_row_fn *fn, void *arg);
+int wal_state_history(struct wal *w, const char *key, int limit, wal_row_fn *fn,
+		      void *arg);
 
 /*
  * Restore every key, set or deleted, to its value as of transition ID. The
@@ -203,7 +207,7 @@ struct wal_agent_spec {
 	const char *prompt;
 	const char *log_path;
 	int attempt; /* 0: 1 */
-	pid_t pid; /* 0: unknown */
+	pid_t pid;   /* 0: unknown */
 };
 
 /* Record a running agent of PHASE_ID (0: none) in EXECUTION_ID; counts
@@ -213,7 +217,7 @@ int64_t wal_agent_start(struct wal *w, int64_t execution_id, int64_t phase_id,
 /* RESULT is plain text, STRUCTURED JSON (both may be NULL). */
 int wal_agent_complete(struct wal *w, int64_t agent_id, const char *result,
 		       const char *structured_json, int exit_code);
-/* EXIT_SIGNAL is 0 when the agent exited by itself. */
+/* EXIT_SIGNAL is 0 (stored as NULL) when the agent exited by itself. */
 int wal_agent_fail(struct wal *w, int64_t agent_id, const char *error,
 		   int exit_code, int exit_signal);
 /* Add token counts to the agent and its execution. */
@@ -234,8 +238,8 @@ int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
  * (identical outputs share a file), and the row keeps path, hash and size.
  * STATUS is "completed" or "failed" (NULL: "completed"); ERROR may be NULL.
  */
-int wal_tool_complete(struct wal *w, int64_t id, const void *output,
-		      size_t len, const char *summary, const char *status,
+int wal_tool_complete(struct wal *w, int64_t id, const void *output, size_t len,
+		      const char *summary, const char *status,
 		      const char *error);
 
 /*
@@ -255,13 +259,13 @@ int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1]);
 
 struct wal_memory {
 	const char *category; /* fact, learning, preference, context, skill */
-	const char *scope; /* global, project, session; NULL: global */
+	const char *scope;    /* global, project, session; NULL: global */
 	const char *key;
 	const char *content;
-	double confidence; /* 0..1 */
-	const char *source; /* may be NULL */
+	double confidence;	     /* 0..1 */
+	const char *source;	     /* may be NULL */
 	int64_t source_execution_id; /* 0: none */
-	const char *expires_at; /* ISO-8601 UTC, or NULL */
+	const char *expires_at;	     /* ISO-8601 UTC, or NULL */
 };
 
 /* Add a memory, or replace the one with the same (category, scope, key).

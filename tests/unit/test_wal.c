@@ -373,6 +373,37 @@ static void test_open_newer_schema_eproto(void **state)
 	free(db);
 }
 
+/* Someone else's SQLite database (tables, user_version 0) in place of ours
+ * is refused by writers and readers alike, and never migrated. */
+static void test_open_foreign_database(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options create = {.create = 1}, ro = {.readonly = 1};
+	char *sdir = tu_path("%s/.smithers", fx->dir);
+	char *db = tu_path("%s/smithers.db", sdir);
+	struct wal *w = NULL;
+
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	tu_write_file(db, "", 0);
+	tu_sqlite_exec(db,
+		       "CREATE TABLE theirs(x); INSERT INTO theirs VALUES (1)");
+	errno = 0;
+	assert_int_equal(wal_open(fx->dir, &create, &w), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(strstr(wal_errmsg(w), "not a smithers one"));
+	wal_close(w);
+	w = NULL;
+	errno = 0;
+	assert_int_equal(wal_open(fx->dir, &ro, &w), -1);
+	assert_int_equal(errno, EPROTO);
+	wal_close(w);
+	assert_int_equal(
+		tu_sqlite_int(db, "SELECT count(*) FROM sqlite_schema"), 1);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"), 0);
+	free(db);
+	free(sdir);
+}
+
 static void test_custom_schema_ok(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -908,6 +939,7 @@ int main(void)
 		TD(test_migrate_empty_file),
 		TD(test_migrate_from_previous),
 		T(test_open_newer_schema_eproto),
+		TD(test_open_foreign_database),
 		T(test_custom_schema_ok),
 		T(test_custom_schema_syntax_error),
 		T(test_custom_schema_failing_statement),

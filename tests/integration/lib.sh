@@ -1,0 +1,127 @@
+# lib.sh - sourced by every integration test: a fresh `mktemp -d` working
+# directory removed on exit, the programs under test, and assertions.
+#
+# run CMD...      run CMD, its stdout in $OUT, stderr in $ERR, status in $rc;
+#                 a sanitizer report on stderr fails the test at once
+# expect_rc N     the last run exited N
+# out_has S / out_lacks S / err_has S   fixed-string searches
+# out_is S / err_is S                   exact content
+# json EXPR       the last run's stdout is JSON; EXPR (Python, the document
+#                 is j) is true
+# populate ARGS   tests/integration/populate ARGS, which must succeed
+
+set -eu
+
+: "${top_builddir:?run the tests with 'make check'}"
+: "${top_srcdir:?run the tests with 'make check'}"
+GIT=${GIT:-git}
+export GIT
+SMITHERS="$top_builddir/tools/smithers"
+POPULATE="$top_builddir/tests/integration/populate"
+PYTHON=/usr/bin/python3
+# No state dir from the caller's environment; a known character set.
+unset SMITHERS_DIR
+LC_ALL=C.UTF-8
+export LC_ALL
+T=$(mktemp -d "${TMPDIR:-/tmp}/smithers-test.XXXXXX")
+# Keep git away from the user's configuration.
+GIT_CONFIG_NOSYSTEM=1
+HOME=$T
+export GIT_CONFIG_NOSYSTEM HOME
+OUT="$T/.out"
+ERR="$T/.err"
+BG_PIDS=
+cleanup() {
+	for pid in $BG_PIDS; do
+		kill "$pid" 2>/dev/null || :
+		wait "$pid" 2>/dev/null || :
+	done
+	cd /
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+cd "$T"
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$OUT" ]; then
+		echo "--- stdout of the last run:" >&2
+		head -n 40 "$OUT" >&2
+	fi
+	if [ -f "$ERR" ]; then
+		echo "--- stderr of the last run:" >&2
+		head -n 40 "$ERR" >&2
+	fi
+	exit 1
+}
+
+run() {
+	LAST="$*"
+	set +e
+	"$@" >"$OUT" 2>"$ERR"
+	rc=$?
+	set -e
+	if grep -Eq 'Sanitizer|runtime error:' "$ERR"; then
+		fail "sanitizer report from: $LAST"
+	fi
+	if [ "$rc" -gt 128 ]; then
+		fail "killed by signal $((rc - 128)): $LAST"
+	fi
+}
+
+expect_rc() {
+	[ "$rc" -eq "$1" ] || fail "'$LAST' exited $rc, not $1"
+}
+
+out_has() {
+	grep -qF -- "$1" "$OUT" || fail "stdout of '$LAST' lacks '$1'"
+}
+
+out_lacks() {
+	! grep -qF -- "$1" "$OUT" || fail "stdout of '$LAST' has '$1'"
+}
+
+err_has() {
+	grep -qF -- "$1" "$ERR" || fail "stderr of '$LAST' lacks '$1'"
+}
+
+out_is() {
+	[ "$(cat "$OUT")" = "$1" ] || fail "stdout of '$LAST' is not '$1'"
+}
+
+err_is() {
+	[ "$(cat "$ERR")" = "$1" ] || fail "stderr of '$LAST' is not '$1'"
+}
+
+json() {
+	"$PYTHON" -c '
+import json, sys
+with open(sys.argv[1], "rb") as f:
+    j = json.loads(f.read().decode("utf-8"))
+if not eval("(" + sys.argv[2] + "\n)", {"j": j}):
+    sys.exit(1)
+' "$OUT" "$1" || fail "JSON of '$LAST' fails: $1"
+}
+
+populate() {
+	"$POPULATE" "$@" || fail "populate $* failed"
+}
+
+# Start `populate --hold DIR` in the background; its pid in $HOLDER.
+hold_lock() {
+	"$POPULATE" --hold "$1" >"$T/.hold" &
+	HOLDER=$!
+	BG_PIDS="$BG_PIDS $HOLDER"
+	i=0
+	until grep -q '^locked' "$T/.hold" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || fail "populate --hold did not lock"
+		sleep 0.05
+	done
+}
+
+release_lock() {
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || :
+}
