@@ -135,26 +135,11 @@ static int list(struct wal *w, const char *sql, int64_t a, const char *t,
 	return ret;
 }
 
-/* Counts the rows FN saw, passing them on. */
-struct counting {
-	wal_row_fn *fn;
-	void *arg;
-	int64_t rows;
-};
-
-static int count_row(const struct wal_row *row, void *arg)
-{
-	struct counting *c = arg;
-
-	c->rows++;
-	return c->fn ? c->fn(row, c->arg) : 0;
-}
-
 int wal_execution_get(struct wal *w, int64_t id, wal_row_fn *fn, void *arg)
 {
-	struct counting c = {fn, arg, 0};
+	struct wal_counter c = {fn, arg, 0};
 	int ret = list(w, "SELECT * FROM executions WHERE id = ?1", id, NULL, 0,
-		       count_row, &c);
+		       wal_count_row, &c);
 
 	if (ret == 0 && c.rows == 0)
 		return wal_fail(w, ENOENT, "no execution %" PRId64, id);

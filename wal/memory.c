@@ -116,25 +116,10 @@ int64_t wal_memory_add(struct wal *w, const struct wal_memory *m)
 	" m.source, m.source_execution_id, m.created_at, m.updated_at,"        \
 	" m.accessed_at, m.expires_at"
 
-/* Counts the rows seen, passing them on. */
-struct seen {
-	wal_row_fn *fn;
-	void *arg;
-	int rows;
-};
-
-static int see_row(const struct wal_row *row, void *arg)
-{
-	struct seen *s = arg;
-
-	s->rows++;
-	return s->fn ? s->fn(row, s->arg) : 0;
-}
-
 int wal_memory_get(struct wal *w, const char *category, const char *scope,
 		   const char *key, wal_row_fn *fn, void *arg)
 {
-	struct seen seen = {fn, arg, 0};
+	struct wal_counter seen = {fn, arg, 0};
 	char now[WAL_TIME_LEN];
 	sqlite3_stmt *st;
 	int ret;
@@ -162,7 +147,7 @@ int wal_memory_get(struct wal *w, const char *category, const char *scope,
 	sqlite3_bind_text(st, 1, category, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-	ret = wal_rows(w, st, see_row, &seen);
+	ret = wal_rows(w, st, wal_count_row, &seen);
 	sqlite3_finalize(st);
 	if (ret == 0 && seen.rows == 0)
 		return wal_fail(w, ENOENT, "no memory %s/%s/%s", category,

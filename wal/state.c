@@ -41,6 +41,23 @@ static int transition_fail(struct wal *w, int rc, const char *key)
 	return wal_sqlfail(w, rc, "cannot record transition");
 }
 
+/* The transition statement ID with everything but the new value bound. */
+static sqlite3_stmt *transition(struct wal *w, enum wal_stmt_id id,
+				const char *key, const char *trigger,
+				int64_t agent_id, const char *now)
+{
+	sqlite3_stmt *st = wal_stmt(w, id);
+
+	if (!st)
+		return NULL;
+	wal_bind_id(st, 1, w->execution_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	wal_bind_text(st, 4, trigger);
+	wal_bind_id(st, 5, agent_id);
+	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+	return st;
+}
+
 int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 			 const char *trigger, int64_t agent_id)
 {
@@ -54,15 +71,10 @@ int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 	if (!json)
 		return wal_fail(w, EINVAL, "cannot set '%s': no value", key);
 	wal_now(now);
-	st = wal_stmt(w, ST_TRANSITION_SET);
+	st = transition(w, ST_TRANSITION_SET, key, trigger, agent_id, now);
 	if (!st)
 		return -1;
-	wal_bind_id(st, 1, w->execution_id);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
-	wal_bind_text(st, 4, trigger);
-	wal_bind_id(st, 5, agent_id);
-	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -109,14 +121,9 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 	if (check_key(w, key) < 0)
 		return -1;
 	wal_now(now);
-	st = wal_stmt(w, ST_TRANSITION_DELETE);
+	st = transition(w, ST_TRANSITION_DELETE, key, trigger, agent_id, now);
 	if (!st)
 		return -1;
-	wal_bind_id(st, 1, w->execution_id);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	wal_bind_text(st, 4, trigger);
-	wal_bind_id(st, 5, agent_id);
-	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)

@@ -124,6 +124,14 @@ int wal_writable(struct wal *w);
  * what FN returned to stop. */
 int wal_rows(struct wal *w, sqlite3_stmt *st, wal_row_fn *fn, void *arg);
 
+/* A wal_row_fn wrapper that counts the rows it passes on to FN. */
+struct wal_counter {
+	wal_row_fn *fn;
+	void *arg;
+	int64_t rows;
+};
+int wal_count_row(const struct wal_row *row, void *counter);
+
 /* UTC now as ISO-8601 with milliseconds. */
 void wal_now(char buf[WAL_TIME_LEN]);
 /* Milliseconds since the epoch, wall clock. */

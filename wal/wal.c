@@ -543,6 +543,14 @@ out:
 	return ret;
 }
 
+int wal_count_row(const struct wal_row *row, void *counter)
+{
+	struct wal_counter *c = counter;
+
+	c->rows++;
+	return c->fn ? c->fn(row, c->arg) : 0;
+}
+
 int wal_query(struct wal *w, const char *sql, wal_row_fn *fn, void *arg)
 {
 	sqlite3_stmt **list = NULL, **grown;
