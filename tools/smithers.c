@@ -22,7 +22,9 @@
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
+	&cmd_run_entry,
 	&cmd_db_entry,
+	&cmd_emit_entry,
 	&cmd_help_entry,
 	NULL,
 };

@@ -303,7 +303,7 @@ static int64_t end_agent(struct wal *w, int64_t id, const char *status,
 	int64_t r;
 
 	wal_now(now);
-	r = wal_run(w, "cannot end agent", sql, "IttttIit", id, status, result,
+	r = wal_run(w, "cannot end agent", sql, "Ittttnit", id, status, result,
 		    structured, error, (int64_t)exit_code, (int64_t)exit_signal,
 		    now);
 	if (r < 0 && errno == EINVAL)
@@ -327,6 +327,36 @@ int wal_agent_fail(struct wal *w, int64_t agent_id, const char *error,
 {
 	return wal_status(WAL_OP(w, end_agent(w, agent_id, "failed", NULL, NULL,
 					      error, exit_code, exit_signal)));
+}
+
+int wal_agent_running(struct wal *w, int64_t agent_id, pid_t pid)
+{
+	static const char sql[] =
+		"UPDATE agents SET status = 'running', pid = ?2 WHERE id = ?1";
+
+	return wal_update_one(w, "agent", agent_id, sql, "Ii", agent_id,
+			      (int64_t)pid);
+}
+
+int wal_agent_restart(struct wal *w, int64_t agent_id, int attempt,
+		      const char *error, int exit_code, int exit_signal)
+{
+	static const char sql[] =
+		"UPDATE agents SET status = 'restarting', attempt = ?2,"
+		" error = ?3, exit_code = ?4, exit_signal = ?5, pid = NULL"
+		" WHERE id = ?1";
+
+	return wal_update_one(w, "agent", agent_id, sql, "IItni", agent_id,
+			      (int64_t)attempt, error, (int64_t)exit_code,
+			      (int64_t)exit_signal);
+}
+
+int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
+		     int exit_code, int exit_signal)
+{
+	return wal_status(WAL_OP(w, end_agent(w, agent_id, "cancelled", NULL,
+					      NULL, error, exit_code,
+					      exit_signal)));
 }
 
 static int64_t agent_usage(struct wal *w, int64_t id, int64_t in, int64_t out)

@@ -72,8 +72,8 @@ int wal_op_end(struct wal *w, int ok);
 
 /*
  * Prepare SQL (one-off: for operations that are not hot), bind the variable
- * arguments as FMT says - 'i' an id (NULL when <= 0), 'I' an int64_t, 't'
- * text or NULL, 'd' a double - and run it to its end. Returns the number of
+ * arguments as FMT says - 'i' an id (NULL when <= 0), 'I' an int64_t, 'n' an
+ * int64_t or NULL when < 0, 't' text or NULL, 'd' a double - and run it to its end. Returns the number of
  * rows changed, or -1 with the failure recorded as WHAT.
  */
 int64_t wal_run(struct wal *w, const char *what, const char *sql,

@@ -268,6 +268,15 @@ int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
 		case 'I':
 			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
 			break;
+		case 'n': {
+			int64_t v = va_arg(ap, int64_t);
+
+			if (v < 0)
+				sqlite3_bind_null(st, i);
+			else
+				sqlite3_bind_int64(st, i, v);
+			break;
+		}
 		case 't':
 			wal_bind_text(st, i, va_arg(ap, const char *));
 			break;

@@ -217,9 +217,19 @@ int64_t wal_agent_start(struct wal *w, int64_t execution_id, int64_t phase_id,
 /* RESULT is plain text, STRUCTURED JSON (both may be NULL). */
 int wal_agent_complete(struct wal *w, int64_t agent_id, const char *result,
 		       const char *structured_json, int exit_code);
-/* EXIT_SIGNAL is 0 (stored as NULL) when the agent exited by itself. */
+/* EXIT_CODE is -1 (stored as NULL) when the agent was killed by a signal;
+ * EXIT_SIGNAL is 0 (stored as NULL) when it exited by itself. */
 int wal_agent_fail(struct wal *w, int64_t agent_id, const char *error,
 		   int exit_code, int exit_signal);
+/* The agent's process started (again): status running, its PID. */
+int wal_agent_running(struct wal *w, int64_t agent_id, pid_t pid);
+/* The agent ended and will be restarted as ATTEMPT: status restarting,
+ * with why it ended (ERROR, EXIT_CODE, EXIT_SIGNAL as wal_agent_fail()). */
+int wal_agent_restart(struct wal *w, int64_t agent_id, int attempt,
+		      const char *error, int exit_code, int exit_signal);
+/* The agent was stopped by a shutdown: status cancelled. */
+int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
+		     int exit_code, int exit_signal);
 /* Add token counts to the agent and its execution. */
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out);

@@ -125,3 +125,60 @@ release_lock() {
 	kill "$HOLDER"
 	wait "$HOLDER" 2>/dev/null || :
 }
+
+# ---- for the tests of `smithers run` ---------------------------------------
+AGENT="$PYTHON $top_srcdir/tests/integration/agent.py"
+
+# sql SQL: run SQL on the test dir's database (read-only), rows on stdout,
+# columns separated by '|'.
+sql() {
+	"$PYTHON" - "$T/.smithers/smithers.db" "$1" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+for row in con.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))
+PY
+}
+
+# sql_is SQL EXPECTED: the rows of SQL are EXPECTED.
+sql_is() {
+	got=$(sql "$1") || fail "sql failed: $1"
+	[ "$got" = "$2" ] || fail "'$1' gave '$got', not '$2'"
+}
+
+# wait_until TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds.
+wait_until() {
+	limit=$(($1 * 20))
+	shift
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -lt "$limit" ] || fail "timed out waiting for: $*"
+		sleep 0.05
+	done
+}
+
+# start_run WORKFLOW: `smithers run` in the background, pid in $SUP, its
+# stderr in $T/.sup.err.
+start_run() {
+	"$SMITHERS" --dir "$T" run "$1" >"$T/.sup.out" 2>"$T/.sup.err" &
+	SUP=$!
+	BG_PIDS="$BG_PIDS $SUP"
+}
+
+# wait_run: wait for $SUP, its exit status in $rc; fail on sanitizer output.
+wait_run() {
+	set +e
+	wait "$SUP"
+	rc=$?
+	set -e
+	if grep -Eq 'Sanitizer|runtime error:' "$T/.sup.err"; then
+		cat "$T/.sup.err" >&2
+		fail "sanitizer report from smithers run"
+	fi
+}
+
+# alive PID: whether a process PID exists (and is not a zombie).
+alive() {
+	[ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}

@@ -1,0 +1,1611 @@
+/*
+ * run.c - the supervisor: the event loop, the agents' processes, the
+ * protocol streams, group commit and acks, phases and their Ralph loops.
+ *
+ * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
+ * that is ready: readable streams are drained (at most READ_MAX bytes each,
+ * so a flooding agent cannot starve the others) and every decoded message is
+ * applied to the store inside one batch. At the end of the turn the batch
+ * commits, and only then does each stream get an ack with the highest seq it
+ * had processed: acked means durable. Acks never block the loop: a stream
+ * whose agent does not read keeps one pending ack, coalesced.
+ *
+ * Processes: each agent runs under a smithers-worker of its own, forked and
+ * exec'd at once, in its own process group (so the terminal's signals reach
+ * only us); the worker announces the agent's pid on a control pipe. We are
+ * a child subreaper: whatever escapes a dead worker is reparented to us,
+ * and the group of an agent whose worker died is killed here.
+ *
+ * Agent states: PENDING (waiting for a slot) -> RUNNING -> STOPPING (asked to
+ * stop) -> ended; then BACKOFF (restart timer) -> RUNNING, or DONE / FAILED /
+ * CANCELLED. Every failure counts toward max_restarts (no hole for crashes
+ * after startsecs, unlike supervisord); the backoff doubles with each
+ * consecutive failure and starts again from its minimum after a run that
+ * lasted at least startsecs.
+ *
+ * Signals reach the loop as libevent signal events, never as work done in a
+ * raw handler.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "supervisor/cond.h"
+#include "supervisor/slog.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/workflow.h"
+#include "wal/wal.h"
+#include "worker/proto.h"
+
+#define READ_MAX      (256 * 1024) /* per stream per turn */
+#define OUT_MAX	      (256 * 1024) /* queued error frames per stream */
+#define HEARTBEAT_MS  1000
+#define KILL_SLACK_MS 2000 /* after stop_grace, before we SIGKILL the worker   \
+			    */
+
+enum agent_state {
+	A_IDLE, /* not part of the running phase */
+	A_PENDING,
+	A_RUNNING,
+	A_STOPPING,
+	A_BACKOFF,
+	A_DONE,
+	A_FAILED,
+	A_CANCELLED,
+};
+
+struct run;
+struct agent;
+
+/* A tool call the agent numbered CALL, recorded as row ID. */
+struct call {
+	uint64_t call;
+	int64_t id;
+};
+
+/* One protocol stream: an agent's pipe pair, or one socket connection. */
+struct stream {
+	struct run *run;
+	struct agent *agent; /* NULL on a socket until its hello */
+	int in_fd, out_fd;   /* equal for a socket */
+	struct event *rev, *wev;
+	struct wrk_decoder *dec;
+	struct wrk_buf out; /* frames not yet written */
+	uint64_t processed; /* highest seq handled in this batch or before */
+	uint64_t acked;	    /* highest seq we put in an ack */
+	int hello;
+	int dead; /* protocol error: no more reading */
+	int eof;
+	struct call *calls;
+	size_t ncalls, capcalls;
+	struct stream *prev, *next;
+};
+
+struct agent {
+	struct run *run;
+	const struct sup_agent *spec;
+	size_t index;
+	enum agent_state state;
+	int64_t id; /* row of the current phase iteration; 0: none yet */
+	pid_t worker, pid;
+	int ctl_fd;
+	struct event *ctl_ev;
+	char ctl_buf[512];
+	size_t ctl_len;
+	struct stream *pipes;
+	struct event *timer;
+	int attempt;	 /* 1 for the first run */
+	int failures;	 /* counted toward max_restarts */
+	int consecutive; /* failures since the last run that lasted */
+	int64_t started_ms;
+	char token[33];
+	char *why;	 /* why we stopped it, or what the worker said */
+	char *fail_text; /* from a "fail" message */
+	char *result_text, *result_json; /* from a "result" message */
+	int proto_error;
+	int timed_out;
+};
+
+struct run {
+	const struct sup_workflow *wf;
+	const struct sup_options *opt;
+	struct event_base *base;
+	struct wal *w;
+	char *dir; /* project dir, absolute */
+	char *state_dir;
+	char *sock_path;
+	int lock_fd;
+	int listen_fd;
+	struct event *listen_ev;
+	struct event *sig_ev[5];
+	struct event *heartbeat_ev;
+	int64_t exec_id;
+	int64_t phase_id;
+	size_t phase;
+	int iteration;
+	int phase_failed;
+	int any_phase_failed;
+	struct agent *agents;
+	int running;  /* workers alive */
+	int stopping; /* shutting down: signal number, or -1 for a failure */
+	int finished; /* the loop ends */
+	int exit_status;
+	int in_batch;
+	int64_t last_heartbeat_ms;
+	struct stream *streams;
+	char **env_base; /* our environment less SMITHERS_* */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0) {
+		sup_log(SUP_ERROR, "out of memory");
+		abort();
+	}
+	va_end(ap);
+	return s;
+}
+
+static void set_text(char **slot, const char *text)
+{
+	free(*slot);
+	*slot = text ? strdup(text) : NULL;
+}
+
+static struct timeval tv_ms(int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+
+	return tv;
+}
+
+/* ---- the batch ------------------------------------------------------------
+ */
+
+static int batch(struct run *r)
+{
+	if (r->in_batch)
+		return 0;
+	if (wal_batch_begin(r->w) < 0) {
+		sup_log(SUP_ERROR, "cannot begin a transaction: %s",
+			wal_errmsg(r->w));
+		return -1;
+	}
+	r->in_batch = 1;
+	return 0;
+}
+
+static void stream_flush(struct stream *s);
+static void stop_all(struct run *r, int why);
+
+/* Commit the turn's batch, then ack every stream that processed something. */
+static void commit_turn(struct run *r)
+{
+	int64_t now = mono_ms();
+
+	if (r->exec_id && now - r->last_heartbeat_ms >= HEARTBEAT_MS) {
+		if (batch(r) == 0 &&
+		    wal_execution_heartbeat(r->w, r->exec_id) < 0)
+			sup_log(SUP_WARN, "cannot record heartbeat: %s",
+				wal_errmsg(r->w));
+		r->last_heartbeat_ms = now;
+	}
+	if (!r->in_batch)
+		return;
+	r->in_batch = 0;
+	if (wal_batch_commit(r->w) < 0) {
+		/* Nothing of this turn is durable, so nothing is acked. */
+		sup_log(SUP_ERROR, "cannot commit: %s", wal_errmsg(r->w));
+		if (!r->stopping)
+			stop_all(r, -1);
+		r->exit_status = 1;
+		return;
+	}
+	for (struct stream *s = r->streams; s; s = s->next)
+		if (s->processed > s->acked)
+			stream_flush(s);
+}
+
+/* ---- streams ----------------------------------------------------------------
+ */
+
+static void stream_write_cb(evutil_socket_t fd, short what, void *arg);
+static void stream_read_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct stream *stream_new(struct run *r, struct agent *a, int in_fd,
+				 int out_fd)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->run = r;
+	s->agent = a;
+	s->in_fd = in_fd;
+	s->out_fd = out_fd;
+	s->dec = wrk_decoder_new((size_t)r->wf->frame_max);
+	s->rev = event_new(r->base, in_fd, EV_READ | EV_PERSIST, stream_read_cb,
+			   s);
+	s->wev = event_new(r->base, out_fd, EV_WRITE, stream_write_cb, s);
+	if (!s->dec || !s->rev || !s->wev) {
+		wrk_decoder_free(s->dec);
+		if (s->rev)
+			event_free(s->rev);
+		if (s->wev)
+			event_free(s->wev);
+		free(s);
+		return NULL;
+	}
+	evutil_make_socket_nonblocking(in_fd);
+	evutil_make_socket_nonblocking(out_fd);
+	event_add(s->rev, NULL);
+	s->next = r->streams;
+	if (r->streams)
+		r->streams->prev = s;
+	r->streams = s;
+	return s;
+}
+
+static void stream_free(struct stream *s)
+{
+	struct run *r = s->run;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		r->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	if (s->agent && s->agent->pipes == s)
+		s->agent->pipes = NULL;
+	event_free(s->rev);
+	event_free(s->wev);
+	close(s->in_fd);
+	if (s->out_fd != s->in_fd)
+		close(s->out_fd);
+	wrk_decoder_free(s->dec);
+	wrk_buf_release(&s->out);
+	free(s->calls);
+	free(s);
+}
+
+/* Write what is queued; queue the ack last, coalesced to the newest seq. */
+static void stream_flush(struct stream *s)
+{
+	if (s->processed > s->acked && s->out.len < OUT_MAX) {
+		struct wrk_msg ack = {.type = WRK_ACK, .seq = s->processed};
+
+		if (wrk_encode(&s->out, &ack) == 0)
+			s->acked = s->processed;
+	}
+	while (s->out.len > 0) {
+		ssize_t n = write(s->out_fd, s->out.data, s->out.len);
+
+		if (n > 0) {
+			wrk_buf_consume(&s->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(s->wev, NULL);
+			return;
+		}
+		/* The agent closed its ack pipe: nothing more to say. */
+		wrk_buf_consume(&s->out, s->out.len);
+		return;
+	}
+	/* An ack owed while the queue was full goes out now. */
+	if (s->processed > s->acked)
+		stream_flush(s);
+}
+
+static void stream_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	stream_flush(arg);
+}
+
+/* Tell the agent that SEQ was refused; FATAL also stops reading. */
+static void stream_error(struct stream *s, uint64_t seq, const char *reason,
+			 int fatal)
+{
+	struct wrk_msg err = {.type = WRK_ERROR,
+			      .seq = seq,
+			      .reason = reason,
+			      .fatal = fatal};
+
+	if (s->out.len < OUT_MAX)
+		wrk_encode(&s->out, &err);
+	stream_flush(s);
+}
+
+static int64_t call_find(struct stream *s, uint64_t call)
+{
+	for (size_t i = 0; i < s->ncalls; i++)
+		if (s->calls[i].call == call)
+			return s->calls[i].id;
+	return 0;
+}
+
+static int call_add(struct stream *s, uint64_t call, int64_t id)
+{
+	if (s->ncalls == s->capcalls) {
+		size_t cap = s->capcalls ? s->capcalls * 2 : 8;
+		struct call *grown = realloc(s->calls, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		s->calls = grown;
+		s->capcalls = cap;
+	}
+	s->calls[s->ncalls].call = call;
+	s->calls[s->ncalls].id = id;
+	s->ncalls++;
+	return 0;
+}
+
+static void call_remove(struct stream *s, uint64_t call)
+{
+	for (size_t i = 0; i < s->ncalls; i++)
+		if (s->calls[i].call == call) {
+			s->calls[i] = s->calls[--s->ncalls];
+			return;
+		}
+}
+
+static void stop_agent(struct agent *a, const char *why);
+
+/* The stream broke the protocol: say why, record it, stop the agent. */
+static void protocol_error(struct stream *s, uint64_t seq, const char *reason)
+{
+	struct agent *a = s->agent;
+
+	s->dead = 1;
+	event_del(s->rev);
+	stream_error(s, seq, reason, 1);
+	if (a) {
+		sup_log(SUP_ERROR, "agent '%s': protocol error: %s",
+			a->spec->name, reason);
+		a->proto_error = 1;
+		if (a->state == A_RUNNING) {
+			char *why = xasprintf("protocol error: %s", reason);
+
+			stop_agent(a, why);
+			free(why);
+		}
+	} else {
+		sup_log(SUP_WARN, "connection refused: %s", reason);
+	}
+}
+
+/* A socket's hello names its agent and proves it with the agent's token. */
+static int socket_hello(struct stream *s, const struct wrk_msg *m)
+{
+	struct run *r = s->run;
+
+	for (size_t i = 0; i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+
+		if (a->id == m->agent_id && a->id > 0 && m->token &&
+		    a->state == A_RUNNING && strcmp(a->token, m->token) == 0) {
+			s->agent = a;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static char *resolve_path(const struct agent *a, const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	return xasprintf("%s/%s", a->spec->cwd, path);
+}
+
+/* Apply one message inside the turn's batch. */
+static void dispatch(struct stream *s, const struct wrk_msg *m)
+{
+	struct run *r = s->run;
+	struct agent *a = s->agent;
+	struct wal *w = r->w;
+	int64_t id;
+	int rc = 0;
+
+	if (!s->hello) {
+		if (m->type != WRK_HELLO) {
+			protocol_error(s, m->seq,
+				       "the first message must be "
+				       "hello");
+			return;
+		}
+		s->hello = 1;
+		if (!a && socket_hello(s, m) < 0) {
+			protocol_error(s, m->seq,
+				       "hello names no running agent (wrong "
+				       "agent id or token)");
+			return;
+		}
+		s->processed = m->seq;
+		return;
+	}
+	if (batch(r) < 0) {
+		stream_error(s, m->seq, "the store cannot begin a transaction",
+			     0);
+		return;
+	}
+	a = s->agent;
+	switch (m->type) {
+	case WRK_HELLO:
+		protocol_error(s, m->seq, "a second hello");
+		return;
+	case WRK_STATE_SET:
+		rc = wal_state_set(w, m->key, m->json, m->trigger, a->id);
+		break;
+	case WRK_STATE_DELETE:
+		rc = wal_state_delete(w, m->key, m->trigger, a->id);
+		break;
+	case WRK_MEMORY_ADD: {
+		struct wal_memory mem = {
+			.category = m->category,
+			.scope = m->scope,
+			.key = m->key,
+			.content = m->content,
+			.confidence = m->has_confidence ? m->confidence : 1.0,
+			.source = m->source ? m->source : a->spec->name,
+			.source_execution_id = r->exec_id,
+		};
+
+		rc = wal_memory_add(w, &mem) < 0 ? -1 : 0;
+		break;
+	}
+	case WRK_TOOL_START:
+		if (call_find(s, m->call)) {
+			stream_error(s, m->seq,
+				     "tool call number already in use", 0);
+			break;
+		}
+		id = wal_tool_start(w, a->id, m->tool, m->json);
+		if (id < 0 || call_add(s, m->call, id) < 0)
+			rc = -1;
+		break;
+	case WRK_TOOL_COMPLETE:
+		id = call_find(s, m->call);
+		if (!id) {
+			char *why = xasprintf("no tool call %" PRIu64
+					      " was started",
+					      m->call);
+
+			stream_error(s, m->seq, why, 0);
+			free(why);
+			break;
+		}
+		rc = wal_tool_complete(w, id, m->output, m->output_len,
+				       m->summary, m->status, m->error);
+		if (rc == 0)
+			call_remove(s, m->call);
+		break;
+	case WRK_ARTIFACT_ADD: {
+		char *path = resolve_path(a, m->path);
+
+		rc = !path || wal_artifact_add(w, a->id, m->name, m->kind, path,
+					       m->summary, m->json) < 0
+			     ? -1
+			     : 0;
+		free(path);
+		break;
+	}
+	case WRK_USAGE:
+		rc = wal_agent_usage(w, a->id, (int64_t)m->tokens_in,
+				     (int64_t)m->tokens_out);
+		break;
+	case WRK_LOG:
+		sup_log(SUP_INFO, "agent '%s': %s%s%s", a->spec->name,
+			m->level ? m->level : "", m->level ? ": " : "",
+			m->text ? m->text : "");
+		break;
+	case WRK_RESULT:
+		set_text(&a->result_text, m->text);
+		set_text(&a->result_json, m->json);
+		break;
+	case WRK_FAIL:
+		set_text(&a->fail_text, m->error ? m->error : "failed");
+		break;
+	default:
+		protocol_error(s, m->seq, "a message type agents do not send");
+		return;
+	}
+	if (rc < 0) {
+		sup_log(SUP_WARN, "agent '%s': %s refused: %s", a->spec->name,
+			wrk_type_name(m->type), wal_errmsg(w));
+		stream_error(s, m->seq, wal_errmsg(w), 0);
+	}
+	s->processed = m->seq;
+}
+
+/* Read what is there (up to READ_MAX), decode and apply it. */
+static void stream_drain(struct stream *s, size_t budget)
+{
+	char buf[65536];
+	struct wrk_msg m;
+	size_t got = 0;
+	int rc;
+
+	while (!s->dead && !s->eof && got < budget) {
+		ssize_t n = read(s->in_fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			s->eof = 1;
+			break;
+		}
+		got += (size_t)n;
+		if (wrk_decoder_feed(s->dec, buf, (size_t)n) < 0) {
+			protocol_error(s, 0, "out of memory");
+			return;
+		}
+		while ((rc = wrk_decoder_next(s->dec, &m)) == 1) {
+			dispatch(s, &m);
+			if (s->dead)
+				return;
+		}
+		if (rc < 0) {
+			protocol_error(s, wrk_decoder_last_seq(s->dec) + 1,
+				       wrk_decoder_errmsg(s->dec));
+			return;
+		}
+	}
+	if (s->eof && wrk_decoder_pending(s->dec) > 0 && !s->dead) {
+		char *why = xasprintf("the stream ended inside a frame "
+				      "(%zu bytes of it were sent)",
+				      wrk_decoder_pending(s->dec));
+
+		protocol_error(s, wrk_decoder_last_seq(s->dec) + 1, why);
+		free(why);
+	}
+}
+
+static void stream_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+
+	stream_drain(s, READ_MAX);
+	/* A stream that is done is freed after the turn's commit. */
+	if (s->eof || s->dead)
+		event_del(s->rev);
+}
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (c < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			sup_log(SUP_WARN, "accept: %s", strerror(errno));
+		return;
+	}
+	if (!stream_new(r, NULL, c, c)) {
+		sup_log(SUP_ERROR, "out of memory for a connection");
+		close(c);
+	}
+}
+
+/* Free the streams that reached their end, once nothing is left to say. */
+static void reap_streams(struct run *r)
+{
+	struct stream *s = r->streams, *next;
+
+	for (; s; s = next) {
+		next = s->next;
+		if ((s->eof || s->dead) && s->out.len == 0 &&
+		    s->processed <= s->acked)
+			stream_free(s);
+	}
+}
+
+/* ---- processes --------------------------------------------------------------
+ */
+
+static void agent_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void ctl_cb(evutil_socket_t fd, short what, void *arg);
+static void phase_check(struct run *r);
+
+static void put_env(char ***env, size_t *n, char *entry)
+{
+	char **grown = realloc(*env, (*n + 2) * sizeof(**env));
+
+	if (!grown) {
+		sup_log(SUP_ERROR, "out of memory");
+		abort();
+	}
+	*env = grown;
+	(*env)[(*n)++] = entry;
+	(*env)[*n] = NULL;
+}
+
+static char **agent_env(struct agent *a)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	char **env = NULL, *path_env = NULL, *bindir;
+	size_t n = 0;
+
+	for (char **e = r->env_base; e && *e; e++) {
+		if (!strncmp(*e, "PATH=", 5)) {
+			path_env = *e + 5;
+			continue;
+		}
+		put_env(&env, &n, strdup(*e));
+	}
+	/* The smithers that started us comes first, for `smithers emit`. */
+	bindir = strdup(r->opt->smithers);
+	if (strrchr(bindir, '/'))
+		*strrchr(bindir, '/') = '\0';
+	put_env(&env, &n,
+		xasprintf("PATH=%s:%s", bindir,
+			  path_env ? path_env : "/usr/bin:/bin"));
+	free(bindir);
+	put_env(&env, &n, xasprintf("SMITHERS=%s", r->opt->smithers));
+	put_env(&env, &n, strdup("SMITHERS_FD=3"));
+	put_env(&env, &n, strdup("SMITHERS_ACK_FD=4"));
+	put_env(&env, &n, xasprintf("SMITHERS_DIR=%s", r->dir));
+	put_env(&env, &n, xasprintf("SMITHERS_SOCKET=%s", r->sock_path));
+	put_env(&env, &n, xasprintf("SMITHERS_TOKEN=%s", a->token));
+	put_env(&env, &n,
+		xasprintf("SMITHERS_EXECUTION_ID=%" PRId64, r->exec_id));
+	put_env(&env, &n, xasprintf("SMITHERS_AGENT_ID=%" PRId64, a->id));
+	put_env(&env, &n, xasprintf("SMITHERS_AGENT=%s", sp->name));
+	put_env(&env, &n,
+		xasprintf("SMITHERS_PHASE=%s", r->wf->phases[sp->phase].name));
+	put_env(&env, &n, xasprintf("SMITHERS_ITERATION=%d", r->iteration));
+	put_env(&env, &n, xasprintf("SMITHERS_ATTEMPT=%d", a->attempt));
+	put_env(&env, &n,
+		xasprintf("SMITHERS_MODEL=%s", sp->model ? sp->model : ""));
+	put_env(&env, &n,
+		xasprintf("SMITHERS_PROMPT=%s", sp->prompt ? sp->prompt : ""));
+	for (size_t i = 0; i < sp->nenv; i++)
+		put_env(&env, &n, strdup(sp->env[i]));
+	return env;
+}
+
+static void free_strv(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* Move FD to TARGET in a child about to exec (clearing close-on-exec). */
+static int place_fd(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static void random_token(char out[33])
+{
+	unsigned char raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		/* Not secret then, still unique enough within one run. */
+		for (size_t i = 0; i < sizeof(raw); i++)
+			raw[i] = (unsigned char)(rand() & 0xff);
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		sprintf(out + 2 * i, "%02x", raw[i]);
+}
+
+static int spawn(struct agent *a)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
+	char **env = NULL, *log_path = NULL, *log_dir = NULL;
+	char max[32], keep[16], sig[16], grace[32], parent[16];
+	pid_t pid;
+
+	if (!a->id) {
+		struct wal_agent_spec spec = {
+			.name = sp->name,
+			.model = sp->model,
+			.system_prompt = sp->system_prompt,
+			.prompt = sp->prompt,
+			.attempt = a->attempt,
+		};
+
+		log_path = xasprintf("%s/logs/agents/%" PRId64 "/%s.log",
+				     r->state_dir, r->exec_id, sp->name);
+		spec.log_path = log_path;
+		if (batch(r) < 0)
+			goto fail;
+		a->id = wal_agent_start(r->w, r->exec_id, r->phase_id, &spec);
+		if (a->id < 0) {
+			sup_log(SUP_ERROR, "cannot record agent '%s': %s",
+				sp->name, wal_errmsg(r->w));
+			a->id = 0;
+			goto fail;
+		}
+	} else {
+		log_path = xasprintf("%s/logs/agents/%" PRId64 "/%s.log",
+				     r->state_dir, r->exec_id, sp->name);
+	}
+	log_dir =
+		xasprintf("%s/logs/agents/%" PRId64, r->state_dir, r->exec_id);
+	if (mkdir(log_dir, 0700) < 0 && errno != EEXIST)
+		sup_log(SUP_WARN, "cannot create '%s': %s", log_dir,
+			strerror(errno));
+	random_token(a->token);
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
+	    pipe2(ctl, O_CLOEXEC) < 0) {
+		sup_log(SUP_ERROR, "agent '%s': cannot make pipes: %s",
+			sp->name, strerror(errno));
+		goto fail;
+	}
+	env = agent_env(a);
+	snprintf(max, sizeof(max), "%" PRId64, r->wf->log_max_bytes);
+	snprintf(keep, sizeof(keep), "%d", r->wf->log_keep);
+	snprintf(sig, sizeof(sig), "%d", sp->stop_signal);
+	snprintf(grace, sizeof(grace), "%" PRId64, sp->stop_grace_ms);
+	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+	char *argv[] = {
+		(char *)r->opt->worker,
+		"--log",
+		log_path,
+		"--log-max",
+		max,
+		"--log-keep",
+		keep,
+		"--stop-signal",
+		sig,
+		"--stop-grace",
+		grace,
+		"--cwd",
+		(char *)sp->cwd,
+		"--parent",
+		parent,
+		"--",
+		"/bin/sh",
+		"-c",
+		(char *)sp->command,
+		NULL,
+	};
+
+	pid = fork();
+	if (pid < 0) {
+		sup_log(SUP_ERROR, "agent '%s': cannot fork: %s", sp->name,
+			strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int hi_up, hi_down, hi_ctl;
+
+		/* Our own group: the terminal's ^C is for the supervisor. */
+		setpgid(0, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		hi_up = fcntl(up[1], F_DUPFD_CLOEXEC, 10);
+		hi_down = fcntl(down[0], F_DUPFD_CLOEXEC, 10);
+		hi_ctl = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+		if (hi_up < 0 || hi_down < 0 || hi_ctl < 0 ||
+		    place_fd(hi_up, 3) < 0 || place_fd(hi_down, 4) < 0 ||
+		    place_fd(hi_ctl, 5) < 0)
+			_exit(127);
+		execve(argv[0], argv, env);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close(up[1]);
+	close(down[0]);
+	close(ctl[1]);
+	up[1] = down[0] = ctl[1] = -1;
+	a->worker = pid;
+	a->pid = 0;
+	a->ctl_fd = ctl[0];
+	a->ctl_len = 0;
+	evutil_make_socket_nonblocking(ctl[0]);
+	a->ctl_ev = event_new(r->base, ctl[0], EV_READ | EV_PERSIST, ctl_cb, a);
+	a->pipes = stream_new(r, a, up[0], down[1]);
+	if (!a->ctl_ev || !a->pipes) {
+		sup_log(SUP_ERROR, "agent '%s': out of memory", sp->name);
+		kill(pid, SIGKILL);
+		abort();
+	}
+	event_add(a->ctl_ev, NULL);
+	a->state = A_RUNNING;
+	a->started_ms = mono_ms();
+	a->timed_out = 0;
+	a->proto_error = 0;
+	set_text(&a->why, NULL);
+	set_text(&a->fail_text, NULL);
+	set_text(&a->result_text, NULL);
+	set_text(&a->result_json, NULL);
+	r->running++;
+	if (sp->timeout_ms > 0) {
+		struct timeval tv = tv_ms(sp->timeout_ms);
+
+		evtimer_add(a->timer, &tv);
+	}
+	sup_log(SUP_INFO, "agent '%s' started (attempt %d, worker %ld)",
+		sp->name, a->attempt, (long)pid);
+	free_strv(env);
+	free(log_path);
+	free(log_dir);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (up[i] >= 0)
+			close(up[i]);
+		if (down[i] >= 0)
+			close(down[i]);
+		if (ctl[i] >= 0)
+			close(ctl[i]);
+	}
+	free_strv(env);
+	free(log_path);
+	free(log_dir);
+	return -1;
+}
+
+/* "agent PID" or a worker's complaint, one line at a time. */
+static void ctl_line(struct agent *a, char *line)
+{
+	struct run *r = a->run;
+	long pid;
+
+	if (sscanf(line, "agent %ld", &pid) == 1 && pid > 0) {
+		a->pid = (pid_t)pid;
+		if (batch(r) == 0 && wal_agent_running(r->w, a->id, a->pid) < 0)
+			sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
+				wal_errmsg(r->w));
+		return;
+	}
+	sup_log(SUP_WARN, "agent '%s': worker: %s", a->spec->name, line);
+	set_text(&a->why, line);
+}
+
+static void ctl_drain(struct agent *a)
+{
+	char *nl;
+
+	for (;;) {
+		ssize_t n = read(a->ctl_fd, a->ctl_buf + a->ctl_len,
+				 sizeof(a->ctl_buf) - 1 - a->ctl_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		a->ctl_len += (size_t)n;
+		a->ctl_buf[a->ctl_len] = '\0';
+		while ((nl = strchr(a->ctl_buf, '\n'))) {
+			*nl = '\0';
+			ctl_line(a, a->ctl_buf);
+			a->ctl_len -= (size_t)(nl + 1 - a->ctl_buf);
+			memmove(a->ctl_buf, nl + 1, a->ctl_len + 1);
+		}
+		if (a->ctl_len == sizeof(a->ctl_buf) - 1)
+			a->ctl_len = 0; /* an endless line: drop it */
+	}
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ctl_drain(arg);
+}
+
+static void stop_agent(struct agent *a, const char *why)
+{
+	struct timeval tv;
+
+	if (a->state != A_RUNNING)
+		return;
+	if (why && !a->why)
+		set_text(&a->why, why);
+	sup_log(SUP_INFO, "stopping agent '%s'%s%s", a->spec->name,
+		why ? ": " : "", why ? why : "");
+	a->state = A_STOPPING;
+	kill(a->worker, SIGTERM);
+	tv = tv_ms(a->spec->stop_grace_ms + KILL_SLACK_MS);
+	evtimer_del(a->timer);
+	evtimer_add(a->timer, &tv);
+}
+
+static void schedule(struct run *r);
+
+static int64_t backoff_ms(const struct agent *a)
+{
+	int64_t d = a->spec->backoff_min_ms;
+
+	for (int i = 1; i < a->consecutive && d < a->spec->backoff_max_ms; i++)
+		d *= 2;
+	return d > a->spec->backoff_max_ms ? a->spec->backoff_max_ms : d;
+}
+
+/* The worker of A ended with STATUS: decide what comes next. */
+static void agent_exited(struct agent *a, int status)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	int code = -1, sig = 0, ok, restart;
+	char *why = NULL;
+
+	r->running--;
+	evtimer_del(a->timer);
+	/* The worker is gone: so must its agent's group be. */
+	if (a->pid > 0)
+		kill(-a->pid, SIGKILL);
+	ctl_drain(a);
+	event_free(a->ctl_ev);
+	a->ctl_ev = NULL;
+	close(a->ctl_fd);
+	a->ctl_fd = -1;
+	/* The agent is dead, so its pipe holds all it will ever send. */
+	if (a->pipes) {
+		stream_drain(a->pipes, SIZE_MAX);
+		event_del(a->pipes->rev);
+		a->pipes->eof = 1;
+	}
+	if (WIFEXITED(status))
+		code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		sig = WTERMSIG(status);
+	ok = code == 0 && !a->fail_text && !a->proto_error && !a->timed_out;
+	if (a->timed_out)
+		why = xasprintf("timed out after %" PRId64 " ms",
+				sp->timeout_ms);
+	else if (a->proto_error)
+		why = xasprintf("%s", a->why ? a->why : "protocol error");
+	else if (a->fail_text)
+		why = xasprintf("%s", a->fail_text);
+	else if (sig)
+		why = xasprintf("killed by signal %d (%s)", sig,
+				strsignal(sig));
+	else if (code == 127 && a->why)
+		why = xasprintf("%s", a->why);
+	else if (code != 0)
+		why = xasprintf("exited with status %d", code);
+	sup_log(ok ? SUP_INFO : SUP_WARN, "agent '%s' ended: %s", sp->name,
+		why ? why : "exited with status 0");
+
+	if (batch(r) < 0) {
+		free(why);
+		return;
+	}
+	if (r->stopping && !ok) {
+		a->state = A_CANCELLED;
+		if (wal_agent_cancel(r->w, a->id, why ? why : "stopped", code,
+				     sig) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		goto out;
+	}
+	if (mono_ms() - a->started_ms >= sp->startsecs_ms)
+		a->consecutive = 0;
+	restart = !r->stopping && !a->proto_error &&
+		  ((ok && sp->restart == SUP_RESTART_ALWAYS) ||
+		   (!ok && sp->restart != SUP_RESTART_NEVER));
+	if (!ok)
+		a->failures++, a->consecutive++;
+	/* max_restarts counts restarts, whatever caused them. */
+	if (restart && a->attempt - 1 < sp->max_restarts) {
+		int64_t delay = ok ? 0 : backoff_ms(a);
+		struct timeval tv = tv_ms(delay);
+
+		a->attempt++;
+		a->state = A_BACKOFF;
+		if (wal_agent_restart(r->w, a->id, a->attempt, why, code, sig) <
+		    0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		sup_log(SUP_INFO,
+			"agent '%s' restarts in %" PRId64 " ms "
+			"(attempt %d)",
+			sp->name, delay, a->attempt);
+		evtimer_add(a->timer, &tv);
+		goto out;
+	}
+	if (ok) {
+		a->state = A_DONE;
+		if (wal_agent_complete(r->w, a->id, a->result_text,
+				       a->result_json, 0) < 0) {
+			sup_log(SUP_WARN, "agent '%s': %s", sp->name,
+				wal_errmsg(r->w));
+			/* e.g. a structured result that is not JSON */
+			wal_agent_complete(r->w, a->id, a->result_text, NULL,
+					   0);
+		}
+	} else {
+		a->state = A_FAILED;
+		if (wal_agent_fail(r->w, a->id, why, code, sig) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		if (restart)
+			sup_log(SUP_WARN,
+				"agent '%s' failed %d times: giving up",
+				sp->name, a->failures);
+	}
+out:
+	free(why);
+	schedule(r);
+	phase_check(r);
+}
+
+static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+
+	switch (a->state) {
+	case A_RUNNING: /* its timeout */
+		a->timed_out = 1;
+		stop_agent(a, "timeout");
+		break;
+	case A_STOPPING: /* the worker did not end in time */
+		sup_log(SUP_WARN,
+			"agent '%s': worker %ld did not stop; killing",
+			a->spec->name, (long)a->worker);
+		kill(a->worker, SIGKILL);
+		if (a->pid > 0)
+			kill(-a->pid, SIGKILL);
+		break;
+	case A_BACKOFF:
+		if (a->run->stopping) {
+			a->state = A_CANCELLED;
+			break;
+		}
+		if (spawn(a) < 0) {
+			struct timeval tv = tv_ms(backoff_ms(a) + 1000);
+
+			evtimer_add(a->timer, &tv);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static struct agent *agent_of_worker(struct run *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->wf->nagents; i++)
+		if (r->agents[i].worker == pid &&
+		    (r->agents[i].state == A_RUNNING ||
+		     r->agents[i].state == A_STOPPING))
+			return &r->agents[i];
+	return NULL;
+}
+
+static void reap(struct run *r)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct agent *a = agent_of_worker(r, pid);
+
+		if (a)
+			agent_exited(a, status);
+		else
+			sup_log(SUP_DEBUG, "reaped orphan %ld", (long)pid);
+	}
+}
+
+/* Start pending agents while there are free slots. */
+static void schedule(struct run *r)
+{
+	size_t limit = r->wf->max_parallel > 0 ? (size_t)r->wf->max_parallel
+					       : SIZE_MAX;
+
+	if (r->stopping)
+		return;
+	for (size_t i = 0; i < r->wf->nagents && (size_t)r->running < limit;
+	     i++) {
+		struct agent *a = &r->agents[i];
+
+		if (a->state != A_PENDING)
+			continue;
+		if (spawn(a) < 0) {
+			a->state = A_FAILED;
+			if (a->id && batch(r) == 0)
+				wal_agent_fail(r->w, a->id,
+					       "cannot start its worker", -1,
+					       0);
+		}
+	}
+}
+
+/* ---- phases
+ * --------------------------------------------------------------------- */
+
+static void finish(struct run *r);
+
+static void phase_start(struct run *r)
+{
+	const struct sup_phase *ph = &r->wf->phases[r->phase];
+
+	if (batch(r) < 0) {
+		finish(r);
+		return;
+	}
+	r->phase_id = wal_phase_start(r->w, r->exec_id, ph->name, r->iteration);
+	if (r->phase_id < 0) {
+		sup_log(SUP_ERROR, "cannot record phase '%s': %s", ph->name,
+			wal_errmsg(r->w));
+		r->exit_status = 1;
+		finish(r);
+		return;
+	}
+	sup_log(SUP_INFO, "phase '%s' iteration %d", ph->name, r->iteration);
+	r->phase_failed = 0;
+	for (size_t i = 0; i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+
+		if (a->spec->phase != r->phase) {
+			a->state = A_IDLE;
+			continue;
+		}
+		a->state = A_PENDING;
+		a->id = 0;
+		a->attempt = 1;
+		a->failures = 0;
+		a->consecutive = 0;
+	}
+	schedule(r);
+	phase_check(r);
+}
+
+/* Whether the phase's until condition holds now. */
+static int until_holds(struct run *r, const struct sup_phase *ph)
+{
+	char *value;
+	int holds;
+
+	if (!ph->until)
+		return 0;
+	value = wal_state_get(r->w, sup_cond_key(ph->until));
+	holds = sup_cond_eval(ph->until, value);
+	free(value);
+	return holds == 1;
+}
+
+/* If every agent of the phase ended, end the iteration and go on. */
+static void phase_check(struct run *r)
+{
+	const struct sup_phase *ph;
+	int failed = 0;
+
+	if (r->finished || !r->exec_id || r->phase >= r->wf->nphases)
+		return;
+	for (size_t i = 0; i < r->wf->nagents; i++) {
+		enum agent_state st = r->agents[i].state;
+
+		if (st == A_PENDING || st == A_RUNNING || st == A_STOPPING ||
+		    st == A_BACKOFF)
+			return;
+		failed |= st == A_FAILED || st == A_CANCELLED;
+	}
+	ph = &r->wf->phases[r->phase];
+	if (batch(r) < 0)
+		return;
+	if (r->stopping) {
+		wal_phase_fail(r->w, r->phase_id);
+		finish(r);
+		return;
+	}
+	if (failed) {
+		wal_phase_fail(r->w, r->phase_id);
+		r->any_phase_failed = 1;
+		sup_log(SUP_WARN, "phase '%s' iteration %d failed", ph->name,
+			r->iteration);
+		if (ph->on_failure == SUP_ON_FAILURE_STOP) {
+			r->exit_status = 1;
+			finish(r);
+			return;
+		}
+	} else {
+		wal_phase_complete(r->w, r->phase_id);
+		if (ph->until && !until_holds(r, ph)) {
+			if (r->iteration + 1 < ph->max_iterations) {
+				r->iteration++;
+				phase_start(r);
+				return;
+			}
+			sup_log(SUP_WARN,
+				"phase '%s': '%s' still does not hold after "
+				"%d iterations",
+				ph->name, ph->until_text, ph->max_iterations);
+			r->any_phase_failed = 1;
+			if (ph->on_failure == SUP_ON_FAILURE_STOP) {
+				r->exit_status = 1;
+				finish(r);
+				return;
+			}
+		} else if (!ph->until &&
+			   r->iteration + 1 < ph->max_iterations) {
+			r->iteration++;
+			phase_start(r);
+			return;
+		}
+	}
+	r->phase++;
+	r->iteration = 0;
+	if (r->phase < r->wf->nphases) {
+		phase_start(r);
+		return;
+	}
+	if (r->any_phase_failed)
+		r->exit_status = 1;
+	finish(r);
+}
+
+/* Record how the execution ended; the loop stops after this turn. */
+static void finish(struct run *r)
+{
+	int rc;
+
+	if (r->finished)
+		return;
+	r->finished = 1;
+	if (batch(r) < 0)
+		return;
+	if (r->stopping > 0) {
+		rc = wal_execution_cancel(r->w, r->exec_id);
+		r->exit_status = 128 + r->stopping;
+	} else if (r->exit_status || r->stopping < 0) {
+		if (!r->exit_status)
+			r->exit_status = 1;
+		rc = wal_execution_fail(
+			r->w, r->exec_id,
+			"a phase failed (see the agents' errors)");
+	} else {
+		rc = wal_execution_complete(r->w, r->exec_id, NULL);
+	}
+	if (rc < 0)
+		sup_log(SUP_ERROR,
+			"cannot record the end of execution %" PRId64 ": %s",
+			r->exec_id, wal_errmsg(r->w));
+	sup_log(SUP_INFO, "execution %" PRId64 " %s", r->exec_id,
+		r->stopping > 0	      ? "cancelled"
+		: r->exit_status == 0 ? "completed"
+				      : "failed");
+}
+
+/* Stop every agent: WHY is the signal that asked, or -1 for a failure. */
+static void stop_all(struct run *r, int why)
+{
+	r->stopping = why;
+	for (size_t i = 0; i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+
+		if (a->state == A_PENDING || a->state == A_BACKOFF) {
+			evtimer_del(a->timer);
+			a->state = A_CANCELLED;
+			if (a->id && batch(r) == 0)
+				wal_agent_cancel(r->w, a->id, "stopped", -1, 0);
+		} else if (a->state == A_RUNNING) {
+			stop_agent(a, why > 0 ? "the supervisor is stopping"
+					      : "the execution failed");
+		}
+	}
+	phase_check(r);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+
+	switch (sig) {
+	case SIGCHLD:
+		reap(r);
+		break;
+	case SIGHUP:
+		sup_log_reopen();
+		sup_log(SUP_INFO, "log files reopened");
+		break;
+	case SIGINT:
+	case SIGTERM:
+		if (r->stopping > 0) {
+			/* Asked twice: no more grace. */
+			sup_log(SUP_WARN, "killing every agent now");
+			for (size_t i = 0; i < r->wf->nagents; i++) {
+				struct agent *a = &r->agents[i];
+
+				if (a->state == A_STOPPING) {
+					kill(a->worker, SIGKILL);
+					if (a->pid > 0)
+						kill(-a->pid, SIGKILL);
+				}
+			}
+			break;
+		}
+		sup_log(SUP_INFO, "%s: stopping", strsignal((int)sig));
+		stop_all(r, (int)sig);
+		break;
+	}
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	/* Nothing to do here: commit_turn() writes it after every turn. */
+}
+
+/* ---- set-up and tear-down
+ * ---------------------------------------------------------- */
+
+static int listen_socket(struct run *r)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (strlen(r->sock_path) >= sizeof(sa.sun_path)) {
+		sup_log(SUP_WARN,
+			"socket path '%s' is too long: 'smithers emit' will "
+			"not work",
+			r->sock_path);
+		return 0;
+	}
+	strcpy(sa.sun_path, r->sock_path);
+	unlink(r->sock_path); /* a stale one: we hold the lock */
+	r->listen_fd =
+		socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r->listen_fd < 0 ||
+	    bind(r->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(r->listen_fd, 128) < 0) {
+		sup_log(SUP_ERROR, "cannot listen on '%s': %s", r->sock_path,
+			strerror(errno));
+		return -1;
+	}
+	r->listen_ev = event_new(r->base, r->listen_fd, EV_READ | EV_PERSIST,
+				 accept_cb, r);
+	if (!r->listen_ev)
+		return -1;
+	event_add(r->listen_ev, NULL);
+	return 0;
+}
+
+static char **environment_without_ours(void)
+{
+	extern char **environ;
+	char **env = NULL;
+	size_t n = 0;
+
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "SMITHERS", 8) != 0)
+			put_env(&env, &n, strdup(*e));
+	if (!env)
+		put_env(&env, &n, strdup("PATH=/usr/bin:/bin"));
+	return env;
+}
+
+static char *config_json(const struct sup_workflow *wf)
+{
+	/* The workflow's shape, as a JSON summary kept on the execution. */
+	char *s = xasprintf("{\"phases\":%zu,\"agents\":%zu,"
+			    "\"max_parallel\":%d}",
+			    wf->nphases, wf->nagents, wf->max_parallel);
+
+	return s;
+}
+
+int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
+{
+	static const int sigs[] = {SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+	struct wal_options wopt = {.create = 1};
+	struct run r = {.wf = wf, .opt = opt, .lock_fd = -1, .listen_fd = -1};
+	struct timeval beat = tv_ms(HEARTBEAT_MS);
+	char *log_path = NULL, *cfg = NULL, real[PATH_MAX];
+	pid_t holder = 0;
+
+	if (opt->verbose)
+		sup_log_level(SUP_DEBUG);
+	if (!realpath(opt->dir, real)) {
+		sup_log(SUP_ERROR, "cannot use '%s': %s", opt->dir,
+			strerror(errno));
+		return 2;
+	}
+	r.dir = strdup(real);
+	r.state_dir = xasprintf("%s/.smithers", r.dir);
+	r.sock_path = xasprintf("%s/supervisor.sock", r.state_dir);
+	r.exit_status = 0;
+
+	/* The store (and the state dir) first, then the lock inside it. */
+	wopt.synchronous =
+		opt->synchronous_normal || wf->synchronous == SUP_SYNC_NORMAL
+			? WAL_SYNC_NORMAL
+			: WAL_SYNC_FULL;
+	r.lock_fd = wal_lock_acquire(r.dir, &holder);
+	if (r.lock_fd < 0 && errno == ENOENT) {
+		if (wal_open(r.dir, &wopt, &r.w) < 0) {
+			sup_log(SUP_ERROR, "%s", wal_errmsg(r.w));
+			r.exit_status = 2;
+			goto out;
+		}
+		wal_close(r.w);
+		r.w = NULL;
+		r.lock_fd = wal_lock_acquire(r.dir, &holder);
+	}
+	if (r.lock_fd < 0) {
+		if (errno == EWOULDBLOCK)
+			sup_log(SUP_ERROR,
+				"another supervisor (pid %ld) runs in '%s': "
+				"it holds '%s/supervisor.lock'",
+				(long)holder, r.dir, r.state_dir);
+		else
+			sup_log(SUP_ERROR, "cannot lock '%s': %s", r.state_dir,
+				strerror(errno));
+		r.exit_status = errno == EWOULDBLOCK ? 3 : 2;
+		goto out;
+	}
+	if (wal_open(r.dir, &wopt, &r.w) < 0) {
+		sup_log(SUP_ERROR, "%s", wal_errmsg(r.w));
+		r.exit_status = 2;
+		goto out;
+	}
+	log_path = xasprintf("%s/supervisor.log", r.state_dir);
+	if (sup_log_open(log_path) < 0)
+		sup_log(SUP_WARN, "cannot open '%s': %s", log_path,
+			strerror(errno));
+	{
+		char *logs = xasprintf("%s/logs", r.state_dir);
+		char *agents = xasprintf("%s/logs/agents", r.state_dir);
+
+		mkdir(logs, 0700);
+		mkdir(agents, 0700);
+		free(logs);
+		free(agents);
+	}
+	if (access(opt->worker, X_OK) < 0) {
+		sup_log(SUP_ERROR, "cannot run the worker '%s': %s",
+			opt->worker, strerror(errno));
+		r.exit_status = 2;
+		goto out;
+	}
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	r.env_base = environment_without_ours();
+	r.base = event_base_new();
+	r.agents = calloc(wf->nagents ? wf->nagents : 1, sizeof(*r.agents));
+	if (!r.base || !r.agents) {
+		sup_log(SUP_ERROR, "out of memory");
+		r.exit_status = 2;
+		goto out;
+	}
+	for (size_t i = 0; i < wf->nagents; i++) {
+		struct agent *a = &r.agents[i];
+
+		a->run = &r;
+		a->spec = &wf->agents[i];
+		a->index = i;
+		a->ctl_fd = -1;
+		a->timer = evtimer_new(r.base, agent_timer_cb, a);
+		if (!a->timer) {
+			r.exit_status = 2;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
+		r.sig_ev[i] = evsignal_new(r.base, sigs[i], signal_cb, &r);
+		if (!r.sig_ev[i] || event_add(r.sig_ev[i], NULL) < 0) {
+			sup_log(SUP_ERROR, "cannot handle signal %d", sigs[i]);
+			r.exit_status = 2;
+			goto out;
+		}
+	}
+	r.heartbeat_ev = event_new(r.base, -1, EV_PERSIST, heartbeat_cb, &r);
+	event_add(r.heartbeat_ev, &beat);
+	if (listen_socket(&r) < 0) {
+		r.exit_status = 2;
+		goto out;
+	}
+
+	cfg = config_json(wf);
+	r.exec_id = wal_execution_start(r.w, wf->name, wf->path, cfg);
+	if (r.exec_id < 0) {
+		sup_log(SUP_ERROR, "cannot record the execution: %s",
+			wal_errmsg(r.w));
+		r.exit_status = 1;
+		r.exec_id = 0;
+		goto out;
+	}
+	sup_log(SUP_INFO, "execution %" PRId64 " of '%s' (%s) started in '%s'",
+		r.exec_id, wf->name, wf->path, r.dir);
+	r.last_heartbeat_ms = mono_ms();
+	if (wf->nphases == 0)
+		finish(&r);
+	else
+		phase_start(&r);
+	commit_turn(&r);
+
+	/* The loop: a turn runs what is ready, then commits and acks. */
+	while (!r.finished || r.running > 0) {
+		if (event_base_loop(r.base, EVLOOP_ONCE) < 0) {
+			sup_log(SUP_ERROR, "event loop failed");
+			r.exit_status = 1;
+			break;
+		}
+		commit_turn(&r);
+		reap_streams(&r);
+	}
+	commit_turn(&r);
+out:
+	if (r.exit_status == 0 && r.stopping > 0)
+		r.exit_status = 128 + r.stopping;
+	while (r.streams)
+		stream_free(r.streams);
+	for (size_t i = 0; r.agents && i < wf->nagents; i++) {
+		struct agent *a = &r.agents[i];
+
+		if (a->ctl_ev)
+			event_free(a->ctl_ev);
+		if (a->ctl_fd >= 0)
+			close(a->ctl_fd);
+		if (a->timer)
+			event_free(a->timer);
+		free(a->why);
+		free(a->fail_text);
+		free(a->result_text);
+		free(a->result_json);
+	}
+	free(r.agents);
+	for (size_t i = 0; i < sizeof(r.sig_ev) / sizeof(*r.sig_ev); i++)
+		if (r.sig_ev[i])
+			event_free(r.sig_ev[i]);
+	if (r.heartbeat_ev)
+		event_free(r.heartbeat_ev);
+	if (r.listen_ev)
+		event_free(r.listen_ev);
+	if (r.listen_fd >= 0) {
+		close(r.listen_fd);
+		unlink(r.sock_path);
+	}
+	if (r.base)
+		event_base_free(r.base);
+	if (r.in_batch)
+		wal_batch_commit(r.w);
+	wal_close(r.w);
+	if (r.lock_fd >= 0)
+		close(r.lock_fd);
+	free_strv(r.env_base);
+	free(cfg);
+	free(log_path);
+	free(r.sock_path);
+	free(r.state_dir);
+	free(r.dir);
+	sup_log_close();
+	return r.exit_status;
+}

@@ -1,0 +1,160 @@
+/*
+ * workflow.h - a workflow file (smithers.ini(5)) loaded and checked: its
+ * settings, its phases in file order and its agents, every default applied,
+ * every path absolute.
+ *
+ * The structs are spelled out (they are read-only descriptions that the
+ * supervisor walks, not a cross-process layout). A loaded workflow is
+ * immutable; everything it points to belongs to it and goes with
+ * sup_workflow_free().
+ *
+ * Errors: loading stops at the first problem and returns NULL with errno
+ * set (EINVAL for an invalid file, else the errno of the failed call) and
+ * one message, "FILE:LINE: problem", in the caller's buffer. Nothing here
+ * prints or exits.
+ */
+#ifndef SMITHERS_SUP_WORKFLOW_H
+#define SMITHERS_SUP_WORKFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "supervisor/cond.h"
+
+/* Longest name of a workflow, phase or agent. */
+#define SUP_NAME_MAX 64
+/* Largest prompt (prompt or prompt_file), in bytes: the agent gets it in
+ * its environment, where Linux caps one string at 128 KiB. */
+#define SUP_PROMPT_MAX (64 * 1024)
+/* Largest workflow file sup_workflow_load() reads. */
+#define SUP_WORKFLOW_FILE_MAX (4 * 1024 * 1024)
+
+/* Defaults. */
+#define SUP_DEFAULT_LOG_MAX_BYTES (10 * 1024 * 1024)
+#define SUP_DEFAULT_LOG_KEEP	  3
+#define SUP_DEFAULT_FRAME_MAX	  (1024 * 1024)
+#define SUP_DEFAULT_SHM_MODE	  0600
+#define SUP_DEFAULT_MAX_RESTARTS  3
+#define SUP_DEFAULT_BACKOFF_MIN	  1000	/* ms */
+#define SUP_DEFAULT_BACKOFF_MAX	  60000 /* ms */
+#define SUP_DEFAULT_STARTSECS	  1000	/* ms */
+#define SUP_DEFAULT_STOP_GRACE	  10000 /* ms */
+
+enum sup_synchronous {
+	SUP_SYNC_FULL,	 /* an acked change survives power loss */
+	SUP_SYNC_NORMAL, /* an acked change survives a crash */
+};
+
+enum sup_on_failure {
+	SUP_ON_FAILURE_STOP,	 /* a failed phase ends the execution */
+	SUP_ON_FAILURE_CONTINUE, /* the next phase runs anyway */
+};
+
+enum sup_restart {
+	SUP_RESTART_NEVER,
+	SUP_RESTART_ON_FAILURE,
+	SUP_RESTART_ALWAYS,
+};
+
+struct sup_phase {
+	char *name;
+	int line;		/* of its [phase NAME] header */
+	int max_iterations;	/* >= 1 */
+	struct sup_cond *until; /* NULL: no condition */
+	char *until_text;	/* as written; NULL with until */
+	enum sup_on_failure on_failure;
+	size_t *agents; /* indexes into sup_workflow.agents, in file order */
+	size_t nagents; /* >= 1 */
+};
+
+struct sup_agent {
+	char *name;
+	int line;	     /* of its [agent NAME] header */
+	size_t phase;	     /* index into sup_workflow.phases */
+	char *command;	     /* run by /bin/sh -c; may span lines */
+	char *model;	     /* NULL if not set */
+	char *prompt;	     /* prompt, or the contents of prompt_file; NULL */
+	char *prompt_file;   /* absolute path it came from; NULL */
+	char *system_prompt; /* NULL if not set */
+	char *cwd;	     /* absolute */
+	char **env;	     /* "NAME=VALUE", NULL-terminated */
+	size_t nenv;
+	enum sup_restart restart;
+	int max_restarts;
+	int64_t backoff_min_ms; /* first delay, doubled at each restart */
+	int64_t backoff_max_ms; /* cap, >= backoff_min_ms */
+	int64_t startsecs_ms;	/* an end sooner than this is a failed start */
+	int64_t timeout_ms;	/* 0: none */
+	int stop_signal;	/* SIGTERM, ... */
+	int64_t stop_grace_ms;	/* from the stop signal to SIGKILL */
+};
+
+struct sup_workflow {
+	char *name;
+	char *path;	  /* as given, for messages */
+	char *dir;	  /* absolute directory relative paths start from */
+	int max_parallel; /* 0: no limit */
+	enum sup_synchronous synchronous;
+	int64_t log_max_bytes;	  /* agent logs rotate at this size */
+	int log_keep;		  /* rotated logs kept per agent */
+	int64_t frame_max;	  /* largest frame an agent may send */
+	mode_t shm_mode;	  /* permissions of the shm segment */
+	int64_t stop_grace_ms;	  /* the agents' default */
+	struct sup_phase *phases; /* in file order */
+	size_t nphases;		  /* >= 1 */
+	struct sup_agent *agents; /* in file order */
+	size_t nagents;
+};
+
+/*
+ * Read and check the workflow file PATH; relative paths in it start from
+ * its directory. Returns a new workflow (free with sup_workflow_free()), or
+ * NULL with errno and a message in ERR (ERRLEN bytes), e.g.
+ * "flow.ini:12: unknown key 'comand' in [agent scout]" or
+ * "cannot open 'flow.ini': No such file or directory".
+ */
+struct sup_workflow *sup_workflow_load(const char *path, char *err,
+				       size_t errlen);
+
+/*
+ * Check the workflow TEXT as if read from PATH (used in messages and for the
+ * default name; may be NULL), relative paths starting from BASE_DIR (NULL:
+ * the current directory; made absolute). The same results as
+ * sup_workflow_load().
+ */
+struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
+					const char *base_dir, char *err,
+					size_t errlen);
+
+/* Free WF and everything it holds; NULL is a no-op. */
+void sup_workflow_free(struct sup_workflow *wf);
+
+/* The J-th agent (in file order) of phase PHASE, or NULL past the last one
+ * or for a phase that does not exist (borrowed). */
+const struct sup_agent *sup_workflow_phase_agent(const struct sup_workflow *wf,
+						 size_t phase, size_t j);
+
+/* Index of the phase or agent named NAME, or -1. */
+ssize_t sup_workflow_find_phase(const struct sup_workflow *wf,
+				const char *name);
+ssize_t sup_workflow_find_agent(const struct sup_workflow *wf,
+				const char *name);
+
+/*
+ * The value forms of the file, for other front ends: a duration ("250ms",
+ * "1.5s", "2m", "1h"; a bare number is seconds) into *MS, a size ("512",
+ * "64K", "10M", "1G", binary multiples) into *BYTES, a signal name ("TERM",
+ * "SIGTERM", "term") into its number. Return 0 (the signal number), or -1
+ * with errno EINVAL (not of the form) or ERANGE (too large).
+ */
+int sup_parse_duration(const char *text, int64_t *ms);
+int sup_parse_size(const char *text, int64_t *bytes);
+int sup_parse_signal(const char *text);
+
+/* "never", "on-failure", "always"; and the others' names as in the file. */
+const char *sup_restart_name(enum sup_restart r);
+const char *sup_on_failure_name(enum sup_on_failure f);
+const char *sup_synchronous_name(enum sup_synchronous s);
+
+#endif /* SMITHERS_SUP_WORKFLOW_H */

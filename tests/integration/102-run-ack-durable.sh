@@ -1,0 +1,63 @@
+#!/bin/sh
+# Acked means committed: agents write state one change at a time and, after
+# each ack, append the seq to an fsync'd side file. The supervisor is
+# SIGKILLed in the middle; every seq in a side file must be in the database.
+. "$top_srcdir/tests/integration/lib.sh"
+
+cat >flow.ini <<INI
+[phase work]
+INI
+for i in 1 2 3 4; do
+	cat >>flow.ini <<INI
+[agent w$i]
+phase = work
+command = $AGENT acklog $T/acked.w$i 1000000
+restart = never
+INI
+done
+
+# lines_ge FILE N: FILE has at least N lines.
+lines_ge() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+for round in 1 2 3; do
+	rm -f "$T"/acked.*
+	start_run flow.ini
+	for i in 1 2 3 4; do
+		wait_until 20 lines_ge "$T/acked.w$i" $((round * 20))
+	done
+	kill -9 "$SUP"
+	wait_run
+	[ "$rc" -eq 137 ] || fail "smithers run exited $rc after SIGKILL"
+	# The workers take their agents with them.
+	sleep 0.5
+	"$PYTHON" - "$T/.smithers/smithers.db" "$round" "$T"/acked.w* <<'PY' || fail "an acked seq is missing (round $round)"
+import os, sqlite3, sys
+con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+checked = 0
+execution = sys.argv[2]
+for path in sys.argv[3:]:
+    agent = path.rsplit(".", 1)[1]
+    for line in open(path):
+        if not line.endswith("\n"):
+            continue  # torn by the kill: never acked to the file
+        seq = int(line)
+        key = "%s.%s.k%d" % (execution, agent, seq)
+        row = con.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        if row is None or int(row[0]) != seq:
+            sys.exit("missing %s" % key)
+        n = con.execute("SELECT count(*) FROM transitions WHERE key = ?", (key,)).fetchone()[0]
+        if n != 1:
+            sys.exit("%s has %d transitions" % (key, n))
+        checked += 1
+print("checked %d acked writes" % checked)
+PY
+	# No agent of the killed run is left.
+	sleep 0.5
+	if pgrep -f "agent.py acklog $T" >/dev/null; then
+		fail "agents outlived the supervisor"
+	fi
+	# The next round starts a new execution over the old one's state.
+	rm -f "$T/.smithers/supervisor.sock"
+done

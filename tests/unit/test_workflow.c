@@ -1,0 +1,1469 @@
+/*
+ * test_workflow.c - the workflow loader (supervisor/workflow.h) and the
+ * `until` conditions (supervisor/cond.h): the example `smithers init`
+ * writes, every key and default, every error with its FILE:LINE, the value
+ * forms (durations, sizes, backoff, signals), paths relative to the file,
+ * continuation lines, JSON compared as values, and hostile input.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "supervisor/cond.h"
+#include "supervisor/workflow.h"
+#include "tools/templates.h"
+
+#define BASE "/base/dir"
+
+/* The smallest valid workflow, to which tests add lines. */
+#define MIN_PHASE "[phase p]\n"
+#define MIN_AGENT "[agent a]\nphase = p\ncommand = true\n"
+
+static char errbuf[1024];
+
+static struct sup_workflow *parse_ok(const char *text)
+{
+	struct sup_workflow *wf;
+
+	errbuf[0] = '\0';
+	wf = sup_workflow_parse(text, "flow.ini", BASE, errbuf, sizeof(errbuf));
+	if (!wf)
+		fail_msg("unexpected error: %s\n--- in ---\n%s", errbuf, text);
+	return wf;
+}
+
+static void parse_err(const char *text, const char *want)
+{
+	struct sup_workflow *wf;
+
+	errbuf[0] = '\0';
+	errno = 0;
+	wf = sup_workflow_parse(text, "flow.ini", BASE, errbuf, sizeof(errbuf));
+	if (wf) {
+		sup_workflow_free(wf);
+		fail_msg("no error, expected '%s'\n--- in ---\n%s", want, text);
+	}
+	assert_int_equal(errno, EINVAL);
+	if (strcmp(errbuf, want))
+		fail_msg("error '%s'\nexpected '%s'\n--- in ---\n%s", errbuf,
+			 want, text);
+}
+
+/* A string made from FMT (freed by the caller). */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	return s;
+}
+
+static char *make_tmpdir(void)
+{
+	char *d = strdup("/tmp/smithers-wf-XXXXXX");
+
+	assert_non_null(d);
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void rmrf(const char *dir)
+{
+	char *cmd = fmt("rm -rf '%s'", dir);
+
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static const char *template_workflow(void)
+{
+	const struct init_template *t;
+
+	for (t = init_templates; t->path; t++)
+		if (!strcmp(t->path, "smithers.ini"))
+			return t->text;
+	fail_msg("no smithers.ini template");
+	return NULL;
+}
+
+/* The example `smithers init` writes loads as is, with what it says. */
+static void test_init_template(void **state)
+{
+	struct sup_workflow *wf = parse_ok(template_workflow());
+	const struct sup_agent *a;
+
+	assert_string_equal(wf->name, "repo-survey");
+	assert_int_equal(wf->max_parallel, 3);
+	assert_int_equal(wf->synchronous, SUP_SYNC_FULL);
+	assert_int_equal(wf->nphases, 2);
+	assert_string_equal(wf->phases[0].name, "survey");
+	assert_int_equal(wf->phases[0].on_failure, SUP_ON_FAILURE_CONTINUE);
+	assert_null(wf->phases[0].until);
+	assert_string_equal(wf->phases[1].name, "review");
+	assert_int_equal(wf->phases[1].max_iterations, 5);
+	assert_string_equal(wf->phases[1].until_text,
+			    "review.approved == true");
+	assert_string_equal(sup_cond_key(wf->phases[1].until),
+			    "review.approved");
+	assert_int_equal(sup_cond_eval(wf->phases[1].until, "true"), 1);
+	assert_int_equal(sup_cond_eval(wf->phases[1].until, "false"), 0);
+	assert_int_equal(wf->nagents, 4);
+	assert_int_equal(wf->phases[0].nagents, 3);
+	assert_int_equal(wf->phases[1].nagents, 1);
+
+	a = sup_workflow_phase_agent(wf, 0, 1);
+	assert_non_null(a);
+	assert_string_equal(a->name, "todo-scan");
+	assert_string_equal(a->command, "sh agents/todo-scan.sh");
+	assert_string_equal(a->cwd, BASE);
+	assert_int_equal(a->nenv, 1);
+	assert_string_equal(a->env[0], "TODO_WORDS=TODO,FIXME,XXX");
+	assert_null(a->env[1]);
+	assert_int_equal(a->restart, SUP_RESTART_ON_FAILURE);
+	assert_int_equal(a->max_restarts, 2);
+	assert_int_equal(a->backoff_min_ms, 1000);
+	assert_int_equal(a->backoff_max_ms, 60000);
+	assert_int_equal(a->startsecs_ms, 0);
+	assert_int_equal(a->timeout_ms, 120000);
+
+	a = sup_workflow_phase_agent(wf, 1, 0);
+	assert_non_null(a);
+	assert_string_equal(a->name, "reviewer");
+	assert_string_equal(a->model, "claude-sonnet-4-5");
+	assert_string_equal(a->prompt,
+			    "Check that the survey (state keys survey.*) is "
+			    "complete, then approve it.");
+	assert_int_equal(a->restart, SUP_RESTART_NEVER);
+	assert_int_equal(a->timeout_ms, 300000);
+	assert_null(sup_workflow_phase_agent(wf, 1, 1));
+	assert_null(sup_workflow_phase_agent(wf, 2, 0));
+	sup_workflow_free(wf);
+}
+
+static void test_defaults(void **state)
+{
+	struct sup_workflow *wf = parse_ok(MIN_PHASE MIN_AGENT);
+	const struct sup_agent *a = &wf->agents[0];
+	const struct sup_phase *ph = &wf->phases[0];
+
+	assert_string_equal(wf->name, "flow");
+	assert_string_equal(wf->path, "flow.ini");
+	assert_string_equal(wf->dir, BASE);
+	assert_int_equal(wf->max_parallel, 0);
+	assert_int_equal(wf->synchronous, SUP_SYNC_FULL);
+	assert_int_equal(wf->log_max_bytes, 10 * 1024 * 1024);
+	assert_int_equal(wf->log_keep, 3);
+	assert_int_equal(wf->frame_max, 1024 * 1024);
+	assert_int_equal(wf->shm_mode, 0600);
+	assert_int_equal(wf->stop_grace_ms, 10000);
+
+	assert_string_equal(ph->name, "p");
+	assert_int_equal(ph->line, 1);
+	assert_int_equal(ph->max_iterations, 1);
+	assert_null(ph->until);
+	assert_null(ph->until_text);
+	assert_int_equal(ph->on_failure, SUP_ON_FAILURE_STOP);
+
+	assert_string_equal(a->name, "a");
+	assert_int_equal(a->line, 2);
+	assert_int_equal(a->phase, 0);
+	assert_string_equal(a->command, "true");
+	assert_null(a->model);
+	assert_null(a->prompt);
+	assert_null(a->prompt_file);
+	assert_null(a->system_prompt);
+	assert_string_equal(a->cwd, BASE);
+	assert_int_equal(a->nenv, 0);
+	assert_non_null(a->env);
+	assert_null(a->env[0]);
+	assert_int_equal(a->restart, SUP_RESTART_ON_FAILURE);
+	assert_int_equal(a->max_restarts, 3);
+	assert_int_equal(a->backoff_min_ms, 1000);
+	assert_int_equal(a->backoff_max_ms, 60000);
+	assert_int_equal(a->startsecs_ms, 1000);
+	assert_int_equal(a->timeout_ms, 0);
+	assert_int_equal(a->stop_signal, SIGTERM);
+	assert_int_equal(a->stop_grace_ms, 10000);
+	sup_workflow_free(wf);
+}
+
+static void test_every_key(void **state)
+{
+	struct sup_workflow *wf = parse_ok("[workflow]\n"
+					   "name = all.keys_1\n"
+					   "max_parallel = 7\n"
+					   "synchronous = normal\n"
+					   "log_max_bytes = 2M\n"
+					   "log_keep = 0\n"
+					   "frame_max = 64K\n"
+					   "shm_mode = 0640\n"
+					   "stop_grace = 3s\n"
+					   "[phase build]\n"
+					   "max_iterations = 9\n"
+					   "until = build.done != false\n"
+					   "on_failure = continue\n"
+					   "[agent b]\n"
+					   "phase = build\n"
+					   "command = make -j2 all\n"
+					   "model = m-1\n"
+					   "prompt = do it\n"
+					   "system_prompt = you are a builder\n"
+					   "cwd = src\n"
+					   "env = A=1\n"
+					   "env = B=x=y\n"
+					   "env = C=\n"
+					   "restart = always\n"
+					   "max_restarts = 0\n"
+					   "backoff = 250ms..10s\n"
+					   "startsecs = 1.5\n"
+					   "timeout = 2h\n"
+					   "stop_signal = SIGINT\n"
+					   "stop_grace = 500ms\n");
+	const struct sup_agent *a = &wf->agents[0];
+
+	assert_string_equal(wf->name, "all.keys_1");
+	assert_int_equal(wf->max_parallel, 7);
+	assert_int_equal(wf->synchronous, SUP_SYNC_NORMAL);
+	assert_int_equal(wf->log_max_bytes, 2 * 1024 * 1024);
+	assert_int_equal(wf->log_keep, 0);
+	assert_int_equal(wf->frame_max, 64 * 1024);
+	assert_int_equal(wf->shm_mode, 0640);
+	assert_int_equal(wf->stop_grace_ms, 3000);
+	assert_int_equal(wf->phases[0].max_iterations, 9);
+	assert_int_equal(sup_cond_op(wf->phases[0].until), SUP_COND_NE);
+	assert_string_equal(sup_cond_json(wf->phases[0].until), "false");
+	assert_int_equal(wf->phases[0].on_failure, SUP_ON_FAILURE_CONTINUE);
+	assert_string_equal(a->command, "make -j2 all");
+	assert_string_equal(a->model, "m-1");
+	assert_string_equal(a->prompt, "do it");
+	assert_string_equal(a->system_prompt, "you are a builder");
+	assert_string_equal(a->cwd, BASE "/src");
+	assert_int_equal(a->nenv, 3);
+	assert_string_equal(a->env[0], "A=1");
+	assert_string_equal(a->env[1], "B=x=y");
+	assert_string_equal(a->env[2], "C=");
+	assert_null(a->env[3]);
+	assert_int_equal(a->restart, SUP_RESTART_ALWAYS);
+	assert_int_equal(a->max_restarts, 0);
+	assert_int_equal(a->backoff_min_ms, 250);
+	assert_int_equal(a->backoff_max_ms, 10000);
+	assert_int_equal(a->startsecs_ms, 1500);
+	assert_int_equal(a->timeout_ms, 2 * 3600 * 1000);
+	assert_int_equal(a->stop_signal, SIGINT);
+	assert_int_equal(a->stop_grace_ms, 500);
+	assert_string_equal(sup_restart_name(a->restart), "always");
+	assert_string_equal(sup_on_failure_name(wf->phases[0].on_failure),
+			    "continue");
+	assert_string_equal(sup_synchronous_name(wf->synchronous), "normal");
+	sup_workflow_free(wf);
+}
+
+/* [workflow] stop_grace is the default of the agents that set none, even
+ * when it comes after them. */
+static void test_stop_grace_default(void **state)
+{
+	struct sup_workflow *wf = parse_ok(MIN_PHASE MIN_AGENT
+					   "[agent b]\nphase = p\ncommand = x\n"
+					   "stop_grace = 1m\n"
+					   "[workflow]\nstop_grace = 2.5s\n");
+
+	assert_int_equal(wf->agents[0].stop_grace_ms, 2500);
+	assert_int_equal(wf->agents[1].stop_grace_ms, 60000);
+	sup_workflow_free(wf);
+}
+
+/* Phases in file order, whatever the order of agents; each phase lists its
+ * agents in file order. */
+static void test_phase_order(void **state)
+{
+	struct sup_workflow *wf = parse_ok("[agent z]\nphase = second\n"
+					   "command = z\n"
+					   "[phase first]\n"
+					   "[agent y]\nphase = first\n"
+					   "command = y\n"
+					   "[phase second]\n"
+					   "[agent x]\nphase = second\n"
+					   "command = x\n"
+					   "[phase third]\n"
+					   "[agent w]\nphase = third\n"
+					   "command = w\n");
+
+	assert_int_equal(wf->nphases, 3);
+	assert_string_equal(wf->phases[0].name, "first");
+	assert_string_equal(wf->phases[1].name, "second");
+	assert_string_equal(wf->phases[2].name, "third");
+	assert_int_equal(wf->phases[1].nagents, 2);
+	assert_string_equal(sup_workflow_phase_agent(wf, 1, 0)->name, "z");
+	assert_string_equal(sup_workflow_phase_agent(wf, 1, 1)->name, "x");
+	assert_string_equal(sup_workflow_phase_agent(wf, 0, 0)->name, "y");
+	assert_int_equal(wf->agents[0].phase, 1);
+	assert_int_equal(sup_workflow_find_phase(wf, "third"), 2);
+	assert_int_equal(sup_workflow_find_phase(wf, "fourth"), -1);
+	assert_int_equal(sup_workflow_find_agent(wf, "w"), 3);
+	assert_int_equal(sup_workflow_find_agent(wf, "v"), -1);
+	assert_int_equal(wf->phases[2].line, 12);
+	assert_int_equal(wf->agents[3].line, 13);
+	sup_workflow_free(wf);
+}
+
+static void test_durations(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t ms;
+	} ok[] = {
+		{"0", 0},
+		{"1", 1000},
+		{"1s", 1000},
+		{"250ms", 250},
+		{"1.5s", 1500},
+		{"1.5", 1500},
+		{"0.001s", 1},
+		{"2m", 120000},
+		{"1h", 3600000},
+		{"0.5h", 1800000},
+		{"10 s", 10000},
+		{"0ms", 0},
+		{"1.000000000s", 1000},
+	};
+	static const char *const bad[] = {
+		"",	  "s",	 "-1s", "1x",  "1 sec", ".5",	"1.",	"1.5ms",
+		"0.0001", "1e3", "1S",	"1s ", "+1",	"1..2", "0x10", "1 1",
+	};
+	int64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = -1;
+		if (sup_parse_duration(ok[i].text, &v) < 0)
+			fail_msg("'%s' refused", ok[i].text);
+		assert_int_equal(v, ok[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		if (sup_parse_duration(bad[i], &v) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_int_equal(errno, EINVAL);
+	}
+	errno = 0;
+	assert_int_equal(sup_parse_duration("99999999999999999999h", &v), -1);
+	assert_int_equal(errno, ERANGE);
+	errno = 0;
+	assert_int_equal(sup_parse_duration("9223372036854775807h", &v), -1);
+	assert_int_equal(errno, ERANGE);
+}
+
+static void test_sizes(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t bytes;
+	} ok[] = {
+		{"0", 0},
+		{"512", 512},
+		{"1K", 1024},
+		{"1k", 1024},
+		{"64KiB", 65536},
+		{"10M", 10 << 20},
+		{"10MiB", 10 << 20},
+		{"1.5K", 1536},
+		{"2G", (int64_t)2 << 30},
+		{"1 G", (int64_t)1 << 30},
+	};
+	static const char *const bad[] = {"",	  "K",	 "1KB", "1T", "-1",
+					  "1.3K", "0.5", "1 2", "M1"};
+	int64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = -1;
+		if (sup_parse_size(ok[i].text, &v) < 0)
+			fail_msg("'%s' refused", ok[i].text);
+		assert_int_equal(v, ok[i].bytes);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sup_parse_size(bad[i], &v) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+	errno = 0;
+	assert_int_equal(sup_parse_size("9999999999999G", &v), -1);
+	assert_int_equal(errno, ERANGE);
+}
+
+static void test_signals(void **state)
+{
+	assert_int_equal(sup_parse_signal("TERM"), SIGTERM);
+	assert_int_equal(sup_parse_signal("SIGTERM"), SIGTERM);
+	assert_int_equal(sup_parse_signal("term"), SIGTERM);
+	assert_int_equal(sup_parse_signal("INT"), SIGINT);
+	assert_int_equal(sup_parse_signal("SIGHUP"), SIGHUP);
+	assert_int_equal(sup_parse_signal("KILL"), SIGKILL);
+	assert_int_equal(sup_parse_signal("USR1"), SIGUSR1);
+	assert_int_equal(sup_parse_signal("SIGUSR2"), SIGUSR2);
+	assert_int_equal(sup_parse_signal("QUIT"), SIGQUIT);
+	assert_int_equal(sup_parse_signal("STOP"), -1);
+	assert_int_equal(sup_parse_signal("SIG"), -1);
+	assert_int_equal(sup_parse_signal("15"), -1);
+	assert_int_equal(sup_parse_signal(""), -1);
+}
+
+/* One agent's field after "[agent a]\nphase = p\ncommand = true\nLINE". */
+static struct sup_workflow *agent_with(const char *line)
+{
+	char *text = fmt(MIN_PHASE MIN_AGENT "%s\n", line);
+	struct sup_workflow *wf = parse_ok(text);
+
+	free(text);
+	return wf;
+}
+
+static void test_backoff_forms(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t min, max;
+	} forms[] = {
+		{"1s..60s", 1000, 60000},
+		{"0..0", 0, 0},
+		{"250ms..10s", 250, 10000},
+		{"1", 1000, 60000},
+		{"0", 0, 60000},
+		{"2m", 120000, 120000},
+		{"1.5..2", 1500, 2000},
+		{"5s..5s", 5000, 5000},
+	};
+	struct sup_workflow *wf;
+	char line[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(line, sizeof(line), "backoff = %s", forms[i].text);
+		wf = agent_with(line);
+		assert_int_equal(wf->agents[0].backoff_min_ms, forms[i].min);
+		assert_int_equal(wf->agents[0].backoff_max_ms, forms[i].max);
+		sup_workflow_free(wf);
+	}
+	parse_err(MIN_PHASE MIN_AGENT "backoff = 10s..1s\n",
+		  "flow.ini:5: invalid backoff '10s..1s': the minimum is above "
+		  "the maximum");
+	parse_err(MIN_PHASE MIN_AGENT "backoff = 1s..\n",
+		  "flow.ini:5: invalid backoff maximum '': expected a duration "
+		  "such as '250ms', '1.5s', '2m' or '1h' (a bare number is "
+		  "seconds)");
+	parse_err(MIN_PHASE MIN_AGENT "backoff = x..1s\n",
+		  "flow.ini:5: invalid backoff minimum 'x': expected a "
+		  "duration such as '250ms', '1.5s', '2m' or '1h' (a bare "
+		  "number is seconds)");
+	parse_err(MIN_PHASE MIN_AGENT "backoff = 1s..9000h\n",
+		  "flow.ini:5: backoff maximum '9000h' out of range (at most "
+		  "8760h)");
+}
+
+static void test_values_in_file(void **state)
+{
+	struct sup_workflow *wf;
+
+	wf = agent_with("stop_signal = hup");
+	assert_int_equal(wf->agents[0].stop_signal, SIGHUP);
+	sup_workflow_free(wf);
+	wf = agent_with("stop_signal = KILL");
+	assert_int_equal(wf->agents[0].stop_signal, SIGKILL);
+	sup_workflow_free(wf);
+	wf = agent_with("timeout = 0");
+	assert_int_equal(wf->agents[0].timeout_ms, 0);
+	sup_workflow_free(wf);
+	wf = agent_with("timeout = 8760h");
+	assert_int_equal(wf->agents[0].timeout_ms, (int64_t)8760 * 3600 * 1000);
+	sup_workflow_free(wf);
+	wf = agent_with("restart = never");
+	assert_int_equal(wf->agents[0].restart, SUP_RESTART_NEVER);
+	sup_workflow_free(wf);
+	/* Empty model and prompt mean "not set". */
+	wf = agent_with("model =\nprompt =");
+	assert_null(wf->agents[0].model);
+	assert_null(wf->agents[0].prompt);
+	sup_workflow_free(wf);
+	/* ':' separates like '=' (inih); inline comments need a space. */
+	wf = agent_with("model: m ; the model\nprompt = a;b");
+	assert_string_equal(wf->agents[0].model, "m");
+	assert_string_equal(wf->agents[0].prompt, "a;b");
+	sup_workflow_free(wf);
+
+	wf = parse_ok("[workflow]\nshm_mode = 600\nlog_max_bytes = 1K\n"
+		      "frame_max = 1G\nmax_parallel = 0\n" MIN_PHASE MIN_AGENT);
+	assert_int_equal(wf->shm_mode, 0600);
+	assert_int_equal(wf->log_max_bytes, 1024);
+	assert_int_equal(wf->frame_max, (int64_t)1 << 30);
+	sup_workflow_free(wf);
+}
+
+static void test_cwd(void **state)
+{
+	static const struct {
+		const char *cwd, *want;
+	} cases[] = {
+		{".", BASE},
+		{"./", BASE},
+		{"sub", BASE "/sub"},
+		{"./sub/./deeper/", BASE "/sub/deeper"},
+		{"sub//x", BASE "/sub/x"},
+		{"../up", BASE "/../up"},
+		{"/abs/path", "/abs/path"},
+		{"/", "/"},
+		{".hidden", BASE "/.hidden"},
+	};
+	struct sup_workflow *wf;
+	char line[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(line, sizeof(line), "cwd = %s", cases[i].cwd);
+		wf = agent_with(line);
+		assert_string_equal(wf->agents[0].cwd, cases[i].want);
+		sup_workflow_free(wf);
+	}
+
+	/* A relative base dir is made absolute from the current one. */
+	{
+		char *here = getcwd(NULL, 0), *want;
+
+		assert_non_null(here);
+		wf = sup_workflow_parse(MIN_PHASE MIN_AGENT "cwd = x\n", NULL,
+					"rel", errbuf, sizeof(errbuf));
+		assert_non_null(wf);
+		want = fmt("%s/rel/x", strcmp(here, "/") ? here : "");
+		assert_string_equal(wf->agents[0].cwd, want);
+		assert_string_equal(wf->name, "workflow");
+		sup_workflow_free(wf);
+		free(want);
+		wf = sup_workflow_parse(MIN_PHASE MIN_AGENT, NULL, NULL, errbuf,
+					sizeof(errbuf));
+		assert_non_null(wf);
+		assert_string_equal(wf->dir, here);
+		sup_workflow_free(wf);
+		free(here);
+	}
+}
+
+/* Loading a file: prompt_file and cwd start from the file's directory,
+ * whatever the current directory. */
+static void test_load_file(void **state)
+{
+	char *dir = make_tmpdir(), *real, *path, *sub, *want, *text;
+	struct sup_workflow *wf;
+
+	real = realpath(dir, NULL);
+	assert_non_null(real);
+	sub = fmt("%s/prompts", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(sub);
+	sub = fmt("%s/prompts/scout.txt", dir);
+	write_file(sub, "look around\nthen report\n", 24);
+	free(sub);
+	path = fmt("%s/my-flow.ini", dir);
+	text = "[phase p]\n[agent scout]\nphase = p\ncommand = run\n"
+	       "prompt_file = prompts/scout.txt\ncwd = work\n";
+	write_file(path, text, strlen(text));
+
+	wf = sup_workflow_load(path, errbuf, sizeof(errbuf));
+	if (!wf)
+		fail_msg("%s", errbuf);
+	assert_string_equal(wf->name, "my-flow");
+	assert_string_equal(wf->path, path);
+	assert_string_equal(wf->dir, real);
+	assert_string_equal(wf->agents[0].prompt, "look around\nthen report\n");
+	want = fmt("%s/prompts/scout.txt", real);
+	assert_string_equal(wf->agents[0].prompt_file, want);
+	free(want);
+	want = fmt("%s/work", real);
+	assert_string_equal(wf->agents[0].cwd, want);
+	free(want);
+	sup_workflow_free(wf);
+
+	/* Through a relative path from elsewhere. */
+	{
+		char *here = getcwd(NULL, 0);
+
+		assert_non_null(here);
+		assert_int_equal(chdir("/"), 0);
+		wf = sup_workflow_load(path + 1, errbuf, sizeof(errbuf));
+		assert_int_equal(chdir(here), 0);
+		free(here);
+		if (!wf)
+			fail_msg("%s", errbuf);
+		assert_string_equal(wf->dir, real);
+		assert_string_equal(wf->agents[0].prompt,
+				    "look around\nthen report\n");
+		sup_workflow_free(wf);
+	}
+
+	/* A missing prompt file. */
+	text = "[phase p]\n[agent scout]\nphase = p\ncommand = run\n"
+	       "prompt_file = prompts/none.txt\n";
+	write_file(path, text, strlen(text));
+	assert_null(sup_workflow_load(path, errbuf, sizeof(errbuf)));
+	want = fmt("%s:5: cannot read prompt_file '%s/prompts/none.txt': No "
+		   "such file or directory",
+		   path, real);
+	assert_string_equal(errbuf, want);
+	free(want);
+
+	/* Too large a prompt file. */
+	sub = fmt("%s/prompts/big.txt", dir);
+	{
+		char *big = malloc(SUP_PROMPT_MAX + 1);
+
+		assert_non_null(big);
+		memset(big, 'x', SUP_PROMPT_MAX + 1);
+		write_file(sub, big, SUP_PROMPT_MAX + 1);
+		free(big);
+	}
+	free(sub);
+	text = "[phase p]\n[agent scout]\nphase = p\ncommand = run\n"
+	       "prompt_file = prompts/big.txt\n";
+	write_file(path, text, strlen(text));
+	assert_null(sup_workflow_load(path, errbuf, sizeof(errbuf)));
+	want = fmt("%s:5: prompt_file '%s/prompts/big.txt' is larger than "
+		   "65536 bytes",
+		   path, real);
+	assert_string_equal(errbuf, want);
+	free(want);
+
+	/* A NUL byte in the workflow file. */
+	write_file(path, "[phase p]\n\n[agent\0 x]\n", 22);
+	errno = 0;
+	assert_null(sup_workflow_load(path, errbuf, sizeof(errbuf)));
+	assert_int_equal(errno, EINVAL);
+	want = fmt("%s:3: NUL byte in the file", path);
+	assert_string_equal(errbuf, want);
+	free(want);
+
+	/* A missing workflow file. */
+	free(path);
+	path = fmt("%s/none.ini", dir);
+	errno = 0;
+	assert_null(sup_workflow_load(path, errbuf, sizeof(errbuf)));
+	assert_int_equal(errno, ENOENT);
+	want = fmt("cannot open '%s': No such file or directory", path);
+	assert_string_equal(errbuf, want);
+	free(want);
+	assert_null(sup_workflow_load("flow-that-is-not-here.ini", errbuf,
+				      sizeof(errbuf)));
+	assert_string_equal(errbuf, "cannot open 'flow-that-is-not-here.ini': "
+				    "No such file or directory");
+
+	/* A directory. */
+	assert_null(sup_workflow_load(dir, errbuf, sizeof(errbuf)));
+	assert_int_equal(errno, EISDIR);
+
+	free(path);
+	free(real);
+	rmrf(dir);
+	free(dir);
+}
+
+/* Every error names FILE:LINE and the problem; the first one wins. */
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		/* Sections. */
+		{"[phse x]\n", "flow.ini:1: unknown section [phse x]"},
+		{"; c\n[ workflow ]\n[workflow]\n",
+		 "flow.ini:3: duplicate section [workflow] (first at line 2)"},
+		{MIN_PHASE MIN_AGENT "[phase p]\n",
+		 "flow.ini:5: duplicate section [phase p] (first at line 1)"},
+		{MIN_PHASE MIN_AGENT MIN_AGENT,
+		 "flow.ini:5: duplicate section [agent a] (first at line 2)"},
+		{"[workflow x]\n",
+		 "flow.ini:1: [workflow] takes no name (set 'name = x' in it)"},
+		{"[phase]\n",
+		 "flow.ini:1: section [phase] needs a name: [phase "
+		 "NAME]"},
+		{"[agent  ]\n", "flow.ini:1: section [agent] needs a name: "
+				"[agent NAME]"},
+		{"[phase a b]\n",
+		 "flow.ini:1: invalid phase name 'a b': use letters, digits, "
+		 "'.', '_' and '-', at most 64"},
+		{"[agent a/b]\n",
+		 "flow.ini:1: invalid agent name 'a/b': use letters, digits, "
+		 "'.', '_' and '-', at most 64"},
+		{"[agent ..]\n",
+		 "flow.ini:1: invalid agent name '..': use letters, digits, "
+		 "'.', '_' and '-', at most 64"},
+		{"[phase x\n",
+		 "flow.ini:1: expected ']' to close the section header"},
+		{"[phase x ; y]\n",
+		 "flow.ini:1: expected ']' to close the section header"},
+		{"[phase x] y\n",
+		 "flow.ini:1: unexpected text after the section header"},
+		/* Lines and keys. */
+		{"x = 1\n", "flow.ini:1: key 'x' outside any section (start "
+			    "with [workflow], [phase NAME] or [agent NAME])"},
+		{MIN_PHASE "just words\n",
+		 "flow.ini:2: expected 'key = value', a [section] header or a "
+		 "comment"},
+		{MIN_PHASE "= 3\n", "flow.ini:2: missing key name before '='"},
+		{MIN_PHASE MIN_AGENT "comand = x\n",
+		 "flow.ini:5: unknown key 'comand' in [agent a]"},
+		{"[agent scout]\n\n\n\n\n\n\n\n\n\n\ncomand = x\n",
+		 "flow.ini:12: unknown key 'comand' in [agent scout]"},
+		{"[workflow]\nphase = x\n",
+		 "flow.ini:2: unknown key 'phase' in [workflow]"},
+		{"[phase q]\ncommand = x\n",
+		 "flow.ini:2: unknown key 'command' in [phase q]"},
+		{"[phase q]\nMax_Iterations = 2\n",
+		 "flow.ini:2: unknown key 'Max_Iterations' in [phase q]"},
+		{MIN_PHASE MIN_AGENT "command = y\n",
+		 "flow.ini:5: duplicate key 'command' in [agent a] (first set "
+		 "at line 4)"},
+		{"[workflow]\nname = a\nname = b\n",
+		 "flow.ini:3: duplicate key 'name' in [workflow] (first set at "
+		 "line 2)"},
+		{"[phase q]\nuntil = exists a\n\nuntil = exists b\n",
+		 "flow.ini:4: duplicate key 'until' in [phase q] (first set at "
+		 "line 2)"},
+		{MIN_PHASE "[agent a]\nphase =\n",
+		 "flow.ini:3: empty value for 'phase'"},
+		{MIN_PHASE "[agent a]\nphase = p\ncommand =\n",
+		 "flow.ini:4: empty value for 'command'"},
+		/* Required keys: the line of the section header. */
+		{MIN_PHASE "[agent a]\ncommand = x\n[agent b]\n",
+		 "flow.ini:2: [agent a] has no 'phase' (required)"},
+		{MIN_PHASE "\n[agent a]\nphase = p\n",
+		 "flow.ini:3: [agent a] has no 'command' (required)"},
+		/* References, checked once the file is read. */
+		{"[agent scout]\nphase = review\ncommand = x\n[phase other]\n",
+		 "flow.ini:2: agent 'scout' names phase 'review' which is not "
+		 "defined"},
+		{"[workflow]\n",
+		 "flow.ini: no [phase NAME] section: a workflow "
+		 "needs at least one phase"},
+		{"", "flow.ini: no [phase NAME] section: a workflow needs at "
+		     "least one phase"},
+		{MIN_PHASE MIN_AGENT "\n[phase lonely]\n",
+		 "flow.ini:6: phase 'lonely' has no agents"},
+		/* Values. */
+		{"[workflow]\nname = my flow\n",
+		 "flow.ini:2: invalid name 'my flow': use letters, digits, "
+		 "'.', "
+		 "'_' and '-', at most 64"},
+		{"[workflow]\nmax_parallel = many\n",
+		 "flow.ini:2: invalid max_parallel 'many': expected a whole "
+		 "number"},
+		{"[workflow]\nmax_parallel = -1\n",
+		 "flow.ini:2: max_parallel '-1' out of range (0 to 1000000)"},
+		{"[workflow]\nmax_parallel = 99999999999999999999999\n",
+		 "flow.ini:2: max_parallel '99999999999999999999999' out of "
+		 "range (0 to 1000000)"},
+		{"[workflow]\nmax_parallel = 1.5\n",
+		 "flow.ini:2: invalid max_parallel '1.5': expected a whole "
+		 "number"},
+		{"[workflow]\nsynchronous = off\n",
+		 "flow.ini:2: invalid synchronous 'off': expected full or "
+		 "normal"},
+		{"[workflow]\nsynchronous = FULL\n",
+		 "flow.ini:2: invalid synchronous 'FULL': expected full or "
+		 "normal"},
+		{"[workflow]\nlog_max_bytes = 10X\n",
+		 "flow.ini:2: invalid log_max_bytes '10X': expected a size in "
+		 "bytes, with an optional K, M or G"},
+		{"[workflow]\nlog_max_bytes = 100\n",
+		 "flow.ini:2: log_max_bytes '100' out of range (1024 bytes to "
+		 "1099511627776 bytes)"},
+		{"[workflow]\nlog_keep = 1001\n",
+		 "flow.ini:2: log_keep '1001' out of range (0 to 1000)"},
+		{"[workflow]\nframe_max = 2G\n",
+		 "flow.ini:2: frame_max '2G' out of range (1024 bytes to "
+		 "1073741824 bytes)"},
+		{"[workflow]\nshm_mode = 0689\n",
+		 "flow.ini:2: invalid shm_mode '0689': expected octal "
+		 "permissions such as 0600 or 0640"},
+		{"[workflow]\nshm_mode = 1777\n",
+		 "flow.ini:2: shm_mode '1777' out of range (0 to 0777)"},
+		{"[workflow]\nstop_grace = soon\n",
+		 "flow.ini:2: invalid stop_grace 'soon': expected a duration "
+		 "such as '250ms', '1.5s', '2m' or '1h' (a bare number is "
+		 "seconds)"},
+		{"[phase q]\nmax_iterations = 0\n",
+		 "flow.ini:2: max_iterations '0' out of range (1 to 1000000)"},
+		{"[phase q]\non_failure = retry\n",
+		 "flow.ini:2: invalid on_failure 'retry': expected stop or "
+		 "continue"},
+		{"[phase q]\nuntil = x = 1\n",
+		 "flow.ini:2: until: expected '==' or '!=' after key 'x'"},
+		{"[phase q]\nuntil = x == tru\n",
+		 "flow.ini:2: until: invalid JSON value 'tru': expected a "
+		 "value "
+		 "at offset 0 (a string needs double quotes: \"tru\")"},
+		{MIN_PHASE MIN_AGENT "restart = sometimes\n",
+		 "flow.ini:5: invalid restart 'sometimes': expected never, "
+		 "on-failure or always"},
+		{MIN_PHASE MIN_AGENT "max_restarts = -2\n",
+		 "flow.ini:5: max_restarts '-2' out of range (0 to 1000000)"},
+		{MIN_PHASE MIN_AGENT "startsecs = 1 minute\n",
+		 "flow.ini:5: invalid startsecs '1 minute': expected a "
+		 "duration "
+		 "such as '250ms', '1.5s', '2m' or '1h' (a bare number is "
+		 "seconds)"},
+		{MIN_PHASE MIN_AGENT "timeout = 8761h\n",
+		 "flow.ini:5: timeout '8761h' out of range (at most 8760h)"},
+		{MIN_PHASE MIN_AGENT "stop_signal = STOP\n",
+		 "flow.ini:5: invalid stop_signal 'STOP': expected TERM, INT, "
+		 "HUP, KILL, USR1, USR2 or QUIT"},
+		{MIN_PHASE MIN_AGENT "stop_grace = -1\n",
+		 "flow.ini:5: invalid stop_grace '-1': expected a duration "
+		 "such "
+		 "as '250ms', '1.5s', '2m' or '1h' (a bare number is seconds)"},
+		{MIN_PHASE MIN_AGENT "prompt = x\nprompt_file = p.txt\n",
+		 "flow.ini:6: [agent a] sets both prompt and prompt_file (keep "
+		 "one)"},
+		/* env. */
+		{MIN_PHASE MIN_AGENT "env = NOVALUE\n",
+		 "flow.ini:5: invalid env 'NOVALUE': expected NAME=VALUE, NAME "
+		 "made of letters, digits and '_', not starting with a digit"},
+		{MIN_PHASE MIN_AGENT "env = 1X=2\n",
+		 "flow.ini:5: invalid env '1X=2': expected NAME=VALUE, NAME "
+		 "made "
+		 "of letters, digits and '_', not starting with a digit"},
+		{MIN_PHASE MIN_AGENT "env = A-B=2\n",
+		 "flow.ini:5: invalid env 'A-B=2': expected NAME=VALUE, NAME "
+		 "made of letters, digits and '_', not starting with a digit"},
+		{MIN_PHASE MIN_AGENT "env = =2\n",
+		 "flow.ini:5: invalid env '=2': expected NAME=VALUE, NAME made "
+		 "of letters, digits and '_', not starting with a digit"},
+		{MIN_PHASE MIN_AGENT "env = A=1\nenv = A=2\n",
+		 "flow.ini:6: env 'A' is set twice"},
+		{MIN_PHASE MIN_AGENT "env = SMITHERS_FD=3\n",
+		 "flow.ini:5: env 'SMITHERS_FD' is reserved: smithers sets the "
+		 "SMITHERS_* variables"},
+		/* Continuation lines of keys that take one line. */
+		{MIN_PHASE "[agent a]\n  phase = p\n  command = x\n",
+		 "flow.ini:4: indented line continues 'phase', which takes one "
+		 "line (remove the indentation)"},
+		{"[phase q]\nuntil = exists a\n   and more\n",
+		 "flow.ini:3: indented line continues 'until', which takes one "
+		 "line (remove the indentation)"},
+		/* The first error wins. */
+		{"[phse x]\n[phase]\n", "flow.ini:1: unknown section [phse x]"},
+		{"[phase q]\nbad line\n[phse x]\n",
+		 "flow.ini:2: expected 'key = value', a [section] header or a "
+		 "comment"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_err(cases[i].text, cases[i].want);
+}
+
+/* The default name comes from the file name, when it is a valid name. */
+static void test_default_name(void **state)
+{
+	struct sup_workflow *wf;
+
+	wf = sup_workflow_parse(MIN_PHASE MIN_AGENT, "dir/x.y/review.ini", BASE,
+				errbuf, sizeof(errbuf));
+	assert_non_null(wf);
+	assert_string_equal(wf->name, "review");
+	sup_workflow_free(wf);
+	wf = sup_workflow_parse(MIN_PHASE MIN_AGENT, "flow.conf", BASE, errbuf,
+				sizeof(errbuf));
+	assert_non_null(wf);
+	assert_string_equal(wf->name, "flow.conf");
+	sup_workflow_free(wf);
+	assert_null(sup_workflow_parse(MIN_PHASE MIN_AGENT, "my flow.ini", BASE,
+				       errbuf, sizeof(errbuf)));
+	assert_string_equal(errbuf, "my flow.ini: 'my flow' (from the file "
+				    "name) is not a valid workflow name: set "
+				    "'name' in [workflow]");
+	/* An explicit name makes the file name irrelevant. */
+	wf = sup_workflow_parse("[workflow]\nname = ok\n" MIN_PHASE MIN_AGENT,
+				"my flow.ini", BASE, errbuf, sizeof(errbuf));
+	assert_non_null(wf);
+	assert_string_equal(wf->name, "ok");
+	sup_workflow_free(wf);
+}
+
+/* Comments, blank lines, a byte-order mark, CRLF line ends, spacing. */
+static void test_syntax(void **state)
+{
+	struct sup_workflow *wf =
+		parse_ok("\xef\xbb\xbf; comment\r\n"
+			 "# another comment\r\n"
+			 "\r\n"
+			 "[ phase   p ]   ; trailing comment\r\n"
+			 "max_iterations=2\r\n"
+			 "\t; indented comment\r\n"
+			 "[agent a]\r\n"
+			 "  phase = p\r\n"
+			 "command    =    echo  hi   \r\n"
+			 "prompt = one ; comment\r\n");
+
+	assert_int_equal(wf->phases[0].max_iterations, 2);
+	assert_string_equal(wf->agents[0].command, "echo  hi");
+	assert_string_equal(wf->agents[0].prompt, "one");
+	assert_int_equal(wf->agents[0].line, 7);
+	sup_workflow_free(wf);
+}
+
+/* Indented lines continue text keys (joined with "\n") and env. */
+static void test_continuation(void **state)
+{
+	struct sup_workflow *wf =
+		parse_ok(MIN_PHASE "[agent a]\nphase = p\n"
+				   "command = set -e\n"
+				   "  make\n"
+				   "\n"
+				   "  make check\n"
+				   "prompt =\n"
+				   "    first line\n"
+				   "    ; a comment, not text\n"
+				   "    second line\n"
+				   "system_prompt = be brief\n"
+				   "\tand exact\n"
+				   "env = A=1\n"
+				   "  B=2\n"
+				   "  C=3 4\n"
+				   "model = m\n");
+	const struct sup_agent *a = &wf->agents[0];
+
+	assert_string_equal(a->command, "set -e\nmake\nmake check");
+	assert_string_equal(a->prompt, "first line\nsecond line");
+	assert_string_equal(a->system_prompt, "be brief\nand exact");
+	assert_int_equal(a->nenv, 3);
+	assert_string_equal(a->env[1], "B=2");
+	assert_string_equal(a->env[2], "C=3 4");
+	assert_string_equal(a->model, "m");
+	sup_workflow_free(wf);
+
+	/* An indented first key of a section is a key. */
+	wf = parse_ok("  [phase p]\n  max_iterations = 4\n"
+		      "[agent a]\n   phase = p\ncommand = x\n");
+	assert_int_equal(wf->phases[0].max_iterations, 4);
+	sup_workflow_free(wf);
+
+	/* A continuation of an env line is checked like one. */
+	parse_err(MIN_PHASE MIN_AGENT "env = A=1\n  oops\n",
+		  "flow.ini:6: invalid env 'oops': expected NAME=VALUE, NAME "
+		  "made of letters, digits and '_', not starting with a "
+		  "digit");
+}
+
+/* Lines longer than inih reads are refused, never cut. */
+static void test_long_lines(void **state)
+{
+	char value[300];
+	char *text, *want;
+	struct sup_workflow *wf;
+	size_t n;
+
+	/* "prompt = " is 9 characters: 9 + 189 = 198, the longest line. */
+	memset(value, 'p', 189);
+	value[189] = '\0';
+	text = fmt(MIN_PHASE MIN_AGENT "prompt = %s\n", value);
+	wf = parse_ok(text);
+	assert_int_equal(strlen(wf->agents[0].prompt), 189);
+	sup_workflow_free(wf);
+	free(text);
+
+	value[189] = 'p';
+	value[190] = '\0';
+	text = fmt(MIN_PHASE MIN_AGENT "prompt = %s\nbogus = 1\n", value);
+	parse_err(text, "flow.ini:5: line too long (199 characters; at most "
+			"198: continue a long value on indented lines, or use "
+			"prompt_file)");
+	free(text);
+	/* The last line, without its newline. */
+	text = fmt(MIN_PHASE MIN_AGENT "prompt = %s", value);
+	parse_err(text, "flow.ini:5: line too long (199 characters; at most "
+			"198: continue a long value on indented lines, or use "
+			"prompt_file)");
+	free(text);
+
+	/* A long value in several lines. */
+	value[100] = '\0';
+	text = fmt(MIN_PHASE MIN_AGENT "prompt = %s\n %s\n %s\n", value, value,
+		   value);
+	wf = parse_ok(text);
+	assert_int_equal(strlen(wf->agents[0].prompt), 302);
+	sup_workflow_free(wf);
+	free(text);
+
+	/* Section names longer than inih keeps (49) are still whole. */
+	memset(value, 'n', 64);
+	value[64] = '\0';
+	text = fmt("[phase %s]\n[agent %s]\nphase = %s\ncommand = x\n", value,
+		   value, value);
+	wf = parse_ok(text);
+	assert_string_equal(wf->phases[0].name, value);
+	assert_string_equal(wf->agents[0].name, value);
+	sup_workflow_free(wf);
+	free(text);
+	value[64] = 'n';
+	value[65] = '\0';
+	text = fmt("[agent %s]\n", value);
+	want = fmt("flow.ini:1: invalid agent name '%s': use letters, digits, "
+		   "'.', '_' and '-', at most 64",
+		   value);
+	parse_err(text, want);
+	free(text);
+	free(want);
+
+	/* A huge line. */
+	n = 100000;
+	text = malloc(n + 16);
+	assert_non_null(text);
+	memcpy(text, "[phase ", 7);
+	memset(text + 7, 'x', n);
+	strcpy(text + 7 + n, "]\n");
+	parse_err(text, "flow.ini:1: line too long (100008 characters; at "
+			"most 198: continue a long value on indented lines, or "
+			"use prompt_file)");
+	free(text);
+
+	/* A prompt made of continuation lines has a limit too. */
+	{
+		size_t cap = 20 + (SUP_PROMPT_MAX / 100 + 2) * 102, len = 0;
+		size_t i;
+
+		text = malloc(cap + sizeof(MIN_PHASE MIN_AGENT));
+		assert_non_null(text);
+		len = (size_t)sprintf(text, MIN_PHASE MIN_AGENT "prompt =\n");
+		memset(value, 'q', 100);
+		value[100] = '\0';
+		for (i = 0; i < SUP_PROMPT_MAX / 100 + 2; i++)
+			len += (size_t)sprintf(text + len, " %s\n", value);
+		errbuf[0] = '\0';
+		assert_null(sup_workflow_parse(text, "flow.ini", BASE, errbuf,
+					       sizeof(errbuf)));
+		assert_non_null(strstr(errbuf, ": prompt is longer than 65536 "
+					       "bytes"));
+		free(text);
+	}
+}
+
+static void test_cond_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		enum sup_cond_op op;
+		const char *key, *json;
+	} ok[] = {
+		{"a == 1", SUP_COND_EQ, "a", "1"},
+		{"review.approved == true", SUP_COND_EQ, "review.approved",
+		 "true"},
+		{"  k!=\"x y\"  ", SUP_COND_NE, "k", "\"x y\""},
+		{"a==1", SUP_COND_EQ, "a", "1"},
+		{"a.b-c_d:e == {\"x\": [1, 2]}", SUP_COND_EQ, "a.b-c_d:e",
+		 "{\"x\": [1, 2]}"},
+		{"exists k", SUP_COND_EXISTS, "k", NULL},
+		{"  not   exists   k.x  ", SUP_COND_NOT_EXISTS, "k.x", NULL},
+		{"exists == 1", SUP_COND_EQ, "exists", "1"},
+		{"not != null", SUP_COND_NE, "not", "null"},
+		{"x=y == 2", SUP_COND_EQ, "x=y", "2"},
+	};
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"", "empty condition: expected 'KEY == JSON', 'KEY != JSON', "
+		     "'exists KEY' or 'not exists KEY'"},
+		{"   ",
+		 "empty condition: expected 'KEY == JSON', 'KEY != JSON', "
+		 "'exists KEY' or 'not exists KEY'"},
+		{"x", "expected '==' or '!=' after key 'x'"},
+		{"x = 1", "expected '==' or '!=' after key 'x'"},
+		{"x > 1", "expected '==' or '!=' after key 'x'"},
+		{"== 1", "expected a key before '=='"},
+		{"x ==", "expected a JSON value after 'x =='"},
+		{"x !=   ", "expected a JSON value after 'x !='"},
+		{"x == done",
+		 "invalid JSON value 'done': expected a value at offset 0 (a "
+		 "string needs double quotes: \"done\")"},
+		{"x == 1 2",
+		 "invalid JSON value '1 2': unexpected text after the value at "
+		 "offset 2"},
+		{"x == [1,",
+		 "invalid JSON value '[1,': expected a value, found the end at "
+		 "offset 3"},
+		{"x == {\"a\":1,\"a\":2}",
+		 "invalid JSON value '{\"a\":1,\"a\":2}': duplicate key in "
+		 "object "
+		 "at offset 12"},
+		{"x == \"\\x\"",
+		 "invalid JSON value '\"\\x\"': invalid escape at offset 1"},
+		{"exists", "expected a key after 'exists'"},
+		{"not exists", "expected a key after 'not exists'"},
+		{"not", "expected 'exists' after 'not'"},
+		{"not there", "expected 'exists' after 'not'"},
+		{"exists a b", "unexpected 'b' after key 'a'"},
+		{"exists a == 1", "unexpected '== 1' after key 'a'"},
+		{"x\001 == 1", "control character in key 'x\001'"},
+	};
+	struct sup_cond *c;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = sup_cond_parse(ok[i].text, err, sizeof(err));
+		if (!c)
+			fail_msg("'%s': %s", ok[i].text, err);
+		assert_int_equal(sup_cond_op(c), ok[i].op);
+		assert_string_equal(sup_cond_key(c), ok[i].key);
+		if (ok[i].json)
+			assert_string_equal(sup_cond_json(c), ok[i].json);
+		else
+			assert_null(sup_cond_json(c));
+		sup_cond_free(c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		c = sup_cond_parse(bad[i].text, err, sizeof(err));
+		if (c)
+			fail_msg("'%s' accepted", bad[i].text);
+		assert_int_equal(errno, EINVAL);
+		if (strcmp(err, bad[i].want))
+			fail_msg("'%s': error '%s', expected '%s'", bad[i].text,
+				 err, bad[i].want);
+	}
+	assert_null(sup_cond_parse(NULL, NULL, 0));
+	sup_cond_free(NULL);
+}
+
+static int eval(const char *cond, const char *current)
+{
+	char err[256];
+	struct sup_cond *c = sup_cond_parse(cond, err, sizeof(err));
+	int r;
+
+	if (!c)
+		fail_msg("'%s': %s", cond, err);
+	r = sup_cond_eval(c, current);
+	sup_cond_free(c);
+	return r;
+}
+
+static void test_cond_eval(void **state)
+{
+	/* Absent keys. */
+	assert_int_equal(eval("k == 1", NULL), 0);
+	assert_int_equal(eval("k != 1", NULL), 1);
+	assert_int_equal(eval("exists k", NULL), 0);
+	assert_int_equal(eval("not exists k", NULL), 1);
+	/* Present keys, null included. */
+	assert_int_equal(eval("exists k", "null"), 1);
+	assert_int_equal(eval("not exists k", "null"), 0);
+	assert_int_equal(eval("exists k", "not even json"), 1);
+	assert_int_equal(eval("k == null", "null"), 1);
+	assert_int_equal(eval("k != null", "null"), 0);
+	/* Values. */
+	assert_int_equal(eval("k == 1", "1.0"), 1);
+	assert_int_equal(eval("k != 1", "1.0"), 0);
+	assert_int_equal(eval("k == 1", "2"), 0);
+	assert_int_equal(eval("k == \"done\"", " \"done\" "), 1);
+	assert_int_equal(eval("k == \"done\"", "\"Done\""), 0);
+	assert_int_equal(eval("k == true", "1"), 0);
+	assert_int_equal(eval("k == {\"a\":1,\"b\":[true,null]}",
+			      "{\"b\":[true,null],\"a\":1.0}"),
+			 1);
+	/* Invalid current values equal nothing. */
+	assert_int_equal(eval("k == 1", "1x"), 0);
+	assert_int_equal(eval("k != 1", "1x"), 1);
+	assert_int_equal(eval("k == \"a\"", "'a'"), 0);
+	assert_int_equal(eval("k == 1", ""), 0);
+}
+
+/* Equality of JSON values, both ways. */
+static void test_json_equal(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int eq;
+	} cases[] = {
+		/* Numbers by value. */
+		{"1", "1.0", 1},
+		{"1", "1.00e0", 1},
+		{"100", "1e2", 1},
+		{"100", "1E+2", 1},
+		{"0.5", "5e-1", 1},
+		{"0", "-0", 1},
+		{"0", "0.0e10", 1},
+		{"-0.0", "0", 1},
+		{"1.5", "1.50", 1},
+		{"-2", "-2.0", 1},
+		{"-2", "2", 0},
+		{"1", "2", 0},
+		{"12", "21", 0},
+		{"0.1", "0.10000000000000001", 1},
+		{"9007199254740993", "9007199254740992", 0},
+		{"9007199254740993", "9007199254740993.0", 1},
+		{"123456789012345678901234567890",
+		 "1.2345678901234567890123456789e29", 1},
+		{"1e400", "1e400", 1},
+		{"1e400", "2e400", 0},
+		{"1e-400", "0", 0},
+		{"1e-400", "2e-400", 0},
+		{"1e-400", "1.0e-400", 1},
+		{"1e99999999999999999999", "1e99999999999999999999", 1},
+		{"1", "\"1\"", 0},
+		/* Strings by content. */
+		{"\"a\"", "\"a\"", 1},
+		{"\"\\u0041\"", "\"A\"", 1},
+		{"\"\\u00e9\"", "\"\xc3\xa9\"", 1},
+		{"\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"", 1},
+		{"\"\\/\\\\\\\"\\b\\f\\n\\r\\t\"",
+		 "\"/\\\\\\\"\\u0008\\u000c"
+		 "\\u000a\\u000D\\u0009\"",
+		 1},
+		{"\"a\\u0000b\"", "\"a\\u0000c\"", 0},
+		{"\"a\\u0000b\"", "\"a\\u0000b\"", 1},
+		{"\"a\"", "\"a \"", 0},
+		{"\"\"", "\"\"", 1},
+		/* Containers. */
+		{"[]", "[ ]", 1},
+		{"{}", " { } ", 1},
+		{"[]", "{}", 0},
+		{"[1,2]", "[2,1]", 0},
+		{"[1,2]", "[1,2,3]", 0},
+		{"[1,[2,[3]]]", "[1.0,[2e0,[30e-1]]]", 1},
+		{"{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}", 1},
+		{"{\"a\":1,\"b\":2}", "{\"a\":1}", 0},
+		{"{\"a\":1}", "{\"A\":1}", 0},
+		{"{\"x\":{\"p\":[1,{\"q\":null,\"r\":false}],\"s\":\"t\"}}",
+		 "{\"x\":{\"s\":\"t\",\"p\":[1,{\"r\":false,\"q\":null}]}}", 1},
+		{"{\"x\":{\"p\":[1,{\"q\":null,\"r\":false}]}}",
+		 "{\"x\":{\"p\":[1,{\"r\":true,\"q\":null}]}}", 0},
+		{"{\"\\u0061\":1}", "{\"a\":1}", 1},
+		{"true", "true", 1},
+		{"false", "true", 0},
+		{"null", "false", 0},
+		/* Invalid texts equal nothing, not even themselves. */
+		{"nul", "nul", 0},
+		{"01", "1", 0},
+		{"1.", "1", 0},
+		{".5", "0.5", 0},
+		{"+1", "1", 0},
+		{"1e", "1", 0},
+		{"[1,]", "[1]", 0},
+		{"{\"a\":1,}", "{\"a\":1}", 0},
+		{"{\"a\" 1}", "{\"a\":1}", 0},
+		{"{a:1}", "{\"a\":1}", 0},
+		{"\"\\ud800\"", "\"\\ud800\"", 0},
+		{"\"\\udc00\"", "\"\\udc00\"", 0},
+		{"\"\\u12\"", "\"\\u12\"", 0},
+		{"\"tab\there\"", "\"tab\\there\"", 0},
+		{"\"open", "\"open", 0},
+		{"[1] [2]", "[1]", 0},
+		{"", "", 0},
+		{"NaN", "NaN", 0},
+		{"Infinity", "Infinity", 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (sup_json_equal(cases[i].a, cases[i].b) != cases[i].eq ||
+		    sup_json_equal(cases[i].b, cases[i].a) != cases[i].eq)
+			fail_msg("'%s' vs '%s': expected %s", cases[i].a,
+				 cases[i].b, cases[i].eq ? "equal" : "unequal");
+	}
+	assert_int_equal(sup_json_equal(NULL, "1"), 0);
+	assert_int_equal(sup_json_check(" [1, {\"a\": \"b\"}] ", NULL, 0), 0);
+	{
+		char err[128];
+
+		assert_int_equal(sup_json_check("[1, }", err, sizeof(err)), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_string_equal(err, "expected a value at offset 4");
+	}
+}
+
+/* A text of DEPTH nested arrays (OPEN), then the closing brackets. */
+static char *nested(int depth, const char *open, const char *close)
+{
+	size_t lo = strlen(open), lc = strlen(close);
+	char *s = malloc((size_t)depth * (lo + lc) + 2);
+	size_t n = 0;
+	int i;
+
+	assert_non_null(s);
+	for (i = 0; i < depth; i++, n += lo)
+		memcpy(s + n, open, lo);
+	s[n++] = '1';
+	for (i = 0; i < depth; i++, n += lc)
+		memcpy(s + n, close, lc);
+	s[n] = '\0';
+	return s;
+}
+
+static void test_json_depth(void **state)
+{
+	char *a, *b, err[128];
+
+	a = nested(SUP_JSON_DEPTH_MAX, "[", "]");
+	b = nested(SUP_JSON_DEPTH_MAX, "[ ", " ]");
+	assert_int_equal(sup_json_equal(a, b), 1);
+	free(a);
+	free(b);
+	a = nested(SUP_JSON_DEPTH_MAX, "{\"k\":", "}");
+	assert_int_equal(sup_json_check(a, NULL, 0), 0);
+	free(a);
+
+	a = nested(SUP_JSON_DEPTH_MAX + 1, "[", "]");
+	assert_int_equal(sup_json_check(a, err, sizeof(err)), -1);
+	assert_string_equal(err, "nested too deeply at offset 64");
+	assert_int_equal(sup_json_equal(a, a), 0);
+	free(a);
+	/* Far deeper, unterminated, both kinds. */
+	a = nested(1000000, "[{\"a\":", "");
+	assert_int_equal(sup_json_equal(a, a), 0);
+	assert_int_equal(sup_json_check(a, NULL, 0), -1);
+	free(a);
+	a = nested(200, "[", "]");
+	assert_int_equal(eval("k == 1", a), 0);
+	assert_int_equal(eval("k != 1", a), 1);
+	free(a);
+}
+
+/* A small deterministic generator, so that failures repeat. */
+static uint64_t rng_state = 88172645463325252ULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Garbage in, no crash, no leak: random bytes, and random mutations of
+ * valid texts, through every parser. */
+static void test_garbage(void **state)
+{
+	static const char alphabet[] = "[]{}\",:\\u0123456789.eE+-truefalsnl "
+				       "\t\n=!;#abcdxyz_\xc3\xa9\x80\xff";
+	const char *tmpl = template_workflow();
+	size_t tlen = strlen(tmpl);
+	char buf[4096], *mut;
+	struct sup_workflow *wf;
+	struct sup_cond *c;
+	size_t len, j;
+	int i, k;
+
+	for (i = 0; i < 3000; i++) {
+		len = rng() % 300;
+		for (j = 0; j < len; j++) {
+			if (i % 2)
+				buf[j] = alphabet[rng() %
+						  (sizeof(alphabet) - 1)];
+			else
+				buf[j] = (char)(rng() % 255 + 1);
+		}
+		buf[len] = '\0';
+		(void)sup_json_equal(buf, buf);
+		(void)sup_json_equal(buf, "[1,{\"a\":\"b\"}]");
+		(void)sup_json_check(buf, NULL, 0);
+		c = sup_cond_parse(buf, NULL, 0);
+		if (c) {
+			(void)sup_cond_eval(c, buf);
+			(void)sup_cond_eval(c, NULL);
+			sup_cond_free(c);
+		}
+		wf = sup_workflow_parse(buf, "g.ini", BASE, errbuf,
+					sizeof(errbuf));
+		sup_workflow_free(wf);
+	}
+
+	/* Mutated copies of the example workflow. */
+	mut = malloc(tlen + 1);
+	assert_non_null(mut);
+	for (i = 0; i < 2000; i++) {
+		memcpy(mut, tmpl, tlen + 1);
+		for (k = 0; k < 1 + (int)(rng() % 4); k++)
+			mut[rng() % tlen] =
+				alphabet[rng() % (sizeof(alphabet) - 1)];
+		wf = sup_workflow_parse(mut, "m.ini", BASE, errbuf,
+					sizeof(errbuf));
+		if (!wf)
+			assert_true(errbuf[0] != '\0');
+		sup_workflow_free(wf);
+	}
+	free(mut);
+
+	/* Mutated JSON. */
+	for (i = 0; i < 5000; i++) {
+		static const char base[] =
+			"{\"a\":[1,2.5e3,-0.1,\"x\\u00e9\\n\"],\"b\":{\"c\":"
+			"null,\"d\":[true,false,{}]},\"e\":\"\\ud83d\\ude00\"}";
+
+		memcpy(buf, base, sizeof(base));
+		for (k = 0; k < 1 + (int)(rng() % 3); k++)
+			buf[rng() % (sizeof(base) - 1)] =
+				alphabet[rng() % (sizeof(alphabet) - 1)];
+		(void)sup_json_equal(buf, base);
+		(void)sup_json_check(buf, NULL, 0);
+	}
+
+	/* A tiny error buffer is never overrun, and NULL is fine. */
+	assert_null(sup_workflow_parse("[phse x]\n", "f.ini", BASE, buf, 4));
+	assert_string_equal(buf, "f.i");
+	assert_null(sup_workflow_parse("[phse x]\n", "f.ini", BASE, NULL, 0));
+	assert_null(sup_cond_parse("x", buf, 1));
+	assert_string_equal(buf, "");
+	sup_workflow_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init_template),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_stop_grace_default),
+		cmocka_unit_test(test_phase_order),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_backoff_forms),
+		cmocka_unit_test(test_values_in_file),
+		cmocka_unit_test(test_cwd),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_default_name),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_continuation),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_cond_parse),
+		cmocka_unit_test(test_cond_eval),
+		cmocka_unit_test(test_json_equal),
+		cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,481 @@
+/*
+ * worker-main.c - smithers-worker: the small process that stands between
+ * the supervisor and one agent.
+ *
+ * The supervisor forks, puts the agent's protocol pipes at fds 3 (up) and 4
+ * (down) and the worker's control pipe at fd 5, and execs us right away, so
+ * we inherit none of its memory. We then:
+ *  - ask the kernel for SIGUSR2 when the supervisor dies (PR_SET_PDEATHSIG),
+ *    checking getppid() after, for the race where it died first;
+ *  - start the agent command in a new process group, its stdin /dev/null,
+ *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on;
+ *  - announce "agent PID\n" on fd 5, then keep the agent's output in the log
+ *    file, rotated by size (LOG, LOG.1 ... LOG.KEEP);
+ *  - on SIGTERM (the supervisor stopping the agent): the stop signal to the
+ *    agent's group, then SIGKILL after the grace period;
+ *  - on SIGUSR2 (the supervisor died): SIGKILL to the agent's group at once;
+ *  - when the agent ends: SIGKILL to whatever is left of its group (before
+ *    reaping it, so its pid cannot be recycled meanwhile), and exit with the
+ *    agent's status: its exit code, or death by the same signal.
+ *
+ * Exit status of the worker itself when it cannot start the agent: 127 (as
+ * a shell for a command not found), with the reason on fd 5 and stderr.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTL_FD 5
+
+struct worker {
+	const char *log_path;
+	int64_t log_max; /* rotate past this many bytes; 0: never */
+	int log_keep;
+	int stop_signal;
+	int64_t stop_grace_ms;
+	pid_t parent;
+	const char *cwd;
+	int log_fd;
+	int64_t log_size;
+	pid_t agent;
+	int status; /* the agent's wait status, once it ended */
+	int ended;
+	int64_t kill_at_ms; /* SIGKILL the group then; 0: not stopping */
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* Best effort: the supervisor logs what arrives on fd 5. */
+	if (write(CTL_FD, buf, (size_t)n) < 0) {
+		/* nothing more to do */
+	}
+	if (write(STDERR_FILENO, "smithers-worker: ", 17) < 0 ||
+	    write(STDERR_FILENO, buf, (size_t)n) < 0) {
+		/* nothing more to do */
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int open_log(struct worker *wk)
+{
+	struct stat sb;
+
+	wk->log_fd = open(wk->log_path,
+			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (wk->log_fd < 0) {
+		say("cannot open log '%s': %s", wk->log_path, strerror(errno));
+		return -1;
+	}
+	wk->log_size = fstat(wk->log_fd, &sb) == 0 ? sb.st_size : 0;
+	return 0;
+}
+
+/* LOG.(KEEP-1) -> LOG.KEEP, ..., LOG -> LOG.1, then a new LOG. */
+static void rotate_log(struct worker *wk)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	close(wk->log_fd);
+	wk->log_fd = -1;
+	for (int i = wk->log_keep; i >= 1; i--) {
+		if (i == 1)
+			snprintf(from, sizeof(from), "%s", wk->log_path);
+		else
+			snprintf(from, sizeof(from), "%s.%d", wk->log_path,
+				 i - 1);
+		snprintf(to, sizeof(to), "%s.%d", wk->log_path, i);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			say("cannot rotate '%s': %s", from, strerror(errno));
+	}
+	if (wk->log_keep == 0)
+		unlink(wk->log_path);
+	open_log(wk);
+}
+
+static void log_output(struct worker *wk, const char *buf, size_t len)
+{
+	if (wk->log_fd < 0)
+		return;
+	if (write_all(wk->log_fd, buf, len) < 0) {
+		say("cannot write log '%s': %s", wk->log_path, strerror(errno));
+		return;
+	}
+	wk->log_size += (int64_t)len;
+	if (wk->log_max > 0 && wk->log_size >= wk->log_max)
+		rotate_log(wk);
+}
+
+/* The agent's child side of the fork: never returns. */
+static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
+{
+	sigset_t none;
+	int null_fd;
+
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	null_fd = open("/dev/null", O_RDONLY);
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
+		goto fail;
+	close(CTL_FD); /* the agent does not talk to us */
+	if (wk->cwd && chdir(wk->cwd) < 0)
+		goto fail;
+	execvp(argv[0], argv);
+fail:;
+	int err = errno;
+
+	if (write(err_pipe, &err, sizeof(err)) < 0) {
+		/* the parent sees EOF and an unknown failure */
+	}
+	_exit(127);
+}
+
+static int start_agent(struct worker *wk, char **argv, int *out_fd)
+{
+	int out[2], errp[2], err = 0;
+	ssize_t n;
+	char line[64];
+
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		say("cannot make a pipe: %s", strerror(errno));
+		return -1;
+	}
+	wk->agent = fork();
+	if (wk->agent < 0) {
+		say("cannot fork: %s", strerror(errno));
+		return -1;
+	}
+	if (wk->agent == 0)
+		exec_agent(wk, out[1], errp[1], argv);
+	/* Also from here, so the group exists before we signal it. */
+	setpgid(wk->agent, wk->agent);
+	close(out[1]);
+	close(errp[1]);
+	/* The protocol pipes belong to the agent now. */
+	close(3);
+	close(4);
+	do
+		n = read(errp[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(errp[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		say("cannot run '%s' in '%s': %s", argv[0],
+		    wk->cwd ? wk->cwd : ".", strerror(err));
+		waitpid(wk->agent, NULL, 0);
+		close(out[0]);
+		return -1;
+	}
+	snprintf(line, sizeof(line), "agent %ld\n", (long)wk->agent);
+	if (write_all(CTL_FD, line, strlen(line)) < 0) {
+		/* the supervisor is gone: SIGUSR2 follows */
+	}
+	*out_fd = out[0];
+	return 0;
+}
+
+/* The agent ended (a zombie now): kill the rest of its group, reap it. */
+static void agent_ended(struct worker *wk)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)wk->agent, &si, WEXITED | WNOHANG | WNOWAIT) <
+		    0 ||
+	    si.si_pid != wk->agent)
+		return;
+	kill(-wk->agent, SIGKILL);
+	if (waitpid(wk->agent, &wk->status, 0) == wk->agent)
+		wk->ended = 1;
+}
+
+static void handle_signal(struct worker *wk, int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		if (!wk->ended)
+			agent_ended(wk);
+		/* Anything else of ours is reaped too. */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (!wk->ended && !wk->kill_at_ms) {
+			kill(-wk->agent, wk->stop_signal);
+			wk->kill_at_ms = now_ms() + wk->stop_grace_ms;
+		}
+		break;
+	case SIGUSR2: /* the supervisor died */
+	case SIGHUP:
+		if (!wk->ended) {
+			kill(-wk->agent, SIGKILL);
+			wk->kill_at_ms = now_ms();
+		}
+		break;
+	}
+}
+
+/* Exit as the agent did. */
+static void exit_like(int status)
+{
+	struct rlimit none = {0, 0};
+	int sig;
+
+	if (WIFEXITED(status))
+		exit(WEXITSTATUS(status));
+	sig = WTERMSIG(status);
+	setrlimit(RLIMIT_CORE, &none); /* the agent dumped its own core */
+	signal(sig, SIG_DFL);
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	exit(128 + sig); /* a signal that does not kill (e.g. ignored) */
+}
+
+static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: smithers-worker [--log PATH] [--log-max BYTES] "
+	      "[--log-keep N]\n"
+	      "                       [--stop-signal N] [--stop-grace MS] "
+	      "[--cwd DIR]\n"
+	      "                       [--parent PID] -- COMMAND [ARG...]\n"
+	      "Started by the smithers supervisor with the agent's protocol "
+	      "pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
+	      "to be run by hand.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"log", required_argument, NULL, 'l'},
+		{"log-max", required_argument, NULL, 'm'},
+		{"log-keep", required_argument, NULL, 'k'},
+		{"stop-signal", required_argument, NULL, 's'},
+		{"stop-grace", required_argument, NULL, 'g'},
+		{"cwd", required_argument, NULL, 'c'},
+		{"parent", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct worker wk = {
+		.log_max = 10 * 1024 * 1024,
+		.log_keep = 3,
+		.stop_signal = SIGTERM,
+		.stop_grace_ms = 10000,
+		.log_fd = -1,
+	};
+	struct pollfd pfd[2];
+	sigset_t mask;
+	int64_t v;
+	int c, sfd, out_fd = -1;
+	char buf[65536];
+
+	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			wk.log_path = optarg;
+			break;
+		case 'm':
+			if (parse_int(optarg, 0, INT64_MAX, &wk.log_max) < 0)
+				goto bad;
+			break;
+		case 'k':
+			if (parse_int(optarg, 0, 100, &v) < 0)
+				goto bad;
+			wk.log_keep = (int)v;
+			break;
+		case 's':
+			if (parse_int(optarg, 1, NSIG - 1, &v) < 0)
+				goto bad;
+			wk.stop_signal = (int)v;
+			break;
+		case 'g':
+			if (parse_int(optarg, 0, INT64_MAX / 2,
+				      &wk.stop_grace_ms) < 0)
+				goto bad;
+			break;
+		case 'c':
+			wk.cwd = optarg;
+			break;
+		case 'p':
+			if (parse_int(optarg, 1, INT32_MAX, &v) < 0)
+				goto bad;
+			wk.parent = (pid_t)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (optind >= argc)
+		goto bad;
+	if (fcntl(CTL_FD, F_GETFD) < 0 || fcntl(3, F_GETFD) < 0 ||
+	    fcntl(4, F_GETFD) < 0) {
+		fputs("smithers-worker: fds 3, 4 and 5 must be open (run by "
+		      "the smithers supervisor)\n",
+		      stderr);
+		return 2;
+	}
+	fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
+
+	/* Signals arrive through a signalfd, never in a handler. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		say("cannot make a signalfd: %s", strerror(errno));
+		return 127;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGUSR2);
+	if (wk.parent && getppid() != wk.parent)
+		return 127; /* the supervisor died before we got here */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (wk.log_path && open_log(&wk) < 0)
+		return 127;
+	if (start_agent(&wk, argv + optind, &out_fd) < 0)
+		return 127;
+
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = out_fd;
+	pfd[1].events = POLLIN;
+	/* Run until the agent ended and its output is drained. */
+	while (!wk.ended || out_fd >= 0) {
+		int timeout = -1;
+
+		if (wk.kill_at_ms && !wk.ended) {
+			int64_t left = wk.kill_at_ms - now_ms();
+
+			if (left <= 0) {
+				kill(-wk.agent, SIGKILL);
+				wk.kill_at_ms = INT64_MAX;
+			} else {
+				timeout = (int)(left > INT32_MAX ? INT32_MAX
+								 : left);
+			}
+		}
+		pfd[1].fd = out_fd;
+		if (poll(pfd, 2, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			say("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				handle_signal(&wk, (int)si.ssi_signo);
+		}
+		if (out_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(out_fd, buf, sizeof(buf));
+
+			if (n > 0) {
+				log_output(&wk, buf, (size_t)n);
+			} else if (n == 0 || errno != EINTR) {
+				close(out_fd);
+				out_fd = -1;
+			}
+		}
+		/* Output closed while a grandchild still runs: the agent
+		 * has ended; nothing more to log. */
+		if (out_fd < 0 && !wk.ended) {
+			siginfo_t si;
+
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)wk.agent, &si,
+				   WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == wk.agent)
+				agent_ended(&wk);
+			else
+				pfd[1].fd = -1;
+		}
+	}
+	if (wk.log_fd >= 0)
+		close(wk.log_fd);
+	exit_like(wk.status);
+bad:
+	usage(stderr);
+	return 2;
+}
