@@ -94,8 +94,6 @@ struct stream {
 	int hello;
 	int dead; /* protocol error: no more reading */
 	int eof;
-	struct call *calls;
-	size_t ncalls, capcalls;
 	struct stream *prev, *next;
 };
 
@@ -122,6 +120,11 @@ struct agent {
 	char *result_text, *result_json; /* from a "result" message */
 	int proto_error;
 	int timed_out;
+	/* Tool calls started and not completed, by the agent's number: per
+	 * agent, since `smithers emit` starts and completes a call from two
+	 * different connections. */
+	struct call *calls;
+	size_t ncalls, capcalls;
 };
 
 struct run {
@@ -299,7 +302,6 @@ static void stream_free(struct stream *s)
 		close(s->out_fd);
 	wrk_decoder_free(s->dec);
 	wrk_buf_release(&s->out);
-	free(s->calls);
 	free(s);
 }
 
@@ -353,7 +355,7 @@ static void stream_error(struct stream *s, uint64_t seq, const char *reason,
 	stream_flush(s);
 }
 
-static int64_t call_find(struct stream *s, uint64_t call)
+static int64_t call_find(struct agent *s, uint64_t call)
 {
 	for (size_t i = 0; i < s->ncalls; i++)
 		if (s->calls[i].call == call)
@@ -361,7 +363,7 @@ static int64_t call_find(struct stream *s, uint64_t call)
 	return 0;
 }
 
-static int call_add(struct stream *s, uint64_t call, int64_t id)
+static int call_add(struct agent *s, uint64_t call, int64_t id)
 {
 	if (s->ncalls == s->capcalls) {
 		size_t cap = s->capcalls ? s->capcalls * 2 : 8;
@@ -378,7 +380,7 @@ static int call_add(struct stream *s, uint64_t call, int64_t id)
 	return 0;
 }
 
-static void call_remove(struct stream *s, uint64_t call)
+static void call_remove(struct agent *s, uint64_t call)
 {
 	for (size_t i = 0; i < s->ncalls; i++)
 		if (s->calls[i].call == call) {
@@ -493,17 +495,17 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 		break;
 	}
 	case WRK_TOOL_START:
-		if (call_find(s, m->call)) {
+		if (call_find(a, m->call)) {
 			stream_error(s, m->seq,
 				     "tool call number already in use", 0);
 			break;
 		}
 		id = wal_tool_start(w, a->id, m->tool, m->json);
-		if (id < 0 || call_add(s, m->call, id) < 0)
+		if (id < 0 || call_add(a, m->call, id) < 0)
 			rc = -1;
 		break;
 	case WRK_TOOL_COMPLETE:
-		id = call_find(s, m->call);
+		id = call_find(a, m->call);
 		if (!id) {
 			char *why = xasprintf("no tool call %" PRIu64
 					      " was started",
@@ -516,7 +518,7 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 		rc = wal_tool_complete(w, id, m->output, m->output_len,
 				       m->summary, m->status, m->error);
 		if (rc == 0)
-			call_remove(s, m->call);
+			call_remove(a, m->call);
 		break;
 	case WRK_ARTIFACT_ADD: {
 		char *path = resolve_path(a, m->path);
@@ -1184,6 +1186,7 @@ static void phase_start(struct run *r)
 		a->attempt = 1;
 		a->failures = 0;
 		a->consecutive = 0;
+		a->ncalls = 0;
 	}
 	schedule(r);
 	phase_check(r);
@@ -1580,6 +1583,7 @@ out:
 		free(a->fail_text);
 		free(a->result_text);
 		free(a->result_json);
+		free(a->calls);
 	}
 	free(r.agents);
 	for (size_t i = 0; i < sizeof(r.sig_ev) / sizeof(*r.sig_ev); i++)

@@ -195,6 +195,8 @@ static int perr(struct parser *ps, int line, const char *fmt, ...)
 
 static int nomem(struct parser *ps)
 {
+	if (ps->failed)
+		return -1;
 	perr(ps, 0, "out of memory");
 	ps->saved_errno = ENOMEM;
 	return -1;
@@ -454,6 +456,13 @@ static int set_backoff(struct parser *ps, struct sup_agent *a,
 	return 0;
 }
 
+/* ASCII only: the locale must not change what a name may hold. */
+static int is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
 static int valid_name(const char *s)
 {
 	size_t n = 0;
@@ -461,8 +470,8 @@ static int valid_name(const char *s)
 	if (!strcmp(s, ".") || !strcmp(s, ".."))
 		return 0;
 	for (; s[n]; n++)
-		if (!isalnum((unsigned char)s[n]) && s[n] != '.' &&
-		    s[n] != '_' && s[n] != '-')
+		if (!is_alnum(s[n]) && s[n] != '.' && s[n] != '_' &&
+		    s[n] != '-')
 			return 0;
 	return n > 0 && n <= SUP_NAME_MAX;
 }
@@ -471,10 +480,10 @@ static int valid_env_name(const char *s, size_t n)
 {
 	size_t i;
 
-	if (!n || isdigit((unsigned char)s[0]))
+	if (!n || (s[0] >= '0' && s[0] <= '9'))
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+		if (!is_alnum(s[i]) && s[i] != '_')
 			return 0;
 	return 1;
 }
@@ -1117,22 +1126,40 @@ static char *read_line(char *buf, int num, void *arg)
 	return buf;
 }
 
-/* A continuation line: VALUE goes on with the section's last key. */
+/* A continuation line: VALUE goes on with the section's last key. inih
+ * leaves inline comments in continuation lines: they go here, so that " ;"
+ * means the same on every line. */
 static int continue_key(struct parser *ps, const char *value)
 {
 	const struct keydef *kd = &keys[ps->prev_key];
 	struct sup_agent *a;
+	char *v, *p;
+	int was_space = 0, rc;
 
-	if (ps->sec == SEC_AGENT && kd->id == K_ENV)
-		return add_env(ps, &ps->wf->agents[ps->idx], value);
-	if (ps->sec == SEC_AGENT && (kd->flags & F_LINES)) {
-		a = &ps->wf->agents[ps->idx];
-		return append_line(ps, kd->id, text_field(a, kd->id), value);
+	if (ps->sec != SEC_AGENT || (kd->id != K_ENV && !(kd->flags & F_LINES)))
+		return perr(ps, ps->line,
+			    "indented line continues '%s', which takes one "
+			    "line (remove the indentation)",
+			    kd->name);
+	v = strdup(value);
+	if (!v)
+		return nomem(ps);
+	for (p = v; *p; p++) {
+		if (was_space && *p == ';') {
+			*p = '\0';
+			break;
+		}
+		was_space = isspace((unsigned char)*p);
 	}
-	return perr(ps, ps->line,
-		    "indented line continues '%s', which takes one line "
-		    "(remove the indentation)",
-		    kd->name);
+	while (p > v && isspace((unsigned char)p[-1]))
+		*--p = '\0';
+	a = &ps->wf->agents[ps->idx];
+	if (kd->id == K_ENV)
+		rc = add_env(ps, a, v);
+	else
+		rc = append_line(ps, kd->id, text_field(a, kd->id), v);
+	free(v);
+	return rc;
 }
 
 /* inih's handler: one key = value of the current line. */
@@ -1216,20 +1243,23 @@ static int finish(struct parser *ps)
 		return perr(ps, 0,
 			    "no [phase NAME] section: a workflow needs "
 			    "at least one phase");
+	/* Count, check, then list each phase's agents. */
+	for (i = 0; i < wf->nagents; i++)
+		wf->phases[wf->agents[i].phase].nagents++;
+	for (i = 0; i < wf->nphases; i++) {
+		ph = &wf->phases[i];
+		if (!ph->nagents)
+			return perr(ps, ph->line, "phase '%s' has no agents",
+				    ph->name);
+		ph->agents = calloc(ph->nagents, sizeof(*ph->agents));
+		if (!ph->agents)
+			return nomem(ps);
+		ph->nagents = 0;
+	}
 	for (i = 0; i < wf->nagents; i++) {
 		ph = &wf->phases[wf->agents[i].phase];
-		if (!ph->agents) {
-			ph->agents = calloc(wf->nagents, sizeof(*ph->agents));
-			if (!ph->agents)
-				return nomem(ps);
-		}
 		ph->agents[ph->nagents++] = i;
 	}
-	for (i = 0; i < wf->nphases; i++)
-		if (!wf->phases[i].nagents)
-			return perr(ps, wf->phases[i].line,
-				    "phase '%s' has no agents",
-				    wf->phases[i].name);
 	if (wf->name)
 		return 0;
 	base = strrchr(ps->path, '/');

@@ -96,13 +96,20 @@ enum {
 };
 
 static const char *const opt_names[O_COUNT] = {
-	[O_TRIGGER] = "trigger",     [O_SCOPE] = "scope",
-	[O_CONFIDENCE] = "confidence", [O_SOURCE] = "source",
-	[O_OUTPUT_FILE] = "output-file", [O_OUTPUT] = "output",
-	[O_SUMMARY] = "summary",     [O_STATUS] = "status",
-	[O_ERROR] = "error",	     [O_TYPE] = "type",
-	[O_METADATA] = "metadata",   [O_COST] = "cost",
-	[O_LEVEL] = "level",	     [O_JSON] = "json",
+	[O_TRIGGER] = "trigger",
+	[O_SCOPE] = "scope",
+	[O_CONFIDENCE] = "confidence",
+	[O_SOURCE] = "source",
+	[O_OUTPUT_FILE] = "output-file",
+	[O_OUTPUT] = "output",
+	[O_SUMMARY] = "summary",
+	[O_STATUS] = "status",
+	[O_ERROR] = "error",
+	[O_TYPE] = "type",
+	[O_METADATA] = "metadata",
+	[O_COST] = "cost",
+	[O_LEVEL] = "level",
+	[O_JSON] = "json",
 };
 
 #define M(o) (1u << (o))
@@ -143,8 +150,8 @@ struct emit_args {
 	int timeout_ms; /* -1: no limit */
 };
 
-__attribute__((format(printf, 1, 2))) static int
-usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+							     ...)
 {
 	va_list ap;
 
@@ -193,6 +200,13 @@ static int parse_args(int argc, char **argv, struct emit_args *a, int *help)
 			a->no_wait = 1;
 			continue;
 		}
+		for (o = 0; o < O_COUNT; o++)
+			if (strlen(opt_names[o]) == len &&
+			    !strncmp(opt_names[o], s, len))
+				break;
+		if (o == O_COUNT && !(len == 7 && !strncmp(s, "timeout", 7)))
+			return usage_error("unknown option '%.*s'",
+					   (int)len + 2, argv[i]);
 		if (eq) {
 			val = eq + 1;
 		} else if (i + 1 < argc) {
@@ -201,7 +215,7 @@ static int parse_args(int argc, char **argv, struct emit_args *a, int *help)
 			return usage_error("option '--%s' needs an argument",
 					   s);
 		}
-		if (len == 7 && !strncmp(s, "timeout", 7)) {
+		if (o == O_COUNT) { /* --timeout */
 			char *end;
 			double sec;
 
@@ -215,12 +229,6 @@ static int parse_args(int argc, char **argv, struct emit_args *a, int *help)
 			a->timeout_ms = (int)(sec * 1000);
 			continue;
 		}
-		for (o = 0; o < O_COUNT; o++)
-			if (strlen(opt_names[o]) == len &&
-			    !strncmp(opt_names[o], s, len))
-				break;
-		if (o == O_COUNT)
-			return usage_error("unknown option '%s'", argv[i]);
 		a->opt[o] = val;
 	}
 	if (!npos)
@@ -374,17 +382,15 @@ static int64_t send_one(struct smithers *s, const struct emit_args *a,
 			return -3;
 		if (o[O_OUTPUT])
 			len = strlen(o[O_OUTPUT]);
-		seq = smithers_tool_complete(s, (int64_t)in,
-					     buf ? buf : o[O_OUTPUT], len,
-					     o[O_SUMMARY], o[O_STATUS],
-					     o[O_ERROR]);
+		seq = smithers_tool_complete(
+			s, (int64_t)in, buf ? buf : o[O_OUTPUT], len,
+			o[O_SUMMARY], o[O_STATUS], o[O_ERROR]);
 		free(buf);
 		return seq;
 	}
 	if (!strcmp(t, "artifact.add"))
-		return smithers_artifact_add(s, a->arg[0], a->arg[1],
-					     o[O_TYPE], o[O_SUMMARY],
-					     o[O_METADATA]);
+		return smithers_artifact_add(s, a->arg[0], a->arg[1], o[O_TYPE],
+					     o[O_SUMMARY], o[O_METADATA]);
 	if (!strcmp(t, "usage")) {
 		if (parse_count(a->arg[0], "TOKENS_IN", &in) < 0 ||
 		    parse_count(a->arg[1], "TOKENS_OUT", &out) < 0)
@@ -436,9 +442,9 @@ static int cmd_emit_exec(struct cmd_ctx *ctx, int argc, char **argv)
 				smithers_errmsg(s));
 		goto out;
 	}
-	if (a.no_wait ? smithers_flush(s, a.timeout_ms < 0 ? 5000
-							    : a.timeout_ms)
-		      : smithers_sync(s, a.timeout_ms)) {
+	if (a.no_wait
+		    ? smithers_flush(s, a.timeout_ms < 0 ? 5000 : a.timeout_ms)
+		    : smithers_sync(s, a.timeout_ms)) {
 		fprintf(stderr, "smithers: %s: %s\n", a.type->name,
 			smithers_errmsg(s));
 		goto out;

@@ -45,18 +45,18 @@
 #define CLOSE_FLUSH_MS	    5000
 
 struct smithers {
-	int up, down;	/* the same fd for a socket */
-	bool pipes;	/* the agent's pipe pair from the environment */
-	bool up_sock;	/* up is a socket: send() with MSG_NOSIGNAL */
-	struct wrk_buf out;	     /* frames not written yet */
-	struct wrk_decoder *dec;     /* acks and errors */
-	uint64_t seq;		     /* last seq queued */
-	uint64_t sync_seq;	     /* last seq that needs an ack */
-	uint64_t acked;		     /* highest seq acked */
-	size_t cap;		     /* send buffer */
-	int dead;		     /* errno once the stream is unusable */
-	bool refused;		     /* an error came since the last sync */
-	struct wal *wal;	     /* for smithers_state_get(), lazily */
+	int up, down;	    /* the same fd for a socket */
+	bool pipes;	    /* the agent's pipe pair from the environment */
+	bool up_sock;	    /* up is a socket: send() with MSG_NOSIGNAL */
+	struct wrk_buf out; /* frames not written yet */
+	struct wrk_decoder *dec; /* acks and errors */
+	uint64_t seq;		 /* last seq queued */
+	uint64_t sync_seq;	 /* last seq that needs an ack */
+	uint64_t acked;		 /* highest seq acked */
+	size_t cap;		 /* send buffer */
+	int dead;		 /* errno once the stream is unusable */
+	bool refused;		 /* an error came since the last sync */
+	struct wal *wal;	 /* for smithers_state_get(), lazily */
 	char errmsg[512];
 };
 
@@ -185,9 +185,9 @@ static int read_down(struct smithers *s)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0)
-			return kill_stream(s, EPIPE,
-					   "cannot read from the supervisor: %s",
-					   strerror(errno));
+			return kill_stream(
+				s, EPIPE, "cannot read from the supervisor: %s",
+				strerror(errno));
 		if (n > 0 && wrk_decoder_feed(s->dec, buf, (size_t)n) < 0)
 			return kill_stream(s, ENOMEM, "out of memory");
 		while ((rc = wrk_decoder_next(s->dec, &m)) > 0) {
@@ -248,11 +248,12 @@ static int write_up(struct smithers *s)
 		/* Gone: a fatal error it sent first says why. */
 		err = errno;
 		read_down(s);
-		return kill_stream(s, EPIPE,
-				   err == EPIPE || err == ECONNRESET
-					   ? "the supervisor closed the stream"
-					   : "cannot write to the supervisor: %s",
-				   strerror(err));
+		return kill_stream(
+			s, EPIPE,
+			err == EPIPE || err == ECONNRESET
+				? "the supervisor closed the stream"
+				: "cannot write to the supervisor: %s",
+			strerror(err));
 	}
 	return 0;
 }
@@ -304,8 +305,8 @@ static size_t send_buffer_from_env(void)
 static int64_t send_msg(struct smithers *s, struct wrk_msg *m);
 
 /* A handle on fds UP and DOWN (taken over), after sending hello. */
-static struct smithers *open_fds(int up, int down, bool pipes,
-				 int64_t agent_id, const char *token)
+static struct smithers *open_fds(int up, int down, bool pipes, int64_t agent_id,
+				 const char *token)
 {
 	struct smithers *s = calloc(1, sizeof(*s));
 	struct wrk_msg hello;
@@ -635,7 +636,8 @@ int64_t smithers_tool_complete(struct smithers *s, int64_t call,
 	struct wrk_msg m = {.type = WRK_TOOL_COMPLETE};
 
 	if (call <= 0)
-		return set_error(s, EINVAL, "tool call id %" PRId64
+		return set_error(s, EINVAL,
+				 "tool call id %" PRId64
 				 " is not one of smithers_tool_start()",
 				 call);
 	m.call = (uint64_t)call;
@@ -672,8 +674,7 @@ int64_t smithers_usage(struct smithers *s, uint64_t tokens_in,
 	return send_msg(s, &m);
 }
 
-int64_t smithers_log(struct smithers *s, const char *level,
-		     const char *message)
+int64_t smithers_log(struct smithers *s, const char *level, const char *message)
 {
 	struct wrk_msg m = {.type = WRK_LOG};
 
@@ -682,8 +683,7 @@ int64_t smithers_log(struct smithers *s, const char *level,
 	return send_msg(s, &m);
 }
 
-int64_t smithers_result(struct smithers *s, const char *text,
-			const char *json)
+int64_t smithers_result(struct smithers *s, const char *text, const char *json)
 {
 	struct wrk_msg m = {.type = WRK_RESULT};
 
@@ -725,12 +725,11 @@ int smithers_sync(struct smithers *s, int timeout_ms)
 		if (timeout_ms >= 0) {
 			left = (int)(deadline - now_ms());
 			if (left <= 0)
-				return set_error(s, ETIMEDOUT,
-						 "no ack for seq %" PRIu64
-						 " within %d ms (acked %" PRIu64
-						 ")",
-						 s->sync_seq, timeout_ms,
-						 s->acked);
+				return set_error(
+					s, ETIMEDOUT,
+					"no ack for seq %" PRIu64
+					" within %d ms (acked %" PRIu64 ")",
+					s->sync_seq, timeout_ms, s->acked);
 		}
 		wait_io(s, s->out.len > 0, left);
 	}

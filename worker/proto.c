@@ -70,7 +70,10 @@ struct field {
 	unsigned short flag; /* F_NUM: its int has_ member; 0: none */
 };
 
-#define FIELD(n, k, r, m) {n, k, r, offsetof(struct wrk_msg, m), 0}
+#define FIELD(n, k, r, m)                                                      \
+	{                                                                      \
+		n, k, r, offsetof(struct wrk_msg, m), 0                        \
+	}
 
 static const struct field hello_fields[] = {
 	FIELD("v", F_U32, 1, version),
@@ -149,7 +152,10 @@ struct spec {
 	bool down; /* sent by the supervisor */
 };
 
-#define SPEC(n, f, d) {n, f, sizeof(f) / sizeof(f[0]), d}
+#define SPEC(n, f, d)                                                          \
+	{                                                                      \
+		n, f, sizeof(f) / sizeof(f[0]), d                              \
+	}
 
 static const struct spec specs[WRK_TYPE_COUNT] = {
 	[WRK_HELLO] = SPEC("hello", hello_fields, false),
@@ -337,7 +343,7 @@ struct wrk_decoder {
 	struct fixup fix[MAX_FIELDS + 2];
 	unsigned nfix;
 	const char *tname; /* type of the message being decoded */
-	char errmsg[256];
+	char errmsg[512];
 };
 
 struct wrk_decoder *wrk_decoder_new(size_t frame_max)
@@ -583,13 +589,13 @@ static int scan_value(struct wrk_decoder *d, const unsigned char **pp,
 				    "values are nested deeper than %d levels",
 				    WRK_DEPTH_MAX);
 		if (items > left)
-			return fail(d, EBADMSG,
-				    "frame body is not one msgpack value: a "
-				    "container of %" PRIu64
-				    " items at byte %zu "
-				    "does not fit in the frame",
-				    (c >= 0xde || c <= 0x8f) ? items / 2 : items,
-				    (size_t)(*pp - start));
+			return fail(
+				d, EBADMSG,
+				"frame body is not one msgpack value: a "
+				"container of %" PRIu64 " items at byte %zu "
+				"does not fit in the frame",
+				(c >= 0xde || c <= 0x8f) ? items / 2 : items,
+				(size_t)(*pp - start));
 		*pp = p;
 		for (i = 0; i < items; i++)
 			if (scan_value(d, pp, end, start, depth + 1) < 0)
@@ -830,8 +836,7 @@ static int take_string(struct wrk_decoder *d, const struct field *f,
 				    f->name, d->tname,
 				    quote(q, sizeof(q), s, n));
 	}
-	if (f->kind == F_STATUS &&
-	    !(n == 9 && !memcmp(s, "completed", 9)) &&
+	if (f->kind == F_STATUS && !(n == 9 && !memcmp(s, "completed", 9)) &&
 	    !(n == 6 && !memcmp(s, "failed", 6)))
 		return fail(d, EBADMSG,
 			    "field 'status' of '%s' must be 'completed' or "
@@ -863,8 +868,7 @@ static int take_field(struct wrk_decoder *d, const struct field *f,
 		return take_string(d, f, o, msg);
 	case F_ANY:
 		at = d->text.len;
-		if (to_json(d, o, f->name) < 0 ||
-		    buf_addc(&d->text, '\0') < 0)
+		if (to_json(d, o, f->name) < 0 || buf_addc(&d->text, '\0') < 0)
 			return -1;
 		add_fixup(d, f->off, at);
 		return 0;
@@ -923,8 +927,8 @@ static int take_field(struct wrk_decoder *d, const struct field *f,
 		*(int *)(m + f->off) = o->via.boolean;
 		return 0;
 	}
-	return fail(d, EBADMSG, "field '%s' of '%s' has no known kind",
-		    f->name, d->tname);
+	return fail(d, EBADMSG, "field '%s' of '%s' has no known kind", f->name,
+		    d->tname);
 }
 
 static bool key_is(const msgpack_object *k, const char *name)
@@ -976,9 +980,9 @@ static int decode_header(struct wrk_decoder *d, const msgpack_object *map,
 		if (key_is(t, specs[type].name))
 			break;
 	if (type == WRK_TYPE_COUNT)
-		return fail(d, EPROTO, "unknown message type '%s'",
-			    quote(q, sizeof(q), t->via.str.ptr,
-				  t->via.str.size));
+		return fail(
+			d, EPROTO, "unknown message type '%s'",
+			quote(q, sizeof(q), t->via.str.ptr, t->via.str.size));
 	sp = &specs[type];
 	d->tname = sp->name;
 	msg->type = (enum wrk_type)type;
@@ -1040,8 +1044,7 @@ static int decode_fields(struct wrk_decoder *d, const msgpack_object *map,
 		if (j == sp->nfields)
 			continue; /* unknown, "t" or "seq" */
 		if (seen & 1u << j)
-			return fail(d, EBADMSG,
-				    "duplicate field '%s' in '%s'",
+			return fail(d, EBADMSG, "duplicate field '%s' in '%s'",
 				    sp->fields[j].name, sp->name);
 		for (k = 0; k < sp->nfields; k++)
 			if (k != j && seen & 1u << k &&

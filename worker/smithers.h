@@ -121,8 +121,7 @@ int64_t smithers_usage(struct smithers *s, uint64_t tokens_in,
 int64_t smithers_log(struct smithers *s, const char *level,
 		     const char *message);
 /* The agent's result: plain TEXT and/or structured JSON (either NULL). */
-int64_t smithers_result(struct smithers *s, const char *text,
-			const char *json);
+int64_t smithers_result(struct smithers *s, const char *text, const char *json);
 /* The agent failed, because of ERROR. */
 int64_t smithers_fail(struct smithers *s, const char *error);
 

@@ -5,7 +5,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 FILES="smithers.ini agents/file-stats.sh agents/todo-scan.sh
-agents/history.sh agents/reviewer.sh"
+agents/history.sh agents/big-files.sh agents/reviewer.sh"
 
 umask 022
 run "$SMITHERS" init proj/sub
@@ -87,11 +87,11 @@ out_has "created  smithers.ini"
 cd "$T"
 run "$SMITHERS" init --dir there --json
 expect_rc 0
-json 'len(j) == 6 and all(e["status"] == "created" for e in j)'
+json 'len(j) == 7 and all(e["status"] == "created" for e in j)'
 json 'j[0]["path"] == "there/.smithers/smithers.db"'
 json 'sorted(e["path"] for e in j[1:]) == sorted("there/" + f for f in
      ["smithers.ini", "agents/file-stats.sh", "agents/todo-scan.sh",
-      "agents/history.sh", "agents/reviewer.sh"])'
+      "agents/history.sh", "agents/big-files.sh", "agents/reviewer.sh"])'
 run "$SMITHERS" --json init there
 expect_rc 0
 json 'all(e["status"] == "kept" for e in j)'

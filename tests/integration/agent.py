@@ -100,6 +100,23 @@ def db_value(key):
 def bad(c, kind, path):
     # Stay to hear the supervisor out: it stops us right after its error.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        send_bad(c, kind, path)
+    except BrokenPipeError:
+        pass  # it stopped reading after the first bad frame
+    if kind == "badjson":
+        return
+    try:
+        while True:
+            m = c.read_one()
+            if m["t"] == "error":
+                note(path, "error %s fatal=%s" % (m["reason"], m.get("fatal")))
+    except EOFError:
+        note(path, "eof")
+    time.sleep(60)
+
+
+def send_bad(c, kind, path):
     if kind == "notframe":
         c.raw(b"GET / HTTP/1.1\r\n\r\n")
     elif kind == "truncated":
@@ -130,17 +147,8 @@ def bad(c, kind, path):
         c.send("state.set", key="goodjson", json='{"ok": true}')
         c.sync()
         note(path, "errors %d" % len(c.errors))
-        return
     else:
         sys.exit("unknown bad kind " + kind)
-    try:
-        while True:
-            m = c.read_one()
-            if m["t"] == "error":
-                note(path, "error %s fatal=%s" % (m["reason"], m.get("fatal")))
-    except EOFError:
-        note(path, "eof")
-    time.sleep(60)
 
 
 def main():

@@ -119,10 +119,10 @@ static void record(struct sup *sp, const struct wrk_msg *m)
 
 static void rec_free(struct rec *r)
 {
-	char **strs[] = {&r->token,   &r->key,	   &r->json,	&r->trigger,
-			 &r->category, &r->scope,   &r->content, &r->source,
-			 &r->tool,     &r->output,  &r->summary, &r->status,
-			 &r->error,    &r->name,    &r->path,	 &r->kind,
+	char **strs[] = {&r->token,    &r->key,	   &r->json,	&r->trigger,
+			 &r->category, &r->scope,  &r->content, &r->source,
+			 &r->tool,     &r->output, &r->summary, &r->status,
+			 &r->error,    &r->name,   &r->path,	&r->kind,
 			 &r->level,    &r->text};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -357,8 +357,9 @@ static void test_open_without_supervisor(void **state)
 	setenv("SMITHERS_TOKEN", "t", 1);
 	assert_null(smithers_open());
 	assert_int_equal(errno, ENOENT);
-	assert_non_null(strstr(smithers_strerror_last(),
-			       "cannot connect to '/nonexistent/smithers.sock'"));
+	assert_non_null(
+		strstr(smithers_strerror_last(),
+		       "cannot connect to '/nonexistent/smithers.sock'"));
 	setenv("SMITHERS_AGENT_ID", "x", 1);
 	assert_null(smithers_open_socket());
 	assert_int_equal(errno, EINVAL);
@@ -379,16 +380,14 @@ static void test_every_message(void **state)
 	s = smithers_open();
 	assert_non_null(s);
 	assert_int_equal(smithers_last_seq(s), 1); /* hello */
-	assert_int_equal(smithers_state_set(s, "phase", "\"review\"",
-					    "scout-done"),
-			 2);
+	assert_int_equal(
+		smithers_state_set(s, "phase", "\"review\"", "scout-done"), 2);
 	assert_int_equal(smithers_state_delete(s, "old", NULL), 3);
 	assert_int_equal(smithers_memory_add(s, "fact", "project", "build",
 					     "make -j2", 0.5, "me"),
 			 4);
-	assert_int_equal(smithers_memory_add(s, "fact", NULL, "k", "c", -1,
-					     NULL),
-			 5);
+	assert_int_equal(
+		smithers_memory_add(s, "fact", NULL, "k", "c", -1, NULL), 5);
 	call = smithers_tool_start(s, "grep", "{\"q\":1}");
 	assert_true(call > 0 && call < (int64_t)1 << 52);
 	call2 = smithers_tool_start(s, "ls", NULL);
@@ -413,9 +412,8 @@ static void test_every_message(void **state)
 	assert_int_equal(smithers_state_set(s, NULL, "1", NULL), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(smithers_errmsg(s), "'state.set'"));
-	assert_int_equal(smithers_tool_complete(s, 0, NULL, 0, NULL, NULL,
-						NULL),
-			 -1);
+	assert_int_equal(
+		smithers_tool_complete(s, 0, NULL, 0, NULL, NULL, NULL), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(smithers_log(s, NULL, "after"), 14);
 	smithers_close(s);
@@ -613,7 +611,7 @@ static void test_supervisor_gone(void **state)
 struct sender {
 	struct smithers *s;
 	int total;
-	int done;	    /* sends returned */
+	int done;	   /* sends returned */
 	size_t max_unsent; /* after any send returned */
 	int failed;
 };
@@ -635,8 +633,7 @@ static void *sender_main(void *arg)
 		}
 		u = smithers_unsent(sd->s);
 		if (u > __atomic_load_n(&sd->max_unsent, __ATOMIC_SEQ_CST))
-			__atomic_store_n(&sd->max_unsent, u,
-					 __ATOMIC_SEQ_CST);
+			__atomic_store_n(&sd->max_unsent, u, __ATOMIC_SEQ_CST);
 		__atomic_add_fetch(&sd->done, 1, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
@@ -681,8 +678,7 @@ static void test_back_pressure(void **state)
 	assert_true(last < sd.total);
 	assert_true(last >= 8192 / 150);
 	assert_true(last <= (4096 + 8192 + 4096) / 140);
-	assert_true(__atomic_load_n(&sd.max_unsent, __ATOMIC_SEQ_CST) <=
-		    8192);
+	assert_true(__atomic_load_n(&sd.max_unsent, __ATOMIC_SEQ_CST) <= 8192);
 
 	assert_int_equal(write(sp->release[1], "go", 1), 1);
 	assert_int_equal(pthread_join(th, NULL), 0);
@@ -924,17 +920,16 @@ static void test_emit(void **state)
 	snprintf(outfile, sizeof(outfile), "%s/out", dir);
 
 	/* Not under a supervisor: 3. */
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "log",
-				  "hi", NULL),
-			 3);
+	assert_int_equal(
+		run_emit(prog, outfile, out, sizeof(out), "log", "hi", NULL),
+		3);
 	assert_non_null(strstr(out, "not running under a smithers"));
 	/* Usage: 2. */
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "frob",
-				  NULL),
-			 2);
+	assert_int_equal(
+		run_emit(prog, outfile, out, sizeof(out), "frob", NULL), 2);
 	assert_non_null(strstr(out, "unknown message type 'frob'"));
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out),
-				  "state.set", "k", NULL),
+	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "state.set",
+				  "k", NULL),
 			 2);
 
 	setenv("SMITHERS_SOCKET", path, 1);
@@ -944,9 +939,9 @@ static void test_emit(void **state)
 	/* Written and acked: 0. */
 	sp = sup_socket(lfd);
 	sup_start(sp);
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out),
-				  "state.set", "phase", "\"review\"",
-				  "--trigger", "scout-done", NULL),
+	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "state.set",
+				  "phase", "\"review\"", "--trigger",
+				  "scout-done", NULL),
 			 0);
 	sup_join(sp);
 	assert_int_equal(sp->nrecs, 2);
@@ -961,8 +956,8 @@ static void test_emit(void **state)
 	/* tool.start prints the call id. */
 	sp = sup_socket(lfd);
 	sup_start(sp);
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out),
-				  "tool.start", "grep", "{\"q\":\"x\"}", NULL),
+	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "tool.start",
+				  "grep", "{\"q\":\"x\"}", NULL),
 			 0);
 	sup_join(sp);
 	assert_int_equal(strtoull(out, NULL, 10), sp->recs[1].call);
@@ -976,8 +971,8 @@ static void test_emit(void **state)
 	sp->refuse_seq = 2;
 	sp->reason = "invalid JSON in 'value'";
 	sup_start(sp);
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out),
-				  "state.set", "k", "{", NULL),
+	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "state.set",
+				  "k", "{", NULL),
 			 1);
 	sup_join(sp);
 	assert_non_null(strstr(out, "invalid JSON in 'value'"));
@@ -986,10 +981,9 @@ static void test_emit(void **state)
 	/* tool.complete with an output file, memory.add with options. */
 	sp = sup_socket(lfd);
 	sup_start(sp);
-	assert_int_equal(run_emit(prog, outfile, out, sizeof(out),
-				  "memory.add", "fact", "build", "make -j2",
-				  "--scope", "project", "--confidence", "0.5",
-				  NULL),
+	assert_int_equal(run_emit(prog, outfile, out, sizeof(out), "memory.add",
+				  "fact", "build", "make -j2", "--scope",
+				  "project", "--confidence", "0.5", NULL),
 			 0);
 	sup_join(sp);
 	assert_string_equal(sp->recs[1].category, "fact");

@@ -120,7 +120,7 @@ static void test_init_template(void **state)
 	const struct sup_agent *a;
 
 	assert_string_equal(wf->name, "repo-survey");
-	assert_int_equal(wf->max_parallel, 3);
+	assert_int_equal(wf->max_parallel, 4);
 	assert_int_equal(wf->synchronous, SUP_SYNC_FULL);
 	assert_int_equal(wf->nphases, 2);
 	assert_string_equal(wf->phases[0].name, "survey");
@@ -134,8 +134,8 @@ static void test_init_template(void **state)
 			    "review.approved");
 	assert_int_equal(sup_cond_eval(wf->phases[1].until, "true"), 1);
 	assert_int_equal(sup_cond_eval(wf->phases[1].until, "false"), 0);
-	assert_int_equal(wf->nagents, 4);
-	assert_int_equal(wf->phases[0].nagents, 3);
+	assert_int_equal(wf->nagents, 5);
+	assert_int_equal(wf->phases[0].nagents, 4);
 	assert_int_equal(wf->phases[1].nagents, 1);
 
 	a = sup_workflow_phase_agent(wf, 0, 1);
@@ -945,7 +945,7 @@ static void test_continuation(void **state)
 				   "prompt =\n"
 				   "    first line\n"
 				   "    ; a comment, not text\n"
-				   "    second line\n"
+				   "    second line ; an inline comment\n"
 				   "system_prompt = be brief\n"
 				   "\tand exact\n"
 				   "env = A=1\n"
