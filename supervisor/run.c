@@ -55,11 +55,13 @@
 #include "wal/wal.h"
 #include "worker/proto.h"
 
-#define READ_MAX      (256 * 1024) /* per stream per turn */
-#define OUT_MAX	      (256 * 1024) /* queued error frames per stream */
-#define HEARTBEAT_MS  1000
-#define KILL_SLACK_MS 2000 /* after stop_grace, before we SIGKILL the worker   \
-			    */
+#define READ_MAX (256 * 1024) /* per stream per turn */
+#define OUT_MAX	 (256 * 1024) /* queued error frames per stream */
+/* The heartbeat is written when it is this old, checked as often: so it is
+ * never more than twice this (plus a commit) behind. */
+#define HEARTBEAT_MS 500
+/* After stop_grace, how long the worker has before we SIGKILL it. */
+#define KILL_SLACK_MS 2000
 
 enum agent_state {
 	A_IDLE, /* not part of the running phase */

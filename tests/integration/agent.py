@@ -15,6 +15,8 @@ usage: agent.py ACTION [ARGS...]   (run by the supervisor)
   bad KIND [FILE]        send bad input KIND, note in FILE what came back,
                          then wait to be stopped
   noack N                state.set N times, never reading the ack pipe
+  probe N FILE           N synced state.set, one every 5 ms; writes the
+                         median and worst milliseconds to an ack to FILE
   grandchild PIDFILE THEN  start a grandchild that ignores SIGTERM, write its
                          pid to PIDFILE, then THEN: exit | sleep
   exit CODE              exit with CODE
@@ -211,6 +213,16 @@ def main():
             sys.exit("errors: %r" % c.errors)
     elif action == "bad":
         bad(c, args[0], args[1] if len(args) > 1 else None)
+    elif action == "probe":
+        # N changes one at a time; note the median and worst ms to an ack.
+        waits = []
+        for i in range(int(args[0])):
+            t0 = time.monotonic()
+            c.sync(c.send("state.set", key="probe.%d" % i, value=i))
+            waits.append((time.monotonic() - t0) * 1000)
+            time.sleep(0.005)
+        waits.sort()
+        note(args[1], "%d %d" % (waits[len(waits) // 2], waits[-1]))
     elif action == "noack":
         for i in range(int(args[0])):
             c.send("state.set", key="noack.%d" % (i % 100), value=i)
