@@ -145,8 +145,14 @@ static void rotate_log(struct worker *wk)
 	open_log(wk);
 }
 
+/* Rotate before a write that would take the log past its size, so that the
+ * current log always holds the newest output and a file exceeds the limit
+ * only by a single read larger than it. */
 static void log_output(struct worker *wk, const char *buf, size_t len)
 {
+	if (wk->log_max > 0 && wk->log_size > 0 &&
+	    wk->log_size + (int64_t)len > wk->log_max)
+		rotate_log(wk);
 	if (wk->log_fd < 0)
 		return;
 	if (write_all(wk->log_fd, buf, len) < 0) {
@@ -154,8 +160,6 @@ static void log_output(struct worker *wk, const char *buf, size_t len)
 		return;
 	}
 	wk->log_size += (int64_t)len;
-	if (wk->log_max > 0 && wk->log_size >= wk->log_max)
-		rotate_log(wk);
 }
 
 /* The agent's child side of the fork: never returns. */

@@ -1,0 +1,1028 @@
+/*
+ * bench-run.c - the supervisor end to end: `smithers run` with real agents,
+ * against the raw SQLite loop (benchlib.c) measured in the same run.
+ *
+ * One program plays both parts. As the harness it writes workflow files
+ * into a temporary dir, runs `smithers --dir TMP run flow.ini` as a child
+ * and reads what the agents wrote to files there, and the database through a
+ * read-only SQLite connection of its own. As an agent (`bench-run --agent
+ * MODE ...`, the command of every agent of those workflows) it speaks to the
+ * supervisor through the C client library, smithers.h.
+ *
+ * What is measured (docs/BENCHMARKS.md has the figures):
+ *  - throughput: 1, 8 and 64 agents share TOTAL state.set messages, sent
+ *    buffered (the supervisor's group commit batches them), then one sync.
+ *    Each agent records CLOCK_MONOTONIC before its first send and after its
+ *    final ack; ops/s = TOTAL / (latest ack - earliest send). The agents
+ *    start together: each says it is ready (a file), then waits for the
+ *    harness to create "go" (inotify), so process start-up is not counted.
+ *  - latency: 8 agents pace their sends at half the 8-agent peak in all,
+ *    each send on a fixed schedule, and time each message from just before
+ *    its send until the agent sees an ack covering its seq (waiting on the
+ *    ack fd with ppoll until the next send is due, then smithers_acked()).
+ *  - rss and startup: 256 idle agents (`exec sleep 60`). Start-up is the
+ *    time from the fork of `smithers run` until the database shows 256
+ *    agents with a pid (the supervisor records it once the worker reported
+ *    it), polled every millisecond; then the supervisor's VmHWM.
+ *  - restart: one agent restarted on failure with no backoff; kill -9 of
+ *    its pid (from its row) until its row shows the replacement's pid.
+ *
+ * usage: bench-run [--quick] [--normal] [--only NAME]
+ * NAME: throughput, latency, rss, startup or restart. Prints one table with
+ * each figure, its target and PASS or MISS; exits 0 whatever the figures
+ * (1 only when something could not run at all).
+ *
+ * The harness finds `smithers` in $SMITHERS_BIN, else at ../../tools/smithers
+ * from its own path (the build tree); that one finds its smithers-worker.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "tests/bench/benchlib.h"
+#include "worker/smithers.h"
+
+#define KEYS	      1000 /* distinct keys, as in the raw loop */
+#define RAW_BATCH     1000 /* changes per commit of the raw loop */
+#define IDLE_AGENTS   256
+#define RESTARTS      20
+#define LINE_MAX_INI  190    /* inih reads at most 198 characters a line */
+#define WAIT_LIMIT_S  60.0   /* a run that takes longer than this is stuck */
+#define LATENCY_MS    3000   /* how long the paced agents send */
+#define RESTART_POLL  0.0002 /* restart: the db is polled every 0.2 ms */
+#define STARTUP_POLL  0.001  /* startup: every millisecond */
+#define TARGET_RATIO  0.8    /* 8 agents vs the raw loop */
+#define TARGET_P99_MS 5.0
+#define TARGET_RSS    64.0 /* MiB */
+#define TARGET_UP_S   0.5
+#define TARGET_RS_MS  10.0
+
+/* ---- shared ------------------------------------------------------------ */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
+__attribute__((noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bench-run: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		die("out of memory");
+	va_end(ap);
+	return s;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Create DIR/NAME, empty; the agents' and the harness' signals. */
+static void touch(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		die("cannot create '%s': %s", path, strerror(errno));
+	close(fd);
+	free(path);
+}
+
+/* ---- the agents -------------------------------------------------------- */
+
+/*
+ * Say we are ready, then wait until the harness creates DIR/go: with inotify,
+ * so that 64 waiting agents cost nothing and all start within microseconds.
+ */
+static void agent_barrier(const char *dir, int idx)
+{
+	char ready[32], buf[4096], *go = xasprintf("%s/go", dir);
+	int fd = inotify_init1(IN_CLOEXEC);
+
+	if (fd < 0 || inotify_add_watch(fd, dir, IN_CREATE) < 0)
+		die("inotify on '%s': %s", dir, strerror(errno));
+	snprintf(ready, sizeof(ready), "ready-%d", idx);
+	touch(dir, ready);
+	while (access(go, F_OK) < 0) {
+		/* Any creation in the dir wakes us; look again. */
+		if (read(fd, buf, sizeof(buf)) < 0 && errno != EINTR)
+			die("inotify: %s", strerror(errno));
+	}
+	close(fd);
+	free(go);
+}
+
+/* Message I of agent IDX of N: the same keys and values as the raw loop. */
+static int64_t agent_send(struct smithers *s, int idx, int n, int64_t i)
+{
+	char key[32], value[48];
+
+	snprintf(key, sizeof(key), "key-%d",
+		 (int)((idx + i * (int64_t)n) % KEYS));
+	snprintf(value, sizeof(value), "{\"n\": %" PRId64 "}", i);
+	return smithers_state_set(s, key, value, "bench");
+}
+
+static struct smithers *agent_open(void)
+{
+	struct smithers *s = smithers_open();
+
+	if (!s)
+		die("agent: %s", smithers_strerror_last());
+	return s;
+}
+
+/* flood DIR N COUNT IDX: COUNT sets as fast as the client takes them. */
+static int agent_flood(char **argv)
+{
+	const char *dir = argv[0];
+	int n = atoi(argv[1]), count = atoi(argv[2]), idx = atoi(argv[3]);
+	struct smithers *s = agent_open();
+	double t0, t1;
+	char *path;
+	FILE *f;
+
+	agent_barrier(dir, idx);
+	t0 = bench_now_s();
+	for (int i = 0; i < count; i++)
+		if (agent_send(s, idx, n, i) < 0)
+			die("agent %d: send: %s", idx, smithers_errmsg(s));
+	if (smithers_sync(s, -1) < 0)
+		die("agent %d: sync: %s", idx, smithers_errmsg(s));
+	t1 = bench_now_s();
+	path = xasprintf("%s/res-%d", dir, idx);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%.9f %.9f %d\n", t0, t1, count) < 0 ||
+	    fclose(f) != 0)
+		die("cannot write '%s'", path);
+	free(path);
+	smithers_close(s);
+	return 0;
+}
+
+/*
+ * paced DIR N RATE MS IDX: send RATE messages a second for MS milliseconds,
+ * message k due at start + k / RATE (a late agent catches up rather than
+ * sending fewer), and write each one's send->ack time to DIR/lat-IDX as
+ * doubles (seconds).
+ */
+static int agent_paced(char **argv)
+{
+	const char *dir = argv[0];
+	int n = atoi(argv[1]), idx = atoi(argv[4]);
+	double rate = atof(argv[2]), secs = atoi(argv[3]) / 1000.0;
+	int64_t count = (int64_t)(rate * secs), next = 0, done = 0, first = 0;
+	const char *ack_env = getenv("SMITHERS_ACK_FD");
+	struct smithers *s = agent_open();
+	double *sent, *lat, start, now, deadline;
+	struct pollfd pfd;
+	char *path;
+	FILE *f;
+
+	if (count < 1 || !ack_env)
+		die("agent %d: nothing to send, or no SMITHERS_ACK_FD", idx);
+	sent = xcalloc((size_t)count, sizeof(*sent));
+	lat = xcalloc((size_t)count, sizeof(*lat));
+	pfd.fd = atoi(ack_env);
+	pfd.events = POLLIN;
+	/* Wake up when asked to, not up to 50 us later. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	agent_barrier(dir, idx);
+	start = bench_now_s();
+	deadline = start + secs + 30;
+	while (done < count) {
+		double due = start + next / rate, wait;
+		struct timespec ts;
+		uint64_t acked;
+
+		now = bench_now_s();
+		if (next < count && now >= due) {
+			int64_t seq;
+
+			sent[next] = bench_now_s();
+			seq = agent_send(s, idx, n, next);
+			if (seq < 0)
+				die("agent %d: send: %s", idx,
+				    smithers_errmsg(s));
+			if (next == 0)
+				first = seq;
+			else if (seq != first + next)
+				die("agent %d: seqs are not consecutive", idx);
+			next++;
+		}
+		if (smithers_unsent(s) > 0)
+			smithers_flush(s, 0); /* ETIMEDOUT is fine here */
+		acked = smithers_acked(s);
+		now = bench_now_s();
+		while (done < next && (uint64_t)(first + done) <= acked) {
+			lat[done] = now - sent[done];
+			done++;
+		}
+		if (done == count)
+			break;
+		if (now > deadline)
+			die("agent %d: %" PRId64 " of %" PRId64
+			    " messages not acked: %s",
+			    idx, count - done, count, smithers_errmsg(s));
+		if (next < count && now >= start + next / rate)
+			continue;
+		wait = next < count ? start + next / rate - now : 1.0;
+		ts.tv_sec = (time_t)wait;
+		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+		if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+			die("agent %d: ppoll: %s", idx, strerror(errno));
+		if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL) &&
+		    !(pfd.revents & POLLIN))
+			die("agent %d: the supervisor closed the stream", idx);
+	}
+	path = xasprintf("%s/lat-%d", dir, idx);
+	f = fopen(path, "w");
+	if (!f || fwrite(&count, sizeof(count), 1, f) != 1 ||
+	    fwrite(lat, sizeof(*lat), (size_t)count, f) != (size_t)count ||
+	    fclose(f) != 0)
+		die("cannot write '%s'", path);
+	free(path);
+	free(sent);
+	free(lat);
+	smithers_close(s);
+	return 0;
+}
+
+static int agent_main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[0], "flood"))
+		return agent_flood(argv + 1);
+	if (argc == 6 && !strcmp(argv[0], "paced"))
+		return agent_paced(argv + 1);
+	fprintf(stderr, "usage: bench-run --agent flood DIR N COUNT IDX\n"
+			"       bench-run --agent paced DIR N RATE MS IDX\n");
+	return 2;
+}
+
+/* ---- the harness: processes and files ---------------------------------- */
+
+struct bench {
+	char self[PATH_MAX];
+	char smithers[PATH_MAX];
+	int quick, normal, rounds;
+	int total;	/* state changes per throughput run */
+	int idle;	/* idle agents for rss and startup */
+	int restarts;	/* kill -9 repetitions */
+	int latency_ms; /* how long the paced agents send */
+};
+
+static void find_programs(struct bench *b)
+{
+	const char *env = getenv("SMITHERS_BIN");
+	char dir[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", b->self, sizeof(b->self) - 1);
+
+	if (n <= 0)
+		die("cannot read /proc/self/exe: %s", strerror(errno));
+	b->self[n] = '\0';
+	if (strchr(b->self, '\''))
+		die("'%s': a quote in the path would break the workflow",
+		    b->self);
+	if (env && *env) {
+		snprintf(b->smithers, sizeof(b->smithers), "%s", env);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", b->self);
+		*strrchr(dir, '/') = '\0';
+		/* A libtool wrapper runs us from .libs/. */
+		slash = strrchr(dir, '/');
+		if (slash && !strcmp(slash, "/.libs"))
+			*slash = '\0';
+		snprintf(b->smithers, sizeof(b->smithers),
+			 "%s/../../tools/smithers", dir);
+	}
+	if (access(b->smithers, X_OK) < 0)
+		die("cannot run '%s' (set SMITHERS_BIN): %s", b->smithers,
+		    strerror(errno));
+}
+
+/*
+ * Write DIR/flow.ini: one phase of N agents a0, a1, ... running COMMAND,
+ * followed by the agent's index when INDEXED, with the keys EXTRA.
+ */
+static void write_flow(const struct bench *b, const char *dir, int n,
+		       const char *command, int indexed, const char *extra)
+{
+	char *path = xasprintf("%s/flow.ini", dir);
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die("cannot create '%s': %s", path, strerror(errno));
+	if (strlen(command) + 16 > LINE_MAX_INI)
+		die("the agent command is too long for a workflow line: '%s'",
+		    command);
+	fprintf(f, "[workflow]\nname = bench\nstop_grace = 2s\n");
+	fprintf(f, "synchronous = %s\n\n", b->normal ? "normal" : "full");
+	fprintf(f, "[phase run]\n\n");
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "[agent a%d]\nphase = run\ncommand = %s", i,
+			command);
+		if (indexed)
+			fprintf(f, " %d", i);
+		fprintf(f, "\n%s\n", extra);
+	}
+	if (fclose(f) != 0)
+		die("cannot write '%s'", path);
+	free(path);
+}
+
+/* Fork and exec `smithers --dir DIR run DIR/flow.ini`, its output to
+ * DIR/supervisor.out. */
+static pid_t start_supervisor(const struct bench *b, const char *dir)
+{
+	char *flow = xasprintf("%s/flow.ini", dir);
+	char *out = xasprintf("%s/supervisor.out", dir);
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		close(fd);
+		execl(b->smithers, "smithers", "--dir", dir, "run", flow,
+		      (char *)NULL);
+		_exit(127);
+	}
+	free(flow);
+	free(out);
+	return pid;
+}
+
+/* The end of DIR/supervisor.out, to say why a run failed. */
+static void show_supervisor_output(const char *dir)
+{
+	char *cmd = xasprintf("tail -n 8 '%s/supervisor.out' >&2", dir);
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-run: no supervisor output\n");
+	free(cmd);
+}
+
+/* Wait for the supervisor PID; its exit status, or -1 (the output shown). */
+static int wait_supervisor(pid_t pid, const char *dir, int expect)
+{
+	int status, code;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid: %s", strerror(errno));
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code != expect) {
+		fprintf(stderr,
+			"bench-run: smithers run exited with %d, not %d:\n",
+			code, expect);
+		show_supervisor_output(dir);
+		return -1;
+	}
+	return code;
+}
+
+/* 1 once the supervisor PID has ended (reaped: the caller must not wait). */
+static int supervisor_gone(pid_t pid, const char *dir)
+{
+	int status;
+
+	if (waitpid(pid, &status, WNOHANG) != pid)
+		return 0;
+	fprintf(stderr, "bench-run: smithers run ended early:\n");
+	show_supervisor_output(dir);
+	return 1;
+}
+
+static void stop_supervisor(pid_t pid, const char *dir)
+{
+	kill(pid, SIGTERM);
+	/* Stopped by SIGTERM: the execution is cancelled, 128 + 15. */
+	wait_supervisor(pid, dir, 128 + SIGTERM);
+}
+
+/* Wait until the N agents created DIR/ready-*; 0, or -1 if the run died. */
+static int wait_ready(pid_t pid, const char *dir, int n)
+{
+	double limit = bench_now_s() + WAIT_LIMIT_S;
+	int next = 0;
+
+	while (next < n) {
+		char *path = xasprintf("%s/ready-%d", dir, next);
+		int there = access(path, F_OK) == 0;
+
+		free(path);
+		if (there) {
+			next++;
+			continue;
+		}
+		if (supervisor_gone(pid, dir))
+			return -1;
+		if (bench_now_s() > limit) {
+			fprintf(stderr, "bench-run: %d of %d agents ready\n",
+				next, n);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+		sleep_s(0.001);
+	}
+	return 0;
+}
+
+/* ---- the harness: the database ----------------------------------------- */
+
+/*
+ * A read-only connection and one query on DIR's database, reopened as long
+ * as the supervisor has not made it yet (no file, no schema).
+ */
+struct probe {
+	char *path;
+	const char *sql;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+};
+
+static void probe_init(struct probe *p, const char *dir, const char *sql)
+{
+	memset(p, 0, sizeof(*p));
+	p->path = xasprintf("%s/.smithers/smithers.db", dir);
+	p->sql = sql;
+}
+
+static void probe_release(struct probe *p)
+{
+	sqlite3_finalize(p->st);
+	sqlite3_close(p->db);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The query's first column as an integer (NULL: 0); -1 if not readable. */
+static int64_t probe_int(struct probe *p)
+{
+	int64_t v = -1;
+	int rc;
+
+	if (!p->st) {
+		if (sqlite3_open_v2(p->path, &p->db, SQLITE_OPEN_READONLY,
+				    NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(p->db, p->sql, -1, &p->st, NULL) !=
+			    SQLITE_OK) {
+			sqlite3_finalize(p->st);
+			sqlite3_close(p->db);
+			p->st = NULL;
+			p->db = NULL;
+			return -1;
+		}
+	}
+	rc = sqlite3_step(p->st);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int64(p->st, 0);
+	else if (rc == SQLITE_DONE)
+		v = 0;
+	sqlite3_reset(p->st);
+	return v;
+}
+
+/* Run SQL once on DIR's database; its integer, or -1. */
+static int64_t db_int(const char *dir, const char *sql)
+{
+	struct probe p;
+	int64_t v;
+
+	probe_init(&p, dir, sql);
+	v = probe_int(&p);
+	probe_release(&p);
+	return v;
+}
+
+/* ---- the measurements -------------------------------------------------- */
+
+/* Throughput of N agents sending TOTAL sets in all: ops/s, or -1. */
+static double run_flood(const struct bench *b, int n, int total)
+{
+	char *dir = bench_make_dir(), *cmd;
+	int per = total / n;
+	double first = 0, last = 0, rate = -1;
+	int64_t stored;
+	pid_t pid;
+
+	cmd = xasprintf("exec '%s' --agent flood '%s' %d %d", b->self, dir, n,
+			per);
+	write_flow(b, dir, n, cmd, 1, "restart = never");
+	pid = start_supervisor(b, dir);
+	if (wait_ready(pid, dir, n) < 0)
+		goto out;
+	touch(dir, "go");
+	if (wait_supervisor(pid, dir, 0) < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		char *path = xasprintf("%s/res-%d", dir, i);
+		FILE *f = fopen(path, "r");
+		double t0, t1;
+		int count;
+
+		if (!f || fscanf(f, "%lf %lf %d", &t0, &t1, &count) != 3 ||
+		    count != per)
+			die("no result in '%s'", path);
+		fclose(f);
+		free(path);
+		if (i == 0 || t0 < first)
+			first = t0;
+		if (i == 0 || t1 > last)
+			last = t1;
+	}
+	/* Every acked change must be there, with its transition. */
+	stored = db_int(dir, "SELECT count(*) FROM transitions");
+	if (stored != (int64_t)per * n) {
+		fprintf(stderr,
+			"bench-run: %" PRId64 " transitions stored, not %d\n",
+			stored, per * n);
+		goto out;
+	}
+	rate = per * n / (last - first);
+out:
+	free(cmd);
+	bench_remove_dir(dir);
+	free(dir);
+	return rate;
+}
+
+struct latency {
+	int64_t count;
+	double p50, p99, max; /* seconds */
+	double rate;	      /* messages per second offered, in all */
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile P (0..1) of the N sorted values V. */
+static double percentile(const double *v, int64_t n, double p)
+{
+	int64_t rank = (int64_t)(p * (double)n + 0.999999999);
+
+	if (rank < 1)
+		rank = 1;
+	return v[rank > n ? n - 1 : rank - 1];
+}
+
+/* N agents sending RATE messages a second in all: 0, or -1. */
+static int run_paced(const struct bench *b, int n, double rate,
+		     struct latency *out)
+{
+	char *dir = bench_make_dir(), *cmd;
+	double *all = NULL;
+	int64_t count = 0;
+	int rc = -1;
+	pid_t pid;
+
+	cmd = xasprintf("exec '%s' --agent paced '%s' %d %.3f %d", b->self, dir,
+			n, rate / n, b->latency_ms);
+	write_flow(b, dir, n, cmd, 1, "restart = never");
+	pid = start_supervisor(b, dir);
+	if (wait_ready(pid, dir, n) < 0)
+		goto out;
+	touch(dir, "go");
+	if (wait_supervisor(pid, dir, 0) < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		char *path = xasprintf("%s/lat-%d", dir, i);
+		FILE *f = fopen(path, "r");
+		int64_t k;
+
+		if (!f || fread(&k, sizeof(k), 1, f) != 1 || k < 1)
+			die("no latencies in '%s'", path);
+		all = realloc(all, (size_t)(count + k) * sizeof(*all));
+		if (!all)
+			die("out of memory");
+		if (fread(all + count, sizeof(*all), (size_t)k, f) != (size_t)k)
+			die("'%s' is short", path);
+		count += k;
+		fclose(f);
+		free(path);
+	}
+	qsort(all, (size_t)count, sizeof(*all), cmp_double);
+	out->count = count;
+	out->p50 = percentile(all, count, 0.50);
+	out->p99 = percentile(all, count, 0.99);
+	out->max = all[count - 1];
+	out->rate = rate;
+	rc = 0;
+out:
+	free(all);
+	free(cmd);
+	bench_remove_dir(dir);
+	free(dir);
+	return rc;
+}
+
+/* VmHWM of PID in KiB, or -1. */
+static long peak_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * N idle agents: seconds from the fork of `smithers run` until N agents have
+ * a pid in the database (*UP), then the supervisor's VmHWM (*HWM_KIB).
+ */
+static int run_idle(const struct bench *b, int n, double *up, long *hwm_kib)
+{
+	char *dir = bench_make_dir();
+	struct probe p;
+	double t0, limit;
+	int rc = -1;
+	pid_t pid;
+
+	write_flow(b, dir, n, "exec sleep 60", 0, "restart = never");
+	probe_init(&p, dir, "SELECT count(*) FROM agents WHERE pid > 0");
+	t0 = bench_now_s();
+	pid = start_supervisor(b, dir);
+	limit = t0 + WAIT_LIMIT_S;
+	for (;;) {
+		sleep_s(STARTUP_POLL);
+		if (probe_int(&p) >= n) {
+			*up = bench_now_s() - t0;
+			break;
+		}
+		if (supervisor_gone(pid, dir))
+			goto out;
+		if (bench_now_s() > limit) {
+			fprintf(stderr,
+				"bench-run: %d agents not up in %.0f s\n", n,
+				WAIT_LIMIT_S);
+			stop_supervisor(pid, dir);
+			goto out;
+		}
+	}
+	/* Let the last acks and log lines go out before reading the peak. */
+	sleep_s(0.2);
+	*hwm_kib = peak_rss_kib(pid);
+	stop_supervisor(pid, dir);
+	rc = 0;
+out:
+	probe_release(&p);
+	bench_remove_dir(dir);
+	free(dir);
+	return rc;
+}
+
+/* Whether PID runs `sleep` (so that we never kill a stranger). */
+static int is_sleep(pid_t pid)
+{
+	char path[64], cmd[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(cmd, sizeof(cmd), f))
+		cmd[0] = '\0';
+	fclose(f);
+	return !strcmp(cmd, "sleep");
+}
+
+/* Wait until the agent's row shows a pid other than OLD: it, or -1. */
+static int64_t wait_pid(struct probe *p, pid_t sup, const char *dir,
+			int64_t old, double poll)
+{
+	double limit = bench_now_s() + 10;
+	int64_t pid;
+
+	for (;;) {
+		pid = probe_int(p);
+		if (pid > 0 && pid != old)
+			return pid;
+		if (bench_now_s() > limit || supervisor_gone(sup, dir))
+			return -1;
+		sleep_s(poll);
+	}
+}
+
+/* N kill -9 of one agent: the restart latencies in seconds, in LAT. */
+static int run_restart(const struct bench *b, int n, double *lat)
+{
+	char *dir = bench_make_dir();
+	struct probe p;
+	int64_t pid;
+	int rc = -1;
+	pid_t sup;
+
+	write_flow(b, dir, 1, "exec sleep 60", 0,
+		   "restart = on-failure\nmax_restarts = 1000\n"
+		   "backoff = 0..0\nstartsecs = 0");
+	probe_init(&p, dir, "SELECT pid FROM agents ORDER BY id DESC LIMIT 1");
+	sup = start_supervisor(b, dir);
+	pid = wait_pid(&p, sup, dir, 0, STARTUP_POLL);
+	for (int i = 0; i < n && pid > 0; i++) {
+		double t0;
+
+		/* Give the shell time to exec sleep: we kill only sleeps. */
+		for (int tries = 0; !is_sleep((pid_t)pid) && tries < 1000;
+		     tries++)
+			sleep_s(0.001);
+		if (!is_sleep((pid_t)pid)) {
+			fprintf(stderr,
+				"bench-run: pid %" PRId64
+				" is not the agent's sleep\n",
+				pid);
+			pid = -1;
+			break;
+		}
+		sleep_s(0.01);
+		t0 = bench_now_s();
+		kill((pid_t)pid, SIGKILL);
+		pid = wait_pid(&p, sup, dir, pid, RESTART_POLL);
+		lat[i] = bench_now_s() - t0;
+	}
+	if (pid > 0) {
+		stop_supervisor(sup, dir);
+		rc = 0;
+	} else {
+		fprintf(stderr, "bench-run: the agent was not restarted\n");
+		if (!supervisor_gone(sup, dir))
+			stop_supervisor(sup, dir);
+	}
+	probe_release(&p);
+	bench_remove_dir(dir);
+	free(dir);
+	return rc;
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+struct row {
+	char figure[64], value[48], target[24];
+	const char *verdict; /* PASS, MISS, or "" without a target */
+};
+
+static struct row rows[32];
+static int nrows;
+
+static void row(const char *figure, const char *target, int pass,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Add a row; PASS < 0: no target. */
+static void row(const char *figure, const char *target, int pass,
+		const char *fmt, ...)
+{
+	struct row *r = &rows[nrows++];
+	va_list ap;
+
+	snprintf(r->figure, sizeof(r->figure), "%s", figure);
+	snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
+	va_start(ap, fmt);
+	vsnprintf(r->value, sizeof(r->value), fmt, ap);
+	va_end(ap);
+	r->verdict = pass < 0 ? "" : pass ? "PASS" : "MISS";
+	/* Progress as it comes: the table is printed at the end. */
+	fprintf(stderr, "  %s: %s\n", r->figure, r->value);
+}
+
+static void print_table(const struct bench *b)
+{
+	printf("\nsmithers run, synchronous=%s, %s\n",
+	       b->normal ? "NORMAL" : "FULL",
+	       b->quick ? "--quick (small sizes: targets are for the full run)"
+			: "full run");
+	printf("%-38s %-26s %-11s %s\n", "figure", "measured", "target",
+	       "result");
+	for (int i = 0; i < nrows; i++)
+		printf("%-38s %-26s %-11s %s\n", rows[i].figure, rows[i].value,
+		       rows[i].target, rows[i].verdict);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static int wanted(const char *only, const char *name)
+{
+	return !only || !strcmp(only, name);
+}
+
+static void measure_throughput(const struct bench *b, double *peak8)
+{
+	static const int agents[] = {1, 8, 64};
+	double raw = 0, best[3] = {0, 0, 0}, r;
+	char label[64];
+
+	fprintf(stderr,
+		"throughput: %d changes, raw loop at %d per commit, "
+		"best of %d\n",
+		b->total, RAW_BATCH, b->rounds);
+	for (int round = 0; round < b->rounds; round++) {
+		r = bench_raw_rate(RAW_BATCH, b->total, b->normal);
+		raw = r > raw ? r : raw;
+		for (int i = 0; i < 3; i++) {
+			r = run_flood(b, agents[i], b->total);
+			if (r < 0)
+				die("the %d-agent run failed", agents[i]);
+			best[i] = r > best[i] ? r : best[i];
+		}
+	}
+	row("raw SQLite, 1000 changes/commit", NULL, -1, "%.0f ops/s", raw);
+	for (int i = 0; i < 3; i++) {
+		snprintf(label, sizeof(label), "%d agent%s, committed changes",
+			 agents[i], agents[i] > 1 ? "s" : "");
+		if (agents[i] == 8)
+			row(label, ">= 0.80x raw",
+			    best[i] >= TARGET_RATIO * raw,
+			    "%.0f ops/s = %.2fx raw", best[i], best[i] / raw);
+		else
+			row(label, NULL, -1, "%.0f ops/s = %.2fx raw", best[i],
+			    best[i] / raw);
+	}
+	*peak8 = best[1];
+}
+
+static void measure_latency(const struct bench *b, double peak8)
+{
+	struct latency l;
+
+	if (peak8 <= 0) {
+		peak8 = run_flood(b, 8, b->total);
+		if (peak8 < 0)
+			die("the 8-agent run failed");
+		row("8 agents (peak for the latency run)", NULL, -1,
+		    "%.0f ops/s", peak8);
+	}
+	fprintf(stderr, "latency: 8 agents, %.0f msg/s in all, %d ms\n",
+		peak8 / 2, b->latency_ms);
+	if (run_paced(b, 8, peak8 / 2, &l) < 0)
+		die("the latency run failed");
+	row("send->ack p50, 8 agents at peak/2", NULL, -1, "%.2f ms (%.0f/s)",
+	    l.p50 * 1e3, l.rate);
+	row("send->ack p99", "<= 5 ms", l.p99 * 1e3 <= TARGET_P99_MS, "%.2f ms",
+	    l.p99 * 1e3);
+	row("send->ack max", NULL, -1, "%.2f ms (%" PRId64 " msgs)",
+	    l.max * 1e3, l.count);
+}
+
+static void measure_idle(const struct bench *b, int rss, int startup)
+{
+	int rounds = startup ? b->rounds : 1;
+	double best = 0, up;
+	long hwm = 0, kib;
+	char label[64];
+
+	fprintf(stderr, "idle: %d agents, %d round%s\n", b->idle, rounds,
+		rounds > 1 ? "s" : "");
+	for (int i = 0; i < rounds; i++) {
+		if (run_idle(b, b->idle, &up, &kib) < 0)
+			die("the %d idle agents did not all start", b->idle);
+		best = i == 0 || up < best ? up : best;
+		hwm = kib > hwm ? kib : hwm;
+	}
+	if (rss) {
+		snprintf(label, sizeof(label),
+			 "supervisor VmHWM, %d idle agents", b->idle);
+		row(label, "<= 64 MiB", hwm / 1024.0 <= TARGET_RSS, "%.1f MiB",
+		    hwm / 1024.0);
+	}
+	if (startup) {
+		snprintf(label, sizeof(label), "%d agents running, from fork",
+			 b->idle);
+		row(label, "<= 0.5 s", best <= TARGET_UP_S, "%.3f s", best);
+	}
+}
+
+static void measure_restart(const struct bench *b)
+{
+	double *lat = xcalloc((size_t)b->restarts, sizeof(*lat));
+	char label[64];
+
+	fprintf(stderr, "restart: %d kill -9\n", b->restarts);
+	if (run_restart(b, b->restarts, lat) < 0)
+		die("the restart run failed");
+	qsort(lat, (size_t)b->restarts, sizeof(*lat), cmp_double);
+	snprintf(label, sizeof(label), "restart after kill -9, median of %d",
+		 b->restarts);
+	row(label, "<= 10 ms", lat[(b->restarts - 1) / 2] * 1e3 <= TARGET_RS_MS,
+	    "%.2f ms", lat[(b->restarts - 1) / 2] * 1e3);
+	row("restart after kill -9, max", "<= 10 ms",
+	    lat[b->restarts - 1] * 1e3 <= TARGET_RS_MS, "%.2f ms",
+	    lat[b->restarts - 1] * 1e3);
+	free(lat);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const names[] = {"throughput", "latency", "rss",
+					    "startup", "restart"};
+	struct bench b = {0};
+	const char *only = NULL;
+	double peak8 = 0, t0 = bench_now_s();
+
+	if (argc >= 2 && !strcmp(argv[1], "--agent"))
+		return agent_main(argc - 2, argv + 2);
+	for (int i = 1; i < argc; i++) {
+		int known = 0;
+
+		if (!strcmp(argv[i], "--quick")) {
+			b.quick = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--normal")) {
+			b.normal = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+			for (size_t k = 0; k < sizeof(names) / sizeof(*names);
+			     k++)
+				known |= !strcmp(only, names[k]);
+			if (known)
+				continue;
+		}
+		fprintf(stderr, "usage: bench-run [--quick] [--normal] [--only "
+				"throughput|latency|rss|startup|restart]\n");
+		return 2;
+	}
+	find_programs(&b);
+	b.rounds = b.quick ? 1 : 3;
+	b.total = b.quick ? 20000 : 200000;
+	b.idle = b.quick ? 64 : IDLE_AGENTS;
+	b.restarts = b.quick ? 5 : RESTARTS;
+	b.latency_ms = b.quick ? 1000 : LATENCY_MS;
+	/* A closed pipe must not kill the harness. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (wanted(only, "throughput"))
+		measure_throughput(&b, &peak8);
+	if (wanted(only, "latency"))
+		measure_latency(&b, peak8);
+	if (wanted(only, "rss") || wanted(only, "startup"))
+		measure_idle(&b, wanted(only, "rss"), wanted(only, "startup"));
+	if (wanted(only, "restart"))
+		measure_restart(&b);
+	print_table(&b);
+	printf("(%.0f s)\n", bench_now_s() - t0);
+	return 0;
+}
