@@ -60,6 +60,8 @@
 /* The heartbeat is written when it is this old, checked as often: so it is
  * never more than twice this (plus a commit) behind. */
 #define HEARTBEAT_MS 500
+/* How often the checkpointer moves the WAL into the database. */
+#define CHECKPOINT_MS 500
 /* After stop_grace, how long the worker has before we SIGKILL it. */
 #define KILL_SLACK_MS 2000
 
@@ -157,6 +159,7 @@ struct run {
 	int64_t last_heartbeat_ms;
 	struct stream *streams;
 	char **env_base; /* our environment less SMITHERS_* */
+	struct wal_checkpointer *checkpointer;
 };
 
 static int64_t mono_ms(void)
@@ -1480,6 +1483,10 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 		r.exit_status = 2;
 		goto out;
 	}
+	/* Checkpoints run beside the loop, never inside a commit. */
+	r.checkpointer = wal_checkpointer_start(r.dir, CHECKPOINT_MS, NULL, 0);
+	if (r.checkpointer)
+		wal_autocheckpoint(r.w, 0);
 	log_path = xasprintf("%s/supervisor.log", r.state_dir);
 	if (sup_log_open(log_path) < 0)
 		sup_log(SUP_WARN, "cannot open '%s': %s", log_path,
@@ -1603,6 +1610,7 @@ out:
 		event_base_free(r.base);
 	if (r.in_batch)
 		wal_batch_commit(r.w);
+	wal_checkpointer_stop(r.checkpointer);
 	wal_close(r.w);
 	if (r.lock_fd >= 0)
 		close(r.lock_fd);

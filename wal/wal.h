@@ -327,6 +327,31 @@ struct wal_stats {
 };
 int wal_stats(struct wal *w, struct wal_stats *out);
 
+/* ---- checkpoints -----------------------------------------------------------
+ */
+
+/*
+ * Checkpoint the WAL into the database from a thread of its own, with a
+ * connection of its own, every INTERVAL_MS milliseconds (PASSIVE: it never
+ * waits for the writer nor blocks it), so that the writer's commits never
+ * pay for a checkpoint: turn the writer's automatic checkpoints off with
+ * wal_autocheckpoint(w, 0). Returns NULL with errno (and, when ERR is not
+ * NULL, a message in ERR of ERRLEN bytes) if it cannot start.
+ */
+struct wal_checkpointer;
+struct wal_checkpointer *wal_checkpointer_start(const char *dir,
+						int interval_ms, char *err,
+						size_t errlen);
+/* Stop the thread (after one last checkpoint) and free C; NULL is a no-op. */
+void wal_checkpointer_stop(struct wal_checkpointer *c);
+/* Checkpoints the checkpointer has run, and how many completed fully. */
+void wal_checkpointer_counts(struct wal_checkpointer *c, int64_t *runs,
+			     int64_t *full);
+
+/* Let W's commits checkpoint once the WAL holds PAGES pages (SQLite's
+ * default 1000); 0: never. */
+int wal_autocheckpoint(struct wal *w, int pages);
+
 /* ---- the supervisor lock ------------------------------------------------ */
 
 /*

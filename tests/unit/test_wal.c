@@ -833,6 +833,61 @@ static int run_child(const char *dir, int busy)
 	return WEXITSTATUS(st);
 }
 
+static int64_t db_file_size(const struct tu_fx *fx)
+{
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct stat sb;
+
+	assert_int_equal(stat(db, &sb), 0);
+	free(db);
+	return (int64_t)sb.st_size;
+}
+
+/* With the writer's automatic checkpoints off, nothing reaches the database
+ * file until the checkpointer thread moves the WAL's pages there; it keeps
+ * doing so while the writer commits, and stops cleanly. */
+static void test_checkpointer(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_checkpointer *c;
+	int64_t before, runs = 0, full = 0;
+	char key[32], err[256];
+
+	assert_int_equal(wal_autocheckpoint(fx->w, 0), 0);
+	before = db_file_size(fx);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(wal_state_set(fx->w, key, "[1,2,3]", NULL, 0),
+				 0);
+	}
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	/* Committed, but all of it still in the WAL. */
+	assert_int_equal(db_file_size(fx), before);
+
+	c = wal_checkpointer_start(fx->dir, 20, err, sizeof(err));
+	assert_non_null(c);
+	for (int i = 0; i < 200 && full == 0; i++) {
+		usleep(10000);
+		wal_checkpointer_counts(c, &runs, &full);
+	}
+	assert_true(full >= 1);
+	assert_true(db_file_size(fx) > before + 5000 * 10);
+	/* The writer goes on while it runs. */
+	assert_int_equal(wal_state_set(fx->w, "after", "true", NULL, 0), 0);
+	wal_checkpointer_stop(c);
+	wal_checkpointer_stop(NULL);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM state"),
+			 5001);
+
+	/* A missing state dir is an error, not a thread. */
+	errno = 0;
+	assert_null(wal_checkpointer_start("/nonexistent-dir", 20, err,
+					   sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "no smithers state"));
+}
+
 static void test_lock(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -950,6 +1005,7 @@ int main(void)
 		T(test_query_refuses_writes),
 		T(test_readonly_cannot_write),
 		T(test_stats),
+		T(test_checkpointer),
 		T(test_lock),
 		T(test_lock_dead_holder),
 		TD(test_lock_no_state),
