@@ -10,7 +10,7 @@
  *  - start the agent command in a new process group, its stdin /dev/null,
  *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on;
  *  - announce "agent PID\n" on fd 5, then keep the agent's output in the log
- *    file, rotated by size (LOG, LOG.1 ... LOG.KEEP);
+ *    file, rotated by size at line boundaries (LOG, LOG.1 ... LOG.KEEP);
  *  - on SIGTERM (the supervisor stopping the agent): the stop signal to the
  *    agent's group, then SIGKILL after the grace period;
  *  - on SIGUSR2 (the supervisor died): SIGKILL to the agent's group at once;
@@ -54,6 +54,8 @@ struct worker {
 	const char *cwd;
 	int log_fd;
 	int64_t log_size;
+	int at_line_start; /* the log's last byte is a newline (or it is empty)
+			    */
 	pid_t agent;
 	int status; /* the agent's wait status, once it ended */
 	int ended;
@@ -120,6 +122,7 @@ static int open_log(struct worker *wk)
 		return -1;
 	}
 	wk->log_size = fstat(wk->log_fd, &sb) == 0 ? sb.st_size : 0;
+	wk->at_line_start = 1; /* an appended-to log starts our first line */
 	return 0;
 }
 
@@ -145,21 +148,53 @@ static void rotate_log(struct worker *wk)
 	open_log(wk);
 }
 
-/* Rotate before a write that would take the log past its size, so that the
- * current log always holds the newest output and a file exceeds the limit
- * only by a single read larger than it. */
+/*
+ * Write BUF to the log, rotating by size at line boundaries: a file stops
+ * at the last whole line that fits in log_max bytes; only a line longer
+ * than log_max, or one that began in an earlier read, takes it past. The
+ * current file always holds the newest output; lines are never cut in two.
+ */
 static void log_output(struct worker *wk, const char *buf, size_t len)
 {
-	if (wk->log_max > 0 && wk->log_size > 0 &&
-	    wk->log_size + (int64_t)len > wk->log_max)
-		rotate_log(wk);
-	if (wk->log_fd < 0)
-		return;
-	if (write_all(wk->log_fd, buf, len) < 0) {
-		say("cannot write log '%s': %s", wk->log_path, strerror(errno));
-		return;
+	while (len > 0) {
+		const char *nl;
+		size_t n = len;
+
+		if (wk->log_max > 0) {
+			int64_t room;
+
+			if (wk->log_size >= wk->log_max && wk->at_line_start)
+				rotate_log(wk);
+			room = wk->log_max - wk->log_size;
+			if (room > 0 && (int64_t)n > room) {
+				nl = memrchr(buf, '\n', (size_t)room);
+				/* A whole line that does not fit: next file. */
+				if (!nl && wk->at_line_start &&
+				    wk->log_size > 0) {
+					wk->log_size = wk->log_max;
+					continue;
+				}
+				if (!nl)
+					nl = memchr(buf + room, '\n',
+						    len - (size_t)room);
+				n = nl ? (size_t)(nl - buf) + 1 : len;
+			} else if (room <= 0) {
+				nl = memchr(buf, '\n', len);
+				n = nl ? (size_t)(nl - buf) + 1 : len;
+			}
+		}
+		if (wk->log_fd < 0)
+			return;
+		if (write_all(wk->log_fd, buf, n) < 0) {
+			say("cannot write log '%s': %s", wk->log_path,
+			    strerror(errno));
+			return;
+		}
+		wk->log_size += (int64_t)n;
+		wk->at_line_start = buf[n - 1] == '\n';
+		buf += n;
+		len -= n;
 	}
-	wk->log_size += (int64_t)len;
 }
 
 /* The agent's child side of the fork: never returns. */
