@@ -973,7 +973,7 @@ static void agent_exited(struct agent *a, int status)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
-	int code = -1, sig = 0, ok, restart;
+	int code = -1, sig = 0, ok, restart, db;
 	char *why = NULL;
 
 	r->running--;
@@ -1014,14 +1014,13 @@ static void agent_exited(struct agent *a, int status)
 	sup_log(ok ? SUP_INFO : SUP_WARN, "agent '%s' ended: %s", sp->name,
 		why ? why : "exited with status 0");
 
-	if (batch(r) < 0) {
-		free(why);
-		return;
-	}
+	/* Without a transaction the rows cannot be updated (the error is in
+	 * the log), but the agent ended all the same. */
+	db = batch(r) == 0;
 	if (r->stopping && !ok) {
 		a->state = A_CANCELLED;
-		if (wal_agent_cancel(r->w, a->id, why ? why : "stopped", code,
-				     sig) < 0)
+		if (db && wal_agent_cancel(r->w, a->id, why ? why : "stopped",
+					   code, sig) < 0)
 			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 		goto out;
 	}
@@ -1039,8 +1038,8 @@ static void agent_exited(struct agent *a, int status)
 
 		a->attempt++;
 		a->state = A_BACKOFF;
-		if (wal_agent_restart(r->w, a->id, a->attempt, why, code, sig) <
-		    0)
+		if (db && wal_agent_restart(r->w, a->id, a->attempt, why, code,
+					    sig) < 0)
 			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 		sup_log(SUP_INFO,
 			"agent '%s' restarts in %" PRId64 " ms "
@@ -1051,8 +1050,8 @@ static void agent_exited(struct agent *a, int status)
 	}
 	if (ok) {
 		a->state = A_DONE;
-		if (wal_agent_complete(r->w, a->id, a->result_text,
-				       a->result_json, 0) < 0) {
+		if (db && wal_agent_complete(r->w, a->id, a->result_text,
+					     a->result_json, 0) < 0) {
 			sup_log(SUP_WARN, "agent '%s': %s", sp->name,
 				wal_errmsg(r->w));
 			/* e.g. a structured result that is not JSON */
@@ -1061,7 +1060,7 @@ static void agent_exited(struct agent *a, int status)
 		}
 	} else {
 		a->state = A_FAILED;
-		if (wal_agent_fail(r->w, a->id, why, code, sig) < 0)
+		if (db && wal_agent_fail(r->w, a->id, why, code, sig) < 0)
 			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 		if (restart)
 			sup_log(SUP_WARN,
@@ -1228,8 +1227,12 @@ static void phase_check(struct run *r)
 		failed |= st == A_FAILED || st == A_CANCELLED;
 	}
 	ph = &r->wf->phases[r->phase];
-	if (batch(r) < 0)
+	if (batch(r) < 0) {
+		/* The store is failing: nothing more can be recorded. */
+		r->exit_status = 1;
+		r->finished = 1;
 		return;
+	}
 	if (r->stopping) {
 		wal_phase_fail(r->w, r->phase_id);
 		finish(r);
@@ -1289,8 +1292,10 @@ static void finish(struct run *r)
 	if (r->finished)
 		return;
 	r->finished = 1;
-	if (batch(r) < 0)
+	if (batch(r) < 0) {
+		r->exit_status = r->stopping > 0 ? 128 + r->stopping : 1;
 		return;
+	}
 	if (r->stopping > 0) {
 		rc = wal_execution_cancel(r->w, r->exec_id);
 		r->exit_status = 128 + r->stopping;
