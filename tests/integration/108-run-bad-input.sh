@@ -1,7 +1,8 @@
 #!/bin/sh
-# Bad input from one agent - bytes that are not a frame, a truncated frame,
-# an oversized length, a map without t, an unknown type, a wrong field type,
-# a non-increasing seq, invalid UTF-8 in a key - gets it a clear error on its
+# Bad input from one agent - a protocol version it does not speak, bytes that
+# are not a frame, a truncated frame, an oversized length, a map without t,
+# an unknown type, a wrong field type, a non-increasing seq, invalid UTF-8 in
+# a key - gets it a clear error on its
 # row and in the supervisor log, an error frame, and it is stopped; the
 # other agents and everything committed are untouched. A value that is not
 # JSON is refused alone and the agent goes on.
@@ -17,7 +18,7 @@ command = $AGENT set good 300 10
 phase = work
 command = $AGENT bad badjson $T/said.badjson
 INI
-for kind in notframe truncated oversize no-t unknown-t wrong-type seq utf8; do
+for kind in version notframe truncated oversize no-t unknown-t wrong-type seq utf8; do
 	cat >>flow.ini <<INI
 [agent $kind]
 phase = work
@@ -44,6 +45,7 @@ check() { # NAME WORDS: failed, with WORDS in its error and in the log
 	grep -q "agent '$1': protocol error: .*$2" "$T/.smithers/supervisor.log" ||
 		fail "the supervisor log lacks agent $1's error"
 }
+check version "protocol version 99 is not supported"
 check notframe "not the smithers protocol"
 check truncated "ended inside a frame"
 check oversize "exceeds the limit of 1048576 bytes"
@@ -53,6 +55,6 @@ check wrong-type "field 'key' of 'state.set' must be a string"
 check seq "not greater than the previous seq"
 check utf8 "not valid UTF-8"
 # Those still listening heard why, in an error frame marked fatal.
-for kind in notframe oversize no-t unknown-t wrong-type seq utf8; do
+for kind in version notframe oversize no-t unknown-t wrong-type seq utf8; do
 	grep -q "fatal=True" "$T/said.$kind" || fail "$kind got no fatal error frame"
 done
