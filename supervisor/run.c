@@ -124,6 +124,7 @@ struct agent {
 	char *result_text, *result_json; /* from a "result" message */
 	int proto_error;
 	int timed_out;
+	int worker_done; /* the worker said its agent's group is gone */
 	/* Tool calls started and not completed, by the agent's number: per
 	 * agent, since `smithers emit` starts and completes a call from two
 	 * different connections. */
@@ -847,6 +848,7 @@ static int spawn(struct agent *a)
 	up[1] = down[0] = ctl[1] = -1;
 	a->worker = pid;
 	a->pid = 0;
+	a->worker_done = 0;
 	a->ctl_fd = ctl[0];
 	a->ctl_len = 0;
 	evutil_make_socket_nonblocking(ctl[0]);
@@ -904,6 +906,10 @@ static void ctl_line(struct agent *a, char *line)
 		if (batch(r) == 0 && wal_agent_running(r->w, a->id, a->pid) < 0)
 			sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
 				wal_errmsg(r->w));
+		return;
+	}
+	if (!strcmp(line, "done")) {
+		a->worker_done = 1;
 		return;
 	}
 	sup_log(SUP_WARN, "agent '%s': worker: %s", a->spec->name, line);
@@ -978,10 +984,15 @@ static void agent_exited(struct agent *a, int status)
 
 	r->running--;
 	evtimer_del(a->timer);
-	/* The worker is gone: so must its agent's group be. */
-	if (a->pid > 0)
-		kill(-a->pid, SIGKILL);
 	ctl_drain(a);
+	/*
+	 * A worker that died before saying "done" (SIGKILLed, crashed) may
+	 * have left its agent's group alive: kill it. Its members are ours
+	 * now (we are their subreaper) and not reaped yet, so the group id
+	 * cannot have been recycled.
+	 */
+	if (a->pid > 0 && !a->worker_done)
+		kill(-a->pid, SIGKILL);
 	event_free(a->ctl_ev);
 	a->ctl_ev = NULL;
 	close(a->ctl_fd);

@@ -15,8 +15,9 @@
  *    agent's group, then SIGKILL after the grace period;
  *  - on SIGUSR2 (the supervisor died): SIGKILL to the agent's group at once;
  *  - when the agent ends: SIGKILL to whatever is left of its group (before
- *    reaping it, so its pid cannot be recycled meanwhile), and exit with the
- *    agent's status: its exit code, or death by the same signal.
+ *    reaping it, so its pid cannot be recycled meanwhile), "done\n" on fd 5,
+ *    and exit with the agent's status: its exit code, or death by the same
+ *    signal.
  *
  * Exit status of the worker itself when it cannot start the agent: 127 (as
  * a shell for a command not found), with the reason on fd 5 and stderr.
@@ -287,11 +288,11 @@ static void handle_signal(struct worker *wk, int sig)
 {
 	switch (sig) {
 	case SIGCHLD:
+		/* The agent is our only child (its own children are
+		 * reparented to the supervisor): never reap it blindly, or its
+		 * status would be lost. */
 		if (!wk->ended)
 			agent_ended(wk);
-		/* Anything else of ours is reaped too. */
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -513,6 +514,11 @@ int main(int argc, char **argv)
 	}
 	if (wk.log_fd >= 0)
 		close(wk.log_fd);
+	/* Nothing of the agent's group is left: the supervisor need not (and
+	 * must not, its pid may be anyone's now) signal it. */
+	if (write_all(CTL_FD, "done\n", 5) < 0) {
+		/* the supervisor is gone */
+	}
 	exit_like(wk.status);
 bad:
 	usage(stderr);

@@ -100,8 +100,6 @@ def db_value(key):
 
 
 def bad(c, kind, path):
-    # Stay to hear the supervisor out: it stops us right after its error.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         send_bad(c, kind, path)
     except BrokenPipeError:
@@ -174,8 +172,12 @@ def main():
         if args[1] == "sleep":
             time.sleep(600)
         return
+    if action == "bad":
+        # Stay to hear the supervisor out: it stops us right after its
+        # error, which may come as soon as the hello.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A hello of a protocol version the supervisor does not speak.
-    c = Conn(99 if args[:1] == ["version"] else 1)
+    c = Conn(99 if action == "bad" and args[:1] == ["version"] else 1)
     if action == "set":
         n = int(args[1])
         every = int(args[2]) if len(args) > 2 else n
