@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -723,14 +724,24 @@ static int set_pragmas(struct wal *w, const struct wal_options *opt)
 			"cannot open");
 }
 
+/* Before SQLite's first use in the process: no memory statistics, whose
+ * global mutex every allocation of every statement step would take. If
+ * SQLite was already initialised by someone else, this is refused: fine. */
+static void configure_sqlite(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	static const struct wal_options defaults;
 	struct wal *w;
 	struct stat sb;
 	int flags, rc, version, target;
 
 	*out = NULL;
+	pthread_once(&once, configure_sqlite);
 	if (!opt)
 		opt = &defaults;
 	w = calloc(1, sizeof(*w));
