@@ -36,7 +36,7 @@ static int cmd_emit_exec(struct cmd_ctx *ctx, int argc, char **argv);
 
 const struct cmd_entry cmd_emit_entry = {
 	.name = "emit",
-	.args = "TYPE ARGS... [--no-wait] [--timeout SECONDS]",
+	.args = "TYPE ARGS...",
 	.summary = "send a message to the supervisor (for shell agents)",
 	.help = "Send one message to the supervisor running this agent, on a\n"
 		"connection of its own (SMITHERS_SOCKET, SMITHERS_AGENT_ID,\n"
