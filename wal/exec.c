@@ -119,27 +119,11 @@ int64_t wal_execution_current(struct wal *w)
 	return rc < 0 ? -1 : id;
 }
 
-static int list(struct wal *w, const char *sql, int64_t a, const char *t,
-		int64_t limit, wal_row_fn *fn, void *arg)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int ret;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, a);
-	wal_bind_text(st, 2, t);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	ret = wal_rows(w, st, fn, arg);
-	sqlite3_finalize(st);
-	return ret;
-}
-
 int wal_execution_get(struct wal *w, int64_t id, wal_row_fn *fn, void *arg)
 {
 	struct wal_counter c = {fn, arg, 0};
-	int ret = list(w, "SELECT * FROM executions WHERE id = ?1", id, NULL, 0,
-		       wal_count_row, &c);
+	int ret = wal_list(w, "SELECT * FROM executions WHERE id = ?1", id,
+			   NULL, 0, wal_count_row, &c);
 
 	if (ret == 0 && c.rows == 0)
 		return wal_fail(w, ENOENT, "no execution %" PRId64, id);
@@ -148,34 +132,35 @@ int wal_execution_get(struct wal *w, int64_t id, wal_row_fn *fn, void *arg)
 
 int wal_execution_list(struct wal *w, int limit, wal_row_fn *fn, void *arg)
 {
-	return list(w, "SELECT * FROM executions ORDER BY id DESC LIMIT ?3", 0,
-		    NULL, limit, fn, arg);
+	return wal_list(w, "SELECT * FROM executions ORDER BY id DESC LIMIT ?3",
+			0, NULL, limit, fn, arg);
 }
 
 int wal_execution_find_incomplete(struct wal *w, wal_row_fn *fn, void *arg)
 {
-	return list(w,
-		    "SELECT * FROM executions WHERE status IN"
-		    " ('running', 'pending') ORDER BY id",
-		    0, NULL, 0, fn, arg);
+	return wal_list(w,
+			"SELECT * FROM executions WHERE status IN"
+			" ('running', 'pending') ORDER BY id",
+			0, NULL, 0, fn, arg);
 }
 
 int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg)
 {
-	return list(w,
-		    "SELECT e.id AS execution_id, e.name AS execution,"
-		    " p.id AS phase_id, p.name AS phase, p.iteration,"
-		    " a.id AS agent_id, a.name AS agent, a.status, a.attempt,"
-		    " CASE WHEN a.id IS NULL THEN NULL"
-		    "  WHEN a.status = 'completed' THEN 'skip'"
-		    "  ELSE 'resume' END AS action"
-		    " FROM executions AS e"
-		    " LEFT JOIN phases AS p ON p.id = (SELECT max(id)"
-		    "  FROM phases WHERE execution_id = e.id)"
-		    " LEFT JOIN agents AS a ON a.phase_id = p.id"
-		    " WHERE e.status IN ('running', 'pending')"
-		    " ORDER BY e.id, a.id",
-		    0, NULL, 0, fn, arg);
+	return wal_list(
+		w,
+		"SELECT e.id AS execution_id, e.name AS execution,"
+		" p.id AS phase_id, p.name AS phase, p.iteration,"
+		" a.id AS agent_id, a.name AS agent, a.status, a.attempt,"
+		" CASE WHEN a.id IS NULL THEN NULL"
+		"  WHEN a.status = 'completed' THEN 'skip'"
+		"  ELSE 'resume' END AS action"
+		" FROM executions AS e"
+		" LEFT JOIN phases AS p ON p.id = (SELECT max(id)"
+		"  FROM phases WHERE execution_id = e.id)"
+		" LEFT JOIN agents AS a ON a.phase_id = p.id"
+		" WHERE e.status IN ('running', 'pending')"
+		" ORDER BY e.id, a.id",
+		0, NULL, 0, fn, arg);
 }
 
 /* ---- phases -------------------------------------------------------------- */
@@ -239,9 +224,9 @@ int wal_phase_fail(struct wal *w, int64_t phase_id)
 int wal_phase_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		   void *arg)
 {
-	return list(w,
-		    "SELECT * FROM phases WHERE execution_id = ?1 ORDER BY id",
-		    execution_id, NULL, 0, fn, arg);
+	return wal_list(
+		w, "SELECT * FROM phases WHERE execution_id = ?1 ORDER BY id",
+		execution_id, NULL, 0, fn, arg);
 }
 
 /* ---- agents -------------------------------------------------------------- */
@@ -354,9 +339,9 @@ int wal_agent_restart(struct wal *w, int64_t agent_id, int attempt,
 int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
 		     int exit_code, int exit_signal)
 {
-	return wal_status(WAL_OP(w, end_agent(w, agent_id, "cancelled", NULL,
-					      NULL, error, exit_code,
-					      exit_signal)));
+	return wal_status(
+		WAL_OP(w, end_agent(w, agent_id, "cancelled", NULL, NULL, error,
+				    exit_code, exit_signal)));
 }
 
 static int64_t agent_usage(struct wal *w, int64_t id, int64_t in, int64_t out)
@@ -390,17 +375,18 @@ int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		   void *arg)
 {
-	return list(w,
-		    "SELECT a.id, a.execution_id, a.phase_id, p.name AS phase,"
-		    " p.iteration, a.name, a.model, a.status, a.pid,"
-		    " a.attempt, a.exit_code, a.exit_signal, a.error,"
-		    " a.tokens_in, a.tokens_out, a.tool_call_count,"
-		    " a.started_at, a.ended_at, a.duration_ms, a.log_path,"
-		    " a.result, a.structured_result"
-		    " FROM agents AS a LEFT JOIN phases AS p"
-		    " ON p.id = a.phase_id"
-		    " WHERE ?1 <= 0 OR a.execution_id = ?1 ORDER BY a.id",
-		    execution_id, NULL, 0, fn, arg);
+	return wal_list(
+		w,
+		"SELECT a.id, a.execution_id, a.phase_id, p.name AS phase,"
+		" p.iteration, a.name, a.model, a.status, a.pid,"
+		" a.attempt, a.exit_code, a.exit_signal, a.error,"
+		" a.tokens_in, a.tokens_out, a.tool_call_count,"
+		" a.started_at, a.ended_at, a.duration_ms, a.log_path,"
+		" a.result, a.structured_result"
+		" FROM agents AS a LEFT JOIN phases AS p"
+		" ON p.id = a.phase_id"
+		" WHERE ?1 <= 0 OR a.execution_id = ?1 ORDER BY a.id",
+		execution_id, NULL, 0, fn, arg);
 }
 
 /* ---- tool calls ------------------------------------------------------------
@@ -453,25 +439,27 @@ int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
 int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
 		  void *arg)
 {
-	return list(w,
-		    "SELECT t.id, t.agent_id, a.name AS agent, t.execution_id,"
-		    " t.tool_name, t.input, t.status, t.output_inline,"
-		    " t.output_path, t.output_hash, t.output_size, t.summary,"
-		    " t.error, t.started_at, t.ended_at, t.duration_ms"
-		    " FROM tool_calls AS t LEFT JOIN agents AS a"
-		    " ON a.id = t.agent_id"
-		    " WHERE ?1 <= 0 OR t.agent_id = ?1"
-		    " ORDER BY t.id DESC LIMIT ?3",
-		    agent_id, NULL, limit, fn, arg);
+	return wal_list(
+		w,
+		"SELECT t.id, t.agent_id, a.name AS agent, t.execution_id,"
+		" t.tool_name, t.input, t.status, t.output_inline,"
+		" t.output_path, t.output_hash, t.output_size, t.summary,"
+		" t.error, t.started_at, t.ended_at, t.duration_ms"
+		" FROM tool_calls AS t LEFT JOIN agents AS a"
+		" ON a.id = t.agent_id"
+		" WHERE ?1 <= 0 OR t.agent_id = ?1"
+		" ORDER BY t.id DESC LIMIT ?3",
+		agent_id, NULL, limit, fn, arg);
 }
 
 int wal_artifact_list(struct wal *w, int limit, wal_row_fn *fn, void *arg)
 {
-	return list(w,
-		    "SELECT r.id, r.execution_id, r.agent_id, a.name AS agent,"
-		    " r.name, r.type, r.file_path, r.git_hash, r.git_commit,"
-		    " r.summary, r.line_count, r.byte_size, r.metadata,"
-		    " r.created_at FROM artifacts AS r LEFT JOIN agents AS a"
-		    " ON a.id = r.agent_id ORDER BY r.id DESC LIMIT ?3",
-		    0, NULL, limit, fn, arg);
+	return wal_list(
+		w,
+		"SELECT r.id, r.execution_id, r.agent_id, a.name AS agent,"
+		" r.name, r.type, r.file_path, r.git_hash, r.git_commit,"
+		" r.summary, r.line_count, r.byte_size, r.metadata,"
+		" r.created_at FROM artifacts AS r LEFT JOIN agents AS a"
+		" ON a.id = r.agent_id ORDER BY r.id DESC LIMIT ?3",
+		0, NULL, limit, fn, arg);
 }

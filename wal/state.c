@@ -195,39 +195,23 @@ char *wal_state_get(struct wal *w, const char *key)
 	return value;
 }
 
-static int run_list(struct wal *w, const char *sql, wal_row_fn *fn, void *arg,
-		    const char *text, int64_t num)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int ret;
-
-	if (!st)
-		return -1;
-	if (text)
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, num);
-	ret = wal_rows(w, st, fn, arg);
-	sqlite3_finalize(st);
-	return ret;
-}
-
 int wal_state_all(struct wal *w, wal_row_fn *fn, void *arg)
 {
-	return run_list(w,
+	return wal_list(w,
 			"SELECT key, value, updated_at, updated_by FROM state"
 			" ORDER BY key",
-			fn, arg, NULL, 0);
+			0, NULL, 0, fn, arg);
 }
 
 int wal_state_history(struct wal *w, const char *key, int limit, wal_row_fn *fn,
 		      void *arg)
 {
-	return run_list(w,
+	return wal_list(w,
 			"SELECT id, execution_id, key, old_value, new_value,"
 			" trigger, agent_id, created_at FROM transitions"
-			" WHERE ?1 IS NULL OR key = ?1 ORDER BY id DESC"
-			" LIMIT ?2",
-			fn, arg, key, limit > 0 ? limit : -1);
+			" WHERE ?2 IS NULL OR key = ?2 ORDER BY id DESC"
+			" LIMIT ?3",
+			0, key, limit, fn, arg);
 }
 
 /* One key to put back: its value as of the transition, NULL to delete. */

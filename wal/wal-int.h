@@ -73,8 +73,9 @@ int wal_op_end(struct wal *w, int ok);
 /*
  * Prepare SQL (one-off: for operations that are not hot), bind the variable
  * arguments as FMT says - 'i' an id (NULL when <= 0), 'I' an int64_t, 'n' an
- * int64_t or NULL when < 0, 't' text or NULL, 'd' a double - and run it to its end. Returns the number of
- * rows changed, or -1 with the failure recorded as WHAT.
+ * int64_t or NULL when < 0, 't' text or NULL, 'd' a double - and run it to its
+ * end. Returns the number of rows changed, or -1 with the failure recorded as
+ * WHAT.
  */
 int64_t wal_run(struct wal *w, const char *what, const char *sql,
 		const char *fmt, ...);
@@ -132,10 +133,16 @@ struct wal_counter {
 };
 int wal_count_row(const struct wal_row *row, void *counter);
 
+/*
+ * Run the read SQL with ?1 bound to the integer NUM, ?2 to TEXT (NULL
+ * binds NULL) and ?3 to LIMIT (<= 0: no limit, -1), calling FN for each
+ * row: the shape of every listing. Returns as wal_rows().
+ */
+int wal_list(struct wal *w, const char *sql, int64_t num, const char *text,
+	     int64_t limit, wal_row_fn *fn, void *arg);
+
 /* UTC now as ISO-8601 with milliseconds. */
 void wal_now(char buf[WAL_TIME_LEN]);
-/* Milliseconds since the epoch, wall clock. */
-int64_t wal_now_ms(void);
 
 /* Bind TEXT or NULL; bind an id or NULL when it is 0. */
 int wal_bind_text(sqlite3_stmt *st, int i, const char *text);

@@ -166,14 +166,6 @@ void wal_now(char buf[WAL_TIME_LEN])
 	buf[24] = '\0';
 }
 
-int64_t wal_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int wal_bind_text(sqlite3_stmt *st, int i, const char *text)
 {
 	if (!text)
@@ -550,6 +542,22 @@ out:
 	free(values);
 	free(types);
 	sqlite3_reset(st);
+	return ret;
+}
+
+int wal_list(struct wal *w, const char *sql, int64_t num, const char *text,
+	     int64_t limit, wal_row_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = wal_prepare(w, sql);
+	int ret;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, num);
+	wal_bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	ret = wal_rows(w, st, fn, arg);
+	sqlite3_finalize(st);
 	return ret;
 }
 
