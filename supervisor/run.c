@@ -95,8 +95,7 @@ struct stream {
 	struct wrk_buf out; /* frames not yet written */
 	uint64_t processed; /* highest seq handled in this batch or before */
 	uint64_t acked;	    /* highest seq we put in an ack */
-	int hello;
-	int dead; /* protocol error: no more reading */
+	int dead;	    /* protocol error: no more reading */
 	int eof;
 	struct stream *prev, *next;
 };
@@ -159,7 +158,9 @@ struct run {
 	int in_batch;
 	int64_t last_heartbeat_ms;
 	struct stream *streams;
-	char **env_base; /* our environment less SMITHERS_* */
+	char **env_base; /* what every agent's environment starts with */
+	size_t nenv_base;
+	char *log_dir; /* logs/agents/EXECUTION, the agents' logs */
 	struct wal_checkpointer *checkpointer;
 };
 
@@ -453,14 +454,8 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 	int64_t id;
 	int rc = 0;
 
-	if (!s->hello) {
-		if (m->type != WRK_HELLO) {
-			protocol_error(s, m->seq,
-				       "the first message must be "
-				       "hello");
-			return;
-		}
-		s->hello = 1;
+	/* The decoder saw to it that a stream starts with one hello. */
+	if (m->type == WRK_HELLO) {
 		if (!a && socket_hello(s, m) < 0) {
 			protocol_error(s, m->seq,
 				       "hello names no running agent (wrong "
@@ -470,16 +465,16 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 		s->processed = m->seq;
 		return;
 	}
+	if (m->type == WRK_ACK || m->type == WRK_ERROR) {
+		protocol_error(s, m->seq, "a message type agents do not send");
+		return;
+	}
 	if (batch(r) < 0) {
 		stream_error(s, m->seq, "the store cannot begin a transaction",
 			     0);
 		return;
 	}
-	a = s->agent;
 	switch (m->type) {
-	case WRK_HELLO:
-		protocol_error(s, m->seq, "a second hello");
-		return;
 	case WRK_STATE_SET:
 		rc = wal_state_set(w, m->key, m->json, m->trigger, a->id);
 		break;
@@ -553,8 +548,7 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 		set_text(&a->fail_text, m->error ? m->error : "failed");
 		break;
 	default:
-		protocol_error(s, m->seq, "a message type agents do not send");
-		return;
+		break;
 	}
 	if (rc < 0) {
 		sup_log(SUP_WARN, "agent '%s': %s refused: %s", a->spec->name,
@@ -668,49 +662,46 @@ static void put_env(char ***env, size_t *n, char *entry)
 	(*env)[*n] = NULL;
 }
 
+/*
+ * The agent's environment: the run's shared entries (borrowed from
+ * r->env_base, the first r->nenv_base) followed by its own (owned; free
+ * them with free_agent_env()).
+ */
 static char **agent_env(struct agent *a)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
-	char **env = NULL, *path_env = NULL, *bindir;
-	size_t n = 0;
+	size_t n = r->nenv_base;
+	char **env = malloc((n + 9 + sp->nenv + 1) * sizeof(*env));
 
-	for (char **e = r->env_base; e && *e; e++) {
-		if (!strncmp(*e, "PATH=", 5)) {
-			path_env = *e + 5;
-			continue;
-		}
-		put_env(&env, &n, strdup(*e));
+	if (!env) {
+		sup_log(SUP_ERROR, "out of memory");
+		abort();
 	}
-	/* The smithers that started us comes first, for `smithers emit`. */
-	bindir = strdup(r->opt->smithers);
-	if (strrchr(bindir, '/'))
-		*strrchr(bindir, '/') = '\0';
-	put_env(&env, &n,
-		xasprintf("PATH=%s:%s", bindir,
-			  path_env ? path_env : "/usr/bin:/bin"));
-	free(bindir);
-	put_env(&env, &n, xasprintf("SMITHERS=%s", r->opt->smithers));
-	put_env(&env, &n, strdup("SMITHERS_FD=3"));
-	put_env(&env, &n, strdup("SMITHERS_ACK_FD=4"));
-	put_env(&env, &n, xasprintf("SMITHERS_DIR=%s", r->dir));
-	put_env(&env, &n, xasprintf("SMITHERS_SOCKET=%s", r->sock_path));
-	put_env(&env, &n, xasprintf("SMITHERS_TOKEN=%s", a->token));
-	put_env(&env, &n,
-		xasprintf("SMITHERS_EXECUTION_ID=%" PRId64, r->exec_id));
-	put_env(&env, &n, xasprintf("SMITHERS_AGENT_ID=%" PRId64, a->id));
-	put_env(&env, &n, xasprintf("SMITHERS_AGENT=%s", sp->name));
-	put_env(&env, &n,
-		xasprintf("SMITHERS_PHASE=%s", r->wf->phases[sp->phase].name));
-	put_env(&env, &n, xasprintf("SMITHERS_ITERATION=%d", r->iteration));
-	put_env(&env, &n, xasprintf("SMITHERS_ATTEMPT=%d", a->attempt));
-	put_env(&env, &n,
-		xasprintf("SMITHERS_MODEL=%s", sp->model ? sp->model : ""));
-	put_env(&env, &n,
-		xasprintf("SMITHERS_PROMPT=%s", sp->prompt ? sp->prompt : ""));
+	memcpy(env, r->env_base, n * sizeof(*env));
+	env[n++] = xasprintf("SMITHERS_TOKEN=%s", a->token);
+	env[n++] = xasprintf("SMITHERS_AGENT_ID=%" PRId64, a->id);
+	env[n++] = xasprintf("SMITHERS_AGENT=%s", sp->name);
+	env[n++] =
+		xasprintf("SMITHERS_PHASE=%s", r->wf->phases[sp->phase].name);
+	env[n++] = xasprintf("SMITHERS_ITERATION=%d", r->iteration);
+	env[n++] = xasprintf("SMITHERS_ATTEMPT=%d", a->attempt);
+	env[n++] = xasprintf("SMITHERS_MODEL=%s", sp->model ? sp->model : "");
+	env[n++] =
+		xasprintf("SMITHERS_PROMPT=%s", sp->prompt ? sp->prompt : "");
 	for (size_t i = 0; i < sp->nenv; i++)
-		put_env(&env, &n, strdup(sp->env[i]));
+		env[n++] = xasprintf("%s", sp->env[i]);
+	env[n] = NULL;
 	return env;
+}
+
+static void free_agent_env(struct run *r, char **env)
+{
+	if (!env)
+		return;
+	for (char **p = env + r->nenv_base; *p; p++)
+		free(*p);
+	free(env);
 }
 
 static void free_strv(char **v)
@@ -746,10 +737,11 @@ static int spawn(struct agent *a)
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
 	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
-	char **env = NULL, *log_path = NULL, *log_dir = NULL;
+	char **env = NULL, *log_path;
 	char max[32], keep[16], sig[16], grace[32], parent[16];
 	pid_t pid;
 
+	log_path = xasprintf("%s/%s.log", r->log_dir, sp->name);
 	if (!a->id) {
 		struct wal_agent_spec spec = {
 			.name = sp->name,
@@ -759,8 +751,6 @@ static int spawn(struct agent *a)
 			.attempt = a->attempt,
 		};
 
-		log_path = xasprintf("%s/logs/agents/%" PRId64 "/%s.log",
-				     r->state_dir, r->exec_id, sp->name);
 		spec.log_path = log_path;
 		if (batch(r) < 0)
 			goto fail;
@@ -771,15 +761,7 @@ static int spawn(struct agent *a)
 			a->id = 0;
 			goto fail;
 		}
-	} else {
-		log_path = xasprintf("%s/logs/agents/%" PRId64 "/%s.log",
-				     r->state_dir, r->exec_id, sp->name);
 	}
-	log_dir =
-		xasprintf("%s/logs/agents/%" PRId64, r->state_dir, r->exec_id);
-	if (mkdir(log_dir, 0700) < 0 && errno != EEXIST)
-		sup_log(SUP_WARN, "cannot create '%s': %s", log_dir,
-			strerror(errno));
 	random_token(a->token);
 	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
 	    pipe2(ctl, O_CLOEXEC) < 0) {
@@ -876,9 +858,8 @@ static int spawn(struct agent *a)
 	}
 	sup_log(SUP_INFO, "agent '%s' started (attempt %d, worker %ld)",
 		sp->name, a->attempt, (long)pid);
-	free_strv(env);
+	free_agent_env(r, env);
 	free(log_path);
-	free(log_dir);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -889,9 +870,8 @@ fail:
 		if (ctl[i] >= 0)
 			close(ctl[i]);
 	}
-	free_strv(env);
+	free_agent_env(r, env);
 	free(log_path);
-	free(log_dir);
 	return -1;
 }
 
@@ -1421,18 +1401,37 @@ static int listen_socket(struct run *r)
 	return 0;
 }
 
-static char **environment_without_ours(void)
+/*
+ * What every agent of this run gets: our environment less SMITHERS_*, PATH
+ * led by the directory of the smithers that started us (for `smithers
+ * emit`), and the run's own SMITHERS_* variables.
+ */
+static void shared_environment(struct run *r)
 {
 	extern char **environ;
-	char **env = NULL;
+	const char *path = "/usr/bin:/bin";
+	char *bindir = xasprintf("%s", r->opt->smithers);
 	size_t n = 0;
 
-	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "SMITHERS", 8) != 0)
-			put_env(&env, &n, strdup(*e));
-	if (!env)
-		put_env(&env, &n, strdup("PATH=/usr/bin:/bin"));
-	return env;
+	if (strrchr(bindir, '/'))
+		*strrchr(bindir, '/') = '\0';
+	for (char **e = environ; *e; e++) {
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+		else if (strncmp(*e, "SMITHERS", 8) != 0)
+			put_env(&r->env_base, &n, xasprintf("%s", *e));
+	}
+	put_env(&r->env_base, &n, xasprintf("PATH=%s:%s", bindir, path));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS=%s", r->opt->smithers));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS_FD=3"));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS_ACK_FD=4"));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS_DIR=%s", r->dir));
+	put_env(&r->env_base, &n,
+		xasprintf("SMITHERS_SOCKET=%s", r->sock_path));
+	put_env(&r->env_base, &n,
+		xasprintf("SMITHERS_EXECUTION_ID=%" PRId64, r->exec_id));
+	r->nenv_base = n;
+	free(bindir);
 }
 
 static char *config_json(const struct sup_workflow *wf)
@@ -1525,7 +1524,6 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
-	r.env_base = environment_without_ours();
 	r.base = event_base_new();
 	r.agents = calloc(wf->nagents ? wf->nagents : 1, sizeof(*r.agents));
 	if (!r.base || !r.agents) {
@@ -1572,6 +1570,12 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	}
 	sup_log(SUP_INFO, "execution %" PRId64 " of '%s' (%s) started in '%s'",
 		r.exec_id, wf->name, wf->path, r.dir);
+	shared_environment(&r);
+	r.log_dir =
+		xasprintf("%s/logs/agents/%" PRId64, r.state_dir, r.exec_id);
+	if (mkdir(r.log_dir, 0700) < 0 && errno != EEXIST)
+		sup_log(SUP_WARN, "cannot create '%s': %s", r.log_dir,
+			strerror(errno));
 	r.last_heartbeat_ms = mono_ms();
 	if (wf->nphases == 0)
 		finish(&r);
@@ -1631,6 +1635,7 @@ out:
 	if (r.lock_fd >= 0)
 		close(r.lock_fd);
 	free_strv(r.env_base);
+	free(r.log_dir);
 	free(cfg);
 	free(log_path);
 	free(r.sock_path);
