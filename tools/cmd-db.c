@@ -551,8 +551,13 @@ static int db_replay(struct db_run *r)
 		else
 			fprintf(stderr, "smithers: cannot lock '%s': %s\n",
 				lock, strerror(errno));
-		if (rc == EXIT_OK) /* the state appeared meanwhile */
+		if (rc == EXIT_OK) { /* the state appeared meanwhile */
+			fprintf(stderr,
+				"smithers: cannot replay: '%s' appeared while "
+				"it was being locked; try again\n",
+				lock);
 			rc = EXIT_FAIL;
+		}
 		goto out;
 	}
 	rc = cmd_open_store(r->ctx, 0, &r->w);

@@ -425,10 +425,11 @@ static int cmd_emit_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	s = smithers_open_socket();
 	if (!s) {
+		int err = errno; /* before fprintf, which may change it */
+
 		fprintf(stderr, "smithers: %s\n", smithers_strerror_last());
-		return errno == ENOENT || errno == ECONNREFUSED
-			       ? EXIT_NO_SUPERVISOR
-			       : EXIT_FAIL;
+		return err == ENOENT || err == ECONNREFUSED ? EXIT_NO_SUPERVISOR
+							    : EXIT_FAIL;
 	}
 	rc = EXIT_FAIL;
 	seq = send_one(s, &a, &call);

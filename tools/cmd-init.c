@@ -230,9 +230,8 @@ static int cmd_init_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (ctx->json)
 		out_list_end(o);
 	else
-		printf("\nnext: read %s; the supervisor that runs it\n"
-		       "('smithers run') comes with the next release\n",
-		       path_ini);
+		printf("\nnext: read %s, then run it with 'smithers run %s'\n",
+		       path_ini, path_ini);
 	rc = EXIT_OK;
 out:
 	out_free(o);

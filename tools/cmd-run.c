@@ -86,8 +86,7 @@ static char *find_worker(const char *self_dir)
 		return p;
 	if ((p = executable_in(self_dir, "../worker/smithers-worker")))
 		return p;
-	if ((p = executable_in(PKGLIBEXECDIR, "smithers-worker")))
-		return p;
+	/* If it is not there either, sup_run() says so. */
 	return xstrdup(PKGLIBEXECDIR "/smithers-worker");
 }
 
