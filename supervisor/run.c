@@ -1187,18 +1187,24 @@ static void phase_start(struct run *r)
 	phase_check(r);
 }
 
-/* Whether the phase's until condition holds now. */
+/* Whether the phase's until condition holds now: 1, 0, or -1 when the
+ * key cannot be read (an absent key is an answer; a store error is not). */
 static int until_holds(struct run *r, const struct sup_phase *ph)
 {
+	const char *key = sup_cond_key(ph->until);
 	char *value;
 	int holds;
 
-	if (!ph->until)
-		return 0;
-	value = wal_state_get(r->w, sup_cond_key(ph->until));
+	errno = 0;
+	value = wal_state_get(r->w, key);
+	if (!value && errno != ENOENT) {
+		sup_log(SUP_ERROR, "phase '%s': cannot read '%s': %s", ph->name,
+			key, wal_errmsg(r->w));
+		return -1;
+	}
 	holds = sup_cond_eval(ph->until, value);
 	free(value);
-	return holds == 1;
+	return holds;
 }
 
 /* If every agent of the phase ended, end the iteration and go on. */
@@ -1240,8 +1246,15 @@ static void phase_check(struct run *r)
 			return;
 		}
 	} else {
+		int holds = ph->until ? until_holds(r, ph) : 1;
+
 		wal_phase_complete(r->w, r->phase_id);
-		if (ph->until && !until_holds(r, ph)) {
+		if (holds < 0) {
+			r->exit_status = 1;
+			finish(r);
+			return;
+		}
+		if (!holds) {
 			if (r->iteration + 1 < ph->max_iterations) {
 				r->iteration++;
 				phase_start(r);

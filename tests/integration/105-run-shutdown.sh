@@ -28,7 +28,7 @@ for sig in TERM INT; do
 	kill -$sig "$SUP"
 	wait_run
 	if [ $sig = TERM ]; then want=143; else want=130; fi
-	[ "$rc" -eq $want ] || fail "smithers run exited $rc after SIG$sig, not $want"
+	expect_rc $want
 	sql_is "SELECT status FROM executions" "cancelled"
 	sql_is "SELECT DISTINCT status FROM agents" "cancelled"
 	sql_is "SELECT count(*) FROM state" "15"

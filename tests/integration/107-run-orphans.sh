@@ -34,14 +34,13 @@ wait_until 20 test -f "$T/gc.pid"
 alive "$(cat "$T/gc.pid")" || fail "the grandchild did not start"
 kill -TERM "$SUP"
 wait_run
-[ "$rc" -eq 143 ] || fail "smithers run exited $rc"
+expect_rc 143
 wait_until 1 gc_gone
 
 # 3. The supervisor is SIGKILLed: the workers kill their agents' groups.
 flow sleep
 start_run flow.ini
 wait_until 20 test -f "$T/gc.pid"
-gc=$(cat "$T/gc.pid")
 kill -9 "$SUP"
 wait_run
 wait_until 1 gc_gone

@@ -53,6 +53,6 @@ mv "$T/.smithers/supervisor.log" "$T/.smithers/supervisor.log.1"
 kill -HUP "$SUP"
 wait_until 5 grep -q "log files reopened" "$T/.smithers/supervisor.log"
 wait_run
-[ "$rc" -eq 0 ] || fail "smithers run exited $rc"
+expect_rc 0
 grep -q "execution 1 completed" "$T/.smithers/supervisor.log" ||
 	fail "the reopened log lacks the end of the run"

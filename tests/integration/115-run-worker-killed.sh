@@ -28,7 +28,7 @@ wait_until 1 gc_gone
 wait_until 20 test -f "$T/gc.pid"
 kill -TERM "$SUP"
 wait_run
-[ "$rc" -eq 143 ] || fail "smithers run exited $rc"
+expect_rc 143
 grep -q "agent 'victim' ended: killed by signal 9" "$T/.sup.err" ||
 	fail "the worker's death was not reported"
 grep -q "agent 'victim' started (attempt 2" "$T/.sup.err" ||

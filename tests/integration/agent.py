@@ -8,7 +8,8 @@ usage: agent.py ACTION [ARGS...]   (run by the supervisor)
                          sync every EVERY messages (default N) and at the end
   acklog FILE N          state.set EXECUTION.AGENT.k<seq> one at a time; after each ack,
                          append the seq to FILE and fsync it
-  flood N                state.set flood.<i> N times without waiting, then sync
+  flood N                state.set flood.<i % 1000> N times without waiting,
+                         then sync
   incr KEY               read KEY from the database (read-only), set KEY+1
   tools                  tool.start/complete (one output > 1 KiB), memory.add,
                          usage, log, result
