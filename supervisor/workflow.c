@@ -802,14 +802,14 @@ static int set_agent_key(struct parser *ps, enum key_id id, const char *value)
 	case K_MODEL:
 	case K_PROMPT:
 	case K_SYSTEM_PROMPT:
-		if (id == K_PROMPT && ps->seen[K_PROMPT_FILE])
+		if (id == K_PROMPT && *value && a->prompt_file)
 			goto both_prompts;
 		field = text_field(a, id);
 		if (!*value)
 			return 0;
 		return append_line(ps, id, field, value);
 	case K_PROMPT_FILE:
-		if (ps->seen[K_PROMPT])
+		if (a->prompt)
 			goto both_prompts;
 		return set_prompt_file(ps, a, value);
 	case K_CWD:
@@ -902,14 +902,12 @@ static int begin_phase(struct parser *ps, const char *name)
 {
 	struct sup_workflow *wf = ps->wf;
 	struct sup_phase *ph;
-	size_t i;
+	ssize_t dup = sup_workflow_find_phase(wf, name);
 
-	for (i = 0; i < wf->nphases; i++)
-		if (!strcmp(wf->phases[i].name, name))
-			return perr(ps, ps->line,
-				    "duplicate section [phase %s] (first at "
-				    "line %d)",
-				    name, wf->phases[i].line);
+	if (dup >= 0)
+		return perr(ps, ps->line,
+			    "duplicate section [phase %s] (first at line %d)",
+			    name, wf->phases[dup].line);
 	if (wf->nphases == ps->phase_cap) {
 		size_t cap = ps->phase_cap ? ps->phase_cap * 2 : 8;
 
@@ -937,14 +935,12 @@ static int begin_agent(struct parser *ps, const char *name)
 	struct sup_workflow *wf = ps->wf;
 	struct sup_agent *a;
 	struct agent_extra *x;
-	size_t i;
+	ssize_t dup = sup_workflow_find_agent(wf, name);
 
-	for (i = 0; i < wf->nagents; i++)
-		if (!strcmp(wf->agents[i].name, name))
-			return perr(ps, ps->line,
-				    "duplicate section [agent %s] (first at "
-				    "line %d)",
-				    name, wf->agents[i].line);
+	if (dup >= 0)
+		return perr(ps, ps->line,
+			    "duplicate section [agent %s] (first at line %d)",
+			    name, wf->agents[dup].line);
 	if (wf->nagents == ps->agent_cap) {
 		size_t cap = ps->agent_cap ? ps->agent_cap * 2 : 8;
 

@@ -64,7 +64,9 @@ int main(int argc, char **argv)
 			quick = 1;
 		else if (!strcmp(argv[i], "--normal"))
 			normal = 1;
-		else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc &&
+			 (!strcmp(argv[i + 1], "raw") ||
+			  !strcmp(argv[i + 1], "store"))) {
 			i++;
 			do_raw = !strcmp(argv[i], "raw");
 			do_store = !strcmp(argv[i], "store");

@@ -606,6 +606,16 @@ static void test_load_file(void **state)
 	free(want);
 	sup_workflow_free(wf);
 
+	/* An empty prompt is no prompt: prompt_file after it is fine. */
+	text = "[phase p]\n[agent scout]\nphase = p\ncommand = run\n"
+	       "prompt =\nprompt_file = prompts/scout.txt\n";
+	write_file(path, text, strlen(text));
+	wf = sup_workflow_load(path, errbuf, sizeof(errbuf));
+	if (!wf)
+		fail_msg("%s", errbuf);
+	assert_string_equal(wf->agents[0].prompt, "look around\nthen report\n");
+	sup_workflow_free(wf);
+
 	/* Through a relative path from elsewhere. */
 	{
 		char *here = getcwd(NULL, 0);
