@@ -9,8 +9,15 @@
  * connection runs PRAGMA wal_checkpoint(PASSIVE) every interval. A passive
  * checkpoint copies what no reader still needs and never blocks the writer,
  * and SQLite restarts the WAL from its start at the writer's next
- * transaction once a checkpoint was complete, so the WAL stays bounded
- * (journal_size_limit truncates it back).
+ * transaction once a checkpoint was complete (journal_size_limit truncates
+ * it back).
+ *
+ * Under a continuous load that never happens by itself: while the thread
+ * copies, the writer appends, so no checkpoint of the thread's is ever
+ * complete and the WAL grows without end (hundreds of MB a minute here).
+ * wal_trim is the writer's half: between two transactions, once the WAL is
+ * big, the writer runs one passive checkpoint itself, which has only the
+ * frames the thread has not copied yet to copy, and is complete.
  *
  * The thread shares nothing with the writer but the files; its stop flag
  * and counters are guarded by its mutex.
@@ -155,4 +162,35 @@ int wal_autocheckpoint(struct wal *w, int pages)
 	snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %d",
 		 pages < 0 ? 0 : pages);
 	return wal_exec(w, sql, "cannot set wal_autocheckpoint");
+}
+
+/* After each commit of the writer: how many frames the WAL holds. */
+static int count_frames(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((struct wal *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+int wal_trim(struct wal *w, int pages)
+{
+	int frames = 0, copied = 0, rc;
+
+	if (!w->counting_frames) {
+		/* Replaces SQLite's own hook: automatic checkpoints stop. */
+		sqlite3_wal_hook(w->db, count_frames, w);
+		w->counting_frames = 1;
+		return 0;
+	}
+	if (w->in_batch || w->wal_frames <= pages)
+		return 0;
+	rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				       &frames, &copied);
+	if (rc == SQLITE_BUSY)
+		return 0; /* the thread is at it; next time */
+	if (rc != SQLITE_OK)
+		return wal_sqlfail(w, rc, "cannot checkpoint");
+	w->wal_frames = 0;
+	return frames == copied ? 1 : 0;
 }

@@ -201,9 +201,39 @@ static const char migration_2[] =
 	"END;"
 	"INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');";
 
+/*
+ * Version 3: a key's history as a chain instead of the transitions(key, id)
+ * index. That index took one random leaf page per changed key into every
+ * commit, so a commit's size grew with the number of keys it touched and
+ * every change cost about twice what it does without it (docs/BENCHMARKS.md).
+ * Now each transition names the key's previous one (prev_id), a state row
+ * names its key's newest (head), and a deleted key keeps its newest in
+ * deleted_state until it is set again. All three are filled in from the
+ * index before it is dropped.
+ */
+static const char migration_3[] =
+	"ALTER TABLE transitions ADD COLUMN prev_id INTEGER;"
+	"ALTER TABLE state ADD COLUMN head INTEGER;"
+	"CREATE TABLE deleted_state ("
+	" key TEXT PRIMARY KEY,"
+	" head INTEGER NOT NULL) WITHOUT ROWID;"
+	"UPDATE transitions SET prev_id = (SELECT max(p.id) FROM transitions"
+	" AS p WHERE p.key = transitions.key AND p.id < transitions.id);"
+	"UPDATE state SET head = (SELECT max(id) FROM transitions"
+	" WHERE key = state.key);"
+	"INSERT INTO deleted_state(key, head) SELECT key, max(id)"
+	" FROM transitions WHERE key NOT IN (SELECT key FROM state)"
+	" GROUP BY key;"
+	"DROP INDEX transitions_key;"
+	/* A key set again is no longer deleted. */
+	"CREATE TRIGGER state_revive AFTER INSERT ON state BEGIN"
+	" DELETE FROM deleted_state WHERE key = new.key;"
+	"END;";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
+	[3] = migration_3,
 };
 
 int wal_schema_migrate(struct wal *w, int target)

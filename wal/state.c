@@ -88,6 +88,7 @@ int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
 	wal_bind_id(st, 4, agent_id);
+	sqlite3_bind_int64(st, 5, tid);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
@@ -130,6 +131,14 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 		return transition_fail(w, rc, key);
 	if (sqlite3_changes(w->db) == 0)
 		return 0;
+	/* The key's history goes on from its delete when it is set again. */
+	st = wal_stmt(w, ST_STATE_TOMBSTONE);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, sqlite3_last_insert_rowid(w->db));
+	if (wal_step_done(w, st, "cannot delete state") < 0)
+		return -1;
 	st = wal_stmt(w, ST_STATE_DELETE);
 	if (!st)
 		return -1;
@@ -206,12 +215,25 @@ int wal_state_all(struct wal *w, wal_row_fn *fn, void *arg)
 int wal_state_history(struct wal *w, const char *key, int limit, wal_row_fn *fn,
 		      void *arg)
 {
+	/* One key's: follow its chain back from its newest transition. */
+	if (key)
+		return wal_list(
+			w,
+			"WITH RECURSIVE chain(id) AS ("
+			" SELECT COALESCE((SELECT head FROM state WHERE key = ?2),"
+			"  (SELECT head FROM deleted_state WHERE key = ?2))"
+			" UNION ALL SELECT t.prev_id FROM transitions AS t"
+			"  JOIN chain ON t.id = chain.id"
+			"  WHERE t.prev_id IS NOT NULL LIMIT ?3)"
+			" SELECT id, execution_id, key, old_value, new_value,"
+			" trigger, agent_id, created_at FROM transitions"
+			" WHERE id IN chain ORDER BY id DESC",
+			0, key, limit, fn, arg);
 	return wal_list(w,
 			"SELECT id, execution_id, key, old_value, new_value,"
 			" trigger, agent_id, created_at FROM transitions"
-			" WHERE ?2 IS NULL OR key = ?2 ORDER BY id DESC"
-			" LIMIT ?3",
-			0, key, limit, fn, arg);
+			" ORDER BY id DESC LIMIT ?3",
+			0, NULL, limit, fn, arg);
 }
 
 /* One key to put back: its value as of the transition, NULL to delete. */
@@ -223,12 +245,15 @@ struct change {
 int wal_state_replay(struct wal *w, int64_t transition_id)
 {
 	static const char plan_sql[] =
-		"SELECT k.key, s.value,"
-		" (SELECT new_value FROM transitions WHERE key = k.key"
-		"   AND id <= ?1 ORDER BY id DESC LIMIT 1)"
-		" FROM (SELECT key FROM state UNION SELECT key FROM "
-		"transitions)"
-		" AS k LEFT JOIN state AS s ON s.key = k.key ORDER BY k.key";
+		/* Each key's newest transition up to ?1, in one scan. */
+		"WITH past(key, value) AS (SELECT t.key, t.new_value"
+		"  FROM transitions AS t JOIN (SELECT max(id) AS id"
+		"   FROM transitions WHERE id <= ?1 GROUP BY key) AS m"
+		"  ON t.id = m.id)"
+		" SELECT k.key, s.value, past.value"
+		" FROM (SELECT key FROM state UNION SELECT key FROM past)"
+		" AS k LEFT JOIN state AS s ON s.key = k.key"
+		" LEFT JOIN past ON past.key = k.key ORDER BY k.key";
 	struct change *list = NULL, *grown;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *st = NULL;

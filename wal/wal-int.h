@@ -25,6 +25,7 @@ enum wal_stmt_id {
 	ST_STATE_GET,
 	ST_STATE_UPSERT,
 	ST_STATE_DELETE,
+	ST_STATE_TOMBSTONE,
 	ST_TRANSITION_SET,
 	ST_TRANSITION_DELETE,
 	ST_TRANSITION_UNDO,
@@ -38,6 +39,8 @@ struct wal {
 	int readonly;
 	int in_batch;
 	int git_initialised;
+	int counting_frames; /* wal_trim's hook is installed */
+	int wal_frames;      /* frames in the WAL after the last commit */
 	int64_t execution_id; /* attribution of agent-less transitions */
 	sqlite3_stmt *st[ST_COUNT];
 	char errmsg[1024];

@@ -39,24 +39,29 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
 	[ST_STATE_GET] = "SELECT value FROM state WHERE key = ?1",
 	[ST_STATE_UPSERT] =
-		"INSERT INTO state(key, value, updated_at, updated_by)"
-		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET"
+		"INSERT INTO state(key, value, updated_at, updated_by, head)"
+		" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key) DO UPDATE SET"
 		" value = excluded.value, updated_at = excluded.updated_at,"
-		" updated_by = excluded.updated_by",
+		" updated_by = excluded.updated_by, head = excluded.head",
 	[ST_STATE_DELETE] = "DELETE FROM state WHERE key = ?1",
+	[ST_STATE_TOMBSTONE] =
+		"INSERT OR REPLACE INTO deleted_state(key, head)"
+		" VALUES (?1, ?2)",
+	/* The old value and the previous transition in one lookup. */
 	[ST_TRANSITION_SET] =
 		"INSERT INTO transitions(execution_id, key, old_value,"
-		" new_value, trigger, agent_id, created_at) VALUES ("
+		" new_value, trigger, agent_id, created_at, prev_id) SELECT"
 		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
 		"?1),"
-		" ?2, (SELECT value FROM state WHERE key = ?2), ?3, ?4, ?5, "
-		"?6)",
+		" ?2, s.value, ?3, ?4, ?5, ?6, COALESCE(s.head,"
+		" (SELECT head FROM deleted_state WHERE key = ?2))"
+		" FROM (SELECT 1) LEFT JOIN state AS s ON s.key = ?2",
 	[ST_TRANSITION_DELETE] =
 		"INSERT INTO transitions(execution_id, key, old_value,"
-		" new_value, trigger, agent_id, created_at) SELECT"
+		" new_value, trigger, agent_id, created_at, prev_id) SELECT"
 		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
 		"?1),"
-		" key, value, NULL, ?4, ?5, ?6 FROM state WHERE key = ?2",
+		" key, value, NULL, ?4, ?5, ?6, head FROM state WHERE key = ?2",
 	[ST_TRANSITION_UNDO] = "DELETE FROM transitions WHERE id = ?1",
 };
 

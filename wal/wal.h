@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 2
+#define WAL_SCHEMA_VERSION 3
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -351,6 +351,19 @@ void wal_checkpointer_counts(struct wal_checkpointer *c, int64_t *runs,
 /* Let W's commits checkpoint once the WAL holds PAGES pages (SQLite's
  * default 1000); 0: never. */
 int wal_autocheckpoint(struct wal *w, int pages);
+
+/*
+ * Keep the WAL bounded under a continuous load, next to a checkpointer
+ * (whose checkpoints cannot complete while W keeps appending): call it
+ * between W's transactions. The first call starts counting the WAL's frames
+ * at each commit and turns W's automatic checkpoints off; later calls, once
+ * the WAL holds more than PAGES frames, run one passive checkpoint on W
+ * (copying only what the checkpointer has not), after which the next
+ * transaction writes the WAL from its start again. Returns 1 when that
+ * checkpoint was complete, 0 when none was due or it could not complete
+ * (a reader still needs old frames; it is tried again), -1 on error.
+ */
+int wal_trim(struct wal *w, int pages);
 
 /* ---- the supervisor lock ------------------------------------------------ */
 

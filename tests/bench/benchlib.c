@@ -6,7 +6,8 @@
  * wal_open) in WAL mode with the given synchronous level, one transaction
  * per batch, with the least SQL that keeps the store's invariant - every
  * state write has its transition: one prepared transition insert reading
- * the old value, one prepared upsert, the same columns as the store.
+ * the old value and the key's previous transition, one prepared upsert,
+ * the same columns as the store.
  */
 #include "config.h"
 
@@ -102,17 +103,20 @@ double bench_raw_rate(int batch, int ops, int normal)
 		     NULL, NULL, NULL);
 	begin = prep(db, "BEGIN IMMEDIATE");
 	commit = prep(db, "COMMIT");
-	trans = prep(
-		db,
-		"INSERT INTO transitions(execution_id, key, old_value,"
-		" new_value, trigger, agent_id, created_at) VALUES (?5, ?1,"
-		" (SELECT value FROM state WHERE key = ?1), ?2, ?3, ?6, ?4)");
+	/* The old value and the key's previous transition (its history
+	 * chain) come from the state row; no key is ever deleted here. */
+	trans = prep(db, "INSERT INTO transitions(execution_id, key,"
+			 " old_value, new_value, trigger, agent_id,"
+			 " created_at, prev_id) SELECT ?5, ?1, s.value, ?2,"
+			 " ?3, ?6, ?4, s.head FROM (SELECT 1)"
+			 " LEFT JOIN state AS s ON s.key = ?1");
 	upsert = prep(db, "INSERT INTO state(key, value, updated_at,"
-			  " updated_by) VALUES (?1, ?2, ?3, ?4)"
+			  " updated_by, head) VALUES (?1, ?2, ?3, ?4, ?5)"
 			  " ON CONFLICT(key) DO UPDATE SET"
 			  " value = excluded.value,"
 			  " updated_at = excluded.updated_at,"
-			  " updated_by = excluded.updated_by");
+			  " updated_by = excluded.updated_by,"
+			  " head = excluded.head");
 	t0 = bench_now_s();
 	for (int done = 0; done < ops;) {
 		step(db, begin);
@@ -140,6 +144,8 @@ double bench_raw_rate(int batch, int ops, int normal)
 			sqlite3_bind_text(upsert, 2, value, -1, SQLITE_STATIC);
 			sqlite3_bind_text(upsert, 3, now, -1, SQLITE_STATIC);
 			sqlite3_bind_null(upsert, 4);
+			sqlite3_bind_int64(upsert, 5,
+					   sqlite3_last_insert_rowid(db));
 			step(db, upsert);
 		}
 		step(db, commit);

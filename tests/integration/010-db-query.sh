@@ -59,10 +59,10 @@ for sql in "INSERT INTO state(key, value, updated_at) VALUES ('k', '1', 'now')" 
 	"DELETE FROM state" \
 	"delete from transitions where id = 1" \
 	"DROP TABLE state" \
-	"drop index transitions_key" \
+	"drop index transitions_agent" \
 	"CREATE TABLE evil (x)" \
 	"ALTER TABLE state ADD COLUMN evil" \
-	"REPLACE INTO state VALUES ('k', '1', 'now', NULL)" \
+	"REPLACE INTO state VALUES ('k', '1', 'now', NULL, NULL)" \
 	"PRAGMA user_version = 9" \
 	"VACUUM" \
 	"select 1; delete from state" \

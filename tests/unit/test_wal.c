@@ -303,12 +303,24 @@ static void test_migrate_from_previous(void **state)
 	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION - 1);
 	exec = wal_execution_start(w, "old run", "wf.ini", "{}");
 	assert_true(exec > 0);
-	assert_int_equal(wal_state_set(w, "plan", "{\"step\":3}", "t", 0), 0);
 	mem = wal_memory_add(w, &m);
 	assert_true(mem > 0);
 	wal_close(w);
 	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
 			 WAL_SCHEMA_VERSION - 1);
+	/* History as version 2 wrote it: "plan" set twice, "gone" set then
+	 * deleted, "plan" again; version 3 must chain each key's own. */
+	tu_sqlite_exec(
+		db,
+		"INSERT INTO transitions(execution_id, key, old_value,"
+		" new_value, trigger, created_at) VALUES"
+		" (1, 'plan', NULL, '{\"step\":1}', 't', 'x'),"
+		" (1, 'gone', NULL, '1', 't', 'x'),"
+		" (1, 'plan', '{\"step\":1}', '{\"step\":2}', 't', 'x'),"
+		" (1, 'gone', '1', NULL, 't', 'x'),"
+		" (1, 'plan', '{\"step\":2}', '{\"step\":3}', 't', 'x');"
+		"INSERT INTO state(key, value, updated_at)"
+		" VALUES ('plan', '{\"step\":3}', 'x');");
 
 	w = tu_open(fx->dir, NULL);
 	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
@@ -316,9 +328,28 @@ static void test_migrate_from_previous(void **state)
 	assert_string_equal(v, "{\"step\":3}");
 	free(v);
 	assert_int_equal(wal_state_history(w, "plan", 0, tu_collect, &r), 0);
-	assert_int_equal(r.n, 1);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(tu_int(&r, 0, "id"), 5);
+	assert_int_equal(tu_int(&r, 1, "id"), 3);
+	assert_int_equal(tu_int(&r, 2, "id"), 1);
 	assert_int_equal(tu_int(&r, 0, "execution_id"), exec);
 	tu_rows_free(&r);
+	/* A deleted key's history is found, and goes on when it is set. */
+	assert_int_equal(wal_state_history(w, "gone", 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(tu_int(&r, 0, "id"), 4);
+	tu_rows_free(&r);
+	assert_int_equal(wal_state_set(w, "gone", "2", "t", 0), 0);
+	assert_int_equal(wal_state_history(w, "gone", 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(tu_int(&r, 1, "id"), 4);
+	tu_rows_free(&r);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM deleted_state"),
+			 0);
+	assert_int_equal(wal_state_set(w, "plan", "4", "t", 0), 0);
+	assert_int_equal(tu_query_int(w, "SELECT prev_id FROM transitions"
+					 " WHERE new_value = '4'"),
+			 5);
 	assert_int_equal(wal_execution_get(w, exec, tu_collect, &r), 0);
 	assert_int_equal(r.n, 1);
 	tu_rows_free(&r);
@@ -888,6 +919,58 @@ static void test_checkpointer(void **state)
 	assert_non_null(strstr(err, "no smithers state"));
 }
 
+static int64_t wal_file_size(struct tu_fx *fx)
+{
+	char *wal = tu_path("%s/.smithers/smithers.db-wal", fx->dir);
+	struct stat sb;
+
+	assert_int_equal(stat(wal, &sb), 0);
+	free(wal);
+	return (int64_t)sb.st_size;
+}
+
+/* A writer that never pauses next to the checkpointer: with wal_trim
+ * between its transactions the WAL starts again from its beginning and
+ * stays near the limit, although far more than that is written through it
+ * (without, the file holds every frame: tens of MiB here). */
+static void test_wal_trim_bounds_the_wal(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_checkpointer *c;
+	int64_t largest = 0, runs = 0, full = 0;
+	int restarted = 0;
+	char key[32], value[64], err[256];
+
+	c = wal_checkpointer_start(fx->dir, 5, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(wal_trim(fx->w, 256), 0); /* starts counting */
+	for (int turn = 0; turn < 400; turn++) {
+		int rc;
+
+		assert_int_equal(wal_batch_begin(fx->w), 0);
+		for (int i = 0; i < 200; i++) {
+			snprintf(key, sizeof(key), "k%d", (turn * 37 + i) % 3000);
+			snprintf(value, sizeof(value), "{\"turn\":%d}", turn);
+			assert_int_equal(
+				wal_state_set(fx->w, key, value, NULL, 0), 0);
+		}
+		assert_int_equal(wal_batch_commit(fx->w), 0);
+		rc = wal_trim(fx->w, 256);
+		assert_true(rc >= 0);
+		restarted += rc;
+		if (wal_file_size(fx) > largest)
+			largest = wal_file_size(fx);
+	}
+	wal_checkpointer_counts(c, &runs, &full);
+	wal_checkpointer_stop(c);
+	assert_true(restarted > 0);
+	/* 256 pages of 4 KiB, plus one turn's frames and what the writer
+	 * appended before it saw the limit. */
+	assert_true(largest < 4 * 1024 * 1024);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM transitions"),
+			 400 * 200);
+}
+
 static void test_lock(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1006,6 +1089,7 @@ int main(void)
 		T(test_readonly_cannot_write),
 		T(test_stats),
 		T(test_checkpointer),
+		T(test_wal_trim_bounds_the_wal),
 		T(test_lock),
 		T(test_lock_dead_holder),
 		TD(test_lock_no_state),

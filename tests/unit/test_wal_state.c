@@ -193,6 +193,72 @@ static void test_history(void **state)
 	assert_int_equal(wal_state_history(fx->w, "none", 0, tu_collect, &r),
 			 0);
 	assert_int_equal(r.n, 0);
+
+	/* A key set again after its delete goes on with the same history;
+	 * a limit keeps the newest. */
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " deleted_state WHERE key = 'k'"),
+			 1);
+	assert_int_equal(wal_state_set(fx->w, "k", "5", "t4", 0), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " deleted_state"),
+			 0);
+	assert_int_equal(wal_state_history(fx->w, "k", 2, tu_collect, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(tu_val(&r, 0, "trigger"), "t4");
+	assert_string_equal(tu_val(&r, 1, "trigger"), "t3");
+	tu_rows_free(&r);
+	assert_int_equal(wal_state_history(fx->w, "k", 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 4);
+	tu_rows_free(&r);
+}
+
+/* Each key's chain holds exactly the transitions of that key, in order,
+ * after many interleaved sets and deletes. */
+static void test_history_chain_matches_scan(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct tu_rows r = {0};
+	unsigned seed = 7;
+	char key[16];
+
+	for (int i = 0; i < 2000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		snprintf(key, sizeof(key), "k%u", (seed >> 16) % 37);
+		if ((seed >> 8) % 5 == 0)
+			assert_true(wal_state_delete(fx->w, key, "d", 0) >= 0);
+		else
+			assert_int_equal(
+				wal_state_set(fx->w, key, "1", "s", 0), 0);
+	}
+	for (int k = 0; k < 37; k++) {
+		int64_t n;
+
+		snprintf(key, sizeof(key), "k%d", k);
+		n = tu_query_int(fx->w,
+				 "SELECT count(*) FROM transitions"
+				 " WHERE key = '%s'",
+				 key);
+		assert_int_equal(
+			wal_state_history(fx->w, key, 0, tu_collect, &r), 0);
+		assert_int_equal(r.n, n);
+		for (int i = 1; i < r.n; i++)
+			assert_true(tu_int(&r, i - 1, "id") >
+				    tu_int(&r, i, "id"));
+		for (int i = 0; i < r.n; i++)
+			assert_string_equal(tu_val(&r, i, "key"), key);
+		tu_rows_free(&r);
+	}
+	/* Every deleted key, and only those, keeps a tombstone. */
+	assert_int_equal(
+		tu_query_int(fx->w,
+			     "SELECT count(*) FROM deleted_state AS d"
+			     " WHERE d.head = (SELECT max(id) FROM transitions"
+			     "  WHERE key = d.key AND new_value IS NULL)"
+			     " AND d.key NOT IN (SELECT key FROM state)"),
+		tu_query_int(fx->w, "SELECT count(DISTINCT key) FROM"
+				    " transitions WHERE key NOT IN"
+				    " (SELECT key FROM state)"));
 }
 
 static void test_attribution(void **state)
@@ -574,6 +640,7 @@ int main(void)
 		T(test_state_all),
 		T(test_invalid_writes_leave_nothing),
 		T(test_history),
+		T(test_history_chain_matches_scan),
 		T(test_attribution),
 		T(test_batch_failing_op_keeps_neighbours),
 		T(test_batch_rollback_loses_transitions),
