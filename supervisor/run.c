@@ -60,8 +60,11 @@
 /* The heartbeat is written when it is this old, checked as often: so it is
  * never more than twice this (plus a commit) behind. */
 #define HEARTBEAT_MS 500
-/* How often the checkpointer moves the WAL into the database. */
-#define CHECKPOINT_MS 500
+/* How often the checkpointer moves the WAL into the database, and how big
+ * the WAL may grow (pages) before the writer completes a checkpoint itself
+ * so that it starts again from the beginning (wal_trim). */
+#define CHECKPOINT_MS 100
+#define WAL_TRIM_PAGES 4096
 /* After stop_grace, how long the worker has before we SIGKILL it. */
 #define KILL_SLACK_MS 2000
 
@@ -248,6 +251,8 @@ static void commit_turn(struct run *r)
 	for (struct stream *s = r->streams; s; s = s->next)
 		if (s->processed > s->acked)
 			stream_flush(s);
+	if (r->checkpointer && wal_trim(r->w, WAL_TRIM_PAGES) < 0)
+		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 }
 
 /* ---- streams ----------------------------------------------------------------
@@ -1514,7 +1519,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	/* Checkpoints run beside the loop, never inside a commit. */
 	r.checkpointer = wal_checkpointer_start(r.dir, CHECKPOINT_MS, NULL, 0);
 	if (r.checkpointer)
-		wal_autocheckpoint(r.w, 0);
+		wal_trim(r.w, WAL_TRIM_PAGES); /* automatic ones off */
 	log_path = xasprintf("%s/supervisor.log", r.state_dir);
 	if (sup_log_open(log_path) < 0)
 		sup_log(SUP_WARN, "cannot open '%s': %s", log_path,
