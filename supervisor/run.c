@@ -97,7 +97,12 @@ struct stream {
 	struct wrk_decoder *dec;
 	struct wrk_buf out; /* frames not yet written */
 	uint64_t processed; /* highest seq handled in this batch or before */
+	uint64_t durable;   /* highest seq committed and synced: ackable */
 	uint64_t acked;	    /* highest seq we put in an ack */
+	/* Committed, waiting for the sync of their ticket (oldest first; a
+	 * third commit before the first sync ends joins the second). */
+	uint64_t pend_seq[2], pend_ticket[2];
+	int npend;
 	int dead;	    /* protocol error: no more reading */
 	int eof;
 	struct stream *prev, *next;
@@ -165,6 +170,8 @@ struct run {
 	size_t nenv_base;
 	char *log_dir; /* logs/agents/EXECUTION, the agents' logs */
 	struct wal_checkpointer *checkpointer;
+	struct wal_syncer *syncer; /* NULL: a commit is durable as it returns */
+	struct event *sync_ev;
 };
 
 static int64_t mono_ms(void)
@@ -225,6 +232,66 @@ static int batch(struct run *r)
 static void stream_flush(struct stream *s);
 static void stop_all(struct run *r, int why);
 
+/* The highest seq of S committed so far, synced or not. */
+static uint64_t stream_committed(const struct stream *s)
+{
+	return s->npend ? s->pend_seq[s->npend - 1] : s->durable;
+}
+
+/* After a commit: what each stream processed is durable at once, or once
+ * the sync asked for now completes (sync_cb). */
+static void after_commit(struct run *r)
+{
+	uint64_t ticket = 0;
+
+	for (struct stream *s = r->streams; s; s = s->next) {
+		if (s->processed <= stream_committed(s))
+			continue;
+		if (!r->syncer) {
+			s->durable = s->processed;
+			stream_flush(s);
+			continue;
+		}
+		if (!ticket)
+			ticket = wal_syncer_request(r->syncer);
+		if (s->npend == 2)
+			s->npend = 1;
+		s->pend_seq[s->npend] = s->processed;
+		s->pend_ticket[s->npend] = ticket;
+		s->npend++;
+	}
+}
+
+/* A sync completed: ack what it made durable. */
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+	char err[256];
+	uint64_t done;
+
+	(void)fd;
+	(void)what;
+	if (wal_syncer_done(r->syncer, &done, err, sizeof(err)) < 0) {
+		/* Nothing since the last completed sync is acked, ever. */
+		sup_log(SUP_ERROR, "%s", err);
+		event_del(r->sync_ev);
+		if (!r->stopping)
+			stop_all(r, -1);
+		r->exit_status = 1;
+		return;
+	}
+	for (struct stream *s = r->streams; s; s = s->next) {
+		while (s->npend > 0 && s->pend_ticket[0] <= done) {
+			s->durable = s->pend_seq[0];
+			s->pend_seq[0] = s->pend_seq[1];
+			s->pend_ticket[0] = s->pend_ticket[1];
+			s->npend--;
+		}
+		if (s->durable > s->acked)
+			stream_flush(s);
+	}
+}
+
 /* Commit the turn's batch, then ack every stream that processed something. */
 static void commit_turn(struct run *r)
 {
@@ -248,9 +315,7 @@ static void commit_turn(struct run *r)
 		r->exit_status = 1;
 		return;
 	}
-	for (struct stream *s = r->streams; s; s = s->next)
-		if (s->processed > s->acked)
-			stream_flush(s);
+	after_commit(r);
 	if (r->checkpointer && wal_trim(r->w, WAL_TRIM_PAGES) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 }
@@ -317,14 +382,15 @@ static void stream_free(struct stream *s)
 	free(s);
 }
 
-/* Write what is queued; queue the ack last, coalesced to the newest seq. */
+/* Write what is queued; queue the ack last, coalesced to the newest durable
+ * seq (never one of a batch not yet committed, or not yet synced). */
 static void stream_flush(struct stream *s)
 {
-	if (s->processed > s->acked && s->out.len < OUT_MAX) {
-		struct wrk_msg ack = {.type = WRK_ACK, .seq = s->processed};
+	if (s->durable > s->acked && s->out.len < OUT_MAX) {
+		struct wrk_msg ack = {.type = WRK_ACK, .seq = s->durable};
 
 		if (wrk_encode(&s->out, &ack) == 0)
-			s->acked = s->processed;
+			s->acked = s->durable;
 	}
 	while (s->out.len > 0) {
 		ssize_t n = write(s->out_fd, s->out.data, s->out.len);
@@ -344,7 +410,7 @@ static void stream_flush(struct stream *s)
 		return;
 	}
 	/* An ack owed while the queue was full goes out now. */
-	if (s->processed > s->acked)
+	if (s->durable > s->acked)
 		stream_flush(s);
 }
 
@@ -1468,7 +1534,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	struct wal_options wopt = {.create = 1};
 	struct run r = {.wf = wf, .opt = opt, .lock_fd = -1, .listen_fd = -1};
 	struct timeval beat = tv_ms(HEARTBEAT_MS);
-	char *log_path = NULL, *cfg = NULL, real[PATH_MAX];
+	char *log_path = NULL, *cfg = NULL, real[PATH_MAX], errbuf[256];
 	pid_t holder = 0;
 
 	if (opt->verbose)
@@ -1520,6 +1586,14 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	r.checkpointer = wal_checkpointer_start(r.dir, CHECKPOINT_MS, NULL, 0);
 	if (r.checkpointer)
 		wal_trim(r.w, WAL_TRIM_PAGES); /* automatic ones off */
+	/* With FULL, the fdatasync of each commit moves to a thread too; acks
+	 * wait for it (sync_cb), the next turn does not. */
+	if (wopt.synchronous == WAL_SYNC_FULL) {
+		r.syncer = wal_syncer_start(r.w);
+		if (!r.syncer)
+			sup_log(SUP_WARN, "%s; each commit syncs instead",
+				wal_errmsg(r.w));
+	}
 	log_path = xasprintf("%s/supervisor.log", r.state_dir);
 	if (sup_log_open(log_path) < 0)
 		sup_log(SUP_WARN, "cannot open '%s': %s", log_path,
@@ -1548,6 +1622,15 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 		sup_log(SUP_ERROR, "out of memory");
 		r.exit_status = 2;
 		goto out;
+	}
+	if (r.syncer) {
+		r.sync_ev = event_new(r.base, wal_syncer_fd(r.syncer),
+				      EV_READ | EV_PERSIST, sync_cb, &r);
+		if (!r.sync_ev || event_add(r.sync_ev, NULL) < 0) {
+			sup_log(SUP_ERROR, "out of memory");
+			r.exit_status = 2;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < wf->nagents; i++) {
 		struct agent *a = &r.agents[i];
@@ -1638,6 +1721,8 @@ out:
 			event_free(r.sig_ev[i]);
 	if (r.heartbeat_ev)
 		event_free(r.heartbeat_ev);
+	if (r.sync_ev)
+		event_free(r.sync_ev);
 	if (r.listen_ev)
 		event_free(r.listen_ev);
 	if (r.listen_fd >= 0) {
@@ -1648,6 +1733,10 @@ out:
 		event_base_free(r.base);
 	if (r.in_batch)
 		wal_batch_commit(r.w);
+	if (wal_syncer_stop(r.syncer, errbuf, sizeof(errbuf)) < 0) {
+		sup_log(SUP_ERROR, "%s", errbuf);
+		r.exit_status = 1;
+	}
 	wal_checkpointer_stop(r.checkpointer);
 	wal_close(r.w);
 	if (r.lock_fd >= 0)

@@ -365,6 +365,31 @@ int wal_autocheckpoint(struct wal *w, int pages);
  */
 int wal_trim(struct wal *w, int pages);
 
+/* ---- durability off the writer's thread ------------------------------------
+ */
+
+/*
+ * Let W commit without waiting for the disk (it switches W to synchronous =
+ * NORMAL) while a thread of the syncer's fdatasync()s the WAL when asked.
+ * A commit is durable - as with synchronous = FULL - once a sync asked for
+ * after it has completed. Returns NULL with W's error if it cannot start
+ * (W is then left with synchronous = FULL).
+ */
+struct wal_syncer;
+struct wal_syncer *wal_syncer_start(struct wal *w);
+/* Ask for a sync of everything committed so far; returns its ticket. */
+uint64_t wal_syncer_request(struct wal_syncer *s);
+/* Readable (an eventfd) whenever a sync has completed or failed. */
+int wal_syncer_fd(const struct wal_syncer *s);
+/* Drain that fd and store in DONE the newest completed ticket: every
+ * ticket up to it is durable. -1 (the reason in ERR) once a sync failed:
+ * nothing after the last completed ticket is, and no sync will be. */
+int wal_syncer_done(struct wal_syncer *s, uint64_t *done, char *err,
+		    size_t errlen);
+/* Sync what was committed, stop the thread and free S (NULL: no-op); -1 (the
+ * reason in ERR) if a sync failed. W must outlive S and be closed after. */
+int wal_syncer_stop(struct wal_syncer *s, char *err, size_t errlen);
+
 /* ---- the supervisor lock ------------------------------------------------ */
 
 /*

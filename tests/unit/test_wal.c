@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -971,6 +972,69 @@ static void test_wal_trim_bounds_the_wal(void **state)
 			 400 * 200);
 }
 
+/* Wait until the syncer's fd says a sync ended; its done ticket. */
+static int sync_wait(struct wal_syncer *s, uint64_t *done, char *err,
+		     size_t errlen)
+{
+	struct pollfd p = {.fd = wal_syncer_fd(s), .events = POLLIN};
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	return wal_syncer_done(s, done, err, errlen);
+}
+
+/* Commits no longer wait for the disk; a sync asked for after them
+ * completes with its ticket, and stop syncs what is left. */
+static void test_syncer(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_syncer *s = wal_syncer_start(fx->w);
+	uint64_t t1, t2, done = 0;
+	char err[256];
+
+	assert_non_null(s);
+	assert_int_equal(tu_query_int(fx->w, "PRAGMA synchronous"), 1);
+	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	t1 = wal_syncer_request(s);
+	assert_int_equal(sync_wait(s, &done, err, sizeof(err)), 0);
+	assert_true(done >= t1);
+	assert_int_equal(wal_state_set(fx->w, "b", "2", NULL, 0), 0);
+	t2 = wal_syncer_request(s);
+	assert_true(t2 > t1);
+	while (done < t2)
+		assert_int_equal(sync_wait(s, &done, err, sizeof(err)), 0);
+	assert_int_equal(wal_state_set(fx->w, "c", "3", NULL, 0), 0);
+	assert_int_equal(wal_syncer_stop(s, err, sizeof(err)), 0);
+	assert_int_equal(wal_syncer_stop(NULL, err, sizeof(err)), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM state"), 3);
+}
+
+/* A sync that cannot be done is reported, with the file, and sticks: no
+ * later ticket completes. */
+static void test_syncer_failure(void **state)
+{
+	struct tu_fx *fx = *state;
+	char *wal = tu_path("%s/.smithers/smithers.db-wal", fx->dir);
+	struct wal_syncer *s;
+	uint64_t done = 0;
+	char err[256] = "";
+
+	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	s = wal_syncer_start(fx->w);
+	assert_non_null(s);
+	/* The thread opens the WAL at its first sync: take it away. */
+	assert_int_equal(unlink(wal), 0);
+	wal_syncer_request(s);
+	assert_int_equal(sync_wait(s, &done, err, sizeof(err)), -1);
+	assert_int_equal(done, 0);
+	assert_non_null(strstr(err, "cannot sync"));
+	assert_non_null(strstr(err, "smithers.db-wal"));
+	wal_syncer_request(s);
+	assert_int_equal(wal_syncer_done(s, &done, err, sizeof(err)), -1);
+	assert_int_equal(done, 0);
+	assert_int_equal(wal_syncer_stop(s, err, sizeof(err)), -1);
+	free(wal);
+}
+
 static void test_lock(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1090,6 +1154,8 @@ int main(void)
 		T(test_stats),
 		T(test_checkpointer),
 		T(test_wal_trim_bounds_the_wal),
+		T(test_syncer),
+		T(test_syncer_failure),
 		T(test_lock),
 		T(test_lock_dead_holder),
 		TD(test_lock_no_state),
