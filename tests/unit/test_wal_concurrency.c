@@ -52,6 +52,7 @@ static int writer(const char *dir, int fd)
 	int i;
 
 	if (wal_open(dir, &o, &w) < 0) {
+		fprintf(stderr, "# writer: %s\n", wal_errmsg(w));
 		wal_close(w);
 		return 10;
 	}
@@ -106,18 +107,22 @@ static int check_fn(const struct wal_row *row, void *arg)
 }
 
 /* One statement, so one snapshot: every state row's value is the new value
- * of its key's latest transition, and every key whose latest transition
- * set it has a state row. */
+ * of its key's latest transition, which is the row's head; and every key
+ * whose latest transition set it has a state row. One grouped scan of the
+ * transitions, so a read costs what the history holds, no more. */
 static const char check_sql[] =
+	"WITH latest(key, id) AS (SELECT key, max(id) FROM transitions"
+	"  GROUP BY key)"
 	"SELECT"
-	" (SELECT count(*) FROM state AS s WHERE s.value IS NOT"
-	"  (SELECT t.new_value FROM transitions AS t WHERE t.key = s.key"
-	"   ORDER BY t.id DESC LIMIT 1)) AS bad_state,"
-	" (SELECT count(*) FROM transitions AS t"
-	"  WHERE t.id = (SELECT max(id) FROM transitions AS u"
-	"   WHERE u.key = t.key)"
-	"  AND t.new_value IS NOT NULL"
-	"  AND NOT EXISTS (SELECT 1 FROM state AS s WHERE s.key = t.key))"
+	" (SELECT count(*) FROM state AS s"
+	"  LEFT JOIN latest AS l ON l.key = s.key"
+	"  LEFT JOIN transitions AS t ON t.id = l.id"
+	"  WHERE s.value IS NOT t.new_value OR s.head IS NOT l.id)"
+	"  AS bad_state,"
+	" (SELECT count(*) FROM latest AS l"
+	"  JOIN transitions AS t ON t.id = l.id"
+	"  WHERE t.new_value IS NOT NULL"
+	"  AND NOT EXISTS (SELECT 1 FROM state AS s WHERE s.key = l.key))"
 	"  AS missing_state,"
 	" (SELECT count(*) FROM state) AS nstate,"
 	" (SELECT count(*) FROM transitions) AS ntrans";
