@@ -865,13 +865,14 @@ static int run_child(const char *dir, int busy)
 	return WEXITSTATUS(st);
 }
 
-static int64_t db_file_size(const struct tu_fx *fx)
+/* The size of the state dir's file NAME (smithers.db, smithers.db-wal). */
+static int64_t state_file_size(const struct tu_fx *fx, const char *name)
 {
-	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	char *path = tu_path("%s/.smithers/%s", fx->dir, name);
 	struct stat sb;
 
-	assert_int_equal(stat(db, &sb), 0);
-	free(db);
+	assert_int_equal(stat(path, &sb), 0);
+	free(path);
 	return (int64_t)sb.st_size;
 }
 
@@ -886,7 +887,7 @@ static void test_checkpointer(void **state)
 	char key[32], err[256];
 
 	assert_int_equal(wal_autocheckpoint(fx->w, 0), 0);
-	before = db_file_size(fx);
+	before = state_file_size(fx, "smithers.db");
 	assert_int_equal(wal_batch_begin(fx->w), 0);
 	for (int i = 0; i < 5000; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
@@ -895,7 +896,7 @@ static void test_checkpointer(void **state)
 	}
 	assert_int_equal(wal_batch_commit(fx->w), 0);
 	/* Committed, but all of it still in the WAL. */
-	assert_int_equal(db_file_size(fx), before);
+	assert_int_equal(state_file_size(fx, "smithers.db"), before);
 
 	c = wal_checkpointer_start(fx->dir, 20, err, sizeof(err));
 	assert_non_null(c);
@@ -904,7 +905,7 @@ static void test_checkpointer(void **state)
 		wal_checkpointer_counts(c, &runs, &full);
 	}
 	assert_true(full >= 1);
-	assert_true(db_file_size(fx) > before + 5000 * 10);
+	assert_true(state_file_size(fx, "smithers.db") > before + 5000 * 10);
 	/* The writer goes on while it runs. */
 	assert_int_equal(wal_state_set(fx->w, "after", "true", NULL, 0), 0);
 	wal_checkpointer_stop(c);
@@ -918,16 +919,6 @@ static void test_checkpointer(void **state)
 					   sizeof(err)));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(err, "no smithers state"));
-}
-
-static int64_t wal_file_size(struct tu_fx *fx)
-{
-	char *wal = tu_path("%s/.smithers/smithers.db-wal", fx->dir);
-	struct stat sb;
-
-	assert_int_equal(stat(wal, &sb), 0);
-	free(wal);
-	return (int64_t)sb.st_size;
 }
 
 /* A writer that never pauses next to the checkpointer: with wal_trim
@@ -959,8 +950,8 @@ static void test_wal_trim_bounds_the_wal(void **state)
 		rc = wal_trim(fx->w, 256);
 		assert_true(rc >= 0);
 		restarted += rc;
-		if (wal_file_size(fx) > largest)
-			largest = wal_file_size(fx);
+		if (state_file_size(fx, "smithers.db-wal") > largest)
+			largest = state_file_size(fx, "smithers.db-wal");
 	}
 	wal_checkpointer_counts(c, &runs, &full);
 	wal_checkpointer_stop(c);
