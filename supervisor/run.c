@@ -304,8 +304,10 @@ static void commit_turn(struct run *r)
 				wal_errmsg(r->w));
 		r->last_heartbeat_ms = now;
 	}
-	if (!r->in_batch)
+	if (!r->in_batch) {
+		after_commit(r); /* a turn of hellos: nothing to commit */
 		return;
+	}
 	r->in_batch = 0;
 	if (wal_batch_commit(r->w) < 0) {
 		/* Nothing of this turn is durable, so nothing is acked. */
