@@ -170,6 +170,7 @@ struct run {
 	size_t nenv_base;
 	char *log_dir; /* logs/agents/EXECUTION, the agents' logs */
 	struct wal_checkpointer *checkpointer;
+	int hellos; /* this turn processed a hello, which writes nothing */
 	struct wal_syncer *syncer; /* NULL: a commit is durable as it returns */
 	struct event *sync_ev;
 };
@@ -305,9 +306,12 @@ static void commit_turn(struct run *r)
 		r->last_heartbeat_ms = now;
 	}
 	if (!r->in_batch) {
-		after_commit(r); /* a turn of hellos: nothing to commit */
+		if (r->hellos)
+			after_commit(r); /* nothing to commit: ack them */
+		r->hellos = 0;
 		return;
 	}
+	r->hellos = 0;
 	r->in_batch = 0;
 	if (wal_batch_commit(r->w) < 0) {
 		/* Nothing of this turn is durable, so nothing is acked. */
@@ -536,6 +540,7 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 			return;
 		}
 		s->processed = m->seq;
+		r->hellos = 1;
 		return;
 	}
 	if (m->type == WRK_ACK || m->type == WRK_ERROR) {

@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +40,8 @@ struct wal_syncer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	char *wal_path, *dir_path;
+	char *wal_path;
+	const char *dir_path; /* the writer's, not ours */
 	int wal_fd;  /* opened by the thread at its first sync */
 	int done_fd; /* eventfd: written at each completed sync */
 	uint64_t requested, done;
@@ -62,18 +62,18 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-/* One sync of the WAL; 0, or -1 with the reason in ERR. */
+/* One sync of the WAL (opened, with its directory synced, the first time);
+ * 0, or -1 with the reason in ERR. */
 static int sync_wal(struct wal_syncer *s, char *err, size_t errlen)
 {
 	if (s->wal_fd < 0) {
 		s->wal_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
-		if (s->wal_fd < 0 || sync_dir(s->dir_path) < 0) {
-			snprintf(err, errlen, "cannot sync '%s': %s",
-				 s->wal_path, strerror(errno));
-			return -1;
+		if (s->wal_fd >= 0 && sync_dir(s->dir_path) < 0) {
+			close(s->wal_fd);
+			s->wal_fd = -1;
 		}
 	}
-	if (fdatasync(s->wal_fd) < 0) {
+	if (s->wal_fd < 0 || fdatasync(s->wal_fd) < 0) {
 		snprintf(err, errlen, "cannot sync '%s': %s", s->wal_path,
 			 strerror(errno));
 		return -1;
@@ -115,7 +115,6 @@ static void *run(void *arg)
 struct wal_syncer *wal_syncer_start(struct wal *w)
 {
 	struct wal_syncer *s = calloc(1, sizeof(*s));
-	char *copy = NULL;
 	int rc;
 
 	if (!s) {
@@ -124,14 +123,12 @@ struct wal_syncer *wal_syncer_start(struct wal *w)
 	}
 	s->wal_fd = -1;
 	s->done_fd = -1;
-	s->wal_path = malloc(strlen(w->path) + 5);
-	copy = strdup(w->path);
-	if (!s->wal_path || !copy)
-		goto nomem;
-	sprintf(s->wal_path, "%s-wal", w->path);
-	s->dir_path = strdup(dirname(copy));
-	if (!s->dir_path)
-		goto nomem;
+	s->dir_path = w->dir; /* the database's directory; W outlives S */
+	if (asprintf(&s->wal_path, "%s-wal", w->path) < 0) {
+		s->wal_path = NULL;
+		wal_fail(w, ENOMEM, "out of memory");
+		goto fail;
+	}
 	s->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->done_fd < 0) {
 		wal_fail(w, errno, "cannot make an eventfd: %s",
@@ -151,17 +148,12 @@ struct wal_syncer *wal_syncer_start(struct wal *w)
 		wal_fail(w, rc, "cannot start a thread: %s", strerror(rc));
 		goto fail;
 	}
-	free(copy);
 	return s;
-nomem:
-	wal_fail(w, ENOMEM, "out of memory");
 fail:
 	rc = errno;
 	if (s->done_fd >= 0)
 		close(s->done_fd);
-	free(s->dir_path);
 	free(s->wal_path);
-	free(copy);
 	free(s);
 	errno = rc;
 	return NULL;
@@ -220,7 +212,6 @@ int wal_syncer_stop(struct wal_syncer *s, char *err, size_t errlen)
 	if (s->wal_fd >= 0)
 		close(s->wal_fd);
 	close(s->done_fd);
-	free(s->dir_path);
 	free(s->wal_path);
 	free(s);
 	return rc;
