@@ -209,7 +209,7 @@ static const char migration_2[] =
  * Now each transition names the key's previous one (prev_id), a state row
  * names its key's newest (head), and a deleted key keeps its newest in
  * deleted_state until it is set again. All three are filled in from the
- * index before it is dropped.
+ * index before it is dropped. transitions_created goes too (below).
  */
 static const char migration_3[] =
 	"ALTER TABLE transitions ADD COLUMN prev_id INTEGER;"
@@ -225,6 +225,10 @@ static const char migration_3[] =
 	" FROM transitions WHERE key NOT IN (SELECT key FROM state)"
 	" GROUP BY key;"
 	"DROP INDEX transitions_key;"
+	/* Nothing looks transitions up by time, and ids are in commit order
+	 * (one writer), so a time range is an id range: the index only cost
+	 * every change an insert into one more b-tree. */
+	"DROP INDEX transitions_created;"
 	/* A key set again is no longer deleted. */
 	"CREATE TRIGGER state_revive AFTER INSERT ON state BEGIN"
 	" DELETE FROM deleted_state WHERE key = new.key;"
