@@ -23,7 +23,13 @@
  *    each message on a fixed schedule (what is due sent once a millisecond),
  *    and time each message from just before its send until the agent sees
  *    an ack covering its seq (waiting on the ack fd with ppoll until the
- *    next send is due, then smithers_acked()).
+ *    next send is due, then smithers_acked()). Then the baseline: the raw
+ *    loop at the same pace and in the same mode, what is due committed
+ *    once a millisecond, each change timed from its tick to its commit.
+ *    On a disk whose syncs stall now and then, both tails show it.
+ *
+ * Temporary dirs are made in $TMPDIR (default /tmp): a tmpfs there takes
+ * the disk out of every figure.
  *  - rss and startup: 256 idle agents (`exec sleep 60`). Start-up is the
  *    time from the fork of `smithers run` until the database shows 256
  *    agents with a pid (the supervisor records it once the worker reported
@@ -618,32 +624,9 @@ out:
 	return rate;
 }
 
-struct latency {
-	int64_t count;
-	double p50, p99, max; /* seconds */
-	double rate;	      /* messages per second offered, in all */
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The nearest-rank percentile P (0..1) of the N sorted values V. */
-static double percentile(const double *v, int64_t n, double p)
-{
-	int64_t rank = (int64_t)(p * (double)n + 0.999999999);
-
-	if (rank < 1)
-		rank = 1;
-	return v[rank > n ? n - 1 : rank - 1];
-}
-
 /* N agents sending RATE messages a second in all: 0, or -1. */
 static int run_paced(const struct bench *b, int n, double rate,
-		     struct latency *out)
+		     struct bench_latency *out)
 {
 	char *dir = bench_make_dir(), *cmd;
 	double *all = NULL;
@@ -676,12 +659,7 @@ static int run_paced(const struct bench *b, int n, double rate,
 		fclose(f);
 		free(path);
 	}
-	qsort(all, (size_t)count, sizeof(*all), cmp_double);
-	out->count = count;
-	out->p50 = percentile(all, count, 0.50);
-	out->p99 = percentile(all, count, 0.99);
-	out->max = all[count - 1];
-	out->rate = rate;
+	bench_latency_of(all, count, out);
 	rc = 0;
 out:
 	free(all);
@@ -929,7 +907,7 @@ static void measure_throughput(const struct bench *b, double *peak8)
 static void measure_latency(const struct bench *b, double peak8)
 {
 	const char *label = "send->ack p50, 8 agents at peak/2";
-	struct latency l;
+	struct bench_latency l, raw;
 
 	if (b->rate > 0) {
 		peak8 = 2 * b->rate;
@@ -945,11 +923,19 @@ static void measure_latency(const struct bench *b, double peak8)
 		peak8 / 2, b->latency_ms);
 	if (run_paced(b, 8, peak8 / 2, &l) < 0)
 		die("the latency run failed");
-	row(label, NULL, -1, "%.2f ms (%.0f/s)", l.p50 * 1e3, l.rate);
+	/* The baseline: SQLite alone, the same changes at the same pace in
+	 * the same mode, each timed from its tick to its commit. What the
+	 * disk's syncs cost it, it costs the supervisor too. */
+	fprintf(stderr, "latency: the raw loop at the same pace\n");
+	bench_raw_paced(peak8 / 2, b->latency_ms, b->normal, TICK_S, &raw);
+	row(label, NULL, -1, "%.2f ms (%.0f/s)", l.p50 * 1e3, peak8 / 2);
 	row("send->ack p99", "<= 5 ms", l.p99 * 1e3 <= TARGET_P99_MS, "%.2f ms",
 	    l.p99 * 1e3);
 	row("send->ack max", NULL, -1, "%.2f ms (%" PRId64 " msgs)",
 	    l.max * 1e3, l.count);
+	row("raw SQLite, same pace: p50", NULL, -1, "%.2f ms", raw.p50 * 1e3);
+	row("raw SQLite, same pace: p99", NULL, -1, "%.2f ms", raw.p99 * 1e3);
+	row("raw SQLite, same pace: max", NULL, -1, "%.2f ms", raw.max * 1e3);
 }
 
 static void measure_idle(const struct bench *b, int rss, int startup)
@@ -988,7 +974,7 @@ static void measure_restart(const struct bench *b)
 	fprintf(stderr, "restart: %d kill -9\n", b->restarts);
 	if (run_restart(b, b->restarts, lat) < 0)
 		die("the restart run failed");
-	qsort(lat, (size_t)b->restarts, sizeof(*lat), cmp_double);
+	qsort(lat, (size_t)b->restarts, sizeof(*lat), bench_cmp_double);
 	median = (lat[(b->restarts - 1) / 2] + lat[b->restarts / 2]) / 2;
 	snprintf(label, sizeof(label), "restart after kill -9, median of %d",
 		 b->restarts);

@@ -4,6 +4,8 @@
 #ifndef SMITHERS_BENCHLIB_H
 #define SMITHERS_BENCHLIB_H
 
+#include <stdint.h>
+
 struct wal;
 
 /* Monotonic seconds. */
@@ -18,5 +20,21 @@ struct wal *bench_open_store(const char *dir, int normal);
 /* State changes per second of the raw SQLite loop: OPS changes, BATCH per
  * transaction, 1000 distinct keys, in a fresh temporary store. */
 double bench_raw_rate(int batch, int ops, int normal);
+
+/* Seconds from a change's due time to its commit, over a run. */
+struct bench_latency {
+	int64_t count;
+	double p50, p99, max;
+};
+/* qsort's comparison of doubles. */
+int bench_cmp_double(const void *a, const void *b);
+/* Sort the N values V (seconds) and summarize them into OUT. */
+void bench_latency_of(double *v, int64_t n, struct bench_latency *out);
+/* The raw loop paced at RATE changes a second for MS milliseconds: what is
+ * due is committed in one transaction, at most one every TICK seconds;
+ * each change timed from the start of its transaction's tick to the end of
+ * its commit. */
+void bench_raw_paced(double rate, int ms, int normal, double tick,
+		     struct bench_latency *out);
 
 #endif /* SMITHERS_BENCHLIB_H */
