@@ -1,0 +1,174 @@
+/*
+ * shm.h - the shared-memory mirror of a running supervisor: one segment,
+ * written by the supervisor alone, read by anyone (smithers-top, agents)
+ * without touching the database or the supervisor.
+ *
+ * The segment is named after the state dir's device and inode,
+ * "/smithers-<dev hex>-<ino hex>" (shm_open(3); under /dev/shm on Linux),
+ * and that name is also written to DIR/.smithers/shm.name. The supervisor
+ * creates it mode 0600 (or the workflow's shm_mode), sizes it once, and
+ * removes it on a clean exit; a segment left by a crashed supervisor is
+ * replaced at the next start. Readers open it O_RDONLY and map it
+ * PROT_READ: a reader cannot write to it.
+ *
+ * Layout (every field fixed-width, every offset _Static_assert'ed in
+ * shm.c): one header at offset 0, then agent_capacity agent slots of
+ * agent_slot_size bytes at agents_offset, then key_capacity key slots of
+ * key_slot_size bytes at keys_offset. A reader uses the sizes and offsets
+ * the header gives, never its own, so a reader of an older minor version
+ * reads a newer segment (fields it does not know are past the end of its
+ * structs); a different major version is refused.
+ *
+ * Torn reads are impossible: the header and every slot carry a sequence
+ * counter, odd while the writer changes them. A reader copies the fields,
+ * then checks the counter did not move (C11 atomics and fences); it
+ * retries otherwise. Readers never take a lock and make no system call.
+ */
+#ifndef SMITHERS_SHM_H
+#define SMITHERS_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SHM_MAGIC 0x534d5348u /* "SMSH" */
+#define SHM_MAJOR 1
+#define SHM_MINOR 0
+
+#define SHM_NAME_LEN  64   /* agent, phase, execution names (with NUL) */
+#define SHM_STATUS_LEN 16  /* status words (with NUL) */
+#define SHM_KEY_LEN   129  /* a key of up to 128 bytes, with NUL */
+#define SHM_VALUE_LEN 1024 /* a JSON value of up to 1 KiB (no NUL) */
+
+#define SHM_DEFAULT_AGENTS 1024
+#define SHM_DEFAULT_KEYS   4096
+
+/* What a reader gets of the header: a consistent copy. */
+struct shm_header_snap {
+	uint16_t major, minor;
+	int32_t writer_pid;
+	uint64_t writer_start; /* the writer's start time, in clock ticks
+				* since boot (/proc/PID/stat field 22) */
+	int64_t started_ms;    /* wall clock, ms since the epoch */
+	int64_t heartbeat_ms;  /* wall clock; updated at least every 500 ms */
+	uint64_t generation;   /* bumped by every change to the segment */
+	int64_t execution_id;
+	char execution[SHM_NAME_LEN];
+	char status[SHM_STATUS_LEN]; /* running, completed, failed, ... */
+	char phase[SHM_NAME_LEN];
+	int32_t iteration;
+	uint32_t agent_capacity, agents_used;
+	uint32_t key_capacity, keys_used;
+	uint64_t keys_overflow;	 /* keys not mirrored: the table was full */
+	uint64_t messages;	 /* protocol messages applied */
+	uint64_t commits;
+	uint64_t bytes;		 /* protocol bytes read */
+	uint64_t rejected;	 /* messages refused */
+	uint64_t restarts;
+	uint64_t last_commit_us; /* how long the last commit took */
+};
+
+/* One agent's slot. */
+struct shm_agent {
+	int64_t id; /* the agents row; 0: slot unused */
+	char name[SHM_NAME_LEN];
+	char phase[SHM_NAME_LEN];
+	char status[SHM_STATUS_LEN]; /* pending, running, backoff, done, ... */
+	int32_t pid;		     /* the agent's (its process group) */
+	int32_t attempt;
+	int32_t restarts;
+	int32_t iteration;
+	int64_t tool_calls;
+	int64_t tokens_in, tokens_out;
+	char last_tool[SHM_NAME_LEN];
+	char last_key[SHM_KEY_LEN];
+	int64_t started_ms, updated_ms; /* wall clock */
+};
+
+/* ---- the writer (the supervisor only) ------------------------------------ */
+
+struct shm_writer;
+
+struct shm_writer_options {
+	mode_t mode;		 /* 0: 0600 */
+	uint32_t agent_capacity; /* 0: SHM_DEFAULT_AGENTS */
+	uint32_t key_capacity;	 /* 0: SHM_DEFAULT_KEYS */
+	/* Which state keys are mirrored: NULL-terminated fnmatch(3) globs;
+	 * NULL: all of them, until the table is full. */
+	const char *const *keys;
+};
+
+/* Create (or replace a stale) segment for the state dir STATE_DIR (the
+ * DIR/.smithers folder) and write its name to STATE_DIR/shm.name. NULL
+ * with errno and a message in ERR (ERRLEN bytes) on failure. */
+struct shm_writer *shm_writer_create(const char *state_dir,
+				     const struct shm_writer_options *opt,
+				     char *err, size_t errlen);
+/* Unmap; with REMOVE, also unlink the segment and shm.name (clean exit).
+ * NULL is a no-op. */
+void shm_writer_close(struct shm_writer *w, int remove);
+
+/* Header fields. Strings are truncated to fit. */
+void shm_set_execution(struct shm_writer *w, int64_t id, const char *name,
+		       const char *status);
+void shm_set_phase(struct shm_writer *w, const char *phase, int iteration);
+/* Add to the counters (any may be 0), and set last_commit_us when
+ * COMMIT_US >= 0. */
+void shm_count(struct shm_writer *w, uint64_t messages, uint64_t commits,
+	       uint64_t bytes, uint64_t rejected, uint64_t restarts,
+	       int64_t commit_us);
+/* Write the heartbeat (now). */
+void shm_heartbeat(struct shm_writer *w);
+
+/* Put agent A in slot INDEX (0 .. agent_capacity-1); -1 if out of range. */
+int shm_agent_put(struct shm_writer *w, uint32_t index,
+		  const struct shm_agent *a);
+
+/* Mirror KEY = JSON (LEN bytes). A key the globs leave out is ignored (0);
+ * a value over SHM_VALUE_LEN is stored marked truncated (readers then go to
+ * the database); a full table counts keys_overflow and returns 0. A key
+ * longer than 128 bytes is not mirrored. Returns 1 if mirrored. */
+int shm_key_set(struct shm_writer *w, const char *key, const char *json,
+		size_t len);
+/* The key is gone (deleted in the database). */
+void shm_key_delete(struct shm_writer *w, const char *key);
+
+/* ---- readers --------------------------------------------------------------- */
+
+struct shm_reader;
+
+/* Open the segment of the state dir DIR (the project dir holding
+ * .smithers, as for smithers --dir), read-only. NULL with errno and a
+ * message in ERR: ENOENT no segment (no supervisor ran here, or it exited
+ * cleanly), EPROTO a different major version or not a segment of ours. */
+struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen);
+void shm_reader_close(struct shm_reader *r);
+
+/* A consistent copy of the header. */
+void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out);
+
+/* Copy the agent in slot INDEX into OUT: 1, 0 if the slot is unused, -1 if
+ * INDEX is past the capacity. */
+int shm_read_agent(const struct shm_reader *r, uint32_t index,
+		   struct shm_agent *out);
+
+/* Copy KEY's value into BUF (LEN bytes), NUL-terminated. Returns the
+ * value's length; -1 with errno ENOENT if the key is not mirrored, E2BIG
+ * if the mirrored value was truncated (read the database instead), ENOSPC
+ * if BUF is too small. */
+ssize_t shm_read_key(const struct shm_reader *r, const char *key, char *buf,
+		     size_t len);
+
+/* Iterate the mirrored keys: FN(key, value, value_len, truncated, ARG) for
+ * each (a copy: safe to keep until the next call); stops when FN returns
+ * non-zero and returns that. */
+typedef int shm_key_fn(const char *key, const char *value, size_t len,
+		       int truncated, void *arg);
+int shm_read_keys(const struct shm_reader *r, shm_key_fn *fn, void *arg);
+
+/* Is the writer alive? 1 if its pid exists with the same start time and
+ * its heartbeat is younger than MAX_AGE_MS; 0 otherwise (its last values
+ * are still readable). Reads /proc: not for the hot path. */
+int shm_writer_alive(const struct shm_reader *r, int64_t max_age_ms);
+
+#endif /* SMITHERS_SHM_H */
