@@ -47,13 +47,14 @@
 #define DURATION_MAX ((int64_t)8760 * 3600 * 1000)
 /* Ranges of the counts and sizes. */
 #define COUNT_MAX	  1000000
+#define SHM_SLOTS_MAX	  (1 << 20) /* slots of one kind in the segment */
 #define LOG_KEEP_MAX	  1000
 #define LOG_MAX_BYTES_MIN ((int64_t)1024)
 #define LOG_MAX_BYTES_MAX ((int64_t)1 << 40)
 #define FRAME_MAX_MIN	  ((int64_t)1024)
 #define FRAME_MAX_MAX	  ((int64_t)1 << 30)
 
-enum sec_type { SEC_NONE, SEC_WORKFLOW, SEC_PHASE, SEC_AGENT };
+enum sec_type { SEC_NONE, SEC_WORKFLOW, SEC_SHM, SEC_PHASE, SEC_AGENT };
 
 enum key_id {
 	K_NAME,
@@ -64,6 +65,9 @@ enum key_id {
 	K_FRAME_MAX,
 	K_SHM_MODE,
 	K_STOP_GRACE,
+	K_SHM_KEYS,
+	K_SHM_AGENTS,
+	K_SHM_KEY_SLOTS,
 	K_MAX_ITERATIONS,
 	K_UNTIL,
 	K_ON_FAILURE,
@@ -107,6 +111,9 @@ static const struct keydef keys[] = {
 	{"frame_max", SEC_WORKFLOW, K_FRAME_MAX, 0},
 	{"shm_mode", SEC_WORKFLOW, K_SHM_MODE, 0},
 	{"stop_grace", SEC_WORKFLOW, K_STOP_GRACE, 0},
+	{"keys", SEC_SHM, K_SHM_KEYS, 0},
+	{"agents", SEC_SHM, K_SHM_AGENTS, 0},
+	{"key_slots", SEC_SHM, K_SHM_KEY_SLOTS, 0},
 	{"max_iterations", SEC_PHASE, K_MAX_ITERATIONS, 0},
 	{"until", SEC_PHASE, K_UNTIL, 0},
 	{"on_failure", SEC_PHASE, K_ON_FAILURE, 0},
@@ -156,6 +163,7 @@ struct parser {
 	int sec_line;	   /* of its header */
 	int seen[K_COUNT]; /* line each key was set on in this section */
 	int workflow_line; /* of [workflow], 0 if none yet */
+	int shm_line;	   /* of [shm], 0 if none yet */
 };
 
 static const struct {
@@ -753,6 +761,61 @@ static int set_workflow_key(struct parser *ps, enum key_id id,
 	}
 }
 
+/* [shm] keys: a comma-separated list of globs, each made of what a state
+ * key may hold (the glob characters * ? [ ] included). */
+static int set_shm_globs(struct parser *ps, const char *value)
+{
+	struct sup_workflow *wf = ps->wf;
+	const char *p = value;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char **grown;
+
+		while (n && isspace((unsigned char)*p))
+			p++, n--;
+		while (n && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (!n || n > SUP_SHM_KEY_MAX)
+			return perr(ps, ps->line,
+				    "invalid keys '%s': expected globs of 1 to "
+				    "%d bytes separated by commas",
+				    value, SUP_SHM_KEY_MAX);
+		grown = realloc(wf->shm_keys,
+				(wf->nshm_keys + 2) * sizeof(*grown));
+		if (!grown)
+			return nomem(ps);
+		wf->shm_keys = grown;
+		wf->shm_keys[wf->nshm_keys] = strndup(p, n);
+		if (!wf->shm_keys[wf->nshm_keys])
+			return nomem(ps);
+		wf->shm_keys[++wf->nshm_keys] = NULL;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+static int set_shm_key(struct parser *ps, enum key_id id, const char *value)
+{
+	struct sup_workflow *wf = ps->wf;
+
+	switch (id) {
+	case K_SHM_KEYS:
+		return set_shm_globs(ps, value);
+	case K_SHM_AGENTS:
+		return set_count(ps, id, value, 1, SHM_SLOTS_MAX,
+				 &wf->shm_agents);
+	case K_SHM_KEY_SLOTS:
+		return set_count(ps, id, value, 1, SHM_SLOTS_MAX,
+				 &wf->shm_key_slots);
+	default:
+		return 0;
+	}
+}
+
 static int set_phase_key(struct parser *ps, enum key_id id, const char *value)
 {
 	struct sup_phase *ph = &ps->wf->phases[ps->idx];
@@ -872,6 +935,9 @@ static const char *sec_label(struct parser *ps, char *buf, size_t len)
 		break;
 	case SEC_AGENT:
 		snprintf(buf, len, "[agent %s]", ps->wf->agents[ps->idx].name);
+		break;
+	case SEC_SHM:
+		snprintf(buf, len, "[shm]");
 		break;
 	default:
 		snprintf(buf, len, "[workflow]");
@@ -1017,6 +1083,17 @@ static int begin_section(struct parser *ps, const char *s, const char *e)
 				    ps->workflow_line);
 		ps->workflow_line = ps->line;
 		ps->sec = SEC_WORKFLOW;
+		return 0;
+	}
+	if (tlen == 3 && !strncmp(type, "shm", 3)) {
+		if (nlen)
+			return perr(ps, ps->line, "[shm] takes no name");
+		if (ps->shm_line)
+			return perr(ps, ps->line,
+				    "duplicate section [shm] (first at line %d)",
+				    ps->shm_line);
+		ps->shm_line = ps->line;
+		ps->sec = SEC_SHM;
 		return 0;
 	}
 	if ((tlen == 5 && !strncmp(type, "phase", 5)) ||
@@ -1202,6 +1279,9 @@ static int on_pair(void *arg, const char *section, const char *name,
 	case SEC_WORKFLOW:
 		rc = set_workflow_key(ps, kd->id, value);
 		break;
+	case SEC_SHM:
+		rc = set_shm_key(ps, kd->id, value);
+		break;
 	case SEC_PHASE:
 		rc = set_phase_key(ps, kd->id, value);
 		break;
@@ -1303,6 +1383,8 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 	wf->log_keep = SUP_DEFAULT_LOG_KEEP;
 	wf->frame_max = SUP_DEFAULT_FRAME_MAX;
 	wf->shm_mode = SUP_DEFAULT_SHM_MODE;
+	wf->shm_agents = SUP_DEFAULT_SHM_AGENTS;
+	wf->shm_key_slots = SUP_DEFAULT_SHM_KEYS;
 	wf->stop_grace_ms = SUP_DEFAULT_STOP_GRACE;
 	wf->path = strdup(ps.path);
 	if (!base_dir || base_dir[0] != '/') {
@@ -1416,6 +1498,9 @@ void sup_workflow_free(struct sup_workflow *wf)
 		free(wf->phases[i].until_text);
 		free(wf->phases[i].agents);
 	}
+	for (i = 0; i < wf->nshm_keys; i++)
+		free(wf->shm_keys[i]);
+	free(wf->shm_keys);
 	for (i = 0; i < wf->nagents; i++) {
 		a = &wf->agents[i];
 		free(a->name);

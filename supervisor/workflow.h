@@ -35,6 +35,9 @@
 #define SUP_DEFAULT_LOG_KEEP	  3
 #define SUP_DEFAULT_FRAME_MAX	  (1024 * 1024)
 #define SUP_DEFAULT_SHM_MODE	  0600
+#define SUP_DEFAULT_SHM_AGENTS	  1024 /* agent slots in the segment */
+#define SUP_DEFAULT_SHM_KEYS	  4096 /* key slots in the segment */
+#define SUP_SHM_KEY_MAX	  128  /* longest mirrored key (and glob) */
 #define SUP_DEFAULT_MAX_RESTARTS  3
 #define SUP_DEFAULT_BACKOFF_MIN	  1000	/* ms */
 #define SUP_DEFAULT_BACKOFF_MAX	  60000 /* ms */
@@ -100,6 +103,11 @@ struct sup_workflow {
 	int log_keep;		  /* rotated logs kept per agent */
 	int64_t frame_max;	  /* largest frame an agent may send */
 	mode_t shm_mode;	  /* permissions of the shm segment */
+	int shm_agents;		  /* [shm] agents: agent slots */
+	int shm_key_slots;	  /* [shm] key_slots: mirrored keys at most */
+	char **shm_keys;	  /* [shm] keys: globs, NULL-terminated;
+				   * NULL: every key */
+	size_t nshm_keys;
 	int64_t stop_grace_ms;	  /* the agents' default */
 	struct sup_phase *phases; /* in file order */
 	size_t nphases;		  /* >= 1 */

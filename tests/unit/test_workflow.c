@@ -698,6 +698,43 @@ static void test_load_file(void **state)
 	free(dir);
 }
 
+/* [shm]: which keys are mirrored and how many slots; defaults without. */
+static void test_shm_section(void **state)
+{
+	struct sup_workflow *wf = parse_ok(MIN_PHASE MIN_AGENT);
+
+	(void)state;
+	assert_int_equal(wf->shm_agents, 1024);
+	assert_int_equal(wf->shm_key_slots, 4096);
+	assert_null(wf->shm_keys);
+	assert_int_equal(wf->nshm_keys, 0);
+	sup_workflow_free(wf);
+
+	wf = parse_ok("[shm]\nkeys = review.*, plan ,  x?[ab]\n"
+		      "agents = 300\nkey_slots = 64\n" MIN_PHASE MIN_AGENT);
+	assert_int_equal(wf->shm_agents, 300);
+	assert_int_equal(wf->shm_key_slots, 64);
+	assert_int_equal(wf->nshm_keys, 3);
+	assert_string_equal(wf->shm_keys[0], "review.*");
+	assert_string_equal(wf->shm_keys[1], "plan");
+	assert_string_equal(wf->shm_keys[2], "x?[ab]");
+	assert_null(wf->shm_keys[3]);
+	sup_workflow_free(wf);
+
+	parse_err("[shm]\nkeys = a,,b\n",
+		  "flow.ini:2: invalid keys 'a,,b': expected globs of 1 to "
+		  "128 bytes separated by commas");
+	parse_err("[shm]\nagents = 0\n",
+		  "flow.ini:2: agents '0' out of range (1 to 1048576)");
+	parse_err("[shm]\nkye = a\n", "flow.ini:2: unknown key 'kye' in [shm]");
+	parse_err("[shm]\n[shm]\n",
+		  "flow.ini:2: duplicate section [shm] (first at line 1)");
+	parse_err("[shm x]\n", "flow.ini:1: [shm] takes no name");
+	parse_err("[shm]\nkeys = a\nkeys = b\n",
+		  "flow.ini:3: duplicate key 'keys' in [shm] (first set at "
+		  "line 2)");
+}
+
 /* Every error names FILE:LINE and the problem; the first one wins. */
 static void test_errors(void **state)
 {
@@ -1463,6 +1500,7 @@ int main(void)
 		cmocka_unit_test(test_values_in_file),
 		cmocka_unit_test(test_cwd),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_shm_section),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_default_name),
 		cmocka_unit_test(test_syntax),
