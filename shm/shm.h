@@ -139,10 +139,13 @@ struct shm_reader;
 
 /* Open the segment of the state dir DIR (the project dir holding
  * .smithers, as for smithers --dir), read-only. NULL with errno and a
- * message in ERR: ENOENT no segment (no supervisor ran here, or it exited
+ * message in ERR (ERR may be NULL): ENOENT no segment (no supervisor ran here, or it exited
  * cleanly), EPROTO a different major version or not a segment of ours. */
 struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen);
+/* NULL is a no-op. */
 void shm_reader_close(struct shm_reader *r);
+/* The mapped segment, read-only (for tests and diagnostics). */
+const void *shm_reader_base(const struct shm_reader *r);
 
 /* A consistent copy of the header. */
 void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out);
