@@ -49,6 +49,7 @@
 #include <event2/event.h>
 
 #include "supervisor/cond.h"
+#include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/workflow.h"
@@ -125,6 +126,12 @@ struct agent {
 	int failures;	 /* counted toward max_restarts */
 	int consecutive; /* failures since the last run that lasted */
 	int64_t started_ms;
+	/* What the mirror was last told of this agent (mirror_agents). */
+	enum agent_state m_state;
+	pid_t m_pid;
+	int m_attempt;
+	int64_t m_id;
+	int m_known;
 	char token[33];
 	char *why;	 /* why we stopped it, or what the worker said */
 	char *fail_text; /* from a "fail" message */
@@ -172,6 +179,8 @@ struct run {
 	struct wal_checkpointer *checkpointer;
 	int hellos; /* this turn processed a hello, which writes nothing */
 	struct wal_syncer *syncer; /* NULL: a commit is durable as it returns */
+	struct sup_mirror *mirror; /* NULL: no shared memory segment */
+	uint64_t turn_messages, turn_bytes, turn_rejected;
 	struct event *sync_ev;
 };
 
@@ -293,10 +302,69 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static const char *const state_names[] = {
+	[A_IDLE] = "idle",	   [A_PENDING] = "pending",
+	[A_RUNNING] = "running",   [A_STOPPING] = "stopping",
+	[A_BACKOFF] = "backoff",   [A_DONE] = "done",
+	[A_FAILED] = "failed",	   [A_CANCELLED] = "cancelled",
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Tell the mirror of the agents whose state, pid, attempt or row changed
+ * since it was last told: a few compares an agent per turn. */
+static void mirror_agents(struct run *r)
+{
+	for (size_t i = 0; r->mirror && i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+		struct sup_mirror_agent m = {.id = a->id,
+					     .pid = a->pid,
+					     .attempt = a->attempt,
+					     .iteration = r->iteration,
+					     .started_ms = -1};
+
+		if (a->m_known && a->m_state == a->state && a->m_pid == a->pid &&
+		    a->m_attempt == a->attempt && a->m_id == a->id)
+			continue;
+		m.name = a->spec->name;
+		m.phase = r->wf->phases[a->spec->phase].name;
+		m.status = state_names[a->state];
+		if (a->state == A_RUNNING && (a->m_state != A_RUNNING ||
+					      a->m_attempt != a->attempt))
+			m.started_ms = wall_ms();
+		sup_mirror_agent(r->mirror, i, &m);
+		a->m_known = 1;
+		a->m_state = a->state;
+		a->m_pid = a->pid;
+		a->m_attempt = a->attempt;
+		a->m_id = a->id;
+	}
+}
+
+/* The mirror gets the turn: after its commit (COMMIT_US; -1: none), before
+ * any of its acks. */
+static void mirror_turn(struct run *r, int64_t commit_us)
+{
+	if (!r->mirror)
+		return;
+	mirror_agents(r);
+	sup_mirror_count(r->mirror, r->turn_messages, r->turn_bytes,
+			 r->turn_rejected);
+	r->turn_messages = r->turn_bytes = r->turn_rejected = 0;
+	sup_mirror_publish(r->mirror, commit_us);
+}
+
 /* Commit the turn's batch, then ack every stream that processed something. */
 static void commit_turn(struct run *r)
 {
 	int64_t now = mono_ms();
+	struct timespec t0, t1;
 
 	if (r->exec_id && now - r->last_heartbeat_ms >= HEARTBEAT_MS) {
 		if (batch(r) == 0 &&
@@ -306,6 +374,7 @@ static void commit_turn(struct run *r)
 		r->last_heartbeat_ms = now;
 	}
 	if (!r->in_batch) {
+		mirror_turn(r, -1);
 		if (r->hellos)
 			after_commit(r); /* nothing to commit: ack them */
 		r->hellos = 0;
@@ -313,14 +382,19 @@ static void commit_turn(struct run *r)
 	}
 	r->hellos = 0;
 	r->in_batch = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (wal_batch_commit(r->w) < 0) {
 		/* Nothing of this turn is durable, so nothing is acked. */
 		sup_log(SUP_ERROR, "cannot commit: %s", wal_errmsg(r->w));
+		sup_mirror_discard(r->mirror);
 		if (!r->stopping)
 			stop_all(r, -1);
 		r->exit_status = 1;
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	mirror_turn(r, (t1.tv_sec - t0.tv_sec) * 1000000 +
+			       (t1.tv_nsec - t0.tv_nsec) / 1000);
 	after_commit(r);
 	if (r->checkpointer && wal_trim(r->w, WAL_TRIM_PAGES) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
@@ -434,6 +508,7 @@ static void stream_error(struct stream *s, uint64_t seq, const char *reason,
 			      .reason = reason,
 			      .fatal = fatal};
 
+	s->run->turn_rejected++;
 	if (s->out.len < OUT_MAX)
 		wrk_encode(&s->out, &err);
 	stream_flush(s);
@@ -555,9 +630,17 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 	switch (m->type) {
 	case WRK_STATE_SET:
 		rc = wal_state_set(w, m->key, m->json, m->trigger, a->id);
+		if (rc == 0) {
+			sup_mirror_key(r->mirror, m->key, m->json);
+			sup_mirror_agent_key(r->mirror, a->index, m->key);
+		}
 		break;
 	case WRK_STATE_DELETE:
 		rc = wal_state_delete(w, m->key, m->trigger, a->id);
+		if (rc > 0) {
+			sup_mirror_key(r->mirror, m->key, NULL);
+			sup_mirror_agent_key(r->mirror, a->index, m->key);
+		}
 		break;
 	case WRK_MEMORY_ADD: {
 		struct wal_memory mem = {
@@ -582,6 +665,8 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 		id = wal_tool_start(w, a->id, m->tool, m->json);
 		if (id < 0 || call_add(a, m->call, id) < 0)
 			rc = -1;
+		else
+			sup_mirror_agent_tool(r->mirror, a->index, m->tool);
 		break;
 	case WRK_TOOL_COMPLETE:
 		id = call_find(a, m->call);
@@ -612,6 +697,10 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 	case WRK_USAGE:
 		rc = wal_agent_usage(w, a->id, (int64_t)m->tokens_in,
 				     (int64_t)m->tokens_out);
+		if (rc == 0)
+			sup_mirror_agent_tokens(r->mirror, a->index,
+						(int64_t)m->tokens_in,
+						(int64_t)m->tokens_out);
 		break;
 	case WRK_LOG:
 		sup_log(SUP_INFO, "agent '%s': %s%s%s", a->spec->name,
@@ -656,11 +745,13 @@ static void stream_drain(struct stream *s, size_t budget)
 			break;
 		}
 		got += (size_t)n;
+		s->run->turn_bytes += (uint64_t)n;
 		if (wrk_decoder_feed(s->dec, buf, (size_t)n) < 0) {
 			protocol_error(s, 0, "out of memory");
 			return;
 		}
 		while ((rc = wrk_decoder_next(s->dec, &m)) == 1) {
+			s->run->turn_messages++;
 			dispatch(s, &m);
 			if (s->dead)
 				return;
@@ -1246,6 +1337,7 @@ static void phase_start(struct run *r)
 		return;
 	}
 	sup_log(SUP_INFO, "phase '%s' iteration %d", ph->name, r->iteration);
+	sup_mirror_phase(r->mirror, ph->name, r->iteration);
 	r->phase_failed = 0;
 	for (size_t i = 0; i < r->wf->nagents; i++) {
 		struct agent *a = &r->agents[i];
@@ -1369,6 +1461,7 @@ static void phase_check(struct run *r)
 /* Record how the execution ended; the loop stops after this turn. */
 static void finish(struct run *r)
 {
+	const char *status;
 	int rc;
 
 	if (r->finished)
@@ -1394,10 +1487,11 @@ static void finish(struct run *r)
 		sup_log(SUP_ERROR,
 			"cannot record the end of execution %" PRId64 ": %s",
 			r->exec_id, wal_errmsg(r->w));
-	sup_log(SUP_INFO, "execution %" PRId64 " %s", r->exec_id,
-		r->stopping > 0	      ? "cancelled"
-		: r->exit_status == 0 ? "completed"
-				      : "failed");
+	status = r->stopping > 0 ? "cancelled"
+		 : r->exit_status == 0 ? "completed"
+				       : "failed";
+	sup_log(SUP_INFO, "execution %" PRId64 " %s", r->exec_id, status);
+	sup_mirror_execution(r->mirror, r->exec_id, r->wf->name, status);
 }
 
 /* Stop every agent: WHY is the signal that asked, or -1 for a failure. */
@@ -1678,6 +1772,9 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	}
 	sup_log(SUP_INFO, "execution %" PRId64 " of '%s' (%s) started in '%s'",
 		r.exec_id, wf->name, wf->path, r.dir);
+	/* Under the lock: a segment of ours is replaced by nobody else. */
+	r.mirror = sup_mirror_open(r.state_dir, wf);
+	sup_mirror_execution(r.mirror, r.exec_id, wf->name, "running");
 	shared_environment(&r);
 	r.log_dir =
 		xasprintf("%s/logs/agents/%" PRId64, r.state_dir, r.exec_id);
@@ -1746,6 +1843,8 @@ out:
 	}
 	wal_checkpointer_stop(r.checkpointer);
 	wal_close(r.w);
+	/* A clean exit: the segment goes (a crash leaves it for readers). */
+	sup_mirror_close(r.mirror, 1);
 	if (r.lock_fd >= 0)
 		close(r.lock_fd);
 	free_strv(r.env_base);

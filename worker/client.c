@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/shm.h"
 #include "wal/wal.h"
 #include "worker/proto.h"
 #include "worker/smithers.h"
@@ -57,6 +58,8 @@ struct smithers {
 	int dead;		 /* errno once the stream is unusable */
 	bool refused;		 /* an error came since the last sync */
 	struct wal *wal;	 /* for smithers_state_get(), lazily */
+	struct shm_reader *shm;	 /* the mirror, lazily; tried once */
+	bool shm_tried;
 	char errmsg[512];
 };
 
@@ -511,6 +514,8 @@ void smithers_close(struct smithers *s)
 	if (s->pipes)
 		__atomic_store_n(&pipes_taken, 0, __ATOMIC_SEQ_CST);
 	wal_close(s->wal);
+	if (s->shm)
+		shm_reader_close(s->shm);
 	wrk_decoder_free(s->dec);
 	wrk_buf_release(&s->out);
 	free(s);
@@ -755,16 +760,29 @@ size_t smithers_unsent(const struct smithers *s)
 
 char *smithers_state_get(struct smithers *s, const char *key)
 {
+	const char *dir = getenv("SMITHERS_DIR");
+	char buf[SHM_VALUE_LEN + 1];
 	struct wal_options opt;
-	const char *dir;
 	char *v;
 
+	if (!dir || !*dir) {
+		set_error(s, ENOENT, "SMITHERS_DIR is not set");
+		return NULL;
+	}
+	/* The mirror first: no system call when the key is there. A key it
+	 * does not hold may still exist (not mirrored, or too long a value):
+	 * the database says. */
+	if (!s->shm_tried) {
+		s->shm_tried = true;
+		s->shm = shm_reader_open(dir, NULL, 0);
+	}
+	if (s->shm && shm_read_key(s->shm, key, buf, sizeof(buf)) >= 0) {
+		v = strdup(buf);
+		if (!v)
+			set_error(s, ENOMEM, "out of memory");
+		return v;
+	}
 	if (!s->wal) {
-		dir = getenv("SMITHERS_DIR");
-		if (!dir || !*dir) {
-			set_error(s, ENOENT, "SMITHERS_DIR is not set");
-			return NULL;
-		}
 		memset(&opt, 0, sizeof(opt));
 		opt.readonly = 1;
 		if (wal_open(dir, &opt, &s->wal) < 0) {

@@ -146,10 +146,13 @@ size_t smithers_unsent(const struct smithers *s);
 /* ---- reading state ---------------------------------------------------- */
 
 /*
- * The JSON text of state KEY as committed (caller frees), read from the
- * database of SMITHERS_DIR through a read-only connection; NULL with errno
- * ENOENT when there is no such key (or no SMITHERS_DIR). To read your own
- * writes, smithers_sync() first.
+ * The JSON text of state KEY as committed (caller frees): from the running
+ * supervisor's shared-memory mirror when it holds the key (no system call),
+ * else from the database of SMITHERS_DIR through a read-only connection;
+ * NULL with errno ENOENT when there is no such key (or no SMITHERS_DIR).
+ * To read your own writes, smithers_sync() first: the mirror is written
+ * before the ack. For the mirror itself (the agent table, the header,
+ * whether the supervisor is alive), see <smithers/shm.h>.
  */
 char *smithers_state_get(struct smithers *s, const char *key);
 

@@ -1,0 +1,267 @@
+/*
+ * mirror.c - the supervisor's side of the shared-memory segment (mirror.h).
+ *
+ * Keys changed in a turn are appended to one growing buffer (key, value,
+ * lengths) rather than allocated one by one: a turn of a busy run holds
+ * thousands. Agent slots are kept here too, so that a change of one field
+ * rewrites the whole slot from a copy that is always complete.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shm/shm.h"
+#include "supervisor/mirror.h"
+#include "supervisor/slog.h"
+
+#define NO_VALUE UINT32_MAX /* a deleted key, in the turn's buffer */
+
+struct sup_mirror {
+	struct shm_writer *w;
+	struct shm_agent *agents; /* what the slots hold */
+	unsigned char *dirty;	  /* per slot: to write at the next publish */
+	size_t nagents;
+	char *held; /* the turn's keys: [klen u32][vlen u32][key][value]... */
+	size_t held_len, held_cap;
+	uint64_t messages, bytes, rejected, restarts;
+	int64_t last_beat_ms;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void copy(char *dst, size_t len, const char *src)
+{
+	if (src)
+		snprintf(dst, len, "%s", src);
+}
+
+struct sup_mirror *sup_mirror_open(const char *state_dir,
+				   const struct sup_workflow *wf)
+{
+	struct shm_writer_options opt = {
+		.mode = wf->shm_mode,
+		.agent_capacity = (uint32_t)wf->shm_agents,
+		.key_capacity = (uint32_t)wf->shm_key_slots,
+		.keys = (const char *const *)wf->shm_keys,
+	};
+	struct sup_mirror *m = calloc(1, sizeof(*m));
+	char err[256];
+
+	if (!m) {
+		sup_log(SUP_WARN, "no shared memory mirror: out of memory");
+		return NULL;
+	}
+	m->nagents = wf->nagents < (size_t)wf->shm_agents ? wf->nagents
+							  : (size_t)wf->shm_agents;
+	m->agents = calloc(m->nagents ? m->nagents : 1, sizeof(*m->agents));
+	m->dirty = calloc(m->nagents ? m->nagents : 1, 1);
+	if (!m->agents || !m->dirty) {
+		sup_log(SUP_WARN, "no shared memory mirror: out of memory");
+		goto fail;
+	}
+	m->w = shm_writer_create(state_dir, &opt, err, sizeof(err));
+	if (!m->w) {
+		sup_log(SUP_WARN, "no shared memory mirror: %s", err);
+		goto fail;
+	}
+	if (wf->nagents > m->nagents)
+		sup_log(SUP_WARN,
+			"the shared memory mirror shows %zu agents of %zu "
+			"([shm] agents)",
+			m->nagents, wf->nagents);
+	shm_heartbeat(m->w);
+	return m;
+fail:
+	free(m->agents);
+	free(m->dirty);
+	free(m);
+	return NULL;
+}
+
+void sup_mirror_close(struct sup_mirror *m, int remove)
+{
+	if (!m)
+		return;
+	shm_writer_close(m->w, remove);
+	free(m->agents);
+	free(m->dirty);
+	free(m->held);
+	free(m);
+}
+
+void sup_mirror_execution(struct sup_mirror *m, int64_t id, const char *name,
+			  const char *status)
+{
+	if (m)
+		shm_set_execution(m->w, id, name, status);
+}
+
+void sup_mirror_phase(struct sup_mirror *m, const char *phase, int iteration)
+{
+	if (m)
+		shm_set_phase(m->w, phase, iteration);
+}
+
+void sup_mirror_key(struct sup_mirror *m, const char *key, const char *json)
+{
+	uint32_t kl, vl;
+	size_t need;
+
+	if (!m)
+		return;
+	kl = (uint32_t)strlen(key);
+	vl = json ? (uint32_t)strlen(json) : NO_VALUE;
+	need = 8 + kl + (json ? vl : 0);
+	if (m->held_len + need > m->held_cap) {
+		size_t cap = m->held_cap ? m->held_cap : 4096;
+		char *grown;
+
+		while (cap < m->held_len + need)
+			cap *= 2;
+		grown = realloc(m->held, cap);
+		if (!grown)
+			return; /* the mirror misses it; readers still have the
+				 * database */
+		m->held = grown;
+		m->held_cap = cap;
+	}
+	memcpy(m->held + m->held_len, &kl, 4);
+	memcpy(m->held + m->held_len + 4, &vl, 4);
+	memcpy(m->held + m->held_len + 8, key, kl);
+	if (json)
+		memcpy(m->held + m->held_len + 8 + kl, json, vl);
+	m->held_len += need;
+}
+
+void sup_mirror_discard(struct sup_mirror *m)
+{
+	if (m)
+		m->held_len = 0;
+}
+
+static struct shm_agent *slot(struct sup_mirror *m, size_t index)
+{
+	if (!m || index >= m->nagents)
+		return NULL;
+	m->dirty[index] = 1;
+	return &m->agents[index];
+}
+
+void sup_mirror_agent(struct sup_mirror *m, size_t index,
+		      const struct sup_mirror_agent *a)
+{
+	struct shm_agent *s = slot(m, index);
+
+	if (!s)
+		return;
+	if (a->id >= 0)
+		s->id = a->id;
+	copy(s->name, sizeof(s->name), a->name);
+	copy(s->phase, sizeof(s->phase), a->phase);
+	copy(s->status, sizeof(s->status), a->status);
+	if (a->pid >= 0)
+		s->pid = a->pid;
+	if (a->attempt > 0) {
+		/* Each attempt after the first is a restart. */
+		if (s->attempt > 0 && a->attempt > s->attempt)
+			m->restarts += (uint64_t)(a->attempt - s->attempt);
+		s->attempt = a->attempt;
+		s->restarts = a->attempt - 1;
+	}
+	if (a->iteration >= 0)
+		s->iteration = a->iteration;
+	if (a->started_ms >= 0)
+		s->started_ms = a->started_ms;
+}
+
+void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
+			   const char *tool)
+{
+	struct shm_agent *s = slot(m, index);
+
+	if (!s)
+		return;
+	s->tool_calls++;
+	copy(s->last_tool, sizeof(s->last_tool), tool ? tool : "?");
+}
+
+void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index, int64_t in,
+			     int64_t out)
+{
+	struct shm_agent *s = slot(m, index);
+
+	if (!s)
+		return;
+	s->tokens_in += in;
+	s->tokens_out += out;
+}
+
+void sup_mirror_agent_key(struct sup_mirror *m, size_t index, const char *key)
+{
+	struct shm_agent *s = slot(m, index);
+
+	if (s)
+		copy(s->last_key, sizeof(s->last_key), key);
+}
+
+void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,
+		      uint64_t rejected)
+{
+	if (!m)
+		return;
+	m->messages += messages;
+	m->bytes += bytes;
+	m->rejected += rejected;
+}
+
+void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
+{
+	int64_t now;
+
+	if (!m)
+		return;
+	for (size_t at = 0; at < m->held_len;) {
+		uint32_t kl, vl;
+		char key[SUP_SHM_KEY_MAX + 2];
+
+		memcpy(&kl, m->held + at, 4);
+		memcpy(&vl, m->held + at + 4, 4);
+		at += 8;
+		/* Longer keys are never mirrored (shm_key_set). */
+		if (kl < sizeof(key)) {
+			memcpy(key, m->held + at, kl);
+			key[kl] = '\0';
+			if (vl == NO_VALUE)
+				shm_key_delete(m->w, key);
+			else
+				shm_key_set(m->w, key, m->held + at + kl, vl);
+		}
+		at += kl + (vl == NO_VALUE ? 0 : vl);
+	}
+	m->held_len = 0;
+	now = wall_ms();
+	for (size_t i = 0; i < m->nagents; i++)
+		if (m->dirty[i]) {
+			m->agents[i].updated_ms = now;
+			shm_agent_put(m->w, (uint32_t)i, &m->agents[i]);
+			m->dirty[i] = 0;
+		}
+	if (m->messages || m->bytes || m->rejected || m->restarts ||
+	    commit_us >= 0)
+		shm_count(m->w, m->messages, commit_us >= 0, m->bytes,
+			  m->rejected, m->restarts, commit_us);
+	m->messages = m->bytes = m->rejected = m->restarts = 0;
+	if (now - m->last_beat_ms >= 100) {
+		shm_heartbeat(m->w);
+		m->last_beat_ms = now;
+	}
+}

@@ -1,0 +1,65 @@
+/*
+ * mirror.h - what the supervisor publishes in its shared-memory segment
+ * (shm/shm.h): the execution, the phase, counters, one slot per agent and
+ * the state keys the workflow's [shm] keys select.
+ *
+ * Key changes are held for the turn and written after its commit (before
+ * any ack), so what a reader sees was committed, and an agent that got its
+ * ack reads its own write. Agents are published when what the mirror last
+ * wrote of them changed.
+ */
+#ifndef SMITHERS_MIRROR_H
+#define SMITHERS_MIRROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "supervisor/workflow.h"
+
+struct sup_mirror;
+
+/* Create the segment for STATE_DIR (DIR/.smithers) as WF says. NULL (after
+ * logging why) when it cannot be made: the run goes on without it. */
+struct sup_mirror *sup_mirror_open(const char *state_dir,
+				   const struct sup_workflow *wf);
+/* Close; with REMOVE (a clean exit) the segment goes too. NULL: no-op. */
+void sup_mirror_close(struct sup_mirror *m, int remove);
+
+void sup_mirror_execution(struct sup_mirror *m, int64_t id, const char *name,
+			  const char *status);
+void sup_mirror_phase(struct sup_mirror *m, const char *phase, int iteration);
+
+/* KEY was set to JSON (NULL: deleted) in the turn's batch. */
+void sup_mirror_key(struct sup_mirror *m, const char *key, const char *json);
+/* The turn's batch did not commit: forget its keys. */
+void sup_mirror_discard(struct sup_mirror *m);
+
+/* What the loop knows of agent INDEX; fields the caller leaves NULL or -1
+ * keep their last value. */
+struct sup_mirror_agent {
+	int64_t id;
+	const char *name, *phase, *status;
+	pid_t pid;
+	int attempt, iteration;
+	int64_t started_ms; /* wall clock */
+};
+void sup_mirror_agent(struct sup_mirror *m, size_t index,
+		      const struct sup_mirror_agent *a);
+/* Per message: a tool call started (TOOL), tokens used, a key written. */
+void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
+			   const char *tool);
+void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index,
+			     int64_t in, int64_t out);
+void sup_mirror_agent_key(struct sup_mirror *m, size_t index,
+			  const char *key);
+
+/* Counters of the turn. */
+void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,
+		      uint64_t rejected);
+
+/* After the turn's commit (COMMIT_US >= 0) or a turn without one (-1):
+ * write the held keys, the changed agents, the counters, the heartbeat. */
+void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us);
+
+#endif /* SMITHERS_MIRROR_H */
