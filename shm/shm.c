@@ -737,7 +737,6 @@ ssize_t shm_read_key(const struct shm_reader *r, const char *key, char *buf,
 {
 	size_t klen = strlen(key);
 	uint32_t hash = hash_key(key), cap = r->key_capacity;
-	struct seg_key copy;
 
 	if (klen == 0 || klen >= SHM_KEY_LEN) {
 		errno = ENOENT;
@@ -745,43 +744,47 @@ ssize_t shm_read_key(const struct shm_reader *r, const char *key, char *buf,
 	}
 	for (uint32_t i = 0; i < cap; i++) {
 		const struct seg_key *k = reader_key(r, (hash + i) % cap);
-		uint32_t s1, s2, state, h;
+		uint32_t s1, state, vlen = 0, truncated = 0;
+		int match;
 
-		/* Skip slots of other keys without copying them whole. */
+		/* One window of the slot's counter: look, and copy only the
+		 * value (not the whole slot) when it is ours. */
 		for (;;) {
 			s1 = atomic_load_explicit(&k->seq,
 						  memory_order_acquire);
 			if (s1 & 1)
 				continue;
 			state = k->state;
-			h = k->hash;
+			match = state == KEY_USED && k->hash == hash &&
+				!memcmp(k->key, key, klen + 1);
+			if (match) {
+				truncated = k->truncated;
+				vlen = k->value_len;
+				if (!truncated && vlen <= SHM_VALUE_LEN &&
+				    vlen < len)
+					memcpy(buf, k->value, vlen);
+			}
 			atomic_thread_fence(memory_order_acquire);
-			s2 = atomic_load_explicit(&k->seq,
-						  memory_order_relaxed);
-			if (s1 == s2)
+			if (atomic_load_explicit(&k->seq,
+						 memory_order_relaxed) == s1)
 				break;
 		}
 		if (state == KEY_FREE)
 			break;
-		if (state != KEY_USED || h != hash)
+		if (!match)
 			continue;
-		read_whole(&k->seq, &copy, k, sizeof(copy));
-		copy.key[SHM_KEY_LEN - 1] = '\0';
-		if (copy.state != KEY_USED || strcmp(copy.key, key) != 0)
-			continue;
-		if (copy.truncated) {
+		if (truncated) {
 			errno = E2BIG;
 			return -1;
 		}
-		if (copy.value_len > SHM_VALUE_LEN)
+		if (vlen > SHM_VALUE_LEN)
 			break;
-		if (copy.value_len + 1 > len) {
+		if (vlen >= len) {
 			errno = ENOSPC;
 			return -1;
 		}
-		memcpy(buf, copy.value, copy.value_len);
-		buf[copy.value_len] = '\0';
-		return (ssize_t)copy.value_len;
+		buf[vlen] = '\0';
+		return (ssize_t)vlen;
 	}
 	errno = ENOENT;
 	return -1;

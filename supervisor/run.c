@@ -1773,7 +1773,8 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	sup_log(SUP_INFO, "execution %" PRId64 " of '%s' (%s) started in '%s'",
 		r.exec_id, wf->name, wf->path, r.dir);
 	/* Under the lock: a segment of ours is replaced by nobody else. */
-	r.mirror = sup_mirror_open(r.state_dir, wf);
+	if (wf->shm_enabled)
+		r.mirror = sup_mirror_open(r.state_dir, wf);
 	sup_mirror_execution(r.mirror, r.exec_id, wf->name, "running");
 	shared_environment(&r);
 	r.log_dir =

@@ -65,6 +65,7 @@ enum key_id {
 	K_FRAME_MAX,
 	K_SHM_MODE,
 	K_STOP_GRACE,
+	K_SHM_ENABLED,
 	K_SHM_KEYS,
 	K_SHM_AGENTS,
 	K_SHM_KEY_SLOTS,
@@ -111,6 +112,7 @@ static const struct keydef keys[] = {
 	{"frame_max", SEC_WORKFLOW, K_FRAME_MAX, 0},
 	{"shm_mode", SEC_WORKFLOW, K_SHM_MODE, 0},
 	{"stop_grace", SEC_WORKFLOW, K_STOP_GRACE, 0},
+	{"enabled", SEC_SHM, K_SHM_ENABLED, 0},
 	{"keys", SEC_SHM, K_SHM_KEYS, 0},
 	{"agents", SEC_SHM, K_SHM_AGENTS, 0},
 	{"key_slots", SEC_SHM, K_SHM_KEY_SLOTS, 0},
@@ -803,6 +805,16 @@ static int set_shm_key(struct parser *ps, enum key_id id, const char *value)
 	struct sup_workflow *wf = ps->wf;
 
 	switch (id) {
+	case K_SHM_ENABLED:
+		if (!strcmp(value, "yes") || !strcmp(value, "true"))
+			wf->shm_enabled = 1;
+		else if (!strcmp(value, "no") || !strcmp(value, "false"))
+			wf->shm_enabled = 0;
+		else
+			return perr(ps, ps->line,
+				    "invalid enabled '%s': expected yes or no",
+				    value);
+		return 0;
 	case K_SHM_KEYS:
 		return set_shm_globs(ps, value);
 	case K_SHM_AGENTS:
@@ -1383,6 +1395,7 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 	wf->log_keep = SUP_DEFAULT_LOG_KEEP;
 	wf->frame_max = SUP_DEFAULT_FRAME_MAX;
 	wf->shm_mode = SUP_DEFAULT_SHM_MODE;
+	wf->shm_enabled = 1;
 	wf->shm_agents = SUP_DEFAULT_SHM_AGENTS;
 	wf->shm_key_slots = SUP_DEFAULT_SHM_KEYS;
 	wf->stop_grace_ms = SUP_DEFAULT_STOP_GRACE;

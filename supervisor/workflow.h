@@ -103,6 +103,7 @@ struct sup_workflow {
 	int log_keep;		  /* rotated logs kept per agent */
 	int64_t frame_max;	  /* largest frame an agent may send */
 	mode_t shm_mode;	  /* permissions of the shm segment */
+	int shm_enabled;	  /* [shm] enabled: publish the segment */
 	int shm_agents;		  /* [shm] agents: agent slots */
 	int shm_key_slots;	  /* [shm] key_slots: mirrored keys at most */
 	char **shm_keys;	  /* [shm] keys: globs, NULL-terminated;

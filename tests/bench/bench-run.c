@@ -30,6 +30,9 @@
  *
  * Temporary dirs are made in $TMPDIR (default /tmp): a tmpfs there takes
  * the disk out of every figure.
+ *  - mirror: 8 agents as in throughput, with the shared-memory mirror and
+ *    with `[shm] enabled = no`, rounds in turn; the difference is what
+ *    publishing costs (target: under 5%).
  *  - rss and startup: 256 idle agents (`exec sleep 60`). Start-up is the
  *    time from the fork of `smithers run` until the database shows 256
  *    agents with a pid (the supervisor records it once the worker reported
@@ -38,7 +41,7 @@
  *    its pid (from its row) until its row shows the replacement's pid.
  *
  * usage: bench-run [--quick] [--normal] [--only NAME] [--rate R]
- * NAME: throughput, latency, rss, startup or restart. --rate R runs the
+ * NAME: throughput, mirror, latency, rss, startup or restart. --rate R runs the
  * latency test at R messages a second in all instead of half the measured
  * peak (to find the load where a target holds). Prints one table with
  * each figure, its target and PASS or MISS; exits 0 whatever the figures
@@ -337,6 +340,7 @@ struct bench {
 	char self[PATH_MAX];
 	char smithers[PATH_MAX];
 	int quick, normal, rounds;
+	int mirror_off; /* [shm] enabled = no in the workflows */
 	int total;	/* state changes per throughput run */
 	int idle;	/* idle agents for rss and startup */
 	int restarts;	/* kill -9 repetitions */
@@ -390,6 +394,8 @@ static void write_flow(const struct bench *b, const char *dir, int n,
 		    command);
 	fprintf(f, "[workflow]\nname = bench\nstop_grace = 2s\n");
 	fprintf(f, "synchronous = %s\n\n", b->normal ? "normal" : "full");
+	if (b->mirror_off)
+		fprintf(f, "[shm]\nenabled = no\n\n");
 	fprintf(f, "[phase run]\n\n");
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "[agent a%d]\nphase = run\ncommand = %s", i,
@@ -904,6 +910,30 @@ static void measure_throughput(const struct bench *b, double *peak8)
 	*peak8 = best[1];
 }
 
+/* 8 agents with the shared-memory mirror and without, rounds taken in
+ * turn (best of each): what publishing costs the writer. */
+static void measure_mirror(const struct bench *b)
+{
+	struct bench off = *b;
+	double on_best = 0, off_best = 0, r;
+
+	off.mirror_off = 1;
+	fprintf(stderr, "mirror: 8 agents, %d changes, on and off, best of "
+			"%d\n",
+		b->total, b->rounds);
+	for (int round = 0; round < b->rounds; round++) {
+		r = run_flood(&off, 8, b->total);
+		off_best = r > off_best ? r : off_best;
+		r = run_flood(b, 8, b->total);
+		on_best = r > on_best ? r : on_best;
+		if (r < 0 || off_best <= 0)
+			die("the mirror runs failed");
+	}
+	row("8 agents, mirror off", NULL, -1, "%.0f ops/s", off_best);
+	row("8 agents, mirror on", "< 5% slower", on_best >= 0.95 * off_best,
+	    "%.0f ops/s = %.3fx off", on_best, on_best / off_best);
+}
+
 static void measure_latency(const struct bench *b, double peak8)
 {
 	const char *label = "send->ack p50, 8 agents at peak/2";
@@ -988,8 +1018,8 @@ static void measure_restart(const struct bench *b)
 
 int main(int argc, char **argv)
 {
-	static const char *const names[] = {"throughput", "latency", "rss",
-					    "startup", "restart"};
+	static const char *const names[] = {"throughput", "mirror", "latency",
+					    "rss", "startup", "restart"};
 	struct bench b = {0};
 	const char *only = NULL;
 	double peak8 = 0, t0 = bench_now_s();
@@ -1021,7 +1051,7 @@ int main(int argc, char **argv)
 				continue;
 		}
 		fprintf(stderr, "usage: bench-run [--quick] [--normal] [--only "
-				"throughput|latency|rss|startup|restart]"
+				"throughput|mirror|latency|rss|startup|restart]"
 				" [--rate R]\n");
 		return 2;
 	}
@@ -1036,6 +1066,8 @@ int main(int argc, char **argv)
 
 	if (wanted(only, "throughput"))
 		measure_throughput(&b, &peak8);
+	if (wanted(only, "mirror"))
+		measure_mirror(&b);
 	if (wanted(only, "latency"))
 		measure_latency(&b, peak8);
 	if (wanted(only, "rss") || wanted(only, "startup"))

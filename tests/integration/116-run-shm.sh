@@ -38,3 +38,17 @@ sql_is "SELECT count(*) FROM agents WHERE status = 'completed'" "4"
 # A clean exit takes the segment away.
 [ ! -e "/dev/shm$name" ] || fail "/dev/shm$name left after a clean exit"
 [ ! -e "$T/.smithers/shm.name" ] || fail "shm.name left after a clean exit"
+
+# [shm] enabled = no: no segment at all while the agent runs.
+cat >off.ini <<'INI'
+[workflow]
+name = nomirror
+[shm]
+enabled = no
+[phase p]
+[agent a]
+phase = p
+command = test ! -e "$SMITHERS_DIR/.smithers/shm.name"
+INI
+run "$SMITHERS" --dir "$T" run off.ini
+expect_rc 0

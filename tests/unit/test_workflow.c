@@ -704,11 +704,18 @@ static void test_shm_section(void **state)
 	struct sup_workflow *wf = parse_ok(MIN_PHASE MIN_AGENT);
 
 	(void)state;
+	assert_int_equal(wf->shm_enabled, 1);
 	assert_int_equal(wf->shm_agents, 1024);
 	assert_int_equal(wf->shm_key_slots, 4096);
 	assert_null(wf->shm_keys);
 	assert_int_equal(wf->nshm_keys, 0);
 	sup_workflow_free(wf);
+
+	wf = parse_ok("[shm]\nenabled = no\n" MIN_PHASE MIN_AGENT);
+	assert_int_equal(wf->shm_enabled, 0);
+	sup_workflow_free(wf);
+	parse_err("[shm]\nenabled = maybe\n",
+		  "flow.ini:2: invalid enabled 'maybe': expected yes or no");
 
 	wf = parse_ok("[shm]\nkeys = review.*, plan ,  x?[ab]\n"
 		      "agents = 300\nkey_slots = 64\n" MIN_PHASE MIN_AGENT);
