@@ -58,9 +58,12 @@
 
 #define READ_MAX (256 * 1024) /* per stream per turn */
 #define OUT_MAX	 (256 * 1024) /* queued error frames per stream */
-/* The heartbeat is written when it is this old, checked as often: so it is
- * never more than twice this (plus a commit) behind. */
+/* The database's heartbeat is written when it is this old, checked every
+ * turn: so it is never more than this plus WAKE_MS (and a commit) behind. */
 #define HEARTBEAT_MS 500
+/* The loop wakes at least this often: the mirror's heartbeat (written at
+ * most every 100 ms) is then never older than this plus a turn. */
+#define WAKE_MS 250
 /* How often the checkpointer moves the WAL into the database, and how big
  * the WAL may grow (pages) before the writer completes a checkpoint itself
  * so that it starts again from the beginning (wal_trim). */
@@ -1634,7 +1637,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	static const int sigs[] = {SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 	struct wal_options wopt = {.create = 1};
 	struct run r = {.wf = wf, .opt = opt, .lock_fd = -1, .listen_fd = -1};
-	struct timeval beat = tv_ms(HEARTBEAT_MS);
+	struct timeval beat = tv_ms(WAKE_MS);
 	char *log_path = NULL, *cfg = NULL, real[PATH_MAX], errbuf[256];
 	pid_t holder = 0;
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shm/shm.h"
 #include "wal/wal.h"
@@ -85,6 +87,18 @@ int main(int argc, char **argv)
 		die("agent slot", "not found");
 	if (!shm_writer_alive(r, 5000))
 		die("writer", "not alive");
+	/* An idle supervisor still beats at least every 500 ms. */
+	for (int i = 0; i < 8; i++) {
+		struct timespec ts;
+		int64_t now;
+
+		usleep(150 * 1000);
+		shm_read_header(r, &h);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now - h.heartbeat_ms > 500)
+			die("heartbeat", "older than 500 ms");
+	}
 	shm_reader_close(r);
 	wal_close(w);
 	smithers_close(s);
