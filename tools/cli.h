@@ -97,6 +97,9 @@ int cmd_common_option(struct cmd_ctx *ctx, int c, const char *arg);
 void cmd_option_error(char *const *argv, int c);
 
 /* "DIR/REL" in a new string; just REL when DIR is ".". */
+/* The program's name in messages (cli.c; "smithers" unless changed). */
+extern const char *cmd_prog;
+
 char *cmd_path(const char *dir, const char *rel);
 
 /* Allocation that cannot fail: out of memory, the program exits. */

@@ -35,51 +35,6 @@ static const struct option main_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		fputs("smithers: out of memory\n", stderr);
-		exit(EXIT_FAIL);
-	}
-	return p;
-}
-
-void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-
-	if (!q) {
-		fputs("smithers: out of memory\n", stderr);
-		exit(EXIT_FAIL);
-	}
-	return q;
-}
-
-char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	return memcpy(xmalloc(n), s, n);
-}
-
-char *cmd_path(const char *dir, const char *rel)
-{
-	size_t n;
-	char *p;
-
-	if (!strcmp(dir, "."))
-		return xstrdup(rel);
-	n = strlen(dir);
-	p = xmalloc(n + strlen(rel) + 2);
-	strcpy(p, dir);
-	if (n && dir[n - 1] != '/')
-		strcat(p, "/");
-	strcat(p, rel);
-	return p;
-}
-
 const struct cmd_entry *cmd_find(const char *name)
 {
 	const struct cmd_entry *const *e;
@@ -180,21 +135,6 @@ int cmd_common_option(struct cmd_ctx *ctx, int c, const char *arg)
 	}
 }
 
-int cmd_parse_int64(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	long long v;
-
-	if (!*s || *s == ' ' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int cmd_open_store(const struct cmd_ctx *ctx, int readonly, struct wal **out)
 {
 	struct wal_options opt;
@@ -235,16 +175,6 @@ out:
 	wal_close(w);
 	free(path);
 	return rc;
-}
-
-int cmd_flush_stdout(void)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "smithers: cannot write output: %s\n",
-			strerror(errno));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,155 @@
+/*
+ * top.h - what the files of smithers-top share: one snapshot of the
+ * segment (header, agents with their /proc figures, keys), the sampler
+ * that takes it, and the /proc reader.
+ *
+ * top.c takes snapshots and prints them (batch text, JSON); top-ui.c shows
+ * them with curses; top-proc.c reads /proc. Nothing here touches the
+ * database: every live figure comes from the segment or from /proc.
+ */
+#ifndef SMITHERS_TOOLS_TOP_H
+#define SMITHERS_TOOLS_TOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "shm/shm.h"
+
+/* ---- /proc (top-proc.c) ---------------------------------------------------- */
+
+struct top_procs;
+
+/* A sampler remembering each process' CPU ticks between rounds. NULL on
+ * ENOMEM. */
+struct top_procs *top_procs_new(void);
+void top_procs_free(struct top_procs *p);
+
+/* Start a round of samples: one per process, all at about the same time. */
+void top_procs_begin(struct top_procs *p);
+/*
+ * Sample process group leader PID: *CPU its percent of one core since the
+ * last round (since it started, the first time it is seen), *RSS its
+ * resident bytes. 0, or -1 when PID is gone or is not a group leader (a
+ * reused pid): both are then -1.
+ */
+int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
+		     long long *rss);
+/* End the round: forget the processes it did not sample. */
+void top_procs_end(struct top_procs *p);
+
+/* ---- snapshots (top.c) ----------------------------------------------------- */
+
+struct top_agent {
+	struct shm_agent a;
+	double cpu;    /* percent of one core; < 0: unknown */
+	long long rss; /* bytes; < 0: unknown */
+};
+
+struct top_key {
+	size_t key, value; /* offsets in top_snap.text */
+	size_t len;	   /* of the value */
+	int truncated;	   /* the mirror holds only a prefix */
+};
+
+struct top_snap {
+	struct shm_header_snap h;
+	int alive;	  /* shm_writer_alive() */
+	int64_t now_ms;	  /* wall clock when taken */
+	double msg_rate;  /* messages per second; < 0: unknown */
+	double commit_rate;
+	long long wal_bytes; /* size of the -wal file; < 0: none */
+	unsigned running, done, failed, restarting;
+	struct top_agent *agents;
+	size_t nagents, agents_cap;
+	struct top_key *keys; /* sorted by key; only when asked for */
+	size_t nkeys, keys_cap;
+	int have_keys;
+	char *text; /* the keys' strings */
+	size_t text_len, text_cap;
+};
+
+struct top {
+	const char *dir;
+	char *wal_path;
+	struct shm_reader *r;
+	struct top_procs *procs;
+	struct top_snap snap;
+	/* The counters at the last sample, for the rates. */
+	int have_prev;
+	uint64_t prev_messages, prev_commits;
+	double prev_time; /* monotonic seconds */
+};
+
+/* The key K of S. */
+static inline const char *top_key_name(const struct top_snap *s,
+				       const struct top_key *k)
+{
+	return s->text + k->key;
+}
+
+static inline const char *top_key_value(const struct top_snap *s,
+					const struct top_key *k)
+{
+	return s->text + k->value;
+}
+
+/* Take a new snapshot into T->snap; with KEYS, the mirrored keys too. */
+void top_sample(struct top *t, int keys);
+
+/* The sort columns, in the order of the table. */
+enum top_col {
+	COL_AGENT,
+	COL_PHASE,
+	COL_STATUS,
+	COL_PID,
+	COL_CPU,
+	COL_RSS,
+	COL_RESTARTS,
+	COL_TOOLS,
+	COL_TOKENS,
+	COL_LAST,
+	COL_AGE,
+	COL_COUNT
+};
+
+extern const char *const top_col_names[COL_COUNT];
+
+/* Sort the agents of S by COL (REVERSE: descending), ties by name. */
+void top_sort(struct top_snap *s, enum top_col col, int reverse);
+
+/* What LAST shows for A: its last tool, else its last key. */
+const char *top_agent_last(const struct shm_agent *a);
+
+/* Compact renderings into BUF (LEN bytes); each returns BUF. "-" when
+ * unknown. */
+char *top_fmt_bytes(char *buf, size_t len, long long bytes);
+char *top_fmt_count(char *buf, size_t len, long long n);
+char *top_fmt_duration(char *buf, size_t len, int64_t ms);
+
+/*
+ * Copy S into BUF (LEN bytes) fitting in at most WIDTH columns: control
+ * characters become '?', a UTF-8 sequence counts as one column and is
+ * never cut, and a cut shows as a final '~'. Returns BUF.
+ */
+char *top_fit(char *buf, size_t len, const char *s, int width);
+
+/* The header lines (without newlines) of S into LINES (up to 5, each
+ * WIDTH columns at most); returns how many. The not-running banner, if
+ * any, is the last one and *BANNER is set to its index (else -1). */
+int top_header(const struct top_snap *s, char lines[][256], int width,
+	       int *banner);
+
+/* ---- the screen (top-ui.c) -------------------------------------------------- */
+
+struct top_ui_options {
+	int delay_ms;
+	int sort;
+	int reverse;
+};
+
+/* Run the interactive monitor until q; returns the exit status. */
+int top_ui(struct top *t, const struct top_ui_options *opt);
+
+#endif /* SMITHERS_TOOLS_TOP_H */
