@@ -188,7 +188,8 @@ void top_procs_end(struct top_procs *p)
 	struct proc_entry *t = p->last;
 	size_t cap = p->cap_last;
 
-	qsort(p->cur, p->ncur, sizeof(*p->cur), entry_cmp);
+	if (p->ncur > 1)
+		qsort(p->cur, p->ncur, sizeof(*p->cur), entry_cmp);
 	/* Swap the arrays: this round becomes the last one. */
 	p->last = p->cur;
 	p->nlast = p->ncur;

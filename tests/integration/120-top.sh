@@ -55,20 +55,29 @@ for a in zeta alpha mid; do
 		fail "no running row for $a: $(screen)"
 done
 [ "$(order)" = "alpha mid zeta " ] || fail "not sorted by name: $(order)"
-# > three times: PHASE, STATUS, PID (start order).
+# > three times: PHASE, STATUS, PID. The agents' pids come from forks in
+# three workers at once: their order is the database's to say.
+by_pid=$(sql "SELECT group_concat(name, ' ') || ' ' FROM
+	(SELECT name FROM agents ORDER BY pid)")
+by_pid_desc=$(sql "SELECT group_concat(name, ' ') || ' ' FROM
+	(SELECT name FROM agents ORDER BY pid DESC)")
 tmux send-keys -t "$SESSION" '>' '>' '>'
-sorted_by_pid() { [ "$(order)" = "zeta alpha mid " ]; }
+sorted_by_pid() { [ "$(order)" = "$by_pid" ]; }
 wait_until 5 sorted_by_pid
 tmux send-keys -t "$SESSION" I
-inverted() { [ "$(order)" = "mid alpha zeta " ]; }
+inverted() { [ "$(order)" = "$by_pid_desc" ]; }
 wait_until 5 inverted
 tmux send-keys -t "$SESSION" '/' m i d Enter
 filtered() { [ "$(order)" = "mid " ]; }
 wait_until 5 filtered
 shows "filter: mid" || fail "the filter is not shown"
 tmux send-keys -t "$SESSION" '/' Enter
-unfiltered() { [ "$(order)" = "mid alpha zeta " ]; }
+unfiltered() { [ "$(order)" = "$by_pid_desc" ]; }
 wait_until 5 unfiltered
+# < three times: back to names, still inverted.
+tmux send-keys -t "$SESSION" '<' '<' '<'
+by_name_desc() { [ "$(order)" = "zeta mid alpha " ]; }
+wait_until 5 by_name_desc
 tmux send-keys -t "$SESSION" '?'
 wait_until 5 shows "smithers-top: keys"
 tmux send-keys -t "$SESSION" x
