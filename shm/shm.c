@@ -121,22 +121,45 @@ static void write_end(_Atomic uint32_t *seq)
 	atomic_store_explicit(seq, s + 1, memory_order_release);
 }
 
-/* Copy LEN bytes at SRC guarded by SEQ into DST, whole. */
-static void read_whole(const _Atomic uint32_t *seq, void *dst,
-		       const void *src, size_t len)
+/*
+ * How many rounds a reader waits for a region to be whole. A live writer
+ * holds one for about a hundred nanoseconds (longer only if it is preempted
+ * right there); a writer killed in the middle of a write leaves the counter
+ * odd for ever, and its readers must not spin with it: after this many
+ * rounds (tens of milliseconds) they give up on that region.
+ */
+#define SPIN_MAX (1u << 24)
+
+static inline void spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Copy LEN bytes at SRC guarded by SEQ into DST, whole: 0; -1 (EAGAIN)
+ * when it never was whole within SPIN_MAX rounds (DST then holds the last
+ * attempt). */
+static int read_whole(const _Atomic uint32_t *seq, void *dst,
+		      const void *src, size_t len)
 {
 	uint32_t s1, s2;
 
-	for (;;) {
+	for (uint32_t round = 0; round < SPIN_MAX; round++) {
 		s1 = atomic_load_explicit(seq, memory_order_acquire);
-		if (s1 & 1)
+		if (s1 & 1) {
+			spin_pause();
 			continue;
+		}
 		memcpy(dst, src, len);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(seq, memory_order_relaxed);
 		if (s1 == s2)
-			return;
+			return 0;
 	}
+	memcpy(dst, src, len);
+	errno = EAGAIN;
+	return -1;
 }
 
 /* ---- names and clocks ---------------------------------------------------- */
@@ -474,8 +497,9 @@ static struct seg_key *probe(struct shm_writer *w, const char *key,
 	struct seg_key *reuse = NULL;
 
 	*found = 0;
-	for (uint32_t i = 0; i < cap; i++) {
-		struct seg_key *k = key_at(w->base, w->h, (hash + i) % cap);
+	for (uint32_t i = 0, at = hash % cap; i < cap;
+	     i++, at = at + 1 == cap ? 0 : at + 1) {
+		struct seg_key *k = key_at(w->base, w->h, at);
 
 		if (k->state == KEY_FREE)
 			return reuse ? reuse : k;
@@ -675,8 +699,10 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 	struct seg_header copy;
 	size_t live = offsetof(struct seg_header, seq);
 
-	read_whole(&h->seq, (char *)&copy + live, (const char *)h + live,
-		   sizeof(copy) - live);
+	/* A writer that died mid-write leaves the last attempt: better than
+	 * nothing for a monitor showing what it left. */
+	(void)read_whole(&h->seq, (char *)&copy + live, (const char *)h + live,
+			 sizeof(copy) - live);
 	memset(out, 0, sizeof(*out));
 	out->major = h->major;
 	out->minor = h->minor;
@@ -712,11 +738,14 @@ int shm_read_agent(const struct shm_reader *r, uint32_t index,
 {
 	const struct seg_agent *s;
 
-	if (index >= r->agent_capacity)
+	if (index >= r->agent_capacity) {
+		errno = EINVAL;
 		return -1;
+	}
 	s = (const struct seg_agent *)(r->base + r->agents_offset +
 				       (size_t)index * r->agent_slot);
-	read_whole(&s->seq, out, &s->a, sizeof(*out));
+	if (read_whole(&s->seq, out, &s->a, sizeof(*out)) < 0)
+		return -1;
 	out->name[sizeof(out->name) - 1] = '\0';
 	out->phase[sizeof(out->phase) - 1] = '\0';
 	out->status[sizeof(out->status) - 1] = '\0';
@@ -742,18 +771,25 @@ ssize_t shm_read_key(const struct shm_reader *r, const char *key, char *buf,
 		errno = ENOENT;
 		return -1;
 	}
-	for (uint32_t i = 0; i < cap; i++) {
-		const struct seg_key *k = reader_key(r, (hash + i) % cap);
-		uint32_t s1, state, vlen = 0, truncated = 0;
+	for (uint32_t i = 0, at = hash % cap; i < cap;
+	     i++, at = at + 1 == cap ? 0 : at + 1) {
+		const struct seg_key *k = reader_key(r, at);
+		uint32_t s1, state, vlen = 0, truncated = 0, round = 0;
 		int match;
 
 		/* One window of the slot's counter: look, and copy only the
 		 * value (not the whole slot) when it is ours. */
-		for (;;) {
+		for (;; round++) {
+			if (round == SPIN_MAX) {
+				errno = EAGAIN; /* a writer died mid-write */
+				return -1;
+			}
 			s1 = atomic_load_explicit(&k->seq,
 						  memory_order_acquire);
-			if (s1 & 1)
+			if (s1 & 1) {
+				spin_pause();
 				continue;
+			}
 			state = k->state;
 			match = state == KEY_USED && k->hash == hash &&
 				!memcmp(k->key, key, klen + 1);
@@ -797,9 +833,10 @@ int shm_read_keys(const struct shm_reader *r, shm_key_fn *fn, void *arg)
 	int rc;
 
 	for (uint32_t i = 0; i < r->key_capacity; i++) {
-		read_whole(&reader_key(r, i)->seq, &copy, reader_key(r, i),
-			   sizeof(copy));
-		if (copy.state != KEY_USED)
+		/* A slot left mid-write by a dead writer is skipped. */
+		if (read_whole(&reader_key(r, i)->seq, &copy, reader_key(r, i),
+			       sizeof(copy)) < 0 ||
+		    copy.state != KEY_USED)
 			continue;
 		copy.key[SHM_KEY_LEN - 1] = '\0';
 		if (copy.value_len > SHM_VALUE_LEN)

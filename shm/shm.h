@@ -147,18 +147,27 @@ void shm_reader_close(struct shm_reader *r);
 /* The mapped segment, read-only (for tests and diagnostics). */
 const void *shm_reader_base(const struct shm_reader *r);
 
-/* A consistent copy of the header. */
+/*
+ * A reader waits for a region the writer is changing, but not for ever: a
+ * writer killed in the middle of a write leaves it so for good. After tens
+ * of milliseconds a read of such a region gives up (below).
+ */
+
+/* A consistent copy of the header (if the writer died in the middle of a
+ * header change, the last attempt, which may mix the two). */
 void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out);
 
 /* Copy the agent in slot INDEX into OUT: 1, 0 if the slot is unused, -1 if
- * INDEX is past the capacity. */
+ * INDEX is past the capacity (errno EINVAL) or the slot was left in the
+ * middle of a write (EAGAIN). */
 int shm_read_agent(const struct shm_reader *r, uint32_t index,
 		   struct shm_agent *out);
 
 /* Copy KEY's value into BUF (LEN bytes), NUL-terminated. Returns the
  * value's length; -1 with errno ENOENT if the key is not mirrored, E2BIG
  * if the mirrored value was truncated (read the database instead), ENOSPC
- * if BUF is too small. */
+ * if BUF is too small, EAGAIN if its slot was left in the middle of a
+ * write (the database has it). */
 ssize_t shm_read_key(const struct shm_reader *r, const char *key, char *buf,
 		     size_t len);
 

@@ -506,6 +506,70 @@ static void test_writer_alive(void **state)
 	shm_writer_close(w, 1);
 }
 
+/* A writer killed in the middle of a write leaves counters odd for good:
+ * readers give up on those regions (EAGAIN) instead of spinning with them,
+ * and read the rest. The alarm turns a hang into a failure. */
+static void test_writer_died_mid_write(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_agent a = {.id = 1}, b;
+	struct shm_header_snap h;
+	struct shm_reader *r;
+	unsigned char *p;
+	size_t size;
+	uint32_t kslot, kcap, odd = 1;
+	uint64_t aoff, koff;
+	char buf[64];
+	int n = 0, stuck = 0;
+
+	snprintf(a.name, sizeof(a.name), "first");
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	snprintf(a.name, sizeof(a.name), "second");
+	a.id = 2;
+	assert_int_equal(shm_agent_put(w, 1, &a), 0);
+	assert_int_equal(shm_key_set(w, "stuck", "1", 1), 1);
+	assert_int_equal(shm_key_set(w, "fine", "2", 1), 1);
+	shm_set_execution(w, 4, "dying", "running");
+	p = map_rw(fx, &size);
+	aoff = get64(p, OFF_AGENTS);
+	koff = get64(p, OFF_KEYS);
+	kslot = get32(p, OFF_KEY_SLOT);
+	kcap = get32(p, OFF_KEY_CAP);
+	/* Counters at the start of each region (the header's at 80). */
+	memcpy(p + aoff, &odd, 4);
+	for (uint32_t i = 0; i < kcap; i++)
+		if (!strcmp((char *)p + koff + (size_t)i * kslot + 32,
+			    "stuck")) {
+			memcpy(p + koff + (size_t)i * kslot, &odd, 4);
+			stuck++;
+		}
+	assert_int_equal(stuck, 1);
+	memcpy(p + 80, &odd, 4);
+
+	alarm(60);
+	r = reader(fx);
+	errno = 0;
+	assert_int_equal(shm_read_agent(r, 0, &b), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(shm_read_agent(r, 1, &b), 1);
+	assert_string_equal(b.name, "second");
+	errno = 0;
+	assert_int_equal(shm_read_key(r, "stuck", buf, sizeof(buf)), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(shm_read_key(r, "fine", buf, sizeof(buf)), 1);
+	assert_int_equal(shm_read_keys(r, count_key, &n), 0);
+	assert_int_equal(n, 1);
+	shm_read_header(r, &h);
+	assert_string_equal(h.execution, "dying");
+	alarm(0);
+	shm_reader_close(r);
+	munmap(p, size);
+	shm_writer_close(w, 1);
+}
+
 /* ---- the seqlock under load ------------------------------------------------ */
 
 /* Everything in the agent slot and the key follows from one counter N, so
@@ -673,6 +737,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_alive, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_writer_died_mid_write,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seqlock_stress, setup,
 						teardown),
 	};
