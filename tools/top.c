@@ -480,7 +480,7 @@ static void print_batch(const struct top *t, FILE *fp)
 {
 	const struct top_snap *s = &t->snap;
 	char lines[5][256], name[256], phase[256], last[256];
-	char cpu[16], rss[16], tok[16], age[16];
+	char cpu[16], rss[16], tools[16], tok[16], age[16];
 	int n, i, banner, wname = 5, wphase = 5;
 	size_t j;
 
@@ -522,8 +522,8 @@ static void print_batch(const struct top *t, FILE *fp)
 			ta->a.status, pid, cpu,
 			top_fmt_bytes(rss, sizeof(rss), ta->rss),
 			(int)ta->a.restarts,
-			top_fmt_count(tok, sizeof(tok), ta->a.tool_calls),
-			top_fmt_count(tok + 0, sizeof(tok),
+			top_fmt_count(tools, sizeof(tools), ta->a.tool_calls),
+			top_fmt_count(tok, sizeof(tok),
 				      ta->a.tokens_in + ta->a.tokens_out),
 			top_fmt_duration(age, sizeof(age),
 					 ta->a.started_ms
@@ -555,6 +555,7 @@ static void print_json(const struct top *t, FILE *fp)
 	const struct top_snap *s = &t->snap;
 	const struct shm_header_snap *h = &s->h;
 	size_t i;
+	int first;
 
 	fprintf(fp, "{\"version\":\"%u.%u\"", h->major, h->minor);
 	fprintf(fp, ",\"alive\":%s", s->alive ? "true" : "false");
@@ -645,13 +646,15 @@ static void print_json(const struct top *t, FILE *fp)
 			fputs("null", fp);
 	}
 	fputs("},\"keys_truncated\":[", fp);
-	for (i = 0; i < s->nkeys; i++) {
+	for (i = 0, first = 1; i < s->nkeys; i++) {
 		const struct top_key *k = &s->keys[i];
 
 		if (!k->truncated)
 			continue;
-		if (fputc(i ? ',' : ' ', fp), 1)
-			out_json_string(fp, top_key_name(s, k));
+		if (!first)
+			fputc(',', fp);
+		first = 0;
+		out_json_string(fp, top_key_name(s, k));
 	}
 	fputs("]}\n", fp);
 }

@@ -19,6 +19,17 @@ run "$TOP" -b -n x
 expect_rc 2
 err_has "'-n' needs a positive number"
 
+# zeta: a short key, a value over 1 KiB under a key sorting after it, a
+# tool call and tokens, then a note, then idles.
+cat >zeta.sh <<'SH'
+"$SMITHERS" emit state.set aaa.short 1
+"$SMITHERS" emit state.set zeta.long "\"$(printf '%02000d' 0)\""
+"$SMITHERS" emit tool.start grep >/dev/null
+"$SMITHERS" emit usage 1000 234
+"$SMITHERS" emit state.set zeta.note '"hello"'
+exec sleep 60
+SH
+export SMITHERS
 # Started in this order, so start order and name order differ.
 cat >flow.ini <<INI
 [workflow]
@@ -26,7 +37,7 @@ name = topflow
 [phase work]
 [agent zeta]
 phase = work
-command = "$SMITHERS" emit state.set zeta.note '"hello"' && exec sleep 60
+command = exec sh "$T/zeta.sh"
 [agent alpha]
 phase = work
 command = exec sleep 60
@@ -97,6 +108,9 @@ for a in zeta alpha mid; do
 	grep -Eq "^$a +work +running +$pid +[0-9.]+ +[0-9.]+[KMG]? +0 " "$OUT" ||
 		fail "no batch row for $a (pid $pid): $(cat "$OUT")"
 done
+# TOOLS and TOKENS are two numbers, not one twice.
+grep -Eq '^zeta +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[KMG]? +0 +1 +1(234|\.2K) ' "$OUT" ||
+	fail "zeta's TOOLS and TOKENS: $(grep '^zeta' "$OUT")"
 
 # JSON, field by field.
 run "$TOP" --json --dir "$T"
@@ -105,6 +119,9 @@ json 'j["alive"] is True and j["execution"] == "topflow" and j["execution_id"] =
 json 'sorted(a["name"] for a in j["agents"]) == ["alpha", "mid", "zeta"]'
 json 'all(a["status"] == "running" and a["pid"] > 0 and a["restarts"] == 0 for a in j["agents"])'
 json 'j["keys"]["zeta.note"] == "hello"'
+# A value over 1 KiB, after a short key in key order: named, not held.
+json 'j["keys_truncated"] == ["zeta.long"] and j["keys"]["aaa.short"] == 1'
+json '[(a["tool_calls"], a["tokens_in"], a["tokens_out"], a["last_tool"]) for a in j["agents"] if a["name"] == "zeta"] == [(1, 1000, 234, "grep")]'
 json '[a["last_key"] for a in j["agents"] if a["name"] == "zeta"] == ["zeta.note"]'
 json 'j["agent_counts"] == {"total": 3, "running": 3, "done": 0, "failed": 0, "restarting": 0}'
 for a in zeta alpha mid; do
