@@ -50,6 +50,7 @@
 
 #include "supervisor/cond.h"
 #include "supervisor/mirror.h"
+#include "supervisor/proc.h"
 #include "supervisor/slog.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/workflow.h"
@@ -126,6 +127,8 @@ struct agent {
 	struct stream *pipes;
 	struct event *timer;
 	int attempt;	 /* 1 for the first run */
+	int resume;	 /* it ran under a supervisor that died */
+	int64_t worker_start; /* the worker's start time (proc.h) */
 	int failures;	 /* counted toward max_restarts */
 	int consecutive; /* failures since the last run that lasted */
 	int64_t started_ms;
@@ -185,6 +188,7 @@ struct run {
 	struct sup_mirror *mirror; /* NULL: no shared memory segment */
 	uint64_t turn_messages, turn_bytes, turn_rejected;
 	struct event *sync_ev;
+	char boot_id[37];
 };
 
 static int64_t mono_ms(void)
@@ -261,6 +265,7 @@ static void after_commit(struct run *r)
 		if (s->processed <= stream_committed(s))
 			continue;
 		if (!r->syncer) {
+			wal_failpoint("after-commit-before-ack");
 			s->durable = s->processed;
 			stream_flush(s);
 			continue;
@@ -293,6 +298,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 		r->exit_status = 1;
 		return;
 	}
+	wal_failpoint("after-commit-before-ack");
 	for (struct stream *s = r->streams; s; s = s->next) {
 		while (s->npend > 0 && s->pend_ticket[0] <= done) {
 			s->durable = s->pend_seq[0];
@@ -396,6 +402,7 @@ static void commit_turn(struct run *r)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	wal_failpoint("after-commit-before-sync");
 	mirror_turn(r, (t1.tv_sec - t0.tv_sec) * 1000000 +
 			       (t1.tv_nsec - t0.tv_nsec) / 1000);
 	after_commit(r);
@@ -756,6 +763,7 @@ static void stream_drain(struct stream *s, size_t budget)
 		while ((rc = wrk_decoder_next(s->dec, &m)) == 1) {
 			s->run->turn_messages++;
 			dispatch(s, &m);
+			wal_failpoint("mid-batch");
 			if (s->dead)
 				return;
 		}
@@ -844,7 +852,7 @@ static char **agent_env(struct agent *a)
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
 	size_t n = r->nenv_base;
-	char **env = malloc((n + 9 + sp->nenv + 1) * sizeof(*env));
+	char **env = malloc((n + 10 + sp->nenv + 1) * sizeof(*env));
 
 	if (!env) {
 		sup_log(SUP_ERROR, "out of memory");
@@ -858,6 +866,8 @@ static char **agent_env(struct agent *a)
 		xasprintf("SMITHERS_PHASE=%s", r->wf->phases[sp->phase].name);
 	env[n++] = xasprintf("SMITHERS_ITERATION=%d", r->iteration);
 	env[n++] = xasprintf("SMITHERS_ATTEMPT=%d", a->attempt);
+	if (a->resume)
+		env[n++] = xasprintf("SMITHERS_RESUME=1");
 	env[n++] = xasprintf("SMITHERS_MODEL=%s", sp->model ? sp->model : "");
 	env[n++] =
 		xasprintf("SMITHERS_PROMPT=%s", sp->prompt ? sp->prompt : "");
@@ -911,6 +921,7 @@ static int spawn(struct agent *a)
 	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
 	char **env = NULL, *log_path;
 	char max[32], keep[16], sig[16], grace[32], parent[16];
+	const char *fp = getenv("SMITHERS_FAILPOINT");
 	pid_t pid;
 
 	log_path = xasprintf("%s/%s.log", r->log_dir, sp->name);
@@ -968,7 +979,18 @@ static int spawn(struct agent *a)
 		"-c",
 		(char *)sp->command,
 		NULL,
+		NULL,
+		NULL,
 	};
+
+	/* Our failpoint "during-log-rotation[:N]" is reached in the worker,
+	 * at its Nth rotation. */
+	if (fp && !strncmp(fp, "during-log-rotation", 19) &&
+	    (fp[19] == '\0' || fp[19] == ':')) {
+		memmove(argv + 17, argv + 15, 5 * sizeof(*argv));
+		argv[15] = "--crash-at-rotation";
+		argv[16] = (char *)(fp[19] ? fp + 20 : "1");
+	}
 
 	pid = fork();
 	if (pid < 0) {
@@ -996,6 +1018,7 @@ static int spawn(struct agent *a)
 		_exit(127);
 	}
 	setpgid(pid, pid);
+	a->worker_start = sup_proc_start(pid);
 	close(up[1]);
 	close(down[0]);
 	close(ctl[1]);
@@ -1054,8 +1077,21 @@ static void ctl_line(struct agent *a, char *line)
 	long pid;
 
 	if (sscanf(line, "agent %ld", &pid) == 1 && pid > 0) {
+		/* Recorded with the start times a later supervisor checks
+		 * before it signals these pids (proc.h). */
+		struct wal_procs procs = {
+			.pid = (pid_t)pid,
+			.pid_start = sup_proc_start((pid_t)pid),
+			.worker = a->worker,
+			.worker_start = a->worker_start,
+		};
+
 		a->pid = (pid_t)pid;
-		if (batch(r) == 0 && wal_agent_running(r->w, a->id, a->pid) < 0)
+		if (procs.pid_start < 0)
+			procs.pid_start = 0; /* already gone */
+		if (procs.worker_start < 0)
+			procs.worker_start = 0;
+		if (batch(r) == 0 && wal_agent_started(r->w, a->id, &procs) < 0)
 			sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
 				wal_errmsg(r->w));
 		return;
@@ -1352,6 +1388,7 @@ static void phase_start(struct run *r)
 		a->state = A_PENDING;
 		a->id = 0;
 		a->attempt = 1;
+		a->resume = 0;
 		a->failures = 0;
 		a->consecutive = 0;
 		a->ncalls = 0;
@@ -1556,6 +1593,363 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	/* Nothing to do here: commit_turn() writes it after every turn. */
 }
 
+/* ---- recovery
+ * -------------------------------------------------------------------
+ *
+ * An execution left running or pending belongs to a supervisor that died
+ * (we hold the lock, so none runs). What is left of its processes is
+ * stopped first - each recorded pid only while its start time still
+ * matches (proc.h). Then the newest such execution is resumed when it is
+ * this workflow's: its newest phase iteration goes on where it stopped,
+ * its completed agents are not run again, the others restart with attempt
+ * + 1 and SMITHERS_RESUME=1. Older ones, or all with --no-resume, are
+ * marked interrupted.
+ */
+
+/* Text of column NAME in ROW, NULL when NULL or absent. */
+static const char *col(const struct wal_row *row, const char *name)
+{
+	for (int i = 0; i < row->ncols; i++)
+		if (!strcmp(row->names[i], name))
+			return row->values[i];
+	return NULL;
+}
+
+static int64_t col_int(const struct wal_row *row, const char *name)
+{
+	const char *v = col(row, name);
+
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+struct incomplete {
+	int64_t id;
+	char *name;
+	char *boot_id;
+};
+
+struct incompletes {
+	struct incomplete *v;
+	size_t n, cap;
+};
+
+static int add_incomplete(const struct wal_row *row, void *arg)
+{
+	struct incompletes *in = arg;
+	const char *boot = col(row, "boot_id");
+
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? 2 * in->cap : 4;
+		struct incomplete *v = realloc(in->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		in->v = v;
+		in->cap = cap;
+	}
+	in->v[in->n].id = col_int(row, "id");
+	in->v[in->n].name = xasprintf("%s", col(row, "name"));
+	in->v[in->n].boot_id = boot ? xasprintf("%s", boot) : NULL;
+	in->n++;
+	return 0;
+}
+
+struct stale {
+	pid_t *groups; /* signalled, to wait for */
+	size_t n, cap;
+};
+
+static void kill_stale(struct stale *st, const char *what, const char *agent,
+		       pid_t pid, int64_t start)
+{
+	if (!sup_proc_kill_group(pid, start))
+		return;
+	sup_log(SUP_WARN, "killed the %s of agent '%s' (group %ld), left by "
+		"a supervisor that died", what, agent, (long)pid);
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 8;
+		pid_t *g = realloc(st->groups, cap * sizeof(*g));
+
+		if (!g)
+			return;
+		st->groups = g;
+		st->cap = cap;
+	}
+	st->groups[st->n++] = pid;
+}
+
+static int stale_row(const struct wal_row *row, void *arg)
+{
+	const char *status = col(row, "status"), *name = col(row, "name");
+
+	if (!status || (strcmp(status, "running") &&
+			strcmp(status, "restarting") &&
+			strcmp(status, "pending")))
+		return 0; /* ended: its processes were reaped */
+	kill_stale(arg, "agent", name, (pid_t)col_int(row, "pid"),
+		   col_int(row, "pid_start"));
+	kill_stale(arg, "worker", name, (pid_t)col_int(row, "worker_pid"),
+		   col_int(row, "worker_start"));
+	return 0;
+}
+
+/* Stop what is left of the processes of execution E. */
+static void stop_stale(struct run *r, const struct incomplete *e)
+{
+	struct stale st = {0};
+
+	if (e->boot_id && *e->boot_id && strcmp(e->boot_id, r->boot_id))
+		return; /* the machine restarted since: nothing is left */
+	if (wal_agent_list(r->w, e->id, stale_row, &st) < 0)
+		sup_log(SUP_WARN, "cannot list the agents of execution "
+			"%" PRId64 ": %s", e->id, wal_errmsg(r->w));
+	for (size_t i = 0; i < st.n; i++)
+		if (sup_proc_wait_group(st.groups[i], 5000) < 0)
+			sup_log(SUP_WARN, "group %ld is still alive after "
+				"SIGKILL", (long)st.groups[i]);
+	free(st.groups);
+}
+
+struct resume_agent {
+	int64_t id;
+	char *name, *status;
+	int attempt;
+};
+
+struct resume_plan {
+	int64_t phase_id;
+	char *phase, *phase_status;
+	int iteration;
+	struct resume_agent *agents;
+	size_t n, cap;
+};
+
+static int add_resume_row(const struct wal_row *row, void *arg)
+{
+	struct resume_plan *p = arg;
+	struct resume_agent *a;
+
+	if (!p->phase) {
+		p->phase_id = col_int(row, "phase_id");
+		p->phase = xasprintf("%s", col(row, "phase"));
+		p->phase_status = xasprintf("%s", col(row, "phase_status"));
+		p->iteration = (int)col_int(row, "iteration");
+	}
+	if (!col(row, "agent_id"))
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 8;
+		struct resume_agent *v = realloc(p->agents, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		p->agents = v;
+		p->cap = cap;
+	}
+	a = &p->agents[p->n++];
+	a->id = col_int(row, "agent_id");
+	a->name = xasprintf("%s", col(row, "agent"));
+	a->status = xasprintf("%s", col(row, "status"));
+	a->attempt = (int)col_int(row, "attempt");
+	return 0;
+}
+
+static void free_resume_plan(struct resume_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->agents[i].name);
+		free(p->agents[i].status);
+	}
+	free(p->agents);
+	free(p->phase);
+	free(p->phase_status);
+}
+
+/* The newest row of agent NAME in the plan, or NULL. */
+static const struct resume_agent *plan_agent(const struct resume_plan *p,
+					     const char *name)
+{
+	const struct resume_agent *found = NULL;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->agents[i].name, name))
+			found = &p->agents[i];
+	return found;
+}
+
+/*
+ * Set the agents of the interrupted phase iteration of P up to go on, and
+ * record the recovery as a transition of the key "smithers.recovery"
+ * (trigger "recovery"). P->phase is the workflow's phase PHASE.
+ */
+static int resume_agents(struct run *r, const struct resume_plan *p,
+			 size_t phase)
+{
+	char *resumed = xasprintf("%s", ""), *skipped = xasprintf("%s", "");
+	char *value, *t;
+	int nresumed = 0, nskipped = 0, rc = 0;
+
+	r->phase = phase;
+	r->iteration = p->iteration;
+	r->phase_id = p->phase_id;
+	if (strcmp(p->phase_status, "running") &&
+	    wal_phase_resume(r->w, p->phase_id) < 0)
+		rc = -1;
+	for (size_t i = 0; i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+		const struct resume_agent *row = plan_agent(p, a->spec->name);
+		char **list = &resumed;
+
+		a->state = A_IDLE;
+		if (a->spec->phase != phase)
+			continue;
+		a->id = 0;
+		a->attempt = 1;
+		a->resume = 0;
+		a->failures = a->consecutive = 0;
+		a->ncalls = 0;
+		a->state = A_PENDING;
+		if (row && !strcmp(row->status, "completed")) {
+			a->id = row->id;
+			a->state = A_DONE;
+			list = &skipped;
+			nskipped++;
+		} else if (row) {
+			a->id = row->id;
+			a->attempt = row->attempt + 1;
+			a->resume = 1;
+			nresumed++;
+			if (wal_agent_restart(r->w, a->id, a->attempt,
+					      "interrupted: the supervisor "
+					      "stopped",
+					      -1, 0) < 0)
+				rc = -1;
+		} else {
+			continue; /* never started: it starts as usual */
+		}
+		t = xasprintf("%s%s\"%s\"", *list, **list ? "," : "",
+			      a->spec->name);
+		free(*list);
+		*list = t;
+	}
+	value = xasprintf("{\"execution\":%" PRId64 ",\"phase\":\"%s\","
+			  "\"iteration\":%d,\"resumed\":[%s],"
+			  "\"skipped\":[%s]}",
+			  r->exec_id, p->phase, p->iteration, resumed,
+			  skipped);
+	if (wal_state_set(r->w, "smithers.recovery", value, "recovery", 0) < 0)
+		rc = -1;
+	sup_log(SUP_INFO,
+		"resuming phase '%s' iteration %d: %d agents resumed, %d "
+		"completed ones skipped",
+		p->phase, p->iteration, nresumed, nskipped);
+	free(value);
+	free(resumed);
+	free(skipped);
+	return rc;
+}
+
+/*
+ * Look for executions a dead supervisor left, stop their processes, and
+ * either resume the newest (r->exec_id set; 1 with its phase's agents set
+ * up, 2 when it had not begun a phase) or mark them interrupted (0: start
+ * afresh). -1 when the run cannot start (r->exit_status says why).
+ */
+static int recover(struct run *r)
+{
+	struct incompletes in = {0};
+	struct resume_plan plan = {0};
+	const struct incomplete *last;
+	size_t phase = 0;
+	int ret = 0;
+
+	if (wal_execution_find_incomplete(r->w, add_incomplete, &in) < 0) {
+		sup_log(SUP_ERROR, "cannot look for interrupted executions: "
+			"%s", wal_errmsg(r->w));
+		r->exit_status = 1;
+		ret = -1;
+		goto out;
+	}
+	if (in.n == 0)
+		goto out;
+	for (size_t i = 0; i < in.n; i++)
+		stop_stale(r, &in.v[i]);
+	last = &in.v[in.n - 1];
+	if (!r->opt->no_resume) {
+		if (strcmp(last->name, r->wf->name)) {
+			sup_log(SUP_ERROR,
+				"execution %" PRId64 " of workflow '%s' was "
+				"interrupted: run that workflow to resume "
+				"it, or pass --no-resume to mark it "
+				"interrupted and start '%s' afresh",
+				last->id, last->name, r->wf->name);
+			r->exit_status = 2;
+			ret = -1;
+			goto out;
+		}
+		if (wal_recovery_agents(r->w, last->id, add_resume_row,
+					&plan) < 0) {
+			sup_log(SUP_ERROR, "cannot read execution %" PRId64
+				": %s", last->id, wal_errmsg(r->w));
+			r->exit_status = 1;
+			ret = -1;
+			goto out;
+		}
+		while (plan.phase && phase < r->wf->nphases &&
+		       strcmp(r->wf->phases[phase].name, plan.phase))
+			phase++;
+		if (plan.phase && phase == r->wf->nphases) {
+			sup_log(SUP_ERROR,
+				"execution %" PRId64 " was interrupted in "
+				"phase '%s', which '%s' no longer has: pass "
+				"--no-resume to mark it interrupted and start "
+				"afresh",
+				last->id, plan.phase, r->wf->path);
+			r->exit_status = 2;
+			ret = -1;
+			goto out;
+		}
+	}
+	if (batch(r) < 0) {
+		r->exit_status = 1;
+		ret = -1;
+		goto out;
+	}
+	for (size_t i = 0; i + (r->opt->no_resume ? 0 : 1) < in.n; i++) {
+		if (wal_execution_interrupt(r->w, in.v[i].id) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		sup_log(SUP_WARN, "execution %" PRId64 " of '%s' marked "
+			"interrupted: %s", in.v[i].id, in.v[i].name,
+			r->opt->no_resume ? "--no-resume"
+					  : "only the newest is resumed");
+	}
+	if (r->opt->no_resume)
+		goto out;
+	if (wal_execution_resume(r->w, last->id, r->boot_id) < 0) {
+		sup_log(SUP_ERROR, "cannot resume execution %" PRId64 ": %s",
+			last->id, wal_errmsg(r->w));
+		r->exit_status = 1;
+		ret = -1;
+		goto out;
+	}
+	r->exec_id = last->id;
+	sup_log(SUP_INFO, "resuming execution %" PRId64 " of '%s'",
+		r->exec_id, last->name);
+	if (plan.phase && resume_agents(r, &plan, phase) < 0)
+		sup_log(SUP_WARN, "cannot record the recovery: %s",
+			wal_errmsg(r->w));
+	wal_failpoint("during-recovery");
+	ret = plan.phase ? 1 : 2;
+out:
+	for (size_t i = 0; i < in.n; i++) {
+		free(in.v[i].name);
+		free(in.v[i].boot_id);
+	}
+	free(in.v);
+	free_resume_plan(&plan);
+	return ret;
+}
+
 /* ---- set-up and tear-down
  * ---------------------------------------------------------- */
 
@@ -1640,6 +2034,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	struct timeval beat = tv_ms(WAKE_MS);
 	char *log_path = NULL, *cfg = NULL, real[PATH_MAX], errbuf[256];
 	pid_t holder = 0;
+	int resumed;
 
 	if (opt->verbose)
 		sup_log_level(SUP_DEBUG);
@@ -1653,6 +2048,8 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	r.sock_path = xasprintf("%s/supervisor.sock", r.state_dir);
 	r.exit_status = 0;
 
+	if (wal_failpoint_setup() < 0)
+		sup_log(SUP_WARN, "cannot set the failpoint up");
 	/* The store (and the state dir) first, then the lock inside it. */
 	wopt.synchronous =
 		opt->synchronous_normal || wf->synchronous == SUP_SYNC_NORMAL
@@ -1764,17 +2161,25 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 		goto out;
 	}
 
-	cfg = config_json(wf);
-	r.exec_id = wal_execution_start(r.w, wf->name, wf->path, cfg);
-	if (r.exec_id < 0) {
-		sup_log(SUP_ERROR, "cannot record the execution: %s",
-			wal_errmsg(r.w));
-		r.exit_status = 1;
-		r.exec_id = 0;
+	sup_boot_id(r.boot_id);
+	resumed = recover(&r);
+	if (resumed < 0)
 		goto out;
+	if (!resumed) {
+		cfg = config_json(wf);
+		r.exec_id = wal_execution_start(r.w, wf->name, wf->path, cfg);
+		if (r.exec_id < 0 ||
+		    wal_execution_boot(r.w, r.exec_id, r.boot_id) < 0) {
+			sup_log(SUP_ERROR, "cannot record the execution: %s",
+				wal_errmsg(r.w));
+			r.exit_status = 1;
+			r.exec_id = 0;
+			goto out;
+		}
+		sup_log(SUP_INFO,
+			"execution %" PRId64 " of '%s' (%s) started in '%s'",
+			r.exec_id, wf->name, wf->path, r.dir);
 	}
-	sup_log(SUP_INFO, "execution %" PRId64 " of '%s' (%s) started in '%s'",
-		r.exec_id, wf->name, wf->path, r.dir);
 	/* Under the lock: a segment of ours is replaced by nobody else. */
 	if (wf->shm_enabled)
 		r.mirror = sup_mirror_open(r.state_dir, wf);
@@ -1786,10 +2191,16 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 		sup_log(SUP_WARN, "cannot create '%s': %s", r.log_dir,
 			strerror(errno));
 	r.last_heartbeat_ms = mono_ms();
-	if (wf->nphases == 0)
+	if (resumed == 1) {
+		sup_mirror_phase(r.mirror, wf->phases[r.phase].name,
+				 r.iteration);
+		schedule(&r);
+		phase_check(&r);
+	} else if (wf->nphases == 0) {
 		finish(&r);
-	else
+	} else {
 		phase_start(&r);
+	}
 	commit_turn(&r);
 
 	/* The loop: a turn runs what is ready, then commits and acks. */

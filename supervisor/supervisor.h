@@ -21,6 +21,8 @@ struct sup_options {
 	const char *smithers;	/* path of smithers (agents call emit) */
 	int synchronous_normal; /* override the workflow: NORMAL */
 	int verbose;		/* debug lines in the log */
+	int no_resume;		/* mark interrupted executions so, do not
+				   resume them */
 };
 
 /* Run WF (borrowed) in OPT->dir; returns the exit status above. */

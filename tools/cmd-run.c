@@ -32,6 +32,12 @@ const struct cmd_entry cmd_run_entry = {
 		"change committed before it is acknowledged. Logs go to\n"
 		"stderr and DIR/.smithers/supervisor.log; the agents' output\n"
 		"to DIR/.smithers/logs/agents/EXECUTION/AGENT.log.\n"
+		"An execution left running by a supervisor that died (a crash,\n"
+		"SIGKILL, a reboot) is resumed: what is left of its processes\n"
+		"is killed (each pid checked by its start time), its completed\n"
+		"agents are kept, the others of its phase iteration restart\n"
+		"with attempt + 1 and SMITHERS_RESUME=1 ('smithers db\n"
+		"recovery' shows the plan).\n"
 		"SIGINT or SIGTERM stops the agents (stop_signal, then "
 		"SIGKILL\n"
 		"after stop_grace), commits what they sent and marks the\n"
@@ -49,15 +55,18 @@ const struct cmd_entry cmd_run_entry = {
 		"  --synchronous normal\n"
 		"                  commit with synchronous=NORMAL (survives a\n"
 		"                  crash of smithers, not of the machine)\n"
+		"  --no-resume     mark interrupted executions interrupted and\n"
+		"                  start afresh instead of resuming\n"
 		"  -v, --verbose   debug lines in the log",
 	.exec = cmd_run_exec,
 };
 
-enum { OPT_SYNCHRONOUS = 0x200 };
+enum { OPT_SYNCHRONOUS = 0x200, OPT_NO_RESUME };
 
 static const struct option run_options[] = {
 	CMD_COMMON_OPTIONS,
 	{"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
+	{"no-resume", no_argument, NULL, OPT_NO_RESUME},
 	{"verbose", no_argument, NULL, 'v'},
 	{NULL, 0, NULL, 0},
 };
@@ -112,6 +121,9 @@ static int cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			return EXIT_OK;
 		case 'v':
 			opt.verbose = 1;
+			break;
+		case OPT_NO_RESUME:
+			opt.no_resume = 1;
 			break;
 		case OPT_SYNCHRONOUS:
 			if (!strcmp(optarg, "normal")) {

@@ -82,9 +82,88 @@ int wal_execution_cancel(struct wal *w, int64_t id)
 	return end_execution(w, id, "cancelled", NULL, NULL);
 }
 
+/* Tool calls of execution ID still running when its supervisor died will
+ * never complete: failed. */
+static int64_t end_open_tool_calls(struct wal *w, int64_t id, const char *now)
+{
+	return wal_run(w, "cannot end tool calls",
+		       "UPDATE tool_calls SET status = 'failed',"
+		       " error = 'interrupted: the supervisor stopped',"
+		       " ended_at = ?2,"
+		       " duration_ms = " WAL_DURATION_MS("?2")
+		       " WHERE execution_id = ?1 AND status = 'running'",
+		       "It", id, now);
+}
+
+/* The execution, its unfinished phase iterations and agents: interrupted. */
+static int64_t interrupt_execution(struct wal *w, int64_t id)
+{
+	char now[WAL_TIME_LEN];
+
+	wal_now(now);
+	if (end_open_tool_calls(w, id, now) < 0 ||
+	    wal_run(w, "cannot interrupt phases",
+		    "UPDATE phases SET status = 'interrupted', ended_at = ?2,"
+		    " duration_ms = " WAL_DURATION_MS("?2")
+		    " WHERE execution_id = ?1"
+		    " AND status IN ('running', 'pending')",
+		    "It", id, now) < 0 ||
+	    wal_run(w, "cannot interrupt agents",
+		    "UPDATE agents SET status = 'interrupted', ended_at = ?2,"
+		    " duration_ms = " WAL_DURATION_MS("?2") ","
+		    " error = coalesce(error, 'interrupted')"
+		    " WHERE execution_id = ?1"
+		    " AND status IN ('running', 'restarting', 'pending')",
+		    "It", id, now) < 0)
+		return -1;
+	return wal_need_row(
+		w,
+		wal_run(w, "cannot interrupt execution",
+			"UPDATE executions SET status = 'interrupted',"
+			" ended_at = ?2, heartbeat_at = ?2,"
+			" duration_ms = " WAL_DURATION_MS("?2") " WHERE id = ?1",
+			"It", id, now),
+		"execution", id);
+}
+
 int wal_execution_interrupt(struct wal *w, int64_t id)
 {
-	return end_execution(w, id, "interrupted", NULL, NULL);
+	return wal_status(WAL_OP(w, interrupt_execution(w, id)));
+}
+
+static int64_t resume_execution(struct wal *w, int64_t id,
+				const char *boot_id)
+{
+	char now[WAL_TIME_LEN];
+
+	wal_now(now);
+	if (end_open_tool_calls(w, id, now) < 0)
+		return -1;
+	return wal_need_row(
+		w,
+		wal_run(w, "cannot resume execution",
+			"UPDATE executions SET status = 'running',"
+			" ended_at = NULL, duration_ms = NULL, error = NULL,"
+			" supervisor_pid = ?2, boot_id = ?3, heartbeat_at = ?4,"
+			" recovered_at = ?4, recoveries = recoveries + 1"
+			" WHERE id = ?1",
+			"Iitt", id, (int64_t)getpid(), boot_id, now),
+		"execution", id);
+}
+
+int wal_execution_resume(struct wal *w, int64_t id, const char *boot_id)
+{
+	if (WAL_OP(w, resume_execution(w, id, boot_id)) < 0)
+		return -1;
+	w->execution_id = id;
+	return 0;
+}
+
+int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id)
+{
+	return wal_update_one(w, "execution", id,
+			      "UPDATE executions SET boot_id = ?2 WHERE id = ?1",
+			      "It", id, boot_id);
 }
 
 int wal_execution_heartbeat(struct wal *w, int64_t id)
@@ -152,6 +231,9 @@ int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg)
 		" p.id AS phase_id, p.name AS phase, p.iteration,"
 		" a.id AS agent_id, a.name AS agent, a.status, a.attempt,"
 		" CASE WHEN a.id IS NULL THEN NULL"
+		/* One execution is resumed: the newest. */
+		"  WHEN e.id < (SELECT max(id) FROM executions"
+		"   WHERE status IN ('running', 'pending')) THEN 'interrupt'"
 		"  WHEN a.status = 'completed' THEN 'skip'"
 		"  ELSE 'resume' END AS action"
 		" FROM executions AS e"
@@ -161,6 +243,21 @@ int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg)
 		" WHERE e.status IN ('running', 'pending')"
 		" ORDER BY e.id, a.id",
 		0, NULL, 0, fn, arg);
+}
+
+int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
+			void *arg)
+{
+	return wal_list(w,
+			"SELECT p.id AS phase_id, p.name AS phase, p.iteration,"
+			" p.status AS phase_status, a.id AS agent_id,"
+			" a.name AS agent, a.status, a.attempt"
+			" FROM phases AS p"
+			" LEFT JOIN agents AS a ON a.phase_id = p.id"
+			" WHERE p.id = (SELECT max(id) FROM phases"
+			"  WHERE execution_id = ?1)"
+			" ORDER BY a.id",
+			execution_id, NULL, 0, fn, arg);
 }
 
 /* ---- phases -------------------------------------------------------------- */
@@ -209,6 +306,15 @@ static int end_phase(struct wal *w, int64_t id, const char *status)
 
 	wal_now(now);
 	return wal_update_one(w, "phase", id, sql, "Itt", id, status, now);
+}
+
+int wal_phase_resume(struct wal *w, int64_t phase_id)
+{
+	return wal_update_one(w, "phase", phase_id,
+			      "UPDATE phases SET status = 'running',"
+			      " ended_at = NULL, duration_ms = NULL"
+			      " WHERE id = ?1",
+			      "I", phase_id);
 }
 
 int wal_phase_complete(struct wal *w, int64_t phase_id)
@@ -323,12 +429,26 @@ int wal_agent_running(struct wal *w, int64_t agent_id, pid_t pid)
 			      (int64_t)pid);
 }
 
+int wal_agent_started(struct wal *w, int64_t agent_id,
+		      const struct wal_procs *p)
+{
+	static const char sql[] =
+		"UPDATE agents SET status = 'running', pid = ?2,"
+		" pid_start = ?3, worker_pid = ?4, worker_start = ?5"
+		" WHERE id = ?1";
+
+	return wal_update_one(w, "agent", agent_id, sql, "Iiiii", agent_id,
+			      (int64_t)p->pid, p->pid_start,
+			      (int64_t)p->worker, p->worker_start);
+}
+
 int wal_agent_restart(struct wal *w, int64_t agent_id, int attempt,
 		      const char *error, int exit_code, int exit_signal)
 {
 	static const char sql[] =
 		"UPDATE agents SET status = 'restarting', attempt = ?2,"
-		" error = ?3, exit_code = ?4, exit_signal = ?5, pid = NULL"
+		" error = ?3, exit_code = ?4, exit_signal = ?5, pid = NULL,"
+		" pid_start = NULL, worker_pid = NULL, worker_start = NULL"
 		" WHERE id = ?1";
 
 	return wal_update_one(w, "agent", agent_id, sql, "IItni", agent_id,
@@ -382,7 +502,8 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		" a.attempt, a.exit_code, a.exit_signal, a.error,"
 		" a.tokens_in, a.tokens_out, a.tool_call_count,"
 		" a.started_at, a.ended_at, a.duration_ms, a.log_path,"
-		" a.result, a.structured_result"
+		" a.result, a.structured_result, a.pid_start, a.worker_pid,"
+		" a.worker_start"
 		" FROM agents AS a LEFT JOIN phases AS p"
 		" ON p.id = a.phase_id"
 		" WHERE ?1 <= 0 OR a.execution_id = ?1 ORDER BY a.id",

@@ -234,10 +234,28 @@ static const char migration_3[] =
 	" DELETE FROM deleted_state WHERE key = new.key;"
 	"END;";
 
+/*
+ * Version 4: what a resuming supervisor needs. An agent row keeps the start
+ * times (in clock ticks since boot, from /proc/PID/stat) of its agent and
+ * of its worker, so that a later supervisor signals a recorded pid only
+ * while it still names the same process; an execution keeps the boot it
+ * ran in (after a reboot none of its processes can be alive) and how often
+ * it was resumed.
+ */
+static const char migration_4[] =
+	"ALTER TABLE agents ADD COLUMN pid_start INTEGER;"
+	"ALTER TABLE agents ADD COLUMN worker_pid INTEGER;"
+	"ALTER TABLE agents ADD COLUMN worker_start INTEGER;"
+	"ALTER TABLE executions ADD COLUMN boot_id TEXT;"
+	"ALTER TABLE executions ADD COLUMN recoveries INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE executions ADD COLUMN recovered_at TEXT;";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
 	[3] = migration_3,
+	[4] = migration_4,
 };
 
 int wal_schema_migrate(struct wal *w, int target)

@@ -706,8 +706,6 @@ static int set_pragmas(struct wal *w, const struct wal_options *opt)
 	const char *mode;
 	int ok;
 
-	sqlite3_busy_timeout(
-		w->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
 	if (w->readonly)
 		return wal_exec(w, "PRAGMA query_only = ON", "cannot open");
 	st = wal_prepare(w, "PRAGMA journal_mode = WAL");
@@ -793,6 +791,10 @@ int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 		return -1;
 	}
 	sqlite3_extended_result_codes(w->db, 1);
+	/* Before the first read: a reader of a database being created may
+	 * hold it for a moment. */
+	sqlite3_busy_timeout(
+		w->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
 
 	/* The first read tells a database from anything else. */
 	version = wal_schema_version(w);

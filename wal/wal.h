@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 3
+#define WAL_SCHEMA_VERSION 4
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -174,9 +174,19 @@ int64_t wal_execution_start(struct wal *w, const char *name,
 int wal_execution_complete(struct wal *w, int64_t id, const char *result_json);
 int wal_execution_fail(struct wal *w, int64_t id, const char *error);
 int wal_execution_cancel(struct wal *w, int64_t id);
+/* End execution ID as interrupted (a run that will not be resumed), with
+ * its unfinished phase iterations and agents. */
 int wal_execution_interrupt(struct wal *w, int64_t id);
 /* Set the heartbeat to now (the supervisor calls it every second). */
 int wal_execution_heartbeat(struct wal *w, int64_t id);
+/*
+ * Execution ID was left running by a supervisor that died: it runs again
+ * under this process (supervisor_pid), in boot BOOT_ID (may be NULL), with
+ * recoveries + 1 and recovered_at now.
+ */
+int wal_execution_resume(struct wal *w, int64_t id, const char *boot_id);
+/* Record on execution ID the boot (the kernel's boot_id) it runs in. */
+int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id);
 /* Id of the newest execution that is running or pending; 0 if none; -1. */
 int64_t wal_execution_current(struct wal *w);
 /* One execution, all columns; -1 ENOENT if there is no such id. */
@@ -189,14 +199,23 @@ int wal_execution_find_incomplete(struct wal *w, wal_row_fn *fn, void *arg);
  * What a resume would do: for each incomplete execution, the newest phase
  * iteration and each of its agents. Columns execution_id, execution,
  * phase_id, phase, iteration, agent_id, agent, status, attempt, action
- * ("skip" for a completed agent, "resume" for the others).
+ * ("skip" for a completed agent, "resume" for the others; "interrupt" for
+ * every agent of an execution older than the newest incomplete one, which
+ * alone is resumed).
  */
 int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
+/* The newest phase iteration of EXECUTION_ID with each of its agents (none:
+ * one row with NULL agent columns; no phase: no row). Columns phase_id,
+ * phase, iteration, phase_status, agent_id, agent, status, attempt. */
+int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
+			void *arg);
 
 /* Start iteration ITERATION (from 0) of phase NAME; counts toward the
  * execution's total iterations. Returns the phase id, or -1. */
 int64_t wal_phase_start(struct wal *w, int64_t execution_id, const char *name,
 			int iteration);
+/* Phase iteration PHASE_ID runs again (a resumed execution's). */
+int wal_phase_resume(struct wal *w, int64_t phase_id);
 int wal_phase_complete(struct wal *w, int64_t phase_id);
 int wal_phase_fail(struct wal *w, int64_t phase_id);
 
@@ -223,6 +242,18 @@ int wal_agent_fail(struct wal *w, int64_t agent_id, const char *error,
 		   int exit_code, int exit_signal);
 /* The agent's process started (again): status running, its PID. */
 int wal_agent_running(struct wal *w, int64_t agent_id, pid_t pid);
+/* The processes of a running agent, with their start times (clock ticks
+ * after boot, as /proc/PID/stat; 0: unknown): a later supervisor signals a
+ * recorded pid only while its start time still matches. */
+struct wal_procs {
+	pid_t pid;
+	int64_t pid_start;
+	pid_t worker;
+	int64_t worker_start;
+};
+/* As wal_agent_running(), recording the processes P too. */
+int wal_agent_started(struct wal *w, int64_t agent_id,
+		      const struct wal_procs *p);
 /* The agent ended and will be restarted as ATTEMPT: status restarting,
  * with why it ended (ERROR, EXIT_CODE, EXIT_SIGNAL as wal_agent_fail()). */
 int wal_agent_restart(struct wal *w, int64_t agent_id, int attempt,
@@ -401,6 +432,20 @@ int wal_syncer_stop(struct wal_syncer *s, char *err, size_t errlen);
 int wal_lock_acquire(const char *dir, pid_t *holder);
 /* The pid holding DIR's lock, 0 when nobody does, -1 on error. */
 pid_t wal_lock_holder(const char *dir);
+
+/* ---- failpoints: crashes where a test wants them ------------------------ */
+
+/*
+ * When the environment's SMITHERS_FAILPOINT is "NAME[:N]", the Nth pass (1:
+ * the first) of this process through wal_failpoint(NAME) prints
+ * "smithers: failpoint NAME reached" on stderr and kills the process with
+ * SIGKILL. The points are listed in smithers(1). Thread-safe.
+ */
+void wal_failpoint(const char *name);
+/* When the point named is "during-checkpoint": make the default SQLite VFS
+ * one that passes it on every write to a database file (in WAL mode, only
+ * checkpoints write there). Call before opening. -1 if it cannot. */
+int wal_failpoint_setup(void);
 
 #ifdef __cplusplus
 }

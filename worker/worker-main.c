@@ -52,6 +52,7 @@ struct worker {
 	int stop_signal;
 	int64_t stop_grace_ms;
 	pid_t parent;
+	int64_t crash_rotation; /* the rotation that crashes (testing); 0 */
 	const char *cwd;
 	int log_fd;
 	int64_t log_size;
@@ -143,6 +144,14 @@ static void rotate_log(struct worker *wk)
 		snprintf(to, sizeof(to), "%s.%d", wk->log_path, i);
 		if (rename(from, to) < 0 && errno != ENOENT)
 			say("cannot rotate '%s': %s", from, strerror(errno));
+	}
+	/* The supervisor's failpoint "during-log-rotation": the whole tree
+	 * dies with the log renamed away and no new one open yet. */
+	if (wk->crash_rotation > 0 && --wk->crash_rotation == 0) {
+		say("failpoint during-log-rotation reached");
+		if (wk->parent > 1)
+			kill(wk->parent, SIGKILL);
+		raise(SIGKILL);
 	}
 	if (wk->log_keep == 0)
 		unlink(wk->log_path);
@@ -350,7 +359,8 @@ static void usage(FILE *f)
 	      "[--log-keep N]\n"
 	      "                       [--stop-signal N] [--stop-grace MS] "
 	      "[--cwd DIR]\n"
-	      "                       [--parent PID] -- COMMAND [ARG...]\n"
+	      "                       [--parent PID] [--crash-at-rotation N]"
+	      " -- COMMAND [ARG...]\n"
 	      "Started by the smithers supervisor with the agent's protocol "
 	      "pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
 	      "to be run by hand.\n",
@@ -367,6 +377,7 @@ int main(int argc, char **argv)
 		{"stop-grace", required_argument, NULL, 'g'},
 		{"cwd", required_argument, NULL, 'c'},
 		{"parent", required_argument, NULL, 'p'},
+		{"crash-at-rotation", required_argument, NULL, 'x'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -414,6 +425,11 @@ int main(int argc, char **argv)
 			if (parse_int(optarg, 1, INT32_MAX, &v) < 0)
 				goto bad;
 			wk.parent = (pid_t)v;
+			break;
+		case 'x':
+			if (parse_int(optarg, 1, INT64_MAX, &wk.crash_rotation) <
+			    0)
+				goto bad;
 			break;
 		case 'h':
 			usage(stdout);

@@ -23,7 +23,9 @@ lines_ge() {
 
 for round in 1 2 3; do
 	rm -f "$T"/acked.*
-	start_run flow.ini
+	# Each round a new execution: the killed one is marked interrupted
+	# (resuming is tests/crash's and 117-run-resume's).
+	start_run flow.ini --no-resume
 	for i in 1 2 3 4; do
 		wait_until 20 lines_ge "$T/acked.w$i" $((round * 20))
 	done
@@ -60,4 +62,6 @@ PY
 	fi
 	# The next round starts a new execution over the old one's state,
 	# replacing the socket the killed supervisor left behind.
+	sql_is "SELECT count(*) FROM executions WHERE status = 'interrupted'" \
+		$((round - 1))
 done

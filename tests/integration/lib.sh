@@ -158,11 +158,11 @@ wait_until() {
 	done
 }
 
-# start_run WORKFLOW: `smithers run` in the background, pid in $SUP, its
-# stderr in $T/.sup.err.
+# start_run WORKFLOW [OPTION...]: `smithers run` in the background, pid in
+# $SUP, its stderr in $T/.sup.err.
 start_run() {
-	LAST="smithers run $1 (in the background)"
-	"$SMITHERS" --dir "$T" run "$1" >"$T/.sup.out" 2>"$T/.sup.err" &
+	LAST="smithers run $* (in the background)"
+	"$SMITHERS" --dir "$T" run "$@" >"$T/.sup.out" 2>"$T/.sup.err" &
 	SUP=$!
 	BG_PIDS="$BG_PIDS $SUP"
 }

@@ -449,16 +449,17 @@ static void test_recovery_plan(void **state)
 	assert_string_equal(tu_val(&r, i, "agent"), "A");
 	assert_string_equal(tu_val(&r, i, "status"), "completed");
 	assert_int_equal(tu_int(&r, i, "attempt"), 1);
-	assert_string_equal(tu_val(&r, i, "action"), "skip");
+	/* Only the newest is resumed: the older one is interrupted. */
+	assert_string_equal(tu_val(&r, i, "action"), "interrupt");
 	i = plan_row(&r, b);
 	assert_true(i >= 0);
 	assert_string_equal(tu_val(&r, i, "status"), "running");
 	assert_int_equal(tu_int(&r, i, "attempt"), 2);
-	assert_string_equal(tu_val(&r, i, "action"), "resume");
+	assert_string_equal(tu_val(&r, i, "action"), "interrupt");
 	i = plan_row(&r, c);
 	assert_true(i >= 0);
 	assert_string_equal(tu_val(&r, i, "status"), "failed");
-	assert_string_equal(tu_val(&r, i, "action"), "resume");
+	assert_string_equal(tu_val(&r, i, "action"), "interrupt");
 	i = plan_row(&r, d);
 	assert_true(i >= 0);
 	assert_int_equal(tu_int(&r, i, "execution_id"), e3);
@@ -467,11 +468,108 @@ static void test_recovery_plan(void **state)
 	assert_string_equal(tu_val(&r, i, "action"), "resume");
 	tu_rows_free(&r);
 
+	/* Alone, the older one would be resumed: the skip and the resumes. */
+	assert_int_equal(wal_execution_cancel(fx->w, e3), 0);
+	assert_int_equal(wal_recovery_plan(fx->w, tu_collect, &r), 0);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(tu_val(&r, plan_row(&r, a), "action"), "skip");
+	assert_string_equal(tu_val(&r, plan_row(&r, b), "action"), "resume");
+	assert_string_equal(tu_val(&r, plan_row(&r, c), "action"), "resume");
+	tu_rows_free(&r);
+
 	/* Once they have ended, there is nothing left to resume. */
 	assert_int_equal(wal_execution_cancel(fx->w, e1), 0);
-	assert_int_equal(wal_execution_fail(fx->w, e3, "x"), 0);
 	assert_int_equal(wal_recovery_plan(fx->w, tu_collect, &r), 0);
 	assert_int_equal(r.n, 0);
+}
+
+/*
+ * What a resuming supervisor records: the processes with their start times,
+ * the newest phase iteration with its agents, the resume itself (pid, boot,
+ * count; tool calls left running end failed) - and, with --no-resume, the
+ * execution with its unfinished phases and agents interrupted.
+ */
+static void test_resume_records(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec sa = {.name = "A"}, sb = {.name = "B"};
+	struct wal_procs procs = {.pid = 4242,
+				  .pid_start = 777,
+				  .worker = 4241,
+				  .worker_start = 0};
+	struct tu_rows r = {0};
+	int64_t e, p0, p1, a, b, t;
+
+	e = wal_execution_start(fx->w, "resumable", NULL, NULL);
+	assert_int_equal(wal_execution_boot(fx->w, e, "boot-1"), 0);
+	p0 = wal_phase_start(fx->w, e, "p", 0);
+	assert_int_equal(wal_phase_complete(fx->w, p0), 0);
+	p1 = wal_phase_start(fx->w, e, "p", 1);
+	a = wal_agent_start(fx->w, e, p1, &sa);
+	b = wal_agent_start(fx->w, e, p1, &sb);
+	assert_int_equal(wal_agent_started(fx->w, b, &procs), 0);
+	assert_int_equal(wal_agent_complete(fx->w, a, "ok", NULL, 0), 0);
+	t = wal_tool_start(fx->w, b, "edit", NULL);
+	assert_true(t > 0);
+
+	assert_int_equal(wal_agent_list(fx->w, e, tu_collect, &r), 0);
+	assert_int_equal(tu_int(&r, 1, "pid"), 4242);
+	assert_int_equal(tu_int(&r, 1, "pid_start"), 777);
+	assert_int_equal(tu_int(&r, 1, "worker_pid"), 4241);
+	assert_null(tu_val(&r, 1, "worker_start")); /* 0: unknown */
+	assert_string_equal(tu_val(&r, 1, "status"), "running");
+	tu_rows_free(&r);
+
+	assert_int_equal(wal_recovery_agents(fx->w, e, tu_collect, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(tu_int(&r, 0, "phase_id"), p1);
+	assert_int_equal(tu_int(&r, 0, "iteration"), 1);
+	assert_string_equal(tu_val(&r, 0, "phase_status"), "running");
+	assert_string_equal(tu_val(&r, 0, "agent"), "A");
+	assert_string_equal(tu_val(&r, 1, "status"), "running");
+	tu_rows_free(&r);
+
+	assert_int_equal(wal_execution_resume(fx->w, e, "boot-2"), 0);
+	assert_int_equal(wal_execution_resume(fx->w, e, "boot-3"), 0);
+	assert_exec_str(fx->w, e, "status", "running");
+	assert_exec_str(fx->w, e, "boot_id", "boot-3");
+	assert_int_equal(exec_int(fx->w, e, "recoveries"), 2);
+	assert_int_equal(exec_int(fx->w, e, "supervisor_pid"), getpid());
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM executions"
+					     " WHERE recovered_at IS NOT NULL"),
+			 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM tool_calls"
+					     " WHERE status = 'failed' AND"
+					     " error LIKE 'interrupted%%'"),
+			 1);
+	/* Restarting clears the processes: they are gone. */
+	assert_int_equal(wal_agent_restart(fx->w, b, 2, "interrupted", -1, 0),
+			 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM agents"
+					     " WHERE pid IS NULL AND"
+					     " pid_start IS NULL AND"
+					     " worker_pid IS NULL"),
+			 2);
+	assert_int_equal(wal_phase_fail(fx->w, p1), 0);
+	assert_int_equal(wal_phase_resume(fx->w, p1), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM phases"
+					     " WHERE status = 'running' AND"
+					     " ended_at IS NULL"),
+			 1);
+
+	assert_int_equal(wal_execution_interrupt(fx->w, e), 0);
+	assert_exec_str(fx->w, e, "status", "interrupted");
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM phases"
+					     " WHERE status = 'interrupted'"),
+			 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM agents"
+					     " WHERE status = 'interrupted'"),
+			 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM agents"
+					     " WHERE status = 'completed'"),
+			 1);
+	assert_int_equal(wal_execution_resume(fx->w, 999, NULL), -1);
+	assert_int_equal(errno, ENOENT);
 }
 
 /* In a batch, a failing operation is undone with the counters it would have
@@ -865,6 +963,7 @@ int main(void)
 		T(test_phases),
 		T(test_agents),
 		T(test_recovery_plan),
+		T(test_resume_records),
 		T(test_counters_in_batch),
 		T(test_tool_inline),
 		T(test_tool_spill),

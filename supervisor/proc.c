@@ -1,0 +1,137 @@
+/*
+ * proc.c - processes of an earlier supervisor, from /proc (proc.h).
+ *
+ * Why a recorded group may be killed even when its leader is gone: the
+ * kernel does not hand out a pid while it is still the id of a process
+ * group with members, so a live group whose id is the recorded leader's
+ * pid is that leader's group (the grandchildren it left behind). A leader
+ * that is alive is trusted only when its start time is the recorded one.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervisor/proc.h"
+
+struct stat_fields {
+	char state;
+	pid_t pgrp;
+	int64_t start;
+};
+
+/* Read /proc/PID/stat; -1 when there is no such process. */
+static int read_stat(pid_t pid, struct stat_fields *out)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start;
+	int fd, pgrp;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold anything, ')' included: skip to the
+	 * last one. Then: state ppid pgrp ... with starttime the 20th. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u"
+			 " %*d %*d %*d %*d %*d %*d %llu",
+			 &out->state, &pgrp, &start) != 3)
+		return -1;
+	out->pgrp = (pid_t)pgrp;
+	out->start = (int64_t)start;
+	return 0;
+}
+
+int64_t sup_proc_start(pid_t pid)
+{
+	struct stat_fields f;
+
+	if (pid <= 0 || read_stat(pid, &f) < 0 || f.state == 'Z' ||
+	    f.state == 'X')
+		return -1;
+	return f.start;
+}
+
+void sup_boot_id(char out[37])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(out, 37, f))
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+int sup_proc_kill_group(pid_t pid, int64_t start)
+{
+	int64_t now;
+
+	if (pid <= 1 || start <= 0)
+		return 0;
+	now = sup_proc_start(pid);
+	if (now >= 0 && now != start)
+		return 0; /* the pid is somebody else's now */
+	if (now < 0 && kill(-pid, 0) < 0)
+		return 0; /* neither the leader nor its group is left */
+	kill(-pid, SIGKILL);
+	if (now >= 0)
+		kill(pid, SIGKILL); /* should it have left its group */
+	return 1;
+}
+
+/* Whether some process of group PGID is alive (not a zombie). */
+static int group_alive(pid_t pgid)
+{
+	struct stat_fields f;
+	struct dirent *de;
+	DIR *d;
+	int alive = 0;
+
+	if (kill(-pgid, 0) < 0 && errno == ESRCH)
+		return 0;
+	d = opendir("/proc");
+	if (!d)
+		return 1;
+	while (!alive && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		alive = read_stat((pid_t)pid, &f) == 0 && f.pgrp == pgid &&
+			f.state != 'Z' && f.state != 'X';
+	}
+	closedir(d);
+	return alive;
+}
+
+int sup_proc_wait_group(pid_t pgid, int timeout_ms)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+
+	for (int waited = 0;; waited += 10) {
+		if (!group_alive(pgid))
+			return 0;
+		if (waited >= timeout_ms)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+}
