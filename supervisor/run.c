@@ -110,6 +110,7 @@ struct stream {
 	int npend;
 	int dead;	    /* protocol error: no more reading */
 	int eof;
+	int parked;	    /* its next message waits for disk space */
 	struct stream *prev, *next;
 };
 
@@ -189,6 +190,11 @@ struct run {
 	uint64_t turn_messages, turn_bytes, turn_rejected;
 	struct event *sync_ev;
 	char boot_id[37];
+	/* The disk is full: the open batch waits, nothing is read. */
+	int disk_full;
+	int64_t disk_full_ms; /* since when (wall clock) */
+	int disk_retry;	      /* parked changes are being tried again */
+	int db_lost; /* the database file was deleted under us */
 };
 
 static int64_t mono_ms(void)
@@ -369,6 +375,83 @@ static void mirror_turn(struct run *r, int64_t commit_us)
 	sup_mirror_publish(r->mirror, commit_us);
 }
 
+/* ---- a full disk
+ * -----------------------------------------------------------------
+ *
+ * When the disk cannot hold the next commit (wal_reserve()) or a change
+ * (its statement ran out of space), nothing is lost and nothing is acked:
+ * the turn's batch stays open, the change that did not fit is put back in
+ * its stream (parked), and no stream is read any more, so that the agents
+ * block on their full pipes (back-pressure). No worker is reaped and no
+ * agent started meanwhile: their records would need space too. Each turn
+ * (at least every WAKE_MS) tries again; once the space is there the batch
+ * commits, is acked, and everything carries on where it stopped.
+ */
+
+static void stream_drain(struct stream *s, size_t budget);
+static void reap(struct run *r);
+static void schedule(struct run *r);
+
+static void disk_full(struct run *r, const char *why)
+{
+	if (r->disk_full)
+		return;
+	r->disk_full = 1;
+	r->disk_full_ms = wall_ms();
+	sup_log(SUP_ERROR,
+		"%s: the disk is full; holding the changes not yet "
+		"committed, reading no more from the agents until there is "
+		"space again",
+		why);
+	for (struct stream *s = r->streams; s; s = s->next)
+		event_del(s->rev);
+	if (r->listen_ev)
+		event_del(r->listen_ev);
+	sup_mirror_execution(r->mirror, r->exec_id, r->wf->name, "disk full");
+	sup_mirror_publish(r->mirror, -1);
+}
+
+/* The held batch committed. The changes that did not fit go first: if one
+ * still does not, the disk is still full. Else record the episode, read
+ * again, catch up. */
+static void disk_back(struct run *r)
+{
+	int64_t secs = (wall_ms() - r->disk_full_ms + 500) / 1000;
+	int parked = 0;
+	char *value;
+
+	r->disk_retry = 1;
+	for (struct stream *s = r->streams; s; s = s->next) {
+		if (!s->parked)
+			continue;
+		s->parked = 0;
+		stream_drain(s, READ_MAX);
+		parked |= s->parked;
+	}
+	r->disk_retry = 0;
+	if (parked)
+		return;
+	r->disk_full = 0;
+	sup_log(SUP_INFO, "there is space again after %" PRId64 " s: "
+		"committed what was held; reading from the agents again",
+		secs);
+	sup_mirror_execution(r->mirror, r->exec_id, r->wf->name, "running");
+	value = xasprintf("{\"error\":\"disk full\",\"seconds\":%" PRId64
+			  ",\"since_ms\":%" PRId64 "}",
+			  secs, r->disk_full_ms);
+	if (batch(r) == 0 &&
+	    wal_state_set(r->w, "smithers.disk_full", value, "storage", 0) < 0)
+		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+	free(value);
+	if (r->listen_ev)
+		event_add(r->listen_ev, NULL);
+	for (struct stream *s = r->streams; s; s = s->next)
+		if (!s->eof && !s->dead)
+			event_add(s->rev, NULL);
+	reap(r); /* what ended meanwhile */
+	schedule(r);
+}
+
 /* Commit the turn's batch, then ack every stream that processed something. */
 static void commit_turn(struct run *r)
 {
@@ -376,6 +459,19 @@ static void commit_turn(struct run *r)
 	struct timespec t0, t1;
 
 	if (r->exec_id && now - r->last_heartbeat_ms >= HEARTBEAT_MS) {
+		/* Deleted or replaced under us: what we commit goes to a file
+		 * nobody else sees. Stop; it is copied out at the end. */
+		if (!r->db_lost && wal_check_file(r->w) < 0) {
+			r->db_lost = 1;
+			sup_log(SUP_ERROR,
+				"%s: stopping the execution; everything "
+				"committed will be copied to '%s/"
+				"smithers.db.rescued'",
+				wal_errmsg(r->w), r->state_dir);
+			if (!r->stopping)
+				stop_all(r, -1);
+			r->exit_status = 1;
+		}
 		if (batch(r) == 0 &&
 		    wal_execution_heartbeat(r->w, r->exec_id) < 0)
 			sup_log(SUP_WARN, "cannot record heartbeat: %s",
@@ -390,6 +486,12 @@ static void commit_turn(struct run *r)
 		return;
 	}
 	r->hellos = 0;
+	/* A commit that cannot fail for space, or none yet - but at the very
+	 * end, a last try. */
+	if (wal_reserve(r->w) < 0 && !(r->finished && r->running == 0)) {
+		disk_full(r, wal_errmsg(r->w));
+		return;
+	}
 	r->in_batch = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (wal_batch_commit(r->w) < 0) {
@@ -408,6 +510,8 @@ static void commit_turn(struct run *r)
 	after_commit(r);
 	if (r->checkpointer && wal_trim(r->w, WAL_TRIM_PAGES) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+	if (r->disk_full)
+		disk_back(r);
 }
 
 /* ---- streams ----------------------------------------------------------------
@@ -727,6 +831,13 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 	default:
 		break;
 	}
+	if (rc < 0 && (errno == ENOSPC || errno == EDQUOT) &&
+	    wrk_decoder_unread(s->dec) == 0) {
+		/* Not refused: it waits for space with the rest. */
+		s->parked = 1;
+		disk_full(r, wal_errmsg(w));
+		return;
+	}
 	if (rc < 0) {
 		sup_log(SUP_WARN, "agent '%s': %s refused: %s", a->spec->name,
 			wrk_type_name(m->type), wal_errmsg(w));
@@ -735,15 +846,44 @@ static void dispatch(struct stream *s, const struct wrk_msg *m)
 	s->processed = m->seq;
 }
 
-/* Read what is there (up to READ_MAX), decode and apply it. */
+/* Apply what S's decoder holds: 0, or -1 when S died or a message of it
+ * has to wait for disk space (parked). */
+static int stream_decode(struct stream *s)
+{
+	struct wrk_msg m;
+	int rc;
+
+	while (!s->parked && (rc = wrk_decoder_next(s->dec, &m)) == 1) {
+		s->run->turn_messages++;
+		dispatch(s, &m);
+		wal_failpoint("mid-batch");
+		if (s->dead)
+			return -1;
+	}
+	if (s->parked)
+		return -1;
+	if (rc < 0) {
+		protocol_error(s, wrk_decoder_last_seq(s->dec) + 1,
+			       wrk_decoder_errmsg(s->dec));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read what is there (up to READ_MAX), decode and apply it. Nothing while
+ * the disk is full (unless we are stopping): the agents wait. */
 static void stream_drain(struct stream *s, size_t budget)
 {
 	char buf[65536];
-	struct wrk_msg m;
 	size_t got = 0;
-	int rc;
 
-	while (!s->dead && !s->eof && got < budget) {
+	if (s->dead ||
+	    (s->run->disk_full && !s->run->stopping && !s->run->disk_retry))
+		return;
+	/* A message parked when the disk filled up comes first. */
+	if (stream_decode(s) < 0)
+		return;
+	while (!s->eof && got < budget) {
 		ssize_t n = read(s->in_fd, buf, sizeof(buf));
 
 		if (n < 0 && errno == EINTR)
@@ -760,18 +900,8 @@ static void stream_drain(struct stream *s, size_t budget)
 			protocol_error(s, 0, "out of memory");
 			return;
 		}
-		while ((rc = wrk_decoder_next(s->dec, &m)) == 1) {
-			s->run->turn_messages++;
-			dispatch(s, &m);
-			wal_failpoint("mid-batch");
-			if (s->dead)
-				return;
-		}
-		if (rc < 0) {
-			protocol_error(s, wrk_decoder_last_seq(s->dec) + 1,
-				       wrk_decoder_errmsg(s->dec));
+		if (stream_decode(s) < 0)
 			return;
-		}
 	}
 	if (s->eof && wrk_decoder_pending(s->dec) > 0 && !s->dead) {
 		char *why = xasprintf("the stream ended inside a frame "
@@ -1294,6 +1424,12 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 			a->state = A_CANCELLED;
 			break;
 		}
+		if (a->run->disk_full) {
+			struct timeval tv = tv_ms(WAKE_MS);
+
+			evtimer_add(a->timer, &tv); /* after the space is back */
+			break;
+		}
 		if (spawn(a) < 0) {
 			struct timeval tv = tv_ms(backoff_ms(a) + 1000);
 
@@ -1320,6 +1456,8 @@ static void reap(struct run *r)
 	int status;
 	pid_t pid;
 
+	if (r->disk_full && !r->stopping)
+		return; /* disk_back() reaps */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct agent *a = agent_of_worker(r, pid);
 
@@ -1336,7 +1474,7 @@ static void schedule(struct run *r)
 	size_t limit = r->wf->max_parallel > 0 ? (size_t)r->wf->max_parallel
 					       : SIZE_MAX;
 
-	if (r->stopping)
+	if (r->stopping || r->disk_full)
 		return;
 	for (size_t i = 0; i < r->wf->nagents && (size_t)r->running < limit;
 	     i++) {
@@ -2072,6 +2210,11 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 				"another supervisor (pid %ld) runs in '%s': "
 				"it holds '%s/supervisor.lock'",
 				(long)holder, r.dir, r.state_dir);
+		else if (errno == EROFS || errno == EACCES)
+			sup_log(SUP_ERROR,
+				"cannot lock '%s': %s (a run writes its state "
+				"there; 'smithers db' can still read it)",
+				r.state_dir, strerror(errno));
 		else
 			sup_log(SUP_ERROR, "cannot lock '%s': %s", r.state_dir,
 				strerror(errno));
@@ -2257,6 +2400,19 @@ out:
 		r.exit_status = 1;
 	}
 	wal_checkpointer_stop(r.checkpointer);
+	if (r.db_lost) {
+		char *to = xasprintf("%s/smithers.db.rescued", r.state_dir);
+
+		if (wal_rescue(r.w, to) < 0)
+			sup_log(SUP_ERROR, "%s", wal_errmsg(r.w));
+		else
+			sup_log(SUP_ERROR,
+				"the database was lost: everything it held is "
+				"in '%s'; move it to '%s/smithers.db' (with no "
+				"supervisor running) to go on",
+				to, r.state_dir);
+		free(to);
+	}
 	wal_close(r.w);
 	/* A clean exit: the segment goes (a crash leaves it for readers). */
 	sup_mirror_close(r.mirror, 1);

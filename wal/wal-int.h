@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "wal/wal.h"
 
@@ -41,6 +42,12 @@ struct wal {
 	int git_initialised;
 	int counting_frames; /* wal_trim's hook is installed */
 	int wal_frames;      /* frames in the WAL after the last commit */
+	int wal_fd, shm_fd;  /* wal_reserve()'s, -1 until it opens them */
+	int64_t reserve_margin; /* bytes a commit may add to the WAL; 0 */
+	int64_t reserve_page;	/* the page size it was computed for */
+	int reserve_off;	/* the file system cannot preallocate */
+	dev_t file_dev;		/* the database file opened, for */
+	ino_t file_ino;		/* wal_check_file() */
 	int64_t execution_id; /* attribution of agent-less transitions */
 	sqlite3_stmt *st[ST_COUNT];
 	char errmsg[1024];

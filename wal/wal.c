@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -743,6 +744,32 @@ static void configure_sqlite(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+static int read_only_fs(const char *path)
+{
+	struct statvfs v;
+
+	return statvfs(path, &v) == 0 && (v.f_flag & ST_RDONLY);
+}
+
+/* "file:PATH?immutable=1", with what a URI path cannot hold escaped. */
+static char *immutable_uri(const char *path)
+{
+	size_t n = strlen(path);
+	char *uri = malloc(3 * n + 32), *p;
+
+	if (!uri)
+		return NULL;
+	p = uri + sprintf(uri, "file:");
+	for (const char *c = path; *c; c++) {
+		if (*c == '%' || *c == '?' || *c == '#')
+			p += sprintf(p, "%%%02x", (unsigned char)*c);
+		else
+			*p++ = *c;
+	}
+	strcpy(p, "?immutable=1");
+	return uri;
+}
+
 int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -761,6 +788,7 @@ int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 		return -1;
 	}
 	*out = w;
+	w->wal_fd = w->shm_fd = -1;
 	w->readonly = opt->readonly;
 	w->dir = join_path(dir, ".smithers");
 	w->path = w->dir ? join_path(w->dir, "smithers.db") : NULL;
@@ -781,10 +809,24 @@ int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 	if (!S_ISREG(sb.st_mode))
 		return wal_fail(w, EIO, "cannot open '%s': not a regular file",
 				w->path);
+	w->file_dev = sb.st_dev;
+	w->file_ino = sb.st_ino;
 
 	flags = (w->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
 		SQLITE_OPEN_NOMUTEX;
-	rc = sqlite3_open_v2(w->path, &w->db, flags, NULL);
+	if (w->readonly && read_only_fs(w->dir)) {
+		/* Nobody can change it, and SQLite could not create the WAL
+		 * index a reader needs: read it as it is. */
+		char *uri = immutable_uri(w->path);
+
+		if (!uri)
+			return wal_fail(w, ENOMEM, "out of memory");
+		rc = sqlite3_open_v2(uri, &w->db, flags | SQLITE_OPEN_URI,
+				     NULL);
+		free(uri);
+	} else {
+		rc = sqlite3_open_v2(w->path, &w->db, flags, NULL);
+	}
 	if (rc != SQLITE_OK) {
 		wal_fail(w, rc_errno(rc), "cannot open '%s': %s", w->path,
 			 w->db ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc));
@@ -856,6 +898,10 @@ void wal_close(struct wal *w)
 	}
 	if (w->git_initialised)
 		git_libgit2_shutdown();
+	if (w->wal_fd >= 0)
+		close(w->wal_fd);
+	if (w->shm_fd >= 0)
+		close(w->shm_fd);
 	free(w->dir);
 	free(w->path);
 	free(w);

@@ -433,6 +433,31 @@ int wal_lock_acquire(const char *dir, pid_t *holder);
 /* The pid holding DIR's lock, 0 when nobody does, -1 on error. */
 pid_t wal_lock_holder(const char *dir);
 
+/* ---- disk space ---------------------------------------------------------- */
+
+/*
+ * Make sure the next commit of W's batch cannot fail for want of disk
+ * space - a COMMIT that does is rolled back whole by SQLite: blocks are
+ * allocated past the WAL's end for every page a commit can write, and for
+ * the WAL's index. Call it before wal_batch_commit(); it costs one fstat()
+ * when the blocks are there. Returns 0, or -1 with errno (ENOSPC, EDQUOT:
+ * the disk is full) when they cannot be had: do not commit yet, keep the
+ * batch open, and try again later. A file system that cannot preallocate
+ * makes it a no-op.
+ */
+int wal_reserve(struct wal *w);
+
+/*
+ * Whether W's database file is still the one at its path: -1 with ENOENT
+ * (deleted) or ESTALE (another file there now) when it is not - what is
+ * committed from then on lives only in the open file.
+ */
+int wal_check_file(struct wal *w);
+/* Copy everything committed on W, through W, into a new database at DEST
+ * (replaced if it exists; mode 0600): what is left when the file at W's path
+ * was deleted. Call outside a batch. */
+int wal_rescue(struct wal *w, const char *dest);
+
 /* ---- failpoints: crashes where a test wants them ------------------------ */
 
 /*

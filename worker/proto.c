@@ -336,6 +336,11 @@ struct wrk_decoder {
 	size_t off, len, cap;
 	size_t frame_max;
 	uint64_t last_seq;
+	/* Where the last message's frame was, and the seq before it, for
+	 * wrk_decoder_unread(); the frame's bytes stay in buf until then. */
+	size_t prev_off, prev_len;
+	uint64_t prev_seq;
+	int can_unread;
 	enum direction dir;
 	int dead; /* errno of the error that killed the stream; 0: alive */
 	msgpack_unpacked unp;
@@ -386,6 +391,19 @@ size_t wrk_decoder_pending(const struct wrk_decoder *d)
 	return d->len - d->off;
 }
 
+int wrk_decoder_unread(struct wrk_decoder *d)
+{
+	if (!d->can_unread || d->dead) {
+		errno = EINVAL;
+		return -1;
+	}
+	d->off = d->prev_off;
+	d->len = d->prev_len;
+	d->last_seq = d->prev_seq;
+	d->can_unread = 0;
+	return 0;
+}
+
 int wrk_decoder_feed(struct wrk_decoder *d, const void *data, size_t len)
 {
 	size_t need, cap;
@@ -393,6 +411,7 @@ int wrk_decoder_feed(struct wrk_decoder *d, const void *data, size_t len)
 
 	if (d->dead || !len)
 		return 0;
+	d->can_unread = 0; /* the bytes may move */
 	if (d->cap - d->len < len && d->off) {
 		memmove(d->buf, d->buf + d->off, d->len - d->off);
 		d->len -= d->off;
@@ -1175,7 +1194,11 @@ int wrk_decoder_next(struct wrk_decoder *d, struct wrk_msg *msg)
 	}
 	if (avail - HEADER_LEN < n)
 		return 0;
+	d->prev_off = d->off;
+	d->prev_len = d->len;
+	d->prev_seq = d->last_seq;
 	rc = decode_frame(d, d->buf + d->off + HEADER_LEN, n, msg);
+	d->can_unread = rc == 1;
 	d->off += HEADER_LEN + n;
 	if (d->off == d->len)
 		d->off = d->len = 0;

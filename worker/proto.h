@@ -123,6 +123,10 @@ int wrk_decoder_next(struct wrk_decoder *d, struct wrk_msg *msg);
 const char *wrk_decoder_errmsg(const struct wrk_decoder *d);
 /* Seq of the last message decoded (0: none yet). */
 uint64_t wrk_decoder_last_seq(const struct wrk_decoder *d);
+/* Put the message the last wrk_decoder_next() returned back, to be decoded
+ * again by the next call (the caller could not apply it yet). Only right
+ * after that call, before any wrk_decoder_feed(); -1 EINVAL otherwise. */
+int wrk_decoder_unread(struct wrk_decoder *d);
 /* Bytes buffered that are not yet a whole frame. */
 size_t wrk_decoder_pending(const struct wrk_decoder *d);
 

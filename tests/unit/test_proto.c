@@ -732,6 +732,51 @@ static void test_many_frames_one_feed(void **state)
 	wrk_buf_release(&b);
 }
 
+/* A message put back is decoded again, the last of a buffer included; not
+ * after a feed, nor twice. */
+static void test_unread(void **state)
+{
+	struct wrk_decoder *d = wrk_decoder_new(0);
+	struct wrk_buf b = {0};
+	struct wrk_msg m;
+
+	(void)state;
+	full_msg(&m, WRK_HELLO, 1);
+	assert_int_equal(wrk_encode(&b, &m), 0);
+	for (uint64_t i = 2; i <= 3; i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = WRK_STATE_SET;
+		m.seq = i;
+		m.key = i == 2 ? "two" : "three";
+		m.json = "1";
+		assert_int_equal(wrk_encode(&b, &m), 0);
+	}
+	assert_int_equal(wrk_decoder_unread(d), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(wrk_decoder_feed(d, b.data, b.len), 0);
+	assert_int_equal(wrk_decoder_next(d, &m), 1);
+	assert_int_equal(wrk_decoder_next(d, &m), 1);
+	assert_string_equal(m.key, "two");
+	assert_int_equal(wrk_decoder_unread(d), 0);
+	assert_int_equal(wrk_decoder_unread(d), -1);
+	assert_int_equal(wrk_decoder_last_seq(d), 1);
+	assert_int_equal(wrk_decoder_next(d, &m), 1);
+	assert_string_equal(m.key, "two");
+	assert_int_equal(wrk_decoder_next(d, &m), 1);
+	assert_string_equal(m.key, "three");
+	assert_int_equal(wrk_decoder_pending(d), 0);
+	assert_int_equal(wrk_decoder_unread(d), 0);
+	assert_int_equal(wrk_decoder_next(d, &m), 1);
+	assert_int_equal(m.seq, 3);
+	assert_int_equal(wrk_decoder_next(d, &m), 0);
+	assert_int_equal(wrk_decoder_last_seq(d), 3);
+	/* After a feed the bytes may have moved: no unread. */
+	assert_int_equal(wrk_decoder_feed(d, b.data, 4), 0);
+	assert_int_equal(wrk_decoder_unread(d), -1);
+	wrk_decoder_free(d);
+	wrk_buf_release(&b);
+}
+
 /* ---- errors of framing ------------------------------------------------ */
 
 static void test_not_a_frame(void **state)
@@ -1761,6 +1806,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_round_trip_up),
+		cmocka_unit_test(test_unread),
 		cmocka_unit_test(test_round_trip_down),
 		cmocka_unit_test(test_round_trip_minimal),
 		cmocka_unit_test(test_encode_bytes),
