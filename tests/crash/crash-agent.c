@@ -6,7 +6,8 @@
  * It writes the state keys c.EXECUTION.AGENT.N = N for N = 1 .. COUNT, a
  * few at a time, and after each smithers_sync() (every write acked, so
  * durable) appends the acked Ns to SIDEDIR/EXECUTION.AGENT.acked and
- * fsyncs that file: what the torture test then requires to be in the
+ * fsyncs that file (every 25th write also replaces a memory, for the
+ * full-text index): what the torture test then requires to be in the
  * database exactly once, whatever crashed meanwhile.
  *
  * Started again (a resumed or restarted run), it goes on after the last N
@@ -100,6 +101,20 @@ int main(int argc, char **argv)
 			if (smithers_state_set(s, key, value, "crash") < 0)
 				die("state_set", smithers_errmsg(s));
 			printf("%s wrote %s\n", me, key);
+			/* Now and then a memory, replacing the last one: the
+			 * full-text index changes under the crashes too. */
+			if (n % 25 == 0) {
+				char text[128];
+
+				snprintf(text, sizeof(text),
+					 "agent %s reached write %ld of "
+					 "execution %s",
+					 me, n, exec);
+				if (smithers_memory_add(s, "context", "session",
+							me, text, -1,
+							NULL) < 0)
+					die("memory_add", smithers_errmsg(s));
+			}
 		}
 		fflush(stdout);
 		if (smithers_sync(s, 60000) < 0)

@@ -231,6 +231,12 @@ class Torture:
         c.execute("INSERT INTO memories_fts(memories_fts)"
                   " VALUES ('integrity-check')")
         c.rollback()
+        # The index finds what the table holds.
+        rows = c.execute("SELECT count(*) FROM memories").fetchone()[0]
+        hits = c.execute("SELECT count(*) FROM memories_fts WHERE"
+                         " memories_fts MATCH 'reached'").fetchone()[0]
+        if rows != hits:
+            die("full-text index: %d memories, %d found" % (rows, hits))
         state = dict(c.execute("SELECT key, value FROM state"))
         # The log replayed from empty is the state table.
         replay, last = {}, {}
