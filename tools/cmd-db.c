@@ -510,56 +510,76 @@ static int db_recovery(struct db_run *r)
 	return EXIT_OK;
 }
 
+/*
+ * Take the supervisor lock of the state dir for a subcommand that writes
+ * (VERB, for messages): *FD gets the lock's fd. Returns EXIT_OK, or the
+ * exit status after saying why: BUSY when a supervisor holds the lock,
+ * EXIT_USAGE when there is no state, else EXIT_FAIL.
+ */
+static int db_lock(struct db_run *r, const char *verb, int busy, int *fd)
+{
+	size_t dlen = strlen(r->ctx->dir);
+	char *lock = xmalloc(dlen + sizeof("/.smithers/supervisor.lock"));
+	struct wal *w = NULL;
+	pid_t holder = 0;
+	int rc = EXIT_FAIL;
+
+	/* DIR as given, even ".": the path the user can act on. */
+	sprintf(lock, "%s%s.smithers/supervisor.lock", r->ctx->dir,
+		dlen && r->ctx->dir[dlen - 1] == '/' ? "" : "/");
+	*fd = wal_lock_acquire(r->ctx->dir, &holder);
+	if (*fd >= 0) {
+		rc = EXIT_OK;
+	} else if (errno == EWOULDBLOCK) {
+		if (holder > 0)
+			fprintf(stderr,
+				"smithers: cannot %s: a supervisor (pid %ld) "
+				"holds '%s'; stop it first\n",
+				verb, (long)holder, lock);
+		else
+			fprintf(stderr,
+				"smithers: cannot %s: a supervisor holds "
+				"'%s'; stop it first\n",
+				verb, lock);
+		rc = busy;
+	} else if (errno == ENOENT) {
+		rc = cmd_open_store(r->ctx, 1, &w);
+		wal_close(w);
+		if (rc == EXIT_OK) { /* the state appeared meanwhile */
+			fprintf(stderr,
+				"smithers: cannot %s: '%s' appeared while it "
+				"was being locked; try again\n",
+				verb, lock);
+			rc = EXIT_FAIL;
+		}
+	} else {
+		fprintf(stderr, "smithers: cannot lock '%s': %s\n", lock,
+			strerror(errno));
+	}
+	free(lock);
+	return rc;
+}
+
 static int db_replay(struct db_run *r)
 {
 	const char *names[] = {"transition", "changed"};
 	enum wal_type types[] = {WAL_INTEGER, WAL_INTEGER};
 	const char *values[2];
 	struct wal_row row = {2, names, values, types};
-	size_t dlen = strlen(r->ctx->dir);
-	char *lock = xmalloc(dlen + sizeof("/.smithers/supervisor.lock"));
 	char idbuf[24], nbuf[24];
-	pid_t holder = 0;
 	long long id;
-	int fd = -1, rc = EXIT_FAIL, n;
+	int fd = -1, rc, n;
 
-	/* DIR as given, even ".": the path the user can act on. */
-	sprintf(lock, "%s%s.smithers/supervisor.lock", r->ctx->dir,
-		dlen && r->ctx->dir[dlen - 1] == '/' ? "" : "/");
 	if (cmd_parse_int64(r->args[0], 1, INT64_MAX, &id) < 0) {
 		fprintf(stderr,
 			"smithers: '%s' is not a transition id (a number "
 			"from 1)\n",
 			r->args[0]);
-		rc = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	fd = wal_lock_acquire(r->ctx->dir, &holder);
-	if (fd < 0) {
-		if (errno == EWOULDBLOCK && holder > 0)
-			fprintf(stderr,
-				"smithers: cannot replay: a supervisor (pid "
-				"%ld) holds '%s'; stop it first\n",
-				(long)holder, lock);
-		else if (errno == EWOULDBLOCK)
-			fprintf(stderr,
-				"smithers: cannot replay: a supervisor holds "
-				"'%s'; stop it first\n",
-				lock);
-		else if (errno == ENOENT)
-			rc = cmd_open_store(r->ctx, 1, &r->w);
-		else
-			fprintf(stderr, "smithers: cannot lock '%s': %s\n",
-				lock, strerror(errno));
-		if (rc == EXIT_OK) { /* the state appeared meanwhile */
-			fprintf(stderr,
-				"smithers: cannot replay: '%s' appeared while "
-				"it was being locked; try again\n",
-				lock);
-			rc = EXIT_FAIL;
-		}
-		goto out;
-	}
+	rc = db_lock(r, "replay", EXIT_FAIL, &fd);
+	if (rc != EXIT_OK)
+		return rc;
 	rc = cmd_open_store(r->ctx, 0, &r->w);
 	if (rc != EXIT_OK)
 		goto out;
@@ -589,9 +609,7 @@ out:
 	/* Close the store before the lock: nobody may write in between. */
 	wal_close(r->w);
 	r->w = NULL;
-	if (fd >= 0)
-		close(fd);
-	free(lock);
+	close(fd);
 	return rc;
 }
 
