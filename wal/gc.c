@@ -568,6 +568,7 @@ static int collect(struct gc *g)
 		return wal_exec(w, "ROLLBACK", "cannot roll back");
 	}
 	if (wal_exec(w, "COMMIT", "cannot commit") == 0) {
+		g->out->committed = 1;
 		/* Later writes must not name an execution that is gone. */
 		if (g->forget)
 			w->execution_id = 0;

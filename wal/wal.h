@@ -431,6 +431,8 @@ struct wal_gc_result {
 	int64_t log_dirs, log_bytes;   /* logs/agents/ID dirs deleted */
 	/* smithers.db and its -wal before and after (a dry run: equal) */
 	int64_t db_bytes_before, db_bytes_after;
+	int committed; /* the rows are gone (set even if a later step
+			  failed); 0 for a dry run */
 };
 
 /*

@@ -474,6 +474,7 @@ static void test_dry_run(void **state)
 	assert_memory_equal(before, after, sizeof(before));
 	assert_true(exists(orphan));
 	assert_int_equal(dry.db_bytes_after, dry.db_bytes_before);
+	assert_int_equal(dry.committed, 0);
 	assert_int_equal(dry.executions, 2);
 	assert_int_equal(dry.tool_calls, 4);
 	/* Two own outputs and the orphan; the shared one stays. */
@@ -484,6 +485,7 @@ static void test_dry_run(void **state)
 	assert_int_equal(dry.tombstones, 0);
 
 	real = gc(fx->w, 1, WAL_GC_NO_RULE, 0);
+	assert_int_equal(real.committed, 1);
 	assert_int_equal(real.executions, dry.executions);
 	assert_int_equal(real.phases, dry.phases);
 	assert_int_equal(real.agents, dry.agents);
