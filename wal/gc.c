@@ -70,61 +70,6 @@ struct gc {
 	int forget; /* the handle's execution (wal_set_execution) goes */
 };
 
-/* The rows a gc drops, counted before and after. */
-static const struct {
-	const char *sql;
-	size_t off;
-} gc_counts[] = {
-#define GC_COUNT(t)                                                            \
-	{                                                                      \
-		"SELECT count(*) FROM " #t, offsetof(struct wal_gc_result, t)  \
-	}
-	GC_COUNT(executions), GC_COUNT(phases),	     GC_COUNT(agents),
-	GC_COUNT(tool_calls), GC_COUNT(transitions), GC_COUNT(artifacts),
-#undef GC_COUNT
-};
-
-#define GC_NCOUNTS (sizeof(gc_counts) / sizeof(gc_counts[0]))
-
-static int64_t *result_field(struct wal_gc_result *out, size_t i)
-{
-	return (int64_t *)((char *)out + gc_counts[i].off);
-}
-
-static int int_query(struct wal *w, const char *sql, int64_t *v)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int rc;
-
-	if (!st)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*v = sqlite3_column_int64(st, 0);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return wal_sqlfail(w, rc, "cannot collect garbage");
-	return 0;
-}
-
-static int64_t file_bytes(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-}
-
-/* The disk the database takes: the file and its WAL. */
-static int64_t db_bytes(struct wal *w)
-{
-	char walpath[4096];
-
-	snprintf(walpath, sizeof(walpath), "%s-wal", w->path);
-	return file_bytes(w->path) + file_bytes(walpath);
-}
-
 /* Keep the first reason a file could not be removed; go on with the rest. */
 static void file_fail(struct gc *g, const char *rel)
 {
@@ -142,12 +87,14 @@ static void file_fail(struct gc *g, const char *rel)
 static int drop_rows(struct gc *g)
 {
 	struct wal *w = g->w;
-	int64_t before[GC_NCOUNTS], after, n;
+	struct wal_gc_result *out = g->out;
+	struct wal_stats before, after;
+	char sql[96];
+	int64_t n;
 
-	for (size_t i = 0; i < GC_NCOUNTS; i++)
-		if (int_query(w, gc_counts[i].sql, &before[i]) < 0)
-			return -1;
-
+	if (wal_stats(w, &before) < 0)
+		return -1;
+	out->db_bytes_before = before.db_bytes + before.wal_bytes;
 	if (wal_exec(w,
 		     "CREATE TEMP TABLE gc_exec(id INTEGER PRIMARY KEY);"
 		     "CREATE TEMP TABLE gc_keys(key TEXT PRIMARY KEY)"
@@ -173,7 +120,7 @@ static int drop_rows(struct gc *g)
 		    "");
 	if (n < 0)
 		return -1;
-	g->out->heads_kept = n;
+	out->heads_kept = n;
 	/* A deleted key's too, unless nothing else of its history stays. */
 	n = wal_run(w, "cannot keep the newest transitions",
 		    "UPDATE transitions SET execution_id = NULL"
@@ -185,20 +132,16 @@ static int drop_rows(struct gc *g)
 		    "");
 	if (n < 0)
 		return -1;
-	g->out->heads_kept += n;
-	if (w->execution_id > 0) {
-		sqlite3_stmt *st =
-			wal_prepare(w, "SELECT 1 FROM gc_exec WHERE id = ?1");
-
-		if (!st)
-			return -1;
-		sqlite3_bind_int64(st, 1, w->execution_id);
-		g->forget = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-	}
+	out->heads_kept += n;
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM gc_exec WHERE id = %" PRId64,
+		 w->execution_id);
+	if (wal_read_int(w, sql, &n) < 0)
+		return -1;
+	g->forget = n > 0;
 	if (wal_run(w, "cannot drop executions",
-		    "DELETE FROM executions WHERE id IN (SELECT id FROM "
-		    "gc_exec)",
+		    "DELETE FROM executions"
+		    " WHERE id IN (SELECT id FROM gc_exec)",
 		    "") < 0)
 		return -1;
 
@@ -237,13 +180,16 @@ static int drop_rows(struct gc *g)
 		"");
 	if (n < 0)
 		return -1;
-	g->out->tombstones = n;
+	out->tombstones = n;
 
-	for (size_t i = 0; i < GC_NCOUNTS; i++) {
-		if (int_query(w, gc_counts[i].sql, &after) < 0)
-			return -1;
-		*result_field(g->out, i) = before[i] - after;
-	}
+	if (wal_stats(w, &after) < 0)
+		return -1;
+	out->executions = before.executions - after.executions;
+	out->phases = before.phases - after.phases;
+	out->agents = before.agents - after.agents;
+	out->tool_calls = before.tool_calls - after.tool_calls;
+	out->transitions = before.transitions - after.transitions;
+	out->artifacts = before.artifacts - after.artifacts;
 	return 0;
 }
 
@@ -540,7 +486,7 @@ static int pragma_get(struct wal *w, const char *name, int64_t *v)
 	char sql[64];
 
 	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
-	return int_query(w, sql, v);
+	return wal_read_int(w, sql, v);
 }
 
 static int pragma_set(struct wal *w, const char *name, int64_t v)
@@ -586,6 +532,7 @@ int wal_gc(struct wal *w, const struct wal_gc_options *o,
 	   struct wal_gc_result *out)
 {
 	struct gc g = {.w = w, .o = o, .out = out, .state_fd = -1};
+	struct wal_stats st;
 	int64_t synchronous = -1, temp_store = -1;
 	char keep[sizeof(w->errmsg)];
 	int ret = -1, err, restored;
@@ -599,7 +546,6 @@ int wal_gc(struct wal *w, const struct wal_gc_options *o,
 	if (o->keep < 0 && o->older_than_s < 0)
 		return wal_fail(w, EINVAL,
 				"a gc needs a rule: keep or older than");
-	out->db_bytes_before = db_bytes(w);
 	g.state_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (g.state_fd < 0)
 		return wal_fail(w, errno, "cannot open '%s': %s", w->dir,
@@ -633,7 +579,10 @@ int wal_gc(struct wal *w, const struct wal_gc_options *o,
 		sqlite3_wal_checkpoint_v2(
 			w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	}
-	out->db_bytes_after = db_bytes(w);
+	if (wal_stats(w, &st) == 0)
+		out->db_bytes_after = st.db_bytes + st.wal_bytes;
+	else
+		g.failed = 1;
 	ret = g.failed ? -1 : 0;
 out:
 	/* Put the pragmas back, keeping the reason of an earlier failure. */
