@@ -82,6 +82,34 @@ static void file_fail(struct gc *g, const char *rel)
 	errno = err;
 }
 
+/* Why the directory REL (below the state dir) cannot be read; -1. */
+static int read_fail(struct gc *g, const char *rel, int err)
+{
+	return wal_fail(g->w, err, "cannot read '%s/%s': %s", g->w->dir, rel,
+			strerror(err));
+}
+
+/* The directory NAME below the directory AT, through a symbolic link only
+ * when FOLLOW. NULL with errno. */
+static DIR *open_dir(int at, const char *name, int follow)
+{
+	int fd = openat(at, name,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+				(follow ? 0 : O_NOFOLLOW)),
+	    err;
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return d;
+}
+
 /* ---- rows ------------------------------------------------------------- */
 
 static int drop_rows(struct gc *g)
@@ -227,25 +255,22 @@ static int add_object(struct gc *g, const char *fan, const char *rest,
 }
 
 /* The objects of fan-out directory FAN that no tool call names. */
-static int find_objects_in(struct gc *g, int objects_fd, const char *fan,
+static int find_objects_in(struct gc *g, DIR *objects, const char *fan,
 			   sqlite3_stmt *named)
 {
-	char hex[WAL_OID_HEXLEN + 1];
+	char hex[WAL_OID_HEXLEN + 1], rel[32];
 	struct dirent *e;
 	struct stat sb;
 	int fd, rc, ret = 0;
-	DIR *d;
+	DIR *d = open_dir(dirfd(objects), fan, 0);
 
-	fd = openat(objects_fd, fan,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* not a directory: not ours */
-	d = fdopendir(fd);
 	if (!d) {
-		close(fd);
-		return wal_fail(g->w, errno, "cannot read '%s/logs/objects/%s'",
-				g->w->dir, fan);
+		if (errno == ENOTDIR || errno == ELOOP)
+			return 0; /* not a directory of ours */
+		snprintf(rel, sizeof(rel), "logs/objects/%s", fan);
+		return read_fail(g, rel, errno);
 	}
+	fd = dirfd(d);
 	while (ret == 0 && (e = readdir(d))) {
 		/* Temporary files of a writer, and anything else, stay. */
 		if (!is_hex(e->d_name, WAL_OID_HEXLEN - 2) ||
@@ -268,60 +293,41 @@ static int find_objects_in(struct gc *g, int objects_fd, const char *fan,
 
 static int find_objects(struct gc *g)
 {
+	DIR *d = open_dir(g->state_fd, "logs/objects", 1);
 	struct dirent *e;
 	sqlite3_stmt *named;
-	int fd, ret = 0;
-	DIR *d;
+	int ret = 0;
 
-	fd = openat(g->state_fd, "logs/objects",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return wal_fail(g->w, errno, "cannot read '%s/logs/objects'",
-				g->w->dir);
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return wal_fail(g->w, errno, "cannot read '%s/logs/objects'",
-				g->w->dir);
-	}
+	if (!d)
+		return errno == ENOENT ? 0
+				       : read_fail(g, "logs/objects", errno);
 	named = wal_prepare(g->w, "SELECT 1 FROM tool_calls"
 				  " WHERE output_hash = ?1 LIMIT 1");
 	if (!named)
 		ret = -1;
 	while (ret == 0 && (e = readdir(d)))
 		if (is_hex(e->d_name, 2))
-			ret = find_objects_in(g, dirfd(d), e->d_name, named);
+			ret = find_objects_in(g, d, e->d_name, named);
 	sqlite3_finalize(named);
 	closedir(d);
 	return ret;
 }
 
 /*
- * Add up the size of the files below NAME, a directory relative to DIRFD,
- * and remove them and it when REMOVE. Symbolic links are removed, never
- * followed. Returns 0, or -1 with errno.
+ * Add up the size of the files below NAME, a directory in the directory
+ * AT, and remove them and it when REMOVE. Symbolic links are removed,
+ * never followed. Returns 0, or -1 with errno.
  */
-static int walk_tree(int dirfd, const char *name, int remove, int64_t *bytes)
+static int walk_tree(int at, const char *name, int remove, int64_t *bytes)
 {
+	DIR *d = open_dir(at, name, 0);
 	struct dirent *e;
 	struct stat sb;
 	int fd, ret = 0, err;
-	DIR *d;
 
-	fd = openat(dirfd, name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (!d)
 		return errno == ENOENT ? 0 : -1;
-	d = fdopendir(fd);
-	if (!d) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
+	fd = dirfd(d);
 	while (ret == 0 && (e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
@@ -341,7 +347,7 @@ static int walk_tree(int dirfd, const char *name, int remove, int64_t *bytes)
 	err = errno;
 	closedir(d);
 	errno = err;
-	if (ret == 0 && remove && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 &&
+	if (ret == 0 && remove && unlinkat(at, name, AT_REMOVEDIR) < 0 &&
 	    errno != ENOENT)
 		ret = -1;
 	return ret;
@@ -383,35 +389,23 @@ static int add_log(struct gc *g, int64_t id)
 /* The agent log dirs of executions that no longer exist. */
 static int find_logs(struct gc *g)
 {
+	DIR *d = open_dir(g->state_fd, "logs/agents", 1);
 	sqlite3_stmt *exists;
 	struct dirent *e;
 	struct stat sb;
 	int fd, rc, ret = 0;
 	int64_t id;
-	DIR *d;
 
-	fd = openat(g->state_fd, "logs/agents",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return wal_fail(g->w, errno, "cannot read '%s/logs/agents'",
-				g->w->dir);
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return wal_fail(g->w, errno, "cannot read '%s/logs/agents'",
-				g->w->dir);
-	}
+	if (!d)
+		return errno == ENOENT ? 0 : read_fail(g, "logs/agents", errno);
+	fd = dirfd(d);
 	exists = wal_prepare(g->w, "SELECT 1 FROM executions WHERE id = ?1");
 	if (!exists)
 		ret = -1;
 	while (ret == 0 && (e = readdir(d))) {
 		id = log_dir_id(e->d_name);
 		if (!id ||
-		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) <
-			    0 ||
+		    fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(sb.st_mode))
 			continue;
 		sqlite3_bind_int64(exists, 1, id);
@@ -511,9 +505,9 @@ static int collect(struct gc *g)
 		goto undo;
 	if (g->o->dry_run) {
 		count_files(g);
-		return wal_exec(w, "ROLLBACK", "cannot roll back");
-	}
-	if (wal_exec(w, "COMMIT", "cannot commit") == 0) {
+		if (wal_exec(w, "ROLLBACK", "cannot roll back") == 0)
+			return 0;
+	} else if (wal_exec(w, "COMMIT", "cannot commit") == 0) {
 		g->out->committed = 1;
 		/* Later writes must not name an execution that is gone. */
 		if (g->forget)
