@@ -441,13 +441,15 @@ struct wal_gc_result {
  * (a key's newest transition stays, detached, and chains of transitions are
  * relinked past the dropped ones), then delete the files of logs/objects
  * that no remaining tool call names and the logs/agents/ID dirs of missing
- * executions, then VACUUM and checkpoint. The state table is never touched.
- * W must be writable and outside any transaction or batch (VACUUM cannot
- * run in one: EBUSY); the caller holds DIR's supervisor lock, or is the
- * supervisor, so that nothing else writes meanwhile. Fills OUT; returns 0,
- * or -1 (EINVAL: no rule; EROFS; EBUSY). A failure after the commit (a file
- * that cannot be removed, a failed VACUUM) returns -1 with OUT filled: the
- * rows are gone, and a later gc deletes what was left.
+ * executions, then VACUUM and checkpoint. State values are never touched
+ * (updated_by forgets a dropped agent); W's execution (wal_set_execution)
+ * is forgotten if it went. W must be writable and outside any transaction
+ * or batch (VACUUM cannot run in one: EBUSY); its pragmas are put back.
+ * The caller holds DIR's supervisor lock, or is the supervisor, so that
+ * nothing else writes meanwhile. Fills OUT; returns 0, or -1 (EINVAL: no
+ * rule; EROFS; EBUSY). A failure after the commit (a file that cannot be
+ * removed, a failed VACUUM) returns -1 with OUT->committed set: the rows
+ * are gone, and a later gc deletes what was left.
  */
 int wal_gc(struct wal *w, const struct wal_gc_options *o,
 	   struct wal_gc_result *out);
