@@ -7,7 +7,8 @@
  * store. Reads open a read-only connection, so they never wait for nor
  * disturb a running supervisor. `replay` writes, so it first takes the
  * supervisor lock, exactly as a supervisor would: while one runs, nothing
- * else may write.
+ * else may write. `gc` (wal_gc) too, dry run included: it counts by doing
+ * the work in a transaction it rolls back.
  *
  * Text output shows the columns a person wants (the *_cols lists); --json
  * shows every column the store returns.
@@ -31,6 +32,15 @@
 #define DB_OPT_CATEGORY (1u << 3)
 #define DB_OPT_SCOPE	(1u << 4)
 #define DB_OPT_AGENT	(1u << 5)
+#define DB_OPT_GC	(1u << 6) /* --keep, --older-than, --dry-run */
+
+/* getopt_long values of gc's options. */
+enum { OPT_KEEP = 0x300, OPT_OLDER_THAN, OPT_DRY_RUN };
+
+/* gc's rule when no rule is given. */
+#define DB_GC_KEEP 100
+/* Exit status of a write refused because a supervisor runs (as `run`). */
+#define DB_EXIT_LOCKED 3
 
 enum db_open {
 	DB_READ, /* a read-only connection, before run() */
@@ -60,7 +70,10 @@ struct db_run {
 	char **args;
 	long long limit; /* -n; 0: all */
 	const char *key, *search, *category, *scope;
-	long long agent; /* --agent; 0: all */
+	long long agent;      /* --agent; 0: all */
+	long long keep;	      /* --keep; -1: not given */
+	long long older_than; /* --older-than, in seconds; -1: not given */
+	int dry_run;	      /* --dry-run */
 };
 
 static const char *const state_cols[] = {"key", "value", "updated_at",
@@ -141,6 +154,7 @@ static int db_stats(struct db_run *r);
 static int db_recovery(struct db_run *r);
 static int db_replay(struct db_run *r);
 static int db_query(struct db_run *r);
+static int db_gc(struct db_run *r);
 
 static const struct db_sub db_table[] = {
 	{"state", "[KEY]", "state keys and their JSON values",
@@ -218,6 +232,25 @@ static const struct db_sub db_table[] = {
 	 "read-only: a statement that would write is refused before\n"
 	 "anything runs.",
 	 0, 1, -1, DB_READ, db_query},
+	{"gc", "", "drop old executions, orphan files; vacuum",
+	 "Drop old executions with their phases, agents, tool calls,\n"
+	 "transitions and artifacts; delete the stored tool outputs\n"
+	 "(logs/objects) that no remaining tool call names and the agent\n"
+	 "logs (logs/agents/ID) of executions that are gone; then VACUUM\n"
+	 "the database. Print what went and the bytes reclaimed.\n"
+	 "Running and pending executions are never dropped. The state is\n"
+	 "never touched, and each key keeps its newest transition.\n"
+	 "\n"
+	 "  --keep N           keep the N newest executions\n"
+	 "  --older-than D     drop only executions that ended more than D\n"
+	 "                     ago: 45s, 90m, 12h, 30d, 2w\n"
+	 "  --dry-run          print what would go; change nothing\n"
+	 "\n"
+	 "With both, an execution goes only if both let it; with neither,\n"
+	 "--keep 100. This writes, dry run included: it takes the\n"
+	 "supervisor lock, and is refused (exit status 3) while a\n"
+	 "supervisor runs on the state dir.",
+	 DB_OPT_GC, 0, 0, DB_SELF, db_gc},
 };
 
 #define DB_NSUB (sizeof(db_table) / sizeof(db_table[0]))
@@ -510,56 +543,76 @@ static int db_recovery(struct db_run *r)
 	return EXIT_OK;
 }
 
+/*
+ * Take the supervisor lock of the state dir for a subcommand that writes
+ * (VERB, for messages): *FD gets the lock's fd. Returns EXIT_OK, or the
+ * exit status after saying why: BUSY when a supervisor holds the lock,
+ * EXIT_USAGE when there is no state, else EXIT_FAIL.
+ */
+static int db_lock(struct db_run *r, const char *verb, int busy, int *fd)
+{
+	size_t dlen = strlen(r->ctx->dir);
+	char *lock = xmalloc(dlen + sizeof("/.smithers/supervisor.lock"));
+	struct wal *w = NULL;
+	pid_t holder = 0;
+	int rc = EXIT_FAIL;
+
+	/* DIR as given, even ".": the path the user can act on. */
+	sprintf(lock, "%s%s.smithers/supervisor.lock", r->ctx->dir,
+		dlen && r->ctx->dir[dlen - 1] == '/' ? "" : "/");
+	*fd = wal_lock_acquire(r->ctx->dir, &holder);
+	if (*fd >= 0) {
+		rc = EXIT_OK;
+	} else if (errno == EWOULDBLOCK) {
+		if (holder > 0)
+			fprintf(stderr,
+				"smithers: cannot %s: a supervisor (pid %ld) "
+				"holds '%s'; stop it first\n",
+				verb, (long)holder, lock);
+		else
+			fprintf(stderr,
+				"smithers: cannot %s: a supervisor holds "
+				"'%s'; stop it first\n",
+				verb, lock);
+		rc = busy;
+	} else if (errno == ENOENT) {
+		rc = cmd_open_store(r->ctx, 1, &w);
+		wal_close(w);
+		if (rc == EXIT_OK) { /* the state appeared meanwhile */
+			fprintf(stderr,
+				"smithers: cannot %s: '%s' appeared while it "
+				"was being locked; try again\n",
+				verb, lock);
+			rc = EXIT_FAIL;
+		}
+	} else {
+		fprintf(stderr, "smithers: cannot lock '%s': %s\n", lock,
+			strerror(errno));
+	}
+	free(lock);
+	return rc;
+}
+
 static int db_replay(struct db_run *r)
 {
 	const char *names[] = {"transition", "changed"};
 	enum wal_type types[] = {WAL_INTEGER, WAL_INTEGER};
 	const char *values[2];
 	struct wal_row row = {2, names, values, types};
-	size_t dlen = strlen(r->ctx->dir);
-	char *lock = xmalloc(dlen + sizeof("/.smithers/supervisor.lock"));
 	char idbuf[24], nbuf[24];
-	pid_t holder = 0;
 	long long id;
-	int fd = -1, rc = EXIT_FAIL, n;
+	int fd = -1, rc, n;
 
-	/* DIR as given, even ".": the path the user can act on. */
-	sprintf(lock, "%s%s.smithers/supervisor.lock", r->ctx->dir,
-		dlen && r->ctx->dir[dlen - 1] == '/' ? "" : "/");
 	if (cmd_parse_int64(r->args[0], 1, INT64_MAX, &id) < 0) {
 		fprintf(stderr,
 			"smithers: '%s' is not a transition id (a number "
 			"from 1)\n",
 			r->args[0]);
-		rc = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	fd = wal_lock_acquire(r->ctx->dir, &holder);
-	if (fd < 0) {
-		if (errno == EWOULDBLOCK && holder > 0)
-			fprintf(stderr,
-				"smithers: cannot replay: a supervisor (pid "
-				"%ld) holds '%s'; stop it first\n",
-				(long)holder, lock);
-		else if (errno == EWOULDBLOCK)
-			fprintf(stderr,
-				"smithers: cannot replay: a supervisor holds "
-				"'%s'; stop it first\n",
-				lock);
-		else if (errno == ENOENT)
-			rc = cmd_open_store(r->ctx, 1, &r->w);
-		else
-			fprintf(stderr, "smithers: cannot lock '%s': %s\n",
-				lock, strerror(errno));
-		if (rc == EXIT_OK) { /* the state appeared meanwhile */
-			fprintf(stderr,
-				"smithers: cannot replay: '%s' appeared while "
-				"it was being locked; try again\n",
-				lock);
-			rc = EXIT_FAIL;
-		}
-		goto out;
-	}
+	rc = db_lock(r, "replay", EXIT_FAIL, &fd);
+	if (rc != EXIT_OK)
+		return rc;
 	rc = cmd_open_store(r->ctx, 0, &r->w);
 	if (rc != EXIT_OK)
 		goto out;
@@ -589,9 +642,7 @@ out:
 	/* Close the store before the lock: nobody may write in between. */
 	wal_close(r->w);
 	r->w = NULL;
-	if (fd >= 0)
-		close(fd);
-	free(lock);
+	close(fd);
 	return rc;
 }
 
@@ -627,6 +678,151 @@ static int db_query(struct db_run *r)
 	return EXIT_OK;
 }
 
+/* ---- gc ------------------------------------------------------------------ */
+
+/* A duration such as 45s, 90m, 12h, 30d or 2w, in seconds; -1 if S is not
+ * one (a number from 0 and one unit). */
+static long long parse_duration(const char *s)
+{
+	static const struct {
+		char unit;
+		long long seconds;
+	} units[] = {
+		{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+	char *end;
+	long long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || !end[0] || end[1])
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].unit)
+			return n > LLONG_MAX / units[i].seconds
+				       ? -1
+				       : n * units[i].seconds;
+	return -1;
+}
+
+/* "3 executions", "1 execution". */
+static const char *count_of(char *buf, size_t len, int64_t n, const char *what)
+{
+	snprintf(buf, len, "%lld %s%s", (long long)n, what, n == 1 ? "" : "s");
+	return buf;
+}
+
+static void gc_print_text(const struct wal_gc_result *g, int dry)
+{
+	char b[6][48];
+
+	printf("%s %s, %s, %s, %s, %s, %s\n", dry ? "would drop" : "dropped",
+	       count_of(b[0], sizeof(b[0]), g->executions, "execution"),
+	       count_of(b[1], sizeof(b[1]), g->phases, "phase"),
+	       count_of(b[2], sizeof(b[2]), g->agents, "agent"),
+	       count_of(b[3], sizeof(b[3]), g->tool_calls, "tool call"),
+	       count_of(b[4], sizeof(b[4]), g->transitions, "transition"),
+	       count_of(b[5], sizeof(b[5]), g->artifacts, "artifact"));
+	printf("%s %s as the newest of their keys; %s %s\n",
+	       dry ? "would keep" : "kept",
+	       count_of(b[0], sizeof(b[0]), g->heads_kept, "transition"),
+	       dry ? "would prune" : "pruned",
+	       count_of(b[1], sizeof(b[1]), g->tombstones, "deleted key"));
+	printf("%s %s (%lld bytes) and %s (%lld bytes)\n",
+	       dry ? "would delete" : "deleted",
+	       count_of(b[0], sizeof(b[0]), g->objects, "object"),
+	       (long long)g->object_bytes,
+	       count_of(b[1], sizeof(b[1]), g->log_dirs, "agent log dir"),
+	       (long long)g->log_bytes);
+	if (dry)
+		puts("dry run: nothing was changed");
+	else
+		printf("database: %lld -> %lld bytes (%lld reclaimed)\n",
+		       (long long)g->db_bytes_before,
+		       (long long)g->db_bytes_after,
+		       (long long)(g->db_bytes_before - g->db_bytes_after));
+}
+
+static void gc_print_json(struct out *out, const struct wal_gc_result *g,
+			  int dry)
+{
+	enum { NGC = 16 };
+	static const char *const names[NGC] = {
+		"dry_run",	  "executions",	     "phases",
+		"agents",	  "tool_calls",	     "transitions",
+		"artifacts",	  "heads_kept",	     "tombstones",
+		"objects",	  "object_bytes",    "log_dirs",
+		"log_bytes",	  "db_bytes_before", "db_bytes_after",
+		"reclaimed_bytes"};
+	const int64_t nums[NGC - 1] = {g->executions,
+				       g->phases,
+				       g->agents,
+				       g->tool_calls,
+				       g->transitions,
+				       g->artifacts,
+				       g->heads_kept,
+				       g->tombstones,
+				       g->objects,
+				       g->object_bytes,
+				       g->log_dirs,
+				       g->log_bytes,
+				       g->db_bytes_before,
+				       g->db_bytes_after,
+				       g->db_bytes_before - g->db_bytes_after};
+	char buf[NGC][24];
+	const char *values[NGC];
+	enum wal_type types[NGC];
+	struct wal_row row = {NGC, names, values, types};
+
+	values[0] = dry ? "true" : "false";
+	types[0] = WAL_JSON;
+	for (int i = 1; i < NGC; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%lld",
+			 (long long)nums[i - 1]);
+		values[i] = buf[i];
+		types[i] = WAL_INTEGER;
+	}
+	out_object_begin(out, &row);
+	out_object_end(out);
+}
+
+static int db_gc(struct db_run *r)
+{
+	struct wal_gc_options o = {r->keep, r->older_than, r->dry_run};
+	struct wal_gc_result g;
+	int fd = -1, rc;
+
+	if (o.keep < 0 && o.older_than_s < 0)
+		o.keep = DB_GC_KEEP;
+	rc = db_lock(r, "gc", DB_EXIT_LOCKED, &fd);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = cmd_open_store(r->ctx, 0, &r->w);
+	if (rc != EXIT_OK)
+		goto out;
+	if (wal_gc(r->w, &o, &g) < 0) {
+		/* What went before a later step failed is gone all the same. */
+		if (g.committed && !r->ctx->json)
+			gc_print_text(&g, 0);
+		fprintf(stderr, "smithers: %s: %s\n",
+			g.committed ? "gc incomplete" : "cannot gc",
+			wal_errmsg(r->w));
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (r->ctx->json)
+		gc_print_json(r->out, &g, r->dry_run);
+	else
+		gc_print_text(&g, r->dry_run);
+out:
+	/* Close the store before the lock: nobody may write in between. */
+	wal_close(r->w);
+	r->w = NULL;
+	close(fd);
+	return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static const struct option db_options[] = {
@@ -636,6 +832,9 @@ static const struct option db_options[] = {
 	{"category", required_argument, NULL, OPT_CATEGORY},
 	{"scope", required_argument, NULL, OPT_SCOPE},
 	{"agent", required_argument, NULL, OPT_AGENT},
+	{"keep", required_argument, NULL, OPT_KEEP},
+	{"older-than", required_argument, NULL, OPT_OLDER_THAN},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -664,6 +863,8 @@ static void db_print_synopsis(FILE *fp, const struct db_sub *s)
 		fputs(" [--scope S]", fp);
 	if (s->opts & DB_OPT_AGENT)
 		fputs(" [--agent ID]", fp);
+	if (s->opts & DB_OPT_GC)
+		fputs(" [--keep N] [--older-than D] [--dry-run]", fp);
 	if (s->opts & DB_OPT_N)
 		fputs(" [-n N]", fp);
 	fputs(" [--json] [--dir DIR]\n", fp);
@@ -677,6 +878,7 @@ static void db_print_help(FILE *fp)
 	      "\n"
 	      "Read the store of a state dir, DIR/.smithers/smithers.db,\n"
 	      "through a read-only connection: safe while a supervisor runs.\n"
+	      "replay and gc write: they take the supervisor lock first.\n"
 	      "\n"
 	      "Subcommands:\n",
 	      fp);
@@ -736,6 +938,8 @@ static int db_sub_exec(struct cmd_ctx *ctx, const struct db_sub *s, int argc,
 	int c, rc;
 
 	memset(&r, 0, sizeof(r));
+	r.keep = -1;
+	r.older_than = -1;
 	r.sub = s;
 	r.ctx = ctx;
 	optind = 0;
@@ -794,6 +998,36 @@ static int db_sub_exec(struct cmd_ctx *ctx, const struct db_sub *s, int argc,
 					optarg);
 				return db_usage(s);
 			}
+			break;
+		case OPT_KEEP:
+			if (!db_opt_allowed(s, DB_OPT_GC, "--keep"))
+				return db_usage(s);
+			if (cmd_parse_int64(optarg, 0, INT64_MAX, &r.keep) <
+			    0) {
+				fprintf(stderr,
+					"smithers: '--keep' needs a count of "
+					"executions (0 or more), not '%s'\n",
+					optarg);
+				return db_usage(s);
+			}
+			break;
+		case OPT_OLDER_THAN:
+			if (!db_opt_allowed(s, DB_OPT_GC, "--older-than"))
+				return db_usage(s);
+			r.older_than = parse_duration(optarg);
+			if (r.older_than < 0) {
+				fprintf(stderr,
+					"smithers: '--older-than' needs a "
+					"duration such as 45s, 90m, 12h, 30d "
+					"or 2w, not '%s'\n",
+					optarg);
+				return db_usage(s);
+			}
+			break;
+		case OPT_DRY_RUN:
+			if (!db_opt_allowed(s, DB_OPT_GC, "--dry-run"))
+				return db_usage(s);
+			r.dry_run = 1;
 			break;
 		default:
 			cmd_option_error(argv, c);

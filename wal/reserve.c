@@ -30,17 +30,6 @@
 #define SHM_BLOCK	 32768
 #define FRAME_HEADER	 24
 
-static int64_t pragma_int(struct wal *w, const char *sql)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int64_t v = 0;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* Open PATH-SUFFIX again if FD is not open or its file was removed. */
 static int side_fd(struct wal *w, int *fd, const char *suffix)
 {
@@ -87,10 +76,11 @@ int wal_reserve(struct wal *w)
 	if (w->readonly || w->reserve_off)
 		return 0;
 	if (!w->reserve_margin) {
-		int64_t cache;
+		int64_t cache = 0;
 
-		page = pragma_int(w, "PRAGMA page_size");
-		cache = pragma_int(w, "PRAGMA cache_size");
+		if (wal_read_int(w, "PRAGMA page_size", &page) < 0 ||
+		    wal_read_int(w, "PRAGMA cache_size", &cache) < 0)
+			page = 0;
 		if (page <= 0)
 			page = 4096;
 		/* cache_size < 0 is in KiB. */

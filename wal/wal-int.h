@@ -72,6 +72,10 @@ int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what);
 /* Prepare SQL for a one-off read or write (caller finalizes); NULL on error. */
 sqlite3_stmt *wal_prepare(struct wal *w, const char *sql);
 
+/* Run SQL, a read of one integer: the first column of its first row into
+ * *OUT (unchanged when there is no row). Returns 0 or -1. */
+int wal_read_int(struct wal *w, const char *sql, int64_t *out);
+
 /*
  * Every write operation runs between wal_op_begin() and wal_op_end(): in a
  * batch, one savepoint; outside one, its own transaction. wal_op_end(w, 0)

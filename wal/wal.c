@@ -627,7 +627,7 @@ out:
 
 /* ---- open and close ----------------------------------------------------- */
 
-static int int_pragma(struct wal *w, const char *sql, int64_t *out)
+int wal_read_int(struct wal *w, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *st = wal_prepare(w, sql);
 	int rc;
@@ -652,7 +652,7 @@ int wal_schema_version(struct wal *w)
 {
 	int64_t v;
 
-	if (int_pragma(w, "PRAGMA user_version", &v) < 0)
+	if (wal_read_int(w, "PRAGMA user_version", &v) < 0)
 		return -1;
 	return (int)v;
 }
@@ -663,7 +663,7 @@ static int foreign_database(struct wal *w)
 {
 	int64_t n = 0;
 
-	if (int_pragma(w, "SELECT count(*) FROM sqlite_schema", &n) < 0)
+	if (wal_read_int(w, "SELECT count(*) FROM sqlite_schema", &n) < 0)
 		return 0;
 	return n > 0;
 }
@@ -937,12 +937,12 @@ int wal_stats(struct wal *w, struct wal_stats *out)
 	if (out->schema_version < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(counts) / sizeof(*counts); i++)
-		if (int_pragma(w, counts[i].sql,
-			       (int64_t *)((char *)out + counts[i].off)) < 0)
+		if (wal_read_int(w, counts[i].sql,
+				 (int64_t *)((char *)out + counts[i].off)) < 0)
 			return -1;
-	if (int_pragma(w, "PRAGMA page_size", &out->page_size) < 0 ||
-	    int_pragma(w, "PRAGMA page_count", &out->page_count) < 0 ||
-	    int_pragma(w, "PRAGMA freelist_count", &out->freelist_count) < 0)
+	if (wal_read_int(w, "PRAGMA page_size", &out->page_size) < 0 ||
+	    wal_read_int(w, "PRAGMA page_count", &out->page_count) < 0 ||
+	    wal_read_int(w, "PRAGMA freelist_count", &out->freelist_count) < 0)
 		return -1;
 	st = wal_prepare(w, "PRAGMA journal_mode");
 	if (!st)

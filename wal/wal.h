@@ -472,6 +472,58 @@ void wal_failpoint(const char *name);
  * checkpoints write there). Call before opening. -1 if it cannot. */
 int wal_failpoint_setup(void);
 
+/* ---- garbage collection ---------------------------------------------------
+ */
+
+/* A rule of struct wal_gc_options that is not given. */
+#define WAL_GC_NO_RULE (-1)
+
+/*
+ * Which executions wal_gc() drops: those every rule given allows, and never
+ * one that is running or pending. At least one rule must be given.
+ */
+struct wal_gc_options {
+	int64_t keep;	      /* keep the KEEP newest (by id); or NO_RULE */
+	int64_t older_than_s; /* drop only those that ended more than this
+				 many seconds ago (not those without an end
+				 time); or NO_RULE */
+	int dry_run;	      /* count what would go; change nothing */
+};
+
+/* What wal_gc() dropped (or, for a dry run, would drop). */
+struct wal_gc_result {
+	/* rows, including those that went with their execution */
+	int64_t executions, phases, agents, tool_calls, transitions, artifacts;
+	int64_t heads_kept; /* transitions of dropped executions kept, with
+			       execution_id NULL, as the newest of their key */
+	int64_t tombstones; /* deleted_state rows pruned: no history left */
+	int64_t objects, object_bytes; /* files of logs/objects deleted */
+	int64_t log_dirs, log_bytes;   /* logs/agents/ID dirs deleted */
+	/* smithers.db and its -wal before and after (a dry run: equal) */
+	int64_t db_bytes_before, db_bytes_after;
+	int committed; /* the rows are gone (set even if a later step
+			  failed); 0 for a dry run */
+};
+
+/*
+ * Apply the retention policy O: drop the executions it selects with their
+ * phases, agents, tool calls, transitions and artifacts in one transaction
+ * (a key's newest transition stays, detached, and chains of transitions are
+ * relinked past the dropped ones), then delete the files of logs/objects
+ * that no remaining tool call names and the logs/agents/ID dirs of missing
+ * executions, then VACUUM and checkpoint. State values are never touched
+ * (updated_by forgets a dropped agent); W's execution (wal_set_execution)
+ * is forgotten if it went. W must be writable and outside any transaction
+ * or batch (VACUUM cannot run in one: EBUSY); its pragmas are put back.
+ * The caller holds DIR's supervisor lock, or is the supervisor, so that
+ * nothing else writes meanwhile. Fills OUT; returns 0, or -1 (EINVAL: no
+ * rule; EROFS; EBUSY). A failure after the commit (a file that cannot be
+ * removed, a failed VACUUM) returns -1 with OUT->committed set: the rows
+ * are gone, and a later gc deletes what was left.
+ */
+int wal_gc(struct wal *w, const struct wal_gc_options *o,
+	   struct wal_gc_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 SUBS="state transitions executions execution current memories tools
-artifacts stats recovery replay query"
+artifacts stats recovery replay query gc"
 
 for args in "--help" "-h" "help"; do
 	run "$SMITHERS" $args
@@ -65,6 +65,8 @@ run "$SMITHERS" db tools --help
 out_has "[--agent ID] [-n N]"
 run "$SMITHERS" db replay --help
 out_has "replay:ID"
+run "$SMITHERS" db gc --help
+out_has "[--keep N] [--older-than D] [--dry-run]"
 
 # Help needs no state dir.
 run "$SMITHERS" --dir "$T/nowhere" db stats --help
@@ -82,7 +84,8 @@ for word in '\\-\\-dir' '\\-\\-json' '\\-\\-key' '\\-\\-search' \
 	'\\-\\-category' '\\-\\-scope' '\\-\\-agent' '\\-n' \
 	'\\-\\-help' '\\-\\-version' SMITHERS_DIR smithers.db \
 	supervisor.lock logs/objects '^\.SH EXIT STATUS' '^\.SH FILES' \
-	'^\.SH ENVIRONMENT'; do
+	'^\.SH ENVIRONMENT' '\\-\\-keep' '\\-\\-older\\-than' \
+	'\\-\\-dry\\-run'; do
 	grep -q -- "$word" "$man" || fail "smithers.1 lacks $word"
 done
 
