@@ -195,6 +195,8 @@ struct run {
 	int64_t disk_full_ms; /* since when (wall clock) */
 	int disk_retry;	      /* parked changes are being tried again */
 	int db_lost; /* the database file was deleted under us */
+	int gc_wanted; /* a gc request waits (gcreq.c) */
+	char *gc_request; /* its path */
 };
 
 static int64_t mono_ms(void)
@@ -472,6 +474,10 @@ static void commit_turn(struct run *r)
 				stop_all(r, -1);
 			r->exit_status = 1;
 		}
+		/* `smithers db gc --via-supervisor` (gcreq.c), served after
+		 * this commit. */
+		if (access(r->gc_request, F_OK) == 0)
+			r->gc_wanted = 1;
 		if (batch(r) == 0 &&
 		    wal_execution_heartbeat(r->w, r->exec_id) < 0)
 			sup_log(SUP_WARN, "cannot record heartbeat: %s",
@@ -1704,6 +1710,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		sup_log_reopen();
 		sup_log(SUP_INFO, "log files reopened");
 		break;
+
 	case SIGINT:
 	case SIGTERM:
 		if (r->stopping > 0) {
@@ -2088,6 +2095,23 @@ out:
 	return ret;
 }
 
+/* Between two commits: the gc `smithers db gc --via-supervisor` asked for.
+ * The agents wait meanwhile (VACUUM rewrites the whole database). */
+static void serve_gc(struct run *r)
+{
+	int64_t t0 = mono_ms();
+	int rc;
+
+	r->gc_wanted = 0;
+	sup_log(SUP_INFO, "gc asked for: running it");
+	rc = sup_gc_serve(r->w, r->state_dir);
+	if (rc < 0)
+		sup_log(SUP_WARN, "gc request: %s",
+			errno ? strerror(errno) : "unreadable");
+	else if (rc > 0)
+		sup_log(SUP_INFO, "gc done in %" PRId64 " ms", mono_ms() - t0);
+}
+
 /* ---- set-up and tear-down
  * ---------------------------------------------------------- */
 
@@ -2184,6 +2208,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	r.dir = strdup(real);
 	r.state_dir = xasprintf("%s/.smithers", r.dir);
 	r.sock_path = xasprintf("%s/supervisor.sock", r.state_dir);
+	r.gc_request = xasprintf("%s/gc.request", r.state_dir);
 	r.exit_status = 0;
 
 	if (wal_failpoint_setup() < 0)
@@ -2355,6 +2380,8 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 		}
 		commit_turn(&r);
 		reap_streams(&r);
+		if (r.gc_wanted && !r.in_batch)
+			serve_gc(&r);
 	}
 	commit_turn(&r);
 out:
@@ -2423,6 +2450,7 @@ out:
 	free(cfg);
 	free(log_path);
 	free(r.sock_path);
+	free(r.gc_request);
 	free(r.state_dir);
 	free(r.dir);
 	sup_log_close();

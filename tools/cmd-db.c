@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "supervisor/supervisor.h"
 #include "tools/output.h"
 #include "tools/cli.h"
 #include "wal/wal.h"
@@ -35,7 +36,9 @@
 #define DB_OPT_GC	(1u << 6) /* --keep, --older-than, --dry-run */
 
 /* getopt_long values of gc's options. */
-enum { OPT_KEEP = 0x300, OPT_OLDER_THAN, OPT_DRY_RUN };
+enum { OPT_KEEP = 0x300, OPT_OLDER_THAN, OPT_DRY_RUN, OPT_VIA_SUPERVISOR };
+/* How long --via-supervisor waits for the supervisor's answer. */
+#define DB_GC_VIA_TIMEOUT_S SUP_GC_REQUEST_MAX_AGE_S
 
 /* gc's rule when no rule is given. */
 #define DB_GC_KEEP 100
@@ -74,6 +77,7 @@ struct db_run {
 	long long keep;	      /* --keep; -1: not given */
 	long long older_than; /* --older-than, in seconds; -1: not given */
 	int dry_run;	      /* --dry-run */
+	int via_supervisor;   /* --via-supervisor */
 };
 
 static const char *const state_cols[] = {"key", "value", "updated_at",
@@ -245,11 +249,15 @@ static const struct db_sub db_table[] = {
 	 "  --older-than D     drop only executions that ended more than D\n"
 	 "                     ago: 45s, 90m, 12h, 30d, 2w\n"
 	 "  --dry-run          print what would go; change nothing\n"
+	 "  --via-supervisor   if a supervisor runs on the state dir, have\n"
+	 "                     it run the gc between two of its commits\n"
+	 "                     (its agents wait meanwhile)\n"
 	 "\n"
 	 "With both, an execution goes only if both let it; with neither,\n"
 	 "--keep 100. This writes, dry run included: it takes the\n"
 	 "supervisor lock, and is refused (exit status 3) while a\n"
-	 "supervisor runs on the state dir.",
+	 "supervisor runs on the state dir, unless sent through it with\n"
+	 "--via-supervisor.",
 	 DB_OPT_GC, 0, 0, DB_SELF, db_gc},
 };
 
@@ -787,6 +795,35 @@ static void gc_print_json(struct out *out, const struct wal_gc_result *g,
 	out_object_end(out);
 }
 
+/* gc sent through the supervisor HOLDER (supervisor/gcreq.c). */
+static int db_gc_via(struct db_run *r, pid_t holder,
+		     const struct wal_gc_options *o)
+{
+	struct wal_gc_result g;
+	char err[1024], *state;
+	int rc;
+
+	if (asprintf(&state, "%s/.smithers", r->ctx->dir) < 0)
+		return EXIT_FAIL;
+	rc = sup_gc_request(state, holder, o, DB_GC_VIA_TIMEOUT_S, &g, err,
+			    sizeof(err));
+	free(state);
+	if (rc < 0) {
+		if (g.committed && !r->ctx->json)
+			gc_print_text(&g, 0);
+		fprintf(stderr, "smithers: %s through the supervisor (pid %ld): "
+			"%s\n",
+			g.committed ? "gc incomplete" : "cannot gc",
+			(long)holder, err);
+		return EXIT_FAIL;
+	}
+	if (r->ctx->json)
+		gc_print_json(r->out, &g, r->dry_run);
+	else
+		gc_print_text(&g, r->dry_run);
+	return EXIT_OK;
+}
+
 static int db_gc(struct db_run *r)
 {
 	struct wal_gc_options o = {r->keep, r->older_than, r->dry_run};
@@ -795,7 +832,17 @@ static int db_gc(struct db_run *r)
 
 	if (o.keep < 0 && o.older_than_s < 0)
 		o.keep = DB_GC_KEEP;
+	if (r->via_supervisor) {
+		pid_t holder = wal_lock_holder(r->ctx->dir);
+
+		if (holder > 0)
+			return db_gc_via(r, holder, &o);
+	}
 	rc = db_lock(r, "gc", DB_EXIT_LOCKED, &fd);
+	if (rc == DB_EXIT_LOCKED)
+		fputs("smithers: or have it run the gc: smithers db gc "
+		      "--via-supervisor\n",
+		      stderr);
 	if (rc != EXIT_OK)
 		return rc;
 	rc = cmd_open_store(r->ctx, 0, &r->w);
@@ -835,6 +882,7 @@ static const struct option db_options[] = {
 	{"keep", required_argument, NULL, OPT_KEEP},
 	{"older-than", required_argument, NULL, OPT_OLDER_THAN},
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"via-supervisor", no_argument, NULL, OPT_VIA_SUPERVISOR},
 	{NULL, 0, NULL, 0},
 };
 
@@ -864,7 +912,9 @@ static void db_print_synopsis(FILE *fp, const struct db_sub *s)
 	if (s->opts & DB_OPT_AGENT)
 		fputs(" [--agent ID]", fp);
 	if (s->opts & DB_OPT_GC)
-		fputs(" [--keep N] [--older-than D] [--dry-run]", fp);
+		fputs(" [--keep N] [--older-than D] [--dry-run]"
+		      " [--via-supervisor]",
+		      fp);
 	if (s->opts & DB_OPT_N)
 		fputs(" [-n N]", fp);
 	fputs(" [--json] [--dir DIR]\n", fp);
@@ -1028,6 +1078,11 @@ static int db_sub_exec(struct cmd_ctx *ctx, const struct db_sub *s, int argc,
 			if (!db_opt_allowed(s, DB_OPT_GC, "--dry-run"))
 				return db_usage(s);
 			r.dry_run = 1;
+			break;
+		case OPT_VIA_SUPERVISOR:
+			if (!db_opt_allowed(s, DB_OPT_GC, "--via-supervisor"))
+				return db_usage(s);
+			r.via_supervisor = 1;
 			break;
 		default:
 			cmd_option_error(argv, c);

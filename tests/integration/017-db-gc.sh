@@ -12,7 +12,7 @@
 # Help.
 run "$SMITHERS" db gc --help
 expect_rc 0
-out_has "usage: smithers db gc [--keep N] [--older-than D] [--dry-run] [--json] [--dir DIR]"
+out_has "usage: smithers db gc [--keep N] [--older-than D] [--dry-run] [--via-supervisor] [--json] [--dir DIR]"
 out_has "--keep 100"
 run "$SMITHERS" db --help
 grep -q "^  gc  " "$OUT" || fail "db --help lacks gc"
@@ -197,13 +197,52 @@ hold_lock held
 for args in "" "--dry-run" "--keep 0 --json"; do
 	run "$SMITHERS" --dir held db gc $args
 	expect_rc 3
-	err_is "smithers: cannot gc: a supervisor (pid $HOLDER) holds 'held/.smithers/supervisor.lock'; stop it first"
+	err_is "smithers: cannot gc: a supervisor (pid $HOLDER) holds 'held/.smithers/supervisor.lock'; stop it first
+smithers: or have it run the gc: smithers db gc --via-supervisor"
 	out_is ""
 done
 release_lock
 run "$SMITHERS" --dir held db executions --json
 json 'len(j) == 1'
 run "$SMITHERS" --dir held db gc --keep 0
+expect_rc 0
+out_has "dropped 1 execution,"
+
+# Sent through a running supervisor: it drops the old executions between
+# two of its commits, keeps its own, and its agent goes on writing.
+mkdir live
+printf '[phase p]\n[agent a]\nphase = p\ncommand = smithers emit state.set x 1\n' \
+	>live/done.ini
+printf '[phase q]\n[agent w]\nphase = q\ncommand = %s\n' \
+	"$AGENT set live 100000000 100" >live/live.ini
+for i in 1 2; do
+	run "$SMITHERS" --dir live run live/done.ini
+	expect_rc 0
+done
+"$SMITHERS" --dir live run live/live.ini >live/.sup.out 2>live/.sup.err &
+SUP=$!
+BG_PIDS="$BG_PIDS $SUP"
+live_writes() {
+	n=$("$SMITHERS" --dir live db query \
+		"SELECT count(*) FROM transitions WHERE key LIKE 'live.%'" |
+		tail -n 1 | tr -d ' ')
+	[ "$n" -ge "$1" ]
+}
+wait_until 30 live_writes 1000
+run "$SMITHERS" --dir live db gc --keep 0 --via-supervisor
+expect_rc 0
+out_has "dropped 2 executions,"
+grep -q "gc asked for: running it" live/.sup.err || fail "no gc in the log"
+run "$SMITHERS" --dir live db executions --json
+json '[e["status"] for e in j] == ["running"]'
+n=$("$SMITHERS" --dir live db query \
+	"SELECT count(*) FROM transitions WHERE key LIKE 'live.%'" |
+	tail -n 1 | tr -d ' ')
+wait_until 30 live_writes $((n + 1000))
+kill -TERM "$SUP"
+wait "$SUP" || :
+# With no supervisor, --via-supervisor runs the gc itself.
+run "$SMITHERS" --dir live db gc --keep 0 --via-supervisor
 expect_rc 0
 out_has "dropped 1 execution,"
 
