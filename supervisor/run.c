@@ -1258,11 +1258,10 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 			a->state = A_CANCELLED;
 			break;
 		}
-		if (spawn(a) < 0) {
-			struct timeval tv = tv_ms(backoff_ms(a) + 1000);
-
-			evtimer_add(a->timer, &tv);
-		}
+		/* A slot of max_parallel, like any start. */
+		a->state = A_PENDING;
+		schedule(a->run);
+		phase_check(a->run);
 		break;
 	default:
 		break;
