@@ -904,7 +904,12 @@ static void random_token(char out[33])
 		sprintf(out + 2 * i, "%02x", raw[i]);
 }
 
-static int spawn(struct agent *a)
+/*
+ * Start A's worker. Returns 0, or -1 with errno and, in *WHAT, what could
+ * not be done ("fork the worker"); *WHAT is NULL when the failure was
+ * the store's (already logged).
+ */
+static int spawn(struct agent *a, const char **what)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
@@ -912,7 +917,9 @@ static int spawn(struct agent *a)
 	char **env = NULL, *log_path;
 	char max[32], keep[16], sig[16], grace[32], parent[16];
 	pid_t pid;
+	int err = EIO;
 
+	*what = NULL;
 	log_path = xasprintf("%s/%s.log", r->log_dir, sp->name);
 	if (!a->id) {
 		struct wal_agent_spec spec = {
@@ -937,8 +944,8 @@ static int spawn(struct agent *a)
 	random_token(a->token);
 	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
 	    pipe2(ctl, O_CLOEXEC) < 0) {
-		sup_log(SUP_ERROR, "agent '%s': cannot make pipes: %s",
-			sp->name, strerror(errno));
+		err = errno;
+		*what = "make the pipes";
 		goto fail;
 	}
 	env = agent_env(a);
@@ -972,8 +979,8 @@ static int spawn(struct agent *a)
 
 	pid = fork();
 	if (pid < 0) {
-		sup_log(SUP_ERROR, "agent '%s': cannot fork: %s", sp->name,
-			strerror(errno));
+		err = errno;
+		*what = "fork the worker";
 		goto fail;
 	}
 	if (pid == 0) {
@@ -1044,6 +1051,7 @@ fail:
 	}
 	free_agent_env(r, env);
 	free(log_path);
+	errno = err;
 	return -1;
 }
 
@@ -1293,6 +1301,70 @@ static void reap(struct run *r)
 	}
 }
 
+/* Whether a start that failed with ERR may succeed later: the system is
+ * short of processes, memory or fds for now. */
+static int transient(int err)
+{
+	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/*
+ * Start A. A start that fails for want of processes, memory or fds (fork:
+ * EAGAIN, ENOMEM; pipes: EMFILE, ENFILE) is an attempt that failed: A
+ * tries again after its backoff, whatever its restart policy, until
+ * max_restarts. Any other failure fails A at once.
+ */
+static void start(struct agent *a)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	const char *what;
+	char *why;
+	int err, db;
+
+	if (spawn(a, &what) == 0)
+		return;
+	err = errno;
+	a->state = A_FAILED;
+	if (!what) {
+		if (a->id && batch(r) == 0)
+			wal_agent_fail(r->w, a->id, "cannot start its worker",
+				       -1, 0);
+		return;
+	}
+	why = xasprintf("cannot %s: %s", what, strerror(err));
+	a->failures++;
+	a->consecutive++;
+	db = a->id && batch(r) == 0;
+	if (transient(err) && a->attempt - 1 < sp->max_restarts) {
+		int64_t delay = backoff_ms(a);
+		struct timeval tv = tv_ms(delay);
+
+		a->attempt++;
+		a->state = A_BACKOFF;
+		sup_log(SUP_ERROR,
+			"cannot %s of agent '%s': %s; retrying in %" PRId64
+			" ms (attempt %d)",
+			what, sp->name, strerror(err), delay, a->attempt);
+		if (db &&
+		    wal_agent_restart(r->w, a->id, a->attempt, why, -1, 0) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		evtimer_add(a->timer, &tv);
+	} else {
+		if (transient(err))
+			sup_log(SUP_ERROR,
+				"cannot %s of agent '%s': %s; giving up after "
+				"%d attempts",
+				what, sp->name, strerror(err), a->attempt);
+		else
+			sup_log(SUP_ERROR, "cannot %s of agent '%s': %s", what,
+				sp->name, strerror(err));
+		if (db && wal_agent_fail(r->w, a->id, why, -1, 0) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+	}
+	free(why);
+}
+
 /* Start pending agents while there are free slots. */
 static void schedule(struct run *r)
 {
@@ -1305,15 +1377,8 @@ static void schedule(struct run *r)
 	     i++) {
 		struct agent *a = &r->agents[i];
 
-		if (a->state != A_PENDING)
-			continue;
-		if (spawn(a) < 0) {
-			a->state = A_FAILED;
-			if (a->id && batch(r) == 0)
-				wal_agent_fail(r->w, a->id,
-					       "cannot start its worker", -1,
-					       0);
-		}
+		if (a->state == A_PENDING)
+			start(a);
 	}
 }
 
