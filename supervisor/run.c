@@ -992,9 +992,18 @@ static int spawn(struct agent *a, const char **what)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		hi_up = fcntl(up[1], F_DUPFD_CLOEXEC, 10);
-		hi_down = fcntl(down[0], F_DUPFD_CLOEXEC, 10);
-		hi_ctl = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+		/* Ends above 5 (our own files hold 3 to 5) go straight to
+		 * their places; moving them out of the way first would take
+		 * fds that a supervisor at its RLIMIT_NOFILE does not have. */
+		if (up[1] > 5 && down[0] > 5 && ctl[1] > 5) {
+			hi_up = up[1];
+			hi_down = down[0];
+			hi_ctl = ctl[1];
+		} else {
+			hi_up = fcntl(up[1], F_DUPFD_CLOEXEC, 10);
+			hi_down = fcntl(down[0], F_DUPFD_CLOEXEC, 10);
+			hi_ctl = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+		}
 		if (hi_up < 0 || hi_down < 0 || hi_ctl < 0 ||
 		    place_fd(hi_up, 3) < 0 || place_fd(hi_down, 4) < 0 ||
 		    place_fd(hi_ctl, 5) < 0)
