@@ -71,6 +71,8 @@
 #define WAL_TRIM_PAGES 4096
 /* After stop_grace, how long the worker has before we SIGKILL it. */
 #define KILL_SLACK_MS 2000
+/* Out of fds, the listener rests this long between tries (accept_cb). */
+#define ACCEPT_PAUSE_MS 250
 
 enum agent_state {
 	A_IDLE, /* not part of the running phase */
@@ -160,6 +162,7 @@ struct run {
 	int lock_fd;
 	int listen_fd;
 	struct event *listen_ev;
+	int accept_paused; /* out of fds: the listener waits (accept_cb) */
 	struct event *sig_ev[5];
 	struct event *heartbeat_ev;
 	int64_t exec_id;
@@ -785,15 +788,43 @@ static void stream_read_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(s->rev);
 }
 
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	event_add(r->listen_ev, NULL);
+}
+
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct run *r = arg;
 	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+	if (c < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		      errno == ENOMEM)) {
+		struct timeval tv = tv_ms(ACCEPT_PAUSE_MS);
+
+		/* The connection stays in the backlog and the socket stays
+		 * readable: listening on would spin the loop. */
+		if (!r->accept_paused)
+			sup_log(SUP_WARN,
+				"cannot accept connections on '%s': %s; "
+				"trying again every %d ms",
+				r->sock_path, strerror(errno), ACCEPT_PAUSE_MS);
+		r->accept_paused = 1;
+		if (event_base_once(r->base, -1, EV_TIMEOUT, accept_resume, r,
+				    &tv) == 0)
+			event_del(r->listen_ev);
+		return;
+	}
 	if (c < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			sup_log(SUP_WARN, "accept: %s", strerror(errno));
 		return;
+	}
+	if (r->accept_paused) {
+		sup_log(SUP_INFO, "accepting connections again");
+		r->accept_paused = 0;
 	}
 	if (!stream_new(r, NULL, c, c)) {
 		sup_log(SUP_ERROR, "out of memory for a connection");
