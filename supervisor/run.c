@@ -21,7 +21,9 @@
  * CANCELLED. Every failure counts toward max_restarts (no hole for crashes
  * after startsecs, unlike supervisord); the backoff doubles with each
  * consecutive failure and starts again from its minimum after a run that
- * lasted at least startsecs.
+ * lasted at least startsecs. A start that failed for want of processes,
+ * memory or fds (ours or the worker's) is a failed attempt too, retried
+ * whatever the restart policy (start_failed).
  *
  * Signals reach the loop as libevent signal events, never as work done in a
  * raw handler.
@@ -144,6 +146,7 @@ struct agent {
 	int proto_error;
 	int timed_out;
 	int worker_done; /* the worker said its agent's group is gone */
+	int transient;	 /* the worker could not start it, for now */
 	/* Tool calls started and not completed, by the agent's number: per
 	 * agent, since `smithers emit` starts and completes a call from two
 	 * different connections. */
@@ -1050,6 +1053,7 @@ static int spawn(struct agent *a, const char **what)
 	a->worker = pid;
 	a->pid = 0;
 	a->worker_done = 0;
+	a->transient = 0;
 	a->ctl_fd = ctl[0];
 	a->ctl_len = 0;
 	evutil_make_socket_nonblocking(ctl[0]);
@@ -1110,6 +1114,10 @@ static void ctl_line(struct agent *a, char *line)
 	}
 	if (!strcmp(line, "done")) {
 		a->worker_done = 1;
+		return;
+	}
+	if (!strcmp(line, "transient")) {
+		a->transient = 1;
 		return;
 	}
 	sup_log(SUP_WARN, "agent '%s': worker: %s", a->spec->name, line);
@@ -1174,6 +1182,49 @@ static int64_t backoff_ms(const struct agent *a)
 	return d > a->spec->backoff_max_ms ? a->spec->backoff_max_ms : d;
 }
 
+/*
+ * A could not be started, WHY (its error), CODE the exit status of a worker
+ * that ran (-1: none). A start that may succeed later (TRANSIENT: short of
+ * processes, memory or fds) is an attempt that failed: A tries again after
+ * its backoff, whatever its restart policy, until max_restarts. Any other
+ * fails A at once.
+ */
+static void start_failed(struct agent *a, const char *why, int transient,
+			 int code)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	int db = a->id && batch(r) == 0;
+
+	a->failures++;
+	a->consecutive++;
+	if (transient && a->attempt - 1 < sp->max_restarts) {
+		int64_t delay = backoff_ms(a);
+		struct timeval tv = tv_ms(delay);
+
+		a->attempt++;
+		a->state = A_BACKOFF;
+		sup_log(SUP_ERROR,
+			"agent '%s': %s; retrying in %" PRId64
+			" ms (attempt %d)",
+			sp->name, why, delay, a->attempt);
+		if (db && wal_agent_restart(r->w, a->id, a->attempt, why, code,
+					    0) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		evtimer_add(a->timer, &tv);
+		return;
+	}
+	a->state = A_FAILED;
+	if (transient)
+		sup_log(SUP_ERROR,
+			"agent '%s': %s; giving up after %d attempts", sp->name,
+			why, a->attempt);
+	else
+		sup_log(SUP_ERROR, "agent '%s': %s", sp->name, why);
+	if (db && wal_agent_fail(r->w, a->id, why, code, 0) < 0)
+		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+}
+
 /* The worker of A ended with STATUS: decide what comes next. */
 static void agent_exited(struct agent *a, int status)
 {
@@ -1207,6 +1258,12 @@ static void agent_exited(struct agent *a, int status)
 		code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
+	/* The worker ran but could not start the agent, for now. */
+	if (a->transient && !a->pid && !r->stopping) {
+		start_failed(a, a->why ? a->why : "cannot start the agent", 1,
+			     code);
+		goto out;
+	}
 	ok = code == 0 && !a->fail_text && !a->proto_error && !a->timed_out;
 	if (a->timed_out)
 		why = xasprintf("timed out after %" PRId64 " ms",
@@ -1348,60 +1405,25 @@ static int transient(int err)
 	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
 }
 
-/*
- * Start A. A start that fails for want of processes, memory or fds (fork:
- * EAGAIN, ENOMEM; pipes: EMFILE, ENFILE) is an attempt that failed: A
- * tries again after its backoff, whatever its restart policy, until
- * max_restarts. Any other failure fails A at once.
- */
+/* Start A, or see to what its failure calls for (start_failed). */
 static void start(struct agent *a)
 {
-	struct run *r = a->run;
-	const struct sup_agent *sp = a->spec;
 	const char *what;
 	char *why;
-	int err, db;
+	int err;
 
 	if (spawn(a, &what) == 0)
 		return;
 	err = errno;
-	a->state = A_FAILED;
 	if (!what) {
-		if (a->id && batch(r) == 0)
-			wal_agent_fail(r->w, a->id, "cannot start its worker",
-				       -1, 0);
+		a->state = A_FAILED;
+		if (a->id && batch(a->run) == 0)
+			wal_agent_fail(a->run->w, a->id,
+				       "cannot start its worker", -1, 0);
 		return;
 	}
 	why = xasprintf("cannot %s: %s", what, strerror(err));
-	a->failures++;
-	a->consecutive++;
-	db = a->id && batch(r) == 0;
-	if (transient(err) && a->attempt - 1 < sp->max_restarts) {
-		int64_t delay = backoff_ms(a);
-		struct timeval tv = tv_ms(delay);
-
-		a->attempt++;
-		a->state = A_BACKOFF;
-		sup_log(SUP_ERROR,
-			"cannot %s of agent '%s': %s; retrying in %" PRId64
-			" ms (attempt %d)",
-			what, sp->name, strerror(err), delay, a->attempt);
-		if (db &&
-		    wal_agent_restart(r->w, a->id, a->attempt, why, -1, 0) < 0)
-			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
-		evtimer_add(a->timer, &tv);
-	} else {
-		if (transient(err))
-			sup_log(SUP_ERROR,
-				"cannot %s of agent '%s': %s; giving up after "
-				"%d attempts",
-				what, sp->name, strerror(err), a->attempt);
-		else
-			sup_log(SUP_ERROR, "cannot %s of agent '%s': %s", what,
-				sp->name, strerror(err));
-		if (db && wal_agent_fail(r->w, a->id, why, -1, 0) < 0)
-			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
-	}
+	start_failed(a, why, transient(err), -1);
 	free(why);
 }
 

@@ -9,8 +9,9 @@
 #    an agent that closes its pipes and runs on, exec failures (a command
 #    not found, a cwd that does not exist), its smithers-worker SIGKILLed,
 #    a tree of grandchildren that ignore SIGTERM.
-# 2. fork() of a worker failing for RLIMIT_NPROC (run as an unprivileged
-#    uid of its own, so that the count is only ours; root ignores the limit).
+# 2. fork() of a worker, then of an agent by its worker, failing for
+#    RLIMIT_NPROC (run as an unprivileged uid of its own, so that the count
+#    is only ours; root ignores the limit).
 # 3. The supervisor out of file descriptors: spawns, accepts, and a spawn
 #    with just enough for its pipes.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -124,6 +125,25 @@ else:
 '
 soft_limit() {
 	"$PYTHON" -c "$LIMIT_PY" "$@"
+}
+
+# tasks_of UID: how many tasks (threads) of real uid UID there are, what
+# RLIMIT_NPROC counts.
+tasks_of() {
+	"$PYTHON" -c '
+import os, sys
+n = 0
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        for tid in os.listdir("/proc/%s/task" % pid):
+            with open("/proc/%s/task/%s/status" % (pid, tid)) as f:
+                uid = [l.split()[1] for l in f if l.startswith("Uid:")]
+            n += uid == [sys.argv[1]]
+    except OSError:
+        pass
+print(n)' "$1"
 }
 
 # witness_ok DIR: the witness completed at its first attempt, and each of
@@ -300,7 +320,8 @@ log_has "$T" "phase 'work' iteration 0 failed"
 # 'forker' and 'giveup' start once 'gate' ends: after the test lowers the
 # supervisor's soft RLIMIT_NPROC to 1. A start that fails so is retried after
 # the backoff, whatever the restart policy, as an attempt toward
-# max_restarts; 'forker' starts once the limit is raised again.
+# max_restarts. Then the limit lets the worker be forked but not the agent:
+# the same. 'forker' starts once the limit is back.
 B=$T/b
 U=$((3000000 + $$))
 as_u() { setpriv --reuid="$U" --regid="$U" --clear-groups "$@"; }
@@ -343,7 +364,10 @@ restart = never
 max_restarts = 1
 backoff = 100ms
 INI
-	setpriv --reuid="$U" --regid="$U" --clear-groups \
+	# A sanitized worker's leak check at exit needs one process more
+	# (LeakSanitizer's tracer): none for the workers that end at the limit.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		setpriv --reuid="$U" --regid="$U" --clear-groups \
 		"$SMITHERS" --dir "$B" run "$B/flow.ini" >"$T/.sup.out" 2>"$T/.sup.err" &
 	SUP=$!
 	BG_PIDS="$BG_PIDS $SUP"
@@ -358,23 +382,34 @@ INI
 	: >"$B/gate"
 	wait_until 30 final "$B" giveup
 	forker_failed() {
-		[ "$(log_count "$B" "cannot fork the worker of agent 'forker'")" -ge 3 ]
+		[ "$(log_count "$B" "agent 'forker': cannot fork the worker")" -ge 3 ]
 	}
 	wait_until 30 forker_failed
 	sql_in_is "$B" "SELECT status, error FROM agents WHERE name = 'forker'" \
 		"restarting|cannot fork the worker: Resource temporarily unavailable"
-	log_has "$B" "cannot fork the worker of agent 'forker': Resource temporarily unavailable; retrying in 100 ms (attempt 2)"
-	log_has "$B" "cannot fork the worker of agent 'forker': Resource temporarily unavailable; retrying in 200 ms (attempt 3)"
-	log_has "$B" "cannot fork the worker of agent 'forker': Resource temporarily unavailable; retrying in 400 ms (attempt 4)"
-	log_has "$B" "cannot fork the worker of agent 'giveup': Resource temporarily unavailable; retrying in 100 ms (attempt 2)"
-	log_has "$B" "cannot fork the worker of agent 'giveup': Resource temporarily unavailable; giving up after 2 attempts"
+	log_has "$B" "agent 'forker': cannot fork the worker: Resource temporarily unavailable; retrying in 100 ms (attempt 2)"
+	log_has "$B" "agent 'forker': cannot fork the worker: Resource temporarily unavailable; retrying in 200 ms (attempt 3)"
+	log_has "$B" "agent 'forker': cannot fork the worker: Resource temporarily unavailable; retrying in 400 ms (attempt 4)"
+	log_has "$B" "agent 'giveup': cannot fork the worker: Resource temporarily unavailable; retrying in 100 ms (attempt 2)"
+	log_has "$B" "agent 'giveup': cannot fork the worker: Resource temporarily unavailable; giving up after 2 attempts"
+
+	# One process more: the worker forks, its own fork of the agent fails.
+	as_u "$PYTHON" -c "$LIMIT_PY" "$SUP" NPROC $(($(tasks_of "$U") + 1))
+	worker_failed() {
+		grep -q "agent 'forker': cannot fork the agent: Resource temporarily unavailable; retrying in" \
+			"$B/.smithers/supervisor.log"
+	}
+	wait_until 30 worker_failed
+	log_has "$B" "agent 'forker': worker: cannot fork the agent: Resource temporarily unavailable"
+	sql_in_is "$B" "SELECT status, exit_code, error FROM agents WHERE name = 'forker'" \
+		"restarting|127|cannot fork the agent: Resource temporarily unavailable"
 	as_u "$PYTHON" -c "$LIMIT_PY" "$SUP" NPROC "$nproc"
 	wait_until 30 final "$B" forker
 	: >"$B/stop"
 	wait_run
 	expect_rc 1
 	expect_none_left "$B"
-	tries=$(log_count "$B" "cannot fork the worker of agent 'forker'")
+	tries=$(log_count "$B" "agent 'forker': cannot fork the ")
 	sql_in_is "$B" "SELECT name, status, attempt, exit_code, exit_signal, error
 		FROM agents ORDER BY id" \
 "witness|completed|1|0||
@@ -457,11 +492,11 @@ sup1=$(cpu_ms "$SUP")
 
 : >"$C/gate"
 starved_failed() {
-	[ "$(log_count "$C" "cannot make the pipes of agent 'starved'")" -ge 2 ]
+	[ "$(log_count "$C" "agent 'starved': cannot make the pipes")" -ge 2 ]
 }
 wait_until 30 starved_failed
-log_has "$C" "cannot make the pipes of agent 'starved': Too many open files; retrying in 100 ms (attempt 2)"
-log_has "$C" "cannot make the pipes of agent 'starved': Too many open files; retrying in 200 ms (attempt 3)"
+log_has "$C" "agent 'starved': cannot make the pipes: Too many open files; retrying in 100 ms (attempt 2)"
+log_has "$C" "agent 'starved': cannot make the pipes: Too many open files; retrying in 200 ms (attempt 3)"
 sql_in_is "$C" "SELECT status, error FROM agents WHERE name = 'starved'" \
 	"restarting|cannot make the pipes: Too many open files"
 
@@ -479,7 +514,7 @@ wait_until 30 resumed
 soft_limit "$SUP" NOFILE "$nofile"
 : >"$C/stop"
 wait_run
-tries=$(log_count "$C" "cannot make the pipes of agent 'starved'")
+tries=$(log_count "$C" "agent 'starved': cannot make the pipes")
 sql_in_is "$C" "SELECT name, status, attempt, exit_code, exit_signal, error
 	FROM agents ORDER BY id" \
 "witness|completed|1|0||
