@@ -21,7 +21,9 @@
  * CANCELLED. Every failure counts toward max_restarts (no hole for crashes
  * after startsecs, unlike supervisord); the backoff doubles with each
  * consecutive failure and starts again from its minimum after a run that
- * lasted at least startsecs.
+ * lasted at least startsecs. A start that failed for want of processes,
+ * memory or fds (ours or the worker's) is a failed attempt too, retried
+ * whatever the restart policy (start_failed).
  *
  * Signals reach the loop as libevent signal events, never as work done in a
  * raw handler.
@@ -72,6 +74,8 @@
 #define WAL_TRIM_PAGES 4096
 /* After stop_grace, how long the worker has before we SIGKILL it. */
 #define KILL_SLACK_MS 2000
+/* Out of fds, the listener rests this long between tries (accept_cb). */
+#define ACCEPT_PAUSE_MS 250
 
 enum agent_state {
 	A_IDLE, /* not part of the running phase */
@@ -146,6 +150,7 @@ struct agent {
 	int proto_error;
 	int timed_out;
 	int worker_done; /* the worker said its agent's group is gone */
+	int transient;	 /* the worker could not start it, for now */
 	/* Tool calls started and not completed, by the agent's number: per
 	 * agent, since `smithers emit` starts and completes a call from two
 	 * different connections. */
@@ -164,6 +169,7 @@ struct run {
 	int lock_fd;
 	int listen_fd;
 	struct event *listen_ev;
+	int accept_paused; /* out of fds: the listener waits (accept_cb) */
 	struct event *sig_ev[5];
 	struct event *heartbeat_ev;
 	int64_t exec_id;
@@ -552,7 +558,8 @@ static struct stream *stream_new(struct run *r, struct agent *a, int in_fd,
 	}
 	evutil_make_socket_nonblocking(in_fd);
 	evutil_make_socket_nonblocking(out_fd);
-	event_add(s->rev, NULL);
+	if (!r->disk_full) /* else disk_back() reads it */
+		event_add(s->rev, NULL);
 	s->next = r->streams;
 	if (r->streams)
 		r->streams->prev = s;
@@ -929,15 +936,44 @@ static void stream_read_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(s->rev);
 }
 
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	if (!r->disk_full) /* else disk_back() listens again */
+		event_add(r->listen_ev, NULL);
+}
+
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct run *r = arg;
 	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+	if (c < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		      errno == ENOMEM)) {
+		struct timeval tv = tv_ms(ACCEPT_PAUSE_MS);
+
+		/* The connection stays in the backlog and the socket stays
+		 * readable: listening on would spin the loop. */
+		if (!r->accept_paused)
+			sup_log(SUP_WARN,
+				"cannot accept connections on '%s': %s; "
+				"trying again every %d ms",
+				r->sock_path, strerror(errno), ACCEPT_PAUSE_MS);
+		r->accept_paused = 1;
+		if (event_base_once(r->base, -1, EV_TIMEOUT, accept_resume, r,
+				    &tv) == 0)
+			event_del(r->listen_ev);
+		return;
+	}
 	if (c < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			sup_log(SUP_WARN, "accept: %s", strerror(errno));
 		return;
+	}
+	if (r->accept_paused) {
+		sup_log(SUP_INFO, "accepting connections again");
+		r->accept_paused = 0;
 	}
 	if (!stream_new(r, NULL, c, c)) {
 		sup_log(SUP_ERROR, "out of memory for a connection");
@@ -1050,7 +1086,12 @@ static void random_token(char out[33])
 		sprintf(out + 2 * i, "%02x", raw[i]);
 }
 
-static int spawn(struct agent *a)
+/*
+ * Start A's worker. Returns 0, or -1 with errno and, in *WHAT, what could
+ * not be done ("fork the worker"); *WHAT is NULL when the failure was
+ * the store's (already logged).
+ */
+static int spawn(struct agent *a, const char **what)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
@@ -1059,7 +1100,9 @@ static int spawn(struct agent *a)
 	char max[32], keep[16], sig[16], grace[32], parent[16];
 	const char *fp = getenv("SMITHERS_FAILPOINT");
 	pid_t pid;
+	int err = EIO;
 
+	*what = NULL;
 	log_path = xasprintf("%s/%s.log", r->log_dir, sp->name);
 	if (!a->id) {
 		struct wal_agent_spec spec = {
@@ -1084,8 +1127,8 @@ static int spawn(struct agent *a)
 	random_token(a->token);
 	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
 	    pipe2(ctl, O_CLOEXEC) < 0) {
-		sup_log(SUP_ERROR, "agent '%s': cannot make pipes: %s",
-			sp->name, strerror(errno));
+		err = errno;
+		*what = "make the pipes";
 		goto fail;
 	}
 	env = agent_env(a);
@@ -1130,8 +1173,8 @@ static int spawn(struct agent *a)
 
 	pid = fork();
 	if (pid < 0) {
-		sup_log(SUP_ERROR, "agent '%s': cannot fork: %s", sp->name,
-			strerror(errno));
+		err = errno;
+		*what = "fork the worker";
 		goto fail;
 	}
 	if (pid == 0) {
@@ -1143,9 +1186,18 @@ static int spawn(struct agent *a)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		hi_up = fcntl(up[1], F_DUPFD_CLOEXEC, 10);
-		hi_down = fcntl(down[0], F_DUPFD_CLOEXEC, 10);
-		hi_ctl = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+		/* Ends above 5 (our own files hold 3 to 5) go straight to
+		 * their places; moving them out of the way first would take
+		 * fds that a supervisor at its RLIMIT_NOFILE does not have. */
+		if (up[1] > 5 && down[0] > 5 && ctl[1] > 5) {
+			hi_up = up[1];
+			hi_down = down[0];
+			hi_ctl = ctl[1];
+		} else {
+			hi_up = fcntl(up[1], F_DUPFD_CLOEXEC, 10);
+			hi_down = fcntl(down[0], F_DUPFD_CLOEXEC, 10);
+			hi_ctl = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+		}
 		if (hi_up < 0 || hi_down < 0 || hi_ctl < 0 ||
 		    place_fd(hi_up, 3) < 0 || place_fd(hi_down, 4) < 0 ||
 		    place_fd(hi_ctl, 5) < 0)
@@ -1162,6 +1214,7 @@ static int spawn(struct agent *a)
 	a->worker = pid;
 	a->pid = 0;
 	a->worker_done = 0;
+	a->transient = 0;
 	a->ctl_fd = ctl[0];
 	a->ctl_len = 0;
 	evutil_make_socket_nonblocking(ctl[0]);
@@ -1203,6 +1256,7 @@ fail:
 	}
 	free_agent_env(r, env);
 	free(log_path);
+	errno = err;
 	return -1;
 }
 
@@ -1234,6 +1288,10 @@ static void ctl_line(struct agent *a, char *line)
 	}
 	if (!strcmp(line, "done")) {
 		a->worker_done = 1;
+		return;
+	}
+	if (!strcmp(line, "transient")) {
+		a->transient = 1;
 		return;
 	}
 	sup_log(SUP_WARN, "agent '%s': worker: %s", a->spec->name, line);
@@ -1298,6 +1356,49 @@ static int64_t backoff_ms(const struct agent *a)
 	return d > a->spec->backoff_max_ms ? a->spec->backoff_max_ms : d;
 }
 
+/*
+ * A could not be started, WHY (its error), CODE the exit status of a worker
+ * that ran (-1: none). A start that may succeed later (TRANSIENT: short of
+ * processes, memory or fds) is an attempt that failed: A tries again after
+ * its backoff, whatever its restart policy, until max_restarts. Any other
+ * fails A at once.
+ */
+static void start_failed(struct agent *a, const char *why, int transient,
+			 int code)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	int db = a->id && batch(r) == 0;
+
+	a->failures++;
+	a->consecutive++;
+	if (transient && a->attempt - 1 < sp->max_restarts) {
+		int64_t delay = backoff_ms(a);
+		struct timeval tv = tv_ms(delay);
+
+		a->attempt++;
+		a->state = A_BACKOFF;
+		sup_log(SUP_ERROR,
+			"agent '%s': %s; retrying in %" PRId64
+			" ms (attempt %d)",
+			sp->name, why, delay, a->attempt);
+		if (db && wal_agent_restart(r->w, a->id, a->attempt, why, code,
+					    0) < 0)
+			sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+		evtimer_add(a->timer, &tv);
+		return;
+	}
+	a->state = A_FAILED;
+	if (transient)
+		sup_log(SUP_ERROR,
+			"agent '%s': %s; giving up after %d attempts", sp->name,
+			why, a->attempt);
+	else
+		sup_log(SUP_ERROR, "agent '%s': %s", sp->name, why);
+	if (db && wal_agent_fail(r->w, a->id, why, code, 0) < 0)
+		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
+}
+
 /* The worker of A ended with STATUS: decide what comes next. */
 static void agent_exited(struct agent *a, int status)
 {
@@ -1331,6 +1432,12 @@ static void agent_exited(struct agent *a, int status)
 		code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
+	/* The worker ran but could not start the agent, for now. */
+	if (a->transient && !a->pid && !r->stopping) {
+		start_failed(a, a->why ? a->why : "cannot start the agent", 1,
+			     code);
+		goto out;
+	}
 	ok = code == 0 && !a->fail_text && !a->proto_error && !a->timed_out;
 	if (a->timed_out)
 		why = xasprintf("timed out after %" PRId64 " ms",
@@ -1430,17 +1537,10 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 			a->state = A_CANCELLED;
 			break;
 		}
-		if (a->run->disk_full) {
-			struct timeval tv = tv_ms(WAKE_MS);
-
-			evtimer_add(a->timer, &tv); /* after the space is back */
-			break;
-		}
-		if (spawn(a) < 0) {
-			struct timeval tv = tv_ms(backoff_ms(a) + 1000);
-
-			evtimer_add(a->timer, &tv);
-		}
+		/* A slot of max_parallel, like any start. */
+		a->state = A_PENDING;
+		schedule(a->run);
+		phase_check(a->run);
 		break;
 	default:
 		break;
@@ -1474,6 +1574,35 @@ static void reap(struct run *r)
 	}
 }
 
+/* Whether a start that failed with ERR may succeed later: the system is
+ * short of processes, memory or fds for now. */
+static int transient(int err)
+{
+	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/* Start A, or see to what its failure calls for (start_failed). */
+static void start(struct agent *a)
+{
+	const char *what;
+	char *why;
+	int err;
+
+	if (spawn(a, &what) == 0)
+		return;
+	err = errno;
+	if (!what) {
+		a->state = A_FAILED;
+		if (a->id && batch(a->run) == 0)
+			wal_agent_fail(a->run->w, a->id,
+				       "cannot start its worker", -1, 0);
+		return;
+	}
+	why = xasprintf("cannot %s: %s", what, strerror(err));
+	start_failed(a, why, transient(err), -1);
+	free(why);
+}
+
 /* Start pending agents while there are free slots. */
 static void schedule(struct run *r)
 {
@@ -1486,15 +1615,8 @@ static void schedule(struct run *r)
 	     i++) {
 		struct agent *a = &r->agents[i];
 
-		if (a->state != A_PENDING)
-			continue;
-		if (spawn(a) < 0) {
-			a->state = A_FAILED;
-			if (a->id && batch(r) == 0)
-				wal_agent_fail(r->w, a->id,
-					       "cannot start its worker", -1,
-					       0);
-		}
+		if (a->state == A_PENDING)
+			start(a);
 	}
 }
 

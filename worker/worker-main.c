@@ -20,7 +20,10 @@
  *    signal.
  *
  * Exit status of the worker itself when it cannot start the agent: 127 (as
- * a shell for a command not found), with the reason on fd 5 and stderr.
+ * a shell for a command not found), with the reason on fd 5 and stderr;
+ * then "transient\n" on fd 5 when the start may succeed later (no fork or
+ * pipe for want of processes, memory or fds), so that the supervisor tries
+ * again whatever the agent's restart policy.
  */
 #include "config.h"
 
@@ -87,6 +90,17 @@ static void say(const char *fmt, ...)
 	if (write(STDERR_FILENO, "smithers-worker: ", 17) < 0 ||
 	    write(STDERR_FILENO, buf, (size_t)n) < 0) {
 		/* nothing more to do */
+	}
+}
+
+/* After the complaint about a failed start: "transient" on fd 5 if ERR may
+ * pass. */
+static void say_transient(int err)
+{
+	if (err != EAGAIN && err != ENOMEM && err != EMFILE && err != ENFILE)
+		return;
+	if (write(CTL_FD, "transient\n", 10) < 0) {
+		/* the supervisor is gone */
 	}
 }
 
@@ -242,12 +256,16 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 	char line[64];
 
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		say("cannot make a pipe: %s", strerror(errno));
+		err = errno;
+		say("cannot make a pipe: %s", strerror(err));
+		say_transient(err);
 		return -1;
 	}
 	wk->agent = fork();
 	if (wk->agent < 0) {
-		say("cannot fork: %s", strerror(errno));
+		err = errno;
+		say("cannot fork the agent: %s", strerror(err));
+		say_transient(err);
 		return -1;
 	}
 	if (wk->agent == 0)

@@ -21,8 +21,11 @@ and once the next supervisor has taken over, no process of the old
 generation is alive. The last round runs to the end: the execution that was
 resumed again and again completes, every agent with all its writes.
 
+The rounds are cut into epochs of --epoch rounds, each in a state dir of
+its own that ends with its execution run to completion.
+
 usage: torture.py [--rounds N] [--failpoints all|none|NAME,...] [--agents N]
-                  [--count N] [--seed N] [--keep]
+                  [--count N] [--seed N] [--epoch N] [--keep]
 Prints the figures on its last line; exits 1 at the first broken promise.
 """
 import argparse
@@ -124,10 +127,6 @@ class Torture:
         build = os.environ.get("top_builddir", ".")
         self.smithers = os.path.join(build, "tools", "smithers")
         self.agent = os.path.join(build, "tests", "crash", "crash-agent")
-        self.dir = tempfile.mkdtemp(prefix="smithers-torture.")
-        self.side = os.path.join(self.dir, "side")
-        os.mkdir(self.side)
-        self.db = os.path.join(self.dir, ".smithers", "smithers.db")
         self.rng = random.Random(args.seed)
         self.kills = 0
         self.frozen = 0
@@ -138,6 +137,17 @@ class Torture:
         self.checks = 0
         self.old = set()  # (pid, start) of processes of a dead supervisor
         self.traced = []  # pids we froze
+        self.executions = self.recoveries = self.writes = 0
+
+    def new_dir(self):
+        """A state dir of its own for each epoch: the checks after each
+        crash read every acked write of the epoch, so an epoch bounds
+        their cost."""
+        self.dir = tempfile.mkdtemp(prefix="smithers-torture.")
+        self.side = os.path.join(self.dir, "side")
+        os.mkdir(self.side)
+        self.db = os.path.join(self.dir, ".smithers", "smithers.db")
+        args = self.args
         with open(os.path.join(self.dir, "flow.ini"), "w") as f:
             f.write("[workflow]\nname = torture\nlog_max_bytes = 4096\n"
                     "log_keep = 2\n[phase work]\n")
@@ -349,19 +359,36 @@ class Torture:
         plan = ["random"] * self.args.rounds
         for name in self.args.failpoints:
             plan.insert(self.rng.randint(1, len(plan)), name)
-        for i, what in enumerate(plan):
-            if what == "random":
-                gen = self.crash_random()
-            else:
-                gen = self.crash_failpoint(what)
-            self.check_store()
-            # The next generation must stop what this one left behind.
-            self.old |= set(gen) | set(self.recorded_processes())
-            self.stale += sum(1 for x in self.old if alive(*x))
-            if (i + 1) % 50 == 0:
-                say("%d rounds, %d acked writes checked" % (i + 1,
-                                                          self.checked))
-        # The end: the interrupted execution runs to completion.
+        epochs = 0
+        for first in range(0, len(plan), self.args.epoch):
+            self.new_dir()
+            for i, what in enumerate(plan[first:first + self.args.epoch]):
+                if what == "random":
+                    gen = self.crash_random()
+                else:
+                    gen = self.crash_failpoint(what)
+                self.check_store()
+                # The next generation must stop what this one left.
+                self.old |= set(gen) | set(self.recorded_processes())
+                self.stale += sum(1 for x in self.old if alive(*x))
+            self.finish_epoch()
+            epochs += 1
+            say("%d rounds, %d acked writes checked"
+                % (min(first + self.args.epoch, len(plan)), self.checked))
+        say("%d rounds in %d epochs: %d SIGKILLs at random (%d with a "
+            "worker frozen), %d at failpoints (%s); %d executions, all "
+            "completed, resumed %d times; %d processes of a dead "
+            "supervisor still alive after it, all stopped by the next; "
+            "%d acked writes, each checked after every later crash of its "
+            "epoch (%d checks, %d write checks): lost 0, duplicated 0; "
+            "%.0f s"
+            % (len(plan) + epochs, epochs, self.kills, self.frozen,
+               len(self.failpoints), ", ".join(self.failpoints) or "none",
+               self.executions, self.recoveries, self.stale, self.writes,
+               self.checks, self.checked, time.time() - t0))
+
+    def finish_epoch(self):
+        """The interrupted execution runs to completion; all is there."""
         p = self.start()
         self.take_over(p)
         try:
@@ -373,29 +400,21 @@ class Torture:
         self.check_store()
         rows = self.query("SELECT id, status, recoveries FROM executions"
                           " ORDER BY id")
-        if any(r[1] not in ("completed",) for r in rows):
+        if any(r[1] != "completed" for r in rows):
             die("executions not all completed: %r" % rows)
         for name in os.listdir(self.side):
-            execution, agent = name[:-len(".acked")].split(".", 1)
             with open(os.path.join(self.side, name)) as f:
                 acked = sorted(int(x) for x in f.read().split())
             if acked != list(range(1, self.args.count + 1)):
                 die("%s acked %d writes, not 1..%d once each"
                     % (name, len(acked), self.args.count))
-        recoveries = sum(r[2] for r in rows)
-        total = self.query("SELECT count(*) FROM transitions WHERE key"
-                           " LIKE 'c.%'")[0][0]
-        say("%d rounds: %d SIGKILLs at random (%d with a worker frozen), "
-            "%d at failpoints (%s); %d executions, all completed, resumed "
-            "%d times; %d processes of a dead supervisor still alive after "
-            "it, all stopped by the next; %d acked writes, each checked "
-            "after every later crash (%d checks, %d write checks): lost 0, "
-            "duplicated 0; %.0f s"
-            % (len(plan) + 1, self.kills, self.frozen, len(self.failpoints),
-               ", ".join(self.failpoints) or "none", len(rows), recoveries,
-               self.stale, total, self.checks, self.checked,
-               time.time() - t0))
-        if not self.args.keep:
+        self.executions += len(rows)
+        self.recoveries += sum(r[2] for r in rows)
+        self.writes += self.query("SELECT count(*) FROM transitions WHERE"
+                                  " key LIKE 'c.%'")[0][0]
+        if self.args.keep:
+            say("kept %s" % self.dir)
+        else:
             shutil.rmtree(self.dir)
 
 
@@ -406,6 +425,8 @@ def main():
     ap.add_argument("--agents", type=int, default=4)
     ap.add_argument("--count", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--epoch", type=int, default=50,
+                    help="rounds per state dir (default 50)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     if args.seed is None:

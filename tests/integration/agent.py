@@ -20,6 +20,14 @@ usage: agent.py ACTION [ARGS...]   (run by the supervisor)
                          median and worst milliseconds to an ack to FILE
   grandchild PIDFILE THEN  start a grandchild that ignores SIGTERM, write its
                          pid to PIDFILE, then THEN: exit | sleep
+  tree PIDFILE           a tree of 7 processes that ignore SIGTERM (the agent,
+                         2 children, 4 grandchildren); each appends its pid to
+                         PIDFILE; one child exits, orphaning its children;
+                         the others sleep
+  wait FILE              wait until FILE exists, then exit 0
+  witness PREFIX FILE    state.set PREFIX.0, PREFIX.1 ... one at a time, each
+                         synced, until FILE exists; then PREFIX.count = how
+                         many; exit 1 if any was refused
   exit CODE              exit with CODE
   sleep SECONDS          sleep
   fail TEXT              send fail, then exit 0
@@ -154,6 +162,21 @@ def send_bad(c, kind, path):
         sys.exit("unknown bad kind " + kind)
 
 
+def tree(path, depth, leaves_early=False):
+    """One node of the tree: its children first, then its pid in PATH."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for i in range(2 if depth else 0):
+        if os.fork() == 0:
+            # The first child leaves once its own children run.
+            tree(path, depth - 1, depth == 2 and i == 0)
+    with open(path, "a") as f:
+        f.write("%d\n" % os.getpid())
+    if leaves_early:
+        os._exit(0)
+    while True:
+        time.sleep(60)
+
+
 def main():
     action, args = sys.argv[1], sys.argv[2:]
     if action == "exit":
@@ -172,6 +195,12 @@ def main():
         os.rename(args[0] + ".tmp", args[0])
         if args[1] == "sleep":
             time.sleep(600)
+        return
+    if action == "tree":
+        tree(args[0], 2)
+    if action == "wait":
+        while not os.path.exists(args[0]):
+            time.sleep(0.02)
         return
     if action == "bad":
         # Stay to hear the supervisor out: it stops us right after its
@@ -233,6 +262,16 @@ def main():
         for i in range(int(args[0])):
             c.send("state.set", key="noack.%d" % (i % 100), value=i)
         time.sleep(2)
+    elif action == "witness":
+        n = 0
+        while not os.path.exists(args[1]):
+            c.sync(c.send("state.set", key="%s.%d" % (args[0], n), value=n))
+            n += 1
+            time.sleep(0.02)
+        c.send("state.set", key=args[0] + ".count", value=n)
+        c.sync()
+        if c.errors:
+            sys.exit("errors: %r" % c.errors)
     elif action == "fail":
         c.send("fail", error=args[0])
         c.sync()
