@@ -34,27 +34,7 @@ for round in 1 2 3; do
 	expect_rc 137
 	# The workers take their agents with them.
 	sleep 0.5
-	"$PYTHON" - "$T/.smithers/smithers.db" "$round" "$T"/acked.w* <<'PY' || fail "an acked seq is missing (round $round)"
-import os, sqlite3, sys
-con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-checked = 0
-execution = sys.argv[2]
-for path in sys.argv[3:]:
-    agent = path.rsplit(".", 1)[1]
-    for line in open(path):
-        if not line.endswith("\n"):
-            continue  # torn by the kill: never acked to the file
-        seq = int(line)
-        key = "%s.%s.k%d" % (execution, agent, seq)
-        row = con.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        if row is None or int(row[0]) != seq:
-            sys.exit("missing %s" % key)
-        n = con.execute("SELECT count(*) FROM transitions WHERE key = ?", (key,)).fetchone()[0]
-        if n != 1:
-            sys.exit("%s has %d transitions" % (key, n))
-        checked += 1
-print("checked %d acked writes" % checked)
-PY
+	check_acked "$T/.smithers/smithers.db" "$round" "$T"/acked.w*
 	# No agent of the killed run is left.
 	sleep 0.5
 	if pgrep -f "agent.py acklog $T" >/dev/null; then

@@ -140,6 +140,35 @@ for row in con.execute(sys.argv[2]):
 PY
 }
 
+# check_acked DB EXECUTION FILE...: every seq in the side files of `agent.py
+# acklog` (FILE named *.AGENT) is in DB exactly once, as the key
+# EXECUTION.AGENT.kSEQ with the value SEQ, and DB passes integrity_check.
+check_acked() {
+	"$PYTHON" - "$@" <<'PY' || fail "acked writes are missing from $1"
+import sqlite3, sys
+con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+checked = 0
+for path in sys.argv[3:]:
+    agent = path.rsplit(".", 1)[1]
+    for line in open(path):
+        if not line.endswith("\n"):
+            continue  # torn by a kill: never acked to the file
+        seq = int(line)
+        key = "%s.%s.k%d" % (sys.argv[2], agent, seq)
+        row = con.execute("SELECT value FROM state WHERE key = ?",
+                          (key,)).fetchone()
+        if row is None or int(row[0]) != seq:
+            sys.exit("missing %s" % key)
+        n = con.execute("SELECT count(*) FROM transitions WHERE key = ?",
+                        (key,)).fetchone()[0]
+        if n != 1:
+            sys.exit("%s has %d transitions" % (key, n))
+        checked += 1
+print("checked %d acked writes" % checked)
+PY
+}
+
 # sql_is SQL EXPECTED: the rows of SQL are EXPECTED.
 sql_is() {
 	got=$(sql "$1") || fail "sql failed: $1"
