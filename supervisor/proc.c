@@ -21,19 +21,12 @@
 
 #include "supervisor/proc.h"
 
-struct stat_fields {
-	char state;
-	pid_t pgrp;
-	int64_t start;
-};
-
-/* Read /proc/PID/stat; -1 when there is no such process. */
-static int read_stat(pid_t pid, struct stat_fields *out)
+int sup_proc_stat(pid_t pid, struct sup_proc_stat *out)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long start;
-	int fd, pgrp;
+	char path[64], buf[1024], *p, *end;
+	long long v[22]; /* fields 3 to 24; v[0] stands for the state */
 	ssize_t n;
+	int fd, i;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -44,24 +37,37 @@ static int read_stat(pid_t pid, struct stat_fields *out)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	/* The command name may hold anything, ')' included: skip to the
-	 * last one. Then: state ppid pgrp ... with starttime the 20th. */
+	/* The command name (field 2) may hold anything, ')' included: the
+	 * fields that follow start after the last one. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1,
-			 " %c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u"
-			 " %*d %*d %*d %*d %*d %*d %llu",
-			 &out->state, &pgrp, &start) != 3)
+	if (!p || p[1] != ' ' || !p[2])
 		return -1;
-	out->pgrp = (pid_t)pgrp;
-	out->start = (int64_t)start;
+	out->state = p[2];
+	p = strchr(p + 2, ' ');
+	/* Not further: field 25 (rsslim) is often 2^64 - 1, past strtoll. */
+	for (i = 1; i < 22 && p; i++) {
+		errno = 0;
+		/* pgrp and the like may be negative: read them signed. */
+		v[i] = strtoll(p, &end, 10);
+		if (end == p || errno)
+			return -1;
+		p = end;
+	}
+	if (i < 22)
+		return -1;
+	out->ppid = (pid_t)v[1];		     /* field 4 */
+	out->pgrp = (pid_t)v[2];		     /* field 5 */
+	out->ticks = (uint64_t)v[11] + (uint64_t)v[12]; /* fields 14, 15 */
+	out->start = v[19];			     /* field 22 */
+	out->rss_pages = v[21];			     /* field 24 */
 	return 0;
 }
 
 int64_t sup_proc_start(pid_t pid)
 {
-	struct stat_fields f;
+	struct sup_proc_stat f;
 
-	if (pid <= 0 || read_stat(pid, &f) < 0 || f.state == 'Z' ||
+	if (pid <= 0 || sup_proc_stat(pid, &f) < 0 || f.state == 'Z' ||
 	    f.state == 'X')
 		return -1;
 	return f.start;
@@ -100,7 +106,7 @@ int sup_proc_kill_group(pid_t pid, int64_t start)
 /* Whether some process of group PGID is alive (not a zombie). */
 static int group_alive(pid_t pgid)
 {
-	struct stat_fields f;
+	struct sup_proc_stat f;
 	struct dirent *de;
 	DIR *d;
 	int alive = 0;
@@ -116,7 +122,7 @@ static int group_alive(pid_t pgid)
 
 		if (*end || pid <= 0)
 			continue;
-		alive = read_stat((pid_t)pid, &f) == 0 && f.pgrp == pgid &&
+		alive = sup_proc_stat((pid_t)pid, &f) == 0 && f.pgrp == pgid &&
 			f.state != 'Z' && f.state != 'X';
 	}
 	closedir(d);

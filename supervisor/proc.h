@@ -13,6 +13,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The fields of /proc/PID/stat we use. */
+struct sup_proc_stat {
+	char state; /* R, S, D, T, t, Z (a zombie), X (dead) ... */
+	pid_t ppid, pgrp;
+	uint64_t ticks;	   /* user and system CPU time, in clock ticks */
+	int64_t start;	   /* start time, in ticks after boot */
+	int64_t rss_pages; /* resident pages */
+};
+/* Read them for PID; -1 when there is no such process. */
+int sup_proc_stat(pid_t pid, struct sup_proc_stat *out);
+
 /* Start time of PID in ticks after boot; -1 when there is no such process
  * or it is a zombie (it has ended: only its exit status is left). */
 int64_t sup_proc_start(pid_t pid);

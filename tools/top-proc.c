@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "supervisor/proc.h"
 #include "tools/top.h"
 
 struct proc_entry {
@@ -94,52 +95,19 @@ static int entry_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * Read the fields of /proc/PID/stat we need. The command name (field 2)
- * may hold spaces and parentheses: the fields that follow start after the
- * last ')'.
- */
+/* The fields of /proc/PID/stat we need (supervisor/proc.c reads them);
+ * -1 for a process that is gone or a zombie. */
 static int read_stat(pid_t pid, long long *pgrp, unsigned long long *ticks,
 		     unsigned long long *start, long long *rss)
 {
-	char path[32], buf[1024], *s, *end;
-	unsigned long long v[22]; /* fields 3 to 24; v[0] is the state */
-	ssize_t n;
-	int fd, i;
+	struct sup_proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (sup_proc_stat(pid, &st) < 0 || st.state == 'Z' || st.state == 'X')
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	s = strrchr(buf, ')');
-	if (!s || s[1] != ' ')
-		return -1;
-	s += 2;
-	/* The state is a letter; every field after it is a number. */
-	if (*s == 'Z' || *s == 'X')
-		return -1;
-	v[0] = 0;
-	s = strchr(s, ' ');
-	/* Not further: field 25 (rsslim) is often 2^64 - 1, past strtoll. */
-	for (i = 1; i < 22 && s; i++) {
-		errno = 0;
-		/* pgrp and the like may be negative; read them signed. */
-		v[i] = (unsigned long long)strtoll(s, &end, 10);
-		if (end == s || errno)
-			return -1;
-		s = end;
-	}
-	if (i < 22)
-		return -1;
-	*pgrp = (long long)v[2];     /* field 5 */
-	*ticks = v[11] + v[12];	     /* fields 14 and 15 */
-	*start = v[19];		     /* field 22 */
-	*rss = (long long)v[21];     /* field 24, in pages */
+	*pgrp = st.pgrp;
+	*ticks = st.ticks;
+	*start = (unsigned long long)st.start;
+	*rss = st.rss_pages;
 	return 0;
 }
 
