@@ -10,6 +10,9 @@
 #   FUZZ_SECONDS    how long each target runs (60)
 #   FUZZ_ARTIFACTS  where crashes and logs go (tests/fuzz/artifacts in the
 #                   build dir)
+#   FUZZ_CORPUS     keep each target's grown corpus in FUZZ_CORPUS/TARGET
+#                   (made from the seeds the first time) and go on from it
+#                   next time; by default the run uses a temporary copy
 #
 # Prints per target the executions, executions per second and coverage
 # (libFuzzer's final cov: edges and ft: features). Exits 1 if a target
@@ -51,7 +54,13 @@ for t in "$@"; do
 	log=$artifacts/$t.log
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/smithers-fuzz.XXXXXX") || exit 1
 	# The seeds stay as they are; the run adds what it finds to a copy.
-	cp -R "$seeds" "$tmp/corpus" && chmod -R u+w "$tmp/corpus" || exit 1
+	corpus=${FUZZ_CORPUS:+$FUZZ_CORPUS/$t}
+	corpus=${corpus:-$tmp/corpus}
+	if [ ! -d "$corpus" ]; then
+		mkdir -p "$(dirname "$corpus")" &&
+			cp -R "$seeds" "$corpus" &&
+			chmod -R u+w "$corpus" || exit 1
+	fi
 	dict=
 	[ -f "$top_srcdir/tests/fuzz/$t.dict" ] &&
 		dict=-dict=$top_srcdir/tests/fuzz/$t.dict
@@ -60,7 +69,7 @@ for t in "$@"; do
 	# The targets' own temporary files go in TMP too.
 	TMPDIR=$tmp "$bin" -max_total_time="$seconds" -print_final_stats=1 \
 		-timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix="$artifacts/$t/" ${dict:+"$dict"} "$tmp/corpus" \
+		-artifact_prefix="$artifacts/$t/" ${dict:+"$dict"} "$corpus" \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - start))
@@ -70,7 +79,7 @@ for t in "$@"; do
 	edges=$(echo "$cov" | sed -n 's/^cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$cov" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$cov" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
-	seeds_n=$(ls "$seeds" | wc -l)
+	seeds_n=$(find "$seeds" -type f | wc -l)
 	printf 'fuzz-%s: %s executions in %s s (%s/s), cov %s, ft %s, corpus %s inputs from %s seeds\n' \
 		"$t" "${execs:-?}" "$took" "${rate:-?}" "${edges:-?}" \
 		"${ft:-?}" "${corp:-?}" "$seeds_n"
