@@ -104,6 +104,26 @@ def main():
     write("state-set-deep", hello() + frame(
         {"t": "state.set", "seq": 2, "key": "k", "value": deep}))
 
+    # A tool output larger than the decoder's first buffer (4 KiB), between
+    # smaller frames: the buffer grows, and moves what is left to its start.
+    # (libFuzzer makes inputs as large as its largest seed.)
+    write("tool-complete-large", hello() + frame(
+        {"t": "tool.start", "seq": 2, "call": 1, "tool": "cat"}) + frame(
+        {"t": "tool.complete", "seq": 3, "call": 1,
+         "output": "".join("line %04d of the output\n" % i
+                           for i in range(250)),
+         "status": "completed"}) + frame(
+        {"t": "log", "seq": 4, "message": "read it all"}))
+
+    # Values at the limits: an empty key, a count past INT64_MAX, a float
+    # that JSON cannot hold.
+    write("state-set-empty-key", hello() + frame(
+        {"t": "state.set", "seq": 2, "key": "", "json": "1"}))
+    write("usage-too-many", hello() + frame(
+        {"t": "usage", "seq": 2, "tokens_in": 2 ** 63}))
+    write("usage-nan", hello() + frame(
+        {"t": "usage", "seq": 2, "cost": float("nan")}))
+
     # Broken: text where frames belong, an unknown kind, seq going back.
     write("not-protocol", b"HTTP/1.1 200 OK\r\n\r\n")
     write("unknown-type", hello() + frame({"t": "state.get", "seq": 2}))
