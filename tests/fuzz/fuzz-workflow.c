@@ -9,14 +9,17 @@
  * prompt.txt, so that prompt_file has something to read.
  *
  * Beyond what the sanitizers see, a loaded workflow must keep the promises
- * of workflow.h (a phase at least, agents in every phase, absolute paths,
- * defaults applied, lookups that find what was loaded), and a refused one
- * must say why.
+ * of workflow.h and smithers.ini(5): a phase at least, agents in every
+ * phase, absolute paths, valid names, every value in its documented range,
+ * environment variables valid and set once, lookups that find what was
+ * loaded; a refused file must say why, as "fuzz.ini:LINE: problem" with a
+ * line that the file has.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +60,43 @@ static const char *base(void)
 	return base_dir;
 }
 
+/* At most 8760h, as smithers.ini(5) says of every duration. */
+#define DURATION_MAX ((int64_t)8760 * 3600 * 1000)
+#define COUNT_MAX    1000000
+
 static bool absolute(const char *path)
 {
 	return path && path[0] == '/';
+}
+
+static bool in(int64_t v, int64_t min, int64_t max)
+{
+	return v >= min && v <= max;
+}
+
+/* 1 to SUP_NAME_MAX letters, digits, '.', '_' and '-'; not "." or "..". */
+static bool valid_name(const char *s)
+{
+	size_t n = s ? strspn(s, "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+		     : 0;
+
+	return n && !s[n] && n <= SUP_NAME_MAX && strcmp(s, ".") &&
+	       strcmp(s, "..");
+}
+
+/* ENV[K] is NAME=VALUE with a valid NAME, not reserved, not set before. */
+static void check_env(char *const *env, size_t k)
+{
+	const char *e = env[k], *eq = strchr(e, '=');
+	size_t n = eq ? (size_t)(eq - e) : 0, j;
+
+	FUZZ_CHECK(n > 0 && !(e[0] >= '0' && e[0] <= '9'));
+	FUZZ_CHECK(strspn(e, "abcdefghijklmnopqrstuvwxyz"
+			     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n);
+	FUZZ_CHECK(strncmp(e, "SMITHERS_", 9) != 0);
+	for (j = 0; j < k; j++)
+		FUZZ_CHECK(strncmp(env[j], e, n + 1) != 0);
 }
 
 static void check_until(const struct sup_phase *ph)
@@ -97,8 +134,7 @@ static void check_agent(const struct sup_workflow *wf, size_t i)
 	const struct sup_agent *a = &wf->agents[i];
 	size_t k;
 
-	FUZZ_CHECK(a->name && a->name[0]);
-	FUZZ_CHECK(strlen(a->name) <= SUP_NAME_MAX);
+	FUZZ_CHECK(valid_name(a->name));
 	FUZZ_CHECK(sup_workflow_find_agent(wf, a->name) == (ssize_t)i);
 	FUZZ_CHECK(a->phase < wf->nphases);
 	FUZZ_CHECK(a->command && a->command[0]);
@@ -106,15 +142,22 @@ static void check_agent(const struct sup_workflow *wf, size_t i)
 	FUZZ_CHECK(!a->prompt_file || absolute(a->prompt_file));
 	FUZZ_CHECK(!a->prompt_file || a->prompt);
 	FUZZ_CHECK(!a->prompt || strlen(a->prompt) <= SUP_PROMPT_MAX);
+	FUZZ_CHECK(!a->model || a->model[0]);
+	FUZZ_CHECK(!a->prompt || a->prompt[0] || a->prompt_file);
+	FUZZ_CHECK(!a->system_prompt || a->system_prompt[0]);
 	for (k = 0; k < a->nenv; k++)
-		FUZZ_CHECK(a->env[k] && strchr(a->env[k], '=') &&
-			   a->env[k][0] != '=');
+		check_env(a->env, k);
 	FUZZ_CHECK(!a->env || !a->env[a->nenv]);
-	FUZZ_CHECK(a->max_restarts >= 0);
-	FUZZ_CHECK(a->backoff_min_ms >= 0);
-	FUZZ_CHECK(a->backoff_max_ms >= a->backoff_min_ms);
-	FUZZ_CHECK(a->startsecs_ms >= 0 && a->timeout_ms >= 0);
-	FUZZ_CHECK(a->stop_signal > 0 && a->stop_grace_ms >= 0);
+	FUZZ_CHECK(in(a->max_restarts, 0, COUNT_MAX));
+	FUZZ_CHECK(in(a->backoff_min_ms, 0, DURATION_MAX));
+	FUZZ_CHECK(in(a->backoff_max_ms, a->backoff_min_ms, DURATION_MAX));
+	FUZZ_CHECK(in(a->startsecs_ms, 0, DURATION_MAX));
+	FUZZ_CHECK(in(a->timeout_ms, 0, DURATION_MAX));
+	FUZZ_CHECK(in(a->stop_grace_ms, 0, DURATION_MAX));
+	FUZZ_CHECK(a->stop_signal == SIGTERM || a->stop_signal == SIGINT ||
+		   a->stop_signal == SIGHUP || a->stop_signal == SIGKILL ||
+		   a->stop_signal == SIGUSR1 || a->stop_signal == SIGUSR2 ||
+		   a->stop_signal == SIGQUIT);
 }
 
 static void check_workflow(const struct sup_workflow *wf)
@@ -122,23 +165,27 @@ static void check_workflow(const struct sup_workflow *wf)
 	const struct sup_phase *ph;
 	size_t i, j, total = 0;
 
-	FUZZ_CHECK(wf->name && wf->name[0]);
-	FUZZ_CHECK(strlen(wf->name) <= SUP_NAME_MAX);
+	FUZZ_CHECK(valid_name(wf->name));
 	FUZZ_CHECK(wf->path && absolute(wf->dir));
 	FUZZ_CHECK(wf->max_parallel >= 0);
-	FUZZ_CHECK(wf->log_max_bytes > 0 && wf->log_keep >= 0);
-	FUZZ_CHECK(wf->frame_max > 0);
-	FUZZ_CHECK(wf->shm_agents > 0 && wf->shm_key_slots > 0);
+	FUZZ_CHECK(in(wf->log_max_bytes, 1024, (int64_t)1024 << 30));
+	FUZZ_CHECK(in(wf->log_keep, 0, 1000));
+	FUZZ_CHECK(in(wf->frame_max, 1024, (int64_t)1 << 30));
+	FUZZ_CHECK(in(wf->shm_mode, 0, 0777));
+	FUZZ_CHECK(in(wf->stop_grace_ms, 0, DURATION_MAX));
+	FUZZ_CHECK(in(wf->shm_agents, 1, 1048576));
+	FUZZ_CHECK(in(wf->shm_key_slots, 1, 1048576));
 	FUZZ_CHECK(!wf->shm_keys || !wf->shm_keys[wf->nshm_keys]);
 	for (i = 0; i < wf->nshm_keys; i++)
 		FUZZ_CHECK(wf->shm_keys[i] &&
-			   strlen(wf->shm_keys[i]) <= SUP_SHM_KEY_MAX);
+			   in((int64_t)strlen(wf->shm_keys[i]), 1,
+			      SUP_SHM_KEY_MAX));
 	FUZZ_CHECK(wf->nphases >= 1);
 	for (i = 0; i < wf->nphases; i++) {
 		ph = &wf->phases[i];
-		FUZZ_CHECK(ph->name && ph->name[0]);
+		FUZZ_CHECK(valid_name(ph->name));
 		FUZZ_CHECK(sup_workflow_find_phase(wf, ph->name) == (ssize_t)i);
-		FUZZ_CHECK(ph->max_iterations >= 1);
+		FUZZ_CHECK(in(ph->max_iterations, 1, COUNT_MAX));
 		FUZZ_CHECK(ph->nagents >= 1);
 		for (j = 0; j < ph->nagents; j++) {
 			FUZZ_CHECK(ph->agents[j] < wf->nagents);
@@ -155,6 +202,26 @@ static void check_workflow(const struct sup_workflow *wf)
 	FUZZ_CHECK(!sup_workflow_phase_agent(wf, wf->nphases, 0));
 	for (i = 0; i < wf->nagents; i++)
 		check_agent(wf, i);
+}
+
+/* ERR is "fuzz.ini: problem" or "fuzz.ini:LINE: problem", LINE being a
+ * line of TEXT. */
+static void check_error(const char *err, const char *text)
+{
+	const char *p = err + strlen("fuzz.ini:");
+	long line, lines = 1;
+	char *end;
+
+	FUZZ_CHECK(!strncmp(err, "fuzz.ini:", strlen("fuzz.ini:")));
+	if (*p == ' ') {
+		FUZZ_CHECK(p[1] != '\0');
+		return;
+	}
+	line = strtol(p, &end, 10);
+	for (; *text; text++)
+		lines += *text == '\n';
+	FUZZ_CHECK(end != p && end[0] == ':' && end[1] == ' ' && end[2]);
+	FUZZ_CHECK(line >= 1 && line <= lines);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -181,8 +248,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				wf->name, wf->nphases, wf->nagents);
 		sup_workflow_free(wf);
 	} else {
-		FUZZ_CHECK(errno != 0);
-		FUZZ_CHECK(err[0] != '\0');
+		FUZZ_CHECK(errno == EINVAL || errno == ENOMEM);
+		check_error(err, text);
 		if (fuzz_verbose())
 			fprintf(stderr, "refused: %s\n", err);
 	}
