@@ -164,8 +164,8 @@ static void draw_help(void)
 		"  Z           pause / resume updates",
 		"  + -         refresh slower / faster",
 		"  Up Down PgUp PgDn Home End   move the selection",
-		"  k           send a signal to the selected agent's process "
-		"group",
+		("  k           send a signal to the selected agent's process "
+		 "group"),
 		"  K Tab       show / hide the mirrored keys",
 		"",
 		"Live figures come from the supervisor's shared memory segment",
