@@ -59,10 +59,16 @@ static char *path_in(const char *state_dir, const char *name)
 /* Write TEXT to STATE_DIR/NAME through a temporary file and a rename. */
 static int put_file(const char *state_dir, const char *name, const char *text)
 {
-	char *tmp = path_in(state_dir, "gc.tmp"), *to = path_in(state_dir, name);
-	FILE *f = tmp ? fopen(tmp, "we") : NULL;
+	char *to = path_in(state_dir, name), *tmp = NULL;
+	FILE *f = NULL;
 	int rc = -1;
 
+	/* Of its own name: the request and the answer are written by two
+	 * processes. */
+	if (to && asprintf(&tmp, "%s.tmp", to) < 0)
+		tmp = NULL;
+	if (tmp)
+		f = fopen(tmp, "we");
 	if (f) {
 		rc = fputs(text, f) < 0 ? -1 : 0;
 		if (fclose(f) != 0)

@@ -203,6 +203,9 @@ struct run {
 	int db_lost; /* the database file was deleted under us */
 	int gc_wanted; /* a gc request waits (gcreq.c) */
 	char *gc_request; /* its path */
+	/* The Nth log rotation of a worker crashes it with us (the failpoint
+	 * "during-log-rotation:N"); "": none. */
+	char crash_rotation[24];
 };
 
 static int64_t mono_ms(void)
@@ -998,6 +1001,7 @@ static void reap_streams(struct run *r)
  */
 
 static void agent_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void agent_reset(struct agent *a);
 static void ctl_cb(evutil_socket_t fd, short what, void *arg);
 static void phase_check(struct run *r);
 
@@ -1098,7 +1102,6 @@ static int spawn(struct agent *a, const char **what)
 	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
 	char **env = NULL, *log_path;
 	char max[32], keep[16], sig[16], grace[32], parent[16];
-	const char *fp = getenv("SMITHERS_FAILPOINT");
 	pid_t pid;
 	int err = EIO;
 
@@ -1162,13 +1165,11 @@ static int spawn(struct agent *a, const char **what)
 		NULL,
 	};
 
-	/* Our failpoint "during-log-rotation[:N]" is reached in the worker,
-	 * at its Nth rotation. */
-	if (fp && !strncmp(fp, "during-log-rotation", 19) &&
-	    (fp[19] == '\0' || fp[19] == ':')) {
+	/* Our failpoint "during-log-rotation" is reached in the worker. */
+	if (r->crash_rotation[0]) {
 		memmove(argv + 17, argv + 15, 5 * sizeof(*argv));
 		argv[15] = "--crash-at-rotation";
-		argv[16] = (char *)(fp[19] ? fp + 20 : "1");
+		argv[16] = r->crash_rotation;
 	}
 
 	pid = fork();
@@ -1574,13 +1575,6 @@ static void reap(struct run *r)
 	}
 }
 
-/* Whether a start that failed with ERR may succeed later: the system is
- * short of processes, memory or fds for now. */
-static int transient(int err)
-{
-	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
-}
-
 /* Start A, or see to what its failure calls for (start_failed). */
 static void start(struct agent *a)
 {
@@ -1599,7 +1593,7 @@ static void start(struct agent *a)
 		return;
 	}
 	why = xasprintf("cannot %s: %s", what, strerror(err));
-	start_failed(a, why, transient(err), -1);
+	start_failed(a, why, wrk_transient_errno(err), -1);
 	free(why);
 }
 
@@ -1624,6 +1618,18 @@ static void schedule(struct run *r)
  * --------------------------------------------------------------------- */
 
 static void finish(struct run *r);
+
+/* A of the phase iteration about to run: pending, its first attempt. */
+static void agent_reset(struct agent *a)
+{
+	a->state = A_PENDING;
+	a->id = 0;
+	a->attempt = 1;
+	a->resume = 0;
+	a->failures = 0;
+	a->consecutive = 0;
+	a->ncalls = 0;
+}
 
 static void phase_start(struct run *r)
 {
@@ -1651,13 +1657,7 @@ static void phase_start(struct run *r)
 			a->state = A_IDLE;
 			continue;
 		}
-		a->state = A_PENDING;
-		a->id = 0;
-		a->attempt = 1;
-		a->resume = 0;
-		a->failures = 0;
-		a->consecutive = 0;
-		a->ncalls = 0;
+		agent_reset(a);
 	}
 	schedule(r);
 	phase_check(r);
@@ -1832,7 +1832,6 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		sup_log_reopen();
 		sup_log(SUP_INFO, "log files reopened");
 		break;
-
 	case SIGINT:
 	case SIGTERM:
 		if (r->stopping > 0) {
@@ -1873,20 +1872,27 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
  * marked interrupted.
  */
 
-/* Text of column NAME in ROW, NULL when NULL or absent. */
-static const char *col(const struct wal_row *row, const char *name)
-{
-	for (int i = 0; i < row->ncols; i++)
-		if (!strcmp(row->names[i], name))
-			return row->values[i];
-	return NULL;
-}
-
 static int64_t col_int(const struct wal_row *row, const char *name)
 {
-	const char *v = col(row, name);
+	const char *v = wal_row_value(row, name);
 
 	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Room in *V (of *CAP items of SIZE bytes) for item N: 0, or -1. */
+static int grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void **p = v, *grown;
+	size_t c = *cap ? 2 * *cap : 8;
+
+	if (n < *cap)
+		return 0;
+	grown = realloc(*p, c * size);
+	if (!grown)
+		return -1;
+	*p = grown;
+	*cap = c;
+	return 0;
 }
 
 struct incomplete {
@@ -1903,19 +1909,12 @@ struct incompletes {
 static int add_incomplete(const struct wal_row *row, void *arg)
 {
 	struct incompletes *in = arg;
-	const char *boot = col(row, "boot_id");
+	const char *boot = wal_row_value(row, "boot_id");
 
-	if (in->n == in->cap) {
-		size_t cap = in->cap ? 2 * in->cap : 4;
-		struct incomplete *v = realloc(in->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		in->v = v;
-		in->cap = cap;
-	}
+	if (grow(&in->v, &in->cap, in->n, sizeof(*in->v)) < 0)
+		return -1;
 	in->v[in->n].id = col_int(row, "id");
-	in->v[in->n].name = xasprintf("%s", col(row, "name"));
+	in->v[in->n].name = xasprintf("%s", wal_row_value(row, "name"));
 	in->v[in->n].boot_id = boot ? xasprintf("%s", boot) : NULL;
 	in->n++;
 	return 0;
@@ -1933,21 +1932,14 @@ static void kill_stale(struct stale *st, const char *what, const char *agent,
 		return;
 	sup_log(SUP_WARN, "killed the %s of agent '%s' (group %ld), left by "
 		"a supervisor that died", what, agent, (long)pid);
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? 2 * st->cap : 8;
-		pid_t *g = realloc(st->groups, cap * sizeof(*g));
-
-		if (!g)
-			return;
-		st->groups = g;
-		st->cap = cap;
-	}
-	st->groups[st->n++] = pid;
+	if (grow(&st->groups, &st->cap, st->n, sizeof(*st->groups)) == 0)
+		st->groups[st->n++] = pid;
 }
 
 static int stale_row(const struct wal_row *row, void *arg)
 {
-	const char *status = col(row, "status"), *name = col(row, "name");
+	const char *status = wal_row_value(row, "status");
+	const char *name = wal_row_value(row, "name");
 
 	if (!status || (strcmp(status, "running") &&
 			strcmp(status, "restarting") &&
@@ -1998,25 +1990,19 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 
 	if (!p->phase) {
 		p->phase_id = col_int(row, "phase_id");
-		p->phase = xasprintf("%s", col(row, "phase"));
-		p->phase_status = xasprintf("%s", col(row, "phase_status"));
+		p->phase = xasprintf("%s", wal_row_value(row, "phase"));
+		p->phase_status =
+			xasprintf("%s", wal_row_value(row, "phase_status"));
 		p->iteration = (int)col_int(row, "iteration");
 	}
-	if (!col(row, "agent_id"))
+	if (!wal_row_value(row, "agent_id"))
 		return 0;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 8;
-		struct resume_agent *v = realloc(p->agents, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		p->agents = v;
-		p->cap = cap;
-	}
+	if (grow(&p->agents, &p->cap, p->n, sizeof(*p->agents)) < 0)
+		return -1;
 	a = &p->agents[p->n++];
 	a->id = col_int(row, "agent_id");
-	a->name = xasprintf("%s", col(row, "agent"));
-	a->status = xasprintf("%s", col(row, "status"));
+	a->name = xasprintf("%s", wal_row_value(row, "agent"));
+	a->status = xasprintf("%s", wal_row_value(row, "status"));
 	a->attempt = (int)col_int(row, "attempt");
 	return 0;
 }
@@ -2070,12 +2056,7 @@ static int resume_agents(struct run *r, const struct resume_plan *p,
 		a->state = A_IDLE;
 		if (a->spec->phase != phase)
 			continue;
-		a->id = 0;
-		a->attempt = 1;
-		a->resume = 0;
-		a->failures = a->consecutive = 0;
-		a->ncalls = 0;
-		a->state = A_PENDING;
+		agent_reset(a);
 		if (row && !strcmp(row->status, "completed")) {
 			a->id = row->id;
 			a->state = A_DONE;
@@ -2335,6 +2316,9 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 
 	if (wal_failpoint_setup() < 0)
 		sup_log(SUP_WARN, "cannot set the failpoint up");
+	if (wal_failpoint_armed("during-log-rotation") > 0)
+		snprintf(r.crash_rotation, sizeof(r.crash_rotation), "%ld",
+			 wal_failpoint_armed("during-log-rotation"));
 	/* The store (and the state dir) first, then the lock inside it. */
 	wopt.synchronous =
 		opt->synchronous_normal || wf->synchronous == SUP_SYNC_NORMAL

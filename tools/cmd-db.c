@@ -120,16 +120,6 @@ static const char *const categories[] = {"fact",    "learning", "preference",
 					 "context", "skill",	NULL};
 static const char *const scopes[] = {"global", "project", "session", NULL};
 
-static int col_index(const struct wal_row *row, const char *name)
-{
-	int i;
-
-	for (i = 0; i < row->ncols; i++)
-		if (row->names[i] && !strcmp(row->names[i], name))
-			return i;
-	return -1;
-}
-
 /* Report a failed read of WHAT; returns EXIT_FAIL. */
 static int db_fail(struct db_run *r, const char *what)
 {
@@ -275,16 +265,16 @@ static int db_list_end(struct db_run *r, int rc, const char *what)
 static int state_key_row(const struct wal_row *row, void *arg)
 {
 	struct db_run *r = arg;
-	int k = col_index(row, "key"), v = col_index(row, "value");
+	const char *k = wal_row_value(row, "key");
+	const char *v = wal_row_value(row, "value");
 
-	if (k < 0 || !row->values[k] || strcmp(row->values[k], r->args[0]))
+	if (!k || strcmp(k, r->args[0]))
 		return 0;
 	if (r->ctx->json) {
 		out_object_begin(r->out, row);
 		out_object_end(r->out);
 	} else {
-		printf("%s\n",
-		       v >= 0 && row->values[v] ? row->values[v] : "null");
+		printf("%s\n", v ? v : "null");
 	}
 	return 1;
 }
@@ -413,9 +403,9 @@ struct scope_filter {
 static int scope_row(const struct wal_row *row, void *arg)
 {
 	struct scope_filter *f = arg;
-	int s = col_index(row, "scope");
+	const char *s = wal_row_value(row, "scope");
 
-	if (s >= 0 && row->values[s] && strcmp(row->values[s], f->r->scope))
+	if (s && strcmp(s, f->r->scope))
 		return 0;
 	if (f->r->limit > 0 && f->rows >= f->r->limit)
 		return 2; /* stop: enough rows */

@@ -73,6 +73,16 @@ void wal_failpoint(const char *name)
 	}
 }
 
+long wal_failpoint_armed(const char *name)
+{
+	long left;
+
+	if (!atomic_load(&fp_loaded))
+		fp_load();
+	left = atomic_load(&fp_left);
+	return left > 0 && !strcmp(name, fp_name) ? left : 0;
+}
+
 /* ---- the VFS in front of the default one ------------------------------- */
 
 struct fp_file {

@@ -30,31 +30,25 @@
 #define SHM_BLOCK	 32768
 #define FRAME_HEADER	 24
 
-/* Open PATH-SUFFIX again if FD is not open or its file was removed. */
-static int side_fd(struct wal *w, int *fd, const char *suffix)
+/* Stat *FD, the file PATH-SUFFIX, into SB; opened (again) if it is not
+ * open or its file was removed. -1 when there is no such file. */
+static int side_file(struct wal *w, int *fd, const char *suffix,
+		     struct stat *sb)
 {
-	struct stat sb;
 	char path[4096];
 
-	if (*fd >= 0 && fstat(*fd, &sb) == 0 && sb.st_nlink > 0)
+	if (*fd >= 0 && fstat(*fd, sb) == 0 && sb->st_nlink > 0)
 		return 0;
 	if (*fd >= 0)
 		close(*fd);
 	snprintf(path, sizeof(path), "%s%s", w->path, suffix);
 	*fd = open(path, O_RDWR | O_CLOEXEC);
-	return *fd < 0 ? -1 : 0;
+	return *fd < 0 || fstat(*fd, sb) < 0 ? -1 : 0;
 }
 
-/* Have blocks for BYTES of FD allocated; 1 if it already had them. */
+/* Allocate blocks for the first BYTES of FD; -1 when the disk cannot. */
 static int allocate(struct wal *w, int fd, int64_t bytes, const char *what)
 {
-	struct stat sb;
-
-	if (fstat(fd, &sb) < 0)
-		return wal_fail(w, errno, "cannot reserve space for the %s: %s",
-				what, strerror(errno));
-	if ((int64_t)sb.st_blocks * 512 >= bytes)
-		return 1;
 	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) == 0)
 		return 0;
 	if (errno == EOPNOTSUPP || errno == ENOSYS) {
@@ -69,9 +63,8 @@ static int allocate(struct wal *w, int fd, int64_t bytes, const char *what)
 
 int wal_reserve(struct wal *w)
 {
-	int64_t page, size, want, frames;
+	int64_t page, need, want, shm;
 	struct stat sb;
-	int rc;
 
 	if (w->readonly || w->reserve_off)
 		return 0;
@@ -91,28 +84,24 @@ int wal_reserve(struct wal *w)
 			w->reserve_margin = 4 * 1024 * 1024;
 	}
 	/* No WAL yet (nothing written since the open): nothing to keep. */
-	if (side_fd(w, &w->wal_fd, "-wal") < 0)
+	if (side_file(w, &w->wal_fd, "-wal", &sb) < 0)
 		return 0;
-	if (fstat(w->wal_fd, &sb) < 0)
+	/* The steady state: the blocks are there (that one fstat). */
+	need = sb.st_size + w->reserve_margin + 65536;
+	if ((int64_t)sb.st_blocks * 512 >= need)
 		return 0;
-	size = sb.st_size;
-	want = size + w->reserve_margin + 65536;
-	rc = allocate(w, w->wal_fd, want, "WAL");
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	/* Allocate past what is needed now, so that a growing WAL asks for
-	 * more only every margin's worth of frames; not a must. */
-	if (allocate(w, w->wal_fd, size + 2 * w->reserve_margin, "WAL") < 0)
-		w->errmsg[0] = '\0';
-	page = w->reserve_page;
-	frames = (size + 2 * w->reserve_margin) / (page + FRAME_HEADER) + 1;
-	if (side_fd(w, &w->shm_fd, "-shm") < 0)
+	/* Past what is needed now, so that a growing WAL asks again only
+	 * every margin's worth of frames; what is needed at the least. */
+	want = sb.st_size + 2 * w->reserve_margin;
+	if (allocate(w, w->wal_fd, want, "WAL") < 0 &&
+	    allocate(w, w->wal_fd, need, "WAL") < 0)
+		return -1;
+	shm = (want / (w->reserve_page + FRAME_HEADER) / 4096 + 2) *
+	      (int64_t)SHM_BLOCK;
+	if (side_file(w, &w->shm_fd, "-shm", &sb) < 0 ||
+	    (int64_t)sb.st_blocks * 512 >= shm)
 		return 0;
-	return allocate(w, w->shm_fd,
-			(frames / 4096 + 2) * (int64_t)SHM_BLOCK, "WAL index") <
-		       0
-		       ? -1
-		       : 0;
+	return allocate(w, w->shm_fd, shm, "WAL index");
 }
 
 /* ---- the database file itself -------------------------------------------- */

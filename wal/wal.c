@@ -625,6 +625,14 @@ out:
 	return ret;
 }
 
+const char *wal_row_value(const struct wal_row *row, const char *name)
+{
+	for (int i = 0; i < row->ncols; i++)
+		if (row->names[i] && !strcmp(row->names[i], name))
+			return row->values[i];
+	return NULL;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 int wal_read_int(struct wal *w, const char *sql, int64_t *out)

@@ -106,6 +106,9 @@ struct wal_row {
  */
 typedef int wal_row_fn(const struct wal_row *row, void *arg);
 
+/* The text of ROW's column NAME; NULL when it is SQL NULL or not there. */
+const char *wal_row_value(const struct wal_row *row, const char *name);
+
 /*
  * Run SQL (one or more statements) and call FN for each row. A statement
  * that would write is refused with errno EPERM before it runs.
@@ -467,6 +470,10 @@ int wal_rescue(struct wal *w, const char *dest);
  * SIGKILL. The points are listed in smithers(1). Thread-safe.
  */
 void wal_failpoint(const char *name);
+/* The passes left before NAME crashes the process (N, for a point not yet
+ * passed); 0 when the environment names no such point. For a point that
+ * another process reaches (the worker's "during-log-rotation"). */
+long wal_failpoint_armed(const char *name);
 /* When the point named is "during-checkpoint": make the default SQLite VFS
  * one that passes it on every write to a database file (in WAL mode, only
  * checkpoints write there). Call before opening. -1 if it cannot. */

@@ -16,6 +16,7 @@
 #ifndef SMITHERS_WORKER_PROTO_H
 #define SMITHERS_WORKER_PROTO_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,14 @@ enum wrk_type {
 	WRK_ERROR, /* supervisor -> agent */
 	WRK_TYPE_COUNT
 };
+
+/* Whether a start (fork, pipe) that failed with ERR may succeed later: the
+ * system is short of processes, memory or fds for now. The worker and the
+ * supervisor retry such a start of an agent. */
+static inline int wrk_transient_errno(int err)
+{
+	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
+}
 
 /* Wire name of T ("state.set", ...); "?" for a value out of range. */
 const char *wrk_type_name(enum wrk_type t);

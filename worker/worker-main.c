@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "worker/proto.h"
+
 #define CTL_FD 5
 
 struct worker {
@@ -97,7 +99,7 @@ static void say(const char *fmt, ...)
  * pass. */
 static void say_transient(int err)
 {
-	if (err != EAGAIN && err != ENOMEM && err != EMFILE && err != ENFILE)
+	if (!wrk_transient_errno(err))
 		return;
 	if (write(CTL_FD, "transient\n", 10) < 0) {
 		/* the supervisor is gone */
