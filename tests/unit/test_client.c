@@ -483,10 +483,11 @@ static void test_sync_waits_for_ack(void **state)
 	assert_int_equal(smithers_sync(s, 10000), 0);
 	assert_true(ms_now() - t0 >= 250);
 	assert_true(smithers_acked(s) >= 2);
-	/* Nothing new: returns at once. */
+	/* Nothing new: returns at once, not after its 10 s timeout (the
+	 * bound leaves room for a loaded machine). */
 	t0 = ms_now();
 	assert_int_equal(smithers_sync(s, 10000), 0);
-	assert_true(ms_now() - t0 < 100);
+	assert_true(ms_now() - t0 < 5000);
 	smithers_close(s);
 	sup_join(sp);
 	sup_free(sp);
