@@ -41,9 +41,9 @@ sql_is "SELECT count(*) FROM transitions WHERE key LIKE 'noack.%'" "100000"
 sql_is "SELECT count(*) FROM state WHERE key LIKE 'probe.%'" "200"
 worst=$(cut -d' ' -f2 probe.txt)
 flood_ms=$(sql "SELECT duration_ms FROM agents WHERE name = 'flood'")
-# A quarter of the flood's duration, but never under the floor (a flood
+# A third of the flood's duration, but never under the floor (a flood
 # that ends quickly leaves no room for a ratio).
-limit=$((flood_ms / 4))
+limit=$((flood_ms / 3))
 [ "$limit" -ge "$floor" ] || limit=$floor
 echo "probe: median and worst $(cat probe.txt) ms; flood: $flood_ms ms;" \
 	"limit $limit ms"
