@@ -2326,13 +2326,16 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 			: WAL_SYNC_FULL;
 	r.lock_fd = wal_lock_acquire(r.dir, &holder);
 	if (r.lock_fd < 0 && errno == ENOENT) {
+		/* A new state dir: the store makes it. The connection stays
+		 * open: closed, it would take the WAL and its index with it,
+		 * and a reader running as root could make them again, owned
+		 * by root for a moment (SQLite gives them to the database's
+		 * owner just after), which this uid could not open. */
 		if (wal_open(r.dir, &wopt, &r.w) < 0) {
 			sup_log(SUP_ERROR, "%s", wal_errmsg(r.w));
 			r.exit_status = 2;
 			goto out;
 		}
-		wal_close(r.w);
-		r.w = NULL;
 		r.lock_fd = wal_lock_acquire(r.dir, &holder);
 	}
 	if (r.lock_fd < 0) {
@@ -2352,7 +2355,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 		r.exit_status = errno == EWOULDBLOCK ? 3 : 2;
 		goto out;
 	}
-	if (wal_open(r.dir, &wopt, &r.w) < 0) {
+	if (!r.w && wal_open(r.dir, &wopt, &r.w) < 0) {
 		sup_log(SUP_ERROR, "%s", wal_errmsg(r.w));
 		r.exit_status = 2;
 		goto out;

@@ -8,7 +8,8 @@
 # supervisor that drained the flood before serving the probe would make the
 # probe wait about as long as the flood lasts; a fair one makes it wait a
 # turn or two. A loaded machine slows both alike, so the bound does not
-# make the test flaky (a fixed 1 s did, on a shared CI machine).
+# make the test flaky, as a fixed 1 s did (a loaded machine here reached
+# 836 ms).
 . "$top_srcdir/tests/integration/lib.sh"
 
 n=1000000

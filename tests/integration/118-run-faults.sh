@@ -31,9 +31,17 @@ fail() {
 	exit 1
 }
 
-# sql_in DIR SQL: like sql, on the database of DIR.
+# sql_in DIR SQL: like sql, on the database of DIR, read as the owner of DIR.
+# (A reader running as root that found no WAL would make it and its index,
+# owned by root until SQLite hands them to the database's owner a moment
+# later: a supervisor of another uid opening it then could not.)
 sql_in() {
-	"$PYTHON" - "$1/.smithers/smithers.db" "$2" <<'PY'
+	owner=$(stat -c %u "$1")
+	as_owner=
+	if [ "$owner" != "$(id -u)" ]; then
+		as_owner="setpriv --reuid=$owner --regid=$owner --clear-groups"
+	fi
+	$as_owner "$PYTHON" - "$1/.smithers/smithers.db" "$2" <<'PY'
 import sqlite3, sys
 con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
 for row in con.execute(sys.argv[2]):
