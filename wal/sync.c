@@ -42,7 +42,7 @@ struct wal_syncer {
 	pthread_cond_t wake;
 	char *wal_path;
 	const char *dir_path; /* the writer's, not ours */
-	int wal_fd;  /* opened by the thread at its first sync */
+	int wal_fd;  /* opened at the start, or at the first sync */
 	int done_fd; /* eventfd: written at each completed sync */
 	uint64_t requested, done;
 	int stop, failed;
@@ -62,17 +62,27 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-/* One sync of the WAL (opened, with its directory synced, the first time);
- * 0, or -1 with the reason in ERR. */
+/* Open the WAL, with its directory synced for the file's entry; the
+ * descriptor stays -1 on failure, with errno set. */
+static void open_wal(struct wal_syncer *s)
+{
+	int err;
+
+	s->wal_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+	if (s->wal_fd >= 0 && sync_dir(s->dir_path) < 0) {
+		err = errno;
+		close(s->wal_fd);
+		s->wal_fd = -1;
+		errno = err;
+	}
+}
+
+/* One sync of the WAL (opened first if it is not yet); 0, or -1 with the
+ * reason in ERR. */
 static int sync_wal(struct wal_syncer *s, char *err, size_t errlen)
 {
-	if (s->wal_fd < 0) {
-		s->wal_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
-		if (s->wal_fd >= 0 && sync_dir(s->dir_path) < 0) {
-			close(s->wal_fd);
-			s->wal_fd = -1;
-		}
-	}
+	if (s->wal_fd < 0)
+		open_wal(s);
 	if (s->wal_fd < 0 || fdatasync(s->wal_fd) < 0) {
 		snprintf(err, errlen, "cannot sync '%s': %s", s->wal_path,
 			 strerror(errno));
@@ -135,6 +145,11 @@ struct wal_syncer *wal_syncer_start(struct wal *w)
 			 strerror(errno));
 		goto fail;
 	}
+	/* The WAL's descriptor now, while there are descriptors to be had: a
+	 * run that uses them all before its first sync still syncs. (The WAL
+	 * is there once the writer has read the database; if it is not, the
+	 * first sync opens it.) */
+	open_wal(s);
 	if (wal_exec(w, "PRAGMA synchronous = NORMAL",
 		     "cannot defer syncs") < 0)
 		goto fail;
@@ -151,6 +166,8 @@ struct wal_syncer *wal_syncer_start(struct wal *w)
 	return s;
 fail:
 	rc = errno;
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
 	if (s->done_fd >= 0)
 		close(s->done_fd);
 	free(s->wal_path);

@@ -437,7 +437,9 @@ fi
 
 # ---- 3. out of file descriptors ---------------------------------------------
 # The test lowers the supervisor's soft RLIMIT_NOFILE to 3: with 0, 1 and 2
-# open, it cannot get one more fd, whatever it closes. A client that
+# open, it cannot get one more fd, whatever it closes. Only then does
+# 'witness' write: the acks it waits for need syncs of the WAL, whose
+# descriptor the supervisor opened at the start. A client that
 # connects waits in the backlog: the supervisor pauses its listener instead
 # of spinning on it. 'starved' (pending until 'gate' ends) cannot make its
 # pipes and is retried as after a failed fork. Then the limit leaves seven
@@ -452,7 +454,7 @@ max_parallel = 2
 [phase work]
 [agent witness]
 phase = work
-command = exec $AGENT witness w $C/stop
+command = while [ ! -e $C/begin ]; do sleep 0.05; done; exec $AGENT witness w $C/stop
 
 [agent gate]
 phase = work
@@ -472,10 +474,12 @@ two_running() {
 		WHERE status = 'running' AND pid IS NOT NULL")" = 2 ]
 }
 wait_until 30 two_running
-# w.1 comes after the ack of w.0: the WAL was synced (opened) once.
-wait_until 30 has_key "$C" w.1
 nofile=$(soft_limit "$SUP" NOFILE)
 soft_limit "$SUP" NOFILE 3
+# The witness's first write comes now: the supervisor syncs the WAL for
+# its ack with no descriptor to spare (the syncer opened it at the start).
+: >"$C/begin"
+wait_until 30 has_key "$C" w.1
 
 "$PYTHON" -c '
 import socket, sys, time

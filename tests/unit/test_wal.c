@@ -1004,6 +1004,28 @@ static void test_syncer(void **state)
 
 /* A sync that cannot be done is reported, with the file, and sticks: no
  * later ticket completes. */
+/* The syncer opens the WAL when it starts: a sync needs no descriptor
+ * (a run may have used them all by its first), and the WAL it syncs is
+ * the one there was then, even once its name is gone. */
+static void test_syncer_opens_at_start(void **state)
+{
+	struct tu_fx *fx = *state;
+	char *wal = tu_path("%s/.smithers/smithers.db-wal", fx->dir);
+	struct wal_syncer *s;
+	uint64_t t, done = 0;
+	char err[256] = "";
+
+	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	s = wal_syncer_start(fx->w);
+	assert_non_null(s);
+	assert_int_equal(unlink(wal), 0);
+	t = wal_syncer_request(s);
+	assert_int_equal(sync_wait(s, &done, err, sizeof(err)), 0);
+	assert_int_equal(done, t);
+	assert_int_equal(wal_syncer_stop(s, err, sizeof(err)), 0);
+	free(wal);
+}
+
 static void test_syncer_failure(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1013,10 +1035,10 @@ static void test_syncer_failure(void **state)
 	char err[256] = "";
 
 	assert_int_equal(wal_state_set(fx->w, "a", "1", NULL, 0), 0);
+	/* No WAL to open at the start, nor at the first sync. */
+	assert_int_equal(unlink(wal), 0);
 	s = wal_syncer_start(fx->w);
 	assert_non_null(s);
-	/* The thread opens the WAL at its first sync: take it away. */
-	assert_int_equal(unlink(wal), 0);
 	wal_syncer_request(s);
 	assert_int_equal(sync_wait(s, &done, err, sizeof(err)), -1);
 	assert_int_equal(done, 0);
@@ -1149,6 +1171,7 @@ int main(void)
 		T(test_checkpointer),
 		T(test_wal_trim_bounds_the_wal),
 		T(test_syncer),
+		T(test_syncer_opens_at_start),
 		T(test_syncer_failure),
 		T(test_lock),
 		T(test_lock_dead_holder),
