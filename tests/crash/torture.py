@@ -317,34 +317,42 @@ class Torture:
     def crash_failpoint(self, name):
         lo, hi = FAILPOINTS[name]
         spec = "%s:%d" % (name, self.rng.randint(lo, hi))
-        if name == "during-recovery" and not self.query(
-                "SELECT 1 FROM executions WHERE status = 'running'"):
-            # Something to recover first.
-            p = self.start()
+        # A resumed execution may have too little left to reach the Nth
+        # pass: once it completes, the next run is a new execution with all
+        # of its work ahead.
+        for attempt in range(3):
+            if name == "during-recovery" and not self.query(
+                    "SELECT 1 FROM executions WHERE status = 'running'"):
+                # Something to recover first.
+                p = self.start()
+                self.take_over(p)
+                time.sleep(0.2)
+                self.old |= set(descendants(p.pid))
+                p.kill()
+                p.wait()
+                self.kills += 1
+                self.old |= set(self.recorded_processes())
+            p = self.start(spec)
             self.take_over(p)
-            time.sleep(0.2)
-            self.old |= set(descendants(p.pid))
-            p.kill()
-            p.wait()
-            self.kills += 1
-            self.old |= set(self.recorded_processes())
-        p = self.start(spec)
-        self.take_over(p)
-        old = []
-        deadline = time.time() + 120
-        while p.poll() is None and time.time() < deadline:
-            old = descendants(p.pid) or old
-            time.sleep(0.01)
-        if p.poll() is None:
-            p.kill()
-            die("failpoint %s: the supervisor did not crash in 120 s" % spec)
-        with open(self.err_path) as f:
-            err = f.read()
-        if "failpoint %s reached" % name not in err:
-            die("failpoint %s was not reached (exit %d):\n%s"
-                % (spec, p.returncode, err[-2000:]))
-        self.failpoints.append(spec)
-        return old
+            old = []
+            deadline = time.time() + 120
+            while p.poll() is None and time.time() < deadline:
+                old = descendants(p.pid) or old
+                time.sleep(0.01)
+            if p.poll() is None:
+                p.kill()
+                die("failpoint %s: the supervisor did not crash in 120 s"
+                    % spec)
+            with open(self.err_path) as f:
+                err = f.read()
+            if "failpoint %s reached" % name in err:
+                self.failpoints.append(spec)
+                return old
+            if p.returncode != 0 or attempt == 2:
+                die("failpoint %s was not reached (exit %d):\n%s"
+                    % (spec, p.returncode, err[-2000:]))
+            self.ended(p)
+            self.check_store()
 
     def ended(self, p):
         if p.returncode != 0:
