@@ -454,7 +454,7 @@ max_parallel = 2
 [phase work]
 [agent witness]
 phase = work
-command = while [ ! -e $C/begin ]; do sleep 0.05; done; exec $AGENT witness w $C/stop
+command = exec sh $C/witness.sh
 
 [agent gate]
 phase = work
@@ -466,6 +466,10 @@ command = exec $AGENT set starved 3
 max_restarts = 100
 backoff = 100ms..200ms
 INI
+cat >"$C/witness.sh" <<SH
+while [ ! -e $C/begin ]; do sleep 0.05; done
+exec $AGENT witness w $C/stop
+SH
 "$SMITHERS" --dir "$C" run "$C/flow.ini" </dev/null >"$T/.sup.out" 2>"$T/.sup.err" &
 SUP=$!
 BG_PIDS="$BG_PIDS $SUP"
