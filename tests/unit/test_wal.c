@@ -1002,8 +1002,6 @@ static void test_syncer(void **state)
 	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM state"), 3);
 }
 
-/* A sync that cannot be done is reported, with the file, and sticks: no
- * later ticket completes. */
 /* The syncer opens the WAL when it starts: a sync needs no descriptor
  * (a run may have used them all by its first), and the WAL it syncs is
  * the one there was then, even once its name is gone. */
@@ -1026,6 +1024,8 @@ static void test_syncer_opens_at_start(void **state)
 	free(wal);
 }
 
+/* A sync that cannot be done is reported, with the file, and sticks: no
+ * later ticket completes. */
 static void test_syncer_failure(void **state)
 {
 	struct tu_fx *fx = *state;
