@@ -73,6 +73,53 @@ int64_t sup_proc_start(pid_t pid)
 	return f.start;
 }
 
+int sup_proc_each(int (*fn)(pid_t pid, const struct sup_proc_stat *st,
+			    void *arg),
+		  void *arg)
+{
+	struct sup_proc_stat f;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int rc = 0;
+
+	if (!d)
+		return -1;
+	while (!rc && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || sup_proc_stat((pid_t)pid, &f) < 0 ||
+		    f.state == 'Z' || f.state == 'X')
+			continue;
+		rc = fn((pid_t)pid, &f, arg);
+	}
+	closedir(d);
+	return rc;
+}
+
+ssize_t sup_proc_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (got < size) {
+		n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)got;
+}
+
 void sup_boot_id(char out[37])
 {
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
@@ -103,30 +150,19 @@ int sup_proc_kill_group(pid_t pid, int64_t start)
 	return 1;
 }
 
+static int in_group(pid_t pid, const struct sup_proc_stat *st, void *arg)
+{
+	(void)pid;
+	return st->pgrp == *(pid_t *)arg;
+}
+
 /* Whether some process of group PGID is alive (not a zombie). */
 static int group_alive(pid_t pgid)
 {
-	struct sup_proc_stat f;
-	struct dirent *de;
-	DIR *d;
-	int alive = 0;
-
 	if (kill(-pgid, 0) < 0 && errno == ESRCH)
 		return 0;
-	d = opendir("/proc");
-	if (!d)
-		return 1;
-	while (!alive && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0)
-			continue;
-		alive = sup_proc_stat((pid_t)pid, &f) == 0 && f.pgrp == pgid &&
-			f.state != 'Z' && f.state != 'X';
-	}
-	closedir(d);
-	return alive;
+	/* If /proc cannot be read, it may be. */
+	return sup_proc_each(in_group, &pgid) != 0;
 }
 
 int sup_proc_wait_group(pid_t pgid, int timeout_ms)

@@ -28,6 +28,17 @@ int sup_proc_stat(pid_t pid, struct sup_proc_stat *out);
  * or it is a zombie (it has ended: only its exit status is left). */
 int64_t sup_proc_start(pid_t pid);
 
+/* Call FN for each live process (not a zombie) with its fields, until it
+ * returns non-zero; that value, or 0, or -1 if /proc cannot be read. */
+int sup_proc_each(int (*fn)(pid_t pid, const struct sup_proc_stat *st,
+			    void *arg),
+		  void *arg);
+
+/* The command line of PID into BUF (its arguments each ended by a NUL,
+ * cut at SIZE bytes); its length, or -1 when there is no such process.
+ * A kernel thread's is empty. */
+ssize_t sup_proc_cmdline(pid_t pid, char *buf, size_t size);
+
 /* The kernel's boot id into OUT (37 bytes); "" if unknown. */
 void sup_boot_id(char out[37]);
 

@@ -1936,6 +1936,16 @@ static void kill_stale(struct stale *st, const char *what, const char *agent,
 		st->groups[st->n++] = pid;
 }
 
+/* Wait for the groups ST signalled to be gone; free them. */
+static void wait_stale(struct stale *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (sup_proc_wait_group(st->groups[i], 5000) < 0)
+			sup_log(SUP_WARN, "group %ld is still alive after "
+				"SIGKILL", (long)st->groups[i]);
+	free(st->groups);
+}
+
 static int stale_row(const struct wal_row *row, void *arg)
 {
 	const char *status = wal_row_value(row, "status");
@@ -1962,11 +1972,100 @@ static void stop_stale(struct run *r, const struct incomplete *e)
 	if (wal_agent_list(r->w, e->id, stale_row, &st) < 0)
 		sup_log(SUP_WARN, "cannot list the agents of execution "
 			"%" PRId64 ": %s", e->id, wal_errmsg(r->w));
-	for (size_t i = 0; i < st.n; i++)
-		if (sup_proc_wait_group(st.groups[i], 5000) < 0)
-			sup_log(SUP_WARN, "group %ld is still alive after "
-				"SIGKILL", (long)st.groups[i]);
-	free(st.groups);
+	wait_stale(&st);
+}
+
+/*
+ * Workers no row names: a supervisor that died between forking a worker
+ * and committing its pid leaves one nobody knows of. It stops itself and
+ * its agent when it sees its parent gone, unless it cannot run (stopped,
+ * or wedged): then it is found by its command line, a smithers-worker
+ * whose log is in this state dir (which is ours: we hold its lock, and
+ * have started nothing yet).
+ */
+struct stray {
+	pid_t pid;
+	int64_t start;
+	char *log;
+};
+
+struct strays {
+	const char *logs; /* "<state dir>/logs/agents/" */
+	struct stray *v;
+	size_t n, cap;
+};
+
+static int find_stray(pid_t pid, const struct sup_proc_stat *st, void *arg)
+{
+	struct strays *s = arg;
+	char cmd[8192];
+	ssize_t n = sup_proc_cmdline(pid, cmd, sizeof(cmd) - 1);
+	const char *end, *name;
+
+	if (n <= 0 || pid == getpid())
+		return 0;
+	cmd[n] = '\0';
+	end = cmd + n;
+	name = strrchr(cmd, '/');
+	if (strcmp(name ? name + 1 : cmd, "smithers-worker"))
+		return 0;
+	for (const char *a = cmd; a < end; a += strlen(a) + 1) {
+		const char *v = a + strlen(a) + 1;
+
+		if (strcmp(a, "--log") || v >= end ||
+		    strncmp(v, s->logs, strlen(s->logs)))
+			continue;
+		if (grow(&s->v, &s->cap, s->n, sizeof(*s->v)) == 0)
+			s->v[s->n++] = (struct stray){pid, st->start,
+						      xasprintf("%s", v)};
+		break;
+	}
+	return 0;
+}
+
+/* A child of a stray worker (its agent, leading a group of its own): killed
+ * with its group, which goes on the list to wait for. */
+struct stray_kill {
+	pid_t worker;
+	struct stale *st;
+};
+
+static int kill_stray_child(pid_t pid, const struct sup_proc_stat *st,
+			    void *arg)
+{
+	struct stray_kill *k = arg;
+
+	if (st->ppid == k->worker && sup_proc_kill_group(pid, st->start) &&
+	    grow(&k->st->groups, &k->st->cap, k->st->n,
+		 sizeof(*k->st->groups)) == 0)
+		k->st->groups[k->st->n++] = pid;
+	return 0;
+}
+
+static void stop_strays(struct run *r)
+{
+	struct strays s = {0};
+	struct stale st = {0};
+	char *logs = xasprintf("%s/logs/agents/", r->state_dir);
+
+	s.logs = logs;
+	if (sup_proc_each(find_stray, &s) < 0)
+		sup_log(SUP_WARN, "cannot read /proc: %s", strerror(errno));
+	for (size_t i = 0; i < s.n; i++) {
+		struct stray_kill k = {s.v[i].pid, &st};
+
+		sup_proc_each(kill_stray_child, &k);
+		if (sup_proc_kill_group(s.v[i].pid, s.v[i].start) &&
+		    grow(&st.groups, &st.cap, st.n, sizeof(*st.groups)) == 0)
+			st.groups[st.n++] = s.v[i].pid;
+		sup_log(SUP_WARN, "killed worker %ld (log '%s') and its agent, "
+			"left unrecorded by a supervisor that died",
+			(long)s.v[i].pid, s.v[i].log);
+		free(s.v[i].log);
+	}
+	wait_stale(&st);
+	free(s.v);
+	free(logs);
 }
 
 struct resume_agent {
@@ -2122,6 +2221,7 @@ static int recover(struct run *r)
 		goto out;
 	for (size_t i = 0; i < in.n; i++)
 		stop_stale(r, &in.v[i]);
+	stop_strays(r);
 	last = &in.v[in.n - 1];
 	if (!r->opt->no_resume) {
 		if (strcmp(last->name, r->wf->name)) {

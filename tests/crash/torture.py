@@ -104,6 +104,19 @@ def alive(pid, start):
     return st is not None and st[2] == start and st[0] not in "ZX"
 
 
+def describe(pid, traced):
+    """What a process is, for a failure's message."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        cmd = "?"
+    st = proc_stat(pid)
+    return "'%s', state %s, parent %s%s" % (
+        cmd.strip(), st[0] if st else "?", st[1] if st else "?",
+        ", frozen by the test" if pid in traced else "")
+
+
 def descendants(root):
     """(pid, start) of every live descendant of ROOT."""
     children = {}
@@ -211,7 +224,8 @@ class Torture:
             die("supervisor %d did not take over in 60 s" % p.pid)
         for pid, start in self.old:
             if alive(pid, start):
-                die("process %d of the old generation is alive" % pid)
+                die("process %d of the old generation is alive: %s"
+                    % (pid, describe(pid, self.traced)))
         self.old = set()
         for pid in self.traced:
             release(pid)
