@@ -2055,12 +2055,15 @@ static void stop_strays(struct run *r)
 		struct stray_kill k = {s.v[i].pid, &st};
 
 		sup_proc_each(kill_stray_child, &k);
-		if (sup_proc_kill_group(s.v[i].pid, s.v[i].start) &&
-		    grow(&st.groups, &st.cap, st.n, sizeof(*st.groups)) == 0)
-			st.groups[st.n++] = s.v[i].pid;
-		sup_log(SUP_WARN, "killed worker %ld (log '%s') and its agent, "
-			"left unrecorded by a supervisor that died",
-			(long)s.v[i].pid, s.v[i].log);
+		if (sup_proc_kill_group(s.v[i].pid, s.v[i].start)) {
+			sup_log(SUP_WARN, "killed worker %ld (log '%s') and "
+				"its agent, left unrecorded by a supervisor "
+				"that died",
+				(long)s.v[i].pid, s.v[i].log);
+			if (grow(&st.groups, &st.cap, st.n,
+				 sizeof(*st.groups)) == 0)
+				st.groups[st.n++] = s.v[i].pid;
+		}
 		free(s.v[i].log);
 	}
 	wait_stale(&st);
