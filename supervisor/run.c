@@ -2028,6 +2028,7 @@ static int find_stray(pid_t pid, const struct sup_proc_stat *st, void *arg)
 struct stray_kill {
 	pid_t worker;
 	struct stale *st;
+	int killed;
 };
 
 static int kill_stray_child(pid_t pid, const struct sup_proc_stat *st,
@@ -2035,8 +2036,10 @@ static int kill_stray_child(pid_t pid, const struct sup_proc_stat *st,
 {
 	struct stray_kill *k = arg;
 
-	if (st->ppid == k->worker && sup_proc_kill_group(pid, st->start) &&
-	    grow(&k->st->groups, &k->st->cap, k->st->n,
+	if (st->ppid != k->worker || !sup_proc_kill_group(pid, st->start))
+		return 0;
+	k->killed++;
+	if (grow(&k->st->groups, &k->st->cap, k->st->n,
 		 sizeof(*k->st->groups)) == 0)
 		k->st->groups[k->st->n++] = pid;
 	return 0;
@@ -2052,18 +2055,22 @@ static void stop_strays(struct run *r)
 	if (sup_proc_each(find_stray, &s) < 0)
 		sup_log(SUP_WARN, "cannot read /proc: %s", strerror(errno));
 	for (size_t i = 0; i < s.n; i++) {
-		struct stray_kill k = {s.v[i].pid, &st};
+		struct stray_kill k = {s.v[i].pid, &st, 0};
 
+		/* The agent first: a worker whose agent dies by a signal
+		 * ends itself by the same, and may be gone by now. */
 		sup_proc_each(kill_stray_child, &k);
 		if (sup_proc_kill_group(s.v[i].pid, s.v[i].start)) {
-			sup_log(SUP_WARN, "killed worker %ld (log '%s') and "
-				"its agent, left unrecorded by a supervisor "
-				"that died",
-				(long)s.v[i].pid, s.v[i].log);
+			k.killed++;
 			if (grow(&st.groups, &st.cap, st.n,
 				 sizeof(*st.groups)) == 0)
 				st.groups[st.n++] = s.v[i].pid;
 		}
+		if (k.killed)
+			sup_log(SUP_WARN, "killed worker %ld (log '%s') and "
+				"its agent, left unrecorded by a supervisor "
+				"that died",
+				(long)s.v[i].pid, s.v[i].log);
 		free(s.v[i].log);
 	}
 	wait_stale(&st);
