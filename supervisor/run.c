@@ -1925,15 +1925,24 @@ struct stale {
 	size_t n, cap;
 };
 
+/* Kill the group of PID if it is still the process that started at START
+ * (proc.h); 1 when it was signalled, then waited for by wait_stale(). */
+static int stale_kill(struct stale *st, pid_t pid, int64_t start)
+{
+	if (!sup_proc_kill_group(pid, start))
+		return 0;
+	if (grow(&st->groups, &st->cap, st->n, sizeof(*st->groups)) == 0)
+		st->groups[st->n++] = pid;
+	return 1;
+}
+
 static void kill_stale(struct stale *st, const char *what, const char *agent,
 		       pid_t pid, int64_t start)
 {
-	if (!sup_proc_kill_group(pid, start))
-		return;
-	sup_log(SUP_WARN, "killed the %s of agent '%s' (group %ld), left by "
-		"a supervisor that died", what, agent, (long)pid);
-	if (grow(&st->groups, &st->cap, st->n, sizeof(*st->groups)) == 0)
-		st->groups[st->n++] = pid;
+	if (stale_kill(st, pid, start))
+		sup_log(SUP_WARN, "killed the %s of agent '%s' (group %ld), "
+			"left by a supervisor that died",
+			what, agent, (long)pid);
 }
 
 /* Wait for the groups ST signalled to be gone; free them. */
@@ -2036,12 +2045,8 @@ static int kill_stray_child(pid_t pid, const struct sup_proc_stat *st,
 {
 	struct stray_kill *k = arg;
 
-	if (st->ppid != k->worker || !sup_proc_kill_group(pid, st->start))
-		return 0;
-	k->killed++;
-	if (grow(&k->st->groups, &k->st->cap, k->st->n,
-		 sizeof(*k->st->groups)) == 0)
-		k->st->groups[k->st->n++] = pid;
+	if (st->ppid == k->worker)
+		k->killed += stale_kill(k->st, pid, st->start);
 	return 0;
 }
 
@@ -2060,12 +2065,7 @@ static void stop_strays(struct run *r)
 		/* The agent first: a worker whose agent dies by a signal
 		 * ends itself by the same, and may be gone by now. */
 		sup_proc_each(kill_stray_child, &k);
-		if (sup_proc_kill_group(s.v[i].pid, s.v[i].start)) {
-			k.killed++;
-			if (grow(&st.groups, &st.cap, st.n,
-				 sizeof(*st.groups)) == 0)
-				st.groups[st.n++] = s.v[i].pid;
-		}
+		k.killed += stale_kill(&st, s.v[i].pid, s.v[i].start);
 		if (k.killed)
 			sup_log(SUP_WARN, "killed worker %ld (log '%s') and "
 				"its agent, left unrecorded by a supervisor "
@@ -2409,6 +2409,7 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 	struct timeval beat = tv_ms(WAKE_MS);
 	char *log_path = NULL, *cfg = NULL, real[PATH_MAX], errbuf[256];
 	pid_t holder = 0;
+	long rotation_crash;
 	int resumed;
 
 	if (opt->verbose)
@@ -2426,9 +2427,10 @@ int sup_run(const struct sup_workflow *wf, const struct sup_options *opt)
 
 	if (wal_failpoint_setup() < 0)
 		sup_log(SUP_WARN, "cannot set the failpoint up");
-	if (wal_failpoint_armed("during-log-rotation") > 0)
+	rotation_crash = wal_failpoint_armed("during-log-rotation");
+	if (rotation_crash > 0)
 		snprintf(r.crash_rotation, sizeof(r.crash_rotation), "%ld",
-			 wal_failpoint_armed("during-log-rotation"));
+			 rotation_crash);
 	/* The store (and the state dir) first, then the lock inside it. */
 	wopt.synchronous =
 		opt->synchronous_normal || wf->synchronous == SUP_SYNC_NORMAL
