@@ -234,20 +234,29 @@ static int is_hex(const char *s, size_t len)
 	return i == len && s[i] == '\0';
 }
 
+/* Room for item N in the array *V of *CAP items of SIZE bytes, doubling it
+ * when full: 0, or -1 (out of memory, said in G's handle). */
+static int room_for(struct gc *g, void *v, size_t *cap, size_t n, size_t size)
+{
+	void **array = v, *grown;
+	size_t more = *cap ? *cap * 2 : 16;
+
+	if (n < *cap)
+		return 0;
+	grown = realloc(*array, more * size);
+	if (!grown)
+		return wal_fail(g->w, ENOMEM, "out of memory");
+	*array = grown;
+	*cap = more;
+	return 0;
+}
+
 static int add_object(struct gc *g, const char *fan, const char *rest,
 		      int64_t bytes)
 {
-	struct gc_object *grown;
-
-	if (g->nobjects == g->capobjects) {
-		size_t cap = g->capobjects ? g->capobjects * 2 : 64;
-
-		grown = realloc(g->objects, cap * sizeof(*grown));
-		if (!grown)
-			return wal_fail(g->w, ENOMEM, "out of memory");
-		g->objects = grown;
-		g->capobjects = cap;
-	}
+	if (room_for(g, &g->objects, &g->capobjects, g->nobjects,
+		     sizeof(*g->objects)) < 0)
+		return -1;
 	snprintf(g->objects[g->nobjects].hex, WAL_OID_HEXLEN + 1, "%s%s", fan,
 		 rest);
 	g->objects[g->nobjects++].bytes = bytes;
@@ -371,17 +380,9 @@ static int64_t log_dir_id(const char *name)
 
 static int add_log(struct gc *g, int64_t id)
 {
-	int64_t *grown;
-
-	if (g->nlogs == g->caplogs) {
-		size_t cap = g->caplogs ? g->caplogs * 2 : 16;
-
-		grown = realloc(g->logs, cap * sizeof(*grown));
-		if (!grown)
-			return wal_fail(g->w, ENOMEM, "out of memory");
-		g->logs = grown;
-		g->caplogs = cap;
-	}
+	if (room_for(g, &g->logs, &g->caplogs, g->nlogs, sizeof(*g->logs)) <
+	    0)
+		return -1;
 	g->logs[g->nlogs++] = id;
 	return 0;
 }
