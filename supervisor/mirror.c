@@ -156,13 +156,30 @@ static struct shm_agent *slot(struct sup_mirror *m, size_t index)
 	return &m->agents[index];
 }
 
+/* Whether A says anything of slot S that S does not hold already. */
+static int agent_changed(const struct shm_agent *s,
+			 const struct sup_mirror_agent *a)
+{
+	return !s->name[0] || (a->id >= 0 && a->id != s->id) ||
+	       (a->pid >= 0 && a->pid != s->pid) ||
+	       (a->attempt > 0 && a->attempt != s->attempt) ||
+	       (a->iteration >= 0 && a->iteration != s->iteration) ||
+	       (a->status && strncmp(a->status, s->status, sizeof(s->status)));
+}
+
 void sup_mirror_agent(struct sup_mirror *m, size_t index,
 		      const struct sup_mirror_agent *a)
 {
-	struct shm_agent *s = slot(m, index);
+	struct shm_agent *s;
+	int was_running, runs_anew;
 
-	if (!s)
+	if (!m || index >= m->nagents || !agent_changed(&m->agents[index], a))
 		return;
+	s = slot(m, index);
+	was_running = s->name[0] && !strcmp(s->status, "running");
+	/* A new run: started now, unless the caller knows better. */
+	runs_anew = a->status && !strcmp(a->status, "running") &&
+		    (!was_running || (a->attempt > 0 && a->attempt != s->attempt));
 	if (a->id >= 0)
 		s->id = a->id;
 	copy(s->name, sizeof(s->name), a->name);
@@ -181,6 +198,8 @@ void sup_mirror_agent(struct sup_mirror *m, size_t index,
 		s->iteration = a->iteration;
 	if (a->started_ms >= 0)
 		s->started_ms = a->started_ms;
+	else if (runs_anew)
+		s->started_ms = wall_ms();
 }
 
 void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,

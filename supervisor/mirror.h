@@ -35,8 +35,10 @@ void sup_mirror_key(struct sup_mirror *m, const char *key, const char *json);
 /* The turn's batch did not commit: forget its keys. */
 void sup_mirror_discard(struct sup_mirror *m);
 
-/* What the loop knows of agent INDEX; fields the caller leaves NULL or -1
- * keep their last value. */
+/* What the loop knows of agent INDEX, told every turn; fields the caller
+ * leaves NULL or -1 keep their last value. Only a change is written (at
+ * the next publish); a status turning "running", or a new attempt while
+ * running, starts the run's clock unless STARTED_MS says when. */
 struct sup_mirror_agent {
 	int64_t id;
 	const char *name, *phase, *status;

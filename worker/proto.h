@@ -45,14 +45,6 @@ enum wrk_type {
 	WRK_TYPE_COUNT
 };
 
-/* Whether a start (fork, pipe) that failed with ERR may succeed later: the
- * system is short of processes, memory or fds for now. The worker and the
- * supervisor retry such a start of an agent. */
-static inline int wrk_transient_errno(int err)
-{
-	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
-}
-
 /* Wire name of T ("state.set", ...); "?" for a value out of range. */
 const char *wrk_type_name(enum wrk_type t);
 

@@ -2,9 +2,10 @@
  * worker-main.c - smithers-worker: the small process that stands between
  * the supervisor and one agent.
  *
- * The supervisor forks, puts the agent's protocol pipes at fds 3 (up) and 4
- * (down) and the worker's control pipe at fd 5, and execs us right away, so
- * we inherit none of its memory. We then:
+ * The contract with the supervisor (fds, flags, control lines) is
+ * worker/ctl.h. The supervisor forks, puts the agent's protocol pipes at
+ * fds 3 (up) and 4 (down) and the worker's control pipe at fd 5, and execs
+ * us right away, so we inherit none of its memory. We then:
  *  - ask the kernel for SIGUSR2 when the supervisor dies (PR_SET_PDEATHSIG),
  *    checking getppid() after, for the race where it died first;
  *  - start the agent command in a new process group, its stdin /dev/null,
@@ -46,9 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "worker/proto.h"
+#include "worker/ctl.h"
 
-#define CTL_FD 5
+#define CTL_FD WRK_FD_CTL
 
 struct worker {
 	const char *log_path;
@@ -99,9 +100,13 @@ static void say(const char *fmt, ...)
  * pass. */
 static void say_transient(int err)
 {
+	char line[16];
+	size_t n;
+
 	if (!wrk_transient_errno(err))
 		return;
-	if (write(CTL_FD, "transient\n", 10) < 0) {
+	n = wrk_ctl_format(line, sizeof(line), WRK_CTL_TRANSIENT, 0);
+	if (write(CTL_FD, line, n) < 0) {
 		/* the supervisor is gone */
 	}
 }
@@ -290,8 +295,9 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 		close(out[0]);
 		return -1;
 	}
-	snprintf(line, sizeof(line), "agent %ld\n", (long)wk->agent);
-	if (write_all(CTL_FD, line, strlen(line)) < 0) {
+	if (write_all(CTL_FD, line,
+		      wrk_ctl_format(line, sizeof(line), WRK_CTL_AGENT,
+				     wk->agent)) < 0) {
 		/* the supervisor is gone: SIGUSR2 follows */
 	}
 	*out_fd = out[0];
@@ -360,108 +366,34 @@ static void exit_like(int status)
 	exit(128 + sig); /* a signal that does not kill (e.g. ignored) */
 }
 
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static void usage(FILE *f)
-{
-	fputs("usage: smithers-worker [--log PATH] [--log-max BYTES] "
-	      "[--log-keep N]\n"
-	      "                       [--stop-signal N] [--stop-grace MS] "
-	      "[--cwd DIR]\n"
-	      "                       [--parent PID] [--crash-at-rotation N]"
-	      " -- COMMAND [ARG...]\n"
-	      "Started by the smithers supervisor with the agent's protocol "
-	      "pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
-	      "to be run by hand.\n",
-	      f);
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"log", required_argument, NULL, 'l'},
-		{"log-max", required_argument, NULL, 'm'},
-		{"log-keep", required_argument, NULL, 'k'},
-		{"stop-signal", required_argument, NULL, 's'},
-		{"stop-grace", required_argument, NULL, 'g'},
-		{"cwd", required_argument, NULL, 'c'},
-		{"parent", required_argument, NULL, 'p'},
-		{"crash-at-rotation", required_argument, NULL, 'x'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct worker wk = {
-		.log_max = 10 * 1024 * 1024,
-		.log_keep = 3,
-		.stop_signal = SIGTERM,
-		.stop_grace_ms = 10000,
-		.log_fd = -1,
-	};
+	struct worker wk = {.log_fd = -1};
+	struct wrk_ctl_args args;
 	struct pollfd pfd[2];
 	sigset_t mask;
-	int64_t v;
-	int c, sfd, out_fd = -1;
-	char buf[65536];
+	int sfd, out_fd = -1;
+	char buf[65536], err[256];
+	size_t len;
 
-	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			wk.log_path = optarg;
-			break;
-		case 'm':
-			if (parse_int(optarg, 0, INT64_MAX, &wk.log_max) < 0)
-				goto bad;
-			break;
-		case 'k':
-			if (parse_int(optarg, 0, 100, &v) < 0)
-				goto bad;
-			wk.log_keep = (int)v;
-			break;
-		case 's':
-			if (parse_int(optarg, 1, NSIG - 1, &v) < 0)
-				goto bad;
-			wk.stop_signal = (int)v;
-			break;
-		case 'g':
-			if (parse_int(optarg, 0, INT64_MAX / 2,
-				      &wk.stop_grace_ms) < 0)
-				goto bad;
-			break;
-		case 'c':
-			wk.cwd = optarg;
-			break;
-		case 'p':
-			if (parse_int(optarg, 1, INT32_MAX, &v) < 0)
-				goto bad;
-			wk.parent = (pid_t)v;
-			break;
-		case 'x':
-			if (parse_int(optarg, 1, INT64_MAX, &wk.crash_rotation) <
-			    0)
-				goto bad;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			goto bad;
-		}
+	switch (wrk_ctl_parse(argc, argv, &args, err, sizeof(err))) {
+	case 1:
+		fputs(wrk_ctl_usage, stdout);
+		return 0;
+	case -1:
+		fprintf(stderr, "smithers-worker: %s\n%s", err, wrk_ctl_usage);
+		return 2;
 	}
-	if (optind >= argc)
-		goto bad;
-	if (fcntl(CTL_FD, F_GETFD) < 0 || fcntl(3, F_GETFD) < 0 ||
-	    fcntl(4, F_GETFD) < 0) {
+	wk.log_path = args.log;
+	wk.log_max = args.log_max;
+	wk.log_keep = args.log_keep;
+	wk.stop_signal = args.stop_signal;
+	wk.stop_grace_ms = args.stop_grace_ms;
+	wk.cwd = args.cwd;
+	wk.parent = args.parent;
+	wk.crash_rotation = args.crash_rotation;
+	if (fcntl(CTL_FD, F_GETFD) < 0 || fcntl(WRK_FD_UP, F_GETFD) < 0 ||
+	    fcntl(WRK_FD_DOWN, F_GETFD) < 0) {
 		fputs("smithers-worker: fds 3, 4 and 5 must be open (run by "
 		      "the smithers supervisor)\n",
 		      stderr);
@@ -489,7 +421,7 @@ int main(int argc, char **argv)
 
 	if (wk.log_path && open_log(&wk) < 0)
 		return 127;
-	if (start_agent(&wk, argv + optind, &out_fd) < 0)
+	if (start_agent(&wk, args.command, &out_fd) < 0)
 		return 127;
 
 	pfd[0].fd = sfd;
@@ -552,11 +484,9 @@ int main(int argc, char **argv)
 		close(wk.log_fd);
 	/* Nothing of the agent's group is left: the supervisor need not (and
 	 * must not, its pid may be anyone's now) signal it. */
-	if (write_all(CTL_FD, "done\n", 5) < 0) {
+	len = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_DONE, 0);
+	if (write_all(CTL_FD, buf, len) < 0) {
 		/* the supervisor is gone */
 	}
 	exit_like(wk.status);
-bad:
-	usage(stderr);
-	return 2;
 }

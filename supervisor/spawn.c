@@ -1,0 +1,405 @@
+/*
+ * spawn.c - starting an agent's worker: its row, the socket token, the
+ * agent's environment, the pipes placed at the fds of the worker contract
+ * (worker/ctl.h), fork and exec; then the control pipe on which the worker
+ * says what became of the agent.
+ *
+ * The child does as little as it can between fork and exec: its own process
+ * group (so the terminal's ^C is for the supervisor alone), the signal mask
+ * and SIGPIPE reset, the fds placed. Everything else (argv, environment)
+ * is built before the fork.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "supervisor/proc.h"
+#include "supervisor/slog.h"
+#include "supervisor/stream.h"
+#include "supervisor/sup-int.h"
+#include "supervisor/supervisor.h"
+#include "wal/wal.h"
+#include "worker/ctl.h"
+
+static void put_env(char ***env, size_t *n, char *entry)
+{
+	char **grown = realloc(*env, (*n + 2) * sizeof(**env));
+
+	if (!grown) {
+		sup_log(SUP_ERROR, "out of memory");
+		abort();
+	}
+	*env = grown;
+	(*env)[(*n)++] = entry;
+	(*env)[*n] = NULL;
+}
+
+void free_strv(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/*
+ * What every agent of this run gets: our environment less SMITHERS_*, PATH
+ * led by the directory of the smithers that started us (for `smithers
+ * emit`), and the run's own SMITHERS_* variables.
+ */
+void shared_environment(struct run *r)
+{
+	extern char **environ;
+	const char *path = "/usr/bin:/bin";
+	char *bindir = xasprintf("%s", r->opt->smithers);
+	size_t n = 0;
+
+	if (strrchr(bindir, '/'))
+		*strrchr(bindir, '/') = '\0';
+	for (char **e = environ; *e; e++) {
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+		else if (strncmp(*e, "SMITHERS", 8) != 0)
+			put_env(&r->env_base, &n, xasprintf("%s", *e));
+	}
+	put_env(&r->env_base, &n, xasprintf("PATH=%s:%s", bindir, path));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS=%s", r->opt->smithers));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS_FD=%d", WRK_FD_UP));
+	put_env(&r->env_base, &n,
+		xasprintf("SMITHERS_ACK_FD=%d", WRK_FD_DOWN));
+	put_env(&r->env_base, &n, xasprintf("SMITHERS_DIR=%s", r->dir));
+	put_env(&r->env_base, &n,
+		xasprintf("SMITHERS_SOCKET=%s", r->sock_path));
+	put_env(&r->env_base, &n,
+		xasprintf("SMITHERS_EXECUTION_ID=%" PRId64, r->p.exec_id));
+	r->nenv_base = n;
+	free(bindir);
+}
+
+/*
+ * The agent's environment: the run's shared entries (borrowed from
+ * r->env_base, the first r->nenv_base) followed by its own (owned; free
+ * them with free_agent_env()).
+ */
+static char **agent_env(struct agent *a)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	size_t n = r->nenv_base;
+	char **env = malloc((n + 10 + sp->nenv + 1) * sizeof(*env));
+
+	if (!env) {
+		sup_log(SUP_ERROR, "out of memory");
+		abort();
+	}
+	memcpy(env, r->env_base, n * sizeof(*env));
+	env[n++] = xasprintf("SMITHERS_TOKEN=%s", a->token);
+	env[n++] = xasprintf("SMITHERS_AGENT_ID=%" PRId64, a->id);
+	env[n++] = xasprintf("SMITHERS_AGENT=%s", sp->name);
+	env[n++] =
+		xasprintf("SMITHERS_PHASE=%s", r->wf->phases[sp->phase].name);
+	env[n++] = xasprintf("SMITHERS_ITERATION=%d", r->p.iteration);
+	env[n++] = xasprintf("SMITHERS_ATTEMPT=%d", a->attempt);
+	if (a->resume)
+		env[n++] = xasprintf("SMITHERS_RESUME=1");
+	env[n++] = xasprintf("SMITHERS_MODEL=%s", sp->model ? sp->model : "");
+	env[n++] =
+		xasprintf("SMITHERS_PROMPT=%s", sp->prompt ? sp->prompt : "");
+	for (size_t i = 0; i < sp->nenv; i++)
+		env[n++] = xasprintf("%s", sp->env[i]);
+	env[n] = NULL;
+	return env;
+}
+
+static void free_agent_env(struct run *r, char **env)
+{
+	if (!env)
+		return;
+	for (char **p = env + r->nenv_base; *p; p++)
+		free(*p);
+	free(env);
+}
+
+/* Move FD to TARGET in a child about to exec (clearing close-on-exec). */
+static int place_fd(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+int sup_token(char out[33])
+{
+	unsigned char raw[16];
+	ssize_t n;
+
+	do
+		n = getrandom(raw, sizeof(raw), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(raw)) {
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		sprintf(out + 2 * i, "%02x", raw[i]);
+	return 0;
+}
+
+/* The worker's command line for A, logging to LOG_PATH (borrowed). */
+static char **worker_argv(struct agent *a, const char *log_path)
+{
+	struct run *r = a->run;
+	char *command[] = {"/bin/sh", "-c", (char *)a->spec->command, NULL};
+	struct wrk_ctl_args args;
+	char **argv;
+
+	wrk_ctl_args_init(&args);
+	args.log = log_path;
+	args.log_max = r->wf->log_max_bytes;
+	args.log_keep = r->wf->log_keep;
+	args.stop_signal = a->spec->stop_signal;
+	args.stop_grace_ms = a->spec->stop_grace_ms;
+	args.cwd = a->spec->cwd;
+	args.parent = getpid();
+	/* Our failpoint "during-log-rotation" is reached in the worker. */
+	args.crash_rotation = r->crash_rotation;
+	args.command = command;
+	argv = wrk_ctl_argv(r->opt->worker, &args);
+	if (!argv) {
+		sup_log(SUP_ERROR, "out of memory");
+		abort();
+	}
+	return argv;
+}
+
+/* In the child: place the ends at the contract's fds and exec. */
+static void exec_worker(char **argv, char **env, int up, int down, int ctl)
+{
+	sigset_t none;
+	int hi_up, hi_down, hi_ctl;
+	int lowest = WRK_FD_CTL > WRK_FD_DOWN ? WRK_FD_CTL : WRK_FD_DOWN;
+
+	/* Our own group: the terminal's ^C is for the supervisor. */
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* Ends above the contract's fds go straight to their places; moving
+	 * them out of the way first would take fds that a supervisor at its
+	 * RLIMIT_NOFILE does not have. */
+	if (up > lowest && down > lowest && ctl > lowest) {
+		hi_up = up;
+		hi_down = down;
+		hi_ctl = ctl;
+	} else {
+		hi_up = fcntl(up, F_DUPFD_CLOEXEC, 10);
+		hi_down = fcntl(down, F_DUPFD_CLOEXEC, 10);
+		hi_ctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
+	}
+	if (hi_up < 0 || hi_down < 0 || hi_ctl < 0 ||
+	    place_fd(hi_up, WRK_FD_UP) < 0 ||
+	    place_fd(hi_down, WRK_FD_DOWN) < 0 ||
+	    place_fd(hi_ctl, WRK_FD_CTL) < 0)
+		_exit(127);
+	execve(argv[0], argv, env);
+	_exit(127);
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Record A's row for this phase iteration if it has none yet: 0, or -1
+ * (logged). */
+static int record_agent(struct agent *a, const char *log_path)
+{
+	struct run *r = a->run;
+	const struct sup_agent *sp = a->spec;
+	struct wal_agent_spec spec = {
+		.name = sp->name,
+		.model = sp->model,
+		.system_prompt = sp->system_prompt,
+		.prompt = sp->prompt,
+		.attempt = a->attempt,
+		.log_path = log_path,
+	};
+
+	if (a->id)
+		return 0;
+	if (batch(r) < 0)
+		return -1;
+	a->id = wal_agent_start(r->w, r->p.exec_id, r->p.phase_id, &spec);
+	if (a->id < 0) {
+		sup_log(SUP_ERROR, "cannot record agent '%s': %s", sp->name,
+			wal_errmsg(r->w));
+		a->id = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int spawn(struct agent *a, const char **what)
+{
+	struct run *r = a->run;
+	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
+	char **env = NULL, **argv = NULL, *log_path;
+	pid_t pid;
+	int err = EIO;
+
+	*what = NULL;
+	log_path = xasprintf("%s/%s.log", r->log_dir, a->spec->name);
+	if (record_agent(a, log_path) < 0)
+		goto fail;
+	if (sup_token(a->token) < 0) {
+		err = errno;
+		*what = "draw the agent's socket token";
+		goto fail;
+	}
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
+	    pipe2(ctl, O_CLOEXEC) < 0) {
+		err = errno;
+		*what = "make the pipes";
+		goto fail;
+	}
+	env = agent_env(a);
+	argv = worker_argv(a, log_path);
+	pid = fork();
+	if (pid < 0) {
+		err = errno;
+		*what = "fork the worker";
+		goto fail;
+	}
+	if (pid == 0)
+		exec_worker(argv, env, up[1], down[0], ctl[1]);
+	setpgid(pid, pid);
+	a->worker_start = sup_proc_start(pid);
+	close(up[1]);
+	close(down[0]);
+	close(ctl[1]);
+	up[1] = down[0] = ctl[1] = -1;
+	a->worker = pid;
+	a->pid = 0;
+	a->ctl.fd = ctl[0];
+	a->ctl.len = 0;
+	evutil_make_socket_nonblocking(ctl[0]);
+	a->ctl.ev = event_new(r->base, ctl[0], EV_READ | EV_PERSIST, ctl_cb, a);
+	a->pipes = sup_stream_new(r->streams, up[0], down[1], a);
+	if (!a->ctl.ev || !a->pipes) {
+		sup_log(SUP_ERROR, "agent '%s': out of memory", a->spec->name);
+		kill(pid, SIGKILL);
+		abort();
+	}
+	event_add(a->ctl.ev, NULL);
+	wrk_ctl_argv_free(argv);
+	free_agent_env(r, env);
+	free(log_path);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (up[i] >= 0)
+			close(up[i]);
+		if (down[i] >= 0)
+			close(down[i]);
+		if (ctl[i] >= 0)
+			close(ctl[i]);
+	}
+	wrk_ctl_argv_free(argv);
+	free_agent_env(r, env);
+	free(log_path);
+	errno = err;
+	return -1;
+}
+
+/* One line the worker said (ctl.h). */
+static void ctl_line(struct agent *a, char *line)
+{
+	struct run *r = a->run;
+	pid_t pid;
+
+	switch (wrk_ctl_parse_line(line, &pid)) {
+	case WRK_CTL_AGENT: {
+		/* Recorded with the start times a later supervisor checks
+		 * before it signals these pids (proc.h). */
+		struct wal_procs procs = {
+			.pid = pid,
+			.pid_start = sup_proc_start(pid),
+			.worker = a->worker,
+			.worker_start = a->worker_start,
+		};
+
+		a->pid = pid;
+		if (procs.pid_start < 0)
+			procs.pid_start = 0; /* already gone */
+		if (procs.worker_start < 0)
+			procs.worker_start = 0;
+		if (batch(r) == 0 && wal_agent_started(r->w, a->id, &procs) < 0)
+			sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
+				wal_errmsg(r->w));
+		return;
+	}
+	case WRK_CTL_DONE:
+		a->end.worker_done = 1;
+		return;
+	case WRK_CTL_TRANSIENT:
+		a->end.transient = 1;
+		return;
+	case WRK_CTL_OTHER:
+		sup_log(SUP_WARN, "agent '%s': worker: %s", a->spec->name,
+			line);
+		set_text(&a->end.why, line);
+		return;
+	}
+}
+
+void ctl_drain(struct agent *a)
+{
+	struct ctl_pipe *c = &a->ctl;
+	char *nl;
+
+	if (c->fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = read(c->fd, c->buf + c->len,
+				 sizeof(c->buf) - 1 - c->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		c->len += (size_t)n;
+		c->buf[c->len] = '\0';
+		while ((nl = strchr(c->buf, '\n'))) {
+			*nl = '\0';
+			ctl_line(a, c->buf);
+			c->len -= (size_t)(nl + 1 - c->buf);
+			memmove(c->buf, nl + 1, c->len + 1);
+		}
+		if (c->len == sizeof(c->buf) - 1)
+			c->len = 0; /* an endless line: drop it */
+	}
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ctl_drain(arg);
+}
+
+void ctl_close(struct agent *a)
+{
+	if (a->ctl.ev)
+		event_free(a->ctl.ev);
+	a->ctl.ev = NULL;
+	if (a->ctl.fd >= 0)
+		close(a->ctl.fd);
+	a->ctl.fd = -1;
+}

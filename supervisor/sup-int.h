@@ -1,0 +1,294 @@
+/*
+ * sup-int.h - the supervisor's private structs and the functions its files
+ * share. Nothing outside supervisor/ (and its unit tests) includes this.
+ *
+ * The rooms (one file each):
+ *   loop.c      open the store and the lock, the turn loop, teardown,
+ *               signals, the socket listener (sup_run)
+ *   commit.c    group commit and acks: the batch, the syncer, disk full and
+ *               back, the mirror's turn
+ *   stream.c    one protocol peer: read, decode, dispatch hook, acks
+ *               (stream.h)
+ *   dispatch.c  a decoded message -> store and mirror calls
+ *   spawn.c     fork and exec of the worker, the agent's environment, the
+ *               socket token, the control pipe
+ *   agent.c     an agent's life: ONE table of state x event -> action
+ *   phase.c     phases, Ralph loops and `until`, the end of the execution
+ *   recover.c   what a dead supervisor left: stale and stray processes,
+ *               the resume plan
+ *
+ * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
+ * that is ready; every decoded message is applied inside one batch, which
+ * commits at the end of the turn, and only then are the streams acked:
+ * acked means durable.
+ */
+#ifndef SMITHERS_SUP_INT_H
+#define SMITHERS_SUP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "supervisor/workflow.h"
+
+struct event;
+struct event_base;
+struct sup_mirror;
+struct sup_options;
+struct sup_stream;
+struct sup_streams;
+struct wal;
+struct wal_checkpointer;
+struct wal_syncer;
+
+/* The database's heartbeat is written when it is this old, checked every
+ * turn: so it is never more than this plus WAKE_MS (and a commit) behind. */
+#define HEARTBEAT_MS 500
+/* The loop wakes at least this often: the mirror's heartbeat (written at
+ * most every 100 ms) is then never older than this plus a turn. */
+#define WAKE_MS 250
+/* How big the WAL may grow (pages) before the writer completes a
+ * checkpoint itself so that it starts again from the beginning. */
+#define WAL_TRIM_PAGES 4096
+/* After stop_grace, how long the worker has before we SIGKILL it. */
+#define KILL_SLACK_MS 2000
+
+/*
+ * An agent's life (agent.c holds the table; nothing else assigns a state):
+ * IDLE (not in the running phase) -> PENDING (waiting for a slot) ->
+ * RUNNING -> STOPPING (asked to stop) -> ended; then BACKOFF (restart
+ * timer) -> PENDING, or DONE / FAILED / CANCELLED.
+ */
+enum agent_state {
+	A_IDLE,
+	A_PENDING,
+	A_RUNNING,
+	A_STOPPING,
+	A_BACKOFF,
+	A_DONE,
+	A_FAILED,
+	A_CANCELLED,
+	A_NSTATES
+};
+
+enum agent_event {
+	AE_BEGIN,   /* its phase iteration begins: pending, first attempt */
+	AE_LEAVE,   /* the phase that runs is not its own */
+	AE_SKIP,    /* resumed: it had completed before the crash */
+	AE_SPAWNED, /* its worker was forked */
+	AE_RETRY,   /* to run again after its backoff */
+	AE_GIVE_UP, /* failed for good */
+	AE_DONE,    /* ended well, not to run again */
+	AE_STOP,    /* asked to stop (protocol error, shutdown) */
+	AE_TIMER,   /* its timer fired */
+	AE_CANCEL,  /* the run stops: it will not run (again) */
+	AE_NEVENTS
+};
+
+/* A tool call the agent numbered CALL, recorded as row ID. */
+struct call {
+	uint64_t call;
+	int64_t id;
+};
+
+/* The control pipe on which the worker speaks (spawn.c). */
+struct ctl_pipe {
+	int fd;
+	struct event *ev;
+	char buf[512];
+	size_t len;
+};
+
+/* What one run of an agent came to. */
+struct outcome {
+	char *why;	 /* why we stopped it, or what the worker said */
+	char *fail_text; /* from a "fail" message */
+	char *result_text, *result_json; /* from a "result" message */
+	int proto_error, timed_out;
+	int worker_done; /* the worker said its agent's group is gone */
+	int transient;	 /* the worker could not start it, for now */
+};
+
+/* Tool calls started and not completed, by the agent's number: per agent,
+ * since `smithers emit` starts and completes a call from two different
+ * connections (dispatch.c). */
+struct calls {
+	struct call *v;
+	size_t n, cap;
+};
+
+struct agent {
+	struct run *run;
+	const struct sup_agent *spec;
+	size_t index;
+	enum agent_state state; /* assigned by agent_fire() alone */
+	int64_t id; /* row of the current phase iteration; 0: none yet */
+	pid_t worker, pid;
+	int64_t worker_start; /* the worker's start time (proc.h) */
+	struct sup_stream *pipes;
+	struct event *timer;
+	struct ctl_pipe ctl;
+	char token[33];
+	int attempt;	 /* 1 for the first run */
+	int resume;	 /* it ran under a supervisor that died */
+	int failures;	 /* counted toward max_restarts */
+	int consecutive; /* failures since the last run that lasted */
+	int64_t started_ms;
+	struct outcome end;
+	struct calls calls;
+};
+
+/* Where the execution stands. */
+struct progress {
+	int64_t exec_id, phase_id;
+	size_t phase;
+	int iteration;
+	int any_phase_failed;
+	int stopping; /* shutting down: signal number, or -1 for a failure */
+	int finished; /* the loop ends */
+	int exit_status;
+};
+
+struct run {
+	const struct sup_workflow *wf;
+	const struct sup_options *opt;
+	struct event_base *base;
+	struct wal *w;
+	char *dir; /* project dir, absolute */
+	char *state_dir, *sock_path, *log_dir, *gc_request;
+	struct progress p;
+	struct agent *agents;
+	int running; /* workers alive */
+	struct sup_streams *streams;
+	struct sup_mirror *mirror; /* NULL: no shared memory segment */
+	struct commit *c;	   /* group commit (commit.c) */
+	struct loop *loop;	   /* events and the listener (loop.c) */
+	char **env_base; /* what every agent's environment starts with */
+	size_t nenv_base;
+	char boot_id[37];
+	/* The Nth log rotation of a worker crashes it with us (the failpoint
+	 * "during-log-rotation:N"); 0: none. */
+	int64_t crash_rotation;
+};
+
+/* ---- small helpers (util.c) --------------------------------------------- */
+
+/* Like asprintf, but out of memory is fatal (logged, abort). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Replace *SLOT by a copy of TEXT (NULL: none). */
+void set_text(char **slot, const char *text);
+struct timeval tv_ms(int64_t ms);
+int64_t mono_ms(void);
+int64_t wall_ms(void);
+
+/* ---- commit.c ------------------------------------------------------------ */
+
+/* Start group commit for R (FULL: synchronous=FULL, with the syncer);
+ * NULL when out of memory (commit_end() frees what was made). */
+struct commit *commit_new(struct run *r, int full);
+/* Commit what is left, stop the syncer and checkpointer, rescue a lost
+ * database: 0, or -1 when something could not be made durable. */
+int commit_end(struct run *r);
+/* Open the turn's batch if it is not: 0, or -1 (logged). */
+int batch(struct run *r);
+/* Whether a batch is open. */
+int in_batch(const struct run *r);
+/* This turn processed a hello, which writes nothing but is acked. */
+void commit_hello(struct run *r);
+/* Commit the turn's batch, then ack (or wait for the sync). */
+void commit_turn(struct run *r);
+/* The disk cannot hold the next change (WHY): hold everything. */
+void disk_full(struct run *r, const char *why);
+/* Whether the run holds its changes for want of space. */
+int disk_is_full(const struct run *r);
+/* Whether a gc request waits to be served between two commits. */
+int gc_wanted(const struct run *r);
+void serve_gc(struct run *r);
+
+/* ---- loop.c ------------------------------------------------------------- */
+
+/* Stop (HOLD) or go on accepting connections on the socket. */
+void listener_hold(struct run *r, int hold);
+
+/* ---- dispatch.c ---------------------------------------------------------- */
+
+extern const struct sup_stream_hooks dispatch_hooks;
+
+/* ---- spawn.c ------------------------------------------------------------- */
+
+/*
+ * Fork and exec A's worker. Returns 0, or -1 with errno and, in *WHAT,
+ * what could not be done ("fork the worker"); *WHAT is NULL when the
+ * failure was the store's (already logged).
+ */
+int spawn(struct agent *a, const char **what);
+/* Read what the worker said on the control pipe. */
+void ctl_drain(struct agent *a);
+/* Close A's control pipe. */
+void ctl_close(struct agent *a);
+/* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */
+int sup_token(char out[33]);
+/* The environment every agent of R starts with. */
+void shared_environment(struct run *r);
+void free_strv(char **v);
+
+/* ---- agent.c ------------------------------------------------------------- */
+
+/* The state a A_* state goes to on EV, or -1 when EV means nothing there
+ * (the table, for tests). */
+int agent_next(enum agent_state st, enum agent_event ev);
+/* Move A by EV through the table, running its action. */
+void agent_fire(struct agent *a, enum agent_event ev);
+const char *agent_state_name(enum agent_state st);
+/* The n-th consecutive failure waits this long (n >= 1). */
+int64_t backoff_ms(int64_t min_ms, int64_t max_ms, int consecutive);
+/* How a run that ended goes on: AE_DONE, AE_RETRY, AE_GIVE_UP or AE_CANCEL,
+ * for an agent of SPEC at ATTEMPT that ended OK (or not), the run STOPPING,
+ * after a PROTO_ERROR. */
+enum agent_event agent_verdict(const struct sup_agent *spec, int attempt,
+			       int ok, int stopping, int proto_error);
+/* Ask A to stop (WHY); only a running agent is. */
+void stop_agent(struct agent *a, const char *why);
+/* Reap the workers that ended. */
+void reap(struct run *r);
+/* Start pending agents while there are free slots. */
+void schedule(struct run *r);
+/* Set A up as agent INDEX of R's workflow: 0, or -1 out of memory. */
+int agent_init(struct run *r, struct agent *a, size_t index);
+/* Free what A holds. */
+void agent_release(struct agent *a);
+
+/* ---- phase.c ------------------------------------------------------------- */
+
+enum phase_step {
+	STEP_REPEAT,	  /* the phase's next iteration */
+	STEP_NEXT,	  /* the next phase */
+	STEP_NEXT_FAILED, /* the phase failed: on to the next */
+	STEP_STOP,	  /* the phase failed: the execution fails */
+	STEP_ERROR,	  /* `until` could not be read: the execution fails */
+};
+/* What comes after iteration ITERATION of PH whose agents all ended
+ * (FAILED: one failed or was cancelled), HOLDS being its `until` (1, 0, or
+ * -1 when it could not be read; 1 without one). */
+enum phase_step phase_next(const struct sup_phase *ph, int iteration,
+			   int failed, int holds);
+void phase_start(struct run *r);
+/* If every agent of the phase ended, end the iteration and go on. */
+void phase_check(struct run *r);
+/* Record how the execution ended; the loop stops after this turn. */
+void finish(struct run *r);
+/* Stop every agent: WHY is the signal that asked, or -1 for a failure. */
+void stop_all(struct run *r, int why);
+
+/* ---- recover.c ----------------------------------------------------------- */
+
+/*
+ * Look for executions a dead supervisor left, stop their processes, and
+ * either resume the newest (r->p.exec_id set; 1 with its phase's agents set
+ * up, 2 when it had not begun a phase) or mark them interrupted (0: start
+ * afresh). -1 when the run cannot start (r->p.exit_status says why).
+ */
+int recover(struct run *r);
+
+#endif /* SMITHERS_SUP_INT_H */

@@ -1,0 +1,294 @@
+/*
+ * ctl.c - the supervisor <-> worker contract (ctl.h): the worker's command
+ * line, built by the supervisor and parsed by the worker from one table of
+ * flags, the control lines, and the marker recovery looks for.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/ctl.h"
+
+/* The flags, in the order the supervisor passes them. */
+enum flag {
+	F_LOG,
+	F_LOG_MAX,
+	F_LOG_KEEP,
+	F_STOP_SIGNAL,
+	F_STOP_GRACE,
+	F_CWD,
+	F_PARENT,
+	F_CRASH_ROTATION,
+	F_HELP,
+	NFLAGS
+};
+
+static const struct option options[] = {
+	[F_LOG] = {"log", required_argument, NULL, F_LOG},
+	[F_LOG_MAX] = {"log-max", required_argument, NULL, F_LOG_MAX},
+	[F_LOG_KEEP] = {"log-keep", required_argument, NULL, F_LOG_KEEP},
+	[F_STOP_SIGNAL] = {"stop-signal", required_argument, NULL,
+			   F_STOP_SIGNAL},
+	[F_STOP_GRACE] = {"stop-grace", required_argument, NULL, F_STOP_GRACE},
+	[F_CWD] = {"cwd", required_argument, NULL, F_CWD},
+	[F_PARENT] = {"parent", required_argument, NULL, F_PARENT},
+	[F_CRASH_ROTATION] = {"crash-at-rotation", required_argument, NULL,
+			      F_CRASH_ROTATION},
+	[F_HELP] = {"help", no_argument, NULL, F_HELP},
+	[NFLAGS] = {NULL, 0, NULL, 0},
+};
+
+const char wrk_ctl_usage[] =
+	"usage: smithers-worker [--log PATH] [--log-max BYTES] "
+	"[--log-keep N]\n"
+	"                       [--stop-signal N] [--stop-grace MS] "
+	"[--cwd DIR]\n"
+	"                       [--parent PID] [--crash-at-rotation N]"
+	" -- COMMAND [ARG...]\n"
+	"Started by the smithers supervisor with the agent's protocol "
+	"pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
+	"to be run by hand.\n";
+
+_Static_assert(WRK_FD_UP == 3 && WRK_FD_DOWN == 4 && WRK_FD_CTL == 5,
+	       "wrk_ctl_usage names the fds");
+
+void wrk_ctl_args_init(struct wrk_ctl_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->log_max = 10 * 1024 * 1024;
+	a->log_keep = 3;
+	a->stop_signal = SIGTERM;
+	a->stop_grace_ms = 10000;
+}
+
+void wrk_ctl_argv_free(char **argv)
+{
+	for (char **p = argv; p && *p; p++)
+		free(*p);
+	free(argv);
+}
+
+/* Append a copy of S (a NULL S: a failure already) to V at *N. */
+static int put(char **v, size_t *n, char *s)
+{
+	if (!s)
+		return -1;
+	v[(*n)++] = s;
+	return 0;
+}
+
+static char *flag(enum flag f)
+{
+	char *s;
+
+	return asprintf(&s, "--%s", options[f].name) < 0 ? NULL : s;
+}
+
+static char *number(int64_t v)
+{
+	char *s;
+
+	return asprintf(&s, "%" PRId64, v) < 0 ? NULL : s;
+}
+
+char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
+{
+	size_t ncmd = 0, n = 0;
+	char **v;
+	int rc = 0;
+
+	while (a->command && a->command[ncmd])
+		ncmd++;
+	v = calloc(2 * NFLAGS + ncmd + 3, sizeof(*v));
+	if (!v)
+		return NULL;
+	rc |= put(v, &n, strdup(worker));
+	if (a->log) {
+		rc |= put(v, &n, flag(F_LOG));
+		rc |= put(v, &n, strdup(a->log));
+	}
+	rc |= put(v, &n, flag(F_LOG_MAX));
+	rc |= put(v, &n, number(a->log_max));
+	rc |= put(v, &n, flag(F_LOG_KEEP));
+	rc |= put(v, &n, number(a->log_keep));
+	rc |= put(v, &n, flag(F_STOP_SIGNAL));
+	rc |= put(v, &n, number(a->stop_signal));
+	rc |= put(v, &n, flag(F_STOP_GRACE));
+	rc |= put(v, &n, number(a->stop_grace_ms));
+	if (a->cwd) {
+		rc |= put(v, &n, flag(F_CWD));
+		rc |= put(v, &n, strdup(a->cwd));
+	}
+	if (a->parent) {
+		rc |= put(v, &n, flag(F_PARENT));
+		rc |= put(v, &n, number(a->parent));
+	}
+	if (a->crash_rotation) {
+		rc |= put(v, &n, flag(F_CRASH_ROTATION));
+		rc |= put(v, &n, number(a->crash_rotation));
+	}
+	rc |= put(v, &n, strdup("--"));
+	for (size_t i = 0; i < ncmd; i++)
+		rc |= put(v, &n, strdup(a->command[i]));
+	if (rc) {
+		wrk_ctl_argv_free(v);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return v;
+}
+
+static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The value of flag F into A: 0, or -1 when it is out of its range. */
+static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
+{
+	int64_t v;
+
+	switch (f) {
+	case F_LOG:
+		a->log = arg;
+		return 0;
+	case F_LOG_MAX:
+		return parse_int(arg, 0, INT64_MAX, &a->log_max);
+	case F_LOG_KEEP:
+		if (parse_int(arg, 0, 100, &v) < 0)
+			return -1;
+		a->log_keep = (int)v;
+		return 0;
+	case F_STOP_SIGNAL:
+		if (parse_int(arg, 1, NSIG - 1, &v) < 0)
+			return -1;
+		a->stop_signal = (int)v;
+		return 0;
+	case F_STOP_GRACE:
+		return parse_int(arg, 0, INT64_MAX / 2, &a->stop_grace_ms);
+	case F_CWD:
+		a->cwd = arg;
+		return 0;
+	case F_PARENT:
+		if (parse_int(arg, 1, INT32_MAX, &v) < 0)
+			return -1;
+		a->parent = (pid_t)v;
+		return 0;
+	case F_CRASH_ROTATION:
+		return parse_int(arg, 1, INT64_MAX, &a->crash_rotation);
+	default:
+		return -1;
+	}
+}
+
+int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
+		  size_t errlen)
+{
+	int c;
+
+	wrk_ctl_args_init(a);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		if (c == F_HELP)
+			return 1;
+		if (c < 0 || c >= F_HELP) {
+			snprintf(err, errlen, "unknown option '%s'",
+				 argv[optind - 1]);
+			return -1;
+		}
+		if (set(a, (enum flag)c, optarg) < 0) {
+			snprintf(err, errlen, "invalid --%s '%s'",
+				 options[c].name, optarg);
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		snprintf(err, errlen, "no command given after '--'");
+		return -1;
+	}
+	a->command = argv + optind;
+	return 0;
+}
+
+size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind,
+		      pid_t pid)
+{
+	int n;
+
+	switch (kind) {
+	case WRK_CTL_AGENT:
+		n = snprintf(buf, len, "agent %ld\n", (long)pid);
+		break;
+	case WRK_CTL_DONE:
+		n = snprintf(buf, len, "done\n");
+		break;
+	case WRK_CTL_TRANSIENT:
+		n = snprintf(buf, len, "transient\n");
+		break;
+	default:
+		n = 0;
+		break;
+	}
+	if (n < 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
+}
+
+enum wrk_ctl_line wrk_ctl_parse_line(const char *line, pid_t *pid)
+{
+	long v;
+	char end;
+
+	if (sscanf(line, "agent %ld%c", &v, &end) == 1 && v > 0 &&
+	    v <= INT32_MAX) {
+		*pid = (pid_t)v;
+		return WRK_CTL_AGENT;
+	}
+	if (!strcmp(line, "done"))
+		return WRK_CTL_DONE;
+	if (!strcmp(line, "transient"))
+		return WRK_CTL_TRANSIENT;
+	return WRK_CTL_OTHER;
+}
+
+const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
+			      const char *state_dir)
+{
+	const char *end = cmdline + len, *name = strrchr(cmdline, '/');
+	const char *log = NULL;
+	size_t dlen = strlen(state_dir);
+	static const char logs[] = "/logs/agents/";
+
+	if (!len || strcmp(name ? name + 1 : cmdline, WRK_PROGRAM))
+		return NULL;
+	for (const char *a = cmdline; a < end; a += strlen(a) + 1) {
+		const char *v = a + strlen(a) + 1;
+
+		if (!strcmp(a, "--"))
+			break;
+		if (v < end && !strncmp(a, "--", 2) &&
+		    !strcmp(a + 2, options[F_LOG].name)) {
+			log = v;
+			break;
+		}
+	}
+	if (!log || strncmp(log, state_dir, dlen) ||
+	    strncmp(log + dlen, logs, sizeof(logs) - 1))
+		return NULL;
+	return log;
+}

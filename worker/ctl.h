@@ -1,0 +1,91 @@
+/*
+ * ctl.h - the contract between the supervisor and smithers-worker: the fds
+ * the worker is started with, its command line (built and parsed here, so
+ * that no flag or position is spelled twice), the lines it says on its
+ * control pipe, the errnos that make a failed start worth retrying, and the
+ * marker by which a later supervisor recognises a worker of its state dir.
+ *
+ * Bump nothing here without changing both sides: both include this file.
+ */
+#ifndef SMITHERS_WORKER_CTL_H
+#define SMITHERS_WORKER_CTL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The fds the worker finds open when it starts; it passes the first two on
+ * to the agent (SMITHERS_FD and SMITHERS_ACK_FD). */
+#define WRK_FD_UP 3   /* agent -> supervisor frames */
+#define WRK_FD_DOWN 4 /* supervisor -> agent acks */
+#define WRK_FD_CTL 5  /* worker -> supervisor control lines */
+
+/* The program's name: recovery looks for processes of this name. */
+#define WRK_PROGRAM "smithers-worker"
+
+/* What the worker is told on its command line. */
+struct wrk_ctl_args {
+	/* The agent's log: STATE_DIR/logs/agents/EXECUTION/NAME.log. Also
+	 * the marker: a worker whose log is under a state dir is that state
+	 * dir's (wrk_ctl_worker_of). */
+	const char *log;
+	int64_t log_max; /* rotate past this many bytes; 0: never */
+	int log_keep;	 /* rotated files kept */
+	int stop_signal;
+	int64_t stop_grace_ms;
+	const char *cwd;	/* NULL: stay where started */
+	pid_t parent;		/* the supervisor; 0: unknown */
+	int64_t crash_rotation; /* testing: the rotation that crashes; 0 */
+	char **command;		/* the agent's argv, NULL-terminated */
+};
+
+/* The defaults of a worker started without the flags. */
+void wrk_ctl_args_init(struct wrk_ctl_args *a);
+
+/* The argv to exec WORKER with A (borrowed); NULL-terminated, owned by the
+ * caller (wrk_ctl_argv_free). NULL with errno ENOMEM. */
+char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a);
+void wrk_ctl_argv_free(char **argv);
+
+/* Parse the worker's ARGC/ARGV into A (its strings borrowed from ARGV).
+ * Returns 1 when --help was asked, 0 when A is complete, -1 with a message
+ * in ERR (ERRLEN bytes) when the command line is wrong. */
+int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
+		  size_t errlen);
+/* One line per flag, for the worker's --help. */
+extern const char wrk_ctl_usage[];
+
+/* Lines on the control pipe, worker -> supervisor. Anything else the
+ * worker says there is a complaint, logged by the supervisor. */
+enum wrk_ctl_line {
+	WRK_CTL_AGENT,	   /* "agent PID": the agent was started */
+	WRK_CTL_DONE,	   /* "done": the agent's group is gone */
+	WRK_CTL_TRANSIENT, /* "transient": the failed start may pass */
+	WRK_CTL_OTHER,	   /* a complaint, for the log */
+};
+/* Format the line KIND (PID for WRK_CTL_AGENT) with its newline into BUF;
+ * its length. */
+size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind,
+		      pid_t pid);
+/* What LINE (without its newline) is; *PID for WRK_CTL_AGENT. */
+enum wrk_ctl_line wrk_ctl_parse_line(const char *line, pid_t *pid);
+
+/* Whether a start that failed with ERR may succeed later: short of
+ * processes, memory or fds. The worker says "transient", the supervisor
+ * retries whatever the restart policy. */
+static inline int wrk_transient_errno(int err)
+{
+	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/*
+ * The marker: CMDLINE (LEN bytes of /proc/PID/cmdline: arguments each ended
+ * by a NUL, and a NUL at CMDLINE[LEN]) is a smithers-worker whose log is
+ * under STATE_DIR/logs/agents/. Returns that log (pointing into CMDLINE) or
+ * NULL.
+ */
+const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
+			      const char *state_dir);
+
+#endif /* SMITHERS_WORKER_CTL_H */
