@@ -95,7 +95,7 @@ static void test_backoff_schedule(void **state)
 	assert_int_equal(backoff_ms(100, 1000, 60), 1000);
 	/* No overflow however many failures. */
 	assert_int_equal(backoff_ms(1, INT64_MAX / 2, 1000000),
-			 INT64_C(1) << 62);
+			 INT64_MAX / 2);
 	/* A fixed backoff. */
 	assert_int_equal(backoff_ms(250, 250, 7), 250);
 	assert_int_equal(backoff_ms(0, 0, 3), 0);

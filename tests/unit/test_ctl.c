@@ -1,0 +1,171 @@
+/*
+ * test_ctl.c - the supervisor <-> worker contract (worker/ctl.h): the argv
+ * the supervisor builds is the one the worker parses, the control lines
+ * round-trip, and the marker recognises a worker of one state dir only.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "worker/ctl.h"
+
+static int argc_of(char **v)
+{
+	int n = 0;
+
+	while (v[n])
+		n++;
+	return n;
+}
+
+static void test_argv_round_trip(void **state)
+{
+	char *command[] = {"/bin/sh", "-c", "echo --log x", NULL};
+	struct wrk_ctl_args in, out;
+	char err[128], **argv;
+
+	(void)state;
+	wrk_ctl_args_init(&in);
+	in.log = "/s/.smithers/logs/agents/1/a.log";
+	in.log_max = 12345;
+	in.log_keep = 7;
+	in.stop_signal = SIGINT;
+	in.stop_grace_ms = 2500;
+	in.cwd = "/tmp";
+	in.parent = 4242;
+	in.crash_rotation = 3;
+	in.command = command;
+	argv = wrk_ctl_argv("/usr/libexec/smithers/smithers-worker", &in);
+	assert_non_null(argv);
+	assert_int_equal(wrk_ctl_parse(argc_of(argv), argv, &out, err,
+				       sizeof(err)),
+			 0);
+	assert_string_equal(out.log, in.log);
+	assert_int_equal(out.log_max, 12345);
+	assert_int_equal(out.log_keep, 7);
+	assert_int_equal(out.stop_signal, SIGINT);
+	assert_int_equal(out.stop_grace_ms, 2500);
+	assert_string_equal(out.cwd, "/tmp");
+	assert_int_equal(out.parent, 4242);
+	assert_int_equal(out.crash_rotation, 3);
+	assert_string_equal(out.command[0], "/bin/sh");
+	assert_string_equal(out.command[2], "echo --log x");
+	assert_null(out.command[3]);
+	wrk_ctl_argv_free(argv);
+}
+
+static void test_parse_errors(void **state)
+{
+	char *bad_flag[] = {"w", "--nope", "--", "true", NULL};
+	char *bad_value[] = {"w", "--log-keep", "101", "--", "true", NULL};
+	char *no_command[] = {"w", "--log", "x", NULL};
+	char *help[] = {"w", "--help", NULL};
+	struct wrk_ctl_args a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(wrk_ctl_parse(4, bad_flag, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown option '--nope'");
+	assert_int_equal(wrk_ctl_parse(5, bad_value, &a, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "invalid --log-keep '101'");
+	assert_int_equal(wrk_ctl_parse(3, no_command, &a, err, sizeof(err)),
+			 -1);
+	assert_int_equal(wrk_ctl_parse(2, help, &a, err, sizeof(err)), 1);
+}
+
+static void test_lines(void **state)
+{
+	char buf[64];
+	pid_t pid = 0;
+	size_t n;
+
+	(void)state;
+	n = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_AGENT, 31337);
+	assert_int_equal(n, strlen("agent 31337\n"));
+	buf[n - 1] = '\0';
+	assert_int_equal(wrk_ctl_parse_line(buf, &pid), WRK_CTL_AGENT);
+	assert_int_equal(pid, 31337);
+	n = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_DONE, 0);
+	buf[n - 1] = '\0';
+	assert_int_equal(wrk_ctl_parse_line(buf, &pid), WRK_CTL_DONE);
+	n = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_TRANSIENT, 0);
+	buf[n - 1] = '\0';
+	assert_int_equal(wrk_ctl_parse_line(buf, &pid), WRK_CTL_TRANSIENT);
+	assert_int_equal(wrk_ctl_parse_line("agent 12x", &pid), WRK_CTL_OTHER);
+	assert_int_equal(wrk_ctl_parse_line("agent -1", &pid), WRK_CTL_OTHER);
+	assert_int_equal(wrk_ctl_parse_line("cannot run 'x'", &pid),
+			 WRK_CTL_OTHER);
+	assert_true(wrk_transient_errno(EAGAIN));
+	assert_false(wrk_transient_errno(ENOENT));
+}
+
+/* /proc/PID/cmdline of a worker the supervisor would have started. */
+static size_t cmdline(char *buf, size_t len, const char *worker,
+		      const char *log)
+{
+	char *command[] = {"/bin/sh", "-c", "sleep 9", NULL};
+	struct wrk_ctl_args a;
+	char **argv;
+	size_t n = 0;
+
+	wrk_ctl_args_init(&a);
+	a.log = log;
+	a.command = command;
+	argv = wrk_ctl_argv(worker, &a);
+	for (char **p = argv; *p; p++) {
+		size_t l = strlen(*p) + 1;
+
+		assert_true(n + l < len);
+		memcpy(buf + n, *p, l);
+		n += l;
+	}
+	buf[n] = '\0';
+	wrk_ctl_argv_free(argv);
+	return n;
+}
+
+static void test_marker(void **state)
+{
+	const char *dir = "/p/.smithers";
+	char buf[1024];
+	size_t n;
+
+	(void)state;
+	n = cmdline(buf, sizeof(buf), "/x/smithers-worker",
+		    "/p/.smithers/logs/agents/3/a.log");
+	assert_string_equal(wrk_ctl_worker_of(buf, n, dir),
+			    "/p/.smithers/logs/agents/3/a.log");
+	/* Another state dir, one whose name only starts like ours, another
+	 * program, a log elsewhere in the dir: not ours. */
+	assert_null(wrk_ctl_worker_of(buf, n, "/q/.smithers"));
+	n = cmdline(buf, sizeof(buf), "/x/smithers-worker",
+		    "/p/.smithers2/logs/agents/3/a.log");
+	assert_null(wrk_ctl_worker_of(buf, n, dir));
+	n = cmdline(buf, sizeof(buf), "/x/not-a-worker",
+		    "/p/.smithers/logs/agents/3/a.log");
+	assert_null(wrk_ctl_worker_of(buf, n, dir));
+	n = cmdline(buf, sizeof(buf), "smithers-worker",
+		    "/p/.smithers/supervisor.log");
+	assert_null(wrk_ctl_worker_of(buf, n, dir));
+	assert_null(wrk_ctl_worker_of("", 0, dir));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_argv_round_trip),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_marker),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
