@@ -19,6 +19,12 @@
  *   every declared array, map, string or binary length fits in the bytes
  *   left. msgpack-c allocates room for a container's declared count up
  *   front, so this bounds its memory by a small multiple of the frame.
+ *
+ * A struct wrk_buf holds its LEN bytes at DATA, OFF bytes into its memory,
+ * with room for CAP bytes from DATA. Consuming bytes advances DATA; the
+ * bytes left are moved to the front only once the consumed ones are at
+ * least as many (OFF >= LEN), so a writer that drains a large buffer in
+ * small steps moves fewer bytes than it writes.
  */
 #include "config.h"
 
@@ -41,38 +47,58 @@ int wrk_buf_grow(struct wrk_buf *b, size_t n)
 
 	if (b->cap - b->len >= n)
 		return 0;
-	if (n > SIZE_MAX / 2 - b->len) {
+	if (n > SIZE_MAX / 2 - b->len - b->off) {
 		errno = ENOMEM;
 		return -1;
 	}
 	cap = b->cap ? b->cap : 256;
 	while (cap < b->len + n)
 		cap *= 2;
-	p = realloc(b->data, cap);
+	p = realloc(b->data ? b->data - b->off : NULL, b->off + cap);
 	if (!p) {
 		errno = ENOMEM;
 		return -1;
 	}
-	b->data = p;
+	b->data = p + b->off;
 	b->cap = cap;
 	return 0;
+}
+
+/* Give B's consumed bytes back to its room: DATA at its memory's start. */
+static void buf_rewind(struct wrk_buf *b)
+{
+	if (!b->off)
+		return;
+	b->data -= b->off;
+	b->cap += b->off;
+	b->off = 0;
 }
 
 void wrk_buf_consume(struct wrk_buf *b, size_t n)
 {
 	if (n >= b->len) {
 		b->len = 0;
+		buf_rewind(b);
 		return;
 	}
-	memmove(b->data, b->data + n, b->len - n);
+	b->data += n;
+	b->cap -= n;
+	b->off += n;
 	b->len -= n;
+	if (b->off >= b->len) {
+		/* Moves LEN <= OFF bytes, OFF being all those consumed since
+		 * the last move: linear in the bytes consumed. */
+		memmove(b->data - b->off, b->data, b->len);
+		buf_rewind(b);
+	}
 }
 
 void wrk_buf_release(struct wrk_buf *b)
 {
-	free(b->data);
+	if (b->data)
+		free(b->data - b->off);
 	b->data = NULL;
-	b->len = b->cap = 0;
+	b->len = b->cap = b->off = 0;
 }
 
 /* ---- errors ---------------------------------------------------------- */
