@@ -1,20 +1,16 @@
 /*
- * proto.c - the protocol codec: framing, limits, and the mapping between
- * msgpack maps and struct wrk_msg. The only file that includes msgpack.h.
- *
- * Format (docs/PROTOCOL.md): a frame is a 4-byte big-endian length N, then
- * N bytes holding exactly one msgpack map with string keys; "t" names the
- * message type and "seq" numbers it. Each type's fields are described by a
- * table below that both the encoder and the decoder read.
+ * proto.c - the top layer of the protocol codec: messages. The table of
+ * message types and their fields that both the encoder and the decoder
+ * read, the decoding of a frame's msgpack map into a struct wrk_msg (every
+ * field type-checked, the per-type rules, the order of a stream), and the
+ * encoding of a struct wrk_msg into a frame. One of the two files that
+ * include msgpack.h (msgjson.c is the other); below it, frame.c cuts and
+ * writes frames (the format is described there) and msgjson.c turns
+ * values into JSON text. Neither calls back up here.
  *
  * Invariants of the decoder (it faces untrusted bytes and is fuzzed):
- * - a frame's length is checked against the limit before its body is
- *   waited for or allocated;
- * - the body is walked once by scan_value() before msgpack-c sees it: it
- *   must be one msgpack value, nested at most WRK_DEPTH_MAX deep, whose
- *   every declared array, map, string or binary length fits in the bytes
- *   left. msgpack-c allocates room for a container's declared count up
- *   front, so this bounds its memory by a small multiple of the frame;
+ * - msgpack-c sees a body only after wrk_frame_check() found it to be one
+ *   value of bounded nesting and lengths that fit (see frame.c);
  * - every object is type-checked before its value is used;
  * - after an error the decoder is dead and refuses everything (fail closed).
  *
@@ -26,20 +22,17 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
+#include "worker/frame.h"
+#include "worker/msgjson.h"
 #include "worker/proto.h"
-
-#define HEADER_LEN 4
 
 /* What a field holds, and so how it is checked and converted. */
 enum kind {
@@ -181,146 +174,6 @@ const char *wrk_type_name(enum wrk_type t)
 	return specs[t].name;
 }
 
-/* ---- byte buffers --------------------------------------------------- */
-
-/* Make room for N more bytes in B. */
-static int buf_reserve(struct wrk_buf *b, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->cap - b->len >= n)
-		return 0;
-	if (n > SIZE_MAX / 2 - b->len) {
-		errno = ENOMEM;
-		return -1;
-	}
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (!p) {
-		errno = ENOMEM;
-		return -1;
-	}
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-static int buf_add(struct wrk_buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) < 0)
-		return -1;
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-static int buf_addc(struct wrk_buf *b, char c)
-{
-	return buf_add(b, &c, 1);
-}
-
-static int buf_adds(struct wrk_buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
-void wrk_buf_consume(struct wrk_buf *b, size_t n)
-{
-	if (n >= b->len) {
-		b->len = 0;
-		return;
-	}
-	memmove(b->data, b->data + n, b->len - n);
-	b->len -= n;
-}
-
-void wrk_buf_release(struct wrk_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-/* ---- text ---------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at P (at most N bytes), 0 if none:
- * overlong forms, surrogates and code points above U+10FFFF are invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-static bool utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k;
-
-	while (i < n) {
-		k = utf8_seq(p + i, n - i);
-		if (!k)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
-/*
- * S (N bytes) made fit for an error message into OUT: printable ASCII as
- * is, other bytes as \xHH, cut after 48 bytes with "...".
- */
-static const char *quote(char *out, size_t size, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == 48) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
-			out[o++] = (char)c;
-			continue;
-		}
-		out[o++] = '\\';
-		out[o++] = 'x';
-		out[o++] = hex[c >> 4];
-		out[o++] = hex[c & 15];
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* ---- the decoder ---------------------------------------------------- */
 
 enum direction { DIR_UNKNOWN, DIR_UP, DIR_DOWN };
@@ -332,23 +185,16 @@ struct fixup {
 };
 
 struct wrk_decoder {
-	char *buf; /* bytes fed: [off, len) not decoded yet */
-	size_t off, len, cap;
-	size_t frame_max;
+	struct wrk_frames in;
 	uint64_t last_seq;
-	/* Where the last message's frame was, and the seq before it, for
-	 * wrk_decoder_unread(); the frame's bytes stay in buf until then. */
-	size_t prev_off, prev_len;
-	uint64_t prev_seq;
-	int can_unread;
+	uint64_t prev_seq; /* last_seq before the last message, for unread */
 	enum direction dir;
-	int dead; /* errno of the error that killed the stream; 0: alive */
+	struct wrk_err err; /* err.code: the errno that killed the stream */
 	msgpack_unpacked unp;
 	struct wrk_buf text; /* the strings of the current message */
 	struct fixup fix[MAX_FIELDS + 2];
 	unsigned nfix;
 	const char *tname; /* type of the message being decoded */
-	char errmsg[512];
 };
 
 struct wrk_decoder *wrk_decoder_new(size_t frame_max)
@@ -359,9 +205,7 @@ struct wrk_decoder *wrk_decoder_new(size_t frame_max)
 		errno = ENOMEM;
 		return NULL;
 	}
-	d->frame_max = frame_max ? frame_max : WRK_FRAME_MAX;
-	if (d->frame_max > UINT32_MAX)
-		d->frame_max = UINT32_MAX;
+	wrk_frames_init(&d->in, frame_max);
 	msgpack_unpacked_init(&d->unp);
 	return d;
 }
@@ -372,13 +216,13 @@ void wrk_decoder_free(struct wrk_decoder *d)
 		return;
 	msgpack_unpacked_destroy(&d->unp);
 	wrk_buf_release(&d->text);
-	free(d->buf);
+	wrk_frames_release(&d->in);
 	free(d);
 }
 
 const char *wrk_decoder_errmsg(const struct wrk_decoder *d)
 {
-	return d->errmsg;
+	return d->err.msg;
 }
 
 uint64_t wrk_decoder_last_seq(const struct wrk_decoder *d)
@@ -388,55 +232,24 @@ uint64_t wrk_decoder_last_seq(const struct wrk_decoder *d)
 
 size_t wrk_decoder_pending(const struct wrk_decoder *d)
 {
-	return d->len - d->off;
+	return wrk_frames_pending(&d->in);
 }
 
 int wrk_decoder_unread(struct wrk_decoder *d)
 {
-	if (!d->can_unread || d->dead) {
+	if (d->err.code || wrk_frames_unread(&d->in) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	d->off = d->prev_off;
-	d->len = d->prev_len;
 	d->last_seq = d->prev_seq;
-	d->can_unread = 0;
 	return 0;
 }
 
 int wrk_decoder_feed(struct wrk_decoder *d, const void *data, size_t len)
 {
-	size_t need, cap;
-	char *p;
-
-	if (d->dead || !len)
+	if (d->err.code || !len)
 		return 0;
-	d->can_unread = 0; /* the bytes may move */
-	if (d->cap - d->len < len && d->off) {
-		memmove(d->buf, d->buf + d->off, d->len - d->off);
-		d->len -= d->off;
-		d->off = 0;
-	}
-	if (d->cap - d->len < len) {
-		if (len > SIZE_MAX / 2 - d->len) {
-			errno = ENOMEM;
-			return -1;
-		}
-		need = d->len + len;
-		cap = d->cap ? d->cap : 4096;
-		while (cap < need)
-			cap *= 2;
-		p = realloc(d->buf, cap);
-		if (!p) {
-			errno = ENOMEM;
-			return -1;
-		}
-		d->buf = p;
-		d->cap = cap;
-	}
-	memcpy(d->buf + d->len, data, len);
-	d->len += len;
-	return 0;
+	return wrk_frames_feed(&d->in, data, len);
 }
 
 /* Kill the stream with errno ERR and the message FMT. Returns -1. */
@@ -446,188 +259,9 @@ fail(struct wrk_decoder *d, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(d->errmsg, sizeof(d->errmsg), fmt, ap);
+	wrk_vfail(&d->err, err, fmt, ap);
 	va_end(ap);
-	d->dead = err;
-	errno = err;
 	return -1;
-}
-
-static const char *obj_type_name(const msgpack_object *o)
-{
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return "nil";
-	case MSGPACK_OBJECT_BOOLEAN:
-		return "a boolean";
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return "a positive integer";
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return "a negative integer";
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		return "a float";
-	case MSGPACK_OBJECT_STR:
-		return "a string";
-	case MSGPACK_OBJECT_BIN:
-		return "binary data";
-	case MSGPACK_OBJECT_ARRAY:
-		return "an array";
-	case MSGPACK_OBJECT_MAP:
-		return "a map";
-	case MSGPACK_OBJECT_EXT:
-		return "an extension";
-	}
-	return "an unknown object";
-}
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be_n(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | *p++;
-	return v;
-}
-
-/*
- * Walk the msgpack value at *PP (before END) at nesting level DEPTH,
- * leaving *PP after it; see the invariants at the top of the file.
- */
-static int scan_value(struct wrk_decoder *d, const unsigned char **pp,
-		      const unsigned char *end, const unsigned char *start,
-		      unsigned depth)
-{
-	const unsigned char *p = *pp;
-	uint64_t n = 0, i, items = 0, skip = 0;
-	size_t left, lenbytes = 0;
-	unsigned char c;
-
-	if (p >= end)
-		return fail(d, EBADMSG,
-			    "frame body is not one msgpack value: it ends "
-			    "inside one, at byte %zu",
-			    (size_t)(p - start));
-	c = *p++;
-	left = (size_t)(end - p);
-	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-		*pp = p;
-		return 0;
-	}
-	if (c <= 0x8f) {
-		items = 2 * (uint64_t)(c & 0x0f);
-	} else if (c <= 0x9f) {
-		items = c & 0x0f;
-	} else if (c <= 0xbf) {
-		skip = c & 0x1f;
-	} else {
-		switch (c) {
-		case 0xc4: /* bin 8, 16, 32 */
-		case 0xc5:
-		case 0xc6:
-			lenbytes = (size_t)1 << (c - 0xc4);
-			break;
-		case 0xc7: /* ext 8, 16, 32: length, then a type byte */
-		case 0xc8:
-		case 0xc9:
-			lenbytes = (size_t)1 << (c - 0xc7);
-			skip = 1;
-			break;
-		case 0xca: /* float 32, 64 */
-			skip = 4;
-			break;
-		case 0xcb:
-			skip = 8;
-			break;
-		case 0xcc: /* uint 8..64, int 8..64 */
-		case 0xcd:
-		case 0xce:
-		case 0xcf:
-			skip = (uint64_t)1 << (c - 0xcc);
-			break;
-		case 0xd0:
-		case 0xd1:
-		case 0xd2:
-		case 0xd3:
-			skip = (uint64_t)1 << (c - 0xd0);
-			break;
-		case 0xd4: /* fixext 1..16: a type byte, then the data */
-		case 0xd5:
-		case 0xd6:
-		case 0xd7:
-		case 0xd8:
-			skip = 1 + ((uint64_t)1 << (c - 0xd4));
-			break;
-		case 0xd9: /* str 8, 16, 32 */
-		case 0xda:
-		case 0xdb:
-			lenbytes = (size_t)1 << (c - 0xd9);
-			break;
-		case 0xdc: /* array 16, 32 */
-		case 0xdd:
-			lenbytes = (size_t)2 << (c - 0xdc);
-			break;
-		case 0xde: /* map 16, 32 */
-		case 0xdf:
-			lenbytes = (size_t)2 << (c - 0xde);
-			break;
-		default: /* 0xc1: never used */
-			return fail(d, EBADMSG,
-				    "frame body is not msgpack: byte 0x%02x at "
-				    "offset %zu",
-				    c, (size_t)(p - 1 - start));
-		}
-		if (lenbytes) {
-			if (left < lenbytes)
-				return fail(d, EBADMSG,
-					    "frame body is not one msgpack "
-					    "value: it ends inside one, at "
-					    "byte %zu",
-					    (size_t)(end - start));
-			n = be_n(p, lenbytes);
-			p += lenbytes;
-			left -= lenbytes;
-			if (c == 0xdc || c == 0xdd)
-				items = n;
-			else if (c == 0xde || c == 0xdf)
-				items = 2 * n;
-			else
-				skip += n;
-		}
-	}
-	if ((c >= 0x80 && c <= 0x9f) || c >= 0xdc) {
-		/* A container: every item takes a byte at least. */
-		if (depth + 1 > WRK_DEPTH_MAX)
-			return fail(d, ERANGE,
-				    "values are nested deeper than %d levels",
-				    WRK_DEPTH_MAX);
-		if (items > left)
-			return fail(
-				d, EBADMSG,
-				"frame body is not one msgpack value: a "
-				"container of %" PRIu64 " items at byte %zu "
-				"does not fit in the frame",
-				(c >= 0xde || c <= 0x8f) ? items / 2 : items,
-				(size_t)(*pp - start));
-		*pp = p;
-		for (i = 0; i < items; i++)
-			if (scan_value(d, pp, end, start, depth + 1) < 0)
-				return -1;
-		return 0;
-	}
-	if (skip > left)
-		return fail(d, EBADMSG,
-			    "frame body is not one msgpack value: it ends "
-			    "inside one, at byte %zu",
-			    (size_t)(end - start));
-	*pp = p + skip;
-	return 0;
 }
 
 /* Record that member OFF is the string starting at AT in the text. */
@@ -638,181 +272,11 @@ static void add_fixup(struct wrk_decoder *d, unsigned short off, size_t at)
 	d->nfix++;
 }
 
-/* Append the JSON string of S (N bytes, checked to be UTF-8) to the text. */
-static int json_string(struct wrk_decoder *d, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct wrk_buf *b = &d->text;
-	size_t i, run = 0;
-	char esc[7];
-
-	if (buf_reserve(b, n + 2) < 0 || buf_addc(b, '"') < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (buf_add(b, s + run, i - run) < 0)
-			return -1;
-		run = i + 1;
-		esc[0] = '\\';
-		esc[2] = '\0';
-		switch (c) {
-		case '"':
-		case '\\':
-			esc[1] = (char)c;
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			esc[6] = '\0';
-		}
-		if (buf_adds(b, esc) < 0)
-			return -1;
-	}
-	if (buf_add(b, s + run, n - run) < 0 || buf_addc(b, '"') < 0)
-		return -1;
-	return 0;
-}
-
-/*
- * Format V with the fewest significant digits that read back as the same
- * value (as a float when IS32), in JSON syntax whatever the locale, with a
- * fraction or exponent so that it stays a float.
- */
-static void format_double(char *out, size_t size, double v, bool is32)
-{
-	const char *dp = localeconv()->decimal_point;
-	size_t dplen = dp && *dp ? strlen(dp) : 1;
-	char tmp[64], *s;
-	int prec, first = is32 ? 6 : 15, last = is32 ? 9 : 17;
-	size_t o = 0;
-	bool frac = false;
-
-	for (prec = first; prec <= last; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (is32 ? strtof(tmp, NULL) == (float)v
-			 : strtod(tmp, NULL) == v)
-			break;
-	}
-	for (s = tmp; *s && o + 3 < size;) {
-		if (dp && *dp && !strncmp(s, dp, dplen)) {
-			out[o++] = '.';
-			s += dplen;
-			frac = true;
-			continue;
-		}
-		if (*s == 'e' || *s == 'E' || *s == '.')
-			frac = true;
-		out[o++] = *s++;
-	}
-	if (!frac) {
-		out[o++] = '.';
-		out[o++] = '0';
-	}
-	out[o] = '\0';
-}
-
-/* Append O as JSON to the text; FIELD names it in errors. */
-static int to_json(struct wrk_decoder *d, const msgpack_object *o,
-		   const char *field)
-{
-	struct wrk_buf *b = &d->text;
-	char num[64];
-	uint32_t i;
-
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return buf_adds(b, "null");
-	case MSGPACK_OBJECT_BOOLEAN:
-		return buf_adds(b, o->via.boolean ? "true" : "false");
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		snprintf(num, sizeof(num), "%" PRIu64, o->via.u64);
-		return buf_adds(b, num);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		snprintf(num, sizeof(num), "%" PRId64, o->via.i64);
-		return buf_adds(b, num);
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		if (!isfinite(o->via.f64))
-			return fail(d, EBADMSG,
-				    "field '%s' of '%s' holds %s, which JSON "
-				    "cannot represent",
-				    field, d->tname,
-				    isnan(o->via.f64) ? "NaN" : "an infinity");
-		format_double(num, sizeof(num), o->via.f64,
-			      o->type == MSGPACK_OBJECT_FLOAT32);
-		return buf_adds(b, num);
-	case MSGPACK_OBJECT_STR:
-		if (!utf8_valid(o->via.str.ptr, o->via.str.size))
-			return fail(d, EBADMSG,
-				    "field '%s' of '%s' holds a string that "
-				    "is not valid UTF-8",
-				    field, d->tname);
-		return json_string(d, o->via.str.ptr, o->via.str.size);
-	case MSGPACK_OBJECT_ARRAY:
-		if (buf_addc(b, '[') < 0)
-			return -1;
-		for (i = 0; i < o->via.array.size; i++) {
-			if (i && buf_addc(b, ',') < 0)
-				return -1;
-			if (to_json(d, &o->via.array.ptr[i], field) < 0)
-				return -1;
-		}
-		return buf_addc(b, ']');
-	case MSGPACK_OBJECT_MAP:
-		if (buf_addc(b, '{') < 0)
-			return -1;
-		for (i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-
-			if (kv->key.type != MSGPACK_OBJECT_STR)
-				return fail(d, EBADMSG,
-					    "field '%s' of '%s' holds a map "
-					    "whose key is %s: JSON needs "
-					    "string keys",
-					    field, d->tname,
-					    obj_type_name(&kv->key));
-			if (i && buf_addc(b, ',') < 0)
-				return -1;
-			if (to_json(d, &kv->key, field) < 0 ||
-			    buf_addc(b, ':') < 0 ||
-			    to_json(d, &kv->val, field) < 0)
-				return -1;
-		}
-		return buf_addc(b, '}');
-	case MSGPACK_OBJECT_BIN:
-	case MSGPACK_OBJECT_EXT:
-		break;
-	}
-	return fail(d, EBADMSG,
-		    "field '%s' of '%s' holds %s, which JSON cannot represent "
-		    "(send text, or base64 in a string)",
-		    field, d->tname, obj_type_name(o));
-}
-
 static int wrong_type(struct wrk_decoder *d, const struct field *f,
 		      const msgpack_object *o, const char *want)
 {
 	return fail(d, EBADMSG, "field '%s' of '%s' must be %s, not %s",
-		    f->name, d->tname, want, obj_type_name(o));
+		    f->name, d->tname, want, wrk_msgpack_kind(o));
 }
 
 /* Check the string field F held by O and copy it to the text. */
@@ -839,30 +303,31 @@ static int take_string(struct wrk_decoder *d, const struct field *f,
 			return fail(d, ERANGE,
 				    "key '%s' of %zu bytes exceeds the limit "
 				    "of %d bytes",
-				    quote(q, sizeof(q), s, n), n, WRK_KEY_MAX);
+				    wrk_quote(q, sizeof(q), s, n), n,
+				    WRK_KEY_MAX);
 	}
 	if (f->kind != F_OUTPUT) {
-		if (!utf8_valid(s, n))
+		if (!wrk_utf8_valid(s, n))
 			return fail(d, EBADMSG,
 				    "field '%s' of '%s' is not valid UTF-8: "
 				    "'%s'",
 				    f->name, d->tname,
-				    quote(q, sizeof(q), s, n));
+				    wrk_quote(q, sizeof(q), s, n));
 		if (memchr(s, '\0', n))
 			return fail(d, EBADMSG,
 				    "field '%s' of '%s' holds a NUL byte: "
 				    "'%s'",
 				    f->name, d->tname,
-				    quote(q, sizeof(q), s, n));
+				    wrk_quote(q, sizeof(q), s, n));
 	}
 	if (f->kind == F_STATUS && !(n == 9 && !memcmp(s, "completed", 9)) &&
 	    !(n == 6 && !memcmp(s, "failed", 6)))
 		return fail(d, EBADMSG,
 			    "field 'status' of '%s' must be 'completed' or "
 			    "'failed', not '%s'",
-			    d->tname, quote(q, sizeof(q), s, n));
+			    d->tname, wrk_quote(q, sizeof(q), s, n));
 	at = d->text.len;
-	if (buf_add(&d->text, s, n) < 0 || buf_addc(&d->text, '\0') < 0)
+	if (wrk_buf_add(&d->text, s, n) < 0 || wrk_buf_addc(&d->text, '\0') < 0)
 		return -1;
 	add_fixup(d, f->off, at);
 	if (f->kind == F_OUTPUT)
@@ -887,7 +352,9 @@ static int take_field(struct wrk_decoder *d, const struct field *f,
 		return take_string(d, f, o, msg);
 	case F_ANY:
 		at = d->text.len;
-		if (to_json(d, o, f->name) < 0 || buf_addc(&d->text, '\0') < 0)
+		if (wrk_msgpack_to_json(&d->text, o, &d->err, f->name,
+					d->tname) < 0 ||
+		    wrk_buf_addc(&d->text, '\0') < 0)
 			return -1;
 		add_fixup(d, f->off, at);
 		return 0;
@@ -974,7 +441,7 @@ static int decode_header(struct wrk_decoder *d, const msgpack_object *map,
 			return fail(d, EBADMSG,
 				    "frame holds a map whose key is %s, not a "
 				    "string",
-				    obj_type_name(&kv->key));
+				    wrk_msgpack_kind(&kv->key));
 		if (key_is(&kv->key, "t")) {
 			if (t)
 				return fail(d, EBADMSG,
@@ -994,14 +461,14 @@ static int decode_header(struct wrk_decoder *d, const msgpack_object *map,
 	if (t->type != MSGPACK_OBJECT_STR)
 		return fail(d, EBADMSG,
 			    "message type (field 't') must be a string, not %s",
-			    obj_type_name(t));
+			    wrk_msgpack_kind(t));
 	for (type = 0; type < WRK_TYPE_COUNT; type++)
 		if (key_is(t, specs[type].name))
 			break;
 	if (type == WRK_TYPE_COUNT)
-		return fail(
-			d, EPROTO, "unknown message type '%s'",
-			quote(q, sizeof(q), t->via.str.ptr, t->via.str.size));
+		return fail(d, EPROTO, "unknown message type '%s'",
+			    wrk_quote(q, sizeof(q), t->via.str.ptr,
+				      t->via.str.size));
 	sp = &specs[type];
 	d->tname = sp->name;
 	msg->type = (enum wrk_type)type;
@@ -1011,7 +478,7 @@ static int decode_header(struct wrk_decoder *d, const msgpack_object *map,
 		return fail(d, EBADMSG,
 			    "field 'seq' of '%s' must be an unsigned integer, "
 			    "not %s",
-			    sp->name, obj_type_name(seq));
+			    sp->name, wrk_msgpack_kind(seq));
 	if (!seq->via.u64 && type != WRK_ERROR)
 		return fail(d, EBADMSG, "field 'seq' of '%s' must be positive",
 			    sp->name);
@@ -1105,8 +572,6 @@ static int decode_fields(struct wrk_decoder *d, const msgpack_object *map,
 static int decode_frame(struct wrk_decoder *d, const char *body, size_t n,
 			struct wrk_msg *msg)
 {
-	const unsigned char *p = (const unsigned char *)body;
-	const unsigned char *end = p + n;
 	const msgpack_object *map;
 	size_t off = 0;
 	unsigned i;
@@ -1115,13 +580,8 @@ static int decode_frame(struct wrk_decoder *d, const char *body, size_t n,
 	d->tname = "?";
 	d->nfix = 0;
 	d->text.len = 0;
-	if (scan_value(d, &p, end, (const unsigned char *)body, 0) < 0)
+	if (wrk_frame_check(body, n, &d->err) < 0)
 		return -1;
-	if (p != end)
-		return fail(d, EBADMSG,
-			    "frame body holds %zu bytes after its msgpack "
-			    "value",
-			    (size_t)(end - p));
 	switch (msgpack_unpack_next(&d->unp, body, n, &off)) {
 	case MSGPACK_UNPACK_SUCCESS:
 		break;
@@ -1135,7 +595,7 @@ static int decode_frame(struct wrk_decoder *d, const char *body, size_t n,
 	map = &d->unp.data;
 	if (map->type != MSGPACK_OBJECT_MAP) {
 		fail(d, EBADMSG, "frame holds %s, not a map",
-		     obj_type_name(map));
+		     wrk_msgpack_kind(map));
 		goto out;
 	}
 	if (decode_header(d, map, msg) < 0 || decode_fields(d, map, msg) < 0)
@@ -1151,65 +611,38 @@ out:
 	msgpack_unpacked_init(&d->unp);
 	if (rc < 0) {
 		/* Every failure without a message is a failed allocation. */
-		if (!d->dead)
+		if (!d->err.code)
 			fail(d, ENOMEM, "out of memory decoding a frame");
-		errno = d->dead;
+		errno = d->err.code;
 	}
 	return rc;
 }
 
 int wrk_decoder_next(struct wrk_decoder *d, struct wrk_msg *msg)
 {
-	const unsigned char *h;
-	size_t avail = d->len - d->off;
-	uint32_t n;
-	char q[32];
+	const char *body;
+	size_t n;
 	int rc;
 
 	memset(msg, 0, sizeof(*msg));
-	if (d->dead) {
-		errno = d->dead;
+	if (d->err.code) {
+		errno = d->err.code;
 		return -1;
 	}
 	if (d->text.cap > 4 * (size_t)WRK_FRAME_MAX)
 		wrk_buf_release(&d->text); /* after a huge message */
-	if (avail < HEADER_LEN)
-		return 0;
-	h = (const unsigned char *)d->buf + d->off;
-	n = be32(h);
-	if (!n)
-		return fail(d, EBADMSG, "frame of length 0");
-	if (n > d->frame_max) {
-		bool text = true;
-
-		for (int i = 0; i < HEADER_LEN; i++)
-			text = text && h[i] >= 0x20 && h[i] < 0x7f;
-		return fail(d, ERANGE,
-			    "frame of %" PRIu32
-			    " bytes exceeds the limit of %zu bytes%s%s%s",
-			    n, d->frame_max,
-			    text ? " (the stream starts with text '" : "",
-			    text ? quote(q, sizeof(q), (const char *)h, 4) : "",
-			    text ? "': not the smithers protocol?)" : "");
-	}
-	if (avail - HEADER_LEN < n)
-		return 0;
-	d->prev_off = d->off;
-	d->prev_len = d->len;
+	rc = wrk_frames_next(&d->in, &d->err, &body, &n);
+	if (rc <= 0)
+		return rc;
 	d->prev_seq = d->last_seq;
-	rc = decode_frame(d, d->buf + d->off + HEADER_LEN, n, msg);
-	d->can_unread = rc == 1;
-	d->off += HEADER_LEN + n;
-	if (d->off == d->len)
-		d->off = d->len = 0;
-	return rc;
+	return decode_frame(d, body, n, msg);
 }
 
 /* ---- the encoder ---------------------------------------------------- */
 
 static int pack_write(void *data, const char *buf, size_t len)
 {
-	return buf_add(data, buf, len);
+	return wrk_buf_add(data, buf, len);
 }
 
 /* Whether field F of MSG is to be sent. */
@@ -1265,7 +698,7 @@ static int pack_field(msgpack_packer *pk, const struct field *f,
 		return pack_cstr(pk, *(const char *const *)(m + f->off));
 	case F_OUTPUT:
 		s = msg->output;
-		if (utf8_valid(s, msg->output_len))
+		if (wrk_utf8_valid(s, msg->output_len))
 			return msgpack_pack_str(pk, msg->output_len) ||
 			       msgpack_pack_str_body(pk, s, msg->output_len);
 		return msgpack_pack_bin(pk, msg->output_len) ||
@@ -1313,9 +746,8 @@ int wrk_encode(struct wrk_buf *b, const struct wrk_msg *msg)
 {
 	const struct spec *sp;
 	msgpack_packer pk;
-	size_t start = b->len, n;
+	size_t start = b->len;
 	unsigned j, count = 2;
-	unsigned char *h;
 
 	if ((unsigned)msg->type >= WRK_TYPE_COUNT) {
 		errno = EINVAL;
@@ -1328,9 +760,8 @@ int wrk_encode(struct wrk_buf *b, const struct wrk_msg *msg)
 	}
 	for (j = 0; j < sp->nfields; j++)
 		count += field_present(&sp->fields[j], msg);
-	if (buf_reserve(b, HEADER_LEN) < 0)
+	if (wrk_frame_open(b, &start) < 0)
 		return -1;
-	b->len += HEADER_LEN;
 	msgpack_packer_init(&pk, b, pack_write);
 	if (msgpack_pack_map(&pk, count) || pack_cstr(&pk, "t") ||
 	    pack_cstr(&pk, sp->name) || pack_cstr(&pk, "seq") ||
@@ -1340,18 +771,7 @@ int wrk_encode(struct wrk_buf *b, const struct wrk_msg *msg)
 		if (field_present(&sp->fields[j], msg) &&
 		    pack_field(&pk, &sp->fields[j], msg))
 			goto nomem;
-	n = b->len - start - HEADER_LEN;
-	if (n > WRK_FRAME_MAX) {
-		b->len = start;
-		errno = ERANGE;
-		return -1;
-	}
-	h = (unsigned char *)b->data + start;
-	h[0] = (unsigned char)(n >> 24);
-	h[1] = (unsigned char)(n >> 16);
-	h[2] = (unsigned char)(n >> 8);
-	h[3] = (unsigned char)n;
-	return 0;
+	return wrk_frame_close(b, start);
 nomem:
 	b->len = start;
 	errno = ENOMEM;

@@ -131,10 +131,13 @@ int wrk_decoder_unread(struct wrk_decoder *d);
 /* Bytes buffered that are not yet a whole frame. */
 size_t wrk_decoder_pending(const struct wrk_decoder *d);
 
-/* A growing byte buffer; zero-initialise it. */
+/* A growing byte buffer; zero-initialise it. DATA holds its LEN bytes,
+ * with room for CAP from DATA; wrk_buf_consume() moves DATA forward, OFF
+ * bytes past the start of the memory. */
 struct wrk_buf {
 	char *data;
 	size_t len, cap;
+	size_t off;
 };
 
 /*
@@ -144,7 +147,8 @@ struct wrk_buf {
  * required field is NULL, MSG->type out of range); B is unchanged on error.
  */
 int wrk_encode(struct wrk_buf *b, const struct wrk_msg *msg);
-/* Drop the first N bytes of B (all of them if N >= B->len). */
+/* Drop the first N bytes of B (all of them if N >= B->len). DATA moves;
+ * the cost is linear in the bytes consumed, however small the steps. */
 void wrk_buf_consume(struct wrk_buf *b, size_t n);
 /* Free B's memory and zero it. */
 void wrk_buf_release(struct wrk_buf *b);

@@ -1,8 +1,9 @@
 /*
- * test_proto.c - the protocol codec (worker/proto.c): round trips of every
- * message type, framing under any split of the bytes, every error a peer
- * can provoke, the msgpack -> JSON conversion, and a frame made by another
- * implementation (Python's msgpack).
+ * test_proto.c - the protocol codec (worker/proto.c, msgjson.c, frame.c):
+ * round trips of every message type, framing under any split of the bytes,
+ * every error a peer can provoke, the msgpack -> JSON conversion, a frame
+ * made by another implementation (Python's msgpack), and the output buffer
+ * drained in small steps.
  *
  * Frames are built here byte by byte (mp_*), without msgpack-c, so that the
  * tests do not share the codec's idea of the format.
@@ -1801,6 +1802,69 @@ static void test_buf(void **state)
 	wrk_decoder_free(NULL);
 }
 
+/*
+ * A writer under back-pressure drains a large buffer in small steps while
+ * it appends more: every byte comes out once, in order, and the bytes
+ * wrk_buf_consume() moves stay fewer than those consumed (linear cost;
+ * moving all that is left on every step is quadratic).
+ */
+static void test_buf_consume_steps(void **state)
+{
+	struct wrk_buf want = {0}, b = {0};
+	struct wrk_msg m;
+	char text[64];
+	size_t done = 0, moved = 0, in, step, before, i, frames = 6000, added;
+	const char *p;
+
+	(void)state;
+	for (i = 0; i < frames; i++) {
+		full_msg(&m, WRK_LOG, i + 1);
+		snprintf(text, sizeof(text), "line %zu of the log", i);
+		m.text = text;
+		assert_int_equal(wrk_encode(&want, &m), 0);
+		if (i < frames / 2)
+			assert_int_equal(wrk_encode(&b, &m), 0);
+	}
+	added = frames / 2;
+	in = b.len;
+	for (i = 0; b.len; i++) {
+		step = 1 + i % 13;
+		p = b.data;
+		before = b.len;
+		wrk_buf_consume(&b, step);
+		if (step >= before) {
+			assert_int_equal(b.len, 0);
+			done += before;
+		} else {
+			assert_int_equal(b.len, before - step);
+			done += step;
+			if (b.data != p + step)
+				moved += b.len; /* the bytes left were moved */
+		}
+		assert_true(b.off == 0 || b.off < b.len);
+		if (i % 3 == 0 && added < frames) {
+			full_msg(&m, WRK_LOG, added + 1);
+			snprintf(text, sizeof(text), "line %zu of the log",
+				 added);
+			m.text = text;
+			before = b.len;
+			assert_int_equal(wrk_encode(&b, &m), 0);
+			in += b.len - before;
+			added++;
+		}
+		assert_int_equal(done + b.len, in);
+		if (b.len)
+			assert_memory_equal(b.data, want.data + done,
+					    i % 500 ? (b.len < 16 ? b.len : 16)
+						    : b.len);
+	}
+	assert_int_equal(added, frames);
+	assert_int_equal(done, want.len);
+	assert_true(moved <= done);
+	wrk_buf_release(&b);
+	wrk_buf_release(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1833,6 +1897,7 @@ int main(void)
 		cmocka_unit_test(test_output_bytes),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_buf_consume_steps),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
