@@ -33,6 +33,7 @@
 #include "supervisor/sup-int.h"
 #include "supervisor/supervisor.h"
 #include "wal/wal.h"
+#include "worker/proto.h"
 
 /* How often the checkpointer moves the WAL into the database. */
 #define CHECKPOINT_MS 100
@@ -48,7 +49,11 @@ struct commit {
 	int disk_full;
 	int64_t disk_full_ms; /* since when (wall clock) */
 	int db_lost;	      /* the database file was deleted under us */
-	int gc_wanted;	      /* a gc request waits (gcreq.c) */
+	/* A gc a control connection asked for (gcreq.c), served between two
+	 * commits; FROM NULL: none. */
+	struct sup_stream *gc_from;
+	uint64_t gc_seq;
+	struct wal_gc_options gc;
 };
 
 int batch(struct run *r)
@@ -81,7 +86,27 @@ int disk_is_full(const struct run *r)
 
 int gc_wanted(const struct run *r)
 {
-	return r->c->gc_wanted && !r->c->in_batch;
+	return r->c->gc_from && !r->c->in_batch;
+}
+
+int gc_ask(struct run *r, struct sup_stream *s, const struct wrk_msg *m)
+{
+	struct commit *c = r->c;
+
+	if (c->gc_from)
+		return -1;
+	c->gc_from = s;
+	c->gc_seq = m->seq;
+	c->gc.keep = m->keep;
+	c->gc.older_than_s = m->older_than_s;
+	c->gc.dry_run = m->dry_run;
+	return 0;
+}
+
+void gc_forget(struct run *r, struct sup_stream *s)
+{
+	if (r->c && r->c->gc_from == s)
+		r->c->gc_from = NULL;
 }
 
 /* A sync completed: ack what it made durable. */
@@ -267,8 +292,8 @@ static void disk_back(struct run *r)
 	schedule(r);
 }
 
-/* Every HEARTBEAT_MS: the database still ours, a gc asked for, the
- * execution's heartbeat. */
+/* Every HEARTBEAT_MS: the database still ours, the execution's
+ * heartbeat. */
 static void heartbeat(struct run *r)
 {
 	struct commit *c = r->c;
@@ -285,10 +310,6 @@ static void heartbeat(struct run *r)
 			stop_all(r, -1);
 		r->p.exit_status = 1;
 	}
-	/* `smithers db gc --via-supervisor` (gcreq.c), served after this
-	 * commit. */
-	if (access(r->gc_request, F_OK) == 0)
-		c->gc_wanted = 1;
 	if (batch(r) == 0 && wal_execution_heartbeat(r->w, r->p.exec_id) < 0)
 		sup_log(SUP_WARN, "cannot record heartbeat: %s",
 			wal_errmsg(r->w));
@@ -340,19 +361,28 @@ void commit_turn(struct run *r)
 		disk_back(r);
 }
 
-/* Between two commits: the gc `smithers db gc --via-supervisor` asked for.
- * The agents wait meanwhile (VACUUM rewrites the whole database). */
+/* Between two commits: the gc `smithers db gc --via-supervisor` asked for,
+ * answered on its connection. The agents wait meanwhile (VACUUM rewrites
+ * the whole database). */
 void serve_gc(struct run *r)
 {
+	struct commit *c = r->c;
+	struct wrk_msg reply = {.type = WRK_REPLY, .seq = c->gc_seq};
+	struct wal_gc_result g = {0};
 	int64_t t0 = mono_ms();
-	int rc;
+	int status;
+	char *text;
 
-	r->c->gc_wanted = 0;
 	sup_log(SUP_INFO, "gc asked for: running it");
-	rc = sup_gc_serve(r->w, r->state_dir);
-	if (rc < 0)
-		sup_log(SUP_WARN, "gc request: %s",
-			errno ? strerror(errno) : "unreadable");
-	else if (rc > 0)
+	status = wal_gc(r->w, &c->gc, &g) < 0;
+	if (status)
+		sup_log(SUP_WARN, "gc: %s", wal_errmsg(r->w));
+	else
 		sup_log(SUP_INFO, "gc done in %" PRId64 " ms", mono_ms() - t0);
+	text = sup_gc_answer(&g, status, status ? wal_errmsg(r->w) : NULL);
+	reply.text = text;
+	if (!text || sup_stream_send(c->gc_from, &reply) < 0)
+		sup_log(SUP_WARN, "gc: cannot answer its requester");
+	free(text);
+	c->gc_from = NULL;
 }

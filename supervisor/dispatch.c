@@ -189,12 +189,43 @@ static int apply(struct sup_stream *s, struct agent *a,
 	}
 }
 
+/* The owner of a control connection (gcreq.c): not an agent. */
+static char control_peer;
+
+/* A control connection sends only what it is for. */
+static int control(struct run *r, struct sup_stream *s, const struct wrk_msg *m)
+{
+	if (m->type != WRK_GC) {
+		sup_stream_fail(s, m->seq,
+				"a control connection sends only 'gc'");
+		return 0;
+	}
+	if (gc_ask(r, s, m) < 0) {
+		sup_stream_error(s, m->seq, "a gc is running already", 0);
+		return 0;
+	}
+	return 1;
+}
+
 static int dispatch(struct sup_stream *s, const struct wrk_msg *m, void *arg)
 {
 	struct run *r = arg;
 	struct agent *a = sup_stream_owner(s);
 
+	if (sup_stream_owner(s) == &control_peer)
+		return control(r, s, m);
 	/* The decoder saw to it that a stream starts with one hello. */
+	if (m->type == WRK_HELLO && m->role) {
+		if (a || strcmp(m->role, "control")) {
+			sup_stream_fail(s, m->seq,
+					"unknown role in hello (agents send "
+					"none; 'control' on the socket)");
+			return 0;
+		}
+		sup_stream_set_owner(s, &control_peer);
+		commit_hello(r);
+		return 1;
+	}
 	if (m->type == WRK_HELLO) {
 		if (!a && !(a = socket_hello(r, m))) {
 			sup_stream_fail(s, m->seq,
@@ -206,7 +237,8 @@ static int dispatch(struct sup_stream *s, const struct wrk_msg *m, void *arg)
 		commit_hello(r);
 		return 1;
 	}
-	if (m->type == WRK_ACK || m->type == WRK_ERROR) {
+	if (m->type == WRK_ACK || m->type == WRK_ERROR || m->type == WRK_GC ||
+	    m->type == WRK_REPLY) {
 		sup_stream_fail(s, m->seq, "a message type agents do not send");
 		return 0;
 	}
@@ -235,6 +267,10 @@ static void broken(struct sup_stream *s, const char *reason, void *arg)
 	char *why;
 
 	(void)arg;
+	if (sup_stream_owner(s) == &control_peer) {
+		sup_log(SUP_WARN, "control connection refused: %s", reason);
+		return;
+	}
 	if (!a) {
 		sup_log(SUP_WARN, "connection refused: %s", reason);
 		return;
@@ -253,8 +289,9 @@ static void freed(struct sup_stream *s, void *arg)
 {
 	struct agent *a = sup_stream_owner(s);
 
-	(void)arg;
-	if (a && a->pipes == s)
+	if (sup_stream_owner(s) == &control_peer)
+		gc_forget(arg, s);
+	else if (a && a->pipes == s)
 		a->pipes = NULL;
 }
 

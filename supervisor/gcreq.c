@@ -1,35 +1,33 @@
 /*
  * gcreq.c - `smithers db gc --via-supervisor`: a gc sent through the
  * supervisor that holds the state dir, which alone may write it
- * (supervisor.h).
+ * (supervisor.h), over its socket: the one control channel.
  *
- * The request is a file, STATE/gc.request, one line:
- *   ID KEEP OLDER_THAN_S DRY_RUN
- * put in place with a rename. The supervisor looks for it with each
- * heartbeat (every HEARTBEAT_MS: no signal, which would kill a holder of
- * the lock that is not a supervisor, or an older one). Between two of its
- * commits it reads and removes it, runs wal_gc() on its own connection and
- * puts STATE/gc.result in place the same way:
- *   ID STATUS COMMITTED and the fourteen counts of struct wal_gc_result
+ * The requester connects to STATE/supervisor.sock and speaks the protocol
+ * (docs/PROTOCOL.md) as a control connection: a hello with role "control",
+ * then one "gc" message. Between two of its commits the supervisor runs
+ * wal_gc() on its own connection and answers with a "reply" whose text is
+ *   STATUS COMMITTED and the fourteen counts of struct wal_gc_result
  *   the error message (empty when STATUS is 0)
- * ID (the requester's pid and a clock reading) tells an answer from a stale
- * one. The state dir is the owner's alone (0700): whoever can write there
- * may ask.
+ * The socket is in the state dir, the owner's alone (0700): whoever can
+ * connect may ask, as whoever can write there could run gc itself.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "supervisor/supervisor.h"
 #include "wal/wal.h"
+#include "worker/proto.h"
 
 #define NCOUNTS 14
 
@@ -47,39 +45,179 @@ static void counts(struct wal_gc_result *g, int64_t *v[NCOUNTS])
 	memcpy(v, p, sizeof(p));
 }
 
-static char *path_in(const char *state_dir, const char *name)
+char *sup_gc_answer(const struct wal_gc_result *g, int status,
+		    const char *err)
 {
-	char *p;
+	struct wal_gc_result copy = *g;
+	int64_t *v[NCOUNTS];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *t = open_memstream(&text, &len);
 
-	if (asprintf(&p, "%s/%s", state_dir, name) < 0)
+	if (!t)
 		return NULL;
-	return p;
+	fprintf(t, "%d %d", status, g->committed);
+	counts(&copy, v);
+	for (int i = 0; i < NCOUNTS; i++)
+		fprintf(t, " %" PRId64, *v[i]);
+	fprintf(t, "\n%s\n", status && err ? err : "");
+	if (fclose(t) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
-/* Write TEXT to STATE_DIR/NAME through a temporary file and a rename. */
-static int put_file(const char *state_dir, const char *name, const char *text)
+/* Read the answer TEXT into OUT, the error into ERR: 0 (STATUS 0), -1. */
+static int parse_answer(const char *text, struct wal_gc_result *out,
+			char *err, size_t errlen)
 {
-	char *to = path_in(state_dir, name), *tmp = NULL;
-	FILE *f = NULL;
+	int64_t *v[NCOUNTS];
+	const char *p = text, *nl;
+	int status, committed, used;
+
+	if (sscanf(p, "%d %d%n", &status, &committed, &used) != 2)
+		goto cut;
+	p += used;
+	counts(out, v);
+	for (int i = 0; i < NCOUNTS; i++) {
+		if (sscanf(p, " %" SCNd64 "%n", v[i], &used) != 1)
+			goto cut;
+		p += used;
+	}
+	out->committed = committed;
+	err[0] = '\0';
+	if (*p == '\n') {
+		p++;
+		nl = strchr(p, '\n');
+		snprintf(err, errlen, "%.*s",
+			 (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
+	}
+	if (status && !err[0])
+		snprintf(err, errlen, "the gc failed");
+	return status ? -1 : 0;
+cut:
+	snprintf(err, errlen, "the supervisor's answer is cut");
+	return -1;
+}
+
+/* Connect to STATE_DIR's socket: the fd, or -1 with ERR said. */
+static int connect_to(const char *state_dir, pid_t supervisor, char *err,
+		      size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path),
+			     "%s/supervisor.sock",
+			     state_dir) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen,
+			 "the supervisor's socket path in '%s' is too long",
+			 state_dir);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen,
+			 "cannot reach the supervisor (pid %ld) at '%s': %s",
+			 (long)supervisor, sa.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		/* No SIGPIPE if the supervisor is gone: an error. */
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait on FD for the reply to the gc: 0 with OUT filled, -1 with ERR. */
+static int await_reply(int fd, pid_t supervisor, int timeout_s,
+		       struct wal_gc_result *out, char *err, size_t errlen)
+{
+	struct wrk_decoder *d = wrk_decoder_new(0);
+	int64_t until = timeout_s > 0 ? now_ms() + timeout_s * 1000LL : 0;
+	struct wrk_msg m;
+	char buf[4096];
 	int rc = -1;
 
-	/* Of its own name: the request and the answer are written by two
-	 * processes. */
-	if (to && asprintf(&tmp, "%s.tmp", to) < 0)
-		tmp = NULL;
-	if (tmp)
-		f = fopen(tmp, "we");
-	if (f) {
-		rc = fputs(text, f) < 0 ? -1 : 0;
-		if (fclose(f) != 0)
-			rc = -1;
-		if (rc == 0 && rename(tmp, to) < 0)
-			rc = -1;
-		if (rc < 0)
-			unlink(tmp);
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	free(tmp);
-	free(to);
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = until ? until - now_ms() : -1;
+		ssize_t n;
+		int got;
+
+		while ((got = wrk_decoder_next(d, &m)) == 1) {
+			if (m.type == WRK_REPLY) {
+				rc = parse_answer(m.text, out, err, errlen);
+				goto out;
+			}
+			if (m.type == WRK_ERROR) {
+				snprintf(err, errlen, "the supervisor refused: %s",
+					 m.reason);
+				goto out;
+			}
+		}
+		if (got < 0) {
+			snprintf(err, errlen, "the supervisor's answer: %s",
+				 wrk_decoder_errmsg(d));
+			goto out;
+		}
+		if (until && left <= 0) {
+			snprintf(err, errlen,
+				 "no answer from the supervisor (pid %ld) in "
+				 "%d s",
+				 (long)supervisor, timeout_s);
+			goto out;
+		}
+		if (poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left) < 0 &&
+		    errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			goto out;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen,
+				 "the supervisor (pid %ld) ended before it "
+				 "answered",
+				 (long)supervisor);
+			goto out;
+		}
+		if (wrk_decoder_feed(d, buf, (size_t)n) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+out:
+	wrk_decoder_free(d);
 	return rc;
 }
 
@@ -87,121 +225,36 @@ int sup_gc_request(const char *state_dir, pid_t supervisor,
 		   const struct wal_gc_options *o, int timeout_s,
 		   struct wal_gc_result *out, char *err, size_t errlen)
 {
-	char *req = path_in(state_dir, "gc.request");
-	char *res = path_in(state_dir, "gc.result");
-	char id[64], line[256], got[64];
-	struct timespec now, pause = {0, 20 * 1000 * 1000};
-	int64_t *v[NCOUNTS];
-	int rc = -1, status = 0, committed = 0;
-	FILE *f;
+	struct wrk_msg hello = {.type = WRK_HELLO,
+				.seq = 1,
+				.version = WRK_PROTO_VERSION,
+				.pid = getpid(),
+				.role = "control"};
+	struct wrk_msg gc = {.type = WRK_GC,
+			     .seq = 2,
+			     .keep = o->keep,
+			     .older_than_s = o->older_than_s,
+			     .dry_run = o->dry_run};
+	struct wrk_buf b = {0};
+	int fd, rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	clock_gettime(CLOCK_REALTIME, &now);
-	snprintf(id, sizeof(id), "%ld.%lld.%ld", (long)getpid(),
-		 (long long)now.tv_sec, now.tv_nsec);
-	snprintf(line, sizeof(line), "%s %" PRId64 " %" PRId64 " %d\n", id,
-		 o->keep, o->older_than_s, o->dry_run);
-	if (!req || !res) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	unlink(res);
-	if (put_file(state_dir, "gc.request", line) < 0) {
-		snprintf(err, errlen, "cannot write '%s': %s", req,
+	fd = connect_to(state_dir, supervisor, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (wrk_encode(&b, &hello) < 0 || wrk_encode(&b, &gc) < 0) {
+		snprintf(err, errlen, "cannot encode the request: %s",
 			 strerror(errno));
 		goto out;
 	}
-	for (long waited = 0;; waited += 20) {
-		f = fopen(res, "re");
-		if (f)
-			break;
-		if (kill(supervisor, 0) < 0 && errno == ESRCH) {
-			snprintf(err, errlen,
-				 "the supervisor (pid %ld) ended before it "
-				 "answered",
-				 (long)supervisor);
-			unlink(req);
-			goto out;
-		}
-		if (timeout_s > 0 && waited >= timeout_s * 1000L) {
-			snprintf(err, errlen,
-				 "no answer from the supervisor (pid %ld) in "
-				 "%d s (is it older than this smithers?)",
-				 (long)supervisor, timeout_s);
-			unlink(req);
-			goto out;
-		}
-		nanosleep(&pause, NULL);
-	}
-	counts(out, v);
-	if (fscanf(f, "%63s %d %d", got, &status, &committed) != 3 ||
-	    strcmp(got, id)) {
-		snprintf(err, errlen, "the supervisor's answer is not ours");
-		fclose(f);
+	if (send_all(fd, b.data, b.len) < 0) {
+		snprintf(err, errlen, "cannot send the request: %s",
+			 strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < NCOUNTS; i++)
-		if (fscanf(f, " %" SCNd64, v[i]) != 1) {
-			snprintf(err, errlen, "the supervisor's answer is cut");
-			fclose(f);
-			goto out;
-		}
-	out->committed = committed;
-	err[0] = '\0';
-	if (fgetc(f) == '\n' && fgets(err, (int)errlen, f))
-		err[strcspn(err, "\n")] = '\0';
-	fclose(f);
-	unlink(res);
-	rc = status ? -1 : 0;
+	rc = await_reply(fd, supervisor, timeout_s, out, err, errlen);
 out:
-	free(req);
-	free(res);
+	wrk_buf_release(&b);
+	close(fd);
 	return rc;
-}
-
-int sup_gc_serve(struct wal *w, const char *state_dir)
-{
-	char *req = path_in(state_dir, "gc.request");
-	struct wal_gc_options o = {0};
-	struct wal_gc_result g;
-	int64_t *v[NCOUNTS];
-	char id[64], *text = NULL;
-	size_t len = 0;
-	FILE *f = req ? fopen(req, "re") : NULL, *t;
-	struct stat sb;
-	int status, n;
-
-	if (!f) {
-		free(req);
-		return 0;
-	}
-	/* Left by a requester that died long ago: nobody waits for it. */
-	if (fstat(fileno(f), &sb) == 0 &&
-	    time(NULL) - sb.st_mtime > SUP_GC_REQUEST_MAX_AGE_S) {
-		fclose(f);
-		unlink(req);
-		free(req);
-		return 0;
-	}
-	n = fscanf(f, "%63s %" SCNd64 " %" SCNd64 " %d", id, &o.keep,
-		   &o.older_than_s, &o.dry_run);
-	fclose(f);
-	unlink(req);
-	free(req);
-	if (n != 4)
-		return -1;
-	memset(&g, 0, sizeof(g));
-	status = wal_gc(w, &o, &g) < 0 ? 1 : 0;
-	t = open_memstream(&text, &len);
-	if (!t)
-		return -1;
-	fprintf(t, "%s %d %d", id, status, g.committed);
-	counts(&g, v);
-	for (int i = 0; i < NCOUNTS; i++)
-		fprintf(t, " %" PRId64, *v[i]);
-	fprintf(t, "\n%s\n", status ? wal_errmsg(w) : "");
-	fclose(t);
-	n = put_file(state_dir, "gc.result", text);
-	free(text);
-	return n < 0 ? -1 : 1;
 }

@@ -292,7 +292,6 @@ static int run_open(struct run *r)
 	r->dir = xasprintf("%s", real);
 	r->state_dir = xasprintf("%s/.smithers", r->dir);
 	r->sock_path = xasprintf("%s/supervisor.sock", r->state_dir);
-	r->gc_request = xasprintf("%s/gc.request", r->state_dir);
 	if (wal_failpoint_setup() < 0)
 		sup_log(SUP_WARN, "cannot set the failpoint up");
 	rotation_crash = wal_failpoint_armed("during-log-rotation");
@@ -462,7 +461,6 @@ static int run_close(struct run *r)
 	free(r->log_dir);
 	free(l->log_path);
 	free(r->sock_path);
-	free(r->gc_request);
 	free(r->state_dir);
 	free(r->dir);
 	sup_log_close();

@@ -219,6 +219,14 @@ void sup_stream_error(struct sup_stream *s, uint64_t seq, const char *reason,
 	stream_flush(s);
 }
 
+int sup_stream_send(struct sup_stream *s, const struct wrk_msg *m)
+{
+	if (s->out.len >= OUT_MAX || wrk_encode(&s->out, m) < 0)
+		return -1;
+	stream_flush(s);
+	return 0;
+}
+
 void sup_stream_fail(struct sup_stream *s, uint64_t seq, const char *reason)
 {
 	s->dead = 1;

@@ -60,6 +60,9 @@ void sup_stream_finish(struct sup_stream *s);
 /* Tell the peer that SEQ was refused (REASON); FATAL ends the stream. */
 void sup_stream_error(struct sup_stream *s, uint64_t seq, const char *reason,
 		      int fatal);
+/* Send M (borrowed) to the peer, after what is queued: 0, or -1 when the
+ * queue is full or M cannot be encoded. */
+int sup_stream_send(struct sup_stream *s, const struct wrk_msg *m);
 /* The peer broke the protocol at SEQ: tell it, stop reading, call the
  * broken hook. */
 void sup_stream_fail(struct sup_stream *s, uint64_t seq, const char *reason);

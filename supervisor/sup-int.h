@@ -41,6 +41,7 @@ struct sup_streams;
 struct wal;
 struct wal_checkpointer;
 struct wal_syncer;
+struct wrk_msg;
 
 /* The database's heartbeat is written when it is this old, checked every
  * turn: so it is never more than this plus WAKE_MS (and a commit) behind. */
@@ -156,7 +157,7 @@ struct run {
 	struct event_base *base;
 	struct wal *w;
 	char *dir; /* project dir, absolute */
-	char *state_dir, *sock_path, *log_dir, *gc_request;
+	char *state_dir, *sock_path, *log_dir;
 	struct progress p;
 	struct agent *agents;
 	int running; /* workers alive */
@@ -202,8 +203,14 @@ void commit_turn(struct run *r);
 void disk_full(struct run *r, const char *why);
 /* Whether the run holds its changes for want of space. */
 int disk_is_full(const struct run *r);
-/* Whether a gc request waits to be served between two commits. */
+/* A control connection S asks for the gc M: 0, or -1 when one waits
+ * already. */
+int gc_ask(struct run *r, struct sup_stream *s, const struct wrk_msg *m);
+/* S is gone: nobody waits for its answer. */
+void gc_forget(struct run *r, struct sup_stream *s);
+/* Whether a gc waits to be served now (between two commits). */
 int gc_wanted(const struct run *r);
+/* Run it, answer its connection. */
 void serve_gc(struct run *r);
 
 /* ---- loop.c ------------------------------------------------------------- */

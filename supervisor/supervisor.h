@@ -34,24 +34,25 @@ struct sup_options {
 /* Run WF (borrowed) in OPT->dir; returns the exit status above. */
 int sup_run(const struct sup_workflow *wf, const struct sup_options *opt);
 
-/* A gc request older than this is dropped unserved: its requester gave up
- * (and sup_gc_request() waits no longer than this). */
+/* How long a gc sent through the supervisor may take before its requester
+ * gives up waiting (the gc itself goes on). */
 #define SUP_GC_REQUEST_MAX_AGE_S 600
 
 /*
  * Ask the supervisor SUPERVISOR, which holds STATE_DIR (DIR/.smithers), to
- * run wal_gc() with O between two of its commits, and wait for its answer
- * (at most TIMEOUT_S seconds; 0: no limit). Returns 0 with OUT filled; -1
- * with the reason in ERR (ERRLEN bytes), OUT filled as far as the gc went
- * (see wal_gc_result.committed). A supervisor that cannot answer (it ended,
- * or does not know the request) is an error too.
+ * run wal_gc() with O between two of its commits, over its socket, and wait
+ * for its answer (at most TIMEOUT_S seconds; 0: no limit). Returns 0 with
+ * OUT filled; -1 with the reason in ERR (ERRLEN bytes), OUT filled as far
+ * as the gc went (see wal_gc_result.committed). A supervisor that cannot
+ * answer (it ended, or does not know the request) is an error too.
  */
 int sup_gc_request(const char *state_dir, pid_t supervisor,
 		   const struct wal_gc_options *o, int timeout_s,
 		   struct wal_gc_result *out, char *err, size_t errlen);
-/* The supervisor's side: run the request waiting in STATE_DIR on W (outside
- * any batch) and answer it. 1 when one was served, 0 when none waited, -1
- * when it could not be read or answered. */
-int sup_gc_serve(struct wal *w, const char *state_dir);
+/* The supervisor's side: the text of the reply to a gc that came to G,
+ * STATUS non-zero with the error ERR when it failed. Owned by the caller;
+ * NULL when out of memory. */
+char *sup_gc_answer(const struct wal_gc_result *g, int status,
+		    const char *err);
 
 #endif /* SMITHERS_SUP_SUPERVISOR_H */

@@ -73,6 +73,7 @@ static const struct field hello_fields[] = {
 	FIELD("agent", F_INT, 0, agent_id),
 	FIELD("token", F_STR, 0, token),
 	FIELD("pid", F_INT, 0, pid),
+	FIELD("role", F_STR, 0, role),
 };
 static const struct field state_set_fields[] = {
 	FIELD("key", F_KEY, 1, key),
@@ -135,6 +136,14 @@ static const struct field error_fields[] = {
 	FIELD("reason", F_STR, 1, reason),
 	FIELD("fatal", F_BOOL, 1, fatal),
 };
+static const struct field gc_fields[] = {
+	FIELD("keep", F_INT, 1, keep),
+	FIELD("older_than", F_INT, 1, older_than_s),
+	FIELD("dry_run", F_BOOL, 1, dry_run),
+};
+static const struct field reply_fields[] = {
+	FIELD("text", F_STR, 1, text),
+};
 
 #define MAX_FIELDS 8
 
@@ -165,6 +174,8 @@ static const struct spec specs[WRK_TYPE_COUNT] = {
 	[WRK_FAIL] = SPEC("fail", fail_fields, false),
 	[WRK_ACK] = {"ack", NULL, 0, true},
 	[WRK_ERROR] = SPEC("error", error_fields, true),
+	[WRK_GC] = SPEC("gc", gc_fields, false),
+	[WRK_REPLY] = SPEC("reply", reply_fields, true),
 };
 
 const char *wrk_type_name(enum wrk_type t)

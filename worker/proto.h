@@ -42,6 +42,8 @@ enum wrk_type {
 	WRK_FAIL,
 	WRK_ACK,   /* supervisor -> agent */
 	WRK_ERROR, /* supervisor -> agent */
+	WRK_GC,	   /* control connection -> supervisor */
+	WRK_REPLY, /* supervisor -> control connection */
 	WRK_TYPE_COUNT
 };
 
@@ -60,7 +62,8 @@ struct wrk_msg {
 	uint32_t version;
 	int64_t agent_id; /* 0: not given */
 	const char *token;
-	int64_t pid; /* 0: not given */
+	int64_t pid;	  /* 0: not given */
+	const char *role; /* NULL: an agent; "control": a control connection */
 	/* state.set, state.delete, memory.add */
 	const char *key;
 	/* JSON text: state.set value, tool.start input, artifact.add metadata,
@@ -87,6 +90,9 @@ struct wrk_msg {
 	/* error (down) */
 	const char *reason;
 	int fatal;
+	/* gc (control); its reply is in text */
+	int64_t keep, older_than_s; /* -1: no such rule */
+	int dry_run;
 };
 
 struct wrk_decoder;

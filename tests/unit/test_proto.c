@@ -377,6 +377,14 @@ static void full_msg(struct wrk_msg *m, enum wrk_type t, uint64_t seq)
 		m->reason = "invalid JSON in 'value'";
 		m->fatal = 1;
 		break;
+	case WRK_GC:
+		m->keep = 3;
+		m->older_than_s = -1;
+		m->dry_run = 1;
+		break;
+	case WRK_REPLY:
+		m->text = "0 1 2 3\n\n";
+		break;
 	case WRK_TYPE_COUNT:
 		break;
 	}
@@ -426,6 +434,10 @@ static void assert_msg_eq(const struct wrk_msg *a, const struct wrk_msg *b)
 	assert_str_eq(a->text, b->text);
 	assert_str_eq(a->reason, b->reason);
 	assert_int_equal(a->fatal, b->fatal);
+	assert_str_eq(a->role, b->role);
+	assert_int_equal(a->keep, b->keep);
+	assert_int_equal(a->older_than_s, b->older_than_s);
+	assert_int_equal(a->dry_run, b->dry_run);
 }
 
 static void test_type_names(void **state)
@@ -434,7 +446,7 @@ static void test_type_names(void **state)
 		"hello",      "state.set",     "state.delete", "memory.add",
 		"tool.start", "tool.complete", "artifact.add", "usage",
 		"log",	      "result",	       "fail",	       "ack",
-		"error",
+		"error",      "gc",	       "reply",
 	};
 
 	(void)state;
@@ -469,6 +481,38 @@ static void test_round_trip_up(void **state)
 	wrk_buf_release(&b);
 }
 
+/* A control connection: a hello with its role, then a gc request. */
+static void test_round_trip_control(void **state)
+{
+	struct wrk_buf b = {0};
+	struct wrk_decoder *d = wrk_decoder_new(0);
+	struct wrk_msg in, out;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.type = WRK_HELLO;
+	in.seq = 1;
+	in.version = WRK_PROTO_VERSION;
+	in.role = "control";
+	assert_int_equal(wrk_encode(&b, &in), 0);
+	full_msg(&in, WRK_GC, 2);
+	assert_int_equal(wrk_encode(&b, &in), 0);
+	assert_int_equal(wrk_decoder_feed(d, b.data, b.len), 0);
+	assert_int_equal(wrk_decoder_next(d, &out), 1);
+	assert_string_equal(out.role, "control");
+	assert_int_equal(wrk_decoder_next(d, &out), 1);
+	assert_msg_eq(&in, &out);
+	/* A reply is the supervisor's: refused on an up stream. */
+	wrk_buf_consume(&b, b.len);
+	full_msg(&in, WRK_REPLY, 3);
+	assert_int_equal(wrk_encode(&b, &in), 0);
+	assert_int_equal(wrk_decoder_feed(d, b.data, b.len), 0);
+	assert_int_equal(wrk_decoder_next(d, &out), -1);
+	assert_int_equal(errno, EPROTO);
+	wrk_decoder_free(d);
+	wrk_buf_release(&b);
+}
+
 static void test_round_trip_down(void **state)
 {
 	struct wrk_buf b = {0};
@@ -483,6 +527,8 @@ static void test_round_trip_down(void **state)
 	full_msg(&in, WRK_ERROR, 3);
 	in.fatal = 0;
 	assert_int_equal(wrk_encode(&b, &in), 0);
+	full_msg(&in, WRK_REPLY, 4);
+	assert_int_equal(wrk_encode(&b, &in), 0);
 	assert_int_equal(wrk_decoder_feed(d, b.data, b.len), 0);
 
 	full_msg(&in, WRK_ACK, 5);
@@ -494,6 +540,9 @@ static void test_round_trip_down(void **state)
 	assert_int_equal(wrk_decoder_next(d, &out), 1);
 	assert_int_equal(out.seq, 3);
 	assert_int_equal(out.fatal, 0);
+	full_msg(&in, WRK_REPLY, 4);
+	assert_int_equal(wrk_decoder_next(d, &out), 1);
+	assert_msg_eq(&in, &out);
 	assert_int_equal(wrk_decoder_next(d, &out), 0);
 	wrk_decoder_free(d);
 	wrk_buf_release(&b);
@@ -1872,6 +1921,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_up),
 		cmocka_unit_test(test_unread),
 		cmocka_unit_test(test_round_trip_down),
+		cmocka_unit_test(test_round_trip_control),
 		cmocka_unit_test(test_round_trip_minimal),
 		cmocka_unit_test(test_encode_bytes),
 		cmocka_unit_test(test_encode_errors),
