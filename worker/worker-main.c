@@ -366,14 +366,79 @@ static void exit_like(int status)
 	exit(128 + sig); /* a signal that does not kill (e.g. ignored) */
 }
 
+/* Until the agent ended and its output is drained: its output into the log,
+ * signals (the supervisor's stop, its death, the agent's end) as they
+ * come, the SIGKILL of a stop whose grace ran out. */
+static void watch(struct worker *wk, int sfd, int out_fd)
+{
+	struct pollfd pfd[2];
+	char buf[65536];
+
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = out_fd;
+	pfd[1].events = POLLIN;
+	/* Run until the agent ended and its output is drained. */
+	while (!wk->ended || out_fd >= 0) {
+		int timeout = -1;
+
+		if (wk->kill_at_ms && !wk->ended) {
+			int64_t left = wk->kill_at_ms - now_ms();
+
+			if (left <= 0) {
+				kill(-wk->agent, SIGKILL);
+				wk->kill_at_ms = INT64_MAX;
+			} else {
+				timeout = (int)(left > INT32_MAX ? INT32_MAX
+								 : left);
+			}
+		}
+		pfd[1].fd = out_fd;
+		if (poll(pfd, 2, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			say("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				handle_signal(wk, (int)si.ssi_signo);
+		}
+		if (out_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(out_fd, buf, sizeof(buf));
+
+			if (n > 0) {
+				log_output(wk, buf, (size_t)n);
+			} else if (n == 0 || errno != EINTR) {
+				close(out_fd);
+				out_fd = -1;
+			}
+		}
+		/* Output closed while a grandchild still runs: the agent
+		 * has ended; nothing more to log. */
+		if (out_fd < 0 && !wk->ended) {
+			siginfo_t si;
+
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)wk->agent, &si,
+				   WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == wk->agent)
+				agent_ended(wk);
+			else
+				pfd[1].fd = -1;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct worker wk = {.log_fd = -1};
 	struct wrk_ctl_args args;
-	struct pollfd pfd[2];
 	sigset_t mask;
 	int sfd, out_fd = -1;
-	char buf[65536], err[256];
+	char buf[64], err[256];
 	size_t len;
 
 	switch (wrk_ctl_parse(argc, argv, &args, err, sizeof(err))) {
@@ -424,62 +489,7 @@ int main(int argc, char **argv)
 	if (start_agent(&wk, args.command, &out_fd) < 0)
 		return 127;
 
-	pfd[0].fd = sfd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = out_fd;
-	pfd[1].events = POLLIN;
-	/* Run until the agent ended and its output is drained. */
-	while (!wk.ended || out_fd >= 0) {
-		int timeout = -1;
-
-		if (wk.kill_at_ms && !wk.ended) {
-			int64_t left = wk.kill_at_ms - now_ms();
-
-			if (left <= 0) {
-				kill(-wk.agent, SIGKILL);
-				wk.kill_at_ms = INT64_MAX;
-			} else {
-				timeout = (int)(left > INT32_MAX ? INT32_MAX
-								 : left);
-			}
-		}
-		pfd[1].fd = out_fd;
-		if (poll(pfd, 2, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			say("poll: %s", strerror(errno));
-			break;
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				handle_signal(&wk, (int)si.ssi_signo);
-		}
-		if (out_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP))) {
-			ssize_t n = read(out_fd, buf, sizeof(buf));
-
-			if (n > 0) {
-				log_output(&wk, buf, (size_t)n);
-			} else if (n == 0 || errno != EINTR) {
-				close(out_fd);
-				out_fd = -1;
-			}
-		}
-		/* Output closed while a grandchild still runs: the agent
-		 * has ended; nothing more to log. */
-		if (out_fd < 0 && !wk.ended) {
-			siginfo_t si;
-
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_PID, (id_t)wk.agent, &si,
-				   WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			    si.si_pid == wk.agent)
-				agent_ended(&wk);
-			else
-				pfd[1].fd = -1;
-		}
-	}
+	watch(&wk, sfd, out_fd);
 	if (wk.log_fd >= 0)
 		close(wk.log_fd);
 	/* Nothing of the agent's group is left: the supervisor need not (and
