@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/stream.h"
 #include "supervisor/sup-int.h"
@@ -129,7 +130,6 @@ static void act_wake(struct agent *a, const struct agent_ev *x)
 {
 	(void)x;
 	schedule(a->run);
-	phase_check(a->run);
 }
 
 static void act_fail(struct agent *a, const struct agent_ev *x)
@@ -412,8 +412,7 @@ static void agent_exited(struct agent *a, int status)
 			sp->name, a->failures);
 out:
 	free(why);
-	schedule(r);
-	phase_check(r);
+	schedule(r); /* the loop checks the phase after the turn */
 }
 
 static struct agent *agent_of_worker(struct run *r, pid_t pid)
@@ -494,6 +493,25 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 		agent_fire(a, AE_CANCEL);
 	else
 		agent_fire(a, AE_TIMER);
+}
+
+void agents_to_mirror(struct run *r)
+{
+	for (size_t i = 0; r->mirror && i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+		struct sup_mirror_agent m = {
+			.id = a->id,
+			.name = a->spec->name,
+			.phase = r->wf->phases[a->spec->phase].name,
+			.status = agent_state_name(a->state),
+			.pid = a->pid,
+			.attempt = a->attempt,
+			.iteration = r->p.iteration,
+			.started_ms = -1,
+		};
+
+		sup_mirror_agent(r->mirror, i, &m);
+	}
 }
 
 int agent_init(struct run *r, struct agent *a, size_t index)

@@ -49,6 +49,8 @@ struct commit {
 	int disk_full;
 	int64_t disk_full_ms; /* since when (wall clock) */
 	int db_lost;	      /* the database file was deleted under us */
+	int failed;	      /* the store failed: the loop stops the run */
+	int space_back;	      /* the loop reaps and schedules again */
 	/* A gc a control connection asked for (gcreq.c), served between two
 	 * commits; FROM NULL: none. */
 	struct sup_stream *gc_from;
@@ -122,8 +124,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 		/* Nothing since the last completed sync is acked, ever. */
 		sup_log(SUP_ERROR, "%s", err);
 		event_del(r->c->sync_ev);
-		if (!r->p.stopping)
-			stop_all(r, -1);
+		r->c->failed = 1;
 		r->p.exit_status = 1;
 		return;
 	}
@@ -208,26 +209,6 @@ static void after_commit(struct run *r)
 	sup_streams_committed(r->streams, ticket);
 }
 
-/* Tell the mirror of every agent; it writes the ones that changed. */
-static void mirror_agents(struct run *r)
-{
-	for (size_t i = 0; r->mirror && i < r->wf->nagents; i++) {
-		struct agent *a = &r->agents[i];
-		struct sup_mirror_agent m = {
-			.id = a->id,
-			.name = a->spec->name,
-			.phase = r->wf->phases[a->spec->phase].name,
-			.status = agent_state_name(a->state),
-			.pid = a->pid,
-			.attempt = a->attempt,
-			.iteration = r->p.iteration,
-			.started_ms = -1,
-		};
-
-		sup_mirror_agent(r->mirror, i, &m);
-	}
-}
-
 /* The mirror gets the turn: after its commit (COMMIT_US; -1: none), before
  * any of its acks. */
 static void mirror_turn(struct run *r, int64_t commit_us)
@@ -236,7 +217,6 @@ static void mirror_turn(struct run *r, int64_t commit_us)
 
 	if (!r->mirror)
 		return;
-	mirror_agents(r);
 	sup_streams_take_counts(r->streams, &messages, &bytes, &rejected);
 	sup_mirror_count(r->mirror, messages, bytes, rejected);
 	sup_mirror_publish(r->mirror, commit_us);
@@ -256,7 +236,6 @@ void disk_full(struct run *r, const char *why)
 		"space again",
 		why);
 	sup_streams_hold(r->streams, 1);
-	listener_hold(r, 1);
 	sup_mirror_execution(r->mirror, r->p.exec_id, r->wf->name,
 			     "disk full");
 	sup_mirror_publish(r->mirror, -1);
@@ -286,10 +265,8 @@ static void disk_back(struct run *r)
 	    wal_state_set(r->w, "smithers.disk_full", value, "storage", 0) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 	free(value);
-	listener_hold(r, 0);
 	sup_streams_hold(r->streams, 0);
-	reap(r); /* what ended meanwhile */
-	schedule(r);
+	c->space_back = 1; /* the loop reaps what ended meanwhile */
 }
 
 /* Every HEARTBEAT_MS: the database still ours, the execution's
@@ -306,8 +283,7 @@ static void heartbeat(struct run *r)
 			"%s: stopping the execution; everything committed "
 			"will be copied to '%s/smithers.db.rescued'",
 			wal_errmsg(r->w), r->state_dir);
-		if (!r->p.stopping)
-			stop_all(r, -1);
+		c->failed = 1;
 		r->p.exit_status = 1;
 	}
 	if (batch(r) == 0 && wal_execution_heartbeat(r->w, r->p.exec_id) < 0)
@@ -315,7 +291,17 @@ static void heartbeat(struct run *r)
 			wal_errmsg(r->w));
 }
 
-void commit_turn(struct run *r)
+/* What the loop has to do, once. */
+static int turn_result(struct commit *c)
+{
+	int what = (c->failed ? TURN_STOP : 0) |
+		   (c->space_back ? TURN_RESUME : 0);
+
+	c->failed = c->space_back = 0;
+	return what;
+}
+
+int commit_turn(struct run *r)
 {
 	struct commit *c = r->c;
 	int64_t now = mono_ms();
@@ -330,14 +316,14 @@ void commit_turn(struct run *r)
 		if (c->hellos)
 			after_commit(r); /* nothing to commit: ack them */
 		c->hellos = 0;
-		return;
+		return turn_result(c);
 	}
 	c->hellos = 0;
 	/* A commit that cannot fail for space, or none yet - but at the very
 	 * end, a last try. */
 	if (wal_reserve(r->w) < 0 && !(r->p.finished && r->running == 0)) {
 		disk_full(r, wal_errmsg(r->w));
-		return;
+		return turn_result(c);
 	}
 	c->in_batch = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -345,10 +331,9 @@ void commit_turn(struct run *r)
 		/* Nothing of this turn is durable, so nothing is acked. */
 		sup_log(SUP_ERROR, "cannot commit: %s", wal_errmsg(r->w));
 		sup_mirror_discard(r->mirror);
-		if (!r->p.stopping)
-			stop_all(r, -1);
+		c->failed = 1;
 		r->p.exit_status = 1;
-		return;
+		return turn_result(c);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	wal_failpoint("after-commit-before-sync");
@@ -359,6 +344,7 @@ void commit_turn(struct run *r)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 	if (c->disk_full)
 		disk_back(r);
+	return turn_result(c);
 }
 
 /* Between two commits: the gc `smithers db gc --via-supervisor` asked for,

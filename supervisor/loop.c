@@ -6,8 +6,9 @@
  * socket this file listens on.
  *
  * A turn: event_base_loop(EVLOOP_ONCE) runs every callback that is ready,
- * then commit_turn() commits the turn's batch and acks (commit.c), then the
- * streams that ended are freed and a gc asked for is served. The loop wakes
+ * then end_turn() checks the phase and commit_turn() commits the turn's
+ * batch and acks (commit.c), then the streams that ended are freed and a gc
+ * asked for is served. The loop wakes
  * at least every WAKE_MS so that heartbeats stay fresh.
  *
  * Processes: each agent runs under a smithers-worker of its own (spawn.c).
@@ -50,6 +51,7 @@ struct loop {
 	int listen_fd;
 	struct event *listen_ev;
 	int accept_paused; /* out of fds: the listener waits (accept_cb) */
+	int listen_held;   /* the disk is full: no new connections */
 	struct event *sig_ev[NSIGNALS];
 	struct event *wake_ev;
 	char *log_path;
@@ -63,7 +65,7 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!disk_is_full(r)) /* else listener_hold(r, 0) listens again */
+	if (!disk_is_full(r)) /* else listener_follow_disk() listens again */
 		event_add(r->loop->listen_ev, NULL);
 }
 
@@ -104,12 +106,15 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 		sup_log(SUP_ERROR, "out of memory for a connection");
 }
 
-void listener_hold(struct run *r, int hold)
+/* While the disk is full, no new connections either (its agents wait). */
+static void listener_follow_disk(struct run *r)
 {
 	struct loop *l = r->loop;
+	int hold = disk_is_full(r);
 
-	if (!l->listen_ev)
+	if (!l->listen_ev || hold == l->listen_held)
 		return;
+	l->listen_held = hold;
 	if (hold)
 		event_del(l->listen_ev);
 	else
@@ -192,6 +197,27 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+}
+
+/* ---- a turn ----------------------------------------------------------------- */
+
+/* The end of a turn: the phase checked (agents that ended may end it), the
+ * agents told to the mirror, the commit and its acks, then what the commit
+ * asked for. */
+static void end_turn(struct run *r)
+{
+	int what;
+
+	phase_check(r);
+	agents_to_mirror(r);
+	what = commit_turn(r);
+	if ((what & TURN_STOP) && !r->p.stopping)
+		stop_all(r, -1);
+	if (what & TURN_RESUME) {
+		reap(r); /* what ended while the disk was full */
+		schedule(r);
+	}
+	listener_follow_disk(r);
 }
 
 /* ---- opening ---------------------------------------------------------------- */
@@ -404,7 +430,7 @@ static int run_begin(struct run *r)
 	} else {
 		phase_start(r);
 	}
-	commit_turn(r);
+	end_turn(r);
 	return 0;
 }
 
@@ -417,12 +443,12 @@ static void run_loop(struct run *r)
 			r->p.exit_status = 1;
 			break;
 		}
-		commit_turn(r);
+		end_turn(r);
 		sup_streams_reap(r->streams);
 		if (gc_wanted(r))
 			serve_gc(r);
 	}
-	commit_turn(r);
+	end_turn(r);
 }
 
 /* ---- closing ---------------------------------------------------------------- */

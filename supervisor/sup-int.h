@@ -21,6 +21,11 @@
  * that is ready; every decoded message is applied inside one batch, which
  * commits at the end of the turn, and only then are the streams acked:
  * acked means durable.
+ *
+ * Calls go one way, down this list: loop -> recover, dispatch -> phase ->
+ * agent -> spawn -> commit -> stream, util. What a lower room needs done
+ * above it, it says: commit_turn() returns TURN_* bits, the stream calls
+ * its hooks, and the loop checks the phase after every turn.
  */
 #ifndef SMITHERS_SUP_INT_H
 #define SMITHERS_SUP_INT_H
@@ -197,8 +202,11 @@ int batch(struct run *r);
 int in_batch(const struct run *r);
 /* This turn processed a hello, which writes nothing but is acked. */
 void commit_hello(struct run *r);
-/* Commit the turn's batch, then ack (or wait for the sync). */
-void commit_turn(struct run *r);
+/* What the loop must do after a turn (commit.c calls nothing above it). */
+#define TURN_STOP 1   /* the store failed: stop the run */
+#define TURN_RESUME 2 /* there is space again: reap and schedule */
+/* Commit the turn's batch, then ack (or wait for the sync): TURN_* bits. */
+int commit_turn(struct run *r);
 /* The disk cannot hold the next change (WHY): hold everything. */
 void disk_full(struct run *r, const char *why);
 /* Whether the run holds its changes for want of space. */
@@ -212,11 +220,6 @@ void gc_forget(struct run *r, struct sup_stream *s);
 int gc_wanted(const struct run *r);
 /* Run it, answer its connection. */
 void serve_gc(struct run *r);
-
-/* ---- loop.c ------------------------------------------------------------- */
-
-/* Stop (HOLD) or go on accepting connections on the socket. */
-void listener_hold(struct run *r, int hold);
 
 /* ---- dispatch.c ---------------------------------------------------------- */
 
@@ -263,6 +266,9 @@ void reap(struct run *r);
 void schedule(struct run *r);
 /* Set A up as agent INDEX of R's workflow: 0, or -1 out of memory. */
 int agent_init(struct run *r, struct agent *a, size_t index);
+/* Tell the mirror of every agent (it writes the ones that changed, after
+ * the turn's commit). */
+void agents_to_mirror(struct run *r);
 /* Free what A holds. */
 void agent_release(struct agent *a);
 
