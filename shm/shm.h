@@ -87,6 +87,11 @@ struct shm_agent {
 
 /* ---- the writer (the supervisor only) ------------------------------------ */
 
+/* Declared for smithers' own code alone (its build defines
+ * SMITHERS_SHM_WRITER): the writer is not in libsmithers, and the header
+ * `make install` puts down is the readers'. */
+#ifdef SMITHERS_SHM_WRITER
+
 struct shm_writer;
 
 struct shm_writer_options {
@@ -132,6 +137,8 @@ int shm_key_set(struct shm_writer *w, const char *key, const char *json,
 		size_t len);
 /* The key is gone (deleted in the database). */
 void shm_key_delete(struct shm_writer *w, const char *key);
+
+#endif /* SMITHERS_SHM_WRITER */
 
 /* ---- readers --------------------------------------------------------------- */
 

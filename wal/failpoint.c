@@ -1,5 +1,8 @@
 /*
  * failpoint.c - crashes on purpose, where a test asks for them (wal.h).
+ * Compiled only into a build configured with --enable-failpoints: a
+ * library or program that can be made to raise(SIGKILL) by its
+ * environment is for tests, never for an install.
  *
  * SMITHERS_FAILPOINT="NAME[:N]" names one point and which pass of it kills
  * the process (SIGKILL: nothing runs after it, as with a power cut of this
@@ -21,6 +24,10 @@
 #include <string.h>
 
 #include "wal/wal-int.h"
+
+#ifndef SMITHERS_FAILPOINTS
+#error "failpoint.c is built only with --enable-failpoints (wal/include.am)"
+#endif
 
 static char fp_name[64];
 static atomic_long fp_left = -1; /* passes until the crash; -1: none */

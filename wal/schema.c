@@ -258,6 +258,15 @@ static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[4] = migration_4,
 };
 
+int wal_schema_version(struct wal *w)
+{
+	int64_t v;
+
+	if (wal_read_int(w, "PRAGMA user_version", &v) < 0)
+		return -1;
+	return (int)v;
+}
+
 int wal_schema_migrate(struct wal *w, int target)
 {
 	char sql[64];

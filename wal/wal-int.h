@@ -56,6 +56,8 @@ struct wal {
 /* Record a failure: message from FMT, errno ERR; returns -1. */
 int wal_fail(struct wal *w, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The errno that stands for SQLite's result code RC. */
+int wal_errno(int rc);
 /* Record SQLite's failure RC while doing WHAT; returns -1. */
 int wal_sqlfail(struct wal *w, int rc, const char *what);
 
@@ -162,7 +164,8 @@ void wal_now(char buf[WAL_TIME_LEN]);
 int wal_bind_text(sqlite3_stmt *st, int i, const char *text);
 int wal_bind_id(sqlite3_stmt *st, int i, int64_t id);
 
-/* Apply migrations up to TARGET and the custom schema; see schema.c. */
+/* Apply migrations up to TARGET and the custom schema; see schema.c (which
+ * uses sql.c's helpers alone: wal.c calls it, never the reverse). */
 int wal_schema_migrate(struct wal *w, int target);
 int wal_schema_custom(struct wal *w, const char *sql);
 

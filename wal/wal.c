@@ -1,8 +1,7 @@
 /*
  * wal.c - the store's handle: opening DIR/.smithers/smithers.db with the
- * pragmas every connection needs, errors, prepared statements, the
- * transaction discipline (batches of savepointed operations) and generic
- * reads.
+ * pragmas every connection needs, closing it, the transaction discipline
+ * (batches of savepointed operations) and the statistics of the files.
  *
  * Invariants:
  *  - The state dir is created 0700 and the database 0600 (the file is made
@@ -11,6 +10,9 @@
  *    synchronous level; a read-only one also sets query_only.
  *  - At most one transaction is open per handle; inside a batch each
  *    operation is one savepoint, so a failed one is undone alone.
+ *
+ * Its statements run through sql.c's helpers; the migrations it applies at
+ * open are schema.c's. Neither calls back here.
  */
 #include "config.h"
 
@@ -31,41 +33,6 @@
 
 #include "wal/wal-int.h"
 
-static const char *const stmt_sql[ST_COUNT] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_SAVEPOINT] = "SAVEPOINT op",
-	[ST_RELEASE] = "RELEASE op",
-	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
-	[ST_STATE_GET] = "SELECT value FROM state WHERE key = ?1",
-	[ST_STATE_UPSERT] =
-		"INSERT INTO state(key, value, updated_at, updated_by, head)"
-		" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key) DO UPDATE SET"
-		" value = excluded.value, updated_at = excluded.updated_at,"
-		" updated_by = excluded.updated_by, head = excluded.head",
-	[ST_STATE_DELETE] = "DELETE FROM state WHERE key = ?1",
-	[ST_STATE_TOMBSTONE] =
-		"INSERT OR REPLACE INTO deleted_state(key, head)"
-		" VALUES (?1, ?2)",
-	/* The old value and the previous transition in one lookup. */
-	[ST_TRANSITION_SET] =
-		"INSERT INTO transitions(execution_id, key, old_value,"
-		" new_value, trigger, agent_id, created_at, prev_id) SELECT"
-		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
-		"?1),"
-		" ?2, s.value, ?3, ?4, ?5, ?6, COALESCE(s.head,"
-		" (SELECT head FROM deleted_state WHERE key = ?2))"
-		" FROM (SELECT 1) LEFT JOIN state AS s ON s.key = ?2",
-	[ST_TRANSITION_DELETE] =
-		"INSERT INTO transitions(execution_id, key, old_value,"
-		" new_value, trigger, agent_id, created_at, prev_id) SELECT"
-		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
-		"?1),"
-		" key, value, NULL, ?4, ?5, ?6, head FROM state WHERE key = ?2",
-	[ST_TRANSITION_UNDO] = "DELETE FROM transitions WHERE id = ?1",
-};
-
 static char *join_path(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -77,57 +44,6 @@ static char *join_path(const char *a, const char *b)
 	p[la] = '/';
 	memcpy(p + la + 1, b, lb + 1);
 	return p;
-}
-
-int wal_fail(struct wal *w, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (w) {
-		va_start(ap, fmt);
-		vsnprintf(w->errmsg, sizeof(w->errmsg), fmt, ap);
-		va_end(ap);
-	}
-	errno = err;
-	return -1;
-}
-
-static int rc_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_RANGE:
-	case SQLITE_TOOBIG:
-		return EINVAL;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return EBUSY;
-	case SQLITE_NOMEM:
-		return ENOMEM;
-	case SQLITE_READONLY:
-		return EROFS;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return EACCES;
-	case SQLITE_FULL:
-		return ENOSPC;
-	case SQLITE_CANTOPEN: /* the file exists (checked first): -shm, perms */
-		return EACCES;
-	case SQLITE_ERROR:
-		return EINVAL;
-	default: /* NOTADB, CORRUPT, IOERR, PROTOCOL, ... */
-		return EIO;
-	}
-}
-
-int wal_sqlfail(struct wal *w, int rc, const char *what)
-{
-	const char *msg = w->db ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc);
-
-	if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
-		return wal_fail(w, EIO, "%s: '%s': %s", what, w->path, msg);
-	return wal_fail(w, rc_errno(rc), "%s: %s", what, msg);
 }
 
 const char *wal_errmsg(const struct wal *w)
@@ -147,188 +63,7 @@ const char *wal_state_dir(const struct wal *w)
 	return w->dir;
 }
 
-void wal_now(char buf[WAL_TIME_LEN])
-{
-	/* Formatting the date is most of the cost; it changes once a second. */
-	static __thread time_t last_sec = -1;
-	static __thread char last[WAL_TIME_LEN];
-	struct timespec ts;
-	struct tm tm;
-	int ms;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ts.tv_sec != last_sec) {
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm);
-		last_sec = ts.tv_sec;
-	}
-	ms = (int)(ts.tv_nsec / 1000000);
-	memcpy(buf, last, 19);
-	buf[19] = '.';
-	buf[20] = (char)('0' + ms / 100);
-	buf[21] = (char)('0' + ms / 10 % 10);
-	buf[22] = (char)('0' + ms % 10);
-	buf[23] = 'Z';
-	buf[24] = '\0';
-}
-
-int wal_bind_text(sqlite3_stmt *st, int i, const char *text)
-{
-	if (!text)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
-}
-
-int wal_bind_id(sqlite3_stmt *st, int i, int64_t id)
-{
-	if (id <= 0)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_int64(st, i, id);
-}
-
-sqlite3_stmt *wal_stmt(struct wal *w, enum wal_stmt_id id)
-{
-	sqlite3_stmt *st = w->st[id];
-	int rc;
-
-	if (st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		return st;
-	}
-	rc = sqlite3_prepare_v3(w->db, stmt_sql[id], -1,
-				SQLITE_PREPARE_PERSISTENT, &w->st[id], NULL);
-	if (rc != SQLITE_OK) {
-		wal_sqlfail(w, rc, "cannot prepare statement");
-		return NULL;
-	}
-	return w->st[id];
-}
-
-sqlite3_stmt *wal_prepare(struct wal *w, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK) {
-		wal_sqlfail(w, rc, "cannot prepare statement");
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
-int wal_exec(struct wal *w, const char *sql, const char *what)
-{
-	char *err = NULL;
-	int rc = sqlite3_exec(w->db, sql, NULL, NULL, &err);
-
-	if (rc != SQLITE_OK) {
-		wal_fail(w, rc_errno(rc), "%s: %s", what,
-			 err ? err : sqlite3_errstr(rc));
-		if ((rc & 0xff) == SQLITE_NOTADB ||
-		    (rc & 0xff) == SQLITE_CORRUPT)
-			wal_fail(w, EIO, "%s: '%s': %s", what, w->path,
-				 err ? err : sqlite3_errstr(rc));
-		sqlite3_free(err);
-		return -1;
-	}
-	return 0;
-}
-
-int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		;
-	if (rc != SQLITE_DONE) {
-		wal_sqlfail(w, rc, what);
-		sqlite3_reset(st);
-		return -1;
-	}
-	sqlite3_reset(st);
-	return 0;
-}
-
-int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
-		 const char *fmt, va_list ap)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int i = 1, rc;
-
-	if (!st)
-		return -1;
-	for (const char *f = fmt; *f; f++, i++) {
-		switch (*f) {
-		case 'i':
-			wal_bind_id(st, i, va_arg(ap, int64_t));
-			break;
-		case 'I':
-			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'n': {
-			int64_t v = va_arg(ap, int64_t);
-
-			if (v < 0)
-				sqlite3_bind_null(st, i);
-			else
-				sqlite3_bind_int64(st, i, v);
-			break;
-		}
-		case 't':
-			wal_bind_text(st, i, va_arg(ap, const char *));
-			break;
-		case 'd':
-			sqlite3_bind_double(st, i, va_arg(ap, double));
-			break;
-		}
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return wal_sqlfail(w, rc, what);
-	return sqlite3_changes64(w->db);
-}
-
-int64_t wal_run(struct wal *w, const char *what, const char *sql,
-		const char *fmt, ...)
-{
-	va_list ap;
-	int64_t r;
-
-	va_start(ap, fmt);
-	r = wal_vrun(w, what, sql, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-int wal_update_one(struct wal *w, const char *noun, int64_t id, const char *sql,
-		   const char *fmt, ...)
-{
-	char what[64];
-	va_list ap;
-	int64_t r;
-
-	if (wal_op_begin(w) < 0)
-		return -1;
-	snprintf(what, sizeof(what), "cannot update %s", noun);
-	va_start(ap, fmt);
-	r = wal_need_row(w, wal_vrun(w, what, sql, fmt, ap), noun, id);
-	va_end(ap);
-	if (wal_op_end(w, r >= 0) < 0)
-		return -1;
-	return wal_status(r);
-}
-
-int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
-		     int64_t id)
-{
-	if (changed == 0)
-		return wal_fail(w, ENOENT, "no %s %" PRId64, what, id);
-	return changed;
-}
+/* ---- transactions ----------------------------------------------------- */
 
 int wal_writable(struct wal *w)
 {
@@ -400,6 +135,24 @@ int wal_op_end(struct wal *w, int ok)
 	return -1;
 }
 
+int wal_update_one(struct wal *w, const char *noun, int64_t id, const char *sql,
+		   const char *fmt, ...)
+{
+	char what[64];
+	va_list ap;
+	int64_t r;
+
+	if (wal_op_begin(w) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "cannot update %s", noun);
+	va_start(ap, fmt);
+	r = wal_need_row(w, wal_vrun(w, what, sql, fmt, ap), noun, id);
+	va_end(ap);
+	if (wal_op_end(w, r >= 0) < 0)
+		return -1;
+	return wal_status(r);
+}
+
 int wal_batch_begin(struct wal *w)
 {
 	if (wal_writable(w) < 0)
@@ -465,205 +218,7 @@ int wal_git_init(struct wal *w)
 	return 0;
 }
 
-/* ---- generic reads ------------------------------------------------------ */
-
-static enum wal_type column_type(sqlite3_stmt *st, int i)
-{
-	const char *decl;
-
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
-		return WAL_NULL;
-	case SQLITE_INTEGER:
-		return WAL_INTEGER;
-	case SQLITE_FLOAT:
-		return WAL_REAL;
-	default:
-		decl = sqlite3_column_decltype(st, i);
-		if (decl && strncmp(decl, "JSON", 4) == 0)
-			return WAL_JSON;
-		return WAL_TEXT;
-	}
-}
-
-/* A blob as x'hex' text, in a new string. */
-static char *blob_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *b = sqlite3_column_blob(st, i);
-	int n = sqlite3_column_bytes(st, i);
-	char *s = malloc((size_t)n * 2 + 4);
-
-	if (!s)
-		return NULL;
-	s[0] = 'x';
-	s[1] = '\'';
-	for (int k = 0; k < n; k++)
-		sprintf(s + 2 + 2 * k, "%02x", b[k]);
-	strcpy(s + 2 + 2 * n, "'");
-	return s;
-}
-
-int wal_rows(struct wal *w, sqlite3_stmt *st, wal_row_fn *fn, void *arg)
-{
-	int n = sqlite3_column_count(st), rc, ret = 0;
-	const char **names = calloc((size_t)n + 1, sizeof(*names));
-	const char **values = calloc((size_t)n + 1, sizeof(*values));
-	char **blobs = calloc((size_t)n + 1, sizeof(*blobs));
-	enum wal_type *types = calloc((size_t)n + 1, sizeof(*types));
-	struct wal_row row = {n, names, values, types};
-
-	if (!names || !values || !types || !blobs) {
-		ret = wal_fail(w, ENOMEM, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		names[i] = sqlite3_column_name(st, i);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < n; i++) {
-			types[i] = column_type(st, i);
-			if (sqlite3_column_type(st, i) == SQLITE_BLOB) {
-				free(blobs[i]);
-				blobs[i] = blob_text(st, i);
-				values[i] = blobs[i];
-				types[i] = WAL_TEXT;
-			} else {
-				values[i] = (const char *)sqlite3_column_text(
-					st, i);
-			}
-		}
-		if (!fn)
-			continue;
-		ret = fn(&row, arg);
-		if (ret)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		ret = wal_sqlfail(w, rc, "cannot read");
-out:
-	if (blobs)
-		for (int i = 0; i < n; i++)
-			free(blobs[i]);
-	free(blobs);
-	free(names);
-	free(values);
-	free(types);
-	sqlite3_reset(st);
-	return ret;
-}
-
-int wal_list(struct wal *w, const char *sql, int64_t num, const char *text,
-	     int64_t limit, wal_row_fn *fn, void *arg)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int ret;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, num);
-	wal_bind_text(st, 2, text);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	ret = wal_rows(w, st, fn, arg);
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int wal_count_row(const struct wal_row *row, void *counter)
-{
-	struct wal_counter *c = counter;
-
-	c->rows++;
-	return c->fn ? c->fn(row, c->arg) : 0;
-}
-
-int wal_query(struct wal *w, const char *sql, wal_row_fn *fn, void *arg)
-{
-	sqlite3_stmt **list = NULL, **grown;
-	size_t n = 0, cap = 0;
-	const char *tail = sql;
-	int rc, ret = 0;
-
-	/* Prepare everything first: nothing runs unless all of it reads. */
-	while (tail && *tail) {
-		sqlite3_stmt *st = NULL;
-
-		rc = sqlite3_prepare_v2(w->db, tail, -1, &st, &tail);
-		if (rc != SQLITE_OK) {
-			ret = wal_sqlfail(w, rc, "invalid query");
-			goto out;
-		}
-		if (!st) /* whitespace or a comment */
-			continue;
-		if (!sqlite3_stmt_readonly(st)) {
-			const char *text = sqlite3_sql(st);
-
-			while (*text == ' ' || *text == '\t' || *text == '\n')
-				text++;
-			wal_fail(w, EPERM,
-				 "refusing a statement that writes: %s", text);
-			sqlite3_finalize(st);
-			ret = -1;
-			goto out;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4;
-			grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				sqlite3_finalize(st);
-				ret = wal_fail(w, ENOMEM, "out of memory");
-				goto out;
-			}
-			list = grown;
-		}
-		list[n++] = st;
-	}
-	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = wal_rows(w, list[i], fn, arg);
-out:
-	for (size_t i = 0; i < n; i++)
-		sqlite3_finalize(list[i]);
-	free(list);
-	return ret;
-}
-
-const char *wal_row_value(const struct wal_row *row, const char *name)
-{
-	for (int i = 0; i < row->ncols; i++)
-		if (row->names[i] && !strcmp(row->names[i], name))
-			return row->values[i];
-	return NULL;
-}
-
 /* ---- open and close ----------------------------------------------------- */
-
-int wal_read_int(struct wal *w, const char *sql, int64_t *out)
-{
-	sqlite3_stmt *st = wal_prepare(w, sql);
-	int rc;
-
-	if (!st)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
-		rc = SQLITE_DONE;
-	}
-	if (rc != SQLITE_DONE) {
-		wal_sqlfail(w, rc, "cannot read database");
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
-int wal_schema_version(struct wal *w)
-{
-	int64_t v;
-
-	if (wal_read_int(w, "PRAGMA user_version", &v) < 0)
-		return -1;
-	return (int)v;
-}
 
 /* Non-zero when a database at version 0 already holds tables: someone
  * else's, which we must neither migrate nor read as ours. */
@@ -836,7 +391,7 @@ int wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 		rc = sqlite3_open_v2(w->path, &w->db, flags, NULL);
 	}
 	if (rc != SQLITE_OK) {
-		wal_fail(w, rc_errno(rc), "cannot open '%s': %s", w->path,
+		wal_fail(w, wal_errno(rc), "cannot open '%s': %s", w->path,
 			 w->db ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc));
 		return -1;
 	}

@@ -464,6 +464,13 @@ int wal_rescue(struct wal *w, const char *dest);
 /* ---- failpoints: crashes where a test wants them ------------------------ */
 
 /*
+ * Only in a build configured with --enable-failpoints (config.h defines
+ * SMITHERS_FAILPOINTS). Elsewhere the calls below are constants that
+ * compile to nothing: a default build cannot be made to crash by its
+ * environment.
+ */
+#ifdef SMITHERS_FAILPOINTS
+/*
  * When the environment's SMITHERS_FAILPOINT is "NAME[:N]", the Nth pass (1:
  * the first) of this process through wal_failpoint(NAME) prints
  * "smithers: failpoint NAME reached" on stderr and kills the process with
@@ -478,6 +485,11 @@ long wal_failpoint_armed(const char *name);
  * one that passes it on every write to a database file (in WAL mode, only
  * checkpoints write there). Call before opening. -1 if it cannot. */
 int wal_failpoint_setup(void);
+#else
+#define wal_failpoint(name) ((void)(name))
+#define wal_failpoint_armed(name) ((void)(name), 0L)
+#define wal_failpoint_setup() 0
+#endif
 
 /* ---- garbage collection ---------------------------------------------------
  */

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "shm/shm.h"
-#include "wal/wal.h"
+#include "wal/lookup.h"
 #include "worker/proto.h"
 #include "worker/smithers.h"
 
@@ -57,7 +57,7 @@ struct smithers {
 	size_t cap;		 /* send buffer */
 	int dead;		 /* errno once the stream is unusable */
 	bool refused;		 /* an error came since the last sync */
-	struct wal *wal;	 /* for smithers_state_get(), lazily */
+	struct wal_lookup *db;	 /* for smithers_state_get(), lazily */
 	struct shm_reader *shm;	 /* the mirror, lazily; tried once */
 	bool shm_tried;
 	char errmsg[512];
@@ -513,7 +513,7 @@ void smithers_close(struct smithers *s)
 		close(s->down);
 	if (s->pipes)
 		__atomic_store_n(&pipes_taken, 0, __ATOMIC_SEQ_CST);
-	wal_close(s->wal);
+	wal_lookup_close(s->db);
 	if (s->shm)
 		shm_reader_close(s->shm);
 	wrk_decoder_free(s->dec);
@@ -762,7 +762,6 @@ char *smithers_state_get(struct smithers *s, const char *key)
 {
 	const char *dir = getenv("SMITHERS_DIR");
 	char buf[SHM_VALUE_LEN + 1];
-	struct wal_options opt;
 	char *v;
 
 	if (!dir || !*dir) {
@@ -782,27 +781,17 @@ char *smithers_state_get(struct smithers *s, const char *key)
 			set_error(s, ENOMEM, "out of memory");
 		return v;
 	}
-	if (!s->wal) {
-		memset(&opt, 0, sizeof(opt));
-		opt.readonly = 1;
-		if (wal_open(dir, &opt, &s->wal) < 0) {
-			int err = errno;
-
-			set_error(s, err, "%s",
-				  s->wal ? wal_errmsg(s->wal) : strerror(err));
-			wal_close(s->wal);
-			s->wal = NULL;
-			return NULL;
-		}
-	}
-	v = wal_state_get(s->wal, key);
-	if (!v) {
+	if (!s->db && wal_lookup_open(dir, &s->db) < 0) {
 		int err = errno;
 
-		if (err == ENOENT)
-			set_error(s, ENOENT, "no state key '%s'", key);
-		else
-			set_error(s, err, "%s", wal_errmsg(s->wal));
+		set_error(s, err, "%s",
+			  s->db ? wal_lookup_errmsg(s->db) : strerror(err));
+		wal_lookup_close(s->db);
+		s->db = NULL;
+		return NULL;
 	}
+	v = wal_lookup_get(s->db, key);
+	if (!v)
+		set_error(s, errno, "%s", wal_lookup_errmsg(s->db));
 	return v;
 }
