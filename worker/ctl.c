@@ -24,8 +24,8 @@ enum flag {
 	F_STOP_GRACE,
 	F_CWD,
 	F_PARENT,
-	F_CRASH_ROTATION,
 	F_HELP,
+	F_CRASH_ROTATION, /* builds with failpoints only */
 	NFLAGS
 };
 
@@ -38,9 +38,12 @@ static const struct option options[] = {
 	[F_STOP_GRACE] = {"stop-grace", required_argument, NULL, F_STOP_GRACE},
 	[F_CWD] = {"cwd", required_argument, NULL, F_CWD},
 	[F_PARENT] = {"parent", required_argument, NULL, F_PARENT},
+	[F_HELP] = {"help", no_argument, NULL, F_HELP},
+#ifdef SMITHERS_FAILPOINTS
 	[F_CRASH_ROTATION] = {"crash-at-rotation", required_argument, NULL,
 			      F_CRASH_ROTATION},
-	[F_HELP] = {"help", no_argument, NULL, F_HELP},
+#endif
+	/* Without failpoints, F_CRASH_ROTATION's empty entry ends it. */
 	[NFLAGS] = {NULL, 0, NULL, 0},
 };
 
@@ -49,7 +52,10 @@ const char wrk_ctl_usage[] =
 	"[--log-keep N]\n"
 	"                       [--stop-signal N] [--stop-grace MS] "
 	"[--cwd DIR]\n"
-	"                       [--parent PID] [--crash-at-rotation N]"
+	"                       [--parent PID]"
+#ifdef SMITHERS_FAILPOINTS
+	" [--crash-at-rotation N]"
+#endif
 	" -- COMMAND [ARG...]\n"
 	"Started by the smithers supervisor with the agent's protocol "
 	"pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
@@ -129,10 +135,12 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 		rc |= put(v, &n, flag(F_PARENT));
 		rc |= put(v, &n, number(a->parent));
 	}
+#ifdef SMITHERS_FAILPOINTS
 	if (a->crash_rotation) {
 		rc |= put(v, &n, flag(F_CRASH_ROTATION));
 		rc |= put(v, &n, number(a->crash_rotation));
 	}
+#endif
 	rc |= put(v, &n, strdup("--"));
 	for (size_t i = 0; i < ncmd; i++)
 		rc |= put(v, &n, strdup(a->command[i]));
@@ -188,8 +196,10 @@ static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 			return -1;
 		a->parent = (pid_t)v;
 		return 0;
+#ifdef SMITHERS_FAILPOINTS
 	case F_CRASH_ROTATION:
 		return parse_int(arg, 1, INT64_MAX, &a->crash_rotation);
+#endif
 	default:
 		return -1;
 	}
@@ -206,7 +216,7 @@ int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
 	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		if (c == F_HELP)
 			return 1;
-		if (c < 0 || c >= F_HELP) {
+		if (c < 0 || c >= NFLAGS) {
 			snprintf(err, errlen, "unknown option '%s'",
 				 argv[optind - 1]);
 			return -1;

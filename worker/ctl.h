@@ -36,7 +36,8 @@ struct wrk_ctl_args {
 	int64_t stop_grace_ms;
 	const char *cwd;	/* NULL: stay where started */
 	pid_t parent;		/* the supervisor; 0: unknown */
-	int64_t crash_rotation; /* testing: the rotation that crashes; 0 */
+	int64_t crash_rotation; /* the rotation that crashes: builds with
+				   --enable-failpoints only; 0 */
 	char **command;		/* the agent's argv, NULL-terminated */
 };
 

@@ -58,7 +58,9 @@ struct worker {
 	int stop_signal;
 	int64_t stop_grace_ms;
 	pid_t parent;
+#ifdef SMITHERS_FAILPOINTS
 	int64_t crash_rotation; /* the rotation that crashes (testing); 0 */
+#endif
 	const char *cwd;
 	int log_fd;
 	int64_t log_size;
@@ -166,6 +168,7 @@ static void rotate_log(struct worker *wk)
 		if (rename(from, to) < 0 && errno != ENOENT)
 			say("cannot rotate '%s': %s", from, strerror(errno));
 	}
+#ifdef SMITHERS_FAILPOINTS
 	/* The supervisor's failpoint "during-log-rotation": the whole tree
 	 * dies with the log renamed away and no new one open yet. */
 	if (wk->crash_rotation > 0 && --wk->crash_rotation == 0) {
@@ -174,6 +177,7 @@ static void rotate_log(struct worker *wk)
 			kill(wk->parent, SIGKILL);
 		raise(SIGKILL);
 	}
+#endif
 	if (wk->log_keep == 0)
 		unlink(wk->log_path);
 	open_log(wk);
@@ -456,7 +460,9 @@ int main(int argc, char **argv)
 	wk.stop_grace_ms = args.stop_grace_ms;
 	wk.cwd = args.cwd;
 	wk.parent = args.parent;
+#ifdef SMITHERS_FAILPOINTS
 	wk.crash_rotation = args.crash_rotation;
+#endif
 	if (fcntl(CTL_FD, F_GETFD) < 0 || fcntl(WRK_FD_UP, F_GETFD) < 0 ||
 	    fcntl(WRK_FD_DOWN, F_GETFD) < 0) {
 		fputs("smithers-worker: fds 3, 4 and 5 must be open (run by "
