@@ -1,11 +1,13 @@
 /*
  * top.h - what the files of smithers-top share: one snapshot of the
  * segment (header, agents with their /proc figures, keys), the sampler
- * that takes it, and the /proc reader.
+ * that takes it, its outputs, and the /proc reader.
  *
- * top.c takes snapshots and prints them (batch text, JSON); top-ui.c shows
- * them with curses; top-proc.c reads /proc. Nothing here touches the
- * database: every live figure comes from the segment or from /proc.
+ * Calls go one way, down: top-main.c (options) runs the screen (top-ui.c)
+ * or the printed outputs (top-print.c); both show what the sampler
+ * (top.c) takes; the sampler reads the segment and /proc (top-proc.c).
+ * Nothing here touches the database: every live figure comes from the
+ * segment or from /proc.
  */
 #ifndef SMITHERS_TOOLS_TOP_H
 #define SMITHERS_TOOLS_TOP_H
@@ -140,6 +142,13 @@ char *top_fit(char *buf, size_t len, const char *s, int width);
  * any, is the last one and *BANNER is set to its index (else -1). */
 int top_header(const struct top_snap *s, char lines[][256], int width,
 	       int *banner);
+
+/* ---- output for programs (top-print.c) -------------------------------------- */
+
+/* S as batch text (the header lines, a blank line, the agent table). */
+void top_print_batch(const struct top_snap *s, FILE *fp);
+/* S as one JSON object on one line. */
+void top_print_json(const struct top_snap *s, FILE *fp);
 
 /* ---- the screen (top-ui.c) -------------------------------------------------- */
 
