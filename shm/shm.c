@@ -53,8 +53,9 @@ struct seg_header {
 	int32_t iteration;
 	uint32_t agents_used, keys_used;
 	uint32_t pad3;
-	uint64_t keys_overflow, messages, commits, bytes, rejected, restarts,
-		last_commit_us;
+	uint64_t keys_overflow;
+	SHM_COUNTERS(SHM_COUNTER_FIELD)
+	uint64_t last_commit_us;
 };
 
 struct seg_agent {
@@ -90,6 +91,8 @@ _Static_assert(offsetof(struct seg_header, execution_id) == 104, "layout");
 _Static_assert(offsetof(struct seg_header, execution) == 112, "layout");
 _Static_assert(offsetof(struct seg_header, iteration) == 256, "layout");
 _Static_assert(offsetof(struct seg_header, keys_overflow) == 272, "layout");
+_Static_assert(offsetof(struct seg_header, messages) == 280, "layout");
+_Static_assert(offsetof(struct seg_header, last_commit_us) == 320, "layout");
 _Static_assert(sizeof(struct seg_header) == 328, "layout");
 _Static_assert(offsetof(struct seg_agent, a) == 8, "layout");
 _Static_assert(sizeof(struct shm_agent) == 408, "layout");
@@ -432,16 +435,20 @@ void shm_set_phase(struct shm_writer *w, const char *phase, int iteration)
 	header_end(w);
 }
 
-void shm_count(struct shm_writer *w, uint64_t messages, uint64_t commits,
-	       uint64_t bytes, uint64_t rejected, uint64_t restarts,
+void shm_count(struct shm_writer *w, const struct shm_counters *add,
 	       int64_t commit_us)
 {
+	uint64_t any = 0;
+
+#define ANY(name, meaning) any |= add->name;
+	SHM_COUNTERS(ANY)
+#undef ANY
+	if (!any && commit_us < 0)
+		return;
 	header_begin(w);
-	w->h->messages += messages;
-	w->h->commits += commits;
-	w->h->bytes += bytes;
-	w->h->rejected += rejected;
-	w->h->restarts += restarts;
+#define ADD(name, meaning) w->h->name += add->name;
+	SHM_COUNTERS(ADD)
+#undef ADD
 	if (commit_us >= 0)
 		w->h->last_commit_us = (uint64_t)commit_us;
 	header_end(w);
@@ -725,11 +732,9 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 	out->key_capacity = r->key_capacity;
 	out->keys_used = copy.keys_used;
 	out->keys_overflow = copy.keys_overflow;
-	out->messages = copy.messages;
-	out->commits = copy.commits;
-	out->bytes = copy.bytes;
-	out->rejected = copy.rejected;
-	out->restarts = copy.restarts;
+#define COPY(name, meaning) out->name = copy.name;
+	SHM_COUNTERS(COPY)
+#undef COPY
 	out->last_commit_us = copy.last_commit_us;
 }
 

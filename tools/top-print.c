@@ -119,12 +119,12 @@ void top_print_json(const struct top_snap *s, FILE *fp)
 		",\"keys_overflow\":%" PRIu64,
 		h->agent_capacity, h->agents_used, h->key_capacity,
 		h->keys_used, h->keys_overflow);
-	fprintf(fp,
-		",\"counters\":{\"messages\":%" PRIu64 ",\"commits\":%" PRIu64
-		",\"bytes\":%" PRIu64 ",\"rejected\":%" PRIu64
-		",\"restarts\":%" PRIu64 ",\"last_commit_us\":%" PRIu64 "}",
-		h->messages, h->commits, h->bytes, h->rejected, h->restarts,
-		h->last_commit_us);
+	fputs(",\"counters\":{", fp);
+#define COUNTER(name, meaning) \
+	fprintf(fp, "\"%s\":%" PRIu64 ",", #name, h->name);
+	SHM_COUNTERS(COUNTER)
+#undef COUNTER
+	fprintf(fp, "\"last_commit_us\":%" PRIu64 "}", h->last_commit_us);
 	json_double(fp, "messages_per_s", s->msg_rate);
 	json_double(fp, "commits_per_s", s->commit_rate);
 	if (s->wal_bytes < 0)

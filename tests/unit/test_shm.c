@@ -115,13 +115,21 @@ static void test_round_trip(void **state)
 	struct shm_reader *r = reader(fx);
 	struct shm_header_snap h;
 	struct shm_agent a = {.id = 7, .pid = 1234, .attempt = 2}, b;
+	struct shm_counters add1 = {.messages = 10,
+				    .commits = 1,
+				    .bytes = 400,
+				    .rejected = 2,
+				    .restarts = 1},
+			    add2 = {.messages = 5, .commits = 1, .bytes = 100},
+			    none = {0};
 	char buf[SHM_VALUE_LEN + 1], big[SHM_VALUE_LEN + 10], longkey[200];
+	uint64_t generation;
 	int n = 0;
 
 	shm_set_execution(w, 3, "survey", "running");
 	shm_set_phase(w, "review", 2);
-	shm_count(w, 10, 1, 400, 2, 1, 1500);
-	shm_count(w, 5, 1, 100, 0, 0, -1);
+	shm_count(w, &add1, 1500);
+	shm_count(w, &add2, -1);
 	shm_read_header(r, &h);
 	assert_int_equal(h.major, SHM_MAJOR);
 	assert_int_equal(h.execution_id, 3);
@@ -135,6 +143,12 @@ static void test_round_trip(void **state)
 	assert_int_equal(h.rejected, 2);
 	assert_int_equal(h.restarts, 1);
 	assert_int_equal(h.last_commit_us, 1500);
+	/* Nothing to count: the header is left alone. */
+	generation = h.generation;
+	shm_count(w, &none, -1);
+	shm_read_header(r, &h);
+	assert_int_equal(h.generation, generation);
+	assert_int_equal(h.messages, 15);
 	assert_int_equal(h.agent_capacity, 4);
 	assert_int_equal(h.key_capacity, 8);
 	assert_int_equal(h.writer_pid, getpid());
