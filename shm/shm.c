@@ -595,6 +595,10 @@ struct shm_reader {
 	uint64_t agents_offset, keys_offset;
 	pid_t pid;
 	uint64_t start;
+	/* Which segment this is, to tell when another replaces it. */
+	char state_dir[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
 };
 
 struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
@@ -684,6 +688,9 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	r->keys_offset = h->keys_offset;
 	r->pid = h->writer_pid;
 	r->start = h->writer_start;
+	memcpy(r->state_dir, state_dir, sizeof(r->state_dir));
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
 	return r;
 }
 
@@ -698,6 +705,39 @@ void shm_reader_close(struct shm_reader *r)
 const void *shm_reader_base(const struct shm_reader *r)
 {
 	return r->base;
+}
+
+/*
+ * The writer makes a new segment with O_EXCL after unlinking the old
+ * one: a new inode. The writer's pid and start time are compared too, as
+ * they never change in a segment once made: together they name one
+ * writer, as Varnish's VSM_Status() does. A segment made so recently
+ * that its header is not there yet is another one all the same.
+ */
+int shm_reader_changed(const struct shm_reader *r)
+{
+	char name[96];
+	struct stat st;
+	int32_t pid;
+	uint64_t start;
+	int fd, same;
+
+	if (segment_name(r->state_dir, name, sizeof(name)) < 0)
+		return errno == ENOENT ? SHM_GONE : -1;
+	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? SHM_GONE : -1;
+	same = fstat(fd, &st) == 0 && st.st_dev == r->dev &&
+	       st.st_ino == r->ino &&
+	       pread(fd, &pid, sizeof(pid),
+		     offsetof(struct seg_header, writer_pid)) ==
+		       (ssize_t)sizeof(pid) &&
+	       pread(fd, &start, sizeof(start),
+		     offsetof(struct seg_header, writer_start)) ==
+		       (ssize_t)sizeof(start) &&
+	       pid == r->pid && start == r->start;
+	close(fd);
+	return same ? SHM_SAME : SHM_REPLACED;
 }
 
 void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)

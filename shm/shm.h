@@ -8,8 +8,9 @@
  * and that name is also written to DIR/.smithers/shm.name. The supervisor
  * creates it mode 0600 (or the workflow's shm_mode), sizes it once, and
  * removes it on a clean exit; a segment left by a crashed supervisor is
- * replaced at the next start. Readers open it O_RDONLY and map it
- * PROT_READ: a reader cannot write to it.
+ * replaced at the next start (a reader still mapping the old one can tell:
+ * shm_reader_changed()). Readers open it O_RDONLY and map it PROT_READ: a
+ * reader cannot write to it.
  *
  * Layout (every field fixed-width, every offset _Static_assert'ed in
  * shm.c): one header at offset 0, then agent_capacity agent slots of
@@ -166,6 +167,25 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen);
 void shm_reader_close(struct shm_reader *r);
 /* The mapped segment, read-only (for tests and diagnostics). */
 const void *shm_reader_base(const struct shm_reader *r);
+
+/*
+ * Is R still reading the segment of its state dir? A supervisor started
+ * after R opened (a restart, a resume) replaces the segment with a new one
+ * under the same name; R keeps the old mapping, whose writer is gone, and
+ * sees none of the new values until it is opened again.
+ */
+enum shm_change {
+	SHM_SAME,     /* R maps the state dir's segment */
+	SHM_REPLACED, /* another segment (another writer) stands there now:
+		       * shm_reader_open() it (it may still be being made:
+		       * then try again later) */
+	SHM_GONE,     /* none does: its writer exited cleanly, or the state
+		       * dir is gone; R still holds the last values */
+};
+/* Compare the segment now named after R's state dir with R's (its inode,
+ * its writer's pid and start time). -1 with errno when it cannot be told
+ * (EACCES, ...). A few system calls: once per refresh, not per read. */
+int shm_reader_changed(const struct shm_reader *r);
 
 /*
  * A reader waits for a region the writer is changing, but not for ever: a

@@ -9,7 +9,8 @@
  * database: reading the segment takes no lock and makes no system call,
  * so watching a supervisor costs it nothing. A segment whose writer is
  * gone still holds its last values: they are shown, under a
- * "SUPERVISOR NOT RUNNING" banner.
+ * "SUPERVISOR NOT RUNNING" banner, until a new supervisor on the same
+ * state dir replaces the segment; each sample looks for that first.
  */
 #include "config.h"
 
@@ -110,6 +111,29 @@ static int key_cmp(const void *a, const void *b, void *arg)
 	return strcmp(top_key_name(s, a), top_key_name(s, b));
 }
 
+/*
+ * A supervisor started since the segment was opened (a resume after a
+ * crash) replaced it with its own: open that one, or the dead one's values
+ * would show for ever. One still being made is tried at the next sample;
+ * while there is none, the old values stay, under the banner.
+ */
+static void reattach(struct top *t)
+{
+	struct shm_reader *r;
+
+	if (shm_reader_changed(t->r) != SHM_REPLACED)
+		return;
+	r = shm_reader_open(t->dir, NULL, 0);
+	if (!r)
+		return;
+	shm_reader_close(t->r);
+	t->r = r;
+	t->reattached++;
+	/* New counters: no rate against the old ones. */
+	t->have_prev = 0;
+	t->prev_messages = t->prev_commits = 0;
+}
+
 void top_sample(struct top *t, int keys)
 {
 	struct top_snap *s = &t->snap;
@@ -119,6 +143,7 @@ void top_sample(struct top *t, int keys)
 	uint32_t i, cap;
 	size_t used;
 
+	reattach(t);
 	shm_read_header(t->r, &s->h);
 	s->now_ms = wall_ms();
 	now = mono_s();

@@ -78,6 +78,7 @@ struct top {
 	struct shm_reader *r;
 	struct top_procs *procs;
 	struct top_snap snap;
+	unsigned reattached; /* times a new segment replaced the old one */
 	/* The counters at the last sample, for the rates. */
 	int have_prev;
 	uint64_t prev_messages, prev_commits;
@@ -97,7 +98,9 @@ static inline const char *top_key_value(const struct top_snap *s,
 	return s->text + k->value;
 }
 
-/* Take a new snapshot into T->snap; with KEYS, the mirrored keys too. */
+/* Take a new snapshot into T->snap; with KEYS, the mirrored keys too.
+ * When a new supervisor has replaced the segment, T->r is first that
+ * one's (T->reattached counts it). */
 void top_sample(struct top *t, int keys);
 
 /* The sort columns, in the order of the table. */
