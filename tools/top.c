@@ -213,7 +213,10 @@ void top_sample(struct top *t, int keys)
 	s->have_keys = keys;
 	if (keys) {
 		shm_read_keys(t->r, add_key, s);
-		qsort_r(s->keys, s->nkeys, sizeof(*s->keys), key_cmp, s);
+		/* No key, no array: qsort_r() must not be given NULL. */
+		if (s->nkeys)
+			qsort_r(s->keys, s->nkeys, sizeof(*s->keys), key_cmp,
+				s);
 	}
 }
 
@@ -320,7 +323,9 @@ void top_sort(struct top_snap *s, enum top_col col, int reverse)
 {
 	struct sort_by by = {col, reverse};
 
-	qsort_r(s->agents, s->nagents, sizeof(*s->agents), agent_cmp, &by);
+	if (s->nagents)
+		qsort_r(s->agents, s->nagents, sizeof(*s->agents), agent_cmp,
+			&by);
 }
 
 /* ---- rendering ------------------------------------------------------------- */
