@@ -53,8 +53,9 @@ struct seg_header {
 	int32_t iteration;
 	uint32_t agents_used, keys_used;
 	uint32_t pad3;
-	uint64_t keys_overflow, messages, commits, bytes, rejected, restarts,
-		last_commit_us;
+	uint64_t keys_overflow;
+	SHM_COUNTERS(SHM_COUNTER_FIELD)
+	uint64_t last_commit_us;
 };
 
 struct seg_agent {
@@ -90,6 +91,8 @@ _Static_assert(offsetof(struct seg_header, execution_id) == 104, "layout");
 _Static_assert(offsetof(struct seg_header, execution) == 112, "layout");
 _Static_assert(offsetof(struct seg_header, iteration) == 256, "layout");
 _Static_assert(offsetof(struct seg_header, keys_overflow) == 272, "layout");
+_Static_assert(offsetof(struct seg_header, messages) == 280, "layout");
+_Static_assert(offsetof(struct seg_header, last_commit_us) == 320, "layout");
 _Static_assert(sizeof(struct seg_header) == 328, "layout");
 _Static_assert(offsetof(struct seg_agent, a) == 8, "layout");
 _Static_assert(sizeof(struct shm_agent) == 408, "layout");
@@ -432,16 +435,20 @@ void shm_set_phase(struct shm_writer *w, const char *phase, int iteration)
 	header_end(w);
 }
 
-void shm_count(struct shm_writer *w, uint64_t messages, uint64_t commits,
-	       uint64_t bytes, uint64_t rejected, uint64_t restarts,
+void shm_count(struct shm_writer *w, const struct shm_counters *add,
 	       int64_t commit_us)
 {
+	uint64_t any = 0;
+
+#define ANY(name, meaning) any |= add->name;
+	SHM_COUNTERS(ANY)
+#undef ANY
+	if (!any && commit_us < 0)
+		return;
 	header_begin(w);
-	w->h->messages += messages;
-	w->h->commits += commits;
-	w->h->bytes += bytes;
-	w->h->rejected += rejected;
-	w->h->restarts += restarts;
+#define ADD(name, meaning) w->h->name += add->name;
+	SHM_COUNTERS(ADD)
+#undef ADD
 	if (commit_us >= 0)
 		w->h->last_commit_us = (uint64_t)commit_us;
 	header_end(w);
@@ -588,6 +595,10 @@ struct shm_reader {
 	uint64_t agents_offset, keys_offset;
 	pid_t pid;
 	uint64_t start;
+	/* Which segment this is, to tell when another replaces it. */
+	char state_dir[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
 };
 
 struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
@@ -677,6 +688,9 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	r->keys_offset = h->keys_offset;
 	r->pid = h->writer_pid;
 	r->start = h->writer_start;
+	memcpy(r->state_dir, state_dir, sizeof(r->state_dir));
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
 	return r;
 }
 
@@ -691,6 +705,39 @@ void shm_reader_close(struct shm_reader *r)
 const void *shm_reader_base(const struct shm_reader *r)
 {
 	return r->base;
+}
+
+/*
+ * The writer makes a new segment with O_EXCL after unlinking the old
+ * one: a new inode. The writer's pid and start time are compared too, as
+ * they never change in a segment once made: together they name one
+ * writer, as Varnish's VSM_Status() does. A segment made so recently
+ * that its header is not there yet is another one all the same.
+ */
+int shm_reader_changed(const struct shm_reader *r)
+{
+	char name[96];
+	struct stat st;
+	int32_t pid;
+	uint64_t start;
+	int fd, same;
+
+	if (segment_name(r->state_dir, name, sizeof(name)) < 0)
+		return errno == ENOENT ? SHM_GONE : -1;
+	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? SHM_GONE : -1;
+	same = fstat(fd, &st) == 0 && st.st_dev == r->dev &&
+	       st.st_ino == r->ino &&
+	       pread(fd, &pid, sizeof(pid),
+		     offsetof(struct seg_header, writer_pid)) ==
+		       (ssize_t)sizeof(pid) &&
+	       pread(fd, &start, sizeof(start),
+		     offsetof(struct seg_header, writer_start)) ==
+		       (ssize_t)sizeof(start) &&
+	       pid == r->pid && start == r->start;
+	close(fd);
+	return same ? SHM_SAME : SHM_REPLACED;
 }
 
 void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
@@ -725,11 +772,9 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 	out->key_capacity = r->key_capacity;
 	out->keys_used = copy.keys_used;
 	out->keys_overflow = copy.keys_overflow;
-	out->messages = copy.messages;
-	out->commits = copy.commits;
-	out->bytes = copy.bytes;
-	out->rejected = copy.rejected;
-	out->restarts = copy.restarts;
+#define COPY(name, meaning) out->name = copy.name;
+	SHM_COUNTERS(COPY)
+#undef COPY
 	out->last_commit_us = copy.last_commit_us;
 }
 

@@ -8,8 +8,9 @@
  * and that name is also written to DIR/.smithers/shm.name. The supervisor
  * creates it mode 0600 (or the workflow's shm_mode), sizes it once, and
  * removes it on a clean exit; a segment left by a crashed supervisor is
- * replaced at the next start. Readers open it O_RDONLY and map it
- * PROT_READ: a reader cannot write to it.
+ * replaced at the next start (a reader still mapping the old one can tell:
+ * shm_reader_changed()). Readers open it O_RDONLY and map it PROT_READ: a
+ * reader cannot write to it.
  *
  * Layout (every field fixed-width, every offset _Static_assert'ed in
  * shm.c): one header at offset 0, then agent_capacity agent slots of
@@ -43,6 +44,26 @@
 #define SHM_DEFAULT_AGENTS 1024
 #define SHM_DEFAULT_KEYS   4096
 
+/*
+ * The supervisor's counters, declared once: X(name, meaning), each a
+ * uint64_t that only grows while one writer lives, in their order in the
+ * segment. The segment's header (shm.c), the copy readers get (struct
+ * shm_header_snap), what the writer adds (struct shm_counters) and the
+ * programs that print them expand this list; nothing names them one by
+ * one. The list sits between keys_overflow and last_commit_us in the
+ * segment: a counter added to it moves what follows, so SHM_MAJOR goes up
+ * with it.
+ */
+#define SHM_COUNTERS(X)                                                        \
+	X(messages, "protocol messages applied")                               \
+	X(commits, "transactions committed")                                   \
+	X(bytes, "protocol bytes read")                                        \
+	X(rejected, "messages refused")                                        \
+	X(restarts, "agent restarts")
+
+/* SHM_COUNTERS(SHM_COUNTER_FIELD): the counters as struct members. */
+#define SHM_COUNTER_FIELD(name, meaning) uint64_t name;
+
 /* What a reader gets of the header: a consistent copy. */
 struct shm_header_snap {
 	uint16_t major, minor;
@@ -60,11 +81,7 @@ struct shm_header_snap {
 	uint32_t agent_capacity, agents_used;
 	uint32_t key_capacity, keys_used;
 	uint64_t keys_overflow;	 /* keys not mirrored: the table was full */
-	uint64_t messages;	 /* protocol messages applied */
-	uint64_t commits;
-	uint64_t bytes;		 /* protocol bytes read */
-	uint64_t rejected;	 /* messages refused */
-	uint64_t restarts;
+	SHM_COUNTERS(SHM_COUNTER_FIELD)
 	uint64_t last_commit_us; /* how long the last commit took */
 };
 
@@ -117,10 +134,14 @@ void shm_writer_close(struct shm_writer *w, int remove);
 void shm_set_execution(struct shm_writer *w, int64_t id, const char *name,
 		       const char *status);
 void shm_set_phase(struct shm_writer *w, const char *phase, int iteration);
-/* Add to the counters (any may be 0), and set last_commit_us when
- * COMMIT_US >= 0. */
-void shm_count(struct shm_writer *w, uint64_t messages, uint64_t commits,
-	       uint64_t bytes, uint64_t rejected, uint64_t restarts,
+/* Amounts to add to the counters (any may be 0). */
+struct shm_counters {
+	SHM_COUNTERS(SHM_COUNTER_FIELD)
+};
+
+/* Add ADD (borrowed) to the counters, and set last_commit_us when
+ * COMMIT_US >= 0; with nothing to add and no COMMIT_US, change nothing. */
+void shm_count(struct shm_writer *w, const struct shm_counters *add,
 	       int64_t commit_us);
 /* Write the heartbeat (now). */
 void shm_heartbeat(struct shm_writer *w);
@@ -153,6 +174,25 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen);
 void shm_reader_close(struct shm_reader *r);
 /* The mapped segment, read-only (for tests and diagnostics). */
 const void *shm_reader_base(const struct shm_reader *r);
+
+/*
+ * Is R still reading the segment of its state dir? A supervisor started
+ * after R opened (a restart, a resume) replaces the segment with a new one
+ * under the same name; R keeps the old mapping, whose writer is gone, and
+ * sees none of the new values until it is opened again.
+ */
+enum shm_change {
+	SHM_SAME,     /* R maps the state dir's segment */
+	SHM_REPLACED, /* another segment (another writer) stands there now:
+		       * shm_reader_open() it (it may still be being made:
+		       * then try again later) */
+	SHM_GONE,     /* none does: its writer exited cleanly, or the state
+		       * dir is gone; R still holds the last values */
+};
+/* Compare the segment now named after R's state dir with R's (its inode,
+ * its writer's pid and start time). -1 with errno when it cannot be told
+ * (EACCES, ...). A few system calls: once per refresh, not per read. */
+int shm_reader_changed(const struct shm_reader *r);
 
 /*
  * A reader waits for a region the writer is changing, but not for ever: a

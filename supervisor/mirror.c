@@ -26,7 +26,7 @@ struct sup_mirror {
 	size_t nagents;
 	char *held; /* the turn's keys: [klen u32][vlen u32][key][value]... */
 	size_t held_len, held_cap;
-	uint64_t messages, bytes, rejected, restarts;
+	struct shm_counters counted; /* for the next publish */
 	int64_t last_beat_ms;
 };
 
@@ -190,7 +190,8 @@ void sup_mirror_agent(struct sup_mirror *m, size_t index,
 	if (a->attempt > 0) {
 		/* Each attempt after the first is a restart. */
 		if (s->attempt > 0 && a->attempt > s->attempt)
-			m->restarts += (uint64_t)(a->attempt - s->attempt);
+			m->counted.restarts +=
+				(uint64_t)(a->attempt - s->attempt);
 		s->attempt = a->attempt;
 		s->restarts = a->attempt - 1;
 	}
@@ -237,9 +238,9 @@ void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,
 {
 	if (!m)
 		return;
-	m->messages += messages;
-	m->bytes += bytes;
-	m->rejected += rejected;
+	m->counted.messages += messages;
+	m->counted.bytes += bytes;
+	m->counted.rejected += rejected;
 }
 
 void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
@@ -274,11 +275,9 @@ void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
 			shm_agent_put(m->w, (uint32_t)i, &m->agents[i]);
 			m->dirty[i] = 0;
 		}
-	if (m->messages || m->bytes || m->rejected || m->restarts ||
-	    commit_us >= 0)
-		shm_count(m->w, m->messages, commit_us >= 0, m->bytes,
-			  m->rejected, m->restarts, commit_us);
-	m->messages = m->bytes = m->rejected = m->restarts = 0;
+	m->counted.commits = commit_us >= 0;
+	shm_count(m->w, &m->counted, commit_us);
+	memset(&m->counted, 0, sizeof(m->counted));
 	if (now - m->last_beat_ms >= 100) {
 		shm_heartbeat(m->w);
 		m->last_beat_ms = now;

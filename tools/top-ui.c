@@ -60,7 +60,14 @@ static void filter_rows(struct ui *u)
 
 static void sample(struct ui *u)
 {
+	unsigned reattached = u->t->reattached;
+
 	top_sample(u->t, u->show_keys);
+	if (u->t->reattached != reattached)
+		snprintf(u->message, sizeof(u->message),
+			 "a new supervisor (pid %d) replaced the segment: "
+			 "showing its values",
+			 (int)u->t->snap.h.writer_pid);
 	top_sort(&u->t->snap, (enum top_col)u->sort, u->reverse);
 	filter_rows(u);
 }

@@ -1,38 +1,30 @@
 /*
- * top.c - the `smithers-top` program: options, snapshots of a running
- * supervisor's shared-memory segment (shm/shm.h), and the two outputs for
- * programs: batch text (-b, like top -b) and one JSON object (--json). The
- * curses screen is top-ui.c.
+ * top.c - smithers-top's sampler: snapshots of a running supervisor's
+ * shared-memory segment (shm/shm.h) with /proc figures for each agent's
+ * process, the rates between two snapshots, sorting, and the renderings
+ * both the screen (top-ui.c) and the printed outputs (top-print.c) use.
+ * It calls neither of them: they call it.
  *
  * Everything live comes from the segment and from /proc, never from the
  * database: reading the segment takes no lock and makes no system call,
  * so watching a supervisor costs it nothing. A segment whose writer is
  * gone still holds its last values: they are shown, under a
- * "SUPERVISOR NOT RUNNING" banner.
- *
- * Exit status: 0, 1 no segment or an unreadable one (the reader's
- * message), 2 usage.
+ * "SUPERVISOR NOT RUNNING" banner, until a new supervisor on the same
+ * state dir replaces the segment; each sample looks for that first.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "tools/cli.h"
-#include "tools/output.h"
 #include "tools/top.h"
 
-#define PROG "smithers-top"
 /* The heartbeat is written at least every 500 ms: four missed is dead. */
 #define ALIVE_MS 2000
-#define DELAY_MAX_MS 3600000
 
 const char *const top_col_names[COL_COUNT] = {
 	[COL_AGENT] = "AGENT",	   [COL_PHASE] = "PHASE",
@@ -119,6 +111,29 @@ static int key_cmp(const void *a, const void *b, void *arg)
 	return strcmp(top_key_name(s, a), top_key_name(s, b));
 }
 
+/*
+ * A supervisor started since the segment was opened (a resume after a
+ * crash) replaced it with its own: open that one, or the dead one's values
+ * would show for ever. One still being made is tried at the next sample;
+ * while there is none, the old values stay, under the banner.
+ */
+static void reattach(struct top *t)
+{
+	struct shm_reader *r;
+
+	if (shm_reader_changed(t->r) != SHM_REPLACED)
+		return;
+	r = shm_reader_open(t->dir, NULL, 0);
+	if (!r)
+		return;
+	shm_reader_close(t->r);
+	t->r = r;
+	t->reattached++;
+	/* New counters: no rate against the old ones. */
+	t->have_prev = 0;
+	t->prev_messages = t->prev_commits = 0;
+}
+
 void top_sample(struct top *t, int keys)
 {
 	struct top_snap *s = &t->snap;
@@ -128,6 +143,7 @@ void top_sample(struct top *t, int keys)
 	uint32_t i, cap;
 	size_t used;
 
+	reattach(t);
 	shm_read_header(t->r, &s->h);
 	s->now_ms = wall_ms();
 	now = mono_s();
@@ -197,7 +213,10 @@ void top_sample(struct top *t, int keys)
 	s->have_keys = keys;
 	if (keys) {
 		shm_read_keys(t->r, add_key, s);
-		qsort_r(s->keys, s->nkeys, sizeof(*s->keys), key_cmp, s);
+		/* No key, no array: qsort_r() must not be given NULL. */
+		if (s->nkeys)
+			qsort_r(s->keys, s->nkeys, sizeof(*s->keys), key_cmp,
+				s);
 	}
 }
 
@@ -304,7 +323,9 @@ void top_sort(struct top_snap *s, enum top_col col, int reverse)
 {
 	struct sort_by by = {col, reverse};
 
-	qsort_r(s->agents, s->nagents, sizeof(*s->agents), agent_cmp, &by);
+	if (s->nagents)
+		qsort_r(s->agents, s->nagents, sizeof(*s->agents), agent_cmp,
+			&by);
 }
 
 /* ---- rendering ------------------------------------------------------------- */
@@ -472,368 +493,4 @@ int top_header(const struct top_snap *s, char lines[][256], int width,
 		top_fit(lines[n++], 256, line, width);
 	}
 	return n;
-}
-
-/* ---- batch text ------------------------------------------------------------- */
-
-static void print_batch(const struct top *t, FILE *fp)
-{
-	const struct top_snap *s = &t->snap;
-	char lines[5][256], name[256], phase[256], last[256];
-	char cpu[16], rss[16], tools[16], tok[16], age[16];
-	int n, i, banner, wname = 5, wphase = 5;
-	size_t j;
-
-	n = top_header(s, lines, 255, &banner);
-	for (i = 0; i < n; i++)
-		fprintf(fp, "%s\n", lines[i]);
-	fputc('\n', fp);
-	/* Widths from the data: batch output is for reading and grepping,
-	 * not for a screen. */
-	for (j = 0; j < s->nagents; j++) {
-		int l = (int)strlen(top_fit(name, sizeof(name),
-					    s->agents[j].a.name, 64));
-		if (l > wname)
-			wname = l;
-		l = (int)strlen(top_fit(phase, sizeof(phase),
-					s->agents[j].a.phase, 64));
-		if (l > wphase)
-			wphase = l;
-	}
-	fprintf(fp, "%-*s %-*s %-10s %7s %6s %7s %8s %6s %8s %8s %s\n", wname,
-		"AGENT", wphase, "PHASE", "STATUS", "PID", "CPU%", "RSS",
-		"RESTARTS", "TOOLS", "TOKENS", "AGE", "LAST");
-	for (j = 0; j < s->nagents; j++) {
-		const struct top_agent *ta = &s->agents[j];
-		char pid[16];
-
-		if (ta->cpu < 0)
-			snprintf(cpu, sizeof(cpu), "-");
-		else
-			snprintf(cpu, sizeof(cpu), "%.1f", ta->cpu);
-		if (ta->a.pid > 0)
-			snprintf(pid, sizeof(pid), "%d", (int)ta->a.pid);
-		else
-			snprintf(pid, sizeof(pid), "-");
-		top_fit(last, sizeof(last), top_agent_last(&ta->a), 64);
-		fprintf(fp, "%-*s %-*s %-10s %7s %6s %7s %8d %6s %8s %8s %s\n",
-			wname, top_fit(name, sizeof(name), ta->a.name, 64),
-			wphase, top_fit(phase, sizeof(phase), ta->a.phase, 64),
-			ta->a.status, pid, cpu,
-			top_fmt_bytes(rss, sizeof(rss), ta->rss),
-			(int)ta->a.restarts,
-			top_fmt_count(tools, sizeof(tools), ta->a.tool_calls),
-			top_fmt_count(tok, sizeof(tok),
-				      ta->a.tokens_in + ta->a.tokens_out),
-			top_fmt_duration(age, sizeof(age),
-					 ta->a.started_ms
-						 ? s->now_ms - ta->a.started_ms
-						 : -1),
-			last[0] ? last : "-");
-	}
-}
-
-/* ---- JSON -------------------------------------------------------------------- */
-
-static void json_member(FILE *fp, const char *name, const char *value,
-			int comma)
-{
-	fprintf(fp, "%s\"%s\":", comma ? "," : "", name);
-	out_json_string(fp, value);
-}
-
-static void json_double(FILE *fp, const char *name, double v)
-{
-	if (v < 0 || !isfinite(v))
-		fprintf(fp, ",\"%s\":null", name);
-	else
-		fprintf(fp, ",\"%s\":%.2f", name, v);
-}
-
-static void print_json(const struct top *t, FILE *fp)
-{
-	const struct top_snap *s = &t->snap;
-	const struct shm_header_snap *h = &s->h;
-	size_t i;
-	int first;
-
-	fprintf(fp, "{\"version\":\"%u.%u\"", h->major, h->minor);
-	fprintf(fp, ",\"alive\":%s", s->alive ? "true" : "false");
-	fprintf(fp, ",\"writer_pid\":%d", (int)h->writer_pid);
-	fprintf(fp, ",\"now_ms\":%" PRId64, s->now_ms);
-	fprintf(fp, ",\"started_ms\":%" PRId64, h->started_ms);
-	fprintf(fp, ",\"heartbeat_ms\":%" PRId64, h->heartbeat_ms);
-	fprintf(fp, ",\"heartbeat_age_ms\":%" PRId64,
-		s->now_ms - h->heartbeat_ms);
-	fprintf(fp, ",\"uptime_ms\":%" PRId64,
-		h->started_ms ? s->now_ms - h->started_ms : 0);
-	fprintf(fp, ",\"generation\":%" PRIu64, h->generation);
-	fprintf(fp, ",\"execution_id\":%" PRId64, h->execution_id);
-	json_member(fp, "execution", h->execution, 1);
-	json_member(fp, "status", h->status, 1);
-	json_member(fp, "phase", h->phase, 1);
-	fprintf(fp, ",\"iteration\":%d", (int)h->iteration);
-	fprintf(fp,
-		",\"agent_capacity\":%u,\"agents_used\":%u"
-		",\"key_capacity\":%u,\"keys_used\":%u"
-		",\"keys_overflow\":%" PRIu64,
-		h->agent_capacity, h->agents_used, h->key_capacity,
-		h->keys_used, h->keys_overflow);
-	fprintf(fp,
-		",\"counters\":{\"messages\":%" PRIu64 ",\"commits\":%" PRIu64
-		",\"bytes\":%" PRIu64 ",\"rejected\":%" PRIu64
-		",\"restarts\":%" PRIu64 ",\"last_commit_us\":%" PRIu64 "}",
-		h->messages, h->commits, h->bytes, h->rejected, h->restarts,
-		h->last_commit_us);
-	json_double(fp, "messages_per_s", s->msg_rate);
-	json_double(fp, "commits_per_s", s->commit_rate);
-	if (s->wal_bytes < 0)
-		fputs(",\"wal_bytes\":null", fp);
-	else
-		fprintf(fp, ",\"wal_bytes\":%lld", s->wal_bytes);
-	fprintf(fp,
-		",\"agent_counts\":{\"total\":%zu,\"running\":%u,\"done\":%u"
-		",\"failed\":%u,\"restarting\":%u}",
-		s->nagents, s->running, s->done, s->failed, s->restarting);
-
-	fputs(",\"agents\":[", fp);
-	for (i = 0; i < s->nagents; i++) {
-		const struct shm_agent *a = &s->agents[i].a;
-
-		fprintf(fp, "%s{\"id\":%" PRId64, i ? "," : "", a->id);
-		json_member(fp, "name", a->name, 1);
-		json_member(fp, "phase", a->phase, 1);
-		json_member(fp, "status", a->status, 1);
-		fprintf(fp,
-			",\"pid\":%d,\"attempt\":%d,\"restarts\":%d"
-			",\"iteration\":%d,\"tool_calls\":%" PRId64
-			",\"tokens_in\":%" PRId64 ",\"tokens_out\":%" PRId64,
-			(int)a->pid, (int)a->attempt, (int)a->restarts,
-			(int)a->iteration, a->tool_calls, a->tokens_in,
-			a->tokens_out);
-		json_member(fp, "last_tool", a->last_tool, 1);
-		json_member(fp, "last_key", a->last_key, 1);
-		fprintf(fp,
-			",\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64,
-			a->started_ms, a->updated_ms);
-		if (a->started_ms)
-			fprintf(fp, ",\"age_ms\":%" PRId64,
-				s->now_ms - a->started_ms);
-		else
-			fputs(",\"age_ms\":null", fp);
-		json_double(fp, "cpu", s->agents[i].cpu);
-		if (s->agents[i].rss < 0)
-			fputs(",\"rss\":null}", fp);
-		else
-			fprintf(fp, ",\"rss\":%lld}", s->agents[i].rss);
-	}
-	fputs("]", fp);
-
-	/* A value is JSON text, embedded as it is; one the mirror cut (or
-	 * that is not JSON) is null here, and named in keys_truncated. */
-	fputs(",\"keys\":{", fp);
-	for (i = 0; i < s->nkeys; i++) {
-		const struct top_key *k = &s->keys[i];
-		const char *v = top_key_value(s, k);
-
-		if (i)
-			fputc(',', fp);
-		out_json_string(fp, top_key_name(s, k));
-		fputc(':', fp);
-		if (!k->truncated && strlen(v) == k->len && out_json_valid(v))
-			fputs(v, fp);
-		else
-			fputs("null", fp);
-	}
-	fputs("},\"keys_truncated\":[", fp);
-	for (i = 0, first = 1; i < s->nkeys; i++) {
-		const struct top_key *k = &s->keys[i];
-
-		if (!k->truncated)
-			continue;
-		if (!first)
-			fputc(',', fp);
-		first = 0;
-		out_json_string(fp, top_key_name(s, k));
-	}
-	fputs("]}\n", fp);
-}
-
-/* ---- main ----------------------------------------------------------------- */
-
-static void usage(FILE *fp)
-{
-	fputs("usage: " PROG " [-b] [-n N] [-d SECONDS] [--json] [--dir DIR]\n"
-	      "\n"
-	      "Watch a running smithers supervisor: its execution, counters\n"
-	      "and agents, from the shared memory segment it publishes (never\n"
-	      "from the database).\n"
-	      "\n"
-	      "Options:\n"
-	      "  -d, --delay SECONDS   time between refreshes (default 1,\n"
-	      "                        at least 0.1)\n"
-	      "  -b, --batch           plain text, one snapshot per\n"
-	      "                        iteration, for a pipe or a file\n"
-	      "  -n, --iterations N    snapshots in batch mode (default 1)\n"
-	      "  --json                one snapshot as a JSON object\n"
-	      "  --dir DIR             the directory holding .smithers\n"
-	      "                        (default: $SMITHERS_DIR or .)\n"
-	      "  -h, --help            show this help\n"
-	      "  -V, --version         show the version\n"
-	      "\n"
-	      "Keys: q quit, ? help, < > sort column, I invert, / filter,\n"
-	      "Z pause, + - delay, k signal an agent, K or Tab keys pane.\n",
-	      fp);
-}
-
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, PROG ": ");
-	fprintf(stderr, fmt, arg);
-	fputs("\nrun '" PROG " --help' for help\n", stderr);
-	return EXIT_USAGE;
-}
-
-static int parse_delay(const char *s, int *ms)
-{
-	char *end;
-	double d;
-
-	errno = 0;
-	d = strtod(s, &end);
-	if (!*s || *end || errno || !(d >= 0.1) || d * 1000 > DELAY_MAX_MS)
-		return -1;
-	*ms = (int)lround(d * 1000);
-	return 0;
-}
-
-enum { O_JSON = 0x100, O_DIR };
-
-static const struct option options[] = {
-	{"delay", required_argument, NULL, 'd'},
-	{"batch", no_argument, NULL, 'b'},
-	{"iterations", required_argument, NULL, 'n'},
-	{"json", no_argument, NULL, O_JSON},
-	{"dir", required_argument, NULL, O_DIR},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
-};
-
-int main(int argc, char **argv)
-{
-	struct top t = {0};
-	struct top_ui_options uo = {.delay_ms = 1000, .sort = COL_AGENT};
-	int c, batch = 0, json = 0, rc = EXIT_OK;
-	long long iterations = -1;
-	char err[256];
-	const char *env;
-
-	cmd_prog = PROG;
-	out_init_locale();
-	env = getenv("SMITHERS_DIR");
-	t.dir = env && *env ? env : ".";
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:bn:hV", options, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (parse_delay(optarg, &uo.delay_ms) < 0)
-				return bad_usage("'-d' needs a delay of 0.1 to "
-						 "3600 seconds, not '%s'",
-						 optarg);
-			break;
-		case 'b':
-			batch = 1;
-			break;
-		case 'n':
-			if (cmd_parse_int64(optarg, 1, INT32_MAX,
-					    &iterations) < 0)
-				return bad_usage("'-n' needs a positive number "
-						 "of iterations, not '%s'",
-						 optarg);
-			break;
-		case O_JSON:
-			json = 1;
-			break;
-		case O_DIR:
-			if (!*optarg)
-				return bad_usage("'--dir' needs a directory, "
-						 "not '%s'",
-						 optarg);
-			t.dir = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return cmd_flush_stdout();
-		case 'V':
-			puts(PROG " " PACKAGE_VERSION);
-			return cmd_flush_stdout();
-		case ':':
-			return bad_usage("option '%s' needs an argument",
-					 argv[optind - 1]);
-		default:
-			return bad_usage("unknown option '%s'",
-					 argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind]);
-	if (iterations > 0 && !batch)
-		return bad_usage("%s", "'-n' is for batch mode (-b)");
-	if (!batch && !json && (!isatty(STDIN_FILENO) ||
-				!isatty(STDOUT_FILENO))) {
-		fputs(PROG ": not a terminal: use -b (batch) or --json\n",
-		      stderr);
-		return EXIT_USAGE;
-	}
-
-	t.r = shm_reader_open(t.dir, err, sizeof(err));
-	if (!t.r) {
-		if (errno == ENOENT)
-			fprintf(stderr,
-				PROG ": no supervisor has run in %s (no shared "
-				     "memory segment)\n",
-				t.dir);
-		else
-			fprintf(stderr, PROG ": %s\n", err);
-		return EXIT_FAIL;
-	}
-	t.procs = top_procs_new();
-	if (!t.procs) {
-		fputs(PROG ": out of memory\n", stderr);
-		shm_reader_close(t.r);
-		return EXIT_FAIL;
-	}
-	t.wal_path = cmd_path(t.dir, ".smithers/smithers.db-wal");
-
-	if (json) {
-		top_sample(&t, 1);
-		top_sort(&t.snap, uo.sort, 0);
-		print_json(&t, stdout);
-		rc = cmd_flush_stdout();
-	} else if (batch) {
-		if (iterations < 0)
-			iterations = 1;
-		for (long long i = 0; i < iterations && rc == EXIT_OK; i++) {
-			if (i) {
-				fputc('\n', stdout);
-				fflush(stdout);
-				usleep((useconds_t)uo.delay_ms * 1000);
-			}
-			top_sample(&t, 0);
-			top_sort(&t.snap, uo.sort, 0);
-			print_batch(&t, stdout);
-			rc = cmd_flush_stdout();
-		}
-	} else {
-		rc = top_ui(&t, &uo);
-	}
-
-	free(t.snap.agents);
-	free(t.snap.keys);
-	free(t.snap.text);
-	free(t.wal_path);
-	top_procs_free(t.procs);
-	shm_reader_close(t.r);
-	return rc;
 }

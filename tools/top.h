@@ -1,11 +1,13 @@
 /*
  * top.h - what the files of smithers-top share: one snapshot of the
  * segment (header, agents with their /proc figures, keys), the sampler
- * that takes it, and the /proc reader.
+ * that takes it, its outputs, and the /proc reader.
  *
- * top.c takes snapshots and prints them (batch text, JSON); top-ui.c shows
- * them with curses; top-proc.c reads /proc. Nothing here touches the
- * database: every live figure comes from the segment or from /proc.
+ * Calls go one way, down: top-main.c (options) runs the screen (top-ui.c)
+ * or the printed outputs (top-print.c); both show what the sampler
+ * (top.c) takes; the sampler reads the segment and /proc (top-proc.c).
+ * Nothing here touches the database: every live figure comes from the
+ * segment or from /proc.
  */
 #ifndef SMITHERS_TOOLS_TOP_H
 #define SMITHERS_TOOLS_TOP_H
@@ -76,6 +78,7 @@ struct top {
 	struct shm_reader *r;
 	struct top_procs *procs;
 	struct top_snap snap;
+	unsigned reattached; /* times a new segment replaced the old one */
 	/* The counters at the last sample, for the rates. */
 	int have_prev;
 	uint64_t prev_messages, prev_commits;
@@ -95,7 +98,9 @@ static inline const char *top_key_value(const struct top_snap *s,
 	return s->text + k->value;
 }
 
-/* Take a new snapshot into T->snap; with KEYS, the mirrored keys too. */
+/* Take a new snapshot into T->snap; with KEYS, the mirrored keys too.
+ * When a new supervisor has replaced the segment, T->r is first that
+ * one's (T->reattached counts it). */
 void top_sample(struct top *t, int keys);
 
 /* The sort columns, in the order of the table. */
@@ -140,6 +145,13 @@ char *top_fit(char *buf, size_t len, const char *s, int width);
  * any, is the last one and *BANNER is set to its index (else -1). */
 int top_header(const struct top_snap *s, char lines[][256], int width,
 	       int *banner);
+
+/* ---- output for programs (top-print.c) -------------------------------------- */
+
+/* S as batch text (the header lines, a blank line, the agent table). */
+void top_print_batch(const struct top_snap *s, FILE *fp);
+/* S as one JSON object on one line. */
+void top_print_json(const struct top_snap *s, FILE *fp);
 
 /* ---- the screen (top-ui.c) -------------------------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
  * test_shm.c - the shared-memory segment (shm/shm.h) with real segments,
  * real processes and real faults: round trips, names and modes, a reader
- * that cannot write, stale segments, layout versions, a dead writer, and
- * the seqlock under a writer that never stops.
+ * that cannot write, stale segments, a reader noticing a new writer,
+ * layout versions, a dead writer, and the seqlock under a writer that
+ * never stops.
  */
 #include "config.h"
 
@@ -115,13 +116,21 @@ static void test_round_trip(void **state)
 	struct shm_reader *r = reader(fx);
 	struct shm_header_snap h;
 	struct shm_agent a = {.id = 7, .pid = 1234, .attempt = 2}, b;
+	struct shm_counters add1 = {.messages = 10,
+				    .commits = 1,
+				    .bytes = 400,
+				    .rejected = 2,
+				    .restarts = 1},
+			    add2 = {.messages = 5, .commits = 1, .bytes = 100},
+			    none = {0};
 	char buf[SHM_VALUE_LEN + 1], big[SHM_VALUE_LEN + 10], longkey[200];
+	uint64_t generation;
 	int n = 0;
 
 	shm_set_execution(w, 3, "survey", "running");
 	shm_set_phase(w, "review", 2);
-	shm_count(w, 10, 1, 400, 2, 1, 1500);
-	shm_count(w, 5, 1, 100, 0, 0, -1);
+	shm_count(w, &add1, 1500);
+	shm_count(w, &add2, -1);
 	shm_read_header(r, &h);
 	assert_int_equal(h.major, SHM_MAJOR);
 	assert_int_equal(h.execution_id, 3);
@@ -135,6 +144,12 @@ static void test_round_trip(void **state)
 	assert_int_equal(h.rejected, 2);
 	assert_int_equal(h.restarts, 1);
 	assert_int_equal(h.last_commit_us, 1500);
+	/* Nothing to count: the header is left alone. */
+	generation = h.generation;
+	shm_count(w, &none, -1);
+	shm_read_header(r, &h);
+	assert_int_equal(h.generation, generation);
+	assert_int_equal(h.messages, 15);
 	assert_int_equal(h.agent_capacity, 4);
 	assert_int_equal(h.key_capacity, 8);
 	assert_int_equal(h.writer_pid, getpid());
@@ -322,6 +337,63 @@ static unsigned char *map_rw(struct fx *fx, size_t *size)
 	free(name);
 	*size = (size_t)st.st_size;
 	return p;
+}
+
+/*
+ * A reader tells when a writer started after it replaced its segment (a
+ * supervisor resumed on the same state dir), and when the segment is
+ * gone; either way it keeps reading the old one until it opens again.
+ */
+static void test_reader_changed(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer *w = writer(fx, NULL);
+	struct shm_reader *r = reader(fx), *again;
+	struct shm_header_snap h;
+	unsigned char *p;
+	uint64_t start;
+	size_t size;
+
+	shm_set_execution(w, 1, "first", "running");
+	assert_int_equal(shm_reader_changed(r), SHM_SAME);
+	/* The writer dies: its segment stays, the same one. */
+	shm_writer_close(w, 0);
+	assert_int_equal(shm_reader_changed(r), SHM_SAME);
+
+	/* A new writer on the same state dir, under the same name. */
+	w = writer(fx, NULL);
+	shm_set_execution(w, 1, "second", "running");
+	assert_int_equal(shm_reader_changed(r), SHM_REPLACED);
+	assert_int_equal(shm_reader_changed(r), SHM_REPLACED);
+	shm_read_header(r, &h);
+	assert_string_equal(h.execution, "first");
+	again = reader(fx);
+	assert_int_equal(shm_reader_changed(again), SHM_SAME);
+	shm_read_header(again, &h);
+	assert_string_equal(h.execution, "second");
+
+	/* Same inode, another writer (its start time): another segment. */
+	p = map_rw(fx, &size);
+	memcpy(&start, p + 64, sizeof(start));
+	start++;
+	memcpy(p + 64, &start, sizeof(start));
+	assert_int_equal(shm_reader_changed(again), SHM_REPLACED);
+	start--;
+	memcpy(p + 64, &start, sizeof(start));
+	assert_int_equal(shm_reader_changed(again), SHM_SAME);
+	munmap(p, size);
+
+	/* A clean exit removes it: gone, the last values still there. */
+	shm_writer_close(w, 1);
+	assert_int_equal(shm_reader_changed(r), SHM_GONE);
+	assert_int_equal(shm_reader_changed(again), SHM_GONE);
+	shm_read_header(again, &h);
+	assert_string_equal(h.execution, "second");
+	/* And so is a removed state dir. */
+	tu_rmrf(fx->state);
+	assert_int_equal(shm_reader_changed(again), SHM_GONE);
+	shm_reader_close(again);
+	shm_reader_close(r);
 }
 
 /* Header fields a forger needs (their offsets are _Static_assert'ed in
@@ -730,6 +802,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_cannot_write,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_replaced, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reader_changed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_other_major_refused,
 						setup, teardown),
