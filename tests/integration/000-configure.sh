@@ -19,8 +19,8 @@ chmod +x "$T/pkg-config"
 mkdir "$T/build"
 cd "$T/build"
 for pair in sqlite3:libsqlite3-dev libgit2:libgit2-dev msgpack:libmsgpack-dev \
-	libevent:libevent-dev inih:libinih-dev ncursesw:libncurses-dev \
-	cmocka:libcmocka-dev; do
+	jansson:libjansson-dev libevent:libevent-dev inih:libinih-dev \
+	ncursesw:libncurses-dev cmocka:libcmocka-dev; do
 	module=${pair%%:*}
 	package=${pair#*:}
 	run env HIDE="$module" PKG_CONFIG="$T/pkg-config" \
