@@ -1,27 +1,33 @@
 /*
- * cond.c - `until` conditions (see cond.h) and the small JSON value parser
- * and comparator they need.
+ * cond.c - `until` conditions (see cond.h) and the comparison of JSON values
+ * they need.
  *
- * The parser turns one JSON text into a tree (struct jval) and stops at the
- * first problem, remembering what it was and at which byte offset. It is
- * written for hostile input: nesting deeper than SUP_JSON_DEPTH_MAX is an
- * error (so recursion is bounded), every size comes from bytes actually
- * read, and no input makes it read past the terminating NUL.
+ * jansson parses the JSON texts, and the comparison walks the values it
+ * builds. Numbers, though, are taken from the text: to jansson an integer
+ * past 64 bits or a real past a double's range is an error, 9007199254740993.0
+ * becomes 2^53, and json_equal() holds 1 and 1.0 different. So:
+ * - before jansson sees a text, every number outside its strings is copied
+ *   aside in an exact form (sign, significant digits without leading or
+ *   trailing zeros, "" for zero, and a decimal exponent: DIGITS x 10^EXP)
+ *   and overwritten with a 0 and spaces. jansson never refuses a number
+ *   then, and an error it reports is where it is in the text as written.
+ *   What the JSON grammar refuses ("01", "1.", "-") is not overwritten, or
+ *   not wholly, and jansson refuses it as it stands;
+ * - walking the parsed value in text order (jansson keeps an object's
+ *   members in the order they came), each 0 is set to the index of its
+ *   number. Nesting deeper than SUP_JSON_DEPTH_MAX is refused there.
  *
- * Normal forms, so that equal values compare equal:
- * - a number is kept exactly as sign, significant digits (no leading or
- *   trailing zeros; "" for zero, which has no sign) and a decimal exponent:
- *   value = DIGITS x 10^EXP. Two numbers are equal when these match; failing
- *   that, two numbers that are not both integers are compared as IEEE
- *   doubles, since a float that went through an encoder may come back as
+ * Equality, so that equal values compare equal:
+ * - two numbers are equal when their exact forms match; failing that, two
+ *   numbers that are not both integers are compared as IEEE doubles, since
+ *   a float that went through an encoder may come back as
  *   0.10000000000000001 for 0.1. Integers are never compared as doubles
- *   (2^53 + 1 stays different from 2^53).
- * - a string is kept unescaped (UTF-8 from \u escapes, surrogate pairs
- *   joined) with its length, as it may hold NUL bytes; a lone surrogate is
- *   an error. Raw bytes are not checked for valid UTF-8: they compare as
- *   bytes.
- * - an object's members are sorted by key; an object that repeats a key is
- *   an error (which member would count is anyone's guess).
+ *   (2^53 + 1 stays different from 2^53);
+ * - strings compare as bytes after unescaping (surrogate pairs joined, a
+ *   lone surrogate refused, \u0000 kept); raw bytes must be UTF-8;
+ * - objects whatever the order of their members; one that repeats a key is
+ *   refused (which member would count is anyone's guess), and so is a key
+ *   holding a NUL.
  */
 #include "config.h"
 
@@ -32,98 +38,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "supervisor/cond.h"
 
-enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
+/* SUP_JSON_DEPTH_MAX in words, for a message that is a constant. */
+#define TEXT_OF(x)     #x
+#define TEXT_OF_MAX(x) TEXT_OF(x)
+#define DEPTH_MAX_TEXT TEXT_OF_MAX(SUP_JSON_DEPTH_MAX)
 
-struct jmember;
-
-/* One JSON value. */
-struct jval {
-	enum jtype type;
-	/* J_STR: bytes (NUL-terminated, may contain NUL); J_NUM: digits. */
-	char *s;
-	/* J_STR, J_NUM: length of s; J_ARR, J_OBJ: number of elements. */
-	size_t n;
-	int neg;		 /* J_NUM: negative (never for zero) */
-	int64_t exp;		 /* J_NUM: decimal exponent */
-	struct jval *items;	 /* J_ARR */
-	struct jmember *members; /* J_OBJ, sorted by key */
-};
-
-struct jmember {
-	struct jval key; /* J_STR */
-	struct jval val;
-};
-
-struct jparser {
-	const char *start;
-	const char *p;
-	const char *why; /* the first problem, NULL while there is none */
-	size_t at;	 /* its byte offset */
-	int nomem;
-};
+#define JSON_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
 /* A decimal exponent is clamped here: far beyond any number a double can
  * hold, yet far from overflowing when digit counts are added to it. */
 #define EXP_CLAMP ((int64_t)1 << 52)
 
+/* A number in its exact form; its digits are in the text's digits buffer. */
+struct jnum {
+	size_t at, n; /* where its digits start, how many */
+	int neg;      /* negative (never for zero) */
+	int64_t exp;
+};
+
+/* One JSON text, parsed. */
+struct jdoc {
+	json_t *root; /* each number holds the index of its jnum */
+	char *digits; /* the significant digits of every number */
+	size_t ndigits;
+	struct jnum *nums; /* in text order */
+	size_t nnums, cap;
+};
+
 struct sup_cond {
 	enum sup_cond_op op;
 	char *key;
 	char *json;	  /* NULL for the exists forms */
-	struct jval want; /* parsed json */
+	struct jdoc want; /* parsed json */
 };
 
-static void jval_release(struct jval *v);
-
-static void jmember_release(struct jmember *m)
+static void jdoc_release(struct jdoc *doc)
 {
-	jval_release(&m->key);
-	jval_release(&m->val);
-}
-
-static void jval_release(struct jval *v)
-{
-	size_t i;
-
-	if (v->type == J_ARR) {
-		for (i = 0; i < v->n; i++)
-			jval_release(&v->items[i]);
-		free(v->items);
-	} else if (v->type == J_OBJ) {
-		for (i = 0; i < v->n; i++)
-			jmember_release(&v->members[i]);
-		free(v->members);
-	}
-	free(v->s);
-	memset(v, 0, sizeof(*v));
-}
-
-static int jfail(struct jparser *jp, const char *at, const char *why)
-{
-	if (!jp->why) {
-		jp->why = why;
-		jp->at = (size_t)(at - jp->start);
-	}
-	return -1;
-}
-
-static int jnomem(struct jparser *jp)
-{
-	jp->nomem = 1;
-	return jfail(jp, jp->p, "out of memory");
-}
-
-static int is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void skip_ws(struct jparser *jp)
-{
-	while (is_ws(*jp->p))
-		jp->p++;
+	json_decref(doc->root);
+	free(doc->digits);
+	free(doc->nums);
+	memset(doc, 0, sizeof(*doc));
 }
 
 static int is_digit(char c)
@@ -131,423 +89,235 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int parse_literal(struct jparser *jp, struct jval *v)
+/* The length of the JSON number at S (as much of it as the grammar takes),
+ * 0 when none starts there. */
+static size_t number_len(const char *s)
 {
-	static const struct {
-		const char *word;
-		enum jtype type;
-	} words[] = {{"null", J_NULL}, {"false", J_FALSE}, {"true", J_TRUE}};
-	size_t i, len;
+	const char *p = s, *q;
 
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		len = strlen(words[i].word);
-		if (strncmp(jp->p, words[i].word, len) == 0) {
-			v->type = words[i].type;
-			jp->p += len;
-			return 0;
-		}
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (is_digit(*p))
+		while (is_digit(*p))
+			p++;
+	else
+		return 0;
+	if (*p == '.' && is_digit(p[1]))
+		for (p++; is_digit(*p); p++)
+			;
+	if (*p == 'e' || *p == 'E') {
+		q = p + 1;
+		if (*q == '+' || *q == '-')
+			q++;
+		if (is_digit(*q))
+			for (p = q; is_digit(*p); p++)
+				;
 	}
-	return jfail(jp, jp->p, "expected a value");
+	return (size_t)(p - s);
 }
 
 /* Read the digits of an exponent, clamped to +-EXP_CLAMP. */
-static int64_t read_exponent(const char **pp)
+static int64_t read_exponent(const char *p, const char *end)
 {
-	const char *p = *pp;
 	int neg = 0;
 	int64_t e = 0;
 
 	if (*p == '+' || *p == '-')
 		neg = *p++ == '-';
-	for (; is_digit(*p); p++)
+	for (; p < end; p++)
 		if (e < EXP_CLAMP)
 			e = e * 10 + (*p - '0');
-	*pp = p;
 	if (e > EXP_CLAMP)
 		e = EXP_CLAMP;
 	return neg ? -e : e;
 }
 
-static int parse_number(struct jparser *jp, struct jval *v)
+/* Add the number of LEN bytes at S (which number_len() took) to DOC. */
+static int add_number(struct jdoc *doc, const char *s, size_t len)
 {
-	const char *p = jp->p, *int_start, *frac_start = NULL;
-	size_t nint, nfrac = 0, ndig, lead, trail;
+	const char *p = s, *end = s + len;
+	char *d = doc->digits + doc->ndigits;
+	size_t n = 0, nfrac = 0, trail = 0;
+	struct jnum *num;
+	int frac = 0;
 	int64_t exp = 0;
-	char *d;
-	size_t i;
 
-	v->type = J_NUM;
-	if (*p == '-') {
-		v->neg = 1;
-		p++;
-	}
-	int_start = p;
-	if (*p == '0') {
-		p++;
-	} else if (is_digit(*p)) {
-		while (is_digit(*p))
-			p++;
-	} else {
-		return jfail(jp, p, "expected a digit");
-	}
-	nint = (size_t)(p - int_start);
-	if (*p == '.') {
-		p++;
-		frac_start = p;
-		while (is_digit(*p))
-			p++;
-		nfrac = (size_t)(p - frac_start);
-		if (!nfrac)
-			return jfail(jp, p, "expected a digit after '.'");
-	}
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if ((*p == '+' || *p == '-') ? !is_digit(p[1]) : !is_digit(*p))
-			return jfail(jp, p, "expected a digit in the exponent");
-		exp = read_exponent(&p);
-	}
-	jp->p = p;
+	if (doc->nnums == doc->cap) {
+		size_t cap = doc->cap ? 2 * doc->cap : 8;
+		struct jnum *nums = realloc(doc->nums, cap * sizeof(*nums));
 
-	/* All digits in a row, then drop the zeros that carry no value. */
-	ndig = nint + nfrac;
-	d = malloc(ndig + 1);
-	if (!d)
-		return jnomem(jp);
-	memcpy(d, int_start, nint);
-	if (nfrac)
-		memcpy(d + nint, frac_start, nfrac);
-	d[ndig] = '\0';
-	for (lead = 0; lead < ndig && d[lead] == '0'; lead++)
-		;
-	for (trail = 0; trail < ndig - lead && d[ndig - 1 - trail] == '0';
-	     trail++)
-		;
-	ndig -= lead + trail;
-	for (i = 0; i < ndig; i++)
-		d[i] = d[lead + i];
-	d[ndig] = '\0';
-	v->s = d;
-	v->n = ndig;
-	if (!ndig) {
-		v->neg = 0;
-		v->exp = 0;
-	} else {
-		v->exp = exp - (int64_t)nfrac + (int64_t)trail;
-	}
-	return 0;
-}
-
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
+		if (!nums)
 			return -1;
+		doc->nums = nums;
+		doc->cap = cap;
 	}
-	*out = v;
-	return 0;
-}
-
-static size_t put_utf8(char *out, unsigned cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* Decode the escape after a backslash at P into OUT (room for 4 bytes);
- * returns the bytes written and moves P past the escape, or -1. */
-static int parse_escape(struct jparser *jp, const char **pp, char *out)
-{
-	const char *p = *pp;
-	unsigned cp, lo;
-
-	switch (*p) {
-	case '"':
-	case '\\':
-	case '/':
-		out[0] = *p;
-		break;
-	case 'b':
-		out[0] = '\b';
-		break;
-	case 'f':
-		out[0] = '\f';
-		break;
-	case 'n':
-		out[0] = '\n';
-		break;
-	case 'r':
-		out[0] = '\r';
-		break;
-	case 't':
-		out[0] = '\t';
-		break;
-	case 'u':
-		if (hex4(p + 1, &cp) < 0)
-			return jfail(jp, p,
-				     "expected 4 hex digits after '\\u'");
-		p += 5;
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			return jfail(jp, p - 6, "lone low surrogate");
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (p[0] != '\\' || p[1] != 'u' ||
-			    hex4(p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-				return jfail(jp, p - 6, "lone high surrogate");
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			p += 6;
-		}
-		*pp = p;
-		return (int)put_utf8(out, cp);
-	default:
-		return jfail(jp, p - 1, "invalid escape");
-	}
-	*pp = p + 1;
-	return 1;
-}
-
-static int parse_string(struct jparser *jp, struct jval *v)
-{
-	const char *p = jp->p + 1, *end;
-	char *out;
-	size_t n = 0;
-	int k;
-
-	/* Find the closing quote first: the text decodes to no more bytes
-	 * than it spans. */
-	for (end = p; *end != '"'; end++) {
-		if (!*end)
-			return jfail(jp, jp->p, "unterminated string");
-		if ((unsigned char)*end < 0x20)
-			return jfail(jp, end, "control character in string");
-		if (*end == '\\' && end[1])
-			end++;
-	}
-	out = malloc((size_t)(end - p) + 1);
-	if (!out)
-		return jnomem(jp);
-	while (p < end) {
-		if (*p != '\\') {
-			out[n++] = *p++;
+	num = &doc->nums[doc->nnums++];
+	num->neg = *p == '-';
+	if (num->neg)
+		p++;
+	/* The digits in a row, less the leading zeros. */
+	for (; p < end && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.') {
+			frac = 1;
 			continue;
 		}
-		p++;
-		k = parse_escape(jp, &p, out + n);
-		if (k < 0) {
-			free(out);
-			return -1;
-		}
-		n += (size_t)k;
+		nfrac += frac;
+		if (n || *p != '0')
+			d[n++] = *p;
 	}
-	out[n] = '\0';
-	v->type = J_STR;
-	v->s = out;
-	v->n = n;
-	jp->p = end + 1;
+	if (p < end)
+		exp = read_exponent(p + 1, end);
+	while (trail < n && d[n - 1 - trail] == '0')
+		trail++;
+	n -= trail;
+	num->at = doc->ndigits;
+	num->n = n;
+	doc->ndigits += n;
+	if (!n) {
+		num->neg = 0;
+		num->exp = 0;
+	} else {
+		num->exp = exp - (int64_t)nfrac + (int64_t)trail;
+	}
 	return 0;
 }
 
-static int parse_value(struct jparser *jp, struct jval *v, int depth);
-
-/* Make room for one more element in *ARR (of SIZE-byte elements). */
-static int grow(void **arr, size_t n, size_t *cap, size_t size)
+/*
+ * Copy TEXT into MASKED (as long) with every number outside its strings
+ * added to DOC and overwritten with a 0 and spaces. Returns -1 on ENOMEM.
+ */
+static int mask_numbers(struct jdoc *doc, const char *text, char *masked)
 {
-	size_t ncap;
-	void *a;
+	const char *p = text;
+	size_t len;
 
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 4;
-	if (ncap > SIZE_MAX / size)
-		return -1;
-	a = realloc(*arr, ncap * size);
-	if (!a)
-		return -1;
-	memset((char *)a + n * size, 0, (ncap - n) * size);
-	*arr = a;
-	*cap = ncap;
+	while (*p) {
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p)
+				p++;
+			continue;
+		}
+		len = number_len(p);
+		if (!len) {
+			p++;
+			continue;
+		}
+		if (add_number(doc, p, len) < 0)
+			return -1;
+		masked[p - text] = '0';
+		memset(masked + (p - text) + 1, ' ', len - 1);
+		p += len;
+	}
 	return 0;
 }
 
-static int parse_array(struct jparser *jp, struct jval *v, int depth)
+/* Give each number of V, in text order from *NEXT, the index of its jnum.
+ * Returns NULL, or why V cannot be taken. */
+static const char *number_walk(struct jdoc *doc, json_t *v, int depth,
+			       size_t *next)
 {
-	size_t cap = 0;
-	void *items = NULL;
+	const char *why;
+	void *it;
+	size_t i;
 
-	v->type = J_ARR;
-	jp->p++;
-	skip_ws(jp);
-	if (*jp->p == ']') {
-		jp->p++;
-		return 0;
-	}
-	for (;;) {
-		if (grow(&items, v->n, &cap, sizeof(struct jval)) < 0) {
-			v->items = items;
-			return jnomem(jp);
-		}
-		v->items = items;
-		/* Counted before it is parsed, so that a failure frees what
-		 * it holds. */
-		v->n++;
-		if (parse_value(jp, &v->items[v->n - 1], depth + 1) < 0)
-			return -1;
-		skip_ws(jp);
-		if (*jp->p == ']') {
-			jp->p++;
-			return 0;
-		}
-		if (*jp->p != ',')
-			return jfail(jp, jp->p, "expected ',' or ']'");
-		jp->p++;
-	}
-}
-
-static int cmp_bytes(const struct jval *a, const struct jval *b)
-{
-	size_t n = a->n < b->n ? a->n : b->n;
-	int c = memcmp(a->s, b->s, n);
-
-	if (c)
-		return c;
-	return (a->n > b->n) - (a->n < b->n);
-}
-
-static int cmp_members(const void *a, const void *b)
-{
-	return cmp_bytes(&((const struct jmember *)a)->key,
-			 &((const struct jmember *)b)->key);
-}
-
-static int parse_object(struct jparser *jp, struct jval *v, int depth)
-{
-	size_t cap = 0, i;
-	void *members = NULL;
-	struct jmember *m;
-
-	v->type = J_OBJ;
-	jp->p++;
-	skip_ws(jp);
-	if (*jp->p == '}') {
-		jp->p++;
-		return 0;
-	}
-	for (;;) {
-		if (grow(&members, v->n, &cap, sizeof(struct jmember)) < 0) {
-			v->members = members;
-			return jnomem(jp);
-		}
-		v->members = members;
-		m = &v->members[v->n];
-		if (*jp->p != '"')
-			return jfail(jp, jp->p, "expected a string key");
-		/* Count the member as soon as it owns memory, so that a
-		 * failure below frees what it holds. */
-		v->n++;
-		if (parse_string(jp, &m->key) < 0)
-			return -1;
-		skip_ws(jp);
-		if (*jp->p != ':')
-			return jfail(jp, jp->p, "expected ':'");
-		jp->p++;
-		if (parse_value(jp, &m->val, depth + 1) < 0)
-			return -1;
-		skip_ws(jp);
-		if (*jp->p == '}')
-			break;
-		if (*jp->p != ',')
-			return jfail(jp, jp->p, "expected ',' or '}'");
-		jp->p++;
-		skip_ws(jp);
-	}
-	qsort(v->members, v->n, sizeof(struct jmember), cmp_members);
-	for (i = 1; i < v->n; i++)
-		if (!cmp_members(&v->members[i - 1], &v->members[i]))
-			return jfail(jp, jp->p, "duplicate key in object");
-	jp->p++;
-	return 0;
-}
-
-static int parse_value(struct jparser *jp, struct jval *v, int depth)
-{
-	skip_ws(jp);
-	switch (*jp->p) {
-	case '{':
-	case '[':
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+	case JSON_ARRAY:
 		if (depth >= SUP_JSON_DEPTH_MAX)
-			return jfail(jp, jp->p, "nested too deeply");
-		if (*jp->p == '{')
-			return parse_object(jp, v, depth);
-		return parse_array(jp, v, depth);
-	case '"':
-		return parse_string(jp, v);
-	case '-':
-	case '0':
-	case '1':
-	case '2':
-	case '3':
-	case '4':
-	case '5':
-	case '6':
-	case '7':
-	case '8':
-	case '9':
-		return parse_number(jp, v);
-	case '\0':
-		return jfail(jp, jp->p, "expected a value, found the end");
+			return "nested deeper than " DEPTH_MAX_TEXT " levels";
+		/* Of the two loops, the one for V's kind runs: the other
+		 * finds no items. */
+		for (i = 0; i < json_array_size(v); i++) {
+			why = number_walk(doc, json_array_get(v, i), depth + 1,
+					  next);
+			if (why)
+				return why;
+		}
+		for (it = json_object_iter(v); it;
+		     it = json_object_iter_next(v, it)) {
+			why = number_walk(doc, json_object_iter_value(it),
+					  depth + 1, next);
+			if (why)
+				return why;
+		}
+		return NULL;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		/* Every number was masked to a 0: anything else is a bug of
+		 * mask_numbers(), and fails closed. */
+		if (*next >= doc->nnums || !json_is_integer(v))
+			return "numbers out of step";
+		json_integer_set(v, (json_int_t)(*next)++);
+		return NULL;
 	default:
-		return parse_literal(jp, v);
+		return NULL;
 	}
 }
 
-/* Parse all of TEXT as one value into V (released on failure). */
-static int parse_text(struct jparser *jp, const char *text, struct jval *v)
+/*
+ * Parse TEXT into DOC. Returns 0, or -1 with errno EINVAL (and why in ERR)
+ * or ENOMEM; DOC holds nothing then.
+ */
+static int jdoc_parse(struct jdoc *doc, const char *text, char *err,
+		      size_t errlen)
 {
-	memset(jp, 0, sizeof(*jp));
-	memset(v, 0, sizeof(*v));
-	jp->start = jp->p = text;
-	if (parse_value(jp, v, 0) == 0) {
-		skip_ws(jp);
-		if (!*jp->p)
-			return 0;
-		jfail(jp, jp->p, "unexpected text after the value");
+	json_error_t e, e2;
+	const char *why;
+	char *masked;
+	json_t *v;
+	size_t next = 0;
+
+	memset(doc, 0, sizeof(*doc));
+	masked = strdup(text);
+	doc->digits = malloc(strlen(text) + 1);
+	if (!masked || !doc->digits || mask_numbers(doc, text, masked) < 0)
+		goto nomem;
+	doc->root = json_loads(masked, JSON_FLAGS, &e);
+	free(masked);
+	masked = NULL;
+	if (!doc->root) {
+		if (json_error_code(&e) == json_error_out_of_memory)
+			goto nomem;
+		/* The text as written names the token, not its 0, unless it
+		 * was refused for a number that had to be masked. */
+		v = json_loads(text, JSON_FLAGS, &e2);
+		if (!v && json_error_code(&e2) != json_error_numeric_overflow &&
+		    json_error_code(&e2) != json_error_out_of_memory)
+			e = e2;
+		json_decref(v);
+		why = e.text;
+		goto invalid;
 	}
-	jval_release(v);
+	why = number_walk(doc, doc->root, 0, &next);
+	if (!why && next != doc->nnums)
+		why = "numbers out of step";
+	if (why)
+		goto invalid;
+	return 0;
+invalid:
+	if (err && errlen)
+		snprintf(err, errlen, "%s", why);
+	jdoc_release(doc);
+	errno = EINVAL;
+	return -1;
+nomem:
+	if (err && errlen)
+		snprintf(err, errlen, "out of memory");
+	free(masked);
+	jdoc_release(doc);
+	errno = ENOMEM;
 	return -1;
 }
 
 /* A number as a double, made from digits and exponent only, so that the
  * locale's decimal point never matters. Digits past the 40th cannot change
  * the nearest double but in contrived halfway cases, so they are dropped. */
-static double num_double(const struct jval *v)
+static double num_double(const struct jdoc *doc, const struct jnum *v)
 {
 	char buf[80];
 	size_t n = v->n < 40 ? v->n : 40;
@@ -555,69 +325,78 @@ static double num_double(const struct jval *v)
 	if (!v->n)
 		return 0.0;
 	snprintf(buf, sizeof(buf), "%s%.*se%lld", v->neg ? "-" : "", (int)n,
-		 v->s, (long long)(v->exp + (int64_t)(v->n - n)));
+		 doc->digits + v->at,
+		 (long long)(v->exp + (int64_t)(v->n - n)));
 	return strtod(buf, NULL);
 }
 
-static int num_equal(const struct jval *a, const struct jval *b)
+static int num_equal(const struct jdoc *da, const struct jnum *a,
+		     const struct jdoc *db, const struct jnum *b)
 {
-	double da, db;
+	double xa, xb;
 
 	if (a->neg == b->neg && a->exp == b->exp && a->n == b->n &&
-	    !memcmp(a->s, b->s, a->n))
+	    !memcmp(da->digits + a->at, db->digits + b->at, a->n))
 		return 1;
 	/* Integers (zero included) compare exactly. */
 	if ((!a->n || a->exp >= 0) && (!b->n || b->exp >= 0))
 		return 0;
-	da = num_double(a);
-	db = num_double(b);
+	xa = num_double(da, a);
+	xb = num_double(db, b);
 	/* Beyond the range of a double (overflow to infinity, underflow of
 	 * a number that is not zero), only exact equality counts. */
-	if (da - da != 0 || db - db != 0 || (a->n && da == 0) ||
-	    (b->n && db == 0))
+	if (xa - xa != 0 || xb - xb != 0 || (a->n && xa == 0) ||
+	    (b->n && xb == 0))
 		return 0;
-	return da == db;
+	return xa == xb;
 }
 
-static int jval_equal(const struct jval *a, const struct jval *b)
+static int value_equal(const struct jdoc *da, json_t *a, const struct jdoc *db,
+		       json_t *b)
 {
+	void *it;
 	size_t i;
 
-	if (a->type != b->type)
+	if (json_typeof(a) != json_typeof(b))
 		return 0;
-	switch (a->type) {
-	case J_NULL:
-	case J_FALSE:
-	case J_TRUE:
-		return 1;
-	case J_NUM:
-		return num_equal(a, b);
-	case J_STR:
-		return a->n == b->n && !memcmp(a->s, b->s, a->n);
-	case J_ARR:
-		if (a->n != b->n)
+	switch (json_typeof(a)) {
+	case JSON_OBJECT:
+		if (json_object_size(a) != json_object_size(b))
 			return 0;
-		for (i = 0; i < a->n; i++)
-			if (!jval_equal(&a->items[i], &b->items[i]))
+		for (it = json_object_iter(a); it;
+		     it = json_object_iter_next(a, it)) {
+			json_t *other =
+				json_object_get(b, json_object_iter_key(it));
+
+			if (!other ||
+			    !value_equal(da, json_object_iter_value(it), db,
+					 other))
+				return 0;
+		}
+		return 1;
+	case JSON_ARRAY:
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		for (i = 0; i < json_array_size(a); i++)
+			if (!value_equal(da, json_array_get(a, i), db,
+					 json_array_get(b, i)))
 				return 0;
 		return 1;
-	case J_OBJ:
-		/* Both sorted by key, and keys are unique. */
-		if (a->n != b->n)
-			return 0;
-		for (i = 0; i < a->n; i++)
-			if (cmp_bytes(&a->members[i].key, &b->members[i].key) ||
-			    !jval_equal(&a->members[i].val, &b->members[i].val))
-				return 0;
+	case JSON_STRING:
+		return json_string_length(a) == json_string_length(b) &&
+		       !memcmp(json_string_value(a), json_string_value(b),
+			       json_string_length(a));
+	case JSON_INTEGER:
+		return num_equal(da, &da->nums[(size_t)json_integer_value(a)],
+				 db, &db->nums[(size_t)json_integer_value(b)]);
+	default: /* null, true, false (a real cannot be: see the top) */
 		return 1;
 	}
-	return 0;
 }
 
 int sup_json_check(const char *text, char *err, size_t errlen)
 {
-	struct jparser jp;
-	struct jval v;
+	struct jdoc doc;
 
 	if (!text) {
 		if (err && errlen)
@@ -625,41 +404,31 @@ int sup_json_check(const char *text, char *err, size_t errlen)
 		errno = EINVAL;
 		return -1;
 	}
-	if (parse_text(&jp, text, &v) < 0) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s at offset %zu", jp.why,
-				 jp.at);
-		errno = jp.nomem ? ENOMEM : EINVAL;
+	if (jdoc_parse(&doc, text, err, errlen) < 0)
 		return -1;
-	}
-	jval_release(&v);
+	jdoc_release(&doc);
 	return 0;
 }
 
 int sup_json_equal(const char *a, const char *b)
 {
-	struct jparser jp;
-	struct jval va, vb;
+	struct jdoc da, db;
 	int eq;
 
 	if (!a || !b)
 		return 0;
-	if (parse_text(&jp, a, &va) < 0)
+	if (jdoc_parse(&da, a, NULL, 0) < 0)
 		goto invalid;
-	if (parse_text(&jp, b, &vb) < 0) {
-		jval_release(&va);
+	if (jdoc_parse(&db, b, NULL, 0) < 0) {
+		jdoc_release(&da);
 		goto invalid;
 	}
-	eq = jval_equal(&va, &vb);
-	jval_release(&va);
-	jval_release(&vb);
+	eq = value_equal(&da, da.root, &db, db.root);
+	jdoc_release(&da);
+	jdoc_release(&db);
 	return eq;
 invalid:
-	if (jp.nomem) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
+	return errno == ENOMEM ? -1 : 0;
 }
 
 static int is_space(char c)
@@ -768,11 +537,28 @@ static int is_letter(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* Whether TEXT starts with a word that is no JSON literal: a string
+ * without its double quotes, the usual slip. */
+static int unquoted_word(const char *text)
+{
+	static const char *const literals[] = {"null", "true", "false"};
+	size_t n = 0, i;
+
+	while (is_letter(text[n]))
+		n++;
+	if (!n)
+		return 0;
+	for (i = 0; i < sizeof(literals) / sizeof(literals[0]); i++)
+		if (strlen(literals[i]) == n && !strncmp(text, literals[i], n))
+			return 0;
+	return 1;
+}
+
 /* KEY == JSON or KEY != JSON, the key being [P, END). */
 static int parse_compare(struct sup_cond *c, const char *p, const char *end,
 			 char *err, size_t errlen)
 {
-	struct jparser jp;
+	char why[256];
 	const char *q;
 	size_t len;
 
@@ -801,23 +587,17 @@ static int parse_compare(struct sup_cond *c, const char *p, const char *end,
 		cond_err(err, errlen, "out of memory");
 		return -1;
 	}
-	if (parse_text(&jp, c->json, &c->want) < 0) {
-		if (jp.nomem) {
+	if (jdoc_parse(&c->want, c->json, why, sizeof(why)) < 0) {
+		if (errno == ENOMEM)
 			cond_err(err, errlen, "out of memory");
-			errno = ENOMEM;
-			return -1;
-		}
-		/* The usual slip: a string without its quotes. */
-		if (is_letter(c->json[0]) && jp.at == 0)
+		else if (unquoted_word(c->json))
 			cond_err(err, errlen,
-				 "invalid JSON value '%s': %s at offset %zu "
-				 "(a string needs double quotes: \"%s\")",
-				 c->json, jp.why, jp.at, c->json);
+				 "invalid JSON value '%s': %s (a string needs "
+				 "double quotes: \"%s\")",
+				 c->json, why, c->json);
 		else
-			cond_err(err, errlen,
-				 "invalid JSON value '%s': %s at offset %zu",
-				 c->json, jp.why, jp.at);
-		errno = EINVAL;
+			cond_err(err, errlen, "invalid JSON value '%s': %s",
+				 c->json, why);
 		return -1;
 	}
 	return 0;
@@ -879,7 +659,7 @@ void sup_cond_free(struct sup_cond *c)
 {
 	if (!c)
 		return;
-	jval_release(&c->want);
+	jdoc_release(&c->want);
 	free(c->key);
 	free(c->json);
 	free(c);
@@ -902,8 +682,7 @@ const char *sup_cond_json(const struct sup_cond *c)
 
 int sup_cond_eval(const struct sup_cond *c, const char *current)
 {
-	struct jparser jp;
-	struct jval v;
+	struct jdoc doc;
 	int eq;
 
 	switch (c->op) {
@@ -917,15 +696,13 @@ int sup_cond_eval(const struct sup_cond *c, const char *current)
 	}
 	if (!current) {
 		eq = 0;
-	} else if (parse_text(&jp, current, &v) < 0) {
-		if (jp.nomem) {
-			errno = ENOMEM;
+	} else if (jdoc_parse(&doc, current, NULL, 0) < 0) {
+		if (errno == ENOMEM)
 			return -1;
-		}
 		eq = 0;
 	} else {
-		eq = jval_equal(&c->want, &v);
-		jval_release(&v);
+		eq = value_equal(&c->want, c->want.root, &doc, doc.root);
+		jdoc_release(&doc);
 	}
 	return c->op == SUP_COND_EQ ? eq : !eq;
 }

@@ -11,7 +11,8 @@
  * control characters, ending at the first "==" or "!=" ("a==1" works).
  * Values are compared as JSON values, not as text: numbers by value
  * (1 == 1.0 == 10e-1), strings after unescaping ("\u0041" == "A"), objects
- * whatever the order of their members, arrays element by element.
+ * whatever the order of their members, arrays element by element. JSON is
+ * RFC 8259 as jansson reads it: text is UTF-8, an object repeats no key.
  *
  * Errors: parsing returns NULL with errno set and a message in the caller's
  * buffer; nothing here prints or exits.
@@ -71,7 +72,7 @@ int sup_json_equal(const char *a, const char *b);
 /*
  * Check that TEXT is one valid JSON value (surrounding whitespace allowed).
  * Returns 0, or -1 with errno EINVAL (and a message naming the problem and
- * its byte offset in ERR) or ENOMEM.
+ * the text near it in ERR, e.g. "unexpected token near '}'") or ENOMEM.
  */
 int sup_json_check(const char *text, char *err, size_t errlen);
 

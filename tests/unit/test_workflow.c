@@ -874,9 +874,8 @@ static void test_errors(void **state)
 		{"[phase q]\nuntil = x = 1\n",
 		 "flow.ini:2: until: expected '==' or '!=' after key 'x'"},
 		{"[phase q]\nuntil = x == tru\n",
-		 "flow.ini:2: until: invalid JSON value 'tru': expected a "
-		 "value "
-		 "at offset 0 (a string needs double quotes: \"tru\")"},
+		 "flow.ini:2: until: invalid JSON value 'tru': invalid token "
+		 "near 'tru' (a string needs double quotes: \"tru\")"},
 		{MIN_PHASE MIN_AGENT "restart = sometimes\n",
 		 "flow.ini:5: invalid restart 'sometimes': expected never, "
 		 "on-failure or always"},
@@ -1158,20 +1157,18 @@ static void test_cond_parse(void **state)
 		{"x ==", "expected a JSON value after 'x =='"},
 		{"x !=   ", "expected a JSON value after 'x !='"},
 		{"x == done",
-		 "invalid JSON value 'done': expected a value at offset 0 (a "
+		 "invalid JSON value 'done': invalid token near 'done' (a "
 		 "string needs double quotes: \"done\")"},
 		{"x == 1 2",
-		 "invalid JSON value '1 2': unexpected text after the value at "
-		 "offset 2"},
+		 "invalid JSON value '1 2': end of file expected near '2'"},
 		{"x == [1,",
-		 "invalid JSON value '[1,': expected a value, found the end at "
-		 "offset 3"},
+		 "invalid JSON value '[1,': ']' expected near end of file"},
 		{"x == {\"a\":1,\"a\":2}",
-		 "invalid JSON value '{\"a\":1,\"a\":2}': duplicate key in "
-		 "object "
-		 "at offset 12"},
+		 "invalid JSON value '{\"a\":1,\"a\":2}': duplicate object "
+		 "key near '\"a\"'"},
 		{"x == \"\\x\"",
-		 "invalid JSON value '\"\\x\"': invalid escape at offset 1"},
+		 "invalid JSON value '\"\\x\"': invalid escape near "
+		 "'\"\\x'"},
 		{"exists", "expected a key after 'exists'"},
 		{"not exists", "expected a key after 'not exists'"},
 		{"not", "expected 'exists' after 'not'"},
@@ -1353,8 +1350,109 @@ static void test_json_equal(void **state)
 
 		assert_int_equal(sup_json_check("[1, }", err, sizeof(err)), -1);
 		assert_int_equal(errno, EINVAL);
-		assert_string_equal(err, "expected a value at offset 4");
+		assert_string_equal(err, "unexpected token near '}'");
 	}
+}
+
+/*
+ * What could drift between parsers: numbers taken from the text, so that
+ * jansson's 64-bit integers and doubles do not decide equality; strings
+ * and keys that hold digits, quotes and escapes; nesting; what jansson
+ * refuses that a hand parser might not.
+ */
+static void test_json_values(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int eq;
+	} cases[] = {
+		/* Past 64 bits and past a double's range, exactly. */
+		{"18446744073709551615", "18446744073709551615", 1},
+		{"18446744073709551615", "18446744073709551614", 0},
+		{"18446744073709551615", "1.8446744073709551615e19", 1},
+		{"-9223372036854775809", "-9223372036854775809.0", 1},
+		{"-9223372036854775809", "-9223372036854775808", 0},
+		{"1e309", "10e308", 1},
+		{"-1e309", "1e309", 0},
+		{"2.5e-324", "25e-325", 1},
+		{"{\"n\":18446744073709551616}",
+		 "{\"n\":1.8446744073709551616e19}", 1},
+		/* Numbers stay with their own member, whatever the order. */
+		{"{\"a\":1,\"b\":2,\"c\":3,\"d\":[4,5],\"e\":{\"f\":6}}",
+		 "{\"e\":{\"f\":6.0},\"d\":[4,5],\"c\":3,\"b\":2,\"a\":1}", 1},
+		{"{\"a\":1,\"b\":2}", "{\"a\":2,\"b\":1}", 0},
+		{"[1,\"2\",3]", "[1,2,3]", 0},
+		{"[1,\"2\",3]", "[1.0,\"2\",3e0]", 1},
+		/* Digits, quotes and escapes inside strings and keys are text.
+		 */
+		{"\"1\"", "\"1.0\"", 0},
+		{"\"a\\\"1\"", "\"a\\u00221\"", 1},
+		{"{\"1\":\"-2\\\\\",\"3\":4}", "{\"3\":4.0,\"1\":\"-2\\\\\"}",
+		 1},
+		{"{\"1e5\":1}", "{\"100000\":1}", 0},
+		/* Escapes and what they stand for. */
+		{"\"\\u00E9\\u00e9\"", "\"\xc3\xa9\xc3\xa9\"", 1},
+		{"\"\\uD83D\\uDE00\"", "\"\\ud83d\\ude00\"", 1},
+		{"\"\\u2028\"", "\"\xe2\x80\xa8\"", 1},
+		{"{\"\\u00e9\":[{\"x\":\"\\u0000\"}]}",
+		 "{\"\xc3\xa9\":[{\"x\":\"\\u0000\"}]}", 1},
+		{"{\"a\":[[],{},[{}]]}", "{\"a\":[[],{},[{}]]}", 1},
+		{"{\"a\":[[],{},[{}]]}", "{\"a\":[[],{},[[]]]}", 0},
+		/* Refused: not JSON, however close, and what jansson refuses.
+		 */
+		{"1.2.3", "1.2", 0},
+		{"-01", "-1", 0},
+		{"01.5", "1.5", 0},
+		{"1.e5", "1e5", 0},
+		{"1e+", "1", 0},
+		{"-", "-", 0},
+		{"- 1", "-1", 0},
+		{"1true", "1", 0},
+		{"[1 2]", "[1,2]", 0},
+		{"[1e400 2]", "[1e400,2]", 0},
+		{"\"\xff\"", "\"\xff\"", 0},
+		{"\"\xc3\"", "\"\xc3\"", 0},
+		{"{\"a\\u0000\":1}", "{\"a\\u0000\":1}", 0},
+		{"{\"a\":1,\"\\u0061\":1}", "{\"a\":1}", 0},
+	};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (sup_json_equal(cases[i].a, cases[i].b) != cases[i].eq ||
+		    sup_json_equal(cases[i].b, cases[i].a) != cases[i].eq)
+			fail_msg("'%s' vs '%s': expected %s", cases[i].a,
+				 cases[i].b, cases[i].eq ? "equal" : "unequal");
+		/* Valid exactly when equal to itself. */
+		if ((sup_json_check(cases[i].a, NULL, 0) == 0) !=
+		    (sup_json_equal(cases[i].a, cases[i].a) == 1))
+			fail_msg("'%s': check and equality disagree",
+				 cases[i].a);
+	}
+
+	/* A number too big for jansson does not hide the error after it,
+	 * and an error names the token as written, not what it was masked
+	 * with. */
+	assert_int_equal(sup_json_check("[1e400, }", err, sizeof(err)), -1);
+	assert_string_equal(err, "unexpected token near '}'");
+	assert_int_equal(
+		sup_json_check("123456789012345678901 x", err, sizeof(err)),
+		-1);
+	assert_string_equal(err, "end of file expected near 'x'");
+	assert_int_equal(sup_json_check("[12 34]", err, sizeof(err)), -1);
+	assert_string_equal(err, "']' expected near '34'");
+	assert_int_equal(sup_json_check("\"\xff\"", err, sizeof(err)), -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* Conditions on such values. */
+	assert_int_equal(
+		eval("k == 18446744073709551615", "18446744073709551615"), 1);
+	assert_int_equal(
+		eval("k == 18446744073709551615", "18446744073709551614"), 0);
+	assert_int_equal(eval("k == {\"s\":\"\\u00e9\",\"n\":[1,{\"m\":2}]}",
+			      "{\"n\":[1.0,{\"m\":20e-1}],\"s\":\"\xc3\xa9\"}"),
+			 1);
+	assert_int_equal(eval("k != [1,[2,[3]]]", "[1,[2,[3.5]]]"), 1);
 }
 
 /* A text of DEPTH nested arrays (OPEN), then the closing brackets. */
@@ -1390,7 +1488,7 @@ static void test_json_depth(void **state)
 
 	a = nested(SUP_JSON_DEPTH_MAX + 1, "[", "]");
 	assert_int_equal(sup_json_check(a, err, sizeof(err)), -1);
-	assert_string_equal(err, "nested too deeply at offset 64");
+	assert_string_equal(err, "nested deeper than 64 levels");
 	assert_int_equal(sup_json_equal(a, a), 0);
 	free(a);
 	/* Far deeper, unterminated, both kinds. */
@@ -1516,6 +1614,7 @@ int main(void)
 		cmocka_unit_test(test_cond_parse),
 		cmocka_unit_test(test_cond_eval),
 		cmocka_unit_test(test_json_equal),
+		cmocka_unit_test(test_json_values),
 		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_garbage),
 	};
