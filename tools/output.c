@@ -12,7 +12,9 @@
  * is null, columns of type WAL_JSON are embedded as they are when they are
  * valid JSON (else as a string), and text is a string with every control
  * character escaped and invalid UTF-8 replaced by U+FFFD. The output is
- * therefore always valid JSON, whatever the store holds.
+ * therefore always valid JSON, whatever the store holds. jansson validates
+ * the JSON and numbers and escapes the strings; this file streams the
+ * documents around them, as jansson would build each whole first.
  *
  * Text tables are buffered until the list ends (widths need every row);
  * JSON is streamed.
@@ -28,13 +30,14 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include <jansson.h>
+
 #include "tools/output.h"
 #include "tools/cli.h"
 
-#define CELL_MAX   40  /* widest text cell of a table */
-#define CELL_MIN   4   /* narrowest a column shrinks to fit a terminal */
-#define VALUE_MAX  100 /* widest value in an object's lines */
-#define JSON_DEPTH 512 /* deepest nesting out_json_valid() accepts */
+#define CELL_MAX  40  /* widest text cell of a table */
+#define CELL_MIN  4   /* narrowest a column shrinks to fit a terminal */
+#define VALUE_MAX 100 /* widest value in an object's lines */
 
 static int utf8_out; /* the locale's charset is UTF-8 */
 
@@ -111,230 +114,113 @@ static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
 
 /* ---- JSON ------------------------------------------------------------ */
 
-struct jparse {
-	const unsigned char *p;
-	int depth;
-};
+/* jansson reads the JSON; integers as reals, so that one past 64 bits is a
+ * number still (SQLite's json_valid() takes it), and \u0000 is allowed. */
+#define JSON_READ (JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL)
 
-static void json_skip_ws(struct jparse *j)
+static void *json_alloc_ok(void *p)
 {
-	while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
-		j->p++;
-}
-
-static int is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_hex(unsigned char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int json_number(struct jparse *j)
-{
-	if (*j->p == '-')
-		j->p++;
-	if (*j->p == '0') {
-		j->p++;
-	} else if (is_digit(*j->p)) {
-		while (is_digit(*j->p))
-			j->p++;
-	} else {
-		return 0;
+	if (!p) {
+		fprintf(stderr, "%s: out of memory\n", cmd_prog);
+		exit(EXIT_FAIL);
 	}
-	if (*j->p == '.') {
-		j->p++;
-		if (!is_digit(*j->p))
-			return 0;
-		while (is_digit(*j->p))
-			j->p++;
-	}
-	if (*j->p == 'e' || *j->p == 'E') {
-		j->p++;
-		if (*j->p == '+' || *j->p == '-')
-			j->p++;
-		if (!is_digit(*j->p))
-			return 0;
-		while (is_digit(*j->p))
-			j->p++;
-	}
-	return 1;
-}
-
-static int json_string(struct jparse *j)
-{
-	uint32_t cp;
-	size_t len;
-	int i;
-
-	if (*j->p != '"')
-		return 0;
-	j->p++;
-	for (;;) {
-		if (*j->p == '"') {
-			j->p++;
-			return 1;
-		}
-		if (*j->p < 0x20) /* a control character, or the end */
-			return 0;
-		if (*j->p == '\\') {
-			j->p++;
-			if (*j->p == 'u') {
-				for (i = 1; i <= 4; i++)
-					if (!is_hex(j->p[i]))
-						return 0;
-				j->p += 5;
-			} else if (*j->p && strchr("\"\\/bfnrt", *j->p)) {
-				j->p++;
-			} else {
-				return 0;
-			}
-			continue;
-		}
-		len = utf8_seq(j->p, &cp);
-		if (!len)
-			return 0;
-		j->p += len;
-	}
-}
-
-static int json_literal(struct jparse *j, const char *word)
-{
-	size_t n = strlen(word);
-
-	if (strncmp((const char *)j->p, word, n))
-		return 0;
-	j->p += n;
-	return 1;
-}
-
-static int json_value(struct jparse *j);
-
-/* An object or array at J, closed by CLOSE; members when OBJECT. */
-static int json_container(struct jparse *j, int object)
-{
-	unsigned char close = object ? '}' : ']';
-
-	if (++j->depth > JSON_DEPTH)
-		return 0;
-	j->p++;
-	json_skip_ws(j);
-	if (*j->p == close)
-		goto done;
-	for (;;) {
-		if (object) {
-			json_skip_ws(j);
-			if (!json_string(j))
-				return 0;
-			json_skip_ws(j);
-			if (*j->p != ':')
-				return 0;
-			j->p++;
-		}
-		if (!json_value(j))
-			return 0;
-		json_skip_ws(j);
-		if (*j->p == close)
-			break;
-		if (*j->p != ',')
-			return 0;
-		j->p++;
-	}
-done:
-	j->p++;
-	j->depth--;
-	return 1;
-}
-
-static int json_value(struct jparse *j)
-{
-	json_skip_ws(j);
-	switch (*j->p) {
-	case '{':
-		return json_container(j, 1);
-	case '[':
-		return json_container(j, 0);
-	case '"':
-		return json_string(j);
-	case 't':
-		return json_literal(j, "true");
-	case 'f':
-		return json_literal(j, "false");
-	case 'n':
-		return json_literal(j, "null");
-	default:
-		return json_number(j);
-	}
+	return p;
 }
 
 int out_json_valid(const char *text)
 {
-	struct jparse j = {(const unsigned char *)text, 0};
+	json_t *v = json_loads(text, JSON_READ, NULL);
 
-	if (!json_value(&j))
-		return 0;
-	json_skip_ws(&j);
-	return *j.p == '\0';
+	json_decref(v);
+	return v != NULL;
 }
 
+/* Whether the SQLite number TEXT is a JSON number (not "Inf"). */
 static int json_number_valid(const char *text)
 {
-	struct jparse j = {(const unsigned char *)text, 0};
+	json_t *v = json_loads(text, JSON_READ, NULL);
+	int ok = json_is_number(v);
 
-	return json_number(&j) && *j.p == '\0';
+	json_decref(v);
+	return ok;
 }
 
-void out_json_string(FILE *fp, const char *text)
+/* C in lower case when it is a hex digit A-F. */
+static int hex_lower(char c)
 {
-	const unsigned char *p = (const unsigned char *)text;
-	uint32_t cp;
+	return c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c;
+}
+
+/*
+ * Write DUMPED, the content of a JSON string as jansson writes it, with
+ * what smithers adds: DEL escaped like the other control characters,
+ * U+2028 and U+2029 escaped too (they end a line in JavaScript), and the
+ * hex digits of an escape in lower case, as they have always been.
+ */
+static void put_dumped(FILE *fp, const char *dumped)
+{
+	const char *p = dumped;
+	int i;
+
+	while (*p) {
+		if (*p == '\\' && p[1] == 'u') {
+			for (i = 0; i < 6 && *p; i++, p++)
+				fputc(hex_lower(*p), fp);
+		} else if (*p == '\\' && p[1]) {
+			fwrite(p, 1, 2, fp);
+			p += 2;
+		} else if (*p == 0x7f) {
+			fputs("\\u007f", fp);
+			p++;
+		} else if (!strncmp(p, "\xe2\x80\xa8", 3) ||
+			   !strncmp(p, "\xe2\x80\xa9", 3)) {
+			fputs(p[2] == '\xa8' ? "\\u2028" : "\\u2029", fp);
+			p += 3;
+		} else {
+			fputc(*p++, fp);
+		}
+	}
+}
+
+/* Write the N bytes at RUN, valid UTF-8, escaped by jansson (without the
+ * quotes). */
+static void put_run(FILE *fp, const unsigned char *run, size_t n)
+{
+	json_t *s;
+	char *dumped;
 	size_t len;
 
+	if (!n)
+		return;
+	s = json_alloc_ok(json_stringn((const char *)run, n));
+	dumped = json_alloc_ok(json_dumps(s, JSON_ENCODE_ANY));
+	len = strlen(dumped);
+	dumped[len - 1] = '\0';
+	put_dumped(fp, dumped + 1);
+	free(dumped);
+	json_decref(s);
+}
+
+/* jansson takes UTF-8 only: the runs between bytes that are not UTF-8 go
+ * to it, and each such byte is written as U+FFFD. */
+void out_json_string(FILE *fp, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text, *run = p;
+	uint32_t cp;
+	size_t k;
+
 	fputc('"', fp);
-	while (*p) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", fp);
-			break;
-		case '\\':
-			fputs("\\\\", fp);
-			break;
-		case '\n':
-			fputs("\\n", fp);
-			break;
-		case '\r':
-			fputs("\\r", fp);
-			break;
-		case '\t':
-			fputs("\\t", fp);
-			break;
-		case '\b':
-			fputs("\\b", fp);
-			break;
-		case '\f':
-			fputs("\\f", fp);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				fprintf(fp, "\\u%04x", *p);
-				break;
-			}
-			len = utf8_seq(p, &cp);
-			if (!len) {
-				fputs("\\ufffd", fp);
-				break;
-			}
-			/* Line and paragraph separators break JavaScript. */
-			if (cp == 0x2028 || cp == 0x2029)
-				fprintf(fp, "\\u%04x", (unsigned)cp);
-			else
-				fwrite(p, 1, len, fp);
-			p += len;
+	for (;;) {
+		k = *p ? utf8_seq(p, &cp) : 0;
+		if (k) {
+			p += k;
 			continue;
 		}
-		p++;
+		put_run(fp, run, (size_t)(p - run));
+		if (!*p)
+			break;
+		fputs("\\ufffd", fp);
+		run = ++p;
 	}
 	fputc('"', fp);
 }

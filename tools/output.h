@@ -46,10 +46,12 @@ void out_object_end(struct out *o);
 /* Print the JSON document for SQL NULL (a missing single thing). */
 void out_json_null(struct out *o);
 
-/* Write TEXT as a JSON string: escaped, invalid UTF-8 as U+FFFD. */
+/* Write TEXT as a JSON string: escaped (control characters, DEL, U+2028
+ * and U+2029 too), each byte that is not UTF-8 as U+FFFD. */
 void out_json_string(FILE *fp, const char *text);
 
-/* Non-zero when TEXT is exactly one valid JSON value (RFC 8259). */
+/* Non-zero when TEXT is exactly one valid JSON value (RFC 8259) as jansson
+ * reads it: a number past a double's range, or a NUL in a key, is not. */
 int out_json_valid(const char *text);
 
 /* Set from the locale: whether text output may use UTF-8. Call once. */
