@@ -14,7 +14,7 @@
  * character escaped and invalid UTF-8 replaced by U+FFFD. The output is
  * therefore always valid JSON, whatever the store holds. jansson validates
  * the JSON and numbers and escapes the strings; this file streams the
- * documents around them, as jansson would build each whole first.
+ * documents around them rather than build each whole first.
  *
  * Text tables are buffered until the list ends (widths need every row);
  * JSON is streamed.
