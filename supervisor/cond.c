@@ -12,7 +12,9 @@
  *   and overwritten with a 0 and spaces. jansson never refuses a number
  *   then, and an error it reports is where it is in the text as written.
  *   What the JSON grammar refuses ("01", "1.", "-") is not overwritten, or
- *   not wholly, and jansson refuses it as it stands;
+ *   not wholly, and jansson refuses it as it stands. A number keeps what
+ *   comes before and after it (a 0 glued to a stray '-' would be "-0":
+ *   masking stops at one);
  * - walking the parsed value in text order (jansson keeps an object's
  *   members in the order they came), each 0 is set to the index of its
  *   number. Nesting deeper than SUP_JSON_DEPTH_MAX is refused there.
@@ -203,6 +205,10 @@ static int mask_numbers(struct jdoc *doc, const char *text, char *masked)
 			continue;
 		}
 		len = number_len(p);
+		/* A '-' that starts no number is refused by jansson as it
+		 * stands; masking on would turn "--1" into a valid "-0". */
+		if (!len && *p == '-')
+			break;
 		if (!len) {
 			p++;
 			continue;
