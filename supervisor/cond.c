@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "supervisor/cond.h"
 
 enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
@@ -377,26 +378,6 @@ static int parse_string(struct jparser *jp, struct jval *v)
 
 static int parse_value(struct jparser *jp, struct jval *v, int depth);
 
-/* Make room for one more element in *ARR (of SIZE-byte elements). */
-static int grow(void **arr, size_t n, size_t *cap, size_t size)
-{
-	size_t ncap;
-	void *a;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 4;
-	if (ncap > SIZE_MAX / size)
-		return -1;
-	a = realloc(*arr, ncap * size);
-	if (!a)
-		return -1;
-	memset((char *)a + n * size, 0, (ncap - n) * size);
-	*arr = a;
-	*cap = ncap;
-	return 0;
-}
-
 static int parse_array(struct jparser *jp, struct jval *v, int depth)
 {
 	size_t cap = 0;
@@ -410,7 +391,7 @@ static int parse_array(struct jparser *jp, struct jval *v, int depth)
 		return 0;
 	}
 	for (;;) {
-		if (grow(&items, v->n, &cap, sizeof(struct jval)) < 0) {
+		if (cm_grow(&items, &cap, v->n, sizeof(struct jval)) < 0) {
 			v->items = items;
 			return jnomem(jp);
 		}
@@ -461,7 +442,8 @@ static int parse_object(struct jparser *jp, struct jval *v, int depth)
 		return 0;
 	}
 	for (;;) {
-		if (grow(&members, v->n, &cap, sizeof(struct jmember)) < 0) {
+		if (cm_grow(&members, &cap, v->n, sizeof(struct jmember)) <
+		    0) {
 			v->members = members;
 			return jnomem(jp);
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "shm/shm.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
@@ -29,14 +30,6 @@ struct sup_mirror {
 	uint64_t messages, bytes, rejected, restarts;
 	int64_t last_beat_ms;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void copy(char *dst, size_t len, const char *src)
 {
@@ -248,7 +241,7 @@ void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
 		at += kl + (vl == NO_VALUE ? 0 : vl);
 	}
 	m->held_len = 0;
-	now = wall_ms();
+	now = cm_wall_ms();
 	for (size_t i = 0; i < m->nagents; i++)
 		if (m->dirty[i]) {
 			m->agents[i].updated_ms = now;

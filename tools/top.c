@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/units.h"
 #include "tools/cli.h"
 #include "tools/output.h"
 #include "tools/top.h"
@@ -32,6 +34,7 @@
 #define PROG "smithers-top"
 /* The heartbeat is written at least every 500 ms: four missed is dead. */
 #define ALIVE_MS 2000
+#define DELAY_MIN_MS 100
 #define DELAY_MAX_MS 3600000
 
 const char *const top_col_names[COL_COUNT] = {
@@ -42,14 +45,6 @@ const char *const top_col_names[COL_COUNT] = {
 	[COL_TOKENS] = "TOKENS",   [COL_LAST] = "LAST",
 	[COL_AGE] = "AGE",
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double mono_s(void)
 {
@@ -129,7 +124,7 @@ void top_sample(struct top *t, int keys)
 	size_t used;
 
 	shm_read_header(t->r, &s->h);
-	s->now_ms = wall_ms();
+	s->now_ms = cm_wall_ms();
 	now = mono_s();
 	s->alive = shm_writer_alive(t->r, ALIVE_MS) == 1;
 	s->wal_bytes = stat(t->wal_path, &st) ? -1 : (long long)st.st_size;
@@ -694,16 +689,16 @@ static int bad_usage(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* -d: a duration (common/units.h; a bare number is seconds), 0.1 s to an
+ * hour. */
 static int parse_delay(const char *s, int *ms)
 {
-	char *end;
-	double d;
+	int64_t v;
 
-	errno = 0;
-	d = strtod(s, &end);
-	if (!*s || *end || errno || !(d >= 0.1) || d * 1000 > DELAY_MAX_MS)
+	if (cm_parse_duration(s, &v) < 0 || v < DELAY_MIN_MS ||
+	    v > DELAY_MAX_MS)
 		return -1;
-	*ms = (int)lround(d * 1000);
+	*ms = (int)v;
 	return 0;
 }
 
