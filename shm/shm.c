@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/procstat.h"
 #include "shm/shm.h"
 
 /* ---- the layout -------------------------------------------------------- */
@@ -167,14 +169,6 @@ static int read_whole(const _Atomic uint32_t *seq, void *dst,
 
 /* ---- names and clocks ---------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "/smithers-<dev>-<ino>" of the state dir STATE_DIR. */
 static int segment_name(const char *state_dir, char *name, size_t len)
 {
@@ -187,32 +181,13 @@ static int segment_name(const char *state_dir, char *name, size_t len)
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat: the start time in clock ticks; 0 if none. */
+/* The start time of PID in clock ticks after boot (a zombie's too); 0 if
+ * there is no such process. */
 static uint64_t start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	ssize_t n;
-	int fd;
+	struct cm_proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* After the command's closing parenthesis: fields 3 onwards. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	for (int field = 2; p && field < 21; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &t) != 1)
-		return 0;
-	return t;
+	return cm_proc_stat(pid, &st) == 0 ? (uint64_t)st.start : 0;
 }
 
 static uint32_t hash_key(const char *key)
@@ -355,8 +330,8 @@ struct shm_writer *shm_writer_create(const char *state_dir,
 	w->h->total_size = w->size;
 	w->h->writer_pid = (int32_t)getpid();
 	w->h->writer_start = start_time(getpid());
-	w->h->started_ms = wall_ms();
-	atomic_store_explicit(&w->h->heartbeat_ms, wall_ms(),
+	w->h->started_ms = cm_wall_ms();
+	atomic_store_explicit(&w->h->heartbeat_ms, cm_wall_ms(),
 			      memory_order_relaxed);
 	/* Readers check the magic last: the rest is there before it. */
 	atomic_thread_fence(memory_order_release);
@@ -456,7 +431,7 @@ void shm_count(struct shm_writer *w, const struct shm_counters *add,
 
 void shm_heartbeat(struct shm_writer *w)
 {
-	atomic_store_explicit(&w->h->heartbeat_ms, wall_ms(),
+	atomic_store_explicit(&w->h->heartbeat_ms, cm_wall_ms(),
 			      memory_order_release);
 }
 
@@ -552,7 +527,7 @@ int shm_key_set(struct shm_writer *w, const char *key, const char *json,
 	k->value_len = k->truncated ? 0 : (uint32_t)len;
 	if (!k->truncated)
 		memcpy(k->value, json, len);
-	k->updated_ms = wall_ms();
+	k->updated_ms = cm_wall_ms();
 	write_end(&k->seq);
 	if (!found) {
 		header_begin(w);
@@ -905,5 +880,5 @@ int shm_writer_alive(const struct shm_reader *r, int64_t max_age_ms)
 		return 0;
 	if (start_time(r->pid) != r->start)
 		return 0; /* the pid was recycled */
-	return wall_ms() - beat < max_age_ms;
+	return cm_wall_ms() - beat < max_age_ms;
 }

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/stream.h"
@@ -63,7 +64,7 @@ static void act_spawned(struct agent *a, const struct agent_ev *x)
 	const struct sup_agent *sp = a->spec;
 
 	(void)x;
-	a->started_ms = mono_ms();
+	a->started_ms = cm_mono_ms();
 	set_text(&a->end.why, NULL);
 	set_text(&a->end.fail_text, NULL);
 	set_text(&a->end.result_text, NULL);
@@ -394,7 +395,7 @@ static void agent_exited(struct agent *a, int status)
 	ev = agent_verdict(sp, a->attempt, ok, r->p.stopping != 0,
 			   a->end.proto_error);
 	if (ev != AE_CANCEL) {
-		if (mono_ms() - a->started_ms >= sp->startsecs_ms)
+		if (cm_mono_ms() - a->started_ms >= sp->startsecs_ms)
 			a->consecutive = 0;
 		if (!ok)
 			a->failures++, a->consecutive++;

@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/stream.h"
@@ -157,7 +158,7 @@ struct commit *commit_new(struct run *r, int full)
 		if (!c->sync_ev || event_add(c->sync_ev, NULL) < 0)
 			return NULL; /* commit_end() frees it */
 	}
-	c->last_heartbeat_ms = mono_ms();
+	c->last_heartbeat_ms = cm_mono_ms();
 	return c;
 }
 
@@ -229,7 +230,7 @@ void disk_full(struct run *r, const char *why)
 	if (c->disk_full)
 		return;
 	c->disk_full = 1;
-	c->disk_full_ms = wall_ms();
+	c->disk_full_ms = cm_wall_ms();
 	sup_log(SUP_ERROR,
 		"%s: the disk is full; holding the changes not yet "
 		"committed, reading no more from the agents until there is "
@@ -247,7 +248,7 @@ void disk_full(struct run *r, const char *why)
 static void disk_back(struct run *r)
 {
 	struct commit *c = r->c;
-	int64_t secs = (wall_ms() - c->disk_full_ms + 500) / 1000;
+	int64_t secs = (cm_wall_ms() - c->disk_full_ms + 500) / 1000;
 	char *value;
 
 	if (sup_streams_retry_parked(r->streams))
@@ -304,7 +305,7 @@ static int turn_result(struct commit *c)
 int commit_turn(struct run *r)
 {
 	struct commit *c = r->c;
-	int64_t now = mono_ms();
+	int64_t now = cm_mono_ms();
 	struct timespec t0, t1;
 
 	if (r->p.exec_id && now - c->last_heartbeat_ms >= HEARTBEAT_MS) {
@@ -355,7 +356,7 @@ void serve_gc(struct run *r)
 	struct commit *c = r->c;
 	struct wrk_msg reply = {.type = WRK_REPLY, .seq = c->gc_seq};
 	struct wal_gc_result g = {0};
-	int64_t t0 = mono_ms();
+	int64_t t0 = cm_mono_ms();
 	int status;
 	char *text;
 
@@ -364,7 +365,7 @@ void serve_gc(struct run *r)
 	if (status)
 		sup_log(SUP_WARN, "gc: %s", wal_errmsg(r->w));
 	else
-		sup_log(SUP_INFO, "gc done in %" PRId64 " ms", mono_ms() - t0);
+		sup_log(SUP_INFO, "gc done in %" PRId64 " ms", cm_mono_ms() - t0);
 	text = sup_gc_answer(&g, status, status ? wal_errmsg(r->w) : NULL);
 	reply.text = text;
 	if (!text || sup_stream_send(c->gc_from, &reply) < 0)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "shm/shm.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
@@ -29,14 +30,6 @@ struct sup_mirror {
 	struct shm_counters counted; /* for the next publish */
 	int64_t last_beat_ms;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void copy(char *dst, size_t len, const char *src)
 {
@@ -200,7 +193,7 @@ void sup_mirror_agent(struct sup_mirror *m, size_t index,
 	if (a->started_ms >= 0)
 		s->started_ms = a->started_ms;
 	else if (runs_anew)
-		s->started_ms = wall_ms();
+		s->started_ms = cm_wall_ms();
 }
 
 void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
@@ -268,7 +261,7 @@ void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
 		at += kl + (vl == NO_VALUE ? 0 : vl);
 	}
 	m->held_len = 0;
-	now = wall_ms();
+	now = cm_wall_ms();
 	for (size_t i = 0; i < m->nagents; i++)
 		if (m->dirty[i]) {
 			m->agents[i].updated_ms = now;

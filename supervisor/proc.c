@@ -1,5 +1,6 @@
 /*
- * proc.c - processes of an earlier supervisor, from /proc (proc.h).
+ * proc.c - processes of an earlier supervisor, from /proc (proc.h). The
+ * stat line itself is read by common/procstat.c.
  *
  * Why a recorded group may be killed even when its leader is gone: the
  * kernel does not hand out a pid while it is still the id of a process
@@ -21,63 +22,21 @@
 
 #include "supervisor/proc.h"
 
-int sup_proc_stat(pid_t pid, struct sup_proc_stat *out)
-{
-	char path[64], buf[1024], *p, *end;
-	long long v[22]; /* fields 3 to 24; v[0] stands for the state */
-	ssize_t n;
-	int fd, i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* The command name (field 2) may hold anything, ')' included: the
-	 * fields that follow start after the last one. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || !p[2])
-		return -1;
-	out->state = p[2];
-	p = strchr(p + 2, ' ');
-	/* Not further: field 25 (rsslim) is often 2^64 - 1, past strtoll. */
-	for (i = 1; i < 22 && p; i++) {
-		errno = 0;
-		/* pgrp and the like may be negative: read them signed. */
-		v[i] = strtoll(p, &end, 10);
-		if (end == p || errno)
-			return -1;
-		p = end;
-	}
-	if (i < 22)
-		return -1;
-	out->ppid = (pid_t)v[1];		     /* field 4 */
-	out->pgrp = (pid_t)v[2];		     /* field 5 */
-	out->ticks = (uint64_t)v[11] + (uint64_t)v[12]; /* fields 14, 15 */
-	out->start = v[19];			     /* field 22 */
-	out->rss_pages = v[21];			     /* field 24 */
-	return 0;
-}
-
 int64_t sup_proc_start(pid_t pid)
 {
-	struct sup_proc_stat f;
+	struct cm_proc_stat f;
 
-	if (pid <= 0 || sup_proc_stat(pid, &f) < 0 || f.state == 'Z' ||
+	if (pid <= 0 || cm_proc_stat(pid, &f) < 0 || f.state == 'Z' ||
 	    f.state == 'X')
 		return -1;
 	return f.start;
 }
 
-int sup_proc_each(int (*fn)(pid_t pid, const struct sup_proc_stat *st,
+int sup_proc_each(int (*fn)(pid_t pid, const struct cm_proc_stat *st,
 			    void *arg),
 		  void *arg)
 {
-	struct sup_proc_stat f;
+	struct cm_proc_stat f;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 	int rc = 0;
@@ -88,7 +47,7 @@ int sup_proc_each(int (*fn)(pid_t pid, const struct sup_proc_stat *st,
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
-		if (*end || pid <= 0 || sup_proc_stat((pid_t)pid, &f) < 0 ||
+		if (*end || pid <= 0 || cm_proc_stat((pid_t)pid, &f) < 0 ||
 		    f.state == 'Z' || f.state == 'X')
 			continue;
 		rc = fn((pid_t)pid, &f, arg);
@@ -150,7 +109,7 @@ int sup_proc_kill_group(pid_t pid, int64_t start)
 	return 1;
 }
 
-static int in_group(pid_t pid, const struct sup_proc_stat *st, void *arg)
+static int in_group(pid_t pid, const struct cm_proc_stat *st, void *arg)
 {
 	(void)pid;
 	return st->pgrp == *(pid_t *)arg;

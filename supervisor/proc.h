@@ -13,16 +13,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The fields of /proc/PID/stat we use. */
-struct sup_proc_stat {
-	char state; /* R, S, D, T, t, Z (a zombie), X (dead) ... */
-	pid_t ppid, pgrp;
-	uint64_t ticks;	   /* user and system CPU time, in clock ticks */
-	int64_t start;	   /* start time, in ticks after boot */
-	int64_t rss_pages; /* resident pages */
-};
-/* Read them for PID; -1 when there is no such process. */
-int sup_proc_stat(pid_t pid, struct sup_proc_stat *out);
+#include "common/procstat.h"
+
+/* The fields of /proc/PID/stat are read by common/procstat.h, the one
+ * reader. */
 
 /* Start time of PID in ticks after boot; -1 when there is no such process
  * or it is a zombie (it has ended: only its exit status is left). */
@@ -30,7 +24,7 @@ int64_t sup_proc_start(pid_t pid);
 
 /* Call FN for each live process (not a zombie) with its fields, until it
  * returns non-zero; that value, or 0, or -1 if /proc cannot be read. */
-int sup_proc_each(int (*fn)(pid_t pid, const struct sup_proc_stat *st,
+int sup_proc_each(int (*fn)(pid_t pid, const struct cm_proc_stat *st,
 			    void *arg),
 		  void *arg);
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/grow.h"
 #include "supervisor/proc.h"
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
@@ -31,22 +32,6 @@ static int64_t col_int(const struct wal_row *row, const char *name)
 	const char *v = wal_row_value(row, name);
 
 	return v ? strtoll(v, NULL, 10) : 0;
-}
-
-/* Room in *V (of *CAP items of SIZE bytes) for item N: 0, or -1. */
-static int grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	void **p = v, *grown;
-	size_t c = *cap ? 2 * *cap : 8;
-
-	if (n < *cap)
-		return 0;
-	grown = realloc(*p, c * size);
-	if (!grown)
-		return -1;
-	*p = grown;
-	*cap = c;
-	return 0;
 }
 
 struct incomplete {
@@ -65,7 +50,7 @@ static int add_incomplete(const struct wal_row *row, void *arg)
 	struct incompletes *in = arg;
 	const char *boot = wal_row_value(row, "boot_id");
 
-	if (grow(&in->v, &in->cap, in->n, sizeof(*in->v)) < 0)
+	if (cm_grow(&in->v, &in->cap, in->n, sizeof(*in->v)) < 0)
 		return -1;
 	in->v[in->n].id = col_int(row, "id");
 	in->v[in->n].name = xasprintf("%s", wal_row_value(row, "name"));
@@ -85,7 +70,7 @@ static int stale_kill(struct stale *st, pid_t pid, int64_t start)
 {
 	if (!sup_proc_kill_group(pid, start))
 		return 0;
-	if (grow(&st->groups, &st->cap, st->n, sizeof(*st->groups)) == 0)
+	if (cm_grow(&st->groups, &st->cap, st->n, sizeof(*st->groups)) == 0)
 		st->groups[st->n++] = pid;
 	return 1;
 }
@@ -158,7 +143,7 @@ struct strays {
 	size_t n, cap;
 };
 
-static int find_stray(pid_t pid, const struct sup_proc_stat *st, void *arg)
+static int find_stray(pid_t pid, const struct cm_proc_stat *st, void *arg)
 {
 	struct strays *s = arg;
 	char cmd[8192];
@@ -169,7 +154,7 @@ static int find_stray(pid_t pid, const struct sup_proc_stat *st, void *arg)
 		return 0;
 	cmd[n] = '\0';
 	log = wrk_ctl_worker_of(cmd, (size_t)n, s->state_dir);
-	if (log && grow(&s->v, &s->cap, s->n, sizeof(*s->v)) == 0)
+	if (log && cm_grow(&s->v, &s->cap, s->n, sizeof(*s->v)) == 0)
 		s->v[s->n++] = (struct stray){pid, st->start,
 					      xasprintf("%s", log)};
 	return 0;
@@ -183,7 +168,7 @@ struct stray_kill {
 	int killed;
 };
 
-static int kill_stray_child(pid_t pid, const struct sup_proc_stat *st,
+static int kill_stray_child(pid_t pid, const struct cm_proc_stat *st,
 			    void *arg)
 {
 	struct stray_kill *k = arg;
@@ -246,7 +231,7 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 	}
 	if (!wal_row_value(row, "agent_id"))
 		return 0;
-	if (grow(&p->agents, &p->cap, p->n, sizeof(*p->agents)) < 0)
+	if (cm_grow(&p->agents, &p->cap, p->n, sizeof(*p->agents)) < 0)
 		return -1;
 	a = &p->agents[p->n++];
 	a->id = col_int(row, "agent_id");

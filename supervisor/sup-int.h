@@ -185,8 +185,6 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Replace *SLOT by a copy of TEXT (NULL: none). */
 void set_text(char **slot, const char *text);
 struct timeval tv_ms(int64_t ms);
-int64_t mono_ms(void);
-int64_t wall_ms(void);
 
 /* ---- commit.c ------------------------------------------------------------ */
 

@@ -151,15 +151,13 @@ ssize_t sup_workflow_find_agent(const struct sup_workflow *wf,
 				const char *name);
 
 /*
- * The value forms of the file, for other front ends: a duration ("250ms",
- * "1.5s", "2m", "1h"; a bare number is seconds) into *MS, a size ("512",
- * "64K", "10M", "1G", binary multiples) into *BYTES, a signal name ("TERM",
- * "SIGTERM", "term") into its number. Return 0 (the signal number), or -1
- * with errno EINVAL (not of the form) or ERANGE (too large).
+ * A stop_signal value: the name (as common/units.h reads it: "TERM",
+ * "SIGTERM", "term") of TERM, INT, HUP, KILL, USR1, USR2 or QUIT. Its
+ * number, or -1 with errno EINVAL. Durations, sizes and counts of the file
+ * are common/units.h's cm_parse_duration(), cm_parse_size(),
+ * cm_parse_int().
  */
-int sup_parse_duration(const char *text, int64_t *ms);
-int sup_parse_size(const char *text, int64_t *bytes);
-int sup_parse_signal(const char *text);
+int sup_parse_stop_signal(const char *text);
 
 /* "never", "on-failure", "always"; and the others' names as in the file. */
 const char *sup_restart_name(enum sup_restart r);

@@ -16,9 +16,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "supervisor/supervisor.h"
+#include "common/units.h"
 #include "tools/db.h"
 #include "tools/output.h"
 #include "wal/wal.h"
@@ -29,30 +31,18 @@
 /* gc's rule when no rule is given. */
 #define DB_GC_KEEP 100
 
-/* A duration such as 45s, 90m, 12h, 30d or 2w, in seconds; -1 if S is not
- * one (a number from 0 and one unit). */
+/* A duration such as 45s, 90m, 12h, 30d or 2w (common/units.h), in whole
+ * seconds rounded up; -1 if S is not one. The unit is required here: a
+ * bare number of seconds would too easily be meant as days. */
 static long long parse_duration(const char *s)
 {
-	static const struct {
-		char unit;
-		long long seconds;
-	} units[] = {
-		{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
-	char *end;
-	long long n;
+	size_t n = strlen(s);
+	int64_t ms;
 
-	if (*s < '0' || *s > '9')
+	if (!n || (s[n - 1] >= '0' && s[n - 1] <= '9') ||
+	    cm_parse_duration(s, &ms) < 0)
 		return -1;
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno || !end[0] || end[1])
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (*end == units[i].unit)
-			return n > LLONG_MAX / units[i].seconds
-				       ? -1
-				       : n * units[i].seconds;
-	return -1;
+	return ms / 1000 + (ms % 1000 != 0);
 }
 
 int db_gc_option(struct db_run *r, int c, const char *arg)

@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/units.h"
 #include "tools/cli.h"
 #include "tools/output.h"
 #include "tools/top.h"
 
 #define PROG "smithers-top"
+#define DELAY_MIN_MS 100
 #define DELAY_MAX_MS 3600000
 
 static void usage(FILE *fp)
@@ -56,16 +58,16 @@ static int bad_usage(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* -d: a duration (common/units.h; a bare number is seconds), 0.1 s to an
+ * hour. */
 static int parse_delay(const char *s, int *ms)
 {
-	char *end;
-	double d;
+	int64_t v;
 
-	errno = 0;
-	d = strtod(s, &end);
-	if (!*s || *end || errno || !(d >= 0.1) || d * 1000 > DELAY_MAX_MS)
+	if (cm_parse_duration(s, &v) < 0 || v < DELAY_MIN_MS ||
+	    v > DELAY_MAX_MS)
 		return -1;
-	*ms = (int)lround(d * 1000);
+	*ms = (int)v;
 	return 0;
 }
 

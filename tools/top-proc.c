@@ -100,9 +100,9 @@ static int entry_cmp(const void *a, const void *b)
 static int read_stat(pid_t pid, long long *pgrp, unsigned long long *ticks,
 		     unsigned long long *start, long long *rss)
 {
-	struct sup_proc_stat st;
+	struct cm_proc_stat st;
 
-	if (sup_proc_stat(pid, &st) < 0 || st.state == 'Z' || st.state == 'X')
+	if (cm_proc_stat(pid, &st) < 0 || st.state == 'Z' || st.state == 'X')
 		return -1;
 	*pgrp = st.pgrp;
 	*ticks = st.ticks;

@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "common/units.h"
 #include "tools/top.h"
 
 /* Column widths; LAST takes what is left. */
@@ -296,32 +296,16 @@ static int prompt(const char *question, char *buf, int len)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int sig;
-} sigs[] = {
-	{"TERM", SIGTERM}, {"KILL", SIGKILL}, {"INT", SIGINT},
-	{"HUP", SIGHUP},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
-	{"USR2", SIGUSR2}, {"STOP", SIGSTOP}, {"CONT", SIGCONT},
-};
-
-/* A signal given as a number or a name (with or without SIG); 0 if not. */
+/* A signal given as a number or a name, with or without SIG
+ * (common/units.h); TERM when empty, 0 if none. */
 static int parse_signal(const char *s)
 {
-	char *end;
-	long n;
+	int sig;
 
 	if (!*s)
 		return SIGTERM;
-	n = strtol(s, &end, 10);
-	if (!*end)
-		return n > 0 && n < NSIG ? (int)n : 0;
-	if (!strncasecmp(s, "SIG", 3))
-		s += 3;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (!strcasecmp(s, sigs[i].name))
-			return sigs[i].sig;
-	return 0;
+	sig = cm_parse_signal(s);
+	return sig > 0 ? sig : 0;
 }
 
 static void signal_selected(struct ui *u)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "tools/cli.h"
 #include "tools/top.h"
 
@@ -34,14 +35,6 @@ const char *const top_col_names[COL_COUNT] = {
 	[COL_TOKENS] = "TOKENS",   [COL_LAST] = "LAST",
 	[COL_AGE] = "AGE",
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double mono_s(void)
 {
@@ -145,7 +138,7 @@ void top_sample(struct top *t, int keys)
 
 	reattach(t);
 	shm_read_header(t->r, &s->h);
-	s->now_ms = wall_ms();
+	s->now_ms = cm_wall_ms();
 	now = mono_s();
 	s->alive = shm_writer_alive(t->r, ALIVE_MS) == 1;
 	s->wal_bytes = stat(t->wal_path, &st) ? -1 : (long long)st.st_size;

@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/grow.h"
 #include "wal/wal-int.h"
 
 /* A garbage object: its blob id; its size. */
@@ -234,20 +235,12 @@ static int is_hex(const char *s, size_t len)
 	return i == len && s[i] == '\0';
 }
 
-/* Room for item N in the array *V of *CAP items of SIZE bytes, doubling it
- * when full: 0, or -1 (out of memory, said in G's handle). */
+/* Room for item N in the array whose pointer is at V, of *CAP items of
+ * SIZE bytes (cm_grow): 0, or -1 (out of memory, said in G's handle). */
 static int room_for(struct gc *g, void *v, size_t *cap, size_t n, size_t size)
 {
-	void **array = v, *grown;
-	size_t more = *cap ? *cap * 2 : 16;
-
-	if (n < *cap)
-		return 0;
-	grown = realloc(*array, more * size);
-	if (!grown)
+	if (cm_grow(v, cap, n, size) < 0)
 		return wal_fail(g->w, ENOMEM, "out of memory");
-	*array = grown;
-	*cap = more;
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 
 #include <git2.h>
 
+#include "common/io.h"
 #include "wal/wal-int.h"
 
 int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1])
@@ -44,21 +45,6 @@ int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1])
 	if (rc < 0) {
 		errno = EIO;
 		return -1;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -111,7 +97,7 @@ static int store_object(struct wal *w, const void *data, size_t len,
 	if (fd < 0)
 		return wal_fail(w, errno, "cannot create '%s': %s", tmp,
 				strerror(errno));
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (cm_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		err = errno;
 		close(fd);
 		unlink(tmp);

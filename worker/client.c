@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "shm/shm.h"
 #include "wal/lookup.h"
 #include "worker/proto.h"
@@ -116,14 +117,6 @@ kill_stream(struct smithers *s, int err, const char *fmt, ...)
 const char *smithers_errmsg(const struct smithers *s)
 {
 	return s ? s->errmsg : open_errmsg;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Parse a decimal integer in [MIN, MAX] from S; -1 if it is not one. */
@@ -482,7 +475,7 @@ struct smithers *smithers_open(void)
 
 int smithers_flush(struct smithers *s, int timeout_ms)
 {
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = cm_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int left = -1;
 
 	for (;;) {
@@ -491,7 +484,7 @@ int smithers_flush(struct smithers *s, int timeout_ms)
 		if (!s->out.len)
 			return 0;
 		if (timeout_ms >= 0) {
-			left = (int)(deadline - now_ms());
+			left = (int)(deadline - cm_mono_ms());
 			if (left <= 0)
 				return set_error(s, ETIMEDOUT,
 						 "%zu bytes still unsent after "
@@ -709,7 +702,7 @@ int64_t smithers_fail(struct smithers *s, const char *error)
 
 int smithers_sync(struct smithers *s, int timeout_ms)
 {
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = cm_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int left = timeout_ms < 0 ? -1 : 0;
 
 	for (;;) {
@@ -728,7 +721,7 @@ int smithers_sync(struct smithers *s, int timeout_ms)
 			return -1;
 		}
 		if (timeout_ms >= 0) {
-			left = (int)(deadline - now_ms());
+			left = (int)(deadline - cm_mono_ms());
 			if (left <= 0)
 				return set_error(
 					s, ETIMEDOUT,

@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/io.h"
 #include "worker/ctl.h"
 
 #define CTL_FD WRK_FD_CTL
@@ -111,29 +113,6 @@ static void say_transient(int err)
 	if (write(CTL_FD, line, n) < 0) {
 		/* the supervisor is gone */
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static int open_log(struct worker *wk)
@@ -220,7 +199,7 @@ static void log_output(struct worker *wk, const char *buf, size_t len)
 		}
 		if (wk->log_fd < 0)
 			return;
-		if (write_all(wk->log_fd, buf, n) < 0) {
+		if (cm_write_all(wk->log_fd, buf, n) < 0) {
 			say("cannot write log '%s': %s", wk->log_path,
 			    strerror(errno));
 			return;
@@ -299,7 +278,7 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 		close(out[0]);
 		return -1;
 	}
-	if (write_all(CTL_FD, line,
+	if (cm_write_all(CTL_FD, line,
 		      wrk_ctl_format(line, sizeof(line), WRK_CTL_AGENT,
 				     wk->agent)) < 0) {
 		/* the supervisor is gone: SIGUSR2 follows */
@@ -337,14 +316,14 @@ static void handle_signal(struct worker *wk, int sig)
 	case SIGINT:
 		if (!wk->ended && !wk->kill_at_ms) {
 			kill(-wk->agent, wk->stop_signal);
-			wk->kill_at_ms = now_ms() + wk->stop_grace_ms;
+			wk->kill_at_ms = cm_mono_ms() + wk->stop_grace_ms;
 		}
 		break;
 	case SIGUSR2: /* the supervisor died */
 	case SIGHUP:
 		if (!wk->ended) {
 			kill(-wk->agent, SIGKILL);
-			wk->kill_at_ms = now_ms();
+			wk->kill_at_ms = cm_mono_ms();
 		}
 		break;
 	}
@@ -387,7 +366,7 @@ static void watch(struct worker *wk, int sfd, int out_fd)
 		int timeout = -1;
 
 		if (wk->kill_at_ms && !wk->ended) {
-			int64_t left = wk->kill_at_ms - now_ms();
+			int64_t left = wk->kill_at_ms - cm_mono_ms();
 
 			if (left <= 0) {
 				kill(-wk->agent, SIGKILL);
@@ -501,7 +480,7 @@ int main(int argc, char **argv)
 	/* Nothing of the agent's group is left: the supervisor need not (and
 	 * must not, its pid may be anyone's now) signal it. */
 	len = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_DONE, 0);
-	if (write_all(CTL_FD, buf, len) < 0) {
+	if (cm_write_all(CTL_FD, buf, len) < 0) {
 		/* the supervisor is gone */
 	}
 	exit_like(wk.status);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/units.h"
 #include "supervisor/cond.h"
 #include "supervisor/workflow.h"
 #include "tools/templates.h"
@@ -362,21 +363,21 @@ static void test_durations(void **state)
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		v = -1;
-		if (sup_parse_duration(ok[i].text, &v) < 0)
+		if (cm_parse_duration(ok[i].text, &v) < 0)
 			fail_msg("'%s' refused", ok[i].text);
 		assert_int_equal(v, ok[i].ms);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
-		if (sup_parse_duration(bad[i], &v) == 0)
+		if (cm_parse_duration(bad[i], &v) == 0)
 			fail_msg("'%s' accepted", bad[i]);
 		assert_int_equal(errno, EINVAL);
 	}
 	errno = 0;
-	assert_int_equal(sup_parse_duration("99999999999999999999h", &v), -1);
+	assert_int_equal(cm_parse_duration("99999999999999999999h", &v), -1);
 	assert_int_equal(errno, ERANGE);
 	errno = 0;
-	assert_int_equal(sup_parse_duration("9223372036854775807h", &v), -1);
+	assert_int_equal(cm_parse_duration("9223372036854775807h", &v), -1);
 	assert_int_equal(errno, ERANGE);
 }
 
@@ -404,33 +405,33 @@ static void test_sizes(void **state)
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		v = -1;
-		if (sup_parse_size(ok[i].text, &v) < 0)
+		if (cm_parse_size(ok[i].text, &v) < 0)
 			fail_msg("'%s' refused", ok[i].text);
 		assert_int_equal(v, ok[i].bytes);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (sup_parse_size(bad[i], &v) == 0)
+		if (cm_parse_size(bad[i], &v) == 0)
 			fail_msg("'%s' accepted", bad[i]);
 	errno = 0;
-	assert_int_equal(sup_parse_size("9999999999999G", &v), -1);
+	assert_int_equal(cm_parse_size("9999999999999G", &v), -1);
 	assert_int_equal(errno, ERANGE);
 }
 
 static void test_signals(void **state)
 {
-	assert_int_equal(sup_parse_signal("TERM"), SIGTERM);
-	assert_int_equal(sup_parse_signal("SIGTERM"), SIGTERM);
-	assert_int_equal(sup_parse_signal("term"), SIGTERM);
-	assert_int_equal(sup_parse_signal("INT"), SIGINT);
-	assert_int_equal(sup_parse_signal("SIGHUP"), SIGHUP);
-	assert_int_equal(sup_parse_signal("KILL"), SIGKILL);
-	assert_int_equal(sup_parse_signal("USR1"), SIGUSR1);
-	assert_int_equal(sup_parse_signal("SIGUSR2"), SIGUSR2);
-	assert_int_equal(sup_parse_signal("QUIT"), SIGQUIT);
-	assert_int_equal(sup_parse_signal("STOP"), -1);
-	assert_int_equal(sup_parse_signal("SIG"), -1);
-	assert_int_equal(sup_parse_signal("15"), -1);
-	assert_int_equal(sup_parse_signal(""), -1);
+	assert_int_equal(sup_parse_stop_signal("TERM"), SIGTERM);
+	assert_int_equal(sup_parse_stop_signal("SIGTERM"), SIGTERM);
+	assert_int_equal(sup_parse_stop_signal("term"), SIGTERM);
+	assert_int_equal(sup_parse_stop_signal("INT"), SIGINT);
+	assert_int_equal(sup_parse_stop_signal("SIGHUP"), SIGHUP);
+	assert_int_equal(sup_parse_stop_signal("KILL"), SIGKILL);
+	assert_int_equal(sup_parse_stop_signal("USR1"), SIGUSR1);
+	assert_int_equal(sup_parse_stop_signal("SIGUSR2"), SIGUSR2);
+	assert_int_equal(sup_parse_stop_signal("QUIT"), SIGQUIT);
+	assert_int_equal(sup_parse_stop_signal("STOP"), -1);
+	assert_int_equal(sup_parse_stop_signal("SIG"), -1);
+	assert_int_equal(sup_parse_stop_signal("15"), -1);
+	assert_int_equal(sup_parse_stop_signal(""), -1);
 }
 
 /* One agent's field after "[agent a]\nphase = p\ncommand = true\nLINE". */

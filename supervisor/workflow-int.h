@@ -1,0 +1,123 @@
+/*
+ * workflow-int.h - what the two files of the workflow loader share and
+ * nobody else sees: the parser's state, the keys, and the calls between
+ * the INI glue (workflow.c: lines, sections, the whole file) and the key
+ * setters (workflow-keys.c: one key's value checked into the structs).
+ */
+#ifndef SMITHERS_SUP_WORKFLOW_INT_H
+#define SMITHERS_SUP_WORKFLOW_INT_H
+
+#include <stddef.h>
+
+#include "supervisor/workflow.h"
+
+enum sec_type { SEC_NONE, SEC_WORKFLOW, SEC_SHM, SEC_PHASE, SEC_AGENT };
+
+enum key_id {
+	K_NAME,
+	K_MAX_PARALLEL,
+	K_SYNCHRONOUS,
+	K_LOG_MAX_BYTES,
+	K_LOG_KEEP,
+	K_FRAME_MAX,
+	K_SHM_MODE,
+	K_STOP_GRACE,
+	K_SHM_ENABLED,
+	K_SHM_KEYS,
+	K_SHM_AGENTS,
+	K_SHM_KEY_SLOTS,
+	K_MAX_ITERATIONS,
+	K_UNTIL,
+	K_ON_FAILURE,
+	K_PHASE,
+	K_COMMAND,
+	K_MODEL,
+	K_PROMPT,
+	K_PROMPT_FILE,
+	K_SYSTEM_PROMPT,
+	K_CWD,
+	K_ENV,
+	K_RESTART,
+	K_MAX_RESTARTS,
+	K_BACKOFF,
+	K_STARTSECS,
+	K_TIMEOUT,
+	K_STOP_SIGNAL,
+	K_COUNT
+};
+
+/* May be set more than once (env). */
+#define F_REPEAT 1u
+/* Indented lines that follow continue the value, joined with "\n". */
+#define F_LINES 2u
+/* An empty value means "not set". */
+#define F_EMPTY_OK 4u
+
+struct keydef {
+	const char *name;
+	enum sec_type sec;
+	enum key_id id;
+	unsigned flags;
+};
+
+/* What an agent needs until the whole file is read. */
+struct agent_extra {
+	char *phase;	/* name as written */
+	int phase_line; /* 0: no phase key */
+	int stop_grace_set;
+};
+
+struct parser {
+	const char *path;	       /* for messages */
+	const char *pos;	       /* the next line */
+	int line;		       /* of the line being read */
+	int indented;		       /* that line starts with whitespace */
+	const struct keydef *prev_key; /* the section's last key, or NULL */
+	int failed;
+	int saved_errno;
+	char *err;
+	size_t errlen;
+
+	struct sup_workflow *wf;
+	size_t phase_cap, agent_cap;
+	struct agent_extra *extra; /* one per agent */
+
+	enum sec_type sec;
+	size_t idx;	   /* of the current phase or agent */
+	int sec_line;	   /* of its header */
+	int seen[K_COUNT]; /* line each key was set on in this section */
+	int workflow_line; /* of [workflow], 0 if none yet */
+	int shm_line;	   /* of [shm], 0 if none yet */
+};
+
+/* Record the first error (at LINE; 0 for none) and fail with EINVAL;
+ * returns -1. Later errors are dropped: the first one is the message. */
+int sup_wf_err(struct parser *ps, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Record "out of memory" (errno ENOMEM) unless an error came first; -1. */
+int sup_wf_nomem(struct parser *ps);
+
+/* Read the file PATH whole, at most MAX bytes (else EFBIG), into a new
+ * NUL-terminated string; *LEN gets its length. NULL with errno. */
+char *sup_wf_slurp(const char *path, size_t max, size_t *len);
+/* Line number (from 1) of byte OFF of TEXT. */
+int sup_wf_line_of(const char *text, size_t off);
+
+/* The key NAME of a section of type SEC (borrowed, static), or NULL. */
+const struct keydef *sup_wf_find_key(enum sec_type sec, const char *name);
+/* Set key KD of the current section (PS->sec, PS->idx) to VALUE: 0, or -1
+ * with the error recorded in PS. */
+int sup_wf_set_key(struct parser *ps, const struct keydef *kd,
+		   const char *value);
+/* VALUE continues key KD (env, or a key with F_LINES) of the current
+ * agent on an indented line: 0, or -1 with the error recorded in PS. */
+int sup_wf_continue_key(struct parser *ps, const struct keydef *kd,
+			const char *value);
+
+/* Whether S is a valid workflow, phase or agent name. */
+int sup_wf_valid_name(const char *s);
+/* REL made absolute from DIR (new string, ".", "//" and a trailing "/"
+ * removed), or NULL (ENOMEM). */
+char *sup_wf_abs_path(const char *dir, const char *rel);
+
+#endif /* SMITHERS_SUP_WORKFLOW_INT_H */
