@@ -1,8 +1,9 @@
 /*
- * workflow-int.h - what the two files of the workflow loader share and
- * nobody else sees: the parser's state, the keys, and the calls between
- * the INI glue (workflow.c: lines, sections, the whole file) and the key
- * setters (workflow-keys.c: one key's value checked into the structs).
+ * workflow-int.h - what the files of the workflow loader share and nobody
+ * else sees: the parser's state, the keys, and the calls between the INI
+ * glue (workflow.c: lines, sections, the whole file), the key setters
+ * (workflow-keys.c: one key's value checked into the structs) and the
+ * helpers below both (workflow-util.c). Calls go glue -> keys -> util.
  */
 #ifndef SMITHERS_SUP_WORKFLOW_INT_H
 #define SMITHERS_SUP_WORKFLOW_INT_H

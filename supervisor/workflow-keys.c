@@ -213,50 +213,6 @@ static int valid_env_name(const char *s, size_t n)
 	return 1;
 }
 
-/* Remove "." components, repeated and trailing slashes of the absolute
- * path P (".." stays: with symlinks, it is not a lexical matter). */
-static void tidy_path(char *p)
-{
-	char *r = p, *w = p;
-
-	while (*r) {
-		if (*r != '/') {
-			*w++ = *r++;
-			continue;
-		}
-		while (*r == '/')
-			r++;
-		if (r[0] == '.' && (r[1] == '/' || !r[1])) {
-			r++;
-			continue;
-		}
-		*w++ = '/';
-	}
-	if (w > p + 1 && w[-1] == '/')
-		w--;
-	if (w == p)
-		*w++ = '/';
-	*w = '\0';
-}
-
-char *sup_wf_abs_path(const char *dir, const char *rel)
-{
-	size_t n;
-	char *p;
-
-	if (rel[0] == '/') {
-		p = strdup(rel);
-	} else {
-		n = strlen(dir) + strlen(rel) + 2;
-		p = malloc(n);
-		if (p)
-			snprintf(p, n, "%s/%s", dir, rel);
-	}
-	if (p)
-		tidy_path(p);
-	return p;
-}
-
 static int set_prompt_file(struct parser *ps, struct sup_agent *a,
 			   const char *value)
 {
