@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,12 +231,21 @@ static struct seg_key *key_at(unsigned char *base, const struct seg_header *h,
 				  (size_t)i * h->key_slot_size);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, const char *arg)
+/* The message FMT (callers pass strerror(errno) where it says why) into
+ * ERR; errno kept; -1. */
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	int e = errno;
+	va_list ap;
 
-	if (err && errlen)
-		snprintf(err, errlen, fmt, arg, strerror(e));
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
 	errno = e;
 	return -1;
 }
@@ -273,7 +283,7 @@ struct shm_writer *shm_writer_create(const char *state_dir,
 	keys = opt->key_capacity ? opt->key_capacity : SHM_DEFAULT_KEYS;
 	if (!w || asprintf(&w->name_file, "%s/shm.name", state_dir) < 0) {
 		errno = ENOMEM;
-		fail(err, errlen, "%s%s", "");
+		fail(err, errlen, "%s%s", "", strerror(errno));
 		goto fail;
 	}
 	for (; opt->keys && opt->keys[n]; n++)
@@ -287,7 +297,7 @@ struct shm_writer *shm_writer_create(const char *state_dir,
 			goto nomem;
 	}
 	if (segment_name(state_dir, w->name, sizeof(w->name)) < 0) {
-		fail(err, errlen, "cannot use '%s': %s", state_dir);
+		fail(err, errlen, "cannot use '%s': %s", state_dir, strerror(errno));
 		goto fail;
 	}
 	/* A segment left by a crashed supervisor is replaced. */
@@ -295,24 +305,24 @@ struct shm_writer *shm_writer_create(const char *state_dir,
 	fd = shm_open(w->name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fail(err, errlen, "cannot create shared memory '%s': %s",
-		     w->name);
+		     w->name, strerror(errno));
 		goto fail;
 	}
 	if (fchmod(fd, opt->mode ? opt->mode : 0600) < 0) {
-		fail(err, errlen, "cannot set the mode of '%s': %s", w->name);
+		fail(err, errlen, "cannot set the mode of '%s': %s", w->name, strerror(errno));
 		goto fail;
 	}
 	w->size = HEADER_SIZE + (size_t)agents * AGENT_SLOT +
 		  (size_t)keys * KEY_SLOT;
 	if (ftruncate(fd, (off_t)w->size) < 0) {
 		fail(err, errlen, "cannot size shared memory '%s': %s",
-		     w->name);
+		     w->name, strerror(errno));
 		goto fail;
 	}
 	w->base = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (w->base == MAP_FAILED) {
 		w->base = NULL;
-		fail(err, errlen, "cannot map shared memory '%s': %s", w->name);
+		fail(err, errlen, "cannot map shared memory '%s': %s", w->name, strerror(errno));
 		goto fail;
 	}
 	close(fd);
@@ -337,13 +347,13 @@ struct shm_writer *shm_writer_create(const char *state_dir,
 	atomic_thread_fence(memory_order_release);
 	w->h->magic = SHM_MAGIC;
 	if (write_name_file(w->name_file, w->name) < 0) {
-		fail(err, errlen, "cannot write '%s': %s", w->name_file);
+		fail(err, errlen, "cannot write '%s': %s", w->name_file, strerror(errno));
 		goto fail;
 	}
 	return w;
 nomem:
 	errno = ENOMEM;
-	fail(err, errlen, "%s%s", "");
+	fail(err, errlen, "%s%s", "", strerror(errno));
 fail:
 	if (fd >= 0)
 		close(fd);
@@ -587,7 +597,7 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 
 	snprintf(state_dir, sizeof(state_dir), "%s/.smithers", dir);
 	if (segment_name(state_dir, name, sizeof(name)) < 0) {
-		fail(err, errlen, "no smithers state dir in '%s': %s", dir);
+		fail(err, errlen, "no smithers state dir in '%s': %s", dir, strerror(errno));
 		return NULL;
 	}
 	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
@@ -597,26 +607,26 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 				       "shared memory segment: %s)"
 				     : "cannot open the shared memory of '%s': "
 				       "%s",
-		     dir);
+		     dir, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(*h)) {
 		close(fd);
 		errno = EPROTO;
-		fail(err, errlen, "'%s' is not a smithers segment (%s)", name);
+		fail(err, errlen, "'%s' is not a smithers segment (%s)", name, strerror(errno));
 		return NULL;
 	}
 	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (base == MAP_FAILED) {
-		fail(err, errlen, "cannot map '%s': %s", name);
+		fail(err, errlen, "cannot map '%s': %s", name, strerror(errno));
 		return NULL;
 	}
 	h = base;
 	if (h->magic != SHM_MAGIC) {
 		munmap(base, (size_t)st.st_size);
 		errno = EPROTO;
-		fail(err, errlen, "'%s' is not a smithers segment (%s)", name);
+		fail(err, errlen, "'%s' is not a smithers segment (%s)", name, strerror(errno));
 		return NULL;
 	}
 	atomic_thread_fence(memory_order_acquire);
@@ -642,14 +652,14 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	    h->key_capacity == 0) {
 		munmap(base, (size_t)st.st_size);
 		errno = EPROTO;
-		fail(err, errlen, "the segment '%s' is damaged (%s)", name);
+		fail(err, errlen, "the segment '%s' is damaged (%s)", name, strerror(errno));
 		return NULL;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		munmap(base, (size_t)st.st_size);
 		errno = ENOMEM;
-		fail(err, errlen, "%s%s", "");
+		fail(err, errlen, "%s%s", "", strerror(errno));
 		return NULL;
 	}
 	r->base = base;
