@@ -318,6 +318,9 @@ static int first_fn(const struct wal_row *row, void *arg)
 }
 
 static char *vquery1(struct wal *w, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static char *vquery1(struct wal *w, const char *fmt, va_list ap)
 {
 	struct first f = {0, NULL};
 	char *sql;
