@@ -30,7 +30,7 @@ start_run flow.ini
 wait_until 30 writes_ge 20000
 
 # One cycle of the WAL: the supervisor checkpoints and starts it again from
-# its beginning once it holds 4096 pages (supervisor/run.c, WAL_TRIM_PAGES)
+# its beginning once it holds 4096 pages (supervisor/sup-int.h, WAL_TRIM_PAGES)
 # - a page and a frame header each, plus the commit that crossed the line.
 cycle=$((4096 * (4096 + 24) + 4 * 1024 * 1024))
 
