@@ -104,15 +104,20 @@ static void act_timeout(struct agent *a, const struct agent_ev *x)
 	act_stop(a, &t);
 }
 
+void agent_kill(struct agent *a)
+{
+	kill(a->worker, SIGKILL);
+	if (a->pid > 0)
+		kill(-a->pid, SIGKILL);
+}
+
 /* The worker did not end in time. */
 static void act_kill(struct agent *a, const struct agent_ev *x)
 {
 	(void)x;
 	sup_log(SUP_WARN, "agent '%s': worker %ld did not stop; killing",
 		a->spec->name, (long)a->worker);
-	kill(a->worker, SIGKILL);
-	if (a->pid > 0)
-		kill(-a->pid, SIGKILL);
+	agent_kill(a);
 }
 
 static void act_backoff(struct agent *a, const struct agent_ev *x)

@@ -22,7 +22,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -305,8 +304,7 @@ static int turn_result(struct commit *c)
 int commit_turn(struct run *r)
 {
 	struct commit *c = r->c;
-	int64_t now = cm_mono_ms();
-	struct timespec t0, t1;
+	int64_t now = cm_mono_ms(), t0;
 
 	if (r->p.exec_id && now - c->last_heartbeat_ms >= HEARTBEAT_MS) {
 		heartbeat(r);
@@ -327,7 +325,7 @@ int commit_turn(struct run *r)
 		return turn_result(c);
 	}
 	c->in_batch = 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = cm_mono_us();
 	if (wal_batch_commit(r->w) < 0) {
 		/* Nothing of this turn is durable, so nothing is acked. */
 		sup_log(SUP_ERROR, "cannot commit: %s", wal_errmsg(r->w));
@@ -336,10 +334,9 @@ int commit_turn(struct run *r)
 		r->p.exit_status = 1;
 		return turn_result(c);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t0 = cm_mono_us() - t0;
 	wal_failpoint("after-commit-before-sync");
-	mirror_turn(r, (t1.tv_sec - t0.tv_sec) * 1000000 +
-			       (t1.tv_nsec - t0.tv_nsec) / 1000);
+	mirror_turn(r, t0);
 	after_commit(r);
 	if (c->checkpointer && wal_trim(r->w, WAL_TRIM_PAGES) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));

@@ -212,7 +212,7 @@ static int dispatch(struct sup_stream *s, const struct wrk_msg *m, void *arg)
 	struct run *r = arg;
 	struct agent *a = sup_stream_owner(s);
 
-	if (sup_stream_owner(s) == &control_peer)
+	if ((void *)a == &control_peer)
 		return control(r, s, m);
 	/* The decoder saw to it that a stream starts with one hello. */
 	if (m->type == WRK_HELLO && m->role) {

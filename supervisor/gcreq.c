@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "supervisor/supervisor.h"
 #include "wal/wal.h"
 #include "worker/proto.h"
@@ -109,8 +109,7 @@ static int connect_to(const char *state_dir, pid_t supervisor, char *err,
 	int fd;
 
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path),
-			     "%s/supervisor.sock",
-			     state_dir) >= sizeof(sa.sun_path)) {
+			     "%s/" SUP_SOCKET, state_dir) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen,
 			 "the supervisor's socket path in '%s' is too long",
 			 state_dir);
@@ -145,20 +144,12 @@ static int send_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait on FD for the reply to the gc: 0 with OUT filled, -1 with ERR. */
 static int await_reply(int fd, pid_t supervisor, int timeout_s,
 		       struct wal_gc_result *out, char *err, size_t errlen)
 {
 	struct wrk_decoder *d = wrk_decoder_new(0);
-	int64_t until = timeout_s > 0 ? now_ms() + timeout_s * 1000LL : 0;
+	int64_t until = timeout_s > 0 ? cm_mono_ms() + timeout_s * 1000LL : 0;
 	struct wrk_msg m;
 	char buf[4096];
 	int rc = -1;
@@ -169,7 +160,7 @@ static int await_reply(int fd, pid_t supervisor, int timeout_s,
 	}
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = until ? until - now_ms() : -1;
+		int64_t left = until ? until - cm_mono_ms() : -1;
 		ssize_t n;
 		int got;
 

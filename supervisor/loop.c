@@ -176,11 +176,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 			for (size_t i = 0; i < r->wf->nagents; i++) {
 				struct agent *a = &r->agents[i];
 
-				if (a->state == A_STOPPING) {
-					kill(a->worker, SIGKILL);
-					if (a->pid > 0)
-						kill(-a->pid, SIGKILL);
-				}
+				if (a->state == A_STOPPING)
+					agent_kill(a);
 			}
 			break;
 		}
@@ -317,7 +314,7 @@ static int run_open(struct run *r)
 	}
 	r->dir = xasprintf("%s", real);
 	r->state_dir = xasprintf("%s/.smithers", r->dir);
-	r->sock_path = xasprintf("%s/supervisor.sock", r->state_dir);
+	r->sock_path = xasprintf("%s/" SUP_SOCKET, r->state_dir);
 	if (wal_failpoint_setup() < 0)
 		sup_log(SUP_WARN, "cannot set the failpoint up");
 	rotation_crash = wal_failpoint_armed("during-log-rotation");

@@ -256,6 +256,8 @@ int64_t backoff_ms(int64_t min_ms, int64_t max_ms, int consecutive);
  * after a PROTO_ERROR. */
 enum agent_event agent_verdict(const struct sup_agent *spec, int attempt,
 			       int ok, int stopping, int proto_error);
+/* SIGKILL A's worker and its agent's group, now. */
+void agent_kill(struct agent *a);
 /* Ask A to stop (WHY); only a running agent is. */
 void stop_agent(struct agent *a, const char *why);
 /* Reap the workers that ended. */

@@ -21,6 +21,10 @@ struct wal;
 struct wal_gc_options;
 struct wal_gc_result;
 
+/* The supervisor's socket in the state dir: agents' `smithers emit` and
+ * control connections (gcreq.c) reach it there. */
+#define SUP_SOCKET "supervisor.sock"
+
 struct sup_options {
 	const char *dir;	/* the project dir holding .smithers */
 	const char *worker;	/* path of smithers-worker */

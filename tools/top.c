@@ -38,10 +38,7 @@ const char *const top_col_names[COL_COUNT] = {
 
 static double mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)cm_mono_us() / 1e6;
 }
 
 /* ---- snapshots ------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/units.h"
 #include "worker/ctl.h"
 
 /* The flags, in the order the supervisor passes them. */
@@ -152,19 +153,6 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 	return v;
 }
 
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* The value of flag F into A: 0, or -1 when it is out of its range. */
 static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 {
@@ -175,30 +163,30 @@ static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 		a->log = arg;
 		return 0;
 	case F_LOG_MAX:
-		return parse_int(arg, 0, INT64_MAX, &a->log_max);
+		return cm_parse_int(arg, 0, INT64_MAX, &a->log_max);
 	case F_LOG_KEEP:
-		if (parse_int(arg, 0, 100, &v) < 0)
+		if (cm_parse_int(arg, 0, 100, &v) < 0)
 			return -1;
 		a->log_keep = (int)v;
 		return 0;
 	case F_STOP_SIGNAL:
-		if (parse_int(arg, 1, NSIG - 1, &v) < 0)
+		if (cm_parse_int(arg, 1, NSIG - 1, &v) < 0)
 			return -1;
 		a->stop_signal = (int)v;
 		return 0;
 	case F_STOP_GRACE:
-		return parse_int(arg, 0, INT64_MAX / 2, &a->stop_grace_ms);
+		return cm_parse_int(arg, 0, INT64_MAX / 2, &a->stop_grace_ms);
 	case F_CWD:
 		a->cwd = arg;
 		return 0;
 	case F_PARENT:
-		if (parse_int(arg, 1, INT32_MAX, &v) < 0)
+		if (cm_parse_int(arg, 1, INT32_MAX, &v) < 0)
 			return -1;
 		a->parent = (pid_t)v;
 		return 0;
 #ifdef SMITHERS_FAILPOINTS
 	case F_CRASH_ROTATION:
-		return parse_int(arg, 1, INT64_MAX, &a->crash_rotation);
+		return cm_parse_int(arg, 1, INT64_MAX, &a->crash_rotation);
 #endif
 	default:
 		return -1;
