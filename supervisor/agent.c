@@ -54,9 +54,18 @@ static void act_reset(struct agent *a, const struct agent_ev *x)
 	a->id = 0;
 	a->attempt = 1;
 	a->resume = 0;
+	/* A Ralph loop's next iteration talks in a new session, unless it
+	 * goes on with the one the last iteration had (session = continue). */
+	if (a->spec->claude.session != SUP_SESSION_CONTINUE ||
+	    !a->session.live) {
+		a->session.id[0] = '\0';
+		a->session.live = 0;
+	}
+	a->session.cost = 0;
 	a->failures = 0;
 	a->consecutive = 0;
 	a->calls.n = 0;
+	a->parents.n = 0;
 }
 
 static void act_spawned(struct agent *a, const struct agent_ev *x)
@@ -69,6 +78,9 @@ static void act_spawned(struct agent *a, const struct agent_ev *x)
 	set_text(&a->end.fail_text, NULL);
 	set_text(&a->end.result_text, NULL);
 	set_text(&a->end.result_json, NULL);
+	set_text(&a->end.over_budget, NULL);
+	a->end.interrupt = 0;
+	a->session.run = (struct usage){0};
 	a->end.timed_out = a->end.proto_error = 0;
 	a->end.worker_done = a->end.transient = 0;
 	a->run->running++;
@@ -84,13 +96,16 @@ static void act_spawned(struct agent *a, const struct agent_ev *x)
 static void act_stop(struct agent *a, const struct agent_ev *x)
 {
 	const char *why = x ? x->why : NULL;
-	struct timeval tv = tv_ms(a->spec->stop_grace_ms + KILL_SLACK_MS);
+	/* SIGINT asks the worker for SIGINT, then the stop signal after the
+	 * grace, then SIGKILL after another (worker/ctl.h). */
+	int64_t grace = a->spec->stop_grace_ms * (a->end.interrupt ? 2 : 1);
+	struct timeval tv = tv_ms(grace + KILL_SLACK_MS);
 
 	if (why && !a->end.why)
 		set_text(&a->end.why, why);
 	sup_log(SUP_INFO, "stopping agent '%s'%s%s", a->spec->name,
 		why ? ": " : "", why ? why : "");
-	kill(a->worker, SIGTERM);
+	kill(a->worker, a->end.interrupt ? SIGINT : SIGTERM);
 	evtimer_del(a->timer);
 	evtimer_add(a->timer, &tv);
 }
@@ -140,6 +155,7 @@ static void act_wake(struct agent *a, const struct agent_ev *x)
 
 static void act_fail(struct agent *a, const struct agent_ev *x)
 {
+	evtimer_del(a->timer);
 	if (can_record(a) &&
 	    wal_agent_fail(a->run->w, a->id, x->why, x->code, x->sig) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(a->run->w));
@@ -207,6 +223,7 @@ static const struct transition {
 	},
 	[A_BACKOFF] = {
 		[AE_TIMER] = {1, A_PENDING, act_wake},
+		[AE_GIVE_UP] = {1, A_FAILED, act_fail},
 		[AE_CANCEL] = {1, A_CANCELLED, act_cancel},
 	},
 	[A_DONE] = {
@@ -265,6 +282,25 @@ void stop_agent(struct agent *a, const char *why)
 	struct agent_ev x = {.why = why};
 
 	fire(a, AE_STOP, &x);
+}
+
+void agent_over_budget(struct agent *a, const char *why)
+{
+	struct agent_ev x = {.why = why, .code = -1};
+
+	set_text(&a->end.over_budget, why);
+	switch (a->state) {
+	case A_RUNNING:
+		a->end.interrupt = 1;
+		fire(a, AE_STOP, &x);
+		break;
+	case A_PENDING:
+	case A_BACKOFF:
+		fire(a, AE_GIVE_UP, &x);
+		break;
+	default:
+		break; /* stopping already, or ended */
+	}
 }
 
 int64_t backoff_ms(int64_t min_ms, int64_t max_ms, int consecutive)
@@ -336,6 +372,8 @@ static char *why_ended(const struct agent *a, int code, int sig)
 {
 	const struct outcome *e = &a->end;
 
+	if (e->over_budget)
+		return xasprintf("%s", e->over_budget);
 	if (e->timed_out)
 		return xasprintf("timed out after %" PRId64 " ms",
 				 a->spec->timeout_ms);
@@ -346,6 +384,14 @@ static char *why_ended(const struct agent *a, int code, int sig)
 	if (sig)
 		return xasprintf("killed by signal %d (%s)", sig,
 				 strsignal(sig));
+	if (code == 127 && e->why && a->spec->kind == SUP_KIND_CLAUDE)
+		return xasprintf("%s (claude_command '%s': install Claude Code "
+				 "with 'npm install -g @anthropic-ai/claude-code'"
+				 ", or set claude_command to the CLI's path)",
+				 e->why,
+				 a->spec->claude.command
+					 ? a->spec->claude.command[0]
+					 : "claude");
 	if (code == 127 && e->why)
 		return xasprintf("%s", e->why);
 	if (code != 0)
@@ -390,15 +436,16 @@ static void agent_exited(struct agent *a, int status)
 		goto out;
 	}
 	ok = x.code == 0 && !a->end.fail_text && !a->end.proto_error &&
-	     !a->end.timed_out;
+	     !a->end.timed_out && !a->end.over_budget;
 	x.why = why = why_ended(a, x.code, x.sig);
 	sup_log(ok ? SUP_INFO : SUP_WARN, "agent '%s' ended: %s", sp->name,
 		why ? why : "exited with status 0");
 	/* Without a transaction the rows cannot be updated (the error is in
 	 * the log), but the agent ended all the same. */
 	batch(r);
+	/* Neither a protocol error nor a budget is cured by a restart. */
 	ev = agent_verdict(sp, a->attempt, ok, r->p.stopping != 0,
-			   a->end.proto_error);
+			   a->end.proto_error || a->end.over_budget);
 	if (ev != AE_CANCEL) {
 		if (cm_mono_ms() - a->started_ms >= sp->startsecs_ms)
 			a->consecutive = 0;
@@ -413,6 +460,7 @@ static void agent_exited(struct agent *a, int status)
 			"agent '%s' restarts in %" PRId64 " ms (attempt %d)",
 			sp->name, x.delay_ms, a->attempt);
 	else if (ev == AE_GIVE_UP && !r->p.stopping && !a->end.proto_error &&
+		 !a->end.over_budget &&
 		 sp->restart != SUP_RESTART_NEVER)
 		sup_log(SUP_WARN, "agent '%s' failed %d times: giving up",
 			sp->name, a->failures);
@@ -542,5 +590,7 @@ void agent_release(struct agent *a)
 	free(a->end.fail_text);
 	free(a->end.result_text);
 	free(a->end.result_json);
+	free(a->end.over_budget);
 	free(a->calls.v);
+	free(a->parents.v);
 }

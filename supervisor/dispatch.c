@@ -75,19 +75,23 @@ static char *resolve_path(const struct agent *a, const char *path)
 	return xasprintf("%s/%s", a->spec->cwd, path);
 }
 
-/* The tool calls: numbered by the agent, recorded as rows. */
+/* The tool calls: numbered by the agent, recorded as rows. A call may
+ * name the call it runs inside (a subagent's, inside its Task call): that
+ * one is running, or ended and remembered among the parents. */
 static int tool_start(struct sup_stream *s, struct agent *a,
 		      const struct wrk_msg *m)
 {
 	struct run *r = a->run;
-	int64_t id;
+	int64_t id, parent = 0;
 
 	if (call_find(&a->calls, m->call)) {
 		sup_stream_error(s, m->seq, "tool call number already in use",
 				 0);
 		return 0;
 	}
-	id = wal_tool_start(r->w, a->id, m->tool, m->json);
+	if (m->parent && !(parent = call_find(&a->calls, m->parent)))
+		parent = call_find(&a->parents, m->parent);
+	id = wal_tool_start_ref(r->w, a->id, m->tool, m->json, m->ref, parent);
 	if (id < 0 || call_add(&a->calls, m->call, id) < 0)
 		return -1;
 	sup_mirror_agent_tool(r->mirror, a->index, m->tool);
@@ -111,6 +115,27 @@ static int tool_complete(struct sup_stream *s, struct agent *a,
 			      m->summary, m->status, m->error) < 0)
 		return -1;
 	call_remove(&a->calls, m->call);
+	/* Only an agent that links calls keeps the ended ones: a late
+	 * child still finds its parent. */
+	if (a->spec->kind == SUP_KIND_CLAUDE &&
+	    call_add(&a->parents, m->call, id) < 0)
+		return -1;
+	return 0;
+}
+
+/* The session the agent's CLI reported. */
+static int session(struct agent *a, const struct wrk_msg *m)
+{
+	struct session *se = &a->session;
+
+	if (wal_agent_session(a->run->w, a->id, m->session_id, m->model,
+			      m->version, m->json) < 0)
+		return -1;
+	/* Another id than ours (claude_args with --fork-session): the
+	 * session to resume is the one it reported. */
+	if (strlen(m->session_id) == SUP_SESSION_LEN)
+		memcpy(se->id, m->session_id, SUP_SESSION_LEN + 1);
+	se->live = 1;
 	return 0;
 }
 
@@ -164,14 +189,19 @@ static int apply(struct sup_stream *s, struct agent *a,
 		free(path);
 		return rc;
 	}
-	case WRK_USAGE:
-		rc = wal_agent_usage(w, a->id, (int64_t)m->tokens_in,
-				     (int64_t)m->tokens_out);
-		if (rc == 0)
-			sup_mirror_agent_tokens(r->mirror, a->index,
-						(int64_t)m->tokens_in,
-						(int64_t)m->tokens_out);
-		return rc;
+	case WRK_USAGE: {
+		struct usage u = {
+			.in = (int64_t)m->tokens_in,
+			.out = (int64_t)m->tokens_out,
+			.cache_read = (int64_t)m->cache_read,
+			.cache_write = (int64_t)m->cache_write,
+			.cost = m->has_cost ? m->cost : 0,
+		};
+
+		return budget_usage(a, &u, m->total);
+	}
+	case WRK_SESSION:
+		return session(a, m);
 	case WRK_LOG:
 		sup_log(SUP_INFO, "agent '%s': %s%s%s", a->spec->name,
 			m->level ? m->level : "", m->level ? ": " : "",

@@ -481,6 +481,7 @@ static int run_close(struct run *r)
 	if (l->lock_fd >= 0)
 		close(l->lock_fd);
 	free_strv(r->env_base);
+	free(r->p.failure);
 	free(r->log_dir);
 	free(l->log_path);
 	free(r->sock_path);

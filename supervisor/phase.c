@@ -136,7 +136,9 @@ void phase_check(struct run *r)
 	} else if (ph->until) {
 		holds = until_holds(r, ph);
 	}
-	if (phase_record(r, failed) < 0) {
+	if (phase_record(r, failed) < 0 || p->failure) {
+		/* A budget crossed fails the execution, whatever on_failure
+		 * says: nothing more may be spent. */
 		p->exit_status = 1;
 		finish(r);
 		return;
@@ -199,7 +201,8 @@ void finish(struct run *r)
 			p->exit_status = 1;
 		rc = wal_execution_fail(
 			r->w, p->exec_id,
-			"a phase failed (see the agents' errors)");
+			p->failure ? p->failure
+				   : "a phase failed (see the agents' errors)");
 	} else {
 		rc = wal_execution_complete(r->w, p->exec_id, NULL);
 	}

@@ -203,10 +203,24 @@ static void stop_strays(struct run *r)
 	free(s.v);
 }
 
+static int cost_row(const struct wal_row *row, void *arg)
+{
+	struct run *r = arg;
+	const char *v = wal_row_value(row, "cost_usd");
+
+	r->p.cost = v ? strtod(v, NULL) : 0;
+	return 0;
+}
+
 struct resume_agent {
 	int64_t id;
 	char *name, *status;
 	int attempt;
+	/* A claude agent's session, to go on with: its id, whether the CLI
+	 * reported it (so that it exists), what the agent spent so far. */
+	char session[SUP_SESSION_LEN + 1];
+	int live;
+	double cost;
 };
 
 struct resume_plan {
@@ -221,6 +235,7 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 {
 	struct resume_plan *p = arg;
 	struct resume_agent *a;
+	const char *v;
 
 	if (!p->phase) {
 		p->phase_id = col_int(row, "phase_id");
@@ -238,6 +253,13 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 	a->name = xasprintf("%s", wal_row_value(row, "agent"));
 	a->status = xasprintf("%s", wal_row_value(row, "status"));
 	a->attempt = (int)col_int(row, "attempt");
+	v = wal_row_value(row, "session_id");
+	a->session[0] = '\0';
+	if (v && strlen(v) == SUP_SESSION_LEN)
+		memcpy(a->session, v, SUP_SESSION_LEN + 1);
+	a->live = a->session[0] && wal_row_value(row, "cli_version");
+	v = wal_row_value(row, "cost_usd");
+	a->cost = v ? strtod(v, NULL) : 0;
 	return 0;
 }
 
@@ -300,6 +322,11 @@ static int resume_agents(struct run *r, const struct resume_plan *p,
 			a->id = row->id;
 			a->attempt = row->attempt + 1;
 			a->resume = 1;
+			/* A claude agent goes on with its conversation. */
+			memcpy(a->session.id, row->session,
+			       sizeof(a->session.id));
+			a->session.live = row->live;
+			a->session.cost = row->cost;
 			nresumed++;
 			if (wal_agent_restart(r->w, a->id, a->attempt,
 					      "interrupted: the supervisor "
@@ -410,6 +437,9 @@ int recover(struct run *r)
 		goto out;
 	}
 	r->p.exec_id = last->id;
+	/* What it spent so far counts toward its budget. */
+	if (wal_execution_get(r->w, last->id, cost_row, r) < 0)
+		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 	sup_log(SUP_INFO, "resuming execution %" PRId64 " of '%s'",
 		r->p.exec_id, last->name);
 	if (plan.phase && resume_agents(r, &plan, phase) < 0)

@@ -87,10 +87,10 @@ void shared_environment(struct run *r)
 
 /*
  * The agent's environment: the run's shared entries (borrowed from
- * r->env_base, the first r->nenv_base) followed by its own (owned; free
- * them with free_agent_env()).
+ * r->env_base: the first *SHARED) followed by its own (owned; free them
+ * with free_agent_env()).
  */
-static char **agent_env(struct agent *a)
+static char **agent_env(struct agent *a, size_t *shared)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
@@ -102,6 +102,18 @@ static char **agent_env(struct agent *a)
 		abort();
 	}
 	memcpy(env, r->env_base, n * sizeof(*env));
+	/* A claude agent's worker speaks on the pipes itself: the CLI's
+	 * `smithers emit` (a Bash tool call) goes through the socket. */
+	if (sp->kind == SUP_KIND_CLAUDE) {
+		size_t kept = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (strncmp(env[i], "SMITHERS_FD=", 12) &&
+			    strncmp(env[i], "SMITHERS_ACK_FD=", 16))
+				env[kept++] = env[i];
+		n = kept;
+	}
+	*shared = n;
 	env[n++] = xasprintf("SMITHERS_TOKEN=%s", a->token);
 	env[n++] = xasprintf("SMITHERS_AGENT_ID=%" PRId64, a->id);
 	env[n++] = xasprintf("SMITHERS_AGENT=%s", sp->name);
@@ -120,11 +132,11 @@ static char **agent_env(struct agent *a)
 	return env;
 }
 
-static void free_agent_env(struct run *r, char **env)
+static void free_agent_env(char **env, size_t shared)
 {
 	if (!env)
 		return;
-	for (char **p = env + r->nenv_base; *p; p++)
+	for (char **p = env + shared; *p; p++)
 		free(*p);
 	free(env);
 }
@@ -155,13 +167,46 @@ int sup_token(char out[33])
 	return 0;
 }
 
+/*
+ * Whether this run of a claude agent A goes on with its session: it does
+ * once the CLI reported the session (so that it exists to resume). The
+ * prompt is then the resume prompt for an attempt after the first (a
+ * restart, or a supervisor that died), or the agent's own prompt for the
+ * first attempt of a Ralph loop's next iteration (session = continue).
+ */
+static int claude_resumes(const struct agent *a, const char **prompt)
+{
+	const struct sup_claude *c = &a->spec->claude;
+
+	*prompt = a->spec->prompt;
+	if (!a->session.live)
+		return 0;
+	if (a->attempt > 1 || a->resume)
+		*prompt = c->resume_prompt;
+	return 1;
+}
+
+/* The budget left to A's CLI: its own, less what it spent (0: none). */
+static double claude_budget(const struct agent *a)
+{
+	double max = a->spec->claude.max_cost_usd;
+
+	if (max <= 0)
+		return 0;
+	return max - a->session.cost > 0.000001 ? max - a->session.cost
+						: 0.000001;
+}
+
 /* The worker's command line for A, logging to LOG_PATH (borrowed). */
 static char **worker_argv(struct agent *a, const char *log_path)
 {
 	struct run *r = a->run;
-	char *command[] = {"/bin/sh", "-c", (char *)a->spec->command, NULL};
+	char *shell[] = {"/bin/sh", "-c", (char *)a->spec->command, NULL};
+	char **claude = NULL;
 	struct wrk_ctl_args args;
+	const char *prompt;
 	char **argv;
+	int resume;
 
 	wrk_ctl_args_init(&args);
 	args.log = log_path;
@@ -173,8 +218,18 @@ static char **worker_argv(struct agent *a, const char *log_path)
 	args.parent = getpid();
 	/* Our failpoint "during-log-rotation" is reached in the worker. */
 	args.crash_rotation = r->crash_rotation;
-	args.command = command;
+	args.command = shell;
+	args.frame_max = r->wf->frame_max;
+	if (a->spec->kind == SUP_KIND_CLAUDE) {
+		resume = claude_resumes(a, &prompt);
+		claude = claude_argv(a->spec, a->session.id, resume, prompt,
+				     claude_budget(a));
+		args.command = claude;
+		args.claude = 1;
+		args.line_max = a->spec->claude.line_max;
+	}
 	argv = wrk_ctl_argv(r->opt->worker, &args);
+	free_strv(claude);
 	if (!argv) {
 		sup_log(SUP_ERROR, "out of memory");
 		abort();
@@ -230,17 +285,47 @@ static int record_agent(struct agent *a, const char *log_path)
 		.prompt = sp->prompt,
 		.attempt = a->attempt,
 		.log_path = log_path,
+		.kind = sup_kind_name(sp->kind),
 	};
+	const char *prompt;
 
-	if (a->id)
-		return 0;
 	if (batch(r) < 0)
 		return -1;
+	if (a->id) {
+		/* Another attempt of the row: does it go on with the
+		 * session? (NULL: it starts a fresh one.) */
+		if (sp->kind == SUP_KIND_CLAUDE &&
+		    wal_agent_resume(r->w, a->id,
+				     claude_resumes(a, &prompt) ? prompt
+								: NULL) < 0) {
+			sup_log(SUP_ERROR, "agent '%s': %s", sp->name,
+				wal_errmsg(r->w));
+			return -1;
+		}
+		return 0;
+	}
+	/* A session id drawn now is recorded before the CLI says anything. */
+	if (sp->kind == SUP_KIND_CLAUDE && !a->session.id[0] &&
+	    claude_session_id(a->session.id) < 0) {
+		sup_log(SUP_ERROR, "agent '%s': cannot draw a session id: %s",
+			sp->name, strerror(errno));
+		return -1;
+	}
+	if (sp->kind == SUP_KIND_CLAUDE)
+		spec.session_id = a->session.id;
 	a->id = wal_agent_start(r->w, r->p.exec_id, r->p.phase_id, &spec);
 	if (a->id < 0) {
 		sup_log(SUP_ERROR, "cannot record agent '%s': %s", sp->name,
 			wal_errmsg(r->w));
 		a->id = 0;
+		return -1;
+	}
+	/* The first attempt of a Ralph loop iteration that goes on with the
+	 * last one's session (session = continue). */
+	if (sp->kind == SUP_KIND_CLAUDE && claude_resumes(a, &prompt) &&
+	    wal_agent_resume(r->w, a->id, prompt) < 0) {
+		sup_log(SUP_ERROR, "agent '%s': %s", sp->name,
+			wal_errmsg(r->w));
 		return -1;
 	}
 	return 0;
@@ -251,6 +336,7 @@ int spawn(struct agent *a, const char **what)
 	struct run *r = a->run;
 	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
 	char **env = NULL, **argv = NULL, *log_path;
+	size_t shared = 0;
 	pid_t pid;
 	int err = EIO;
 
@@ -269,7 +355,7 @@ int spawn(struct agent *a, const char **what)
 		*what = "make the pipes";
 		goto fail;
 	}
-	env = agent_env(a);
+	env = agent_env(a, &shared);
 	argv = worker_argv(a, log_path);
 	pid = fork();
 	if (pid < 0) {
@@ -299,7 +385,7 @@ int spawn(struct agent *a, const char **what)
 	}
 	event_add(a->ctl.ev, NULL);
 	wrk_ctl_argv_free(argv);
-	free_agent_env(r, env);
+	free_agent_env(env, shared);
 	free(log_path);
 	return 0;
 fail:
@@ -312,7 +398,7 @@ fail:
 			close(ctl[i]);
 	}
 	wrk_ctl_argv_free(argv);
-	free_agent_env(r, env);
+	free_agent_env(env, shared);
 	free(log_path);
 	errno = err;
 	return -1;

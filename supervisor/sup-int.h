@@ -12,7 +12,10 @@
  *   dispatch.c  a decoded message -> store and mirror calls
  *   spawn.c     fork and exec of the worker, the agent's environment, the
  *               socket token, the control pipe
+ *   budget.c    the cost an agent's usage adds up to, and the stop of
+ *               the agents a budget covers once it is crossed
  *   agent.c     an agent's life: ONE table of state x event -> action
+ *   claude.c    the command line of a kind = claude agent
  *   phase.c     phases, Ralph loops and `until`, the end of the execution
  *   recover.c   what a dead supervisor left: stale and stray processes,
  *               the resume plan
@@ -112,6 +115,8 @@ struct outcome {
 	char *fail_text; /* from a "fail" message */
 	char *result_text, *result_json; /* from a "result" message */
 	int proto_error, timed_out;
+	char *over_budget; /* "budget exceeded: ...": failed for good */
+	int interrupt;	   /* stopped with SIGINT first (a budget) */
 	int worker_done; /* the worker said its agent's group is gone */
 	int transient;	 /* the worker could not start it, for now */
 };
@@ -122,6 +127,23 @@ struct outcome {
 struct calls {
 	struct call *v;
 	size_t n, cap;
+};
+
+/* Token counts and cost, as the store adds them (wal_usage). */
+struct usage {
+	int64_t in, out, cache_read, cache_write;
+	double cost;
+};
+
+/* Length of a session id: a UUID, 8-4-4-4-12 hex digits. */
+#define SUP_SESSION_LEN 36
+
+/* A kind = claude agent's session. */
+struct session {
+	char id[SUP_SESSION_LEN + 1]; /* "": none drawn yet */
+	int live;    /* the CLI reported it: it can be resumed */
+	struct usage run; /* what this run of the agent reported so far */
+	double cost; /* the agent's cost, every attempt of its row */
 };
 
 struct agent {
@@ -143,6 +165,8 @@ struct agent {
 	int64_t started_ms;
 	struct outcome end;
 	struct calls calls;
+	struct calls parents; /* ended calls, kept for their children */
+	struct session session;
 };
 
 /* Where the execution stands. */
@@ -154,6 +178,9 @@ struct progress {
 	int stopping; /* shutting down: signal number, or -1 for a failure */
 	int finished; /* the loop ends */
 	int exit_status;
+	char *failure; /* why the execution failed, when not a phase */
+	int over_budget; /* the execution's budget was crossed */
+	double cost;   /* the execution's, in USD */
 };
 
 struct run {
@@ -241,6 +268,25 @@ int sup_token(char out[33]);
 void shared_environment(struct run *r);
 void free_strv(char **v);
 
+/* ---- budget.c ------------------------------------------------------------ */
+
+/*
+ * Add the usage U that agent A reported (TOTAL: U is what this run of A
+ * reported in all, replacing its earlier reports) to the store and the
+ * mirror, then check the budgets: 0, or -1 with the store's error.
+ */
+int budget_usage(struct agent *a, const struct usage *u, int total);
+
+/* ---- claude.c ------------------------------------------------------------ */
+
+/* A fresh session id (a UUID v4) into OUT: 0, or -1 with errno. */
+int claude_session_id(char out[SUP_SESSION_LEN + 1]);
+/* The CLI's command line for SP in session SESSION, a new one or (RESUME)
+ * one to go on, with PROMPT; BUDGET the dollars it may spend (<= 0: no
+ * limit). NULL-terminated, to free with free_strv(). */
+char **claude_argv(const struct sup_agent *sp, const char *session,
+		   int resume, const char *prompt, double budget);
+
 /* ---- agent.c ------------------------------------------------------------- */
 
 /* The state a A_* state goes to on EV, or -1 when EV means nothing there
@@ -260,6 +306,10 @@ enum agent_event agent_verdict(const struct sup_agent *spec, int attempt,
 void agent_kill(struct agent *a);
 /* Ask A to stop (WHY); only a running agent is. */
 void stop_agent(struct agent *a, const char *why);
+/* A crossed a budget (WHY): SIGINT first so that the CLI ends its turn,
+ * then its stop signal; failed for good. One not running yet is failed
+ * without a start. */
+void agent_over_budget(struct agent *a, const char *why);
 /* Reap the workers that ended. */
 void reap(struct run *r);
 /* Start pending agents while there are free slots. */

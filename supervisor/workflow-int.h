@@ -44,6 +44,18 @@ enum key_id {
 	K_STARTSECS,
 	K_TIMEOUT,
 	K_STOP_SIGNAL,
+	K_KIND,
+	/* Only kind = claude agents take the keys from here on. */
+	K_MAX_COST_USD,
+	K_ALLOWED_TOOLS,
+	K_DISALLOWED_TOOLS,
+	K_PERMISSION_MODE,
+	K_MAX_TURNS,
+	K_CLAUDE_ARGS,
+	K_CLAUDE_COMMAND,
+	K_RESUME_PROMPT,
+	K_SESSION,
+	K_LINE_MAX,
 	K_COUNT
 };
 
@@ -106,6 +118,8 @@ int sup_wf_line_of(const char *text, size_t off);
 
 /* The key NAME of a section of type SEC (borrowed, static), or NULL. */
 const struct keydef *sup_wf_find_key(enum sec_type sec, const char *name);
+/* The name of key ID (the first section's that has it). */
+const char *sup_wf_key_name(enum key_id id);
 /* Set key KD of the current section (PS->sec, PS->idx) to VALUE: 0, or -1
  * with the error recorded in PS. */
 int sup_wf_set_key(struct parser *ps, const struct keydef *kd,
@@ -114,6 +128,15 @@ int sup_wf_set_key(struct parser *ps, const struct keydef *kd,
  * agent on an indented line: 0, or -1 with the error recorded in PS. */
 int sup_wf_continue_key(struct parser *ps, const struct keydef *kd,
 			const char *value);
+
+/* S split into words at blanks, '...' and "..." quoting (a backslash in
+ * "..." quotes the next character): a new NULL-terminated list, or NULL
+ * with errno EINVAL (an unclosed quote; S empty) or ENOMEM. */
+char **sup_wf_words(const char *s);
+/* S split at commas, each item trimmed of blanks: as sup_wf_words(). */
+char **sup_wf_items(const char *s);
+/* Free such a list; NULL is a no-op. */
+void sup_wf_free_words(char **v);
 
 /* Whether S is a valid workflow, phase or agent name. */
 int sup_wf_valid_name(const char *s);

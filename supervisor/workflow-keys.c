@@ -30,6 +30,10 @@
 #define LOG_MAX_BYTES_MAX ((int64_t)1 << 40)
 #define FRAME_MAX_MIN	  ((int64_t)1024)
 #define FRAME_MAX_MAX	  ((int64_t)1 << 30)
+#define LINE_MAX_MIN	  ((int64_t)64 * 1024)
+#define LINE_MAX_MAX	  ((int64_t)1 << 32)
+#define TURNS_MAX	  100000
+#define COST_MAX	  1000000.0 /* USD */
 
 static const struct keydef keys[] = {
 	{"name", SEC_WORKFLOW, K_NAME, 0},
@@ -40,6 +44,7 @@ static const struct keydef keys[] = {
 	{"frame_max", SEC_WORKFLOW, K_FRAME_MAX, 0},
 	{"shm_mode", SEC_WORKFLOW, K_SHM_MODE, 0},
 	{"stop_grace", SEC_WORKFLOW, K_STOP_GRACE, 0},
+	{"max_cost_usd", SEC_WORKFLOW, K_MAX_COST_USD, 0},
 	{"enabled", SEC_SHM, K_SHM_ENABLED, 0},
 	{"keys", SEC_SHM, K_SHM_KEYS, 0},
 	{"agents", SEC_SHM, K_SHM_AGENTS, 0},
@@ -62,6 +67,18 @@ static const struct keydef keys[] = {
 	{"timeout", SEC_AGENT, K_TIMEOUT, 0},
 	{"stop_signal", SEC_AGENT, K_STOP_SIGNAL, 0},
 	{"stop_grace", SEC_AGENT, K_STOP_GRACE, 0},
+	{"kind", SEC_AGENT, K_KIND, 0},
+	/* kind = claude */
+	{"max_cost_usd", SEC_AGENT, K_MAX_COST_USD, 0},
+	{"allowed_tools", SEC_AGENT, K_ALLOWED_TOOLS, 0},
+	{"disallowed_tools", SEC_AGENT, K_DISALLOWED_TOOLS, 0},
+	{"permission_mode", SEC_AGENT, K_PERMISSION_MODE, 0},
+	{"max_turns", SEC_AGENT, K_MAX_TURNS, 0},
+	{"claude_args", SEC_AGENT, K_CLAUDE_ARGS, 0},
+	{"claude_command", SEC_AGENT, K_CLAUDE_COMMAND, 0},
+	{"resume_prompt", SEC_AGENT, K_RESUME_PROMPT, F_LINES},
+	{"session", SEC_AGENT, K_SESSION, 0},
+	{"line_max", SEC_AGENT, K_LINE_MAX, 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -74,7 +91,7 @@ static const int stop_signals[] = {
 
 /* Values of the keys. */
 
-static const char *key_name(enum key_id id)
+const char *sup_wf_key_name(enum key_id id)
 {
 	size_t i;
 
@@ -96,10 +113,10 @@ static int set_count(struct parser *ps, enum key_id id, const char *value,
 	if (errno == ERANGE)
 		return sup_wf_err(
 			ps, ps->line, "%s '%s' out of range (%lld to %lld)",
-			key_name(id), value, (long long)min, (long long)max);
+			sup_wf_key_name(id), value, (long long)min, (long long)max);
 	return sup_wf_err(ps, ps->line,
 			  "invalid %s '%s': expected a whole number",
-			  key_name(id), value);
+			  sup_wf_key_name(id), value);
 }
 
 static int set_size(struct parser *ps, enum key_id id, const char *value,
@@ -113,7 +130,7 @@ static int set_size(struct parser *ps, enum key_id id, const char *value,
 		return sup_wf_err(ps, ps->line,
 				  "invalid %s '%s': expected a size in bytes, "
 				  "with an optional K, M or G",
-				  key_name(id), value);
+				  sup_wf_key_name(id), value);
 	}
 	if (v < min || v > max)
 		goto range;
@@ -122,7 +139,7 @@ static int set_size(struct parser *ps, enum key_id id, const char *value,
 range:
 	return sup_wf_err(ps, ps->line,
 			  "%s '%s' out of range (%lld bytes to %lld bytes)",
-			  key_name(id), value, (long long)min, (long long)max);
+			  sup_wf_key_name(id), value, (long long)min, (long long)max);
 }
 
 /* A duration for key WHAT (a name for messages) into *OUT. */
@@ -293,6 +310,8 @@ static char **text_field(struct sup_agent *a, enum key_id id)
 		return &a->prompt;
 	case K_SYSTEM_PROMPT:
 		return &a->system_prompt;
+	case K_RESUME_PROMPT:
+		return &a->claude.resume_prompt;
 	default:
 		return NULL;
 	}
@@ -307,7 +326,7 @@ static int append_line(struct parser *ps, enum key_id id, char **field,
 
 	if (old + 1 + n > SUP_PROMPT_MAX)
 		return sup_wf_err(ps, ps->line, "%s is longer than %d bytes",
-				  key_name(id), SUP_PROMPT_MAX);
+				  sup_wf_key_name(id), SUP_PROMPT_MAX);
 	if (!old) {
 		free(*field);
 		*field = strdup(value);
@@ -319,6 +338,48 @@ static int append_line(struct parser *ps, enum key_id id, char **field,
 	s[old] = '\n';
 	memcpy(s + old + 1, value, n + 1);
 	*field = s;
+	return 0;
+}
+
+/* A budget in US dollars ("2.50", "0.1"): positive, at most COST_MAX. */
+static int set_cost(struct parser *ps, const char *value, double *out)
+{
+	const char *p = value[0] == '$' ? value + 1 : value;
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(p, &end);
+	if (end == p || *end || errno || !(v > 0) || v > COST_MAX ||
+	    strspn(p, "0123456789.") != strlen(p))
+		return sup_wf_err(ps, ps->line,
+				  "invalid max_cost_usd '%s': expected an "
+				  "amount in US dollars above 0 and at most "
+				  "%.0f, such as 2.50",
+				  value, COST_MAX);
+	*out = v;
+	return 0;
+}
+
+/* A word list (claude_args, claude_command) or a comma-separated one
+ * (allowed_tools, disallowed_tools) into *OUT. */
+static int set_list(struct parser *ps, enum key_id id, const char *value,
+		    int commas, char ***out)
+{
+	char **v = commas ? sup_wf_items(value) : sup_wf_words(value);
+
+	if (!v) {
+		if (errno == ENOMEM)
+			return sup_wf_nomem(ps);
+		return sup_wf_err(ps, ps->line,
+				  commas ? "invalid %s '%s': expected names "
+					   "separated by commas"
+					 : "invalid %s '%s': expected words, "
+					   "quoted with '...' or \"...\"",
+				  sup_wf_key_name(id), value);
+	}
+	sup_wf_free_words(*out);
+	*out = v;
 	return 0;
 }
 
@@ -380,6 +441,8 @@ static int set_workflow_key(struct parser *ps, enum key_id id,
 	case K_STOP_GRACE:
 		return get_duration(ps, "stop_grace", value,
 				    &wf->stop_grace_ms);
+	case K_MAX_COST_USD:
+		return set_cost(ps, value, &wf->max_cost_usd);
 	default:
 		return 0;
 	}
@@ -486,6 +549,58 @@ static int set_phase_key(struct parser *ps, enum key_id id, const char *value)
 	}
 }
 
+/* The keys of kind = claude (workflow.c checks they go with it). */
+static int set_claude_key(struct parser *ps, struct sup_claude *c,
+			  enum key_id id, const char *value)
+{
+	switch (id) {
+	case K_MAX_COST_USD:
+		return set_cost(ps, value, &c->max_cost_usd);
+	case K_ALLOWED_TOOLS:
+		return set_list(ps, id, value, 1, &c->allowed_tools);
+	case K_DISALLOWED_TOOLS:
+		return set_list(ps, id, value, 1, &c->disallowed_tools);
+	case K_CLAUDE_ARGS:
+		return set_list(ps, id, value, 0, &c->args);
+	case K_CLAUDE_COMMAND:
+		return set_list(ps, id, value, 0, &c->command);
+	case K_PERMISSION_MODE:
+		for (const char *p = value; *p; p++)
+			if (!is_alnum(*p))
+				return sup_wf_err(
+					ps, ps->line,
+					"invalid permission_mode '%s': "
+					"expected one of the CLI's modes, "
+					"such as acceptEdits or plan",
+					value);
+		free(c->permission_mode);
+		c->permission_mode = strdup(value);
+		return c->permission_mode ? 0 : sup_wf_nomem(ps);
+	case K_MAX_TURNS:
+		return set_count(ps, id, value, 1, TURNS_MAX, &c->max_turns);
+	case K_RESUME_PROMPT:
+		free(c->resume_prompt);
+		c->resume_prompt = NULL;
+		return append_line(ps, id, &c->resume_prompt, value);
+	case K_SESSION:
+		if (!strcmp(value, "fresh"))
+			c->session = SUP_SESSION_FRESH;
+		else if (!strcmp(value, "continue"))
+			c->session = SUP_SESSION_CONTINUE;
+		else
+			return sup_wf_err(ps, ps->line,
+					  "invalid session '%s': expected "
+					  "fresh or continue",
+					  value);
+		return 0;
+	case K_LINE_MAX:
+		return set_size(ps, id, value, LINE_MAX_MIN, LINE_MAX_MAX,
+				&c->line_max);
+	default:
+		return 0;
+	}
+}
+
 static int set_agent_key(struct parser *ps, enum key_id id, const char *value)
 {
 	struct sup_agent *a = &ps->wf->agents[ps->idx];
@@ -553,8 +668,19 @@ static int set_agent_key(struct parser *ps, enum key_id id, const char *value)
 	case K_STOP_GRACE:
 		x->stop_grace_set = 1;
 		return get_duration(ps, "stop_grace", value, &a->stop_grace_ms);
-	default:
+	case K_KIND:
+		if (!strcmp(value, "command"))
+			a->kind = SUP_KIND_COMMAND;
+		else if (!strcmp(value, "claude"))
+			a->kind = SUP_KIND_CLAUDE;
+		else
+			return sup_wf_err(ps, ps->line,
+					  "invalid kind '%s': expected command "
+					  "or claude",
+					  value);
 		return 0;
+	default:
+		return set_claude_key(ps, &a->claude, id, value);
 	}
 both_prompts:
 	return sup_wf_err(
@@ -626,6 +752,11 @@ const char *sup_restart_name(enum sup_restart r)
 		return "always";
 	}
 	return "?";
+}
+
+const char *sup_kind_name(enum sup_kind k)
+{
+	return k == SUP_KIND_CLAUDE ? "claude" : "command";
 }
 
 const char *sup_on_failure_name(enum sup_on_failure f)

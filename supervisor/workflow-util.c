@@ -149,3 +149,115 @@ char *sup_wf_abs_path(const char *dir, const char *rel)
 	return p;
 }
 
+
+/* Word lists. */
+
+static char **push_word(char **v, size_t *n, char *w)
+{
+	char **grown;
+
+	if (!w)
+		goto fail;
+	grown = realloc(v, (*n + 2) * sizeof(*grown));
+	if (!grown)
+		goto fail;
+	grown[(*n)++] = w;
+	grown[*n] = NULL;
+	return grown;
+fail:
+	free(w);
+	sup_wf_free_words(v);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static int blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The word at *S (past any blanks) into a new string, *S moved past it;
+ * NULL at the end (errno 0), or with errno EINVAL / ENOMEM. */
+static char *next_word(const char **s)
+{
+	const char *p = *s;
+	char *w, *o;
+	char quote = 0;
+
+	while (blank(*p))
+		p++;
+	errno = 0;
+	if (!*p)
+		return NULL;
+	w = o = malloc(strlen(p) + 1);
+	if (!w)
+		return NULL;
+	for (; *p && (quote || !blank(*p)); p++) {
+		if (quote == '"' && *p == '\\' && p[1])
+			*o++ = *++p;
+		else if (quote && *p == quote)
+			quote = 0;
+		else if (!quote && (*p == '\'' || *p == '"'))
+			quote = *p;
+		else
+			*o++ = *p;
+	}
+	*o = '\0';
+	*s = p;
+	if (quote) {
+		free(w);
+		errno = EINVAL;
+		return NULL;
+	}
+	return w;
+}
+
+char **sup_wf_words(const char *s)
+{
+	char **v = NULL, *w;
+	size_t n = 0;
+
+	while ((w = next_word(&s)))
+		if (!(v = push_word(v, &n, w)))
+			return NULL;
+	if (errno || !v) {
+		if (!errno)
+			errno = EINVAL;
+		sup_wf_free_words(v);
+		return NULL;
+	}
+	return v;
+}
+
+char **sup_wf_items(const char *s)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	for (;;) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+
+		while (len && blank(*s))
+			s++, len--;
+		while (len && blank(s[len - 1]))
+			len--;
+		if (!len) {
+			sup_wf_free_words(v);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (!(v = push_word(v, &n, strndup(s, len))))
+			return NULL;
+		if (!end)
+			return v;
+		s = end + 1;
+	}
+}
+
+void sup_wf_free_words(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}

@@ -67,6 +67,29 @@ static const char *sec_label(struct parser *ps, char *buf, size_t len)
 	return buf;
 }
 
+/* A kind = claude agent: smithers builds its command line. */
+static int end_claude(struct parser *ps, struct sup_agent *a)
+{
+	if (ps->seen[K_COMMAND])
+		return sup_wf_err(ps, ps->seen[K_COMMAND],
+				  "[agent %s] has kind = claude: smithers "
+				  "runs the CLI itself, so 'command' does not "
+				  "go with it (see claude_command and "
+				  "claude_args)",
+				  a->name);
+	if (!a->prompt || !*a->prompt)
+		return sup_wf_err(ps, ps->sec_line,
+				  "[agent %s] has kind = claude but no "
+				  "'prompt' or 'prompt_file' (required)",
+				  a->name);
+	if (!a->claude.resume_prompt) {
+		a->claude.resume_prompt = strdup(SUP_DEFAULT_RESUME_PROMPT);
+		if (!a->claude.resume_prompt)
+			return sup_wf_nomem(ps);
+	}
+	return 0;
+}
+
 /* Checks of the section that ends (before the next header, or at the end
  * of the file). */
 static int end_section(struct parser *ps)
@@ -80,10 +103,20 @@ static int end_section(struct parser *ps)
 		return sup_wf_err(ps, ps->sec_line,
 				  "[agent %s] has no 'phase' (required)",
 				  a->name);
+	if (a->kind == SUP_KIND_CLAUDE)
+		return end_claude(ps, a);
 	if (!ps->seen[K_COMMAND])
 		return sup_wf_err(ps, ps->sec_line,
 				  "[agent %s] has no 'command' (required)",
 				  a->name);
+	/* The keys after kind in enum key_id are claude's. */
+	for (int k = K_KIND + 1; k < K_COUNT; k++)
+		if (ps->seen[k])
+			return sup_wf_err(ps, ps->seen[k],
+					  "'%s' is for kind = claude only "
+					  "([agent %s] runs a command)",
+					  sup_wf_key_name((enum key_id)k),
+					  a->name);
 	return 0;
 }
 
@@ -163,6 +196,8 @@ static int begin_agent(struct parser *ps, const char *name)
 	a->startsecs_ms = SUP_DEFAULT_STARTSECS;
 	a->stop_signal = SIGTERM;
 	a->stop_grace_ms = SUP_DEFAULT_STOP_GRACE;
+	a->claude.max_cost_usd = -1;
+	a->claude.line_max = SUP_DEFAULT_LINE_MAX;
 	ps->idx = wf->nagents - 1;
 	return 0;
 }
@@ -495,6 +530,7 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 	wf->log_max_bytes = SUP_DEFAULT_LOG_MAX_BYTES;
 	wf->log_keep = SUP_DEFAULT_LOG_KEEP;
 	wf->frame_max = SUP_DEFAULT_FRAME_MAX;
+	wf->max_cost_usd = -1;
 	wf->shm_mode = SUP_DEFAULT_SHM_MODE;
 	wf->shm_enabled = 1;
 	wf->shm_agents = SUP_DEFAULT_SHM_AGENTS;
@@ -629,6 +665,12 @@ void sup_workflow_free(struct sup_workflow *wf)
 		for (j = 0; a->env && j < a->nenv; j++)
 			free(a->env[j]);
 		free(a->env);
+		sup_wf_free_words(a->claude.command);
+		sup_wf_free_words(a->claude.allowed_tools);
+		sup_wf_free_words(a->claude.disallowed_tools);
+		sup_wf_free_words(a->claude.args);
+		free(a->claude.permission_mode);
+		free(a->claude.resume_prompt);
 	}
 	free(wf->phases);
 	free(wf->agents);

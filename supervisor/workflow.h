@@ -43,6 +43,8 @@
 #define SUP_DEFAULT_BACKOFF_MAX	  60000 /* ms */
 #define SUP_DEFAULT_STARTSECS	  1000	/* ms */
 #define SUP_DEFAULT_STOP_GRACE	  10000 /* ms */
+#define SUP_DEFAULT_LINE_MAX	  (64 * 1024 * 1024) /* kind = claude */
+#define SUP_DEFAULT_RESUME_PROMPT "Continue where you left off."
 
 enum sup_synchronous {
 	SUP_SYNC_FULL,	 /* an acked change survives power loss */
@@ -52,6 +54,34 @@ enum sup_synchronous {
 enum sup_on_failure {
 	SUP_ON_FAILURE_STOP,	 /* a failed phase ends the execution */
 	SUP_ON_FAILURE_CONTINUE, /* the next phase runs anyway */
+};
+
+/* What runs: a command of the user's, or the Claude Code CLI, whose
+ * command line smithers builds and whose stream its worker records. */
+enum sup_kind {
+	SUP_KIND_COMMAND,
+	SUP_KIND_CLAUDE,
+};
+
+/* What a Ralph loop's next iteration of a claude agent talks in. */
+enum sup_session {
+	SUP_SESSION_FRESH,    /* a new session */
+	SUP_SESSION_CONTINUE, /* the previous iteration's, resumed */
+};
+
+/* The keys of a kind = claude agent (NULL-terminated word lists; NULL
+ * when not set). */
+struct sup_claude {
+	char **command;		/* claude_command in words; NULL: "claude" */
+	char **allowed_tools;	/* allowed_tools, split at commas */
+	char **disallowed_tools;
+	char *permission_mode;	/* NULL: the CLI's default */
+	int max_turns;		/* 0: the CLI's default */
+	double max_cost_usd;	/* < 0: no budget */
+	char **args;		/* claude_args in words */
+	char *resume_prompt;	/* never NULL once loaded */
+	enum sup_session session;
+	int64_t line_max;	/* longest stream line recorded */
 };
 
 enum sup_restart {
@@ -75,7 +105,9 @@ struct sup_agent {
 	char *name;
 	int line;	     /* of its [agent NAME] header */
 	size_t phase;	     /* index into sup_workflow.phases */
-	char *command;	     /* run by /bin/sh -c; may span lines */
+	enum sup_kind kind;
+	char *command;	     /* run by /bin/sh -c; may span lines; NULL
+				for kind = claude */
 	char *model;	     /* NULL if not set */
 	char *prompt;	     /* prompt, or the contents of prompt_file; NULL */
 	char *prompt_file;   /* absolute path it came from; NULL */
@@ -91,6 +123,7 @@ struct sup_agent {
 	int64_t timeout_ms;	/* 0: none */
 	int stop_signal;	/* SIGTERM, ... */
 	int64_t stop_grace_ms;	/* from the stop signal to SIGKILL */
+	struct sup_claude claude; /* kind = claude */
 };
 
 struct sup_workflow {
@@ -110,6 +143,7 @@ struct sup_workflow {
 				   * NULL: every key */
 	size_t nshm_keys;
 	int64_t stop_grace_ms;	  /* the agents' default */
+	double max_cost_usd;	  /* the execution's budget; < 0: none */
 	struct sup_phase *phases; /* in file order */
 	size_t nphases;		  /* >= 1 */
 	struct sup_agent *agents; /* in file order */
@@ -161,6 +195,7 @@ int sup_parse_stop_signal(const char *text);
 
 /* "never", "on-failure", "always"; and the others' names as in the file. */
 const char *sup_restart_name(enum sup_restart r);
+const char *sup_kind_name(enum sup_kind k);
 const char *sup_on_failure_name(enum sup_on_failure f);
 const char *sup_synchronous_name(enum sup_synchronous s);
 

@@ -38,13 +38,22 @@ const struct cmd_entry cmd_init_entry = {
 		"database to the current schema).\n"
 		"\n"
 		"Options:\n"
-		"  --dir DIR   the directory, when DIR is not given\n"
-		"  --json      print what was created and kept as JSON",
+		"  --example NAME  which example: 'survey' (the default,\n"
+		"                  the shell agents above) or 'claude'\n"
+		"                  (Claude Code agents review the repository\n"
+		"                  side by side, then a Ralph loop fixes it\n"
+		"                  until its tests pass: DIR/smithers.ini\n"
+		"                  and DIR/prompts/fix.md)\n"
+		"  --dir DIR       the directory, when DIR is not given\n"
+		"  --json          print what was created and kept as JSON",
 	.exec = cmd_init_exec,
 };
 
+enum { OPT_EXAMPLE = 0x200 };
+
 static const struct option init_options[] = {
 	CMD_COMMON_OPTIONS,
+	{"example", required_argument, NULL, OPT_EXAMPLE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -157,7 +166,8 @@ out:
 
 static int cmd_init_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	const struct init_template *t;
+	const struct init_template *t, *files = init_templates;
+	const struct init_example *ex;
 	const char *dir;
 	struct out *o = NULL;
 	char *db = NULL, *path = NULL, *path_ini = NULL, *slash;
@@ -174,6 +184,20 @@ static int cmd_init_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		if (c == 'h') {
 			cmd_print_help(stdout, &cmd_init_entry);
 			return EXIT_OK;
+		}
+		if (c == OPT_EXAMPLE) {
+			for (ex = init_examples; ex->name; ex++)
+				if (!strcmp(ex->name, optarg))
+					break;
+			if (!ex->name) {
+				fprintf(stderr,
+					"smithers: unknown example '%s' "
+					"(expected survey or claude)\n",
+					optarg);
+				return cmd_usage(&cmd_init_entry);
+			}
+			files = ex->files;
+			continue;
 		}
 		cmd_option_error(argv, c);
 		return cmd_usage(&cmd_init_entry);
@@ -205,7 +229,7 @@ static int cmd_init_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (r < 0)
 		goto out;
 	report(o, ctx->json, db, r);
-	for (t = init_templates; t->path; t++) {
+	for (t = files; t->path; t++) {
 		free(path);
 		path = cmd_path(dir, t->path);
 		slash = strrchr(path, '/');
@@ -226,7 +250,7 @@ static int cmd_init_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			goto out;
 		report(o, ctx->json, path, r);
 	}
-	path_ini = cmd_path(dir, init_templates[0].path);
+	path_ini = cmd_path(dir, files[0].path);
 	if (ctx->json)
 		out_list_end(o);
 	else

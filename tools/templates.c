@@ -330,6 +330,95 @@ static const char reviewer[] =
 	"\t--trigger reviewer\n"
 	"\"$SMITHERS\" emit state.set review.approved \"$approved\" --trigger reviewer\n";
 
+/* The Claude Code example ('smithers init --example claude'). */
+
+static const char claude_workflow[] =
+	"; smithers.ini - Claude Code agents, written by 'smithers init --example claude'.\n"
+	";\n"
+	"; Three Claude Code agents review the repository of this directory side by\n"
+	"; side (phase 'review'), then a fixer works in a Ralph loop (phase 'fix')\n"
+	"; until the tests pass. Needs the CLI ('npm install -g @anthropic-ai/claude-code')\n"
+	"; and ANTHROPIC_API_KEY in the environment. Run it with\n"
+	";\n"
+	";     smithers run smithers.ini\n"
+	";\n"
+	"; smithers records every tool call, token and dollar, and the result, from\n"
+	"; the CLI's own stream: see 'smithers db agents' and 'smithers db tools'.\n"
+	"; A restarted agent, or one resumed after the supervisor died, continues\n"
+	"; its conversation. The budgets below stop the agents before they overspend.\n"
+	"\n"
+	"[workflow]\n"
+	"name = claude-review-fix\n"
+	"max_parallel = 3\n"
+	"max_cost_usd = 15\n"
+	"\n"
+	"[phase review]\n"
+	"on_failure = continue\n"
+	"\n"
+	"[phase fix]\n"
+	"max_iterations = 5\n"
+	"until = tests.passed == true\n"
+	"\n"
+	"[agent review-bugs]\n"
+	"phase = review\n"
+	"kind = claude\n"
+	"model = sonnet\n"
+	"prompt = Review this repository for bugs: wrong logic, unchecked errors,\n"
+	"    resource leaks. Do not change any file. Answer with a list of findings,\n"
+	"    each with its file, line and a one-line fix.\n"
+	"allowed_tools = Read, Grep, Glob\n"
+	"max_turns = 40\n"
+	"max_cost_usd = 2\n"
+	"\n"
+	"[agent review-tests]\n"
+	"phase = review\n"
+	"kind = claude\n"
+	"model = sonnet\n"
+	"prompt = Review the tests of this repository: which behaviour has no test,\n"
+	"    which test could pass while the code is wrong. Do not change any file.\n"
+	"    Answer with a list, most important first.\n"
+	"allowed_tools = Read, Grep, Glob\n"
+	"max_turns = 40\n"
+	"max_cost_usd = 2\n"
+	"\n"
+	"[agent review-docs]\n"
+	"phase = review\n"
+	"kind = claude\n"
+	"model = haiku\n"
+	"prompt = Check that the README and the docs of this repository match what\n"
+	"    the code does. Do not change any file. List every mismatch.\n"
+	"allowed_tools = Read, Grep, Glob\n"
+	"max_turns = 30\n"
+	"max_cost_usd = 1\n"
+	"\n"
+	"[agent fixer]\n"
+	"phase = fix\n"
+	"kind = claude\n"
+	"prompt_file = prompts/fix.md\n"
+	"allowed_tools = Read, Grep, Glob, Edit, Write, Bash(make:*), Bash(git diff:*), Bash(git status:*), Bash(smithers emit:*)\n"
+	"permission_mode = acceptEdits\n"
+	"; Each iteration of the loop goes on with the same conversation.\n"
+	"session = continue\n"
+	"max_turns = 60\n"
+	"max_cost_usd = 5\n"
+	"restart = on-failure\n"
+	"max_restarts = 2\n";
+
+static const char claude_fix[] =
+	"Run the tests of this repository with `make check`.\n"
+	"\n"
+	"If they fail, find the cause, fix the code (not the tests, unless a test is\n"
+	"plainly wrong), and run them again, until they pass or you are sure you\n"
+	"cannot make them pass.\n"
+	"\n"
+	"Then record the outcome, so that the supervisor knows whether to run you\n"
+	"again:\n"
+	"\n"
+	"    smithers emit state.set tests.passed true     # when they pass\n"
+	"    smithers emit state.set tests.passed false    # when they still fail\n"
+	"\n"
+	"End with a short summary of what you changed.\n";
+
 /* clang-format on */
 
 const struct init_template init_templates[] = {
@@ -340,4 +429,19 @@ const struct init_template init_templates[] = {
 	{"agents/big-files.sh", 0755, big_files},
 	{"agents/reviewer.sh", 0755, reviewer},
 	{NULL, 0, NULL},
+};
+
+const struct init_template init_templates_claude[] = {
+	{"smithers.ini", 0644, claude_workflow},
+	{"prompts/fix.md", 0644, claude_fix},
+	{NULL, 0, NULL},
+};
+
+const struct init_example init_examples[] = {
+	{"survey", "five shell agents survey the git repository",
+	 init_templates},
+	{"claude", "Claude Code agents review the repository, then fix it "
+		   "until its tests pass",
+	 init_templates_claude},
+	{NULL, NULL, NULL},
 };

@@ -12,7 +12,17 @@ struct init_template {
 	const char *text;
 };
 
-/* Every template, ending with a NULL path; directories before files. */
+/* Every template, ending with a NULL path; directories before files:
+ * the shell survey (the default) and the Claude Code example. */
 extern const struct init_template init_templates[];
+extern const struct init_template init_templates_claude[];
+
+/* The examples by name, ending with a NULL name. */
+struct init_example {
+	const char *name;
+	const char *summary;
+	const struct init_template *files;
+};
+extern const struct init_example init_examples[];
 
 #endif /* SMITHERS_TOOLS_TEMPLATES_H */

@@ -168,6 +168,54 @@ static void test_init_template(void **state)
 	sup_workflow_free(wf);
 }
 
+/* The Claude Code example of `smithers init --example claude` loads, with
+ * its prompt file beside it. */
+static void test_init_claude(void **state)
+{
+	char dir[] = "/tmp/test_workflow.XXXXXX", path[256];
+	const struct init_template *t;
+	struct sup_workflow *wf;
+	const struct sup_agent *a;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/prompts", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (t = init_templates_claude; t->path; t++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
+		assert_non_null(f = fopen(path, "w"));
+		assert_true(fputs(t->text, f) >= 0);
+		assert_int_equal(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/smithers.ini", dir);
+	wf = sup_workflow_load(path, errbuf, sizeof(errbuf));
+	if (!wf)
+		fail_msg("%s", errbuf);
+	assert_string_equal(wf->name, "claude-review-fix");
+	assert_true(wf->max_cost_usd == 15.0);
+	assert_int_equal(wf->nphases, 2);
+	assert_int_equal(wf->phases[0].nagents, 3);
+	assert_int_equal(wf->phases[1].max_iterations, 5);
+	a = sup_workflow_phase_agent(wf, 1, 0);
+	assert_string_equal(a->name, "fixer");
+	assert_int_equal(a->kind, SUP_KIND_CLAUDE);
+	assert_int_equal(a->claude.session, SUP_SESSION_CONTINUE);
+	assert_non_null(strstr(a->prompt, "make check"));
+	assert_string_equal(a->claude.allowed_tools[8],
+			    "Bash(smithers emit:*)");
+	for (size_t i = 0; i < wf->nagents; i++)
+		assert_int_equal(wf->agents[i].kind, SUP_KIND_CLAUDE);
+	sup_workflow_free(wf);
+	for (t = init_templates_claude; t->path; t++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
+		assert_int_equal(unlink(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/prompts", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_defaults(void **state)
 {
 	struct sup_workflow *wf = parse_ok(MIN_PHASE MIN_AGENT);
@@ -938,6 +986,119 @@ static void test_errors(void **state)
 }
 
 /* The default name comes from the file name, when it is a valid name. */
+/* kind = claude: its keys, their defaults, and what does not go with it. */
+static void test_claude_keys(void **state)
+{
+	struct sup_workflow *wf;
+	const struct sup_agent *a;
+	const struct sup_claude *c;
+
+	(void)state;
+	wf = parse_ok("[workflow]\nmax_cost_usd = 5\n" MIN_PHASE
+		      "[agent r]\nphase = p\nkind = claude\n"
+		      "prompt = Review\n  the code\nmodel = sonnet\n"
+		      "allowed_tools = Bash(git diff:*), Read ,Grep\n"
+		      "disallowed_tools = WebFetch\n"
+		      "permission_mode = acceptEdits\nmax_turns = 12\n"
+		      "max_cost_usd = $0.75\n"
+		      "claude_args = --add-dir \"/a b\" --fallback-model "
+		      "'x y'\n"
+		      "claude_command = node /opt/cli.js\n"
+		      "session = continue\nline_max = 1M\n"
+		      "resume_prompt = Go on\n  please\n");
+	assert_true(wf->max_cost_usd == 5.0);
+	a = &wf->agents[0];
+	c = &a->claude;
+	assert_int_equal(a->kind, SUP_KIND_CLAUDE);
+	assert_string_equal(sup_kind_name(a->kind), "claude");
+	assert_null(a->command);
+	assert_string_equal(a->prompt, "Review\nthe code");
+	assert_string_equal(c->allowed_tools[0], "Bash(git diff:*)");
+	assert_string_equal(c->allowed_tools[1], "Read");
+	assert_string_equal(c->allowed_tools[2], "Grep");
+	assert_null(c->allowed_tools[3]);
+	assert_string_equal(c->disallowed_tools[0], "WebFetch");
+	assert_string_equal(c->permission_mode, "acceptEdits");
+	assert_int_equal(c->max_turns, 12);
+	assert_true(c->max_cost_usd == 0.75);
+	assert_string_equal(c->args[0], "--add-dir");
+	assert_string_equal(c->args[1], "/a b");
+	assert_string_equal(c->args[2], "--fallback-model");
+	assert_string_equal(c->args[3], "x y");
+	assert_null(c->args[4]);
+	assert_string_equal(c->command[0], "node");
+	assert_string_equal(c->command[1], "/opt/cli.js");
+	assert_int_equal(c->session, SUP_SESSION_CONTINUE);
+	assert_int_equal(c->line_max, 1024 * 1024);
+	assert_string_equal(c->resume_prompt, "Go on\nplease");
+	sup_workflow_free(wf);
+
+	/* The defaults. */
+	wf = parse_ok(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+				"prompt = hi\n" MIN_AGENT);
+	c = &wf->agents[0].claude;
+	assert_true(wf->max_cost_usd < 0);
+	assert_null(c->command);
+	assert_null(c->allowed_tools);
+	assert_null(c->permission_mode);
+	assert_int_equal(c->max_turns, 0);
+	assert_true(c->max_cost_usd < 0);
+	assert_int_equal(c->session, SUP_SESSION_FRESH);
+	assert_int_equal(c->line_max, SUP_DEFAULT_LINE_MAX);
+	assert_string_equal(c->resume_prompt, SUP_DEFAULT_RESUME_PROMPT);
+	assert_int_equal(wf->agents[1].kind, SUP_KIND_COMMAND);
+	assert_string_equal(sup_kind_name(wf->agents[1].kind), "command");
+	sup_workflow_free(wf);
+
+	/* Errors, each at its line. */
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = shell\n",
+		  "flow.ini:4: invalid kind 'shell': expected command or "
+		  "claude");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n",
+		  "flow.ini:2: [agent r] has kind = claude but no 'prompt' "
+		  "or 'prompt_file' (required)");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+			    "prompt = x\ncommand = claude -p x\n",
+		  "flow.ini:6: [agent r] has kind = claude: smithers runs "
+		  "the CLI itself, so 'command' does not go with it (see "
+		  "claude_command and claude_args)");
+	parse_err(MIN_PHASE MIN_AGENT "max_turns = 3\n",
+		  "flow.ini:5: 'max_turns' is for kind = claude only "
+		  "([agent a] runs a command)");
+	parse_err(MIN_PHASE MIN_AGENT "max_cost_usd = 3\n",
+		  "flow.ini:5: 'max_cost_usd' is for kind = claude only "
+		  "([agent a] runs a command)");
+	parse_err(MIN_PHASE MIN_AGENT "kind = claude\nprompt = x\n",
+		  "flow.ini:4: [agent a] has kind = claude: smithers runs "
+		  "the CLI itself, so 'command' does not go with it (see "
+		  "claude_command and claude_args)");
+	parse_err("[workflow]\nmax_cost_usd = -1\n" MIN_PHASE MIN_AGENT,
+		  "flow.ini:2: invalid max_cost_usd '-1': expected an amount "
+		  "in US dollars above 0 and at most 1000000, such as 2.50");
+	parse_err("[workflow]\nmax_cost_usd = 1e3\n" MIN_PHASE MIN_AGENT,
+		  "flow.ini:2: invalid max_cost_usd '1e3': expected an amount "
+		  "in US dollars above 0 and at most 1000000, such as 2.50");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+			    "prompt = x\nclaude_args = --x 'open\n",
+		  "flow.ini:6: invalid claude_args '--x 'open': expected "
+		  "words, quoted with '...' or \"...\"");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+			    "prompt = x\nallowed_tools = Read,,Bash\n",
+		  "flow.ini:6: invalid allowed_tools 'Read,,Bash': expected "
+		  "names separated by commas");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+			    "prompt = x\nsession = old\n",
+		  "flow.ini:6: invalid session 'old': expected fresh or "
+		  "continue");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+			    "prompt = x\npermission_mode = a b\n",
+		  "flow.ini:6: invalid permission_mode 'a b': expected one "
+		  "of the CLI's modes, such as acceptEdits or plan");
+	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
+			    "prompt = x\nmax_turns = 0\n",
+		  "flow.ini:6: max_turns '0' out of range (1 to 100000)");
+}
+
 static void test_default_name(void **state)
 {
 	struct sup_workflow *wf;
@@ -1599,6 +1760,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_template),
+		cmocka_unit_test(test_init_claude),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_stop_grace_default),
@@ -1612,6 +1774,7 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_shm_section),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_claude_keys),
 		cmocka_unit_test(test_default_name),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_continuation),
