@@ -4,8 +4,9 @@
  *
  * Counters are kept where they are read: an execution counts its phase
  * iterations, agents, tool calls and tokens; a phase its agents; an agent its
- * tool calls and tokens. Each operation updates them in its own savepoint, so
- * a counter never disagrees with the rows it counts.
+ * tool calls and tokens (session.c adds usage to both). Each operation
+ * updates them in its own savepoint, so a counter never disagrees with the
+ * rows it counts.
  */
 #include "config.h"
 
@@ -251,7 +252,8 @@ int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 	return wal_list(w,
 			"SELECT p.id AS phase_id, p.name AS phase, p.iteration,"
 			" p.status AS phase_status, a.id AS agent_id,"
-			" a.name AS agent, a.status, a.attempt"
+			" a.name AS agent, a.status, a.attempt, a.kind,"
+			" a.session_id, a.cli_version"
 			" FROM phases AS p"
 			" LEFT JOIN agents AS a ON a.phase_id = p.id"
 			" WHERE p.id = (SELECT max(id) FROM phases"
@@ -341,20 +343,27 @@ static int64_t agent_start(struct wal *w, int64_t execution_id,
 			   int64_t phase_id, const struct wal_agent_spec *s)
 {
 	char now[WAL_TIME_LEN];
+	const char *kind;
 	int64_t id;
 
 	if (!s || !s->name || !*s->name)
 		return wal_fail(w, EINVAL, "an agent needs a name");
+	kind = s->kind ? s->kind : "command";
+	if (strcmp(kind, "command") && strcmp(kind, "claude"))
+		return wal_fail(w, EINVAL,
+				"agent '%s': unknown kind '%s' (command or"
+				" claude)",
+				s->name, kind);
 	wal_now(now);
 	if (wal_run(w, "cannot record agent",
 		    "INSERT INTO agents(execution_id, phase_id, name, model,"
 		    " system_prompt, prompt, log_path, attempt, pid, status,"
-		    " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		    " 'running', ?10)",
-		    "IitttttIit", execution_id, phase_id, s->name, s->model,
+		    " started_at, kind, session_id) VALUES (?1, ?2, ?3, ?4,"
+		    " ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12)",
+		    "IitttttIittt", execution_id, phase_id, s->name, s->model,
 		    s->system_prompt, s->prompt, s->log_path,
 		    (int64_t)(s->attempt > 0 ? s->attempt : 1), (int64_t)s->pid,
-		    now) < 0) {
+		    now, kind, s->session_id) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"cannot record agent '%s': no execution"
@@ -464,34 +473,6 @@ int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
 				    exit_code, exit_signal)));
 }
 
-static int64_t agent_usage(struct wal *w, int64_t id, int64_t in, int64_t out)
-{
-	int64_t r;
-
-	if (in < 0 || out < 0)
-		return wal_fail(w, EINVAL, "token counts cannot be negative");
-	r = wal_need_row(w,
-			 wal_run(w, "cannot record usage",
-				 "UPDATE agents SET tokens_in = tokens_in + ?2,"
-				 " tokens_out = tokens_out + ?3 WHERE id = ?1",
-				 "III", id, in, out),
-			 "agent", id);
-	if (r < 0)
-		return -1;
-	return wal_run(w, "cannot record usage",
-		       "UPDATE executions SET tokens_in = tokens_in + ?2,"
-		       " tokens_out = tokens_out + ?3 WHERE id ="
-		       " (SELECT execution_id FROM agents WHERE id = ?1)",
-		       "III", id, in, out);
-}
-
-int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
-		    int64_t tokens_out)
-{
-	return wal_status(
-		WAL_OP(w, agent_usage(w, agent_id, tokens_in, tokens_out)));
-}
-
 int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		   void *arg)
 {
@@ -503,7 +484,10 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		" a.tokens_in, a.tokens_out, a.tool_call_count,"
 		" a.started_at, a.ended_at, a.duration_ms, a.log_path,"
 		" a.result, a.structured_result, a.pid_start, a.worker_pid,"
-		" a.worker_start"
+		" a.worker_start, a.kind, a.session_id, a.cli_version,"
+		" a.tools, a.cache_read_tokens, a.cache_write_tokens,"
+		" a.cost_usd, a.resume_prompt, a.resumes,"
+		" json_extract(a.structured_result, '$.num_turns') AS turns"
 		" FROM agents AS a LEFT JOIN phases AS p"
 		" ON p.id = a.phase_id"
 		" WHERE ?1 <= 0 OR a.execution_id = ?1 ORDER BY a.id",
@@ -513,20 +497,52 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 /* ---- tool calls ------------------------------------------------------------
  */
 
+/* Whether tool call PARENT belongs to the execution of agent AGENT: 1, 0
+ * (recorded as EINVAL), or -1. A call inside another of an execution gc
+ * may drop alone would go with it. */
+static int parent_in_execution(struct wal *w, int64_t agent, int64_t parent)
+{
+	sqlite3_stmt *st = wal_prepare(
+		w, "SELECT 1 FROM tool_calls AS t JOIN agents AS a"
+		   " ON a.execution_id = t.execution_id"
+		   " WHERE t.id = ?1 AND a.id = ?2");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_int64(st, 2, agent);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		return wal_sqlfail(w, rc, "cannot read tool call");
+	return wal_fail(w, EINVAL,
+			"no tool call %" PRId64 " in the execution of agent"
+			" %" PRId64,
+			parent, agent);
+}
+
 static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
-			  const char *input)
+			  const char *input, const char *ref, int64_t parent)
 {
 	char now[WAL_TIME_LEN];
 	int64_t id;
 
 	if (!tool || !*tool)
 		return wal_fail(w, EINVAL, "a tool call needs a tool name");
+	if (parent < 0)
+		return wal_fail(w, EINVAL, "no tool call %" PRId64, parent);
+	if (parent > 0 && parent_in_execution(w, agent_id, parent) < 0)
+		return -1;
 	wal_now(now);
 	if (wal_run(w, "cannot record tool call",
 		    "INSERT INTO tool_calls(agent_id, execution_id, tool_name,"
-		    " input, started_at) VALUES (?1, (SELECT execution_id FROM"
-		    " agents WHERE id = ?1), ?2, ?3, ?4)",
-		    "Ittt", agent_id, tool, input, now) < 0) {
+		    " input, started_at, external_id, parent_id) VALUES (?1,"
+		    " (SELECT execution_id FROM agents WHERE id = ?1), ?2, ?3,"
+		    " ?4, ?5, ?6)",
+		    "Itttti", agent_id, tool, input, now, ref, parent) < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"cannot record tool call '%s': no "
@@ -554,7 +570,15 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
 		       const char *input_json)
 {
-	return WAL_OP(w, tool_start(w, agent_id, tool, input_json));
+	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, NULL, 0));
+}
+
+int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
+			   const char *input_json, const char *ref,
+			   int64_t parent_id)
+{
+	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, ref,
+				    parent_id));
 }
 
 int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
@@ -565,7 +589,8 @@ int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
 		"SELECT t.id, t.agent_id, a.name AS agent, t.execution_id,"
 		" t.tool_name, t.input, t.status, t.output_inline,"
 		" t.output_path, t.output_hash, t.output_size, t.summary,"
-		" t.error, t.started_at, t.ended_at, t.duration_ms"
+		" t.error, t.started_at, t.ended_at, t.duration_ms,"
+		" t.external_id, t.parent_id"
 		" FROM tool_calls AS t LEFT JOIN agents AS a"
 		" ON a.id = t.agent_id"
 		" WHERE ?1 <= 0 OR t.agent_id = ?1"

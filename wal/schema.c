@@ -251,11 +251,48 @@ static const char migration_4[] =
 	" DEFAULT 0;"
 	"ALTER TABLE executions ADD COLUMN recovered_at TEXT;";
 
+/*
+ * Version 5: agents driven through a known agent CLI (kind 'claude'), whose
+ * worker reads the CLI's own stream. An agent keeps its CLI session (id,
+ * version, tools) so that a restart continues it rather than starting over,
+ * the prompt the current attempt resumed it with, and the cache tokens and
+ * cost the CLI reports; an execution sums them and may have a budget. A
+ * tool call keeps the CLI's id of it (external_id) and the call it ran
+ * inside (parent_id: a subagent's calls inside its Task call), which goes
+ * with its parent. Existing rows get the defaults: agents of kind
+ * 'command', nothing cached, nothing spent, no budget.
+ */
+static const char migration_5[] =
+	"ALTER TABLE agents ADD COLUMN kind TEXT NOT NULL DEFAULT 'command';"
+	"ALTER TABLE agents ADD COLUMN session_id TEXT;"
+	"ALTER TABLE agents ADD COLUMN cli_version TEXT;"
+	"ALTER TABLE agents ADD COLUMN tools JSON TEXT"
+	" CHECK (tools IS NULL OR json_valid(tools));"
+	"ALTER TABLE agents ADD COLUMN cache_read_tokens INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN cache_write_tokens INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN resume_prompt TEXT;"
+	"ALTER TABLE agents ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE executions ADD COLUMN cache_read_tokens INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE executions ADD COLUMN cache_write_tokens INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE executions ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE executions ADD COLUMN max_cost_usd REAL;"
+	"ALTER TABLE tool_calls ADD COLUMN external_id TEXT;"
+	"ALTER TABLE tool_calls ADD COLUMN parent_id INTEGER"
+	" REFERENCES tool_calls(id) ON DELETE CASCADE;"
+	"CREATE INDEX tool_calls_parent ON tool_calls(parent_id)"
+	" WHERE parent_id IS NOT NULL;";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
 	[3] = migration_3,
 	[4] = migration_4,
+	[5] = migration_5,
 };
 
 int wal_schema_version(struct wal *w)

@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 4
+#define WAL_SCHEMA_VERSION 5
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -190,6 +190,9 @@ int wal_execution_heartbeat(struct wal *w, int64_t id);
 int wal_execution_resume(struct wal *w, int64_t id, const char *boot_id);
 /* Record on execution ID the boot (the kernel's boot_id) it runs in. */
 int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id);
+/* Set execution ID's budget, max_cost_usd, in US dollars; a negative
+ * MAX_COST_USD clears it (no budget). EINVAL for NaN or infinity. */
+int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd);
 /* Id of the newest execution that is running or pending; 0 if none; -1. */
 int64_t wal_execution_current(struct wal *w);
 /* One execution, all columns; -1 ENOENT if there is no such id. */
@@ -209,7 +212,9 @@ int wal_execution_find_incomplete(struct wal *w, wal_row_fn *fn, void *arg);
 int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
 /* The newest phase iteration of EXECUTION_ID with each of its agents (none:
  * one row with NULL agent columns; no phase: no row). Columns phase_id,
- * phase, iteration, phase_status, agent_id, agent, status, attempt. */
+ * phase, iteration, phase_status, agent_id, agent, status, attempt, kind,
+ * session_id, cli_version (non-NULL: the CLI reported its session, which
+ * a resumed attempt can continue). */
 int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			void *arg);
 
@@ -230,10 +235,14 @@ struct wal_agent_spec {
 	const char *log_path;
 	int attempt; /* 0: 1 */
 	pid_t pid;   /* 0: unknown */
+	const char *kind;	/* "command" or "claude"; NULL: "command" */
+	const char *session_id; /* the agent's session, assigned before it
+				   starts; NULL: none */
 };
 
 /* Record a running agent of PHASE_ID (0: none) in EXECUTION_ID; counts
- * toward the execution's agents and the phase's agent count. */
+ * toward the execution's agents and the phase's agent count. EINVAL for an
+ * unknown kind. */
 int64_t wal_agent_start(struct wal *w, int64_t execution_id, int64_t phase_id,
 			const struct wal_agent_spec *spec);
 /* RESULT is plain text, STRUCTURED JSON (both may be NULL). */
@@ -264,9 +273,32 @@ int wal_agent_restart(struct wal *w, int64_t agent_id, int attempt,
 /* The agent was stopped by a shutdown: status cancelled. */
 int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
 		     int exit_code, int exit_signal);
-/* Add token counts to the agent and its execution. */
+/* Add token counts (not negative: EINVAL) to the agent and its execution.
+ */
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out);
+
+/* What an agent used: tokens, cache tokens (read, written) and cost. */
+struct wal_usage {
+	int64_t tokens_in, tokens_out, cache_read, cache_write;
+	double cost_usd;
+};
+/* Add U to the agent's counters and its execution's. Values may be
+ * negative: a stream's totals correct what its increments added. EINVAL
+ * for a cost that is not a finite number. */
+int wal_agent_add_usage(struct wal *w, int64_t agent_id,
+			const struct wal_usage *u);
+/* The agent's session as its CLI reported it: SESSION_ID, MODEL,
+ * CLI_VERSION, TOOLS_JSON (the tools it offers); a NULL argument leaves its
+ * column as it is. EINVAL, nothing changed, when TOOLS_JSON is not JSON. A
+ * non-NULL cli_version is what says the CLI has its session (resumable). */
+int wal_agent_session(struct wal *w, int64_t agent_id, const char *session_id,
+		      const char *model, const char *cli_version,
+		      const char *tools_json);
+/* The attempt starting now resumes the agent's session with PROMPT:
+ * resume_prompt = PROMPT, resumes + 1. PROMPT NULL: the attempt starts a
+ * fresh session (resume_prompt NULL, resumes unchanged). */
+int wal_agent_resume(struct wal *w, int64_t agent_id, const char *prompt);
 
 /* ---- tool calls and artifacts ------------------------------------------ */
 
@@ -274,6 +306,13 @@ int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
  * toward the agent's and the execution's tool calls. Returns its id. */
 int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
 		       const char *input_json);
+/* As wal_tool_start(), with REF, the agent's own id of the call (Claude's
+ * tool_use_id; NULL: none), and PARENT_ID, the tool call of the same
+ * execution it ran inside (a subagent's calls inside its Task call; 0:
+ * none; EINVAL when there is no such call). A call goes with its parent. */
+int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
+			   const char *input_json, const char *ref,
+			   int64_t parent_id);
 
 /*
  * End tool call ID. OUTPUT (LEN bytes, may be NULL) up to WAL_INLINE_MAX bytes
@@ -339,12 +378,14 @@ int wal_memory_delete(struct wal *w, int64_t id);
 
 /* ---- listing for the command line -------------------------------------- */
 
-/* Tool calls of AGENT_ID (0: all), newest first, at most LIMIT. */
+/* Tool calls of AGENT_ID (0: all), newest first, at most LIMIT; with
+ * external_id and parent_id. */
 int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
 		  void *arg);
 /* Artifacts, newest first, at most LIMIT. */
 int wal_artifact_list(struct wal *w, int limit, wal_row_fn *fn, void *arg);
-/* Agents of EXECUTION_ID (0: all), in start order. */
+/* Agents of EXECUTION_ID (0: all), in start order; turns is the
+ * structured result's num_turns (as Claude Code reports it), else NULL. */
 int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		   void *arg);
 /* Phases of EXECUTION_ID, in start order. */

@@ -99,6 +99,8 @@ static const struct field tool_start_fields[] = {
 	FIELD("tool", F_STR, 1, tool),
 	FIELD("input", F_ANY, 0, json),
 	FIELD("input_json", F_JSON, 0, json),
+	FIELD("ref", F_STR, 0, ref),
+	FIELD("parent", F_UINT, 0, parent),
 };
 static const struct field tool_complete_fields[] = {
 	FIELD("call", F_UINT, 1, call),
@@ -118,7 +120,11 @@ static const struct field artifact_add_fields[] = {
 static const struct field usage_fields[] = {
 	FIELD("tokens_in", F_COUNT, 0, tokens_in),
 	FIELD("tokens_out", F_COUNT, 0, tokens_out),
-	FIELD("cost", F_NUM, 0, cost),
+	{"cost", F_NUM, 0, offsetof(struct wrk_msg, cost),
+	 offsetof(struct wrk_msg, has_cost)},
+	FIELD("cache_read", F_COUNT, 0, cache_read),
+	FIELD("cache_write", F_COUNT, 0, cache_write),
+	FIELD("total", F_BOOL, 0, total),
 };
 static const struct field log_fields[] = {
 	FIELD("level", F_STR, 0, level),
@@ -131,6 +137,13 @@ static const struct field result_fields[] = {
 };
 static const struct field fail_fields[] = {
 	FIELD("error", F_STR, 1, error),
+};
+static const struct field session_fields[] = {
+	FIELD("id", F_STR, 1, session_id),
+	FIELD("model", F_STR, 0, model),
+	FIELD("version", F_STR, 0, agent_version),
+	FIELD("tools", F_ANY, 0, json),
+	FIELD("tools_json", F_JSON, 0, json),
 };
 static const struct field error_fields[] = {
 	FIELD("reason", F_STR, 1, reason),
@@ -172,6 +185,7 @@ static const struct spec specs[WRK_TYPE_COUNT] = {
 	[WRK_LOG] = SPEC("log", log_fields, false),
 	[WRK_RESULT] = SPEC("result", result_fields, false),
 	[WRK_FAIL] = SPEC("fail", fail_fields, false),
+	[WRK_SESSION] = SPEC("session", session_fields, false),
 	[WRK_ACK] = {"ack", NULL, 0, true},
 	[WRK_ERROR] = SPEC("error", error_fields, true),
 	[WRK_GC] = SPEC("gc", gc_fields, false),
@@ -671,8 +685,9 @@ static bool field_present(const struct field *f, const struct wrk_msg *msg)
 	case F_STATUS:
 		return *(const char *const *)(m + f->off) != NULL;
 	case F_U32:
-	case F_BOOL:
 		return true;
+	case F_BOOL:
+		return f->req || *(const int *)(m + f->off);
 	case F_UINT:
 	case F_COUNT:
 		return f->req || *(const uint64_t *)(m + f->off);
@@ -756,6 +771,7 @@ static bool encodable(const struct spec *sp, const struct wrk_msg *msg)
 int wrk_encode(struct wrk_buf *b, const struct wrk_msg *msg)
 {
 	const struct spec *sp;
+	struct wrk_msg given;
 	msgpack_packer pk;
 	size_t start = b->len;
 	unsigned j, count = 2;
@@ -763,6 +779,12 @@ int wrk_encode(struct wrk_buf *b, const struct wrk_msg *msg)
 	if ((unsigned)msg->type >= WRK_TYPE_COUNT) {
 		errno = EINVAL;
 		return -1;
+	}
+	if (msg->type == WRK_USAGE && !msg->has_cost && msg->cost != 0) {
+		/* Callers from before has_cost set only a non-zero cost. */
+		given = *msg;
+		given.has_cost = 1;
+		msg = &given;
 	}
 	sp = &specs[msg->type];
 	if (!encodable(sp, msg)) {

@@ -40,6 +40,7 @@ enum wrk_type {
 	WRK_LOG,
 	WRK_RESULT,
 	WRK_FAIL,
+	WRK_SESSION, /* the agent's own session: id, model, version, tools */
 	WRK_ACK,   /* supervisor -> agent */
 	WRK_ERROR, /* supervisor -> agent */
 	WRK_GC,	   /* control connection -> supervisor */
@@ -67,7 +68,7 @@ struct wrk_msg {
 	/* state.set, state.delete, memory.add */
 	const char *key;
 	/* JSON text: state.set value, tool.start input, artifact.add metadata,
-	 * result value */
+	 * result value, session tools */
 	const char *json;
 	const char *trigger;
 	/* memory.add */
@@ -77,6 +78,8 @@ struct wrk_msg {
 	/* tool.start, tool.complete */
 	uint64_t call;
 	const char *tool;
+	const char *ref; /* tool.start: the agent's own id of the call */
+	uint64_t parent; /* tool.start: the call this one runs in; 0: none */
 	const char *output; /* may hold NUL bytes; NUL-terminated too */
 	size_t output_len;
 	const char *summary, *status, *error; /* error: also fail */
@@ -84,7 +87,10 @@ struct wrk_msg {
 	const char *name, *path, *kind;
 	/* usage */
 	uint64_t tokens_in, tokens_out;
+	uint64_t cache_read, cache_write;
 	double cost;
+	int has_cost; /* cost was given (even if zero) */
+	int total;    /* the counts are the stream's totals, not increments */
 	/* log (text is the message), result (text is the plain result) */
 	const char *level, *text;
 	/* error (down) */
@@ -93,6 +99,11 @@ struct wrk_msg {
 	/* gc (control); its reply is in text */
 	int64_t keep, older_than_s; /* -1: no such rule */
 	int dry_run;
+	/* session */
+	const char *session_id, *model;
+	/* The agent program's version (the wire's "version": hello's
+	 * protocol version above already holds the name) */
+	const char *agent_version;
 };
 
 struct wrk_decoder;
@@ -148,7 +159,9 @@ struct wrk_buf {
 
 /*
  * Append one frame holding MSG to B. The JSON fields are sent in their text
- * forms ("json", "input_json", "metadata_json"). Returns 0, or -1 with
+ * forms ("json", "input_json", "metadata_json", "tools_json"); optional
+ * numbers and flags only when non-zero, the cost when has_cost is set or
+ * it is non-zero. Returns 0, or -1 with
  * errno ENOMEM, ERANGE (the frame would exceed WRK_FRAME_MAX) or EINVAL (a
  * required field is NULL, MSG->type out of range); B is unchanged on error.
  */

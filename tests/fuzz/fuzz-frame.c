@@ -60,6 +60,8 @@ static void check_equal(const struct wrk_msg *a, const struct wrk_msg *b)
 	FUZZ_CHECK(a->confidence == b->confidence);
 	FUZZ_CHECK(a->call == b->call);
 	FUZZ_CHECK(str_eq(a->tool, b->tool));
+	FUZZ_CHECK(str_eq(a->ref, b->ref));
+	FUZZ_CHECK(a->parent == b->parent);
 	FUZZ_CHECK(!a->output == !b->output);
 	FUZZ_CHECK(a->output_len == b->output_len);
 	FUZZ_CHECK(!a->output || !memcmp(a->output, b->output, a->output_len));
@@ -72,6 +74,13 @@ static void check_equal(const struct wrk_msg *a, const struct wrk_msg *b)
 	FUZZ_CHECK(a->tokens_in == b->tokens_in);
 	FUZZ_CHECK(a->tokens_out == b->tokens_out);
 	FUZZ_CHECK(a->cost == b->cost);
+	FUZZ_CHECK(a->has_cost == b->has_cost);
+	FUZZ_CHECK(a->cache_read == b->cache_read);
+	FUZZ_CHECK(a->cache_write == b->cache_write);
+	FUZZ_CHECK(a->total == b->total);
+	FUZZ_CHECK(str_eq(a->session_id, b->session_id));
+	FUZZ_CHECK(str_eq(a->model, b->model));
+	FUZZ_CHECK(str_eq(a->agent_version, b->agent_version));
 	FUZZ_CHECK(str_eq(a->level, b->level));
 	FUZZ_CHECK(str_eq(a->text, b->text));
 	FUZZ_CHECK(str_eq(a->reason, b->reason));

@@ -59,6 +59,16 @@ AGENT = {
     "result": {"t": "result", "text": "done", "value": {"approved": True}},
     "result-json": {"t": "result", "json": "42"},
     "fail": {"t": "fail", "error": "the repository has no commits"},
+    "tool-start-ref": {"t": "tool.start", "call": 9, "tool": "Read",
+                       "input": {"file_path": "README"},
+                       "ref": "toolu_01ABC", "parent": 7},
+    "usage-total": {"t": "usage", "tokens_in": 9, "tokens_out": 800,
+                    "cache_read": 70000, "cache_write": 2048, "cost": 0,
+                    "total": True},
+    "session": {"t": "session", "id": "7f0e1c2a-5b5e-4f7d-9a51-0c5a3d2e1f00",
+                "model": "claude-sonnet-4-5", "version": "2.1.332",
+                "tools": ["Bash", "Read", "Task"]},
+    "session-json": {"t": "session", "id": "s", "tools_json": "[]"},
 }
 
 

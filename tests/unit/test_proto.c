@@ -339,6 +339,8 @@ static void full_msg(struct wrk_msg *m, enum wrk_type t, uint64_t seq)
 		m->call = 7;
 		m->tool = "grep";
 		m->json = "{\"pattern\": \"TODO\"}";
+		m->ref = "toolu_01";
+		m->parent = 3;
 		break;
 	case WRK_TOOL_COMPLETE:
 		m->call = 7;
@@ -359,6 +361,10 @@ static void full_msg(struct wrk_msg *m, enum wrk_type t, uint64_t seq)
 		m->tokens_in = 1000;
 		m->tokens_out = (uint64_t)INT64_MAX;
 		m->cost = 0.125;
+		m->has_cost = 1;
+		m->cache_read = 70000;
+		m->cache_write = 512;
+		m->total = 1;
 		break;
 	case WRK_LOG:
 		m->level = "warn";
@@ -370,6 +376,12 @@ static void full_msg(struct wrk_msg *m, enum wrk_type t, uint64_t seq)
 		break;
 	case WRK_FAIL:
 		m->error = "cannot clone";
+		break;
+	case WRK_SESSION:
+		m->session_id = "5b0c2a9e-0000-4000-8000-000000000001";
+		m->model = "claude-opus-4-1";
+		m->agent_version = "2.1.332";
+		m->json = "[\"Bash\",\"Read\"]";
 		break;
 	case WRK_ACK:
 		break;
@@ -417,6 +429,8 @@ static void assert_msg_eq(const struct wrk_msg *a, const struct wrk_msg *b)
 	assert_int_equal(a->has_confidence, b->has_confidence);
 	assert_int_equal(a->call, b->call);
 	assert_str_eq(a->tool, b->tool);
+	assert_str_eq(a->ref, b->ref);
+	assert_int_equal(a->parent, b->parent);
 	assert_int_equal(a->output_len, b->output_len);
 	if (a->output_len)
 		assert_memory_equal(a->output, b->output, a->output_len);
@@ -430,6 +444,13 @@ static void assert_msg_eq(const struct wrk_msg *a, const struct wrk_msg *b)
 	assert_int_equal(a->tokens_in, b->tokens_in);
 	assert_int_equal(a->tokens_out, b->tokens_out);
 	assert_true(a->cost == b->cost);
+	assert_int_equal(a->has_cost, b->has_cost);
+	assert_int_equal(a->cache_read, b->cache_read);
+	assert_int_equal(a->cache_write, b->cache_write);
+	assert_int_equal(a->total, b->total);
+	assert_str_eq(a->session_id, b->session_id);
+	assert_str_eq(a->model, b->model);
+	assert_str_eq(a->agent_version, b->agent_version);
 	assert_str_eq(a->level, b->level);
 	assert_str_eq(a->text, b->text);
 	assert_str_eq(a->reason, b->reason);
@@ -445,8 +466,8 @@ static void test_type_names(void **state)
 	static const char *const want[WRK_TYPE_COUNT] = {
 		"hello",      "state.set",     "state.delete", "memory.add",
 		"tool.start", "tool.complete", "artifact.add", "usage",
-		"log",	      "result",	       "fail",	       "ack",
-		"error",      "gc",	       "reply",
+		"log",	      "result",	       "fail",	       "session",
+		"ack",	      "error",	       "gc",	       "reply",
 	};
 
 	(void)state;
@@ -464,12 +485,12 @@ static void test_round_trip_up(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	for (t = WRK_HELLO; t <= WRK_FAIL; t++) {
+	for (t = WRK_HELLO; t <= WRK_SESSION; t++) {
 		full_msg(&in, (enum wrk_type)t, (uint64_t)t * 10 + 1);
 		assert_int_equal(wrk_encode(&b, &in), 0);
 	}
 	assert_int_equal(wrk_decoder_feed(d, b.data, b.len), 0);
-	for (t = WRK_HELLO; t <= WRK_FAIL; t++) {
+	for (t = WRK_HELLO; t <= WRK_SESSION; t++) {
 		full_msg(&in, (enum wrk_type)t, (uint64_t)t * 10 + 1);
 		assert_int_equal(wrk_decoder_next(d, &out), 1);
 		assert_msg_eq(&in, &out);
@@ -689,7 +710,7 @@ static void encode_stream(struct wrk_buf *b)
 {
 	struct wrk_msg m;
 
-	for (int t = WRK_HELLO; t <= WRK_FAIL; t++) {
+	for (int t = WRK_HELLO; t <= WRK_SESSION; t++) {
 		full_msg(&m, (enum wrk_type)t, (uint64_t)t + 1);
 		assert_int_equal(wrk_encode(b, &m), 0);
 	}
@@ -722,7 +743,7 @@ static void test_split_every_offset(void **state)
 			n++;
 		}
 		assert_int_equal(r, 0);
-		assert_int_equal(n, WRK_FAIL + 1);
+		assert_int_equal(n, WRK_SESSION + 1);
 		assert_int_equal(wrk_decoder_pending(d), 0);
 		wrk_decoder_free(d);
 	}
@@ -743,7 +764,7 @@ static void test_split_every_offset(void **state)
 			assert_int_not_equal(wrk_decoder_pending(d), 0);
 		}
 	}
-	assert_int_equal(n, WRK_FAIL + 1);
+	assert_int_equal(n, WRK_SESSION + 1);
 	wrk_decoder_free(d);
 	wrk_buf_release(&b);
 }
@@ -1376,6 +1397,124 @@ static void test_missing_and_conflicting_fields(void **state)
 	expect_error_first(&m, EBADMSG, "'error' message has no 'reason'");
 }
 
+/* The fields a supervisor learns from an uninstrumented agent: session,
+ * the agent's own id and parent of a call, cache tokens, totals. */
+static void test_agent_fields(void **state)
+{
+	struct wrk_decoder *d;
+	struct wrk_msg msg;
+	struct mp m = {0};
+
+	(void)state;
+	frame_msg(&m, "session", 2, 3);
+	mp_str(&m, "id");
+	mp_str(&m, "sess-1");
+	mp_str(&m, "model");
+	mp_str(&m, "claude-sonnet");
+	mp_str(&m, "tools");
+	mp_arr(&m, 2);
+	mp_str(&m, "Bash");
+	mp_str(&m, "Task");
+	frame_end(&m);
+	frame_msg(&m, "usage", 3, 2);
+	mp_str(&m, "tokens_in");
+	mp_uint(&m, 5);
+	mp_str(&m, "cost");
+	mp_uint(&m, 0);
+	frame_end(&m);
+	frame_msg(&m, "usage", 4, 1);
+	mp_str(&m, "tokens_out");
+	mp_uint(&m, 6);
+	frame_end(&m);
+	assert_int_equal(decode_after_hello(&d, &m, &msg), 1);
+	assert_int_equal(msg.type, WRK_SESSION);
+	assert_string_equal(msg.session_id, "sess-1");
+	assert_string_equal(msg.model, "claude-sonnet");
+	assert_null(msg.agent_version);
+	assert_string_equal(msg.json, "[\"Bash\",\"Task\"]");
+	assert_int_equal(wrk_decoder_next(d, &msg), 1);
+	assert_int_equal(msg.type, WRK_USAGE);
+	assert_int_equal(msg.has_cost, 1); /* given, though zero */
+	assert_true(msg.cost == 0);
+	assert_int_equal(msg.total, 0);
+	assert_int_equal(wrk_decoder_next(d, &msg), 1);
+	assert_int_equal(msg.has_cost, 0);
+	assert_int_equal(msg.tokens_out, 6);
+	wrk_decoder_free(d);
+	mp_free(&m);
+
+	frame_msg(&m, "session", 2, 1);
+	mp_str(&m, "model");
+	mp_str(&m, "x");
+	frame_end(&m);
+	expect_error(&m, EBADMSG, "'session' message has no 'id'");
+	frame_msg(&m, "session", 2, 3);
+	mp_str(&m, "id");
+	mp_str(&m, "s");
+	mp_str(&m, "tools");
+	mp_nil(&m);
+	mp_str(&m, "tools_json");
+	mp_str(&m, "null");
+	frame_end(&m);
+	expect_error(&m, EBADMSG, "'session' has both 'tools' and 'tools_json'");
+	frame_msg(&m, "tool.start", 2, 3);
+	mp_str(&m, "call");
+	mp_uint(&m, 1);
+	mp_str(&m, "tool");
+	mp_str(&m, "Read");
+	mp_str(&m, "parent");
+	mp_int(&m, -1);
+	frame_end(&m);
+	expect_error(&m, EBADMSG, "field 'parent' of 'tool.start' must be");
+	frame_msg(&m, "usage", 2, 1);
+	mp_str(&m, "total");
+	mp_uint(&m, 1);
+	frame_end(&m);
+	expect_error(&m, EBADMSG, "field 'total' of 'usage' must be a boolean");
+	frame_msg(&m, "usage", 2, 1);
+	mp_str(&m, "cache_read");
+	mp_uint(&m, (uint64_t)INT64_MAX + 1);
+	frame_end(&m);
+	expect_error(&m, ERANGE, "field 'cache_read' of 'usage' is out of");
+}
+
+/* The encoder sends a zero cost when told it was given, and no cost, no
+ * total, no ref nor parent when they are not. */
+static void test_encode_optional(void **state)
+{
+	struct wrk_buf b = {0};
+	struct wrk_buf b2 = {0};
+	struct wrk_msg in;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.type = WRK_USAGE;
+	in.seq = 2;
+	in.tokens_in = 1;
+	assert_int_equal(wrk_encode(&b, &in), 0);
+	/* fixmap of 3: t, seq, tokens_in */
+	assert_int_equal((unsigned char)b.data[4], 0x83);
+	in.has_cost = 1;
+	assert_int_equal(wrk_encode(&b2, &in), 0);
+	assert_int_equal((unsigned char)b2.data[4], 0x84);
+	wrk_buf_release(&b);
+	wrk_buf_release(&b2);
+	memset(&in, 0, sizeof(in));
+	in.type = WRK_TOOL_START;
+	in.seq = 2;
+	in.call = 1;
+	in.tool = "x";
+	assert_int_equal(wrk_encode(&b, &in), 0);
+	assert_int_equal((unsigned char)b.data[4], 0x84);
+	wrk_buf_release(&b);
+	memset(&in, 0, sizeof(in));
+	in.type = WRK_SESSION;
+	in.seq = 2;
+	assert_int_equal(wrk_encode(&b, &in), -1);
+	assert_int_equal(errno, EINVAL);
+	wrk_buf_release(&b);
+}
+
 /* Unknown fields are skipped whatever they hold. */
 static void test_unknown_fields_ignored(void **state)
 {
@@ -1938,6 +2077,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_field_types),
 		cmocka_unit_test(test_missing_and_conflicting_fields),
 		cmocka_unit_test(test_unknown_fields_ignored),
+		cmocka_unit_test(test_agent_fields),
+		cmocka_unit_test(test_encode_optional),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_bad_values),

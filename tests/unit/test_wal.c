@@ -377,6 +377,86 @@ static void test_migrate_from_previous(void **state)
 	free(db);
 }
 
+/* A version-4 database (before agent CLIs): its rows get version 5's
+ * defaults - command agents, nothing cached or spent, no budget, tool calls
+ * outside any other - and the new columns work on them. */
+static void test_migrate_from_4(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1, .target_version = 4};
+	struct wal_usage u = {1, 2, 3, 4, 0.25};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct tu_rows r = {0};
+	int64_t e, a, t, child;
+	struct wal *w;
+	char *v;
+
+	w = tu_open(fx->dir, &old);
+	assert_int_equal(wal_schema_version(w), 4);
+	wal_close(w);
+	/* Rows as version 4 wrote them (this build writes version 5's). */
+	tu_sqlite_exec(db,
+		       "INSERT INTO executions(id, name, status, created_at,"
+		       " tokens_in) VALUES (1, 'old run', 'completed', 'x', 10);"
+		       "INSERT INTO agents(id, execution_id, name, status,"
+		       " tokens_in) VALUES (1, 1, 'old agent', 'completed', 10);"
+		       "INSERT INTO tool_calls(id, agent_id, execution_id,"
+		       " tool_name, started_at) VALUES (1, 1, 1, 'bash', 'x')");
+	e = a = t = 1;
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM"
+					   " pragma_table_info('agents')"
+					   " WHERE name = 'kind'"),
+			 0);
+
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_int_equal(wal_agent_list(w, e, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(tu_val(&r, 0, "kind"), "command");
+	assert_null(tu_val(&r, 0, "session_id"));
+	assert_null(tu_val(&r, 0, "cli_version"));
+	assert_null(tu_val(&r, 0, "tools"));
+	assert_null(tu_val(&r, 0, "resume_prompt"));
+	assert_int_equal(tu_int(&r, 0, "resumes"), 0);
+	assert_int_equal(tu_int(&r, 0, "cache_read_tokens"), 0);
+	assert_int_equal(tu_int(&r, 0, "cache_write_tokens"), 0);
+	assert_int_equal(tu_int(&r, 0, "tokens_in"), 10);
+	tu_rows_free(&r);
+	v = tu_query1(w, "SELECT cost_usd FROM agents");
+	assert_string_equal(v, "0.0");
+	free(v);
+	assert_int_equal(wal_execution_get(w, e, tu_collect, &r), 0);
+	assert_int_equal(tu_int(&r, 0, "cache_read_tokens"), 0);
+	assert_int_equal(tu_int(&r, 0, "cache_write_tokens"), 0);
+	assert_string_equal(tu_val(&r, 0, "cost_usd"), "0.0");
+	assert_null(tu_val(&r, 0, "max_cost_usd"));
+	tu_rows_free(&r);
+	assert_int_equal(wal_tool_list(w, 0, 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_null(tu_val(&r, 0, "external_id"));
+	assert_null(tu_val(&r, 0, "parent_id"));
+	tu_rows_free(&r);
+
+	/* The old rows take the new writes. */
+	assert_int_equal(wal_agent_add_usage(w, a, &u), 0);
+	assert_int_equal(tu_query_int(w, "SELECT tokens_in + cache_write_tokens"
+					 " FROM executions"),
+			 15);
+	child = wal_tool_start_ref(w, a, "read", NULL, "ref-1", t);
+	assert_true(child > 0);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM tool_calls"
+					 " WHERE parent_id = %lld",
+				      (long long)t),
+			 1);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
+					 " WHERE name = 'tool_calls_parent'"),
+			 1);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
+			 WAL_SCHEMA_VERSION);
+	free(db);
+}
+
 static void test_open_newer_schema_eproto(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1154,6 +1234,7 @@ int main(void)
 		TD(test_open_not_a_database),
 		T(test_open_reset),
 		T(test_schema_version),
+		TD(test_migrate_from_4),
 		TD(test_migrate_empty_file),
 		TD(test_migrate_from_previous),
 		T(test_open_newer_schema_eproto),

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -953,6 +954,273 @@ static void test_artifact_in_repo(void **state)
 	free(file);
 }
 
+/* Column COL of agent ID as a new string (NULL for SQL NULL). */
+static char *agent_str(struct wal *w, int64_t id, const char *col)
+{
+	return tu_query1(w, "SELECT %s FROM agents WHERE id = %lld", col,
+			 (long long)id);
+}
+
+static void assert_agent_str(struct wal *w, int64_t id, const char *col,
+			     const char *want)
+{
+	char *v = agent_str(w, id, col);
+
+	if (!want && v)
+		fail_msg("agent %lld %s = '%s', expected NULL", (long long)id,
+			 col, v);
+	if (want && (!v || strcmp(v, want)))
+		fail_msg("agent %lld %s = '%s', expected '%s'", (long long)id,
+			 col, v ? v : "NULL", want);
+	free(v);
+}
+
+/*
+ * A Claude Code agent: its kind and session from the start, the session as
+ * the CLI reports it (NULL keeps a column), the attempts that resume it,
+ * and what wal_recovery_agents() hands a resuming supervisor.
+ */
+static void test_claude_session(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec cc = {.name = "coder",
+				    .kind = "claude",
+				    .session_id = "6f1c0a2e-session"};
+	struct wal_agent_spec plain = {.name = "plain"};
+	struct wal_agent_spec odd = {.name = "odd", .kind = "codex-ish"};
+	struct tu_rows r = {0};
+	int64_t e, p, a, b;
+
+	e = wal_execution_start(fx->w, "cc", NULL, NULL);
+	p = wal_phase_start(fx->w, e, "code", 0);
+	a = wal_agent_start(fx->w, e, p, &cc);
+	b = wal_agent_start(fx->w, e, p, &plain);
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(wal_agent_start(fx->w, e, p, &odd), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(wal_errmsg(fx->w), "codex-ish"));
+	assert_agent_str(fx->w, a, "kind", "claude");
+	assert_agent_str(fx->w, a, "session_id", "6f1c0a2e-session");
+	assert_agent_str(fx->w, b, "kind", "command");
+	assert_agent_str(fx->w, b, "session_id", NULL);
+
+	/* Not reported yet: no cli_version, nothing to resume. */
+	assert_int_equal(wal_recovery_agents(fx->w, e, tu_collect, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(tu_val(&r, 0, "kind"), "claude");
+	assert_string_equal(tu_val(&r, 0, "session_id"), "6f1c0a2e-session");
+	assert_null(tu_val(&r, 0, "cli_version"));
+	assert_string_equal(tu_val(&r, 1, "kind"), "command");
+	tu_rows_free(&r);
+
+	assert_int_equal(wal_agent_session(fx->w, a, "6f1c0a2e-session",
+					   "claude-opus-4-1", "2.0.14",
+					   "[\"Bash\",\"Read\",\"Task\"]"),
+			 0);
+	assert_agent_str(fx->w, a, "model", "claude-opus-4-1");
+	assert_agent_str(fx->w, a, "cli_version", "2.0.14");
+	assert_agent_str(fx->w, a, "tools", "[\"Bash\",\"Read\",\"Task\"]");
+	/* NULL keeps what is there. */
+	assert_int_equal(wal_agent_session(fx->w, a, NULL, NULL, "2.0.15",
+					   NULL),
+			 0);
+	assert_agent_str(fx->w, a, "session_id", "6f1c0a2e-session");
+	assert_agent_str(fx->w, a, "model", "claude-opus-4-1");
+	assert_agent_str(fx->w, a, "cli_version", "2.0.15");
+	assert_agent_str(fx->w, a, "tools", "[\"Bash\",\"Read\",\"Task\"]");
+	/* Tools that are not JSON change nothing, not even the rest. */
+	assert_int_equal(wal_agent_session(fx->w, a, "other", NULL, NULL,
+					   "[\"Bash\""),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(wal_errmsg(fx->w), "not valid JSON"));
+	assert_agent_str(fx->w, a, "session_id", "6f1c0a2e-session");
+	assert_int_equal(wal_agent_session(fx->w, 999, "s", NULL, NULL, NULL),
+			 -1);
+	assert_int_equal(errno, ENOENT);
+
+	assert_int_equal(wal_recovery_agents(fx->w, e, tu_collect, &r), 0);
+	assert_string_equal(tu_val(&r, 0, "cli_version"), "2.0.15");
+	tu_rows_free(&r);
+
+	/* Attempts: fresh, resumed twice, fresh again. */
+	assert_int_equal(tu_query_int(fx->w, "SELECT resumes FROM agents"
+					     " WHERE id = %lld",
+				      (long long)a),
+			 0);
+	assert_int_equal(wal_agent_resume(fx->w, a, "go on"), 0);
+	assert_int_equal(wal_agent_resume(fx->w, a, "finish the tests"), 0);
+	assert_agent_str(fx->w, a, "resume_prompt", "finish the tests");
+	assert_int_equal(tu_query_int(fx->w, "SELECT resumes FROM agents"
+					     " WHERE id = %lld",
+				      (long long)a),
+			 2);
+	assert_int_equal(wal_agent_resume(fx->w, a, NULL), 0);
+	assert_agent_str(fx->w, a, "resume_prompt", NULL);
+	assert_int_equal(tu_query_int(fx->w, "SELECT resumes FROM agents"
+					     " WHERE id = %lld",
+				      (long long)a),
+			 2);
+	assert_int_equal(wal_agent_resume(fx->w, 999, "x"), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* The listing has it all, and the turns of the structured result. */
+	assert_int_equal(wal_agent_complete(fx->w, a, "done",
+					    "{\"num_turns\":7,\"is_error\":"
+					    "false}",
+					    0),
+			 0);
+	assert_int_equal(wal_agent_list(fx->w, e, tu_collect, &r), 0);
+	assert_int_equal(tu_int(&r, 0, "turns"), 7);
+	assert_null(tu_val(&r, 1, "turns"));
+	assert_string_equal(tu_val(&r, 0, "cli_version"), "2.0.15");
+	assert_int_equal(tu_int(&r, 0, "resumes"), 2);
+	assert_string_equal(tu_val(&r, 1, "kind"), "command");
+	tu_rows_free(&r);
+}
+
+/*
+ * Usage: tokens, cache tokens and cost add up on the agent and on its
+ * execution, a negative correction included; a bad one changes nothing,
+ * also inside a batch, where its neighbours still commit.
+ */
+static void test_usage_cost(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec sa = {.name = "a", .kind = "claude"},
+			      sb = {.name = "b"};
+	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125};
+	struct wal_usage u2 = {50, 5, 1000, 0, 0.5};
+	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125};
+	struct wal_usage nan_cost = {1, 1, 1, 1, NAN};
+	char *v;
+	int64_t e, a, b;
+
+	e = wal_execution_start(fx->w, "usage", NULL, NULL);
+	a = wal_agent_start(fx->w, e, 0, &sa);
+	b = wal_agent_start(fx->w, e, 0, &sb);
+	assert_int_equal(wal_agent_add_usage(fx->w, a, &u1), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, b, &u2), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, a, &fix), 0);
+	/* The old call adds tokens alone. */
+	assert_int_equal(wal_agent_usage(fx->w, b, 1, 2), 0);
+	assert_int_equal(wal_agent_usage(fx->w, b, -1, 2), -1);
+	assert_int_equal(errno, EINVAL);
+
+	assert_int_equal(agent_int(fx->w, e, a, "tokens_in"), 90);
+	assert_int_equal(agent_int(fx->w, e, a, "tokens_out"), 20);
+	assert_int_equal(agent_int(fx->w, e, a, "cache_read_tokens"), 2000);
+	assert_int_equal(agent_int(fx->w, e, a, "cache_write_tokens"), 400);
+	assert_int_equal(agent_int(fx->w, e, b, "tokens_in"), 51);
+	assert_int_equal(agent_int(fx->w, e, b, "cache_read_tokens"), 1000);
+	assert_int_equal(exec_int(fx->w, e, "tokens_in"), 141);
+	assert_int_equal(exec_int(fx->w, e, "tokens_out"), 27);
+	assert_int_equal(exec_int(fx->w, e, "cache_read_tokens"), 3000);
+	assert_int_equal(exec_int(fx->w, e, "cache_write_tokens"), 400);
+	v = tu_query1(fx->w, "SELECT printf('%%.4f', cost_usd) FROM agents"
+			     " WHERE id = %lld",
+		      (long long)a);
+	assert_string_equal(v, "0.0000");
+	free(v);
+	v = tu_query1(fx->w, "SELECT printf('%%.4f', cost_usd)"
+			     " FROM executions WHERE id = %lld",
+		      (long long)e);
+	assert_string_equal(v, "0.5000");
+	free(v);
+
+	/* In a batch: a cost that is no number, an unknown agent. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, a, &nan_cost), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(wal_agent_add_usage(fx->w, 999, &u1), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(wal_agent_add_usage(fx->w, a, &u2), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, a, NULL), -1);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	assert_int_equal(agent_int(fx->w, e, a, "tokens_in"), 140);
+	assert_int_equal(exec_int(fx->w, e, "tokens_in"), 191);
+	assert_int_equal(exec_int(fx->w, e, "cache_read_tokens"), 4000);
+	v = tu_query1(fx->w, "SELECT printf('%%.4f', cost_usd)"
+			     " FROM executions WHERE id = %lld",
+		      (long long)e);
+	assert_string_equal(v, "1.0000");
+	free(v);
+
+	/* The budget: none, set, cleared. */
+	assert_null(exec_str(fx->w, e, "max_cost_usd"));
+	assert_int_equal(wal_execution_budget(fx->w, e, 2.5), 0);
+	assert_exec_str(fx->w, e, "max_cost_usd", "2.5");
+	assert_int_equal(wal_execution_budget(fx->w, e, NAN), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_exec_str(fx->w, e, "max_cost_usd", "2.5");
+	assert_int_equal(wal_execution_budget(fx->w, e, -1), 0);
+	assert_null(exec_str(fx->w, e, "max_cost_usd"));
+	assert_int_equal(wal_execution_budget(fx->w, 999, 1), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/*
+ * Tool calls inside others: the agent's id of each, its parent, both in
+ * the listing; a parent must be a call of the same execution; a call goes
+ * with its parent, and gc drops a tree with its execution.
+ */
+static void test_tool_tree(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec sa = {.name = "a", .kind = "claude"};
+	struct wal_gc_options keep1 = {.keep = 1,
+				       .older_than_s = WAL_GC_NO_RULE};
+	struct wal_gc_result res;
+	struct tu_rows r = {0};
+	int64_t e, e2, a, a2, task, c1, c2, other;
+
+	e = wal_execution_start(fx->w, "tree", NULL, NULL);
+	a = wal_agent_start(fx->w, e, 0, &sa);
+	task = wal_tool_start_ref(fx->w, a, "Task",
+				  "{\"description\":\"look around\"}",
+				  "toolu_01", 0);
+	c1 = wal_tool_start_ref(fx->w, a, "Glob", NULL, "toolu_02", task);
+	c2 = wal_tool_start_ref(fx->w, a, "Read", NULL, NULL, task);
+	assert_true(task > 0 && c1 > 0 && c2 > 0);
+	assert_int_equal(wal_tool_start_ref(fx->w, a, "Read", NULL, NULL, 999),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(agent_int(fx->w, e, a, "tool_call_count"), 3);
+	assert_int_equal(exec_int(fx->w, e, "total_tool_calls"), 3);
+
+	assert_int_equal(wal_tool_list(fx->w, a, 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(tu_int(&r, 2, "id"), task);
+	assert_string_equal(tu_val(&r, 2, "external_id"), "toolu_01");
+	assert_null(tu_val(&r, 2, "parent_id"));
+	assert_string_equal(tu_val(&r, 1, "external_id"), "toolu_02");
+	assert_int_equal(tu_int(&r, 1, "parent_id"), task);
+	assert_null(tu_val(&r, 0, "external_id"));
+	assert_int_equal(tu_int(&r, 0, "parent_id"), task);
+	tu_rows_free(&r);
+
+	/* Another execution's agent cannot nest under this tree. */
+	e2 = wal_execution_start(fx->w, "other", NULL, NULL);
+	a2 = wal_agent_start(fx->w, e2, 0, &sa);
+	assert_int_equal(wal_tool_start_ref(fx->w, a2, "Bash", NULL, NULL,
+					    task),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(wal_errmsg(fx->w), "no tool call"));
+	other = wal_tool_start(fx->w, a2, "Bash", NULL);
+	assert_true(other > 0);
+	assert_int_equal(exec_int(fx->w, e2, "total_tool_calls"), 1);
+
+	/* gc drops the first execution with its whole tree. */
+	assert_int_equal(wal_execution_complete(fx->w, e, NULL), 0);
+	assert_int_equal(wal_execution_complete(fx->w, e2, NULL), 0);
+	assert_int_equal(wal_gc(fx->w, &keep1, &res), 0);
+	assert_int_equal(res.executions, 1);
+	assert_int_equal(res.tool_calls, 3);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM tool_calls"),
+			 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -970,6 +1238,9 @@ int main(void)
 		T(test_blob_hash),
 		T(test_artifact_outside_repo),
 		T(test_artifact_in_repo),
+		T(test_claude_session),
+		T(test_usage_cost),
+		T(test_tool_tree),
 	};
 
 	return cmocka_run_group_tests_name("wal_exec", tests, NULL, NULL);
