@@ -26,10 +26,10 @@
 
 static const struct db_sub *const db_table[] = {
 	&db_sub_state,	   &db_sub_transitions, &db_sub_executions,
-	&db_sub_execution, &db_sub_current,	&db_sub_memories,
-	&db_sub_tools,	   &db_sub_artifacts,	&db_sub_stats,
-	&db_sub_recovery,  &db_sub_replay,	&db_sub_query,
-	&db_sub_gc,
+	&db_sub_execution, &db_sub_current,	&db_sub_agents,
+	&db_sub_memories,  &db_sub_tools,	&db_sub_artifacts,
+	&db_sub_stats,	   &db_sub_recovery,	&db_sub_replay,
+	&db_sub_query,	   &db_sub_gc,
 };
 
 #define DB_NSUB (sizeof(db_table) / sizeof(db_table[0]))
