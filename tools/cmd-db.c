@@ -26,10 +26,10 @@
 
 static const struct db_sub *const db_table[] = {
 	&db_sub_state,	   &db_sub_transitions, &db_sub_executions,
-	&db_sub_execution, &db_sub_current,	&db_sub_memories,
-	&db_sub_tools,	   &db_sub_artifacts,	&db_sub_stats,
-	&db_sub_recovery,  &db_sub_replay,	&db_sub_query,
-	&db_sub_gc,
+	&db_sub_execution, &db_sub_current,	&db_sub_agents,
+	&db_sub_memories,  &db_sub_tools,	&db_sub_artifacts,
+	&db_sub_stats,	   &db_sub_recovery,	&db_sub_replay,
+	&db_sub_query,	   &db_sub_gc,
 };
 
 #define DB_NSUB (sizeof(db_table) / sizeof(db_table[0]))
@@ -87,6 +87,15 @@ static void db_print_synopsis(FILE *fp, const struct db_sub *s)
 static void db_print_help(FILE *fp)
 {
 	size_t i;
+	int w = 18; /* the synopsis column: at least as wide as the options' */
+
+	for (i = 0; i < DB_NSUB; i++) {
+		int n = (int)(strlen(db_table[i]->name) +
+			      strlen(db_table[i]->args) + 1);
+
+		if (n >= w)
+			w = n + 1;
+	}
 
 	fputs("usage: smithers db [--dir DIR] [--json] SUBCOMMAND [ARGS]\n"
 	      "\n"
@@ -101,7 +110,7 @@ static void db_print_help(FILE *fp)
 
 		snprintf(syn, sizeof(syn), "%s %s", db_table[i]->name,
 			 db_table[i]->args);
-		fprintf(fp, "  %-18s %s\n", syn, db_table[i]->summary);
+		fprintf(fp, "  %-*s %s\n", w, syn, db_table[i]->summary);
 	}
 	fputs("\n"
 	      "Options (also after the subcommand):\n"

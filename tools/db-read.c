@@ -1,7 +1,7 @@
 /*
  * db-read.c - the `smithers db` subcommands that read the store: state,
- * transitions, executions, memories, tool calls, artifacts, statistics,
- * the recovery plan and read-only SQL.
+ * transitions, executions, memories, artifacts, statistics, the recovery
+ * plan and read-only SQL (agents and tool calls: db-agents.c).
  *
  * Each runs on the read-only connection cmd-db.c opened before it, so it
  * never waits for nor disturbs a running supervisor. Text output shows the
@@ -25,6 +25,7 @@ static const char *const state_cols[] = {"key", "value", "updated_at",
 static const char *const transition_cols[] = {
 	"id",	   "key",      "old_value",  "new_value",
 	"trigger", "agent_id", "created_at", NULL};
+/* With the budget column when an execution has a budget. */
 static const char *const execution_cols[] = {"id",
 					     "name",
 					     "workflow",
@@ -34,7 +35,14 @@ static const char *const execution_cols[] = {"id",
 					     "total_iterations",
 					     "total_agents",
 					     "total_tool_calls",
+					     "tokens_in",
+					     "tokens_out",
+					     "cache_read_tokens",
+					     "cache_write_tokens",
+					     "cost_usd",
+					     "max_cost_usd",
 					     NULL};
+#define EXECUTION_NCOLS (sizeof(execution_cols) / sizeof(*execution_cols))
 static const char *const phase_cols[] = {
 	"id",	      "name",	     "iteration",   "status",
 	"started_at", "duration_ms", "agent_count", NULL};
@@ -45,9 +53,6 @@ static const char *const agent_cols[] = {
 static const char *const memory_cols[] = {
 	"id",	      "category",   "scope", "key", "content",
 	"confidence", "updated_at", "rank",  NULL};
-static const char *const tool_cols[] = {
-	"id",	       "agent",		"tool_name",   "status", "input",
-	"output_size", "output_inline", "output_path", "error",	 NULL};
 static const char *const artifact_cols[] = {
 	"id",	    "agent",	  "name",	"type",	     "file_path",
 	"git_hash", "git_commit", "line_count", "byte_size", NULL};
@@ -134,24 +139,44 @@ const struct db_sub db_sub_transitions = {
 	DB_OPT_KEY | DB_OPT_N, 0, 0, DB_READ, db_transitions,
 };
 
+static int any_row(const struct wal_row *row, void *arg)
+{
+	(void)row;
+	*(int *)arg = 1;
+	return 1;
+}
+
 static int db_executions(struct db_run *r)
 {
-	out_list_begin(r->out, NULL, execution_cols);
+	const char *cols[EXECUTION_NCOLS];
+	int budget = 0;
+
+	memcpy(cols, execution_cols, sizeof(cols));
+	if (wal_query(r->w,
+		      "SELECT 1 FROM executions WHERE max_cost_usd IS NOT NULL"
+		      " LIMIT 1",
+		      any_row, &budget) < 0)
+		return db_fail(r, "executions");
+	if (!budget) /* the column before the NULL */
+		cols[EXECUTION_NCOLS - 2] = NULL;
+	out_list_begin(r->out, NULL, cols);
 	return db_list_end(
-		r, wal_execution_list(r->w, (int)r->limit, out_row, r->out),
+		r, wal_execution_list(r->w, (int)r->limit, db_text_row, r),
 		"executions");
 }
 
 const struct db_sub db_sub_executions = {
 	"executions", "", "workflow executions, newest first",
-	"List executions, newest first, with their status and counters.\n"
+	"List executions, newest first, with their status and counters:\n"
+	"tokens in and out, cache tokens read and written, cost in US\n"
+	"dollars, and the budget (MAX_COST_USD) when an execution has one.\n"
 	"\n"
 	"  -n N        at most N executions (0: all)",
 	DB_OPT_N, 0, 0, DB_READ, db_executions,
 };
 
 struct found {
-	struct out *out;
+	struct db_run *r;
 	int found;
 };
 
@@ -159,7 +184,7 @@ static int object_row(const struct wal_row *row, void *arg)
 {
 	struct found *f = arg;
 
-	out_object_begin(f->out, row);
+	db_text_object(f->r, row);
 	f->found = 1;
 	return 1;
 }
@@ -167,7 +192,7 @@ static int object_row(const struct wal_row *row, void *arg)
 /* Execution ID with its phases and agents. */
 static int show_execution(struct db_run *r, long long id)
 {
-	struct found f = {r->out, 0};
+	struct found f = {r, 0};
 	int rc;
 
 	rc = wal_execution_get(r->w, id, object_row, &f);
@@ -207,8 +232,10 @@ static int db_execution(struct db_run *r)
 
 const struct db_sub db_sub_execution = {
 	"execution", "ID", "one execution with its phases and agents",
-	"Show execution ID: every column, then its phase iterations and\n"
-	"its agents. Exit status 1 if there is no such execution.",
+	"Show execution ID: every column (the budget, max_cost_usd, when it\n"
+	"has one; costs in US dollars), then its phase iterations and its\n"
+	"agents ('db agents ID' shows their sessions and usage). Exit\n"
+	"status 1 if there is no such execution.",
 	0, 1, 1, DB_READ, db_execution,
 };
 
@@ -309,26 +336,6 @@ const struct db_sub db_sub_memories = {
 	"  -n N           at most N memories (0: all)",
 	DB_OPT_SEARCH | DB_OPT_CATEGORY | DB_OPT_SCOPE | DB_OPT_N,
 	0, 0, DB_READ, db_memories,
-};
-
-static int db_tools(struct db_run *r)
-{
-	out_list_begin(r->out, NULL, tool_cols);
-	return db_list_end(
-		r,
-		wal_tool_list(r->w, r->agent, (int)r->limit, out_row, r->out),
-		"tool calls");
-}
-
-const struct db_sub db_sub_tools = {
-	"tools", "", "tool calls, newest first",
-	"List tool calls, newest first. An output larger than 1 KiB is\n"
-	"not inline: OUTPUT_PATH names its file in .smithers (under\n"
-	"logs/objects), named by its git blob hash (OUTPUT_HASH).\n"
-	"\n"
-	"  --agent ID   only the tool calls of agent ID\n"
-	"  -n N         at most N tool calls (0: all)",
-	DB_OPT_AGENT | DB_OPT_N, 0, 0, DB_READ, db_tools,
 };
 
 static int db_artifacts(struct db_run *r)

@@ -3,8 +3,8 @@
  * subcommand entry each db-*.c exports, one invocation's parsed options,
  * and the two ways a subcommand reaches the store.
  *
- * cmd-db.c parses the options and dispatches; db-read.c holds the
- * subcommands that read (a read-only connection, opened before run()),
+ * cmd-db.c parses the options and dispatches; db-read.c and db-agents.c
+ * hold the subcommands that read (a read-only connection, opened before run()),
  * db-replay.c and db-gc.c the two that write (they take the supervisor
  * lock with db_lock(), then open the store themselves).
  */
@@ -14,6 +14,7 @@
 #include "tools/cli.h"
 
 struct out;
+struct wal_row;
 
 /* The options a subcommand takes, beyond --dir, --json and --help. */
 #define DB_OPT_N	(1u << 0)
@@ -68,10 +69,19 @@ struct db_run {
 /* The subcommands, in the order of `smithers db --help`. */
 extern const struct db_sub db_sub_state, db_sub_transitions,
 	db_sub_executions, db_sub_execution, db_sub_current, db_sub_memories,
-	db_sub_tools, db_sub_artifacts, db_sub_stats, db_sub_recovery,
+	db_sub_artifacts, db_sub_stats, db_sub_recovery,
 	db_sub_query;			/* db-read.c */
+extern const struct db_sub db_sub_agents, db_sub_tools; /* db-agents.c */
 extern const struct db_sub db_sub_replay; /* db-replay.c */
 extern const struct db_sub db_sub_gc;	  /* db-gc.c */
+
+/* A wal_row_fn adding ROW to R's list (ARG is the struct db_run), as text
+ * shows it: costs (columns named *cost_usd) with four decimals, session ids
+ * by their first characters; JSON as it is. */
+int db_text_row(const struct wal_row *row, void *arg);
+/* out_object_begin() with ROW as text shows it (an unset budget left out).
+ */
+void db_text_object(struct db_run *r, const struct wal_row *row);
 
 /* Report a failed read of WHAT from R's store; returns EXIT_FAIL. */
 int db_fail(struct db_run *r, const char *what);

@@ -12,7 +12,7 @@ expect_rc 0
 head -n 1 "$OUT" | grep -Eq '^ID +NAME +WORKFLOW +STATUS +STARTED_AT ' ||
 	fail "bad executions header"
 sed -n 2p "$OUT" |
-	grep -Eq '^ 1 +survey +smithers\.ini +completed +[0-9T:.-]+Z +[0-9]+ +3 +5 +3$' ||
+	grep -Eq '^ 1 +survey +smithers\.ini +completed +[0-9T:.-]+Z +[0-9]+ +3 +5 +3 +100 +20 +0 +0 +0\.0000$' ||
 	fail "bad execution row"
 run "$SMITHERS" --dir done db executions --json
 expect_rc 0
@@ -22,6 +22,8 @@ json 'j[0]["result"] == {"approved": True}'
 json 'j[0]["total_iterations"] == 3 and j[0]["total_agents"] == 5'
 json 'j[0]["total_tool_calls"] == 3'
 json 'j[0]["tokens_in"] == 100 and j[0]["tokens_out"] == 20'
+json 'j[0]["cache_read_tokens"] == 0 and j[0]["cache_write_tokens"] == 0'
+json 'j[0]["cost_usd"] == 0 and j[0]["max_cost_usd"] is None'
 json 'j[0]["error"] is None and j[0]["ended_at"].endswith("Z")'
 run "$SMITHERS" --dir running db executions -n 1 --json
 json 'len(j) == 1 and j[0]["status"] == "running"'
@@ -33,6 +35,8 @@ expect_rc 0
 grep -Eq '^id +1$' "$OUT" || fail "no id line"
 grep -Eq '^status +completed$' "$OUT" || fail "no status line"
 grep -Eq '^config +\{"max_parallel":2\}$' "$OUT" || fail "no config line"
+grep -Eq '^cost_usd +0\.0000$' "$OUT" || fail "no cost line"
+! grep -q '^max_cost_usd' "$OUT" || fail "a budget line without a budget"
 grep -qx 'phases:' "$OUT" || fail "no phases table"
 grep -qx 'agents:' "$OUT" || fail "no agents table"
 grep -Eq '^ID +NAME +ITERATION +STATUS ' "$OUT" || fail "no phase header"
@@ -88,5 +92,5 @@ run "$SMITHERS" init fresh
 run "$SMITHERS" --dir fresh db executions --json
 out_is "[]"
 run "$SMITHERS" --dir fresh db executions
-out_is "ID  NAME  WORKFLOW  STATUS  STARTED_AT  DURATION_MS  TOTAL_ITERATIONS  TOTAL_AGENTS  TOTAL_TOOL_CALLS"
+out_is "ID  NAME  WORKFLOW  STATUS  STARTED_AT  DURATION_MS  TOTAL_ITERATIONS  TOTAL_AGENTS  TOTAL_TOOL_CALLS  TOKENS_IN  TOKENS_OUT  CACHE_READ_TOKENS  CACHE_WRITE_TOKENS  COST_USD"
 exit 0

@@ -5,6 +5,7 @@
  *   populate DIR            the dataset, its execution ended (completed)
  *   populate DIR --running  the same, its execution left running, as a
  *                           killed supervisor leaves it (for `recovery`)
+ *   populate DIR --claude   the same, then execution 2 (below)
  *   populate --hold DIR     take DIR's supervisor lock, print "locked PID"
  *                           and keep it until killed (at most 60 s)
  *
@@ -28,6 +29,17 @@
  *     context/project, skill/global
  *   artifact 1 "readme": DIR/repo/README.md in a git repository made with
  *     $GIT (default: git)
+ *
+ * With --claude, execution 2 "claude-run" (completed, budget $5):
+ *     phase 4 code, iteration 0 (completed)
+ *       agent 6 coder, kind claude, session CLAUDE_SESSION, model
+ *         claude-sonnet-4-5, CLI 2.0.14, tools Bash Glob Read Edit Task,
+ *         resumed once ("continue where you stopped"); usage 1200/340,
+ *         cache 45000/3100, $0.0412, then corrected by -200 tokens in and
+ *         +$0.0003; completed with 12 turns
+ *       agent 7 lint (command): failed, "exit status 1", tokens 10/5
+ *   tool calls of agent 6: 4 Bash; 5 Task (toolu_task) with 6 Glob
+ *     (toolu_glob) and 7 Read inside it; 8 Edit
  *
  * Any failure is fatal: it prints the store's message and exits 1.
  */
@@ -205,7 +217,82 @@ static void tools(int64_t a1, int64_t a2)
 	      "tool 3 end");
 }
 
-static void populate(const char *dir, int running)
+#define CLAUDE_SESSION "0b7c4a1e-5f2d-4c3e-9a8b-123456789abc"
+
+/* Execution 2: a Claude Code agent and a command agent. */
+static void claude_run(void)
+{
+	struct wal_agent_spec spec;
+	struct wal_usage u = {1200, 340, 45000, 3100, 0.0412};
+	struct wal_usage fix = {-200, 0, 0, 0, 0.0003};
+	int64_t e, p, a, lint, task, t;
+
+	e = check(wal_execution_start(store, "claude-run", "claude.ini", NULL),
+		  "execution 2");
+	check(wal_execution_budget(store, e, 5.0), "budget");
+	p = check(wal_phase_start(store, e, "code", 0), "phase 4");
+	memset(&spec, 0, sizeof(spec));
+	spec.name = "coder";
+	spec.kind = "claude";
+	spec.session_id = CLAUDE_SESSION;
+	spec.prompt = "Fix the failing test";
+	a = check(wal_agent_start(store, e, p, &spec), "agent 6");
+	check(wal_agent_session(store, a, CLAUDE_SESSION, "claude-sonnet-4-5",
+				"2.0.14",
+				"[\"Bash\",\"Glob\",\"Read\",\"Edit\","
+				"\"Task\"]"),
+	      "session");
+	check(wal_agent_resume(store, a, "continue where you stopped"),
+	      "resume");
+	memset(&spec, 0, sizeof(spec));
+	spec.name = "lint";
+	lint = check(wal_agent_start(store, e, p, &spec), "agent 7");
+
+	t = check(wal_tool_start_ref(store, a, "Bash", "{\"command\":\"make\"}",
+				     "toolu_bash", 0),
+		  "tool 4");
+	check(wal_tool_complete(store, t, "ok\n", 3, NULL, NULL, NULL),
+	      "tool 4 end");
+	task = check(wal_tool_start_ref(store, a, "Task",
+					"{\"description\":\"find the test\"}",
+					"toolu_task", 0),
+		     "tool 5");
+	t = check(wal_tool_start_ref(store, a, "Glob",
+				     "{\"pattern\":\"tests/*.c\"}",
+				     "toolu_glob", task),
+		  "tool 6");
+	check(wal_tool_complete(store, t, "tests/a.c\n", 10, NULL, NULL, NULL),
+	      "tool 6 end");
+	t = check(wal_tool_start_ref(store, a, "Read",
+				     "{\"file_path\":\"tests/a.c\"}", NULL,
+				     task),
+		  "tool 7");
+	check(wal_tool_complete(store, t, "int main;\n", 10, NULL, NULL,
+				NULL),
+	      "tool 7 end");
+	check(wal_tool_complete(store, task, "tests/a.c", 9, NULL, NULL, NULL),
+	      "tool 5 end");
+	t = check(wal_tool_start_ref(store, a, "Edit",
+				     "{\"file_path\":\"tests/a.c\"}",
+				     "toolu_edit", 0),
+		  "tool 8");
+	check(wal_tool_complete(store, t, NULL, 0, NULL, "failed",
+				"file changed"),
+	      "tool 8 end");
+
+	check(wal_agent_add_usage(store, a, &u), "usage 6");
+	check(wal_agent_add_usage(store, a, &fix), "usage 6 fix");
+	check(wal_agent_usage(store, lint, 10, 5), "usage 7");
+	check(wal_agent_complete(store, a, "fixed",
+				 "{\"num_turns\":12,\"is_error\":false}", 0),
+	      "agent 6 end");
+	check(wal_agent_fail(store, lint, "exit status 1", 1, 0),
+	      "agent 7 end");
+	check(wal_phase_complete(store, p), "phase 4 end");
+	check(wal_execution_complete(store, e, NULL), "execution 2 end");
+}
+
+static void populate(const char *dir, int running, int claude)
 {
 	struct wal_options opt;
 	struct wal_agent_spec spec;
@@ -263,6 +350,8 @@ static void populate(const char *dir, int running)
 	if (!running)
 		check(wal_execution_complete(store, e, "{\"approved\":true}"),
 		      "execution end");
+	if (claude)
+		claude_run();
 	wal_close(store);
 	store = NULL;
 }
@@ -291,10 +380,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 2 || (argc == 3 && !strcmp(argv[2], "--running"))) {
-		populate(argv[1], argc == 3);
+		populate(argv[1], argc == 3, 0);
 		return 0;
 	}
-	fputs("usage: populate DIR [--running] | populate --hold DIR\n",
+	if (argc == 3 && !strcmp(argv[2], "--claude")) {
+		populate(argv[1], 0, 1);
+		return 0;
+	}
+	fputs("usage: populate DIR [--running | --claude] | populate --hold "
+	      "DIR\n",
 	      stderr);
 	return 2;
 }
