@@ -129,7 +129,7 @@ static int session(struct agent *a, const struct wrk_msg *m)
 	struct session *se = &a->session;
 
 	if (wal_agent_session(a->run->w, a->id, m->session_id, m->model,
-			      m->version, m->json) < 0)
+			      m->agent_version, m->json) < 0)
 		return -1;
 	/* Another id than ours (claude_args with --fork-session): the
 	 * session to resume is the one it reported. */

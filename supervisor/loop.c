@@ -396,7 +396,10 @@ static int run_begin(struct run *r)
 		r->p.exec_id = wal_execution_start(r->w, wf->name, wf->path, cfg);
 		free(cfg);
 		if (r->p.exec_id < 0 ||
-		    wal_execution_boot(r->w, r->p.exec_id, r->boot_id) < 0) {
+		    wal_execution_boot(r->w, r->p.exec_id, r->boot_id) < 0 ||
+		    (wf->max_cost_usd > 0 &&
+		     wal_execution_budget(r->w, r->p.exec_id,
+					  wf->max_cost_usd) < 0)) {
 			sup_log(SUP_ERROR, "cannot record the execution: %s",
 				wal_errmsg(r->w));
 			r->p.exit_status = 1;

@@ -253,7 +253,7 @@ int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			"SELECT p.id AS phase_id, p.name AS phase, p.iteration,"
 			" p.status AS phase_status, a.id AS agent_id,"
 			" a.name AS agent, a.status, a.attempt, a.kind,"
-			" a.session_id, a.cli_version"
+			" a.session_id, a.cli_version, a.cost_usd"
 			" FROM phases AS p"
 			" LEFT JOIN agents AS a ON a.phase_id = p.id"
 			" WHERE p.id = (SELECT max(id) FROM phases"

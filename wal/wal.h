@@ -214,7 +214,7 @@ int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
  * one row with NULL agent columns; no phase: no row). Columns phase_id,
  * phase, iteration, phase_status, agent_id, agent, status, attempt, kind,
  * session_id, cli_version (non-NULL: the CLI reported its session, which
- * a resumed attempt can continue). */
+ * a resumed attempt can continue), cost_usd. */
 int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			void *arg);
 
