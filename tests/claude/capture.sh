@@ -228,7 +228,9 @@ EOF
 all="text-only one-tool parallel-tools tool-error permission-denied subagent
 subagent-background max-turns overloaded resume unknown-resume max-budget
 big-output sigint sigterm"
-for s in ${*:-$all}; do
+# shellcheck disable=SC2086
+[ $# -gt 0 ] || set -- $all
+for s in "$@"; do
 	echo "capture.sh: $s" >&2
 	scenario "$s"
 done

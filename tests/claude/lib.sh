@@ -17,6 +17,7 @@
 #                         request: {"n", "path", "conversation", "reply",
 #                         "body"})
 # fakeapi_count           how many requests it has logged
+# shellcheck shell=sh disable=SC2154
 
 # No credentials, endpoints or settings of the caller reach the CLI.
 for _v in $(env | sed -n 's/^\(ANTHROPIC_[A-Z0-9_]*\)=.*/\1/p
