@@ -216,6 +216,10 @@ EOF
 		cli big-output -p "print a lot" --session-id "$(sid 0c)" \
 			--allowedTools Bash
 		;;
+	retry)
+		fresh && serve retry
+		cli retry -p "hello" --session-id "$(sid 0f)"
+		;;
 	sigint) signalled sigint INT "$(sid 0d)" ;;
 	sigterm) signalled sigterm TERM "$(sid 0e)" ;;
 	*)
@@ -227,7 +231,7 @@ EOF
 
 all="text-only one-tool parallel-tools tool-error permission-denied subagent
 subagent-background max-turns overloaded resume unknown-resume max-budget
-big-output sigint sigterm"
+big-output retry sigint sigterm"
 # shellcheck disable=SC2086
 [ $# -gt 0 ] || set -- $all
 for s in "$@"; do
