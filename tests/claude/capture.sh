@@ -42,7 +42,7 @@ trap 'exit 1' HUP INT TERM
 fresh() {
 	stop_server
 	rm -rf "$base"
-	mkdir -p "$base/home" "$base/work"
+	mkdir -p "$base/home" "$base/work" "$base/tmp"
 }
 
 # serve SCRIPT: fakeapi.py on scripts/SCRIPT.json, its log $base/reqs.jsonl.
@@ -76,8 +76,10 @@ s/^\(CLAUDE[A-Z0-9_]*\)=.*/\1/p'); do
 		DISABLE_TELEMETRY=1
 		CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1
 		DISABLE_AUTOUPDATER=1
+		CLAUDE_CODE_TMPDIR=$base/tmp
 		export ANTHROPIC_BASE_URL ANTHROPIC_API_KEY HOME DISABLE_TELEMETRY \
-			CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC DISABLE_AUTOUPDATER
+			CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC DISABLE_AUTOUPDATER \
+			CLAUDE_CODE_TMPDIR
 		# shellcheck disable=SC2086
 		exec env $XENV "$@"
 	)

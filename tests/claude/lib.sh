@@ -10,7 +10,8 @@
 # fakeapi_start SCRIPT    start fakeapi.py on SCRIPT (a path, or a name in
 #                         tests/claude/scripts/) and export what the CLI
 #                         needs to talk to it: ANTHROPIC_BASE_URL, a dummy
-#                         ANTHROPIC_API_KEY, HOME=$T/claude-home, no
+#                         ANTHROPIC_API_KEY, HOME=$T/claude-home,
+#                         CLAUDE_CODE_TMPDIR=$T/claude-tmp, no
 #                         telemetry or updates; $FAKEAPI_PID, $FAKEAPI_PORT;
 #                         the server is killed when the test exits
 # fakeapi_requests        the path of its request log (one JSON line a
@@ -58,7 +59,7 @@ fakeapi_start() {
 	*) script="$top_srcdir/tests/claude/scripts/$1.json" ;;
 	esac
 	[ -f "$script" ] || fail "no fakeapi script $script"
-	mkdir -p "$FAKEAPI_DIR" "$T/claude-home"
+	mkdir -p "$FAKEAPI_DIR" "$T/claude-home" "$T/claude-tmp"
 	rm -f "$FAKEAPI_DIR/port"
 	: >"$FAKEAPI_DIR/requests.jsonl"
 	# --idle: it ends by itself if the test's cleanup never comes.
@@ -84,9 +85,12 @@ fakeapi_start() {
 	DISABLE_TELEMETRY=1
 	CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1
 	DISABLE_AUTOUPDATER=1
+	# Its sockets and task outputs, otherwise in /tmp/cc-socks and
+	# /tmp/claude-UID.
+	CLAUDE_CODE_TMPDIR="$T/claude-tmp"
 	export FAKEAPI_PORT ANTHROPIC_BASE_URL ANTHROPIC_API_KEY HOME \
 		DISABLE_TELEMETRY CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC \
-		DISABLE_AUTOUPDATER
+		DISABLE_AUTOUPDATER CLAUDE_CODE_TMPDIR
 }
 
 fakeapi_requests() {
