@@ -172,7 +172,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # A side request (a title, a summary): a short plain answer.
             self.send_json(200, self.message(req, {"text": "ok"}, False))
             return
-        self.answer(req, reply)
+        try:
+            self.answer(req, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the CLI went away (killed mid-turn)
         State.last = time.monotonic()
 
     def message(self, req, reply, stream):
@@ -230,50 +233,47 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
 
         msg = self.message(req, reply, True)
-        try:
-            event("message_start", {"message": msg})
-            event("ping", {})
-            if reply.get("delay"):
-                time.sleep(reply["delay"])
-            i = 0
-            if "thinking" in reply:
-                event("content_block_start", {"index": i, "content_block": {
-                    "type": "thinking", "thinking": "", "signature": ""}})
-                for c in chunks(reply["thinking"]):
-                    event("content_block_delta", {"index": i, "delta": {
-                        "type": "thinking_delta", "thinking": c}})
+        event("message_start", {"message": msg})
+        event("ping", {})
+        if reply.get("delay"):
+            time.sleep(reply["delay"])
+        i = 0
+        if "thinking" in reply:
+            event("content_block_start", {"index": i, "content_block": {
+                "type": "thinking", "thinking": "", "signature": ""}})
+            for c in chunks(reply["thinking"]):
                 event("content_block_delta", {"index": i, "delta": {
-                    "type": "signature_delta",
-                    "signature": "ZmFrZWFwaQ=="}})
-                event("content_block_stop", {"index": i})
-                i += 1
-            if "text" in reply:
-                event("content_block_start", {"index": i, "content_block": {
-                    "type": "text", "text": ""}})
-                for c in chunks(reply["text"]):
-                    event("content_block_delta", {"index": i, "delta": {
-                        "type": "text_delta", "text": c}})
-                event("content_block_stop", {"index": i})
-                i += 1
-            for k, t in enumerate(reply.get("tool_uses", [])):
-                tid = t.get("id") or "toolu_fake_%04d_%d" % (State.msg_n, k)
-                event("content_block_start", {"index": i, "content_block": {
-                    "type": "tool_use", "id": tid, "name": t["name"],
-                    "input": {}}})
-                for c in chunks(json.dumps(t.get("input", {}))):
-                    event("content_block_delta", {"index": i, "delta": {
-                        "type": "input_json_delta", "partial_json": c}})
-                event("content_block_stop", {"index": i})
-                i += 1
-            stop = reply.get("stop_reason") or (
-                "tool_use" if reply.get("tool_uses") else "end_turn")
-            u = reply.get("usage", {})
-            event("message_delta", {
-                "delta": {"stop_reason": stop, "stop_sequence": None},
-                "usage": {"output_tokens": u.get("output_tokens", 10)}})
-            event("message_stop", {})
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+                    "type": "thinking_delta", "thinking": c}})
+            event("content_block_delta", {"index": i, "delta": {
+                "type": "signature_delta",
+                "signature": "ZmFrZWFwaQ=="}})
+            event("content_block_stop", {"index": i})
+            i += 1
+        if "text" in reply:
+            event("content_block_start", {"index": i, "content_block": {
+                "type": "text", "text": ""}})
+            for c in chunks(reply["text"]):
+                event("content_block_delta", {"index": i, "delta": {
+                    "type": "text_delta", "text": c}})
+            event("content_block_stop", {"index": i})
+            i += 1
+        for k, t in enumerate(reply.get("tool_uses", [])):
+            tid = t.get("id") or "toolu_%s_%d" % (msg["id"][4:], k)
+            event("content_block_start", {"index": i, "content_block": {
+                "type": "tool_use", "id": tid, "name": t["name"],
+                "input": {}}})
+            for c in chunks(json.dumps(t.get("input", {}))):
+                event("content_block_delta", {"index": i, "delta": {
+                    "type": "input_json_delta", "partial_json": c}})
+            event("content_block_stop", {"index": i})
+            i += 1
+        stop = reply.get("stop_reason") or (
+            "tool_use" if reply.get("tool_uses") else "end_turn")
+        u = reply.get("usage", {})
+        event("message_delta", {
+            "delta": {"stop_reason": stop, "stop_sequence": None},
+            "usage": {"output_tokens": u.get("output_tokens", 10)}})
+        event("message_stop", {})
 
 
 def main():
