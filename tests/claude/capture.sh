@@ -218,6 +218,11 @@ EOF
 		cli big-output -p "print a lot" --session-id "$(sid 0c)" \
 			--allowedTools Bash
 		;;
+	partial)
+		fresh && serve one-tool
+		cli partial -p "run echo hi" --session-id "$(sid 10)" \
+			--allowedTools Bash --include-partial-messages
+		;;
 	retry)
 		fresh && serve retry
 		cli retry -p "hello" --session-id "$(sid 0f)"
@@ -233,7 +238,7 @@ EOF
 
 all="text-only one-tool parallel-tools tool-error permission-denied subagent
 subagent-background max-turns overloaded resume unknown-resume max-budget
-big-output retry sigint sigterm"
+big-output retry partial sigint sigterm"
 # shellcheck disable=SC2086
 [ $# -gt 0 ] || set -- $all
 for s in "$@"; do
