@@ -5,6 +5,8 @@
  *
  * One line holds one JSON object; its "type" says what it is:
  *  - system/init: the session -> `session` {id, model, version, tools};
+ *    system/api_retry: a `log` warning, and the error is remembered for
+ *    the `fail` of a stream that ends without a result;
  *  - assistant: message.content[] tool_use blocks -> `tool.start` {call: a
  *    counter, tool, input, ref: the tool_use id, parent: the call of the
  *    line's parent_tool_use_id (a subagent's calls run inside its Task)};
@@ -64,6 +66,7 @@ struct wrk_claude {
 	json_t *calls;	  /* tool_use id -> call: every call started */
 	json_t *open;	  /* tool_use id -> call: those still running */
 	json_t *messages; /* message ids whose usage was counted */
+	char api_error[160]; /* the last API error retried; "": none */
 	/* During one call of the API: */
 	struct wrk_buf *out;
 	int err; /* the errno that lost a message (ENOMEM) */
@@ -326,6 +329,28 @@ static void on_init(struct wrk_claude *c, const json_t *j)
 			emit_log(c, "error", "session too large for a frame");
 	}
 	free(text);
+}
+
+/* The CLI retries a failed API request: say so, remember the error. */
+static void on_api_retry(struct wrk_claude *c, const json_t *j)
+{
+	const json_t *status = json_object_get(j, "error_status");
+	const char *error = str_of(j, "error");
+	char what[100];
+
+	printable(what, sizeof(what) - 4, error ? error : "unknown",
+		  error ? strlen(error) : 7);
+	if (json_is_integer(status))
+		snprintf(c->api_error, sizeof(c->api_error),
+			 "%s (%" PRId64 ")", what,
+			 (int64_t)json_integer_value(status));
+	else
+		snprintf(c->api_error, sizeof(c->api_error), "%s", what);
+	emit_log(c, "warn",
+		 "API error: %s; retry %" PRId64 " of %" PRId64, c->api_error,
+		 (int64_t)json_integer_value(json_object_get(j, "attempt")),
+		 (int64_t)json_integer_value(
+			 json_object_get(j, "max_retries")));
 }
 
 static void start_call(struct wrk_claude *c, const json_t *block,
@@ -726,6 +751,8 @@ static void parse_line(struct wrk_claude *c, const char *s, size_t n,
 	} else if (!strcmp(type, "system")) {
 		if (subtype && !strcmp(subtype, "init"))
 			on_init(c, j);
+		else if (subtype && !strcmp(subtype, "api_retry"))
+			on_api_retry(c, j);
 	} else if (!strcmp(type, "assistant")) {
 		on_assistant(c, j);
 	} else if (!strcmp(type, "user")) {
@@ -872,7 +899,8 @@ int wrk_claude_end(struct wrk_claude *c, int status, struct wrk_buf *out)
 {
 	struct wrk_msg m = {.type = WRK_FAIL};
 	const char *name;
-	char error[128];
+	char error[128 + sizeof(c->api_error)];
+	size_t n;
 
 	if (begin(c, out) < 0)
 		return -1;
@@ -898,6 +926,10 @@ int wrk_claude_end(struct wrk_claude *c, int status, struct wrk_buf *out)
 				 "ended without a result (exit status %d)",
 				 WEXITSTATUS(status));
 		}
+		n = strlen(error);
+		if (c->api_error[0])
+			snprintf(error + n, sizeof(error) - n,
+				 "; last API error: %s", c->api_error);
 		m.error = error;
 		try_emit(c, &m);
 	}

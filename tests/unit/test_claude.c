@@ -469,6 +469,21 @@ static void test_end_without_result(void **state)
 	parse_opts(RESULT, strlen(RESULT), 0, 0, 0, 1 << 8, &run);
 	assert_int_equal(count(&run, WRK_FAIL), 0); /* the result said */
 	run_free(&run);
+
+	/* The API failing until the CLI gives up or is stopped. */
+	text = "{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":1,"
+	       "\"max_retries\":10,\"error_status\":529,\"error\":"
+	       "\"overloaded\"}\n"
+	       "{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":2,"
+	       "\"error_status\":null,\"error\":\"unknown\"}\n";
+	parse_opts(text, strlen(text), 0, 0, 0, 143 << 8, &run);
+	assert_string_equal(nth(&run, WRK_LOG, 0)->text,
+			    "API error: overloaded (529); retry 1 of 10");
+	assert_string_equal(nth(&run, WRK_LOG, 1)->level, "warn");
+	assert_string_equal(nth(&run, WRK_FAIL, 0)->error,
+			    "ended without a result (exit status 143); last "
+			    "API error: unknown");
+	run_free(&run);
 }
 
 /* What is not JSON, or cut short, is logged; the stream goes on. */
@@ -701,6 +716,25 @@ static char *fixture_path(const char *name)
 	return path;
 }
 
+/* The exit status the CLI ended with when NAME was captured (the capture's
+ * exit-status.txt: "NAME STATUS" lines), as a wait status. */
+static int fixture_status(const char *name)
+{
+	char *path = fixture_path("exit-status.txt");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[256], want[128];
+	int code = 0;
+
+	free(path);
+	snprintf(want, sizeof(want), "%.*s ", (int)(strlen(name) - 6), name);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			code = atoi(line + strlen(want));
+	if (f)
+		fclose(f);
+	return (code & 0xff) << 8;
+}
+
 /* The fixture NAME parsed into RUN; 0 when it is not there (skipped). */
 static int parse_fixture(const char *name, struct run *run)
 {
@@ -719,12 +753,150 @@ static int parse_fixture(const char *name, struct run *run)
 	assert_non_null(text);
 	assert_int_equal(fread(text, 1, len, f), len);
 	fclose(f);
-	parse_opts(text, len, 4093, 0, 0, 0, run);
+	parse_opts(text, len, 4093, 0, 0, fixture_status(name), run);
 	free(text);
 	return 1;
 }
 
-/* Every fixture: decodable, calls paired, one session. */
+#define FIXTURE(name, run)                                                     \
+	do {                                                                   \
+		if (!parse_fixture(name, run))                                 \
+			skip();                                                \
+	} while (0)
+
+/* The start of the call whose tool_use id is REF. */
+static const struct rec *start_of(const struct run *run, const char *ref)
+{
+	for (size_t i = 0; i < run->n; i++)
+		if (run->r[i].type == WRK_TOOL_START &&
+		    !strcmp(run->r[i].ref, ref))
+			return &run->r[i];
+	fail_msg("no tool.start of '%s'", ref);
+	return NULL;
+}
+
+static void test_fixture_one_tool(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	FIXTURE("one-tool.jsonl", &run);
+	assert_int_equal(count(&run, WRK_TOOL_START), 1);
+	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 1);
+	r = start_of(&run, "toolu_fake_echo");
+	assert_string_equal(r->tool, "Bash");
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_int_equal(r->call, start_of(&run, "toolu_fake_echo")->call);
+	assert_string_equal(r->status, "completed");
+	assert_string_equal(r->output, "hi");
+	assert_string_equal(nth(&run, WRK_RESULT, 0)->text,
+			    "The command printed hi.");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	assert_int_equal(count(&run, WRK_LOG), 0);
+	/* Two API responses, one increment each; then the totals. */
+	assert_int_equal(count(&run, WRK_USAGE), 3);
+	assert_int_equal(nth(&run, WRK_USAGE, 2)->total, 1);
+	run_free(&run);
+}
+
+static void test_fixture_parallel(void **state)
+{
+	struct run run;
+
+	(void)state;
+	FIXTURE("parallel-tools.jsonl", &run);
+	assert_int_equal(count(&run, WRK_TOOL_START), 3);
+	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->call,
+			 start_of(&run, "toolu_fake_read")->call);
+	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->call,
+			 start_of(&run, "toolu_fake_bash2")->call);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->output,
+			    "second");
+	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 2)->call,
+			 start_of(&run, "toolu_fake_bash")->call);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 2)->output,
+			    "from-bash");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	run_free(&run);
+}
+
+static void test_fixture_subagents(void **state)
+{
+	static const char *const names[] = {"subagent.jsonl",
+					    "subagent-background.jsonl"};
+	struct run run;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		FIXTURE(names[i], &run);
+		assert_int_not_equal(start_of(&run, "toolu_fake_agent")->call,
+				     0);
+		assert_int_equal(start_of(&run, "toolu_fake_agent")->parent,
+				 0);
+		assert_int_equal(start_of(&run, "toolu_fake_subbash")->parent,
+				 start_of(&run, "toolu_fake_agent")->call);
+		assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 2);
+		assert_int_equal(count(&run, WRK_FAIL), 0);
+		run_free(&run);
+	}
+}
+
+static void test_fixture_failures(void **state)
+{
+	static const struct {
+		const char *name, *error;
+	} cases[] = {
+		{"max-turns.jsonl", "reached max turns ("},
+		{"max-budget.jsonl", "reached max budget ($0.10)"},
+		{"unknown-resume.jsonl",
+		 "error during execution: No conversation found with session "
+		 "ID: "},
+		{"overloaded.jsonl",
+		 "ended without a result (exit status 124); last API error: "
+		 "overloaded (529)"},
+	};
+	struct run run;
+	int seen = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (!parse_fixture(cases[i].name, &run))
+			continue;
+		seen++;
+		assert_int_equal(count(&run, WRK_FAIL), 1);
+		if (strncmp(nth(&run, WRK_FAIL, 0)->error, cases[i].error,
+			    strlen(cases[i].error)))
+			fail_msg("%s: '%s', not '%s...'", cases[i].name,
+				 nth(&run, WRK_FAIL, 0)->error,
+				 cases[i].error);
+		run_free(&run);
+	}
+	if (!seen)
+		skip();
+}
+
+static void test_fixture_tool_errors(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	FIXTURE("tool-error.jsonl", &run);
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_string_equal(r->status, "failed");
+	assert_string_equal(r->error, "Exit code 3");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	run_free(&run);
+	FIXTURE("permission-denied.jsonl", &run);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->status, "failed");
+	assert_non_null(strstr(nth(&run, WRK_RESULT, 0)->json,
+			       "\"permission_denials\":[{"));
+	run_free(&run);
+}
+
+/* Every fixture: decodable, every call ended once, a session (but where
+ * the CLI refused to start). */
 static void test_fixtures_all(void **state)
 {
 	char *dir_path = fixture_path("");
@@ -744,7 +916,8 @@ static void test_fixtures_all(void **state)
 			continue;
 		assert_int_equal(parse_fixture(e->d_name, &run), 1);
 		seen++;
-		assert_true(count(&run, WRK_SESSION) >= 1);
+		if (strcmp(e->d_name, "unknown-resume.jsonl"))
+			assert_true(count(&run, WRK_SESSION) >= 1);
 		assert_int_equal(count(&run, WRK_TOOL_START),
 				 count(&run, WRK_TOOL_COMPLETE));
 		run_free(&run);
@@ -769,6 +942,11 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_any_cut),
+		cmocka_unit_test(test_fixture_one_tool),
+		cmocka_unit_test(test_fixture_parallel),
+		cmocka_unit_test(test_fixture_subagents),
+		cmocka_unit_test(test_fixture_failures),
+		cmocka_unit_test(test_fixture_tool_errors),
 		cmocka_unit_test(test_fixtures_all),
 	};
 
