@@ -39,21 +39,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 
 #include <jansson.h>
 
 #include "common/units.h"
 #include "worker/claude.h"
+#include "worker/claude-text.h"
 #include "worker/frame.h"
-#include "worker/msgjson.h"
 
 /* Bytes of a line that is not JSON shown in its log message. */
 #define SHOWN_MAX 200
-/* Longest error message made of the stream's text (a tool's output, a
- * result), in bytes. */
-#define ERROR_MAX 1000
 
 struct wrk_claude {
 	size_t line_max, frame_max;
@@ -127,45 +123,6 @@ static int try_emit(struct wrk_claude *c, struct wrk_msg *m)
 	return 0;
 }
 
-/* N cut back so that S[0..N) does not end inside a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t n)
-{
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
-/* Up to MAX bytes of S (N bytes) into BUF (MAX + 4 bytes at least), made
- * fit for a log line: valid UTF-8 kept, other bytes and control characters
- * as '?', "..." when cut short; NUL-terminated. */
-static void printable(char *buf, size_t max, const char *s, size_t n)
-{
-	size_t i = 0, o = 0;
-
-	while (i < n) {
-		unsigned char b = (unsigned char)s[i];
-		size_t k = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-		bool ok = k > 1 && i + k <= n && wrk_utf8_valid(s + i, k);
-
-		if (o + (ok ? k : 1) > max)
-			break;
-		if (ok) {
-			memcpy(buf + o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			buf[o++] = k == 1 && b >= 0x20 && b != 0x7f ? (char)b
-								    : '?';
-			i++;
-		}
-	}
-	if (i < n) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
 __attribute__((format(printf, 3, 4))) static void
 emit_log(struct wrk_claude *c, const char *level, const char *fmt, ...)
 {
@@ -180,7 +137,7 @@ emit_log(struct wrk_claude *c, const char *level, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(text))
-		text[utf8_cut(text, sizeof(text) - 1)] = '\0';
+		wrk_text_trim(text);
 	m.text = text;
 	try_emit(c, &m); /* a log that does not fit is not worth more */
 }
@@ -221,7 +178,7 @@ static int emit_cut(struct wrk_claude *c, struct wrk_msg *m, const char **slot,
 		return r < 0 && errno != ERANGE ? (c->err = errno, -1) : 1;
 	}
 	keep = c->frame_max - base - 5 - n - 20;
-	keep = utf8_cut(whole, keep < len ? keep : len);
+	keep = wrk_text_cut(whole, keep < len ? keep : len);
 	n = (size_t)snprintf(note, sizeof(note),
 			     "\n[smithers: %s truncated: %zu of %zu bytes "
 			     "kept; the whole stream is in the agent's log]",
@@ -276,34 +233,6 @@ static uint64_t call_of(json_t *map, const char *ref)
 	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
 }
 
-/* The first line of S (N bytes), at most ERROR_MAX bytes, into a new
- * string; NULL when it is empty or memory is short. */
-static char *first_line(const char *s, size_t n)
-{
-	const char *nl;
-	char *line;
-
-	while (n > 0 && (*s == '\n' || *s == '\r' || *s == ' ')) {
-		s++;
-		n--;
-	}
-	nl = memchr(s, '\n', n);
-	if (nl)
-		n = (size_t)(nl - s);
-	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' '))
-		n--;
-	if (n > ERROR_MAX)
-		n = utf8_cut(s, ERROR_MAX);
-	if (!n)
-		return NULL;
-	line = malloc(n + 1);
-	if (line) {
-		memcpy(line, s, n);
-		line[n] = '\0';
-	}
-	return line;
-}
-
 /* ---- what each line becomes ------------------------------------------ */
 
 static void on_init(struct wrk_claude *c, const json_t *j)
@@ -338,7 +267,7 @@ static void on_api_retry(struct wrk_claude *c, const json_t *j)
 	const char *error = str_of(j, "error");
 	char what[100];
 
-	printable(what, sizeof(what) - 4, error ? error : "unknown",
+	wrk_text_printable(what, sizeof(what) - 4, error ? error : "unknown",
 		  error ? strlen(error) : 7);
 	if (json_is_integer(status))
 		snprintf(c->api_error, sizeof(c->api_error),
@@ -474,7 +403,7 @@ static void complete_call(struct wrk_claude *c, const json_t *block)
 
 	m.call = call_of(c->open, ref);
 	if (!m.call) {
-		printable(shown, SHOWN_MAX, ref ? ref : "",
+		wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
 			  ref ? strlen(ref) : 0);
 		emit_log(c, "warn",
 			 "line %" PRIu64 ": tool_result for %s tool_use_id "
@@ -494,7 +423,7 @@ static void complete_call(struct wrk_claude *c, const json_t *block)
 	m.status = "completed";
 	if (json_is_true(json_object_get(block, "is_error"))) {
 		m.status = "failed";
-		error = first_line(text.data, len);
+		error = wrk_text_first_line(text.data, len);
 		m.error = error ? error : "tool error";
 	}
 	if (emit_cut(c, &m, &m.output, &m.output_len, len, "output") == 1) {
@@ -568,114 +497,6 @@ static void result_usage(struct wrk_claude *c, const json_t *j)
 	try_emit(c, &m);
 }
 
-/* $1.5 as "1.50", $0.0123 as "0.0123". */
-static void format_cost(char *buf, size_t size, double cost)
-{
-	size_t n;
-	const char *dot;
-
-	snprintf(buf, size, "%.4f", cost);
-	n = strlen(buf);
-	dot = strchr(buf, '.');
-	while (dot && buf[n - 1] == '0' && dot + 3 < buf + n)
-		buf[--n] = '\0';
-}
-
-/* What an API error was, from a result text like `API Error: 529
- * {"type":"error","error":{"type":"overloaded_error",...}}`: "overloaded";
- * else the text's first line without its "API Error: NNN" prefix. */
-static void api_reason(const char *text, char *buf, size_t size)
-{
-	const char *brace = text ? strchr(text, '{') : NULL;
-	json_t *j = brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL)
-			  : NULL;
-	const char *type = str_of(json_object_get(j, "error"), "type");
-	char *line = NULL;
-	size_t n;
-
-	if (!type)
-		type = str_of(j, "type");
-	if (type && strcmp(type, "error")) {
-		n = strlen(type);
-		if (n > 6 && !strcmp(type + n - 6, "_error"))
-			n -= 6;
-		printable(buf, size - 4, type, n);
-		for (char *p = buf; *p; p++)
-			if (*p == '_')
-				*p = ' ';
-		json_decref(j);
-		return;
-	}
-	json_decref(j);
-	if (text && !strncasecmp(text, "API Error:", 10)) {
-		text += 10;
-		while (*text == ' ' || (*text >= '0' && *text <= '9'))
-			text++;
-	}
-	if (text)
-		line = first_line(text, strlen(text));
-	snprintf(buf, size, "%s", line ? line : "unknown");
-	buf[utf8_cut(buf, strlen(buf))] = '\0';
-	free(line);
-}
-
-/* Why the run described by result line J failed, into BUF. */
-static void fail_reason(const json_t *j, char *buf, size_t size)
-{
-	const char *subtype = str_of(j, "subtype");
-	const char *text = str_of(j, "result");
-	const json_t *status = json_object_get(j, "api_error_status");
-	const json_t *turns = json_object_get(j, "num_turns");
-	const json_t *cost = json_object_get(j, "total_cost_usd");
-	const char *detail;
-	char *line = NULL, what[256], num[64];
-
-	if (subtype && !strcmp(subtype, "error_max_turns")) {
-		if (json_is_integer(turns))
-			snprintf(buf, size, "reached max turns (%" PRId64 ")",
-				 (int64_t)json_integer_value(turns));
-		else
-			snprintf(buf, size, "reached max turns");
-	} else if (subtype && !strcmp(subtype, "error_max_budget_usd")) {
-		if (json_is_number(cost)) {
-			format_cost(num, sizeof(num), json_number_value(cost));
-			snprintf(buf, size, "reached max budget ($%s)", num);
-		} else {
-			snprintf(buf, size, "reached max budget");
-		}
-	} else if (status && !json_is_null(status)) {
-		api_reason(text, what, sizeof(what));
-		if (json_is_integer(status))
-			snprintf(num, sizeof(num), "%" PRId64,
-				 (int64_t)json_integer_value(status));
-		else if (json_is_string(status))
-			printable(num, sizeof(num) - 4,
-				  json_string_value(status),
-				  json_string_length(status));
-		else
-			snprintf(num, sizeof(num), "?");
-		snprintf(buf, size, "API error: %s (%s)", what, num);
-	} else if (subtype && !strcmp(subtype, "error_during_execution")) {
-		detail = json_string_value(
-			json_array_get(json_object_get(j, "errors"), 0));
-		if (!detail)
-			detail = text;
-		if (detail)
-			line = first_line(detail, strlen(detail));
-		snprintf(buf, size, "error during execution%s%s",
-			 line ? ": " : "", line ? line : "");
-	} else if (text && (line = first_line(text, strlen(text)))) {
-		snprintf(buf, size, "%s", line);
-	} else if (subtype) {
-		printable(what, sizeof(what) - 4, subtype, strlen(subtype));
-		snprintf(buf, size, "the run ended with '%s'", what);
-	} else {
-		snprintf(buf, size, "the run failed");
-	}
-	free(line);
-	buf[utf8_cut(buf, strlen(buf))] = '\0';
-}
-
 static void on_result(struct wrk_claude *c, const json_t *j)
 {
 	static const char *const keys[] = {
@@ -687,7 +508,7 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 	struct wrk_msg m = {.type = WRK_RESULT};
 	const char *subtype = str_of(j, "subtype");
 	json_t *summary = json_object();
-	char *json = NULL, error[ERROR_MAX + 128];
+	char *json = NULL, error[WRK_CLAUDE_ERROR_MAX + 128];
 	size_t i;
 	int r;
 
@@ -716,7 +537,7 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 	free(json);
 	if ((subtype && strcmp(subtype, "success")) ||
 	    json_is_true(json_object_get(j, "is_error"))) {
-		fail_reason(j, error, sizeof(error));
+		wrk_claude_fail_reason(j, error, sizeof(error));
 		m = (struct wrk_msg){.type = WRK_FAIL, .error = error};
 		try_emit(c, &m);
 	}
@@ -737,7 +558,7 @@ static void parse_line(struct wrk_claude *c, const char *s, size_t n,
 		return; /* a blank line */
 	j = json_loadb(s, n, 0, NULL);
 	if (!j) {
-		printable(shown, SHOWN_MAX, s, n);
+		wrk_text_printable(shown, SHOWN_MAX, s, n);
 		if (last)
 			emit_log(c, "warn", "last line cut short: %s", shown);
 		else

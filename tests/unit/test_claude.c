@@ -452,6 +452,23 @@ static void test_failures(void **state)
 				    cases[i].want);
 		run_free(&run);
 	}
+
+	/* A reason cut by its buffer is cut between characters. */
+	char line[1024], *p = line, want[300];
+	struct run run;
+
+	p += sprintf(p, "{\"type\":\"result\",\"is_error\":true,"
+			"\"api_error_status\":500,\"result\":\"API Error: ");
+	for (int i = 0; i < 300; i++)
+		p += sprintf(p, "\xc3\xa9");
+	sprintf(p, "\"}\n");
+	parse(line, &run); /* decodes: valid UTF-8 */
+	p = want + sprintf(want, "API error: ");
+	for (int i = 0; i < 127; i++)
+		p += sprintf(p, "\xc3\xa9");
+	sprintf(p, " (500)");
+	assert_string_equal(nth(&run, WRK_FAIL, 0)->error, want);
+	run_free(&run);
 }
 
 static void test_end_without_result(void **state)
