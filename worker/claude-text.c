@@ -121,8 +121,8 @@ static void format_cost(char *buf, size_t size, double cost)
 static void api_reason(const char *text, char *buf, size_t size)
 {
 	const char *brace = text ? strchr(text, '{') : NULL;
-	json_t *j = brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL)
-			  : NULL;
+	json_t *j =
+		brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
 	const char *type = str_of(json_object_get(j, "error"), "type");
 	char *line = NULL;
 	size_t n;

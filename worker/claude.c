@@ -53,15 +53,15 @@
 
 struct wrk_claude {
 	size_t line_max, frame_max;
-	uint64_t seq;	    /* of the last frame made */
-	uint64_t last_call; /* the last call id given */
-	uint64_t lines;	    /* newlines seen */
+	uint64_t seq;	     /* of the last frame made */
+	uint64_t last_call;  /* the last call id given */
+	uint64_t lines;	     /* newlines seen */
 	struct wrk_buf line; /* the current line, when it spans feeds */
 	bool skipping;	     /* the current line is too long: to its newline */
 	bool hello_sent, ended, result_seen;
-	json_t *calls;	  /* tool_use id -> call: every call started */
-	json_t *open;	  /* tool_use id -> call: those still running */
-	json_t *messages; /* message ids whose usage was counted */
+	json_t *calls;	     /* tool_use id -> call: every call started */
+	json_t *open;	     /* tool_use id -> call: those still running */
+	json_t *messages;    /* message ids whose usage was counted */
 	char api_error[160]; /* the last API error retried; "": none */
 	/* During one call of the API: */
 	struct wrk_buf *out;
@@ -268,18 +268,17 @@ static void on_api_retry(struct wrk_claude *c, const json_t *j)
 	char what[100];
 
 	wrk_text_printable(what, sizeof(what) - 4, error ? error : "unknown",
-		  error ? strlen(error) : 7);
+			   error ? strlen(error) : 7);
 	if (json_is_integer(status))
-		snprintf(c->api_error, sizeof(c->api_error),
-			 "%s (%" PRId64 ")", what,
-			 (int64_t)json_integer_value(status));
+		snprintf(c->api_error, sizeof(c->api_error), "%s (%" PRId64 ")",
+			 what, (int64_t)json_integer_value(status));
 	else
 		snprintf(c->api_error, sizeof(c->api_error), "%s", what);
-	emit_log(c, "warn",
-		 "API error: %s; retry %" PRId64 " of %" PRId64, c->api_error,
-		 (int64_t)json_integer_value(json_object_get(j, "attempt")),
-		 (int64_t)json_integer_value(
-			 json_object_get(j, "max_retries")));
+	emit_log(
+		c, "warn", "API error: %s; retry %" PRId64 " of %" PRId64,
+		c->api_error,
+		(int64_t)json_integer_value(json_object_get(j, "attempt")),
+		(int64_t)json_integer_value(json_object_get(j, "max_retries")));
 }
 
 static void start_call(struct wrk_claude *c, const json_t *block,
@@ -404,7 +403,7 @@ static void complete_call(struct wrk_claude *c, const json_t *block)
 	m.call = call_of(c->open, ref);
 	if (!m.call) {
 		wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
-			  ref ? strlen(ref) : 0);
+				   ref ? strlen(ref) : 0);
 		emit_log(c, "warn",
 			 "line %" PRIu64 ": tool_result for %s tool_use_id "
 			 "'%s': ignored",
@@ -466,15 +465,17 @@ static void result_usage(struct wrk_claude *c, const json_t *j)
 	const json_t *models = json_object_get(j, "modelUsage");
 	const json_t *usage = json_object_get(j, "usage");
 	const json_t *cost = json_object_get(j, "total_cost_usd");
-	const char *key;
 	json_t *v;
+	void *it;
 
 	if (json_is_number(cost)) {
 		m.cost = json_number_value(cost);
 		m.has_cost = 1;
 	}
 	if (json_object_size(models) > 0) {
-		json_object_foreach ((json_t *)models, key, v) {
+		for (it = json_object_iter((json_t *)models); it;
+		     it = json_object_iter_next((json_t *)models, it)) {
+			v = json_object_iter_value(it);
 			m.tokens_in = add_count(m.tokens_in,
 						count_of(v, "inputTokens"));
 			m.tokens_out = add_count(m.tokens_out,
@@ -500,10 +501,10 @@ static void result_usage(struct wrk_claude *c, const json_t *j)
 static void on_result(struct wrk_claude *c, const json_t *j)
 {
 	static const char *const keys[] = {
-		"subtype",	   "is_error",	      "num_turns",
-		"duration_ms",	   "duration_api_ms", "terminal_reason",
-		"stop_reason",	   "permission_denials",
-		"api_error_status", "session_id",
+		"subtype",     "is_error",	     "num_turns",
+		"duration_ms", "duration_api_ms",    "terminal_reason",
+		"stop_reason", "permission_denials", "api_error_status",
+		"session_id",
 	};
 	struct wrk_msg m = {.type = WRK_RESULT};
 	const char *subtype = str_of(j, "subtype");
@@ -544,8 +545,7 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 }
 
 /* One whole line, S (N bytes, no newline); LAST: it had no newline. */
-static void parse_line(struct wrk_claude *c, const char *s, size_t n,
-		       bool last)
+static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
 {
 	char shown[SHOWN_MAX + 8];
 	const char *type, *subtype;
@@ -639,9 +639,8 @@ int wrk_claude_hello(struct wrk_claude *c, int64_t pid, struct wrk_buf *out)
 /* The current line is longer than line_max: drop it. */
 static void too_long(struct wrk_claude *c)
 {
-	emit_log(c, "error",
-		 "line %" PRIu64 " longer than %zu bytes: skipped", c->lines + 1,
-		 c->line_max);
+	emit_log(c, "error", "line %" PRIu64 " longer than %zu bytes: skipped",
+		 c->lines + 1, c->line_max);
 	wrk_buf_release(&c->line);
 	c->skipping = true;
 }
@@ -694,15 +693,16 @@ static void interrupt_calls(struct wrk_claude *c)
 {
 	size_t n = json_object_size(c->open), i = 0;
 	uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
-	const char *key;
-	json_t *v;
+	void *it;
 
 	if (!ids) {
 		c->err = ENOMEM;
 		return;
 	}
-	json_object_foreach (c->open, key, v)
-		ids[i++] = (uint64_t)json_integer_value(v);
+	for (it = json_object_iter(c->open); it;
+	     it = json_object_iter_next(c->open, it))
+		ids[i++] = (uint64_t)json_integer_value(
+			json_object_iter_value(it));
 	qsort(ids, n, sizeof(*ids), cmp_u64);
 	for (i = 0; i < n; i++) {
 		struct wrk_msg m = {.type = WRK_TOOL_COMPLETE};

@@ -46,14 +46,14 @@ struct wrk_ctl_args {
 	int log_keep;	 /* rotated files kept */
 	int stop_signal;
 	int64_t stop_grace_ms;
-	const char *cwd;	/* NULL: stay where started */
-	pid_t parent;		/* the supervisor; 0: unknown */
+	const char *cwd; /* NULL: stay where started */
+	pid_t parent;	 /* the supervisor; 0: unknown */
 	/* The agent is a Claude Code CLI (`-p --output-format stream-json
 	 * --verbose`): the worker parses its stdout (worker/claude.h) and
 	 * speaks for it on fds 3 and 4, which the agent does not get. */
 	int claude;
-	int64_t line_max;  /* --claude: longest stdout line; 0: 64 MiB */
-	int64_t frame_max; /* --claude: largest frame body; 0: 1 MiB */
+	int64_t line_max;	/* --claude: longest stdout line; 0: 64 MiB */
+	int64_t frame_max;	/* --claude: largest frame body; 0: 1 MiB */
 	int64_t crash_rotation; /* the rotation that crashes: builds with
 				   --enable-failpoints only; 0 */
 	char **command;		/* the agent's argv, NULL-terminated */

@@ -389,7 +389,8 @@ static void exit_like(int status)
 
 /* ---- --claude: the protocol spoken for the agent ---------------------- */
 
-static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void complain(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 /* A note on stderr only: the supervisor hears of the stream itself. */
 static void complain(const char *fmt, ...)
@@ -413,7 +414,8 @@ static void claude_start(struct worker *wk)
 	fcntl(wk->down_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(wk->up_fd, F_SETFL, fcntl(wk->up_fd, F_GETFL) | O_NONBLOCK);
 	fcntl(wk->down_fd, F_SETFL, fcntl(wk->down_fd, F_GETFL) | O_NONBLOCK);
-	wk->claude = wrk_claude_new((size_t)wk->line_max, (size_t)wk->frame_max);
+	wk->claude =
+		wrk_claude_new((size_t)wk->line_max, (size_t)wk->frame_max);
 	wk->down = wrk_decoder_new(0);
 	if (!wk->claude || !wk->down) {
 		say("cannot start the Claude Code parser: %s", strerror(errno));
@@ -489,7 +491,8 @@ static void claude_finish(struct worker *wk, int sfd)
 {
 	int64_t deadline = cm_mono_ms() + FLUSH_MS;
 
-	if (wk->up_fd >= 0 && wrk_claude_end(wk->claude, wk->status, &wk->up) < 0)
+	if (wk->up_fd >= 0 &&
+	    wrk_claude_end(wk->claude, wk->status, &wk->up) < 0)
 		complain("frames lost: %s", strerror(errno));
 	flush_up(wk);
 	while (!wk->orphaned && wk->up_fd >= 0 && wk->up.len > 0) {

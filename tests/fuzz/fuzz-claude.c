@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t line_max = 256 + x % 4096;
 	size_t frame_max = 2048 + (x >> 12) % 8192;
 	int status = (int)((x >> 25) % 3 == 0 ? (x >> 27) % 64 + 1
-					       : ((x >> 27) % 256) << 8);
+					      : ((x >> 27) % 256) << 8);
 	struct wrk_buf whole = {0}, cut = {0};
 	struct wrk_claude *c;
 	size_t off, n;

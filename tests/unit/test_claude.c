@@ -174,6 +174,8 @@ static int count(const struct run *run, enum wrk_type t)
 	return n;
 }
 
+/* The lines of the CLI, written as it writes them. */
+/* clang-format off */
 #define INIT                                                                   \
 	"{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":\"/w\","          \
 	"\"session_id\":\"s-1\",\"tools\":[\"Bash\",\"Read\",\"Task\"],"     \
@@ -215,6 +217,7 @@ static int count(const struct run *run, enum wrk_type t)
 	"\"cacheReadInputTokens\":30,\"cacheCreationInputTokens\":40,"       \
 	"\"costUSD\":0.04},\"b\":{\"inputTokens\":1,\"outputTokens\":2,"      \
 	"\"cacheReadInputTokens\":3,\"cacheCreationInputTokens\":4}}}\n"
+/* clang-format on */
 
 static void test_session(void **state)
 {
@@ -222,7 +225,9 @@ static void test_session(void **state)
 	const struct rec *s;
 
 	(void)state;
+	/* clang-format off */
 	parse(INIT RESULT, &run);
+	/* clang-format on */
 	assert_int_equal(run.r[1].type, WRK_SESSION);
 	s = &run.r[1];
 	assert_string_equal(s->session_id, "s-1");
@@ -242,6 +247,7 @@ static void test_one_tool(void **state)
 	const struct rec *r;
 
 	(void)state;
+	/* clang-format off */
 	parse(INIT ASSISTANT("msg_1", "null",
 			     "{\"type\":\"text\",\"text\":\"let me look\"}")
 		      ASSISTANT("msg_1", "null",
@@ -250,6 +256,7 @@ static void test_one_tool(void **state)
 			      USER(RESULT_OF("toolu_1", "\"a\\nb\\n\"",
 					     "false")) RESULT,
 	      &run);
+	/* clang-format on */
 	assert_int_equal(count(&run, WRK_TOOL_START), 1);
 	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 1);
 	r = nth(&run, WRK_TOOL_START, 0);
@@ -304,6 +311,7 @@ static void test_parallel_tools(void **state)
 	const struct rec *r;
 
 	(void)state;
+	/* clang-format off */
 	parse(ASSISTANT("msg_1", "null",
 			TOOL_USE("t_a", "Read", "{\"file_path\":\"a\"}") ","
 			TOOL_USE("t_b", "Read", "{\"file_path\":\"b\"}"))
@@ -313,6 +321,7 @@ static void test_parallel_tools(void **state)
 			     RESULT_OF("t_a", "\"A\"", "false"))
 				USER(RESULT_OF("t_b", "\"B\"", "false")),
 	      &run);
+	/* clang-format on */
 	assert_int_equal(count(&run, WRK_TOOL_START), 3);
 	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 3);
 	assert_int_equal(count(&run, WRK_USAGE), 1);
@@ -338,6 +347,7 @@ static void test_subagent(void **state)
 	const struct rec *r;
 
 	(void)state;
+	/* clang-format off */
 	parse(ASSISTANT("msg_1", "null",
 			TOOL_USE("t_task", "Task",
 				 "{\"description\":\"look\",\"prompt\":\"p\"}"))
@@ -346,6 +356,7 @@ static void test_subagent(void **state)
 			ASSISTANT("msg_3", "\"t_unknown\"",
 				  TOOL_USE("t_orphan", "Glob", "{}")),
 	      &run);
+	/* clang-format on */
 	r = nth(&run, WRK_TOOL_START, 1);
 	assert_string_equal(r->ref, "t_sub");
 	assert_int_equal(r->parent, nth(&run, WRK_TOOL_START, 0)->call);
@@ -368,6 +379,7 @@ static void test_tool_errors(void **state)
 	const struct rec *r;
 
 	(void)state;
+	/* clang-format off */
 	parse(ASSISTANT("msg_1", "null",
 			TOOL_USE("t1", "Bash", "{}") "," TOOL_USE("t2", "Bash",
 								  "[1]") ","
@@ -382,6 +394,7 @@ static void test_tool_errors(void **state)
 							 "false"))
 			USER(RESULT_OF("t1", "\"again\"", "false")),
 	      &run);
+	/* clang-format on */
 	r = nth(&run, WRK_TOOL_COMPLETE, 0);
 	assert_string_equal(r->status, "failed");
 	assert_string_equal(r->error, "Exit code 2");
@@ -417,13 +430,15 @@ static void test_failures(void **state)
 		{"{\"type\":\"result\",\"subtype\":\"error_max_budget_usd\","
 		 "\"total_cost_usd\":2}",
 		 "reached max budget ($2.00)"},
-		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,"
+		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+		 "true,"
 		 "\"api_error_status\":529,\"result\":\"API Error: 529 "
 		 "{\\\"type\\\":\\\"error\\\",\\\"error\\\":{\\\"type\\\":"
 		 "\\\"overloaded_error\\\",\\\"message\\\":\\\"Overloaded\\\"}}"
 		 "\"}",
 		 "API error: overloaded (529)"},
-		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,"
+		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+		 "true,"
 		 "\"api_error_status\":401,\"result\":\"API Error: 401 "
 		 "Invalid API key\"}",
 		 "API error: Invalid API key (401)"},
@@ -432,7 +447,8 @@ static void test_failures(void **state)
 		 "error during execution: tool crashed"},
 		{"{\"type\":\"result\",\"subtype\":\"error_during_execution\"}",
 		 "error during execution"},
-		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,"
+		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+		 "true,"
 		 "\"result\":\"Credit balance is too low\"}",
 		 "Credit balance is too low"},
 		{"{\"type\":\"result\",\"subtype\":\"error_new\"}",
@@ -588,8 +604,8 @@ static void test_truncation(void **state)
 	text = malloc(3 * big);
 	assert_non_null(text);
 	p = text;
-	p += sprintf(p, "%s", ASSISTANT("m", "null",
-					TOOL_USE("t", "Bash", "{}")));
+	p += sprintf(p, "%s",
+		     ASSISTANT("m", "null", TOOL_USE("t", "Bash", "{}")));
 	p += sprintf(p, "{\"type\":\"user\",\"message\":{\"content\":[{"
 			"\"type\":\"tool_result\",\"tool_use_id\":\"t\","
 			"\"content\":\"");
@@ -621,12 +637,14 @@ static void test_malformed(void **state)
 		"{\"type\":\"system\",\"subtype\":\"init\"}",
 		"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":1,"
 		"\"tools\":{}}",
-		"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s\","
+		"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":"
+		"\"s\","
 		"\"model\":[],\"claude_code_version\":2,\"tools\":\"x\"}",
 		"{\"type\":\"assistant\"}",
 		"{\"type\":\"assistant\",\"message\":[]}",
 		"{\"type\":\"assistant\",\"message\":{\"content\":{}}}",
-		"{\"type\":\"assistant\",\"message\":{\"content\":[1,null,{}]}}",
+		"{\"type\":\"assistant\",\"message\":{\"content\":[1,null,{}]}"
+		"}",
 		"{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":"
 		"\"tool_use\"},{\"type\":\"tool_use\",\"id\":5,\"name\":\"x\"}]"
 		",\"id\":7,\"usage\":{\"input_tokens\":-5,\"output_tokens\":"
@@ -644,7 +662,8 @@ static void test_malformed(void **state)
 		"\"content\":[1,{\"type\":\"text\",\"text\":2}],\"is_error\":"
 		"\"yes\"}]}}",
 		"{\"type\":\"result\"}",
-		"{\"type\":\"result\",\"subtype\":7,\"is_error\":1,\"result\":[],"
+		"{\"type\":\"result\",\"subtype\":7,\"is_error\":1,\"result\":["
+		"],"
 		"\"num_turns\":\"3\",\"usage\":5,\"modelUsage\":{\"a\":3,"
 		"\"b\":{\"inputTokens\":9223372036854775807},\"c\":{"
 		"\"inputTokens\":9223372036854775807}},\"total_cost_usd\":\"1\""
@@ -692,9 +711,11 @@ static void test_malformed(void **state)
 /* Any cut of the stream gives the same frames as one feed. */
 static void test_any_cut(void **state)
 {
+	/* clang-format off */
 	static const char text[] =
 		INIT ASSISTANT("msg_1", "null", TOOL_USE("t", "Bash", "{}"))
 			USER(RESULT_OF("t", "\"ok\"", "false")) RESULT;
+	/* clang-format on */
 	size_t len = sizeof(text) - 1;
 	struct wrk_buf whole = {0};
 	struct wrk_claude *c;
@@ -828,8 +849,7 @@ static void test_fixture_parallel(void **state)
 			 start_of(&run, "toolu_fake_read")->call);
 	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->call,
 			 start_of(&run, "toolu_fake_bash2")->call);
-	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->output,
-			    "second");
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->output, "second");
 	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 2)->call,
 			 start_of(&run, "toolu_fake_bash")->call);
 	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 2)->output,
@@ -849,8 +869,7 @@ static void test_fixture_subagents(void **state)
 		FIXTURE(names[i], &run);
 		assert_int_not_equal(start_of(&run, "toolu_fake_agent")->call,
 				     0);
-		assert_int_equal(start_of(&run, "toolu_fake_agent")->parent,
-				 0);
+		assert_int_equal(start_of(&run, "toolu_fake_agent")->parent, 0);
 		assert_int_equal(start_of(&run, "toolu_fake_subbash")->parent,
 				 start_of(&run, "toolu_fake_agent")->call);
 		assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 2);
@@ -885,8 +904,7 @@ static void test_fixture_failures(void **state)
 		if (strncmp(nth(&run, WRK_FAIL, 0)->error, cases[i].error,
 			    strlen(cases[i].error)))
 			fail_msg("%s: '%s', not '%s...'", cases[i].name,
-				 nth(&run, WRK_FAIL, 0)->error,
-				 cases[i].error);
+				 nth(&run, WRK_FAIL, 0)->error, cases[i].error);
 		run_free(&run);
 	}
 	if (!seen)
