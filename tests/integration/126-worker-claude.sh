@@ -40,7 +40,7 @@ p = subprocess.Popen(args, preexec_fn=child, close_fds=False, stderr=err)
 for fd in (up_w, down_r, ctl_w):
     os.close(fd)
 time.sleep(delay)
-buf, ctl, out = b"", b"", []
+buf, ctl, out, biggest = b"", b"", [], 0
 open_fds = [up_r, ctl_r]
 while open_fds:
     timeout = None
@@ -63,6 +63,7 @@ while open_fds:
         n = struct.unpack(">I", buf[:4])[0]
         if len(buf) < 4 + n:
             break
+        biggest = max(biggest, n)
         m = msgpack.unpackb(buf[4 : 4 + n], raw=False)
         buf = buf[4 + n :]
         if isinstance(m.get("output"), bytes):
@@ -78,7 +79,7 @@ for m in out:
     print(json.dumps(m))
 for line in ctl.decode().splitlines():
     print(json.dumps({"ctl": line}))
-print(json.dumps({"exit": rc, "left": len(buf),
+print(json.dumps({"exit": rc, "left": len(buf), "biggest": biggest,
                   "elapsed": time.monotonic() - start}))
 PY
 
@@ -168,7 +169,7 @@ for i in range(2000):
 run "$PYTHON" drive.py --drive-delay 1 "$WORKER" --claude --frame-max 65536 \
 	--log agent.log -- /bin/cat big.jsonl
 expect_rc 0
-check 'exit_["exit"] == 0 and exit_["left"] == 0'
+check 'exit_["exit"] == 0 and exit_["left"] == 0 and 65000 < exit_["biggest"] <= 65536'
 check 'len(of("tool.start")) == 2000 and [x["call"] for x in of("tool.complete")] == list(range(1, 2001))'
 check 'all(len(x["output"]) == 3000 for x in of("tool.complete") if x["call"] % 100 != 1)'
 check 'all("[smithers: output truncated: " in x["output"] for x in of("tool.complete") if x["call"] % 100 == 1)'
