@@ -25,6 +25,9 @@ enum flag {
 	F_STOP_GRACE,
 	F_CWD,
 	F_PARENT,
+	F_CLAUDE,
+	F_LINE_MAX,
+	F_FRAME_MAX,
 	F_HELP,
 	F_CRASH_ROTATION, /* builds with failpoints only */
 	NFLAGS
@@ -39,6 +42,9 @@ static const struct option options[] = {
 	[F_STOP_GRACE] = {"stop-grace", required_argument, NULL, F_STOP_GRACE},
 	[F_CWD] = {"cwd", required_argument, NULL, F_CWD},
 	[F_PARENT] = {"parent", required_argument, NULL, F_PARENT},
+	[F_CLAUDE] = {"claude", no_argument, NULL, F_CLAUDE},
+	[F_LINE_MAX] = {"line-max", required_argument, NULL, F_LINE_MAX},
+	[F_FRAME_MAX] = {"frame-max", required_argument, NULL, F_FRAME_MAX},
 	[F_HELP] = {"help", no_argument, NULL, F_HELP},
 #ifdef SMITHERS_FAILPOINTS
 	[F_CRASH_ROTATION] = {"crash-at-rotation", required_argument, NULL,
@@ -53,14 +59,20 @@ const char wrk_ctl_usage[] =
 	"[--log-keep N]\n"
 	"                       [--stop-signal N] [--stop-grace MS] "
 	"[--cwd DIR]\n"
-	"                       [--parent PID]"
+	"                       [--parent PID] [--claude] "
+	"[--line-max BYTES]\n"
+	"                       [--frame-max BYTES]"
 #ifdef SMITHERS_FAILPOINTS
 	" [--crash-at-rotation N]"
 #endif
 	" -- COMMAND [ARG...]\n"
 	"Started by the smithers supervisor with the agent's protocol "
 	"pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
-	"to be run by hand.\n";
+	"to be run by hand.\n"
+	"--claude: the agent is a Claude Code CLI printing stream-json; "
+	"the worker\nspeaks the protocol for it on fds 3 and 4, reading "
+	"lines of at most\n--line-max bytes (0: 64 MiB) and sending "
+	"frames of at most --frame-max\nbytes (0: 1 MiB).\n";
 
 _Static_assert(WRK_FD_UP == 3 && WRK_FD_DOWN == 4 && WRK_FD_CTL == 5,
 	       "wrk_ctl_usage names the fds");
@@ -136,6 +148,16 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 		rc |= put(v, &n, flag(F_PARENT));
 		rc |= put(v, &n, number(a->parent));
 	}
+	if (a->claude)
+		rc |= put(v, &n, flag(F_CLAUDE));
+	if (a->line_max) {
+		rc |= put(v, &n, flag(F_LINE_MAX));
+		rc |= put(v, &n, number(a->line_max));
+	}
+	if (a->frame_max) {
+		rc |= put(v, &n, flag(F_FRAME_MAX));
+		rc |= put(v, &n, number(a->frame_max));
+	}
 #ifdef SMITHERS_FAILPOINTS
 	if (a->crash_rotation) {
 		rc |= put(v, &n, flag(F_CRASH_ROTATION));
@@ -184,6 +206,13 @@ static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 			return -1;
 		a->parent = (pid_t)v;
 		return 0;
+	case F_CLAUDE:
+		a->claude = 1;
+		return 0;
+	case F_LINE_MAX:
+		return cm_parse_int(arg, 0, INT64_MAX, &a->line_max);
+	case F_FRAME_MAX:
+		return cm_parse_int(arg, 0, INT64_MAX, &a->frame_max);
 #ifdef SMITHERS_FAILPOINTS
 	case F_CRASH_ROTATION:
 		return cm_parse_int(arg, 1, INT64_MAX, &a->crash_rotation);

@@ -16,13 +16,25 @@
 #include <sys/types.h>
 
 /* The fds the worker finds open when it starts; it passes the first two on
- * to the agent (SMITHERS_FD and SMITHERS_ACK_FD). */
+ * to the agent (SMITHERS_FD and SMITHERS_ACK_FD), unless started with
+ * --claude: then it keeps them and speaks the protocol itself. */
 #define WRK_FD_UP 3   /* agent -> supervisor frames */
 #define WRK_FD_DOWN 4 /* supervisor -> agent acks */
 #define WRK_FD_CTL 5  /* worker -> supervisor control lines */
 
 /* The program's name: recovery looks for processes of this name. */
 #define WRK_PROGRAM "smithers-worker"
+
+/*
+ * Stopping. The supervisor signals the worker, never the agent:
+ *  - SIGTERM: stop_signal to the agent's group, SIGKILL after
+ *    stop_grace_ms;
+ *  - SIGINT (a budget ran out: let the agent end its turn, as Ctrl-C
+ *    would): SIGINT to the agent's group, stop_signal after stop_grace_ms,
+ *    SIGKILL after stop_grace_ms more; a SIGTERM meanwhile goes straight
+ *    to the stop_signal step;
+ *  - SIGUSR2 or SIGHUP (the supervisor died): SIGKILL at once.
+ */
 
 /* What the worker is told on its command line. */
 struct wrk_ctl_args {
@@ -34,8 +46,14 @@ struct wrk_ctl_args {
 	int log_keep;	 /* rotated files kept */
 	int stop_signal;
 	int64_t stop_grace_ms;
-	const char *cwd;	/* NULL: stay where started */
-	pid_t parent;		/* the supervisor; 0: unknown */
+	const char *cwd; /* NULL: stay where started */
+	pid_t parent;	 /* the supervisor; 0: unknown */
+	/* The agent is a Claude Code CLI (`-p --output-format stream-json
+	 * --verbose`): the worker parses its stdout (worker/claude.h) and
+	 * speaks for it on fds 3 and 4, which the agent does not get. */
+	int claude;
+	int64_t line_max;	/* --claude: longest stdout line; 0: 64 MiB */
+	int64_t frame_max;	/* --claude: largest frame body; 0: 1 MiB */
 	int64_t crash_rotation; /* the rotation that crashes: builds with
 				   --enable-failpoints only; 0 */
 	char **command;		/* the agent's argv, NULL-terminated */

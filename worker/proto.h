@@ -41,10 +41,10 @@ enum wrk_type {
 	WRK_RESULT,
 	WRK_FAIL,
 	WRK_SESSION, /* the agent's own session: id, model, version, tools */
-	WRK_ACK,   /* supervisor -> agent */
-	WRK_ERROR, /* supervisor -> agent */
-	WRK_GC,	   /* control connection -> supervisor */
-	WRK_REPLY, /* supervisor -> control connection */
+	WRK_ACK,     /* supervisor -> agent */
+	WRK_ERROR,   /* supervisor -> agent */
+	WRK_GC,	     /* control connection -> supervisor */
+	WRK_REPLY,   /* supervisor -> control connection */
 	WRK_TYPE_COUNT
 };
 
@@ -78,8 +78,8 @@ struct wrk_msg {
 	/* tool.start, tool.complete */
 	uint64_t call;
 	const char *tool;
-	const char *ref; /* tool.start: the agent's own id of the call */
-	uint64_t parent; /* tool.start: the call this one runs in; 0: none */
+	const char *ref;    /* tool.start: the agent's own id of the call */
+	uint64_t parent;    /* tool.start: the call this one runs in; 0: none */
 	const char *output; /* may hold NUL bytes; NUL-terminated too */
 	size_t output_len;
 	const char *summary, *status, *error; /* error: also fail */

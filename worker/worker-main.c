@@ -9,11 +9,23 @@
  *  - ask the kernel for SIGUSR2 when the supervisor dies (PR_SET_PDEATHSIG),
  *    checking getppid() after, for the race where it died first;
  *  - start the agent command in a new process group, its stdin /dev/null,
- *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on;
+ *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on
+ *    (with --claude: kept, the agent gets neither);
  *  - announce "agent PID\n" on fd 5, then keep the agent's output in the log
  *    file, rotated by size at line boundaries (LOG, LOG.1 ... LOG.KEEP);
+ *  - with --claude, the agent is a Claude Code CLI printing stream-json:
+ *    its output also goes to the parser (worker/claude.h), whose frames we
+ *    write to fd 3 without blocking, while reading fd 4 (acks, and errors
+ *    told on stderr) so that the supervisor never blocks on us. Past
+ *    UP_HIGH bytes of frames unsent we stop reading the agent's output: it
+ *    blocks on its writes, as it would on a full disk, while signals and
+ *    fd 4 are still served. When it ended, the frames left go out (for
+ *    FLUSH_MS at most, or until the supervisor closed fd 3) before "done";
  *  - on SIGTERM (the supervisor stopping the agent): the stop signal to the
  *    agent's group, then SIGKILL after the grace period;
+ *  - on SIGINT (the supervisor stopping it gently, a budget spent): SIGINT
+ *    to the agent's group, the stop signal after the grace period, SIGKILL
+ *    after another (a SIGTERM meanwhile skips to the stop signal);
  *  - on SIGUSR2 (the supervisor died): SIGKILL to the agent's group at once;
  *  - when the agent ends: SIGKILL to whatever is left of its group (before
  *    reaping it, so its pid cannot be recycled meanwhile), "done\n" on fd 5,
@@ -31,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,9 +62,15 @@
 
 #include "common/clock.h"
 #include "common/io.h"
+#include "worker/claude.h"
 #include "worker/ctl.h"
+#include "worker/proto.h"
 
 #define CTL_FD WRK_FD_CTL
+/* --claude: frames unsent past which the agent's output waits. */
+#define UP_HIGH (4 * 1024 * 1024)
+/* --claude: longest wait for the last frames to leave, in ms. */
+#define FLUSH_MS 30000
 
 struct worker {
 	const char *log_path;
@@ -72,6 +91,14 @@ struct worker {
 	int status; /* the agent's wait status, once it ended */
 	int ended;
 	int64_t kill_at_ms; /* SIGKILL the group then; 0: not stopping */
+	int64_t term_at_ms; /* after SIGINT: the stop signal then; 0: none */
+	int orphaned;	    /* the supervisor died */
+	/* --claude (claude NULL without it) */
+	struct wrk_claude *claude;
+	int64_t line_max, frame_max;
+	struct wrk_buf up;	  /* frames not written to fd 3 yet */
+	int up_fd, down_fd;	  /* -1: closed */
+	struct wrk_decoder *down; /* what the supervisor says on fd 4 */
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -264,9 +291,12 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 	setpgid(wk->agent, wk->agent);
 	close(out[1]);
 	close(errp[1]);
-	/* The protocol pipes belong to the agent now. */
-	close(3);
-	close(4);
+	/* The protocol pipes belong to the agent now, or to us with --claude
+	 * (close-on-exec: the agent never had them). */
+	if (!wk->claude) {
+		close(WRK_FD_UP);
+		close(WRK_FD_DOWN);
+	}
 	do
 		n = read(errp[0], &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
@@ -313,17 +343,25 @@ static void handle_signal(struct worker *wk, int sig)
 			agent_ended(wk);
 		break;
 	case SIGTERM:
-	case SIGINT:
 		if (!wk->ended && !wk->kill_at_ms) {
 			kill(-wk->agent, wk->stop_signal);
 			wk->kill_at_ms = cm_mono_ms() + wk->stop_grace_ms;
+			wk->term_at_ms = 0;
+		}
+		break;
+	case SIGINT:
+		if (!wk->ended && !wk->kill_at_ms && !wk->term_at_ms) {
+			kill(-wk->agent, SIGINT);
+			wk->term_at_ms = cm_mono_ms() + wk->stop_grace_ms;
 		}
 		break;
 	case SIGUSR2: /* the supervisor died */
 	case SIGHUP:
+		wk->orphaned = 1;
 		if (!wk->ended) {
 			kill(-wk->agent, SIGKILL);
 			wk->kill_at_ms = cm_mono_ms();
+			wk->term_at_ms = 0;
 		}
 		break;
 	}
@@ -349,35 +387,204 @@ static void exit_like(int status)
 	exit(128 + sig); /* a signal that does not kill (e.g. ignored) */
 }
 
-/* Until the agent ended and its output is drained: its output into the log,
+/* ---- --claude: the protocol spoken for the agent ---------------------- */
+
+static void complain(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* A note on stderr only: the supervisor hears of the stream itself. */
+static void complain(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("smithers-worker: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Keep fds 3 and 4 from the agent, non-blocking; start the parser with the
+ * hello of the agent's pid. */
+static void claude_start(struct worker *wk)
+{
+	wk->up_fd = WRK_FD_UP;
+	wk->down_fd = WRK_FD_DOWN;
+	fcntl(wk->up_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(wk->down_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(wk->up_fd, F_SETFL, fcntl(wk->up_fd, F_GETFL) | O_NONBLOCK);
+	fcntl(wk->down_fd, F_SETFL, fcntl(wk->down_fd, F_GETFL) | O_NONBLOCK);
+	wk->claude =
+		wrk_claude_new((size_t)wk->line_max, (size_t)wk->frame_max);
+	wk->down = wrk_decoder_new(0);
+	if (!wk->claude || !wk->down) {
+		say("cannot start the Claude Code parser: %s", strerror(errno));
+		exit(127);
+	}
+}
+
+/* Write to fd 3 what it takes now. */
+static void flush_up(struct worker *wk)
+{
+	while (wk->up_fd >= 0 && wk->up.len > 0) {
+		ssize_t n = write(wk->up_fd, wk->up.data, wk->up.len);
+
+		if (n > 0) {
+			wrk_buf_consume(&wk->up, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EPIPE: the supervisor closed the stream (it said why on
+		 * fd 4); nobody will read what is left. */
+		if (errno != EPIPE)
+			complain("cannot write frames: %s", strerror(errno));
+		close(wk->up_fd);
+		wk->up_fd = -1;
+		wrk_buf_release(&wk->up);
+	}
+}
+
+/* Read what fd 4 holds: acks, and errors told on stderr. */
+static void read_down(struct worker *wk)
+{
+	char buf[4096];
+	struct wrk_msg m;
+	ssize_t n;
+	int rc;
+
+	n = read(wk->down_fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(wk->down_fd);
+		wk->down_fd = -1;
+		return;
+	}
+	if (!wk->down || wrk_decoder_feed(wk->down, buf, (size_t)n) < 0)
+		return; /* read and dropped: the supervisor must not block */
+	while ((rc = wrk_decoder_next(wk->down, &m)) == 1)
+		if (m.type == WRK_ERROR)
+			complain("the supervisor refused seq %" PRIu64 "%s: %s",
+				 m.seq, m.fatal ? " (fatal)" : "", m.reason);
+	if (rc < 0) {
+		complain("fd 4: %s", wrk_decoder_errmsg(wk->down));
+		wrk_decoder_free(wk->down);
+		wk->down = NULL;
+	}
+}
+
+/* The agent's output BUF (N bytes) to the parser. */
+static void claude_feed(struct worker *wk, const char *buf, size_t n)
+{
+	if (wk->up_fd < 0)
+		return; /* nobody listens */
+	if (wrk_claude_feed(wk->claude, buf, n, &wk->up) < 0)
+		complain("frames lost: %s", strerror(errno));
+}
+
+/* The agent ended: the last frames out, for FLUSH_MS at most, unless the
+ * supervisor dies meanwhile. Then fds 3 and 4 are closed. */
+static void claude_finish(struct worker *wk, int sfd)
+{
+	int64_t deadline = cm_mono_ms() + FLUSH_MS;
+
+	if (wk->up_fd >= 0 &&
+	    wrk_claude_end(wk->claude, wk->status, &wk->up) < 0)
+		complain("frames lost: %s", strerror(errno));
+	flush_up(wk);
+	while (!wk->orphaned && wk->up_fd >= 0 && wk->up.len > 0) {
+		struct pollfd pfd[3] = {
+			{.fd = sfd, .events = POLLIN},
+			{.fd = wk->up_fd, .events = POLLOUT},
+			{.fd = wk->down_fd, .events = POLLIN},
+		};
+		int64_t left = deadline - cm_mono_ms();
+		struct signalfd_siginfo si;
+
+		if (left <= 0) {
+			say("gave up sending the last %zu bytes of frames",
+			    wk->up.len);
+			break;
+		}
+		if (poll(pfd, 3, (int)left) < 0 && errno != EINTR)
+			break;
+		if ((pfd[0].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    (si.ssi_signo == SIGUSR2 || si.ssi_signo == SIGHUP))
+			break; /* the supervisor died */
+		if (wk->down_fd >= 0 && pfd[2].revents)
+			read_down(wk);
+		flush_up(wk);
+	}
+	if (wk->up_fd >= 0)
+		close(wk->up_fd);
+	if (wk->down_fd >= 0)
+		close(wk->down_fd);
+	wk->up_fd = wk->down_fd = -1;
+	wrk_buf_release(&wk->up);
+	wrk_claude_free(wk->claude);
+	wrk_decoder_free(wk->down);
+	wk->claude = NULL;
+	wk->down = NULL;
+}
+
+/* The stop timers: the stop signal after a SIGINT's grace, the SIGKILL
+ * after the stop signal's. The poll timeout until the next one; -1. */
+static int stop_timers(struct worker *wk)
+{
+	int64_t now = cm_mono_ms(), next = INT64_MAX;
+
+	if (wk->ended)
+		return -1;
+	if (wk->term_at_ms && !wk->kill_at_ms) {
+		if (now >= wk->term_at_ms) {
+			kill(-wk->agent, wk->stop_signal);
+			wk->kill_at_ms = now + wk->stop_grace_ms;
+			wk->term_at_ms = 0;
+		} else {
+			next = wk->term_at_ms;
+		}
+	}
+	if (wk->kill_at_ms && wk->kill_at_ms != INT64_MAX) {
+		if (now >= wk->kill_at_ms) {
+			kill(-wk->agent, SIGKILL);
+			wk->kill_at_ms = INT64_MAX;
+		} else if (wk->kill_at_ms < next) {
+			next = wk->kill_at_ms;
+		}
+	}
+	if (next == INT64_MAX)
+		return -1;
+	return next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
+/* Until the agent ended and its output is drained: its output into the log
+ * (and with --claude to the parser, its frames to fd 3, fd 4 read),
  * signals (the supervisor's stop, its death, the agent's end) as they
- * come, the SIGKILL of a stop whose grace ran out. */
+ * come, the stop signal and SIGKILL of a stop whose grace ran out. */
 static void watch(struct worker *wk, int sfd, int out_fd)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[4];
 	char buf[65536];
 
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = out_fd;
 	pfd[1].events = POLLIN;
+	pfd[2].events = POLLOUT;
+	pfd[3].events = POLLIN;
 	/* Run until the agent ended and its output is drained. */
 	while (!wk->ended || out_fd >= 0) {
-		int timeout = -1;
+		int timeout = stop_timers(wk);
 
-		if (wk->kill_at_ms && !wk->ended) {
-			int64_t left = wk->kill_at_ms - cm_mono_ms();
-
-			if (left <= 0) {
-				kill(-wk->agent, SIGKILL);
-				wk->kill_at_ms = INT64_MAX;
-			} else {
-				timeout = (int)(left > INT32_MAX ? INT32_MAX
-								 : left);
-			}
-		}
-		pfd[1].fd = out_fd;
-		if (poll(pfd, 2, timeout) < 0) {
+		/* Back-pressure: the agent's output waits for the frames. */
+		pfd[1].fd = wk->up.len > UP_HIGH ? -1 : out_fd;
+		pfd[2].fd = wk->up.len > 0 ? wk->up_fd : -1;
+		pfd[3].fd = wk->down_fd;
+		if (poll(pfd, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			say("poll: %s", strerror(errno));
@@ -389,16 +596,22 @@ static void watch(struct worker *wk, int sfd, int out_fd)
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				handle_signal(wk, (int)si.ssi_signo);
 		}
-		if (out_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP))) {
+		if (pfd[3].fd >= 0 && pfd[3].revents)
+			read_down(wk);
+		if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP))) {
 			ssize_t n = read(out_fd, buf, sizeof(buf));
 
 			if (n > 0) {
 				log_output(wk, buf, (size_t)n);
+				if (wk->claude)
+					claude_feed(wk, buf, (size_t)n);
 			} else if (n == 0 || errno != EINTR) {
 				close(out_fd);
 				out_fd = -1;
 			}
 		}
+		if (wk->up.len > 0)
+			flush_up(wk);
 		/* Output closed while a grandchild still runs: the agent
 		 * has ended; nothing more to log. */
 		if (out_fd < 0 && !wk->ended) {
@@ -409,15 +622,13 @@ static void watch(struct worker *wk, int sfd, int out_fd)
 				   WEXITED | WNOHANG | WNOWAIT) == 0 &&
 			    si.si_pid == wk->agent)
 				agent_ended(wk);
-			else
-				pfd[1].fd = -1;
 		}
 	}
 }
 
 int main(int argc, char **argv)
 {
-	struct worker wk = {.log_fd = -1};
+	struct worker wk = {.log_fd = -1, .up_fd = -1, .down_fd = -1};
 	struct wrk_ctl_args args;
 	sigset_t mask;
 	int sfd, out_fd = -1;
@@ -439,6 +650,8 @@ int main(int argc, char **argv)
 	wk.stop_grace_ms = args.stop_grace_ms;
 	wk.cwd = args.cwd;
 	wk.parent = args.parent;
+	wk.line_max = args.line_max;
+	wk.frame_max = args.frame_max;
 #ifdef SMITHERS_FAILPOINTS
 	wk.crash_rotation = args.crash_rotation;
 #endif
@@ -471,10 +684,17 @@ int main(int argc, char **argv)
 
 	if (wk.log_path && open_log(&wk) < 0)
 		return 127;
+	if (args.claude)
+		claude_start(&wk);
 	if (start_agent(&wk, args.command, &out_fd) < 0)
 		return 127;
+	if (wk.claude &&
+	    wrk_claude_hello(wk.claude, (int64_t)wk.agent, &wk.up) < 0)
+		complain("cannot say hello: %s", strerror(errno));
 
 	watch(&wk, sfd, out_fd);
+	if (wk.claude)
+		claude_finish(&wk, sfd);
 	if (wk.log_fd >= 0)
 		close(wk.log_fd);
 	/* Nothing of the agent's group is left: the supervisor need not (and

@@ -41,6 +41,9 @@ static void test_argv_round_trip(void **state)
 	in.cwd = "/tmp";
 	in.parent = 4242;
 	in.crash_rotation = 3;
+	in.claude = 1;
+	in.line_max = 1 << 20;
+	in.frame_max = 65536;
 	in.command = command;
 	argv = wrk_ctl_argv("/usr/libexec/smithers/smithers-worker", &in);
 	assert_non_null(argv);
@@ -54,6 +57,9 @@ static void test_argv_round_trip(void **state)
 	assert_int_equal(out.stop_grace_ms, 2500);
 	assert_string_equal(out.cwd, "/tmp");
 	assert_int_equal(out.parent, 4242);
+	assert_int_equal(out.claude, 1);
+	assert_int_equal(out.line_max, 1 << 20);
+	assert_int_equal(out.frame_max, 65536);
 #ifdef SMITHERS_FAILPOINTS
 	assert_int_equal(out.crash_rotation, 3);
 #else
@@ -65,6 +71,37 @@ static void test_argv_round_trip(void **state)
 	assert_string_equal(out.command[2], "echo --log x");
 	assert_null(out.command[3]);
 	wrk_ctl_argv_free(argv);
+}
+
+/* A worker for another agent is started as before: no --claude and no
+ * limits on its command line, and they default to off and 0. */
+static void test_claude_flags_off(void **state)
+{
+	char *command[] = {"agent", NULL};
+	char *bad_line_max[] = {"w", "--line-max", "-1", "--", "a", NULL};
+	struct wrk_ctl_args in, out;
+	char err[128], **argv;
+
+	(void)state;
+	wrk_ctl_args_init(&in);
+	in.command = command;
+	argv = wrk_ctl_argv("w", &in);
+	assert_non_null(argv);
+	for (char **p = argv; *p; p++) {
+		assert_null(strstr(*p, "claude"));
+		assert_null(strstr(*p, "line-max"));
+		assert_null(strstr(*p, "frame-max"));
+	}
+	assert_int_equal(wrk_ctl_parse(argc_of(argv), argv, &out, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(out.claude, 0);
+	assert_int_equal(out.line_max, 0);
+	assert_int_equal(out.frame_max, 0);
+	wrk_ctl_argv_free(argv);
+	assert_int_equal(wrk_ctl_parse(5, bad_line_max, &out, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err, "invalid --line-max '-1'");
 }
 
 static void test_parse_errors(void **state)
@@ -168,6 +205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_argv_round_trip),
+		cmocka_unit_test(test_claude_flags_off),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_marker),

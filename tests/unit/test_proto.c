@@ -1456,7 +1456,8 @@ static void test_agent_fields(void **state)
 	mp_str(&m, "tools_json");
 	mp_str(&m, "null");
 	frame_end(&m);
-	expect_error(&m, EBADMSG, "'session' has both 'tools' and 'tools_json'");
+	expect_error(&m, EBADMSG,
+		     "'session' has both 'tools' and 'tools_json'");
 	frame_msg(&m, "tool.start", 2, 3);
 	mp_str(&m, "call");
 	mp_uint(&m, 1);

@@ -1,0 +1,989 @@
+/*
+ * test_claude.c - the Claude Code stream-json parser (worker/claude.c):
+ * every frame it makes is decoded back with the supervisor's decoder, so
+ * a test also proves the supervisor would accept the stream. Synthetic
+ * lines are modelled on the CLI 2.1's; the real streams captured in
+ * tests/fixtures/claude/ are replayed when they are there.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "worker/claude.h"
+#include "worker/proto.h"
+
+/* A decoded message, its strings copied. */
+struct rec {
+	enum wrk_type type;
+	uint64_t seq, call, parent;
+	int64_t pid;
+	char *tool, *json, *ref, *output, *status, *error, *level, *text;
+	char *session_id, *model, *agent_version;
+	size_t output_len;
+	uint64_t tokens_in, tokens_out, cache_read, cache_write;
+	double cost;
+	int has_cost, total;
+};
+
+struct run {
+	struct rec *r;
+	size_t n;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void run_free(struct run *run)
+{
+	for (size_t i = 0; i < run->n; i++) {
+		struct rec *r = &run->r[i];
+
+		free(r->tool);
+		free(r->json);
+		free(r->ref);
+		free(r->output);
+		free(r->status);
+		free(r->error);
+		free(r->level);
+		free(r->text);
+		free(r->session_id);
+		free(r->model);
+		free(r->agent_version);
+	}
+	free(run->r);
+	run->r = NULL;
+	run->n = 0;
+}
+
+/* Decode every frame of B (FRAME_MAX: the decoder's limit) into RUN. */
+static void decode_all(const struct wrk_buf *b, size_t frame_max,
+		       struct run *run)
+{
+	struct wrk_decoder *d = wrk_decoder_new(frame_max);
+	struct wrk_msg m;
+	int rc;
+
+	assert_non_null(d);
+	memset(run, 0, sizeof(*run));
+	assert_int_equal(wrk_decoder_feed(d, b->data, b->len), 0);
+	while ((rc = wrk_decoder_next(d, &m)) == 1) {
+		struct rec *r;
+
+		run->r = realloc(run->r, (run->n + 1) * sizeof(*run->r));
+		assert_non_null(run->r);
+		r = &run->r[run->n++];
+		memset(r, 0, sizeof(*r));
+		r->type = m.type;
+		r->seq = m.seq;
+		r->call = m.call;
+		r->parent = m.parent;
+		r->pid = m.pid;
+		r->tool = dup_or_null(m.tool);
+		r->json = dup_or_null(m.json);
+		r->ref = dup_or_null(m.ref);
+		if (m.output) {
+			r->output = malloc(m.output_len + 1);
+			memcpy(r->output, m.output, m.output_len + 1);
+		}
+		r->output_len = m.output_len;
+		r->status = dup_or_null(m.status);
+		r->error = dup_or_null(m.error);
+		r->level = dup_or_null(m.level);
+		r->text = dup_or_null(m.text);
+		r->session_id = dup_or_null(m.session_id);
+		r->model = dup_or_null(m.model);
+		r->agent_version = dup_or_null(m.agent_version);
+		r->tokens_in = m.tokens_in;
+		r->tokens_out = m.tokens_out;
+		r->cache_read = m.cache_read;
+		r->cache_write = m.cache_write;
+		r->cost = m.cost;
+		r->has_cost = m.has_cost;
+		r->total = m.total;
+	}
+	if (rc != 0)
+		fail_msg("frame %zu does not decode: %s", run->n + 1,
+			 wrk_decoder_errmsg(d));
+	assert_int_equal(wrk_decoder_pending(d), 0);
+	wrk_decoder_free(d);
+}
+
+/* Parse TEXT (LEN bytes) fed in pieces of CHUNK bytes (0: at once), end
+ * with STATUS, and decode what came out. */
+static void parse_opts(const char *text, size_t len, size_t chunk,
+		       size_t line_max, size_t frame_max, int status,
+		       struct run *run)
+{
+	struct wrk_claude *c = wrk_claude_new(line_max, frame_max);
+	struct wrk_buf out = {0};
+	size_t at = 0;
+
+	assert_non_null(c);
+	assert_int_equal(wrk_claude_hello(c, 4242, &out), 0);
+	while (at < len) {
+		size_t n = chunk && chunk < len - at ? chunk : len - at;
+
+		assert_int_equal(wrk_claude_feed(c, text + at, n, &out), 0);
+		at += n;
+	}
+	assert_int_equal(wrk_claude_end(c, status, &out), 0);
+	assert_int_equal(wrk_claude_feed(c, "x", 1, &out), -1);
+	assert_int_equal(errno, EINVAL);
+	decode_all(&out, frame_max, run);
+	wrk_buf_release(&out);
+	wrk_claude_free(c);
+	assert_true(run->n >= 1);
+	assert_int_equal(run->r[0].type, WRK_HELLO);
+	assert_int_equal(run->r[0].pid, 4242);
+}
+
+static void parse(const char *text, struct run *run)
+{
+	parse_opts(text, strlen(text), 0, 0, 0, 0, run);
+}
+
+/* The Nth message of type T in RUN (N from 0); fails when there is none. */
+static const struct rec *nth(const struct run *run, enum wrk_type t, int n)
+{
+	for (size_t i = 0; i < run->n; i++)
+		if (run->r[i].type == t && n-- == 0)
+			return &run->r[i];
+	fail_msg("no '%s' number %d", wrk_type_name(t), n);
+	return NULL;
+}
+
+static int count(const struct run *run, enum wrk_type t)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < run->n; i++)
+		n += run->r[i].type == t;
+	return n;
+}
+
+/* The lines of the CLI, written as it writes them. */
+/* clang-format off */
+#define INIT                                                                   \
+	"{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":\"/w\","          \
+	"\"session_id\":\"s-1\",\"tools\":[\"Bash\",\"Read\",\"Task\"],"     \
+	"\"model\":\"claude-sonnet-4-5\",\"permissionMode\":\"default\","    \
+	"\"claude_code_version\":\"2.1.332\"}\n"
+
+#define USAGE(in, out)                                                         \
+	"\"usage\":{\"input_tokens\":" #in ",\"output_tokens\":" #out         \
+	",\"cache_read_input_tokens\":100,"                                    \
+	"\"cache_creation_input_tokens\":20}"
+
+#define TOOL_USE(id, name, input)                                              \
+	"{\"type\":\"tool_use\",\"id\":\"" id "\",\"name\":\"" name           \
+	"\",\"input\":" input "}"
+
+#define ASSISTANT(msg, parent, content)                                        \
+	"{\"type\":\"assistant\",\"message\":{\"id\":\"" msg                  \
+	"\",\"model\":\"m\",\"content\":[" content "]," USAGE(3, 7)          \
+	"},\"parent_tool_use_id\":" parent ",\"session_id\":\"s-1\"}\n"
+
+#define RESULT_OF(id, text, err)                                               \
+	"{\"type\":\"tool_result\",\"tool_use_id\":\"" id                     \
+	"\",\"content\":" text ",\"is_error\":" err "}"
+
+#define USER(content)                                                          \
+	"{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":["     \
+	content "]},\"parent_tool_use_id\":null,\"session_id\":\"s-1\"}\n"
+
+#define RESULT                                                                 \
+	"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,"   \
+	"\"num_turns\":2,\"result\":\"all done\",\"session_id\":\"s-1\","    \
+	"\"total_cost_usd\":0.0425,\"duration_ms\":1200,"                    \
+	"\"duration_api_ms\":900,\"stop_reason\":null,"                      \
+	"\"terminal_reason\":\"completed\",\"api_error_status\":null,"       \
+	"\"permission_denials\":[],"                                           \
+	"\"usage\":{\"input_tokens\":1,\"output_tokens\":2,"                  \
+	"\"cache_read_input_tokens\":3,\"cache_creation_input_tokens\":4},"  \
+	"\"modelUsage\":{\"a\":{\"inputTokens\":10,\"outputTokens\":20,"      \
+	"\"cacheReadInputTokens\":30,\"cacheCreationInputTokens\":40,"       \
+	"\"costUSD\":0.04},\"b\":{\"inputTokens\":1,\"outputTokens\":2,"      \
+	"\"cacheReadInputTokens\":3,\"cacheCreationInputTokens\":4}}}\n"
+/* clang-format on */
+
+static void test_session(void **state)
+{
+	struct run run;
+	const struct rec *s;
+
+	(void)state;
+	/* clang-format off */
+	parse(INIT RESULT, &run);
+	/* clang-format on */
+	assert_int_equal(run.r[1].type, WRK_SESSION);
+	s = &run.r[1];
+	assert_string_equal(s->session_id, "s-1");
+	assert_string_equal(s->model, "claude-sonnet-4-5");
+	assert_string_equal(s->agent_version, "2.1.332");
+	assert_string_equal(s->json, "[\"Bash\",\"Read\",\"Task\"]");
+	for (size_t i = 0; i < run.n; i++)
+		assert_int_equal(run.r[i].seq, i + 1);
+	run_free(&run);
+}
+
+/* One call: one start, one complete; the message's usage counted once
+ * though it came on two lines. */
+static void test_one_tool(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	/* clang-format off */
+	parse(INIT ASSISTANT("msg_1", "null",
+			     "{\"type\":\"text\",\"text\":\"let me look\"}")
+		      ASSISTANT("msg_1", "null",
+				TOOL_USE("toolu_1", "Bash",
+					 "{\"command\":\"ls\"}"))
+			      USER(RESULT_OF("toolu_1", "\"a\\nb\\n\"",
+					     "false")) RESULT,
+	      &run);
+	/* clang-format on */
+	assert_int_equal(count(&run, WRK_TOOL_START), 1);
+	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 1);
+	r = nth(&run, WRK_TOOL_START, 0);
+	assert_int_equal(r->call, 1);
+	assert_string_equal(r->tool, "Bash");
+	assert_string_equal(r->json, "{\"command\":\"ls\"}");
+	assert_string_equal(r->ref, "toolu_1");
+	assert_int_equal(r->parent, 0);
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_int_equal(r->call, 1);
+	assert_string_equal(r->output, "a\nb\n");
+	assert_string_equal(r->status, "completed");
+	assert_null(r->error);
+
+	assert_int_equal(count(&run, WRK_USAGE), 2);
+	r = nth(&run, WRK_USAGE, 0);
+	assert_int_equal(r->tokens_in, 3);
+	assert_int_equal(r->tokens_out, 7);
+	assert_int_equal(r->cache_read, 100);
+	assert_int_equal(r->cache_write, 20);
+	assert_int_equal(r->total, 0);
+	assert_int_equal(r->has_cost, 0);
+	/* The result's totals: modelUsage summed, not usage. */
+	r = nth(&run, WRK_USAGE, 1);
+	assert_int_equal(r->total, 1);
+	assert_int_equal(r->tokens_in, 11);
+	assert_int_equal(r->tokens_out, 22);
+	assert_int_equal(r->cache_read, 33);
+	assert_int_equal(r->cache_write, 44);
+	assert_int_equal(r->has_cost, 1);
+	assert_true(r->cost == 0.0425);
+
+	r = nth(&run, WRK_RESULT, 0);
+	assert_string_equal(r->text, "all done");
+	assert_string_equal(r->json,
+			    "{\"subtype\":\"success\",\"is_error\":false,"
+			    "\"num_turns\":2,\"duration_ms\":1200,"
+			    "\"duration_api_ms\":900,\"terminal_reason\":"
+			    "\"completed\",\"permission_denials\":[],"
+			    "\"session_id\":\"s-1\"}");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	assert_int_equal(count(&run, WRK_LOG), 0);
+	/* The usage total comes before the result. */
+	assert_true(nth(&run, WRK_USAGE, 1) < nth(&run, WRK_RESULT, 0));
+	run_free(&run);
+}
+
+/* Calls made at once and completed in another order, some on one line. */
+static void test_parallel_tools(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	/* clang-format off */
+	parse(ASSISTANT("msg_1", "null",
+			TOOL_USE("t_a", "Read", "{\"file_path\":\"a\"}") ","
+			TOOL_USE("t_b", "Read", "{\"file_path\":\"b\"}"))
+		ASSISTANT("msg_1", "null",
+			  TOOL_USE("t_c", "Grep", "{\"pattern\":\"x\"}"))
+			USER(RESULT_OF("t_c", "\"C\"", "false") ","
+			     RESULT_OF("t_a", "\"A\"", "false"))
+				USER(RESULT_OF("t_b", "\"B\"", "false")),
+	      &run);
+	/* clang-format on */
+	assert_int_equal(count(&run, WRK_TOOL_START), 3);
+	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 3);
+	assert_int_equal(count(&run, WRK_USAGE), 1);
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_int_equal(r->call, 3);
+	assert_string_equal(r->output, "C");
+	r = nth(&run, WRK_TOOL_COMPLETE, 1);
+	assert_int_equal(r->call, 1);
+	assert_string_equal(r->output, "A");
+	r = nth(&run, WRK_TOOL_COMPLETE, 2);
+	assert_int_equal(r->call, 2);
+	assert_string_equal(r->output, "B");
+	/* No result line: the run fails, saying how it ended. */
+	r = nth(&run, WRK_FAIL, 0);
+	assert_string_equal(r->error, "ended without a result (exit status 0)");
+	run_free(&run);
+}
+
+/* A subagent's calls run inside its Task call. */
+static void test_subagent(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	/* clang-format off */
+	parse(ASSISTANT("msg_1", "null",
+			TOOL_USE("t_task", "Task",
+				 "{\"description\":\"look\",\"prompt\":\"p\"}"))
+		ASSISTANT("msg_2", "\"t_task\"",
+			  TOOL_USE("t_sub", "Glob", "{\"pattern\":\"*\"}"))
+			ASSISTANT("msg_3", "\"t_unknown\"",
+				  TOOL_USE("t_orphan", "Glob", "{}")),
+	      &run);
+	/* clang-format on */
+	r = nth(&run, WRK_TOOL_START, 1);
+	assert_string_equal(r->ref, "t_sub");
+	assert_int_equal(r->parent, nth(&run, WRK_TOOL_START, 0)->call);
+	assert_int_equal(nth(&run, WRK_TOOL_START, 2)->parent, 0);
+	/* Each message's usage counts: subagents spend tokens too. */
+	assert_int_equal(count(&run, WRK_USAGE), 3);
+	/* All three were running at the end, in the order they started. */
+	for (int i = 0; i < 3; i++) {
+		r = nth(&run, WRK_TOOL_COMPLETE, i);
+		assert_int_equal(r->call, (uint64_t)i + 1);
+		assert_string_equal(r->status, "failed");
+		assert_string_equal(r->error, "interrupted");
+	}
+	run_free(&run);
+}
+
+static void test_tool_errors(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	/* clang-format off */
+	parse(ASSISTANT("msg_1", "null",
+			TOOL_USE("t1", "Bash", "{}") "," TOOL_USE("t2", "Bash",
+								  "[1]") ","
+			TOOL_USE("t3", "Read", "\"x\""))
+		USER(RESULT_OF(
+			"t1",
+			"[{\"type\":\"text\",\"text\":\"\\nExit code 2\\r\\n"
+			"more\"},{\"type\":\"image\"},{\"type\":\"text\","
+			"\"text\":\"tail\"}]",
+			"true") "," RESULT_OF("t2", "\"\"", "true") ","
+					       RESULT_OF("t_nope", "\"?\"",
+							 "false"))
+			USER(RESULT_OF("t1", "\"again\"", "false")),
+	      &run);
+	/* clang-format on */
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_string_equal(r->status, "failed");
+	assert_string_equal(r->error, "Exit code 2");
+	assert_string_equal(r->output, "\nExit code 2\r\nmore\ntail");
+	r = nth(&run, WRK_TOOL_COMPLETE, 1);
+	assert_string_equal(r->status, "failed");
+	assert_string_equal(r->error, "tool error");
+	assert_null(r->output);
+	assert_string_equal(nth(&run, WRK_TOOL_START, 1)->json, "[1]");
+	assert_string_equal(nth(&run, WRK_TOOL_START, 2)->json, "\"x\"");
+	r = nth(&run, WRK_LOG, 0);
+	assert_string_equal(r->level, "warn");
+	assert_non_null(strstr(r->text, "unknown tool_use_id 't_nope'"));
+	r = nth(&run, WRK_LOG, 1);
+	assert_non_null(strstr(r->text, "completed tool_use_id 't1'"));
+	/* t3 still ran at the end; no other complete was sent. */
+	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 3);
+	run_free(&run);
+}
+
+/* The ways a run fails, as the result line says them. */
+static void test_failures(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+		{"{\"type\":\"result\",\"subtype\":\"error_max_turns\","
+		 "\"is_error\":false,\"num_turns\":3}",
+		 "reached max turns (3)"},
+		{"{\"type\":\"result\",\"subtype\":\"error_max_budget_usd\","
+		 "\"total_cost_usd\":0.5012}",
+		 "reached max budget ($0.5012)"},
+		{"{\"type\":\"result\",\"subtype\":\"error_max_budget_usd\","
+		 "\"total_cost_usd\":2}",
+		 "reached max budget ($2.00)"},
+		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+		 "true,"
+		 "\"api_error_status\":529,\"result\":\"API Error: 529 "
+		 "{\\\"type\\\":\\\"error\\\",\\\"error\\\":{\\\"type\\\":"
+		 "\\\"overloaded_error\\\",\\\"message\\\":\\\"Overloaded\\\"}}"
+		 "\"}",
+		 "API error: overloaded (529)"},
+		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+		 "true,"
+		 "\"api_error_status\":401,\"result\":\"API Error: 401 "
+		 "Invalid API key\"}",
+		 "API error: Invalid API key (401)"},
+		{"{\"type\":\"result\",\"subtype\":\"error_during_execution\","
+		 "\"errors\":[\"tool crashed\\nstack\"]}",
+		 "error during execution: tool crashed"},
+		{"{\"type\":\"result\",\"subtype\":\"error_during_execution\"}",
+		 "error during execution"},
+		{"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+		 "true,"
+		 "\"result\":\"Credit balance is too low\"}",
+		 "Credit balance is too low"},
+		{"{\"type\":\"result\",\"subtype\":\"error_new\"}",
+		 "the run ended with 'error_new'"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run run;
+		char line[1024];
+
+		snprintf(line, sizeof(line), "%s\n", cases[i].line);
+		parse(line, &run);
+		assert_int_equal(count(&run, WRK_RESULT), 1);
+		assert_int_equal(count(&run, WRK_FAIL), 1);
+		assert_string_equal(nth(&run, WRK_FAIL, 0)->error,
+				    cases[i].want);
+		run_free(&run);
+	}
+
+	/* A reason cut by its buffer is cut between characters. */
+	char line[1024], *p = line, want[300];
+	struct run run;
+
+	p += sprintf(p, "{\"type\":\"result\",\"is_error\":true,"
+			"\"api_error_status\":500,\"result\":\"API Error: ");
+	for (int i = 0; i < 300; i++)
+		p += sprintf(p, "\xc3\xa9");
+	sprintf(p, "\"}\n");
+	parse(line, &run); /* decodes: valid UTF-8 */
+	p = want + sprintf(want, "API error: ");
+	for (int i = 0; i < 127; i++)
+		p += sprintf(p, "\xc3\xa9");
+	sprintf(p, " (500)");
+	assert_string_equal(nth(&run, WRK_FAIL, 0)->error, want);
+	run_free(&run);
+}
+
+static void test_end_without_result(void **state)
+{
+	struct run run;
+	const char *text = ASSISTANT("m", "null", TOOL_USE("t", "Bash", "{}"));
+
+	(void)state;
+	parse_opts(text, strlen(text), 0, 0, 0, SIGKILL, &run);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->error,
+			    "interrupted");
+	assert_string_equal(nth(&run, WRK_FAIL, 0)->error,
+			    "ended without a result (killed by signal KILL)");
+	run_free(&run);
+	parse_opts(RESULT, strlen(RESULT), 0, 0, 0, 1 << 8, &run);
+	assert_int_equal(count(&run, WRK_FAIL), 0); /* the result said */
+	run_free(&run);
+
+	/* The API failing until the CLI gives up or is stopped. */
+	text = "{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":1,"
+	       "\"max_retries\":10,\"error_status\":529,\"error\":"
+	       "\"overloaded\"}\n"
+	       "{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":2,"
+	       "\"error_status\":null,\"error\":\"unknown\"}\n";
+	parse_opts(text, strlen(text), 0, 0, 0, 143 << 8, &run);
+	assert_string_equal(nth(&run, WRK_LOG, 0)->text,
+			    "API error: overloaded (529); retry 1 of 10");
+	assert_string_equal(nth(&run, WRK_LOG, 1)->level, "warn");
+	assert_string_equal(nth(&run, WRK_FAIL, 0)->error,
+			    "ended without a result (exit status 143); last "
+			    "API error: unknown");
+	run_free(&run);
+}
+
+/* What is not JSON, or cut short, is logged; the stream goes on. */
+static void test_not_json(void **state)
+{
+	static const char text[] = "Error: something \xff\x01 on stderr\n"
+				   "\n   \r\n"
+				   "[1,2]\n"
+				   "{\"type\":\"stream_event\"}\n"
+				   "{\"no\":\"type\"}\n" INIT "{\"type\":\"res";
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	parse_opts(text, sizeof(text) - 1, 0, 0, 0, 0, &run);
+	assert_int_equal(count(&run, WRK_LOG), 2);
+	r = nth(&run, WRK_LOG, 0);
+	assert_string_equal(r->level, "warn");
+	assert_string_equal(r->text, "not JSON: Error: something ?? on stderr");
+	r = nth(&run, WRK_LOG, 1);
+	assert_string_equal(r->text, "last line cut short: {\"type\":\"res");
+	assert_int_equal(count(&run, WRK_SESSION), 1);
+	run_free(&run);
+
+	/* A whole last line without its newline still counts. */
+	parse_opts(RESULT, strlen(RESULT) - 1, 0, 0, 0, 0, &run);
+	assert_int_equal(count(&run, WRK_RESULT), 1);
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	run_free(&run);
+
+	/* A long line that is not JSON: 200 bytes shown, then "...". */
+	char *big = malloc(5001);
+
+	memset(big, 'x', 5000);
+	big[4999] = '\n';
+	big[5000] = '\0';
+	parse(big, &run);
+	r = nth(&run, WRK_LOG, 0);
+	assert_int_equal(strlen(r->text), strlen("not JSON: ") + 200 + 3);
+	free(big);
+	run_free(&run);
+}
+
+/* Lines past line_max are skipped and logged, whatever the feeds. */
+static void test_line_max(void **state)
+{
+	char text[4096];
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%s{\"type\":\"user\",\"pad\":\"%0300d\"}\n%s", INIT, 0,
+		 RESULT);
+	/* INIT is 183 bytes, the padded line 331, RESULT 595. */
+	for (size_t chunk = 0; chunk < 40; chunk += 7) {
+		parse_opts(text, strlen(text), chunk, 300, 0, 0, &run);
+		r = nth(&run, WRK_LOG, 0);
+		assert_string_equal(r->level, "error");
+		assert_string_equal(r->text, "line 2 longer than 300 bytes: "
+					     "skipped");
+		assert_int_equal(count(&run, WRK_LOG), 2);
+		assert_string_equal(nth(&run, WRK_LOG, 1)->text,
+				    "line 3 longer than 300 bytes: skipped");
+		assert_int_equal(count(&run, WRK_SESSION), 1);
+		assert_int_equal(count(&run, WRK_RESULT), 0);
+		run_free(&run);
+		parse_opts(text, strlen(text), chunk, 1000, 0, 0, &run);
+		assert_int_equal(count(&run, WRK_LOG), 0);
+		assert_int_equal(count(&run, WRK_SESSION), 1);
+		assert_int_equal(count(&run, WRK_RESULT), 1);
+		run_free(&run);
+	}
+}
+
+/* An output too long for a frame is cut at a character, with a note. */
+static void test_truncation(void **state)
+{
+	size_t big = 10000, frame_max = 4096;
+	struct run run;
+	const struct rec *r;
+	char *text, *p;
+
+	(void)state;
+	text = malloc(3 * big);
+	assert_non_null(text);
+	p = text;
+	p += sprintf(p, "%s",
+		     ASSISTANT("m", "null", TOOL_USE("t", "Bash", "{}")));
+	p += sprintf(p, "{\"type\":\"user\",\"message\":{\"content\":[{"
+			"\"type\":\"tool_result\",\"tool_use_id\":\"t\","
+			"\"content\":\"");
+	for (size_t i = 0; i < big / 2; i++)
+		p += sprintf(p, "\xc3\xa9"); /* two bytes each */
+	p += sprintf(p, "\"}]}}\n{\"type\":\"result\",\"subtype\":"
+			"\"success\",\"result\":\"");
+	memset(p, 'r', big);
+	p += big;
+	p += sprintf(p, "\"}\n");
+	parse_opts(text, (size_t)(p - text), 0, 0, frame_max, 0, &run);
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_true(r->output_len < frame_max);
+	assert_non_null(strstr(r->output, "\n[smithers: output truncated: "));
+	assert_non_null(strstr(r->output, "of 10000 bytes kept; the whole "
+					  "stream is in the agent's log]"));
+	assert_memory_equal(r->output, "\xc3\xa9\xc3\xa9", 4);
+	r = nth(&run, WRK_RESULT, 0);
+	assert_non_null(strstr(r->text, "[smithers: result truncated: "));
+	free(text);
+	run_free(&run);
+}
+
+/* Wrong types everywhere: no crash, nothing the decoder refuses. */
+static void test_malformed(void **state)
+{
+	static const char *const lines[] = {
+		"{\"type\":1}",
+		"{\"type\":\"system\",\"subtype\":\"init\"}",
+		"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":1,"
+		"\"tools\":{}}",
+		"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":"
+		"\"s\","
+		"\"model\":[],\"claude_code_version\":2,\"tools\":\"x\"}",
+		"{\"type\":\"assistant\"}",
+		"{\"type\":\"assistant\",\"message\":[]}",
+		"{\"type\":\"assistant\",\"message\":{\"content\":{}}}",
+		"{\"type\":\"assistant\",\"message\":{\"content\":[1,null,{}]}"
+		"}",
+		"{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_use\"},{\"type\":\"tool_use\",\"id\":5,\"name\":\"x\"}]"
+		",\"id\":7,\"usage\":{\"input_tokens\":-5,\"output_tokens\":"
+		"1e3,\"cache_read_input_tokens\":\"9\"}},"
+		"\"parent_tool_use_id\":{}}",
+		"{\"type\":\"assistant\",\"message\":{\"usage\":[]}}",
+		"{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_use\",\"id\":\"u\",\"name\":\"n\"}],\"id\":\"x\","
+		"\"usage\":{\"input_tokens\":9223372036854775807,"
+		"\"output_tokens\":9223372036854775807}}}",
+		"{\"type\":\"user\",\"message\":{\"content\":\"text\"}}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\"},{\"type\":\"tool_result\",\"tool_use_id\":"
+		"[]},{\"type\":\"tool_result\",\"tool_use_id\":\"u\","
+		"\"content\":[1,{\"type\":\"text\",\"text\":2}],\"is_error\":"
+		"\"yes\"}]}}",
+		"{\"type\":\"result\"}",
+		"{\"type\":\"result\",\"subtype\":7,\"is_error\":1,\"result\":["
+		"],"
+		"\"num_turns\":\"3\",\"usage\":5,\"modelUsage\":{\"a\":3,"
+		"\"b\":{\"inputTokens\":9223372036854775807},\"c\":{"
+		"\"inputTokens\":9223372036854775807}},\"total_cost_usd\":\"1\""
+		",\"api_error_status\":{}}",
+		"{\"type\":\"result\",\"subtype\":\"error_max_turns\","
+		"\"num_turns\":-1,\"api_error_status\":\"x\",\"result\":\"{\"}",
+		"{\"type\":\"result\",\"subtype\":\"error_max_budget_usd\","
+		"\"total_cost_usd\":1e300}",
+		"{\"type\":\"result\",\"is_error\":true,\"api_error_status\":1,"
+		"\"result\":\"{\\\"error\\\":{\\\"type\\\":\\\"_error\\\"}}\"}",
+		"{\"type\":\"result\",\"is_error\":true,\"api_error_status\":1,"
+		"\"result\":\"API Error: 5\"}",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]"
+		"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":\"\\u00e9\\u0001\"}]}}",
+		"{\"a\":\"\\u0000\"}",
+		"\xc3",
+		"{\"type\":\"result\",\"result\":\"\xff\"}",
+	};
+	struct wrk_buf all = {0};
+	struct run run;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t n = strlen(lines[i]);
+
+		parse_opts(lines[i], n, 0, 0, 0, 0, &run);
+		run_free(&run);
+		parse_opts(lines[i], n, 1, 0, 0, 0, &run);
+		run_free(&run);
+		all.data = realloc(all.data, all.len + n + 1);
+		memcpy(all.data + all.len, lines[i], n);
+		all.len += n;
+		all.data[all.len++] = '\n';
+	}
+	parse_opts(all.data, all.len, 0, 0, 0, 0, &run);
+	/* The big counts stay in the protocol's range. */
+	assert_int_equal(nth(&run, WRK_USAGE, 0)->tokens_in, 0);
+	assert_int_equal(nth(&run, WRK_USAGE, 1)->tokens_in, INT64_MAX);
+	run_free(&run);
+	free(all.data);
+}
+
+/* Any cut of the stream gives the same frames as one feed. */
+static void test_any_cut(void **state)
+{
+	/* clang-format off */
+	static const char text[] =
+		INIT ASSISTANT("msg_1", "null", TOOL_USE("t", "Bash", "{}"))
+			USER(RESULT_OF("t", "\"ok\"", "false")) RESULT;
+	/* clang-format on */
+	size_t len = sizeof(text) - 1;
+	struct wrk_buf whole = {0};
+	struct wrk_claude *c;
+
+	(void)state;
+	c = wrk_claude_new(0, 0);
+	assert_int_equal(wrk_claude_feed(c, text, len, &whole), 0);
+	assert_int_equal(wrk_claude_end(c, 0, &whole), 0);
+	wrk_claude_free(c);
+	for (size_t k = 0; k <= len; k += 3) {
+		struct wrk_buf b = {0};
+
+		c = wrk_claude_new(0, 0);
+		assert_int_equal(wrk_claude_feed(c, text, k, &b), 0);
+		assert_int_equal(wrk_claude_feed(c, text + k, len - k, &b), 0);
+		assert_int_equal(wrk_claude_end(c, 0, &b), 0);
+		assert_int_equal(wrk_claude_end(c, 0, &b), -1);
+		assert_int_equal(b.len, whole.len);
+		assert_memory_equal(b.data, whole.data, b.len);
+		wrk_buf_release(&b);
+		wrk_claude_free(c);
+	}
+	wrk_buf_release(&whole);
+}
+
+/* ---- the real CLI's streams ------------------------------------------ */
+
+static char *fixture_path(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	char *path;
+
+	if (asprintf(&path, "%s/tests/fixtures/claude/%s", top ? top : "..",
+		     name) < 0)
+		return NULL;
+	return path;
+}
+
+/* The exit status the CLI ended with when NAME was captured (the capture's
+ * exit-status.txt: "NAME STATUS" lines), as a wait status. */
+static int fixture_status(const char *name)
+{
+	char *path = fixture_path("exit-status.txt");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[256], want[128];
+	int code = 0;
+
+	free(path);
+	snprintf(want, sizeof(want), "%.*s ", (int)(strlen(name) - 6), name);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			code = atoi(line + strlen(want));
+	if (f)
+		fclose(f);
+	return (code & 0xff) << 8;
+}
+
+/* The fixture NAME parsed into RUN; 0 when it is not there (skipped). */
+static int parse_fixture(const char *name, struct run *run)
+{
+	char *path = fixture_path(name);
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	char *text = NULL;
+	size_t len = 0;
+
+	free(path);
+	if (!f)
+		return 0;
+	fseek(f, 0, SEEK_END);
+	len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = malloc(len + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, len, f), len);
+	fclose(f);
+	parse_opts(text, len, 4093, 0, 0, fixture_status(name), run);
+	free(text);
+	return 1;
+}
+
+#define FIXTURE(name, run)                                                     \
+	do {                                                                   \
+		if (!parse_fixture(name, run))                                 \
+			skip();                                                \
+	} while (0)
+
+/* The start of the call whose tool_use id is REF. */
+static const struct rec *start_of(const struct run *run, const char *ref)
+{
+	for (size_t i = 0; i < run->n; i++)
+		if (run->r[i].type == WRK_TOOL_START &&
+		    !strcmp(run->r[i].ref, ref))
+			return &run->r[i];
+	fail_msg("no tool.start of '%s'", ref);
+	return NULL;
+}
+
+static void test_fixture_one_tool(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	FIXTURE("one-tool.jsonl", &run);
+	assert_int_equal(count(&run, WRK_TOOL_START), 1);
+	assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 1);
+	r = start_of(&run, "toolu_fake_echo");
+	assert_string_equal(r->tool, "Bash");
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_int_equal(r->call, start_of(&run, "toolu_fake_echo")->call);
+	assert_string_equal(r->status, "completed");
+	assert_string_equal(r->output, "hi");
+	assert_string_equal(nth(&run, WRK_RESULT, 0)->text,
+			    "The command printed hi.");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	assert_int_equal(count(&run, WRK_LOG), 0);
+	/* Two API responses, one increment each; then the totals. */
+	assert_int_equal(count(&run, WRK_USAGE), 3);
+	assert_int_equal(nth(&run, WRK_USAGE, 2)->total, 1);
+	run_free(&run);
+}
+
+static void test_fixture_parallel(void **state)
+{
+	struct run run;
+
+	(void)state;
+	FIXTURE("parallel-tools.jsonl", &run);
+	assert_int_equal(count(&run, WRK_TOOL_START), 3);
+	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->call,
+			 start_of(&run, "toolu_fake_read")->call);
+	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->call,
+			 start_of(&run, "toolu_fake_bash2")->call);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->output, "second");
+	assert_int_equal(nth(&run, WRK_TOOL_COMPLETE, 2)->call,
+			 start_of(&run, "toolu_fake_bash")->call);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 2)->output,
+			    "from-bash");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	run_free(&run);
+}
+
+static void test_fixture_subagents(void **state)
+{
+	static const char *const names[] = {"subagent.jsonl",
+					    "subagent-background.jsonl"};
+	struct run run;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		FIXTURE(names[i], &run);
+		assert_int_not_equal(start_of(&run, "toolu_fake_agent")->call,
+				     0);
+		assert_int_equal(start_of(&run, "toolu_fake_agent")->parent, 0);
+		assert_int_equal(start_of(&run, "toolu_fake_subbash")->parent,
+				 start_of(&run, "toolu_fake_agent")->call);
+		assert_int_equal(count(&run, WRK_TOOL_COMPLETE), 2);
+		assert_int_equal(count(&run, WRK_FAIL), 0);
+		run_free(&run);
+	}
+}
+
+static void test_fixture_failures(void **state)
+{
+	static const struct {
+		const char *name, *error;
+	} cases[] = {
+		{"max-turns.jsonl", "reached max turns ("},
+		{"max-budget.jsonl", "reached max budget ($0.10)"},
+		{"unknown-resume.jsonl",
+		 "error during execution: No conversation found with session "
+		 "ID: "},
+		{"overloaded.jsonl",
+		 "ended without a result (exit status 124); last API error: "
+		 "overloaded (529)"},
+	};
+	struct run run;
+	int seen = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (!parse_fixture(cases[i].name, &run))
+			continue;
+		seen++;
+		assert_int_equal(count(&run, WRK_FAIL), 1);
+		if (strncmp(nth(&run, WRK_FAIL, 0)->error, cases[i].error,
+			    strlen(cases[i].error)))
+			fail_msg("%s: '%s', not '%s...'", cases[i].name,
+				 nth(&run, WRK_FAIL, 0)->error, cases[i].error);
+		run_free(&run);
+	}
+	if (!seen)
+		skip();
+}
+
+static void test_fixture_tool_errors(void **state)
+{
+	struct run run;
+	const struct rec *r;
+
+	(void)state;
+	FIXTURE("tool-error.jsonl", &run);
+	r = nth(&run, WRK_TOOL_COMPLETE, 0);
+	assert_string_equal(r->status, "failed");
+	assert_string_equal(r->error, "Exit code 3");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	run_free(&run);
+	FIXTURE("permission-denied.jsonl", &run);
+	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->status, "failed");
+	assert_non_null(strstr(nth(&run, WRK_RESULT, 0)->json,
+			       "\"permission_denials\":[{"));
+	run_free(&run);
+}
+
+/* Every fixture: decodable, every call ended once, a session (but where
+ * the CLI refused to start). */
+static void test_fixtures_all(void **state)
+{
+	char *dir_path = fixture_path("");
+	DIR *dir = dir_path ? opendir(dir_path) : NULL;
+	struct dirent *e;
+	int seen = 0;
+
+	(void)state;
+	free(dir_path);
+	if (!dir)
+		skip();
+	while ((e = readdir(dir))) {
+		size_t n = strlen(e->d_name);
+		struct run run;
+
+		if (n < 6 || strcmp(e->d_name + n - 6, ".jsonl"))
+			continue;
+		assert_int_equal(parse_fixture(e->d_name, &run), 1);
+		seen++;
+		if (strcmp(e->d_name, "unknown-resume.jsonl"))
+			assert_true(count(&run, WRK_SESSION) >= 1);
+		assert_int_equal(count(&run, WRK_TOOL_START),
+				 count(&run, WRK_TOOL_COMPLETE));
+		run_free(&run);
+	}
+	closedir(dir);
+	if (!seen)
+		skip();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_one_tool),
+		cmocka_unit_test(test_parallel_tools),
+		cmocka_unit_test(test_subagent),
+		cmocka_unit_test(test_tool_errors),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_end_without_result),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_line_max),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_any_cut),
+		cmocka_unit_test(test_fixture_one_tool),
+		cmocka_unit_test(test_fixture_parallel),
+		cmocka_unit_test(test_fixture_subagents),
+		cmocka_unit_test(test_fixture_failures),
+		cmocka_unit_test(test_fixture_tool_errors),
+		cmocka_unit_test(test_fixtures_all),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

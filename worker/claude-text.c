@@ -1,0 +1,211 @@
+/*
+ * claude-text.c - the words of the Claude Code parser (claude-text.h):
+ * what it sends that is made of the stream's text. Every string out of
+ * here is valid UTF-8 without NUL or control characters (but the newlines
+ * of a first line's neighbours, which it drops), so that the supervisor's
+ * decoder takes it.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "worker/claude-text.h"
+#include "worker/msgjson.h"
+
+size_t wrk_text_cut(const char *s, size_t n)
+{
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Bytes of the UTF-8 sequence that the byte B starts (1 for a stray one). */
+static size_t seq_len(unsigned char b)
+{
+	return b < 0xc0 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+}
+
+void wrk_text_trim(char *s)
+{
+	size_t n = strlen(s), i = n;
+
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0xc0 &&
+	    seq_len((unsigned char)s[i - 1]) > n - i + 1)
+		s[i - 1] = '\0';
+}
+
+void wrk_text_printable(char *buf, size_t max, const char *s, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		unsigned char b = (unsigned char)s[i];
+		size_t k = b < 0x80 ? 1 : seq_len(b);
+		bool ok = k > 1 && i + k <= n && wrk_utf8_valid(s + i, k);
+
+		if (o + (ok ? k : 1) > max)
+			break;
+		if (ok) {
+			memcpy(buf + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			buf[o++] = k == 1 && b >= 0x20 && b != 0x7f ? (char)b
+								    : '?';
+			i++;
+		}
+	}
+	if (i < n) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}
+
+char *wrk_text_first_line(const char *s, size_t n)
+{
+	const char *nl;
+	char *line;
+
+	while (n > 0 && (*s == '\n' || *s == '\r' || *s == ' ')) {
+		s++;
+		n--;
+	}
+	nl = memchr(s, '\n', n);
+	if (nl)
+		n = (size_t)(nl - s);
+	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' '))
+		n--;
+	if (n > WRK_CLAUDE_ERROR_MAX)
+		n = wrk_text_cut(s, WRK_CLAUDE_ERROR_MAX);
+	if (!n)
+		return NULL;
+	line = malloc(n + 1);
+	if (line) {
+		memcpy(line, s, n);
+		line[n] = '\0';
+	}
+	return line;
+}
+
+static const char *str_of(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* $1.5 as "1.50", $0.0123 as "0.0123". */
+static void format_cost(char *buf, size_t size, double cost)
+{
+	const char *dot;
+	size_t n;
+
+	snprintf(buf, size, "%.4f", cost);
+	n = strlen(buf);
+	dot = strchr(buf, '.');
+	while (dot && buf[n - 1] == '0' && dot + 3 < buf + n)
+		buf[--n] = '\0';
+}
+
+/* What an API error was, from a result text like `API Error: 529
+ * {"type":"error","error":{"type":"overloaded_error",...}}`: "overloaded";
+ * else the text's first line without its "API Error: NNN" prefix. */
+static void api_reason(const char *text, char *buf, size_t size)
+{
+	const char *brace = text ? strchr(text, '{') : NULL;
+	json_t *j =
+		brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	const char *type = str_of(json_object_get(j, "error"), "type");
+	char *line = NULL;
+	size_t n;
+
+	if (!type)
+		type = str_of(j, "type");
+	if (type && strcmp(type, "error")) {
+		n = strlen(type);
+		if (n > 6 && !strcmp(type + n - 6, "_error"))
+			n -= 6;
+		wrk_text_printable(buf, size - 4, type, n);
+		for (char *p = buf; *p; p++)
+			if (*p == '_')
+				*p = ' ';
+		json_decref(j);
+		return;
+	}
+	json_decref(j);
+	if (text && !strncasecmp(text, "API Error:", 10)) {
+		text += 10;
+		while (*text == ' ' || (*text >= '0' && *text <= '9'))
+			text++;
+	}
+	if (text)
+		line = wrk_text_first_line(text, strlen(text));
+	snprintf(buf, size, "%s", line ? line : "unknown");
+	wrk_text_trim(buf);
+	free(line);
+}
+
+void wrk_claude_fail_reason(const struct json_t *j, char *buf, size_t size)
+{
+	const char *subtype = str_of(j, "subtype");
+	const char *text = str_of(j, "result");
+	const json_t *status = json_object_get(j, "api_error_status");
+	const json_t *turns = json_object_get(j, "num_turns");
+	const json_t *cost = json_object_get(j, "total_cost_usd");
+	const char *detail;
+	char *line = NULL, what[256], num[64];
+
+	if (subtype && !strcmp(subtype, "error_max_turns")) {
+		if (json_is_integer(turns))
+			snprintf(buf, size, "reached max turns (%" PRId64 ")",
+				 (int64_t)json_integer_value(turns));
+		else
+			snprintf(buf, size, "reached max turns");
+	} else if (subtype && !strcmp(subtype, "error_max_budget_usd")) {
+		if (json_is_number(cost)) {
+			format_cost(num, sizeof(num), json_number_value(cost));
+			snprintf(buf, size, "reached max budget ($%s)", num);
+		} else {
+			snprintf(buf, size, "reached max budget");
+		}
+	} else if (status && !json_is_null(status)) {
+		api_reason(text, what, sizeof(what));
+		if (json_is_integer(status))
+			snprintf(num, sizeof(num), "%" PRId64,
+				 (int64_t)json_integer_value(status));
+		else if (json_is_string(status))
+			wrk_text_printable(num, sizeof(num) - 4,
+					   json_string_value(status),
+					   json_string_length(status));
+		else
+			snprintf(num, sizeof(num), "?");
+		snprintf(buf, size, "API error: %s (%s)", what, num);
+	} else if (subtype && !strcmp(subtype, "error_during_execution")) {
+		detail = json_string_value(
+			json_array_get(json_object_get(j, "errors"), 0));
+		if (!detail)
+			detail = text;
+		if (detail)
+			line = wrk_text_first_line(detail, strlen(detail));
+		snprintf(buf, size, "error during execution%s%s",
+			 line ? ": " : "", line ? line : "");
+	} else if (text && (line = wrk_text_first_line(text, strlen(text)))) {
+		snprintf(buf, size, "%s", line);
+	} else if (subtype) {
+		wrk_text_printable(what, sizeof(what) - 4, subtype,
+				   strlen(subtype));
+		snprintf(buf, size, "the run ended with '%s'", what);
+	} else {
+		snprintf(buf, size, "the run failed");
+	}
+	free(line);
+	wrk_text_trim(buf);
+}
