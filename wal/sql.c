@@ -224,10 +224,45 @@ int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
+/*
+ * The statement of SQL, prepared the first time and kept: the write paths
+ * run the same few statements for every message, and preparing one costs
+ * more than running it. A slot is found by the address of the text (the
+ * callers pass literals) and the text is compared too, so that a text
+ * built at run time is never taken for another. Probes 4 slots; a full
+ * neighbourhood gives its first slot up.
+ */
+static sqlite3_stmt *run_stmt(struct wal *w, const char *sql)
+{
+	size_t h = ((uintptr_t)sql >> 4) % WAL_RUN_CACHE, slot = h;
+	sqlite3_stmt *st;
+
+	for (size_t i = 0; i < 4; i++) {
+		size_t k = (h + i) % WAL_RUN_CACHE;
+
+		if (w->run_cache[k].sql == sql &&
+		    !strcmp(sqlite3_sql(w->run_cache[k].st), sql))
+			return w->run_cache[k].st;
+		if (!w->run_cache[k].st && slot == h)
+			slot = k;
+	}
+	if (sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+			       NULL) != SQLITE_OK) {
+		wal_sqlfail(w, sqlite3_errcode(w->db), "cannot prepare "
+						       "statement");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	sqlite3_finalize(w->run_cache[slot].st);
+	w->run_cache[slot].sql = sql;
+	w->run_cache[slot].st = st;
+	return st;
+}
+
 int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
 		 const char *fmt, va_list ap)
 {
-	sqlite3_stmt *st = wal_prepare(w, sql);
+	sqlite3_stmt *st = run_stmt(w, sql);
 	int i = 1, rc;
 
 	if (!st)
@@ -259,9 +294,13 @@ int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
-	sqlite3_finalize(st);
+	/* The message first: a reset may say another thing. */
 	if (rc != SQLITE_DONE)
-		return wal_sqlfail(w, rc, what);
+		wal_sqlfail(w, rc, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return -1;
 	return sqlite3_changes64(w->db);
 }
 

@@ -16,6 +16,9 @@
 #define WAL_TIME_LEN 32
 
 /* Statements prepared once per handle, on first use. */
+/* Slots of wal_run()'s statement cache. */
+#define WAL_RUN_CACHE 128
+
 enum wal_stmt_id {
 	ST_BEGIN,
 	ST_COMMIT,
@@ -52,6 +55,12 @@ struct wal {
 	ino_t file_ino;		/* wal_check_file() */
 	int64_t execution_id; /* attribution of agent-less transitions */
 	sqlite3_stmt *st[ST_COUNT];
+	/* wal_run()'s statements, prepared once: by the address of their
+	 * SQL text (a literal), checked against the text itself. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} run_cache[WAL_RUN_CACHE];
 	char errmsg[1024];
 };
 

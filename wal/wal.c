@@ -457,6 +457,8 @@ void wal_close(struct wal *w)
 			sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
 		for (int i = 0; i < ST_COUNT; i++)
 			sqlite3_finalize(w->st[i]);
+		for (int i = 0; i < WAL_RUN_CACHE; i++)
+			sqlite3_finalize(w->run_cache[i].st);
 		sqlite3_close(w->db);
 	}
 	if (w->git_initialised)

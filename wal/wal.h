@@ -214,7 +214,8 @@ int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
  * one row with NULL agent columns; no phase: no row). Columns phase_id,
  * phase, iteration, phase_status, agent_id, agent, status, attempt, kind,
  * session_id, cli_version (non-NULL: the CLI reported its session, which
- * a resumed attempt can continue), cost_usd. */
+ * a resumed attempt can continue), cost_usd, tokens_in, tokens_out,
+ * cache_read_tokens, cache_write_tokens. */
 int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			void *arg);
 

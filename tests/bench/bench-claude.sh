@@ -16,41 +16,36 @@ command -v jq >/dev/null || { echo "bench-claude: jq is needed (apt-get install 
 T=$(mktemp -d "${TMPDIR:-/tmp}/smithers-bench-claude.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-# The stream: an init line, rounds of (assistant tool_use, user
-# tool_result of 2 KiB, assistant text), a result line.
-/usr/bin/python3 - "$T/stream.jsonl" "$MB" <<'PY'
-import json, sys
-path, mb = sys.argv[1], int(sys.argv[2])
-sid = "0b7e6a3c-2f4d-4b8e-9a1c-5d6e7f8a9b0c"
-usage = {"input_tokens": 1200, "output_tokens": 80,
-         "cache_read_input_tokens": 30000, "cache_creation_input_tokens": 500}
+# The stream: the real CLI's own lines (tests/fixtures/claude/: tool calls
+# and their results, a 1.2 MB output persisted by the CLI, a subagent, a
+# failing tool, a permission denial), round after round with their ids made
+# unique, between an init line and a result line.
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+/usr/bin/python3 - "$T/stream.jsonl" "$MB" "$SRC/tests/fixtures/claude" <<'PY'
+import json, re, sys
+path, mb, fixtures = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+names = ["one-tool", "parallel-tools", "tool-error", "permission-denied",
+         "subagent", "big-output"]
+init = result = None
+body = []
+for n in names:
+    for line in open("%s/%s.jsonl" % (fixtures, n)):
+        j = json.loads(line)
+        if j.get("type") == "system" and j.get("subtype") == "init":
+            init = init or line
+        elif j.get("type") == "result":
+            result = line
+        else:
+            body.append(line)
+ids = re.compile(r'"(toolu_[A-Za-z0-9_]+|msg_[A-Za-z0-9_]+)"')
 out = open(path, "w")
-def w(o):
-    out.write(json.dumps(o, separators=(",", ":")) + "\n")
-w({"type": "system", "subtype": "init", "session_id": sid, "model": "claude-x",
-   "claude_code_version": "2.1.332", "tools": ["Bash", "Read", "Task"],
-   "cwd": "/tmp"})
-body = ("line of tool output with some words in it, " * 48)[:2040] + "\n"
+out.write(init)
 i = 0
 while out.tell() < mb * 1000 * 1000:
     i += 1
-    tid = "toolu_%020d" % i
-    w({"type": "assistant", "message": {"id": "msg_%da" % i, "model": "claude-x",
-       "role": "assistant", "content": [{"type": "tool_use", "id": tid,
-       "name": "Bash", "input": {"command": "cat file%d.txt" % i,
-       "description": "Read a file"}}], "usage": usage},
-       "parent_tool_use_id": None, "session_id": sid})
-    w({"type": "user", "message": {"role": "user", "content": [{"type":
-       "tool_result", "tool_use_id": tid, "content": body * 1,
-       "is_error": False}]}, "parent_tool_use_id": None, "session_id": sid})
-    w({"type": "assistant", "message": {"id": "msg_%db" % i, "model": "claude-x",
-       "role": "assistant", "content": [{"type": "text", "text":
-       "The file %d holds what I expected; on to the next one." % i}],
-       "usage": usage}, "parent_tool_use_id": None, "session_id": sid})
-w({"type": "result", "subtype": "success", "is_error": False, "num_turns": i,
-   "result": "done", "session_id": sid, "total_cost_usd": 12.5,
-   "usage": usage, "duration_ms": 1000, "duration_api_ms": 900,
-   "permission_denials": [], "terminal_reason": "completed"})
+    for line in body:
+        out.write(ids.sub(lambda m: '"%s_r%d"' % (m.group(1), i), line))
+out.write(result)
 out.close()
 PY
 BYTES=$(wc -c <"$T/stream.jsonl")
