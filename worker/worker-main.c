@@ -411,8 +411,8 @@ static void complain(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Keep fds 3 and 4 from the agent, non-blocking; start the parser with the
- * hello of the agent's pid. */
+/* Keep fds 3 and 4 from the agent (close-on-exec), non-blocking; make the
+ * parser, whose hello follows once the agent's pid is known. */
 static void claude_start(struct worker *wk)
 {
 	wk->up_fd = WRK_FD_UP;
