@@ -59,8 +59,7 @@ void wrk_text_printable(char *buf, size_t max, const char *s, size_t n)
 			o += k;
 			i += k;
 		} else {
-			buf[o++] = k == 1 && b >= 0x20 && b != 0x7f ? (char)b
-								    : '?';
+			buf[o++] = b >= 0x20 && b < 0x7f ? (char)b : '?';
 			i++;
 		}
 	}
@@ -115,18 +114,22 @@ static void format_cost(char *buf, size_t size, double cost)
 		buf[--n] = '\0';
 }
 
-/* What an API error was, from a result text like `API Error: 529
- * {"type":"error","error":{"type":"overloaded_error",...}}`: "overloaded";
- * else the text's first line without its "API Error: NNN" prefix. */
-static void api_reason(const char *text, char *buf, size_t size)
+/* What an API error was: its type without "_error" ("overloaded") from
+ * the result's api_error_type, or from a result text like `API Error: 529
+ * {"type":"error","error":{"type":"overloaded_error",...}}`; else the
+ * text's first line without its "API Error: NNN" prefix. */
+static void api_reason(const json_t *result, char *buf, size_t size)
 {
+	const char *text = str_of(result, "result");
 	const char *brace = text ? strchr(text, '{') : NULL;
 	json_t *j =
 		brace ? json_loads(brace, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-	const char *type = str_of(json_object_get(j, "error"), "type");
+	const char *type = str_of(result, "api_error_type");
 	char *line = NULL;
 	size_t n;
 
+	if (!type)
+		type = str_of(json_object_get(j, "error"), "type");
 	if (!type)
 		type = str_of(j, "type");
 	if (type && strcmp(type, "error")) {
@@ -177,7 +180,7 @@ void wrk_claude_fail_reason(const struct json_t *j, char *buf, size_t size)
 			snprintf(buf, size, "reached max budget");
 		}
 	} else if (status && !json_is_null(status)) {
-		api_reason(text, what, sizeof(what));
+		api_reason(j, what, sizeof(what));
 		if (json_is_integer(status))
 			snprintf(num, sizeof(num), "%" PRId64,
 				 (int64_t)json_integer_value(status));
@@ -191,6 +194,9 @@ void wrk_claude_fail_reason(const struct json_t *j, char *buf, size_t size)
 	} else if (subtype && !strcmp(subtype, "error_during_execution")) {
 		detail = json_string_value(
 			json_array_get(json_object_get(j, "errors"), 0));
+		/* The CLI's own diagnostics say less than how it ended. */
+		if (!detail || !strncmp(detail, "[ede_diagnostic]", 16))
+			detail = str_of(j, "terminal_reason");
 		if (!detail)
 			detail = text;
 		if (detail)

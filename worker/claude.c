@@ -11,7 +11,10 @@
  *    counter, tool, input, ref: the tool_use id, parent: the call of the
  *    line's parent_tool_use_id (a subagent's calls run inside its Task)};
  *    message.usage -> one `usage` increment per message.id (an API
- *    response comes as several lines with the same id and usage);
+ *    response comes as several lines with the same id and usage: that of
+ *    its start, whose output tokens are not the final ones);
+ *  - stream_event (--include-partial-messages): a message_delta's final
+ *    output tokens add what its message's first count lacked;
  *  - user: message.content[] tool_result blocks -> `tool.complete` of the
  *    call with that tool_use_id, in whatever order they come;
  *  - result: `usage` with the totals (modelUsage, which counts subagents,
@@ -61,7 +64,7 @@ struct wrk_claude {
 	bool hello_sent, ended, result_seen;
 	json_t *calls;	     /* tool_use id -> call: every call started */
 	json_t *open;	     /* tool_use id -> call: those still running */
-	json_t *messages;    /* message ids whose usage was counted */
+	json_t *messages;    /* message id -> its output tokens counted */
 	char api_error[160]; /* the last API error retried; "": none */
 	/* During one call of the API: */
 	struct wrk_buf *out;
@@ -353,14 +356,41 @@ static void on_assistant(struct wrk_claude *c, const json_t *j)
 	}
 	if (!json_is_object(usage) || (id && json_object_get(c->messages, id)))
 		return;
-	if (id && json_object_set_new(c->messages, id, json_true()) < 0) {
+	m.tokens_in = count_of(usage, "input_tokens");
+	m.tokens_out = count_of(usage, "output_tokens");
+	if (id &&
+	    json_object_set_new(c->messages, id,
+				json_integer((json_int_t)m.tokens_out)) < 0) {
 		c->err = ENOMEM;
 		return;
 	}
-	m.tokens_in = count_of(usage, "input_tokens");
-	m.tokens_out = count_of(usage, "output_tokens");
 	m.cache_read = count_of(usage, "cache_read_input_tokens");
 	m.cache_write = count_of(usage, "cache_creation_input_tokens");
+	if (m.tokens_in || m.tokens_out || m.cache_read || m.cache_write)
+		try_emit(c, &m); /* not the CLI's own error messages */
+}
+
+/* With --include-partial-messages: the final output tokens of a message
+ * whose first figure (message_start's) was counted; the difference. */
+static void on_stream_event(struct wrk_claude *c, const json_t *j)
+{
+	const json_t *event = json_object_get(j, "event");
+	const char *type = str_of(event, "type");
+	const char *id = str_of(j, "api_message_id");
+	uint64_t out =
+		count_of(json_object_get(event, "usage"), "output_tokens");
+	uint64_t counted = call_of(c->messages, id);
+	struct wrk_msg m = {.type = WRK_USAGE};
+
+	if (!type || strcmp(type, "message_delta") || !id ||
+	    !json_object_get(c->messages, id) || out <= counted)
+		return;
+	if (json_object_set_new(c->messages, id,
+				json_integer((json_int_t)out)) < 0) {
+		c->err = ENOMEM;
+		return;
+	}
+	m.tokens_out = out - counted;
 	try_emit(c, &m);
 }
 
@@ -580,6 +610,8 @@ static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
 		on_user(c, j);
 	} else if (!strcmp(type, "result")) {
 		on_result(c, j);
+	} else if (!strcmp(type, "stream_event")) {
+		on_stream_event(c, j);
 	}
 	json_decref(j);
 }

@@ -50,7 +50,8 @@ struct wrk_ctl_args {
 	pid_t parent;	 /* the supervisor; 0: unknown */
 	/* The agent is a Claude Code CLI (`-p --output-format stream-json
 	 * --verbose`): the worker parses its stdout (worker/claude.h) and
-	 * speaks for it on fds 3 and 4, which the agent does not get. */
+	 * speaks for it on fds 3 and 4, which the agent does not get (nor
+	 * SMITHERS_FD and SMITHERS_ACK_FD in its environment). */
 	int claude;
 	int64_t line_max;	/* --claude: longest stdout line; 0: 64 MiB */
 	int64_t frame_max;	/* --claude: largest frame body; 0: 1 MiB */

@@ -10,7 +10,8 @@
  *    checking getppid() after, for the race where it died first;
  *  - start the agent command in a new process group, its stdin /dev/null,
  *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on
- *    (with --claude: kept, the agent gets neither);
+ *    (with --claude: kept, the agent gets neither, nor SMITHERS_FD and
+ *    SMITHERS_ACK_FD in its environment);
  *  - announce "agent PID\n" on fd 5, then keep the agent's output in the log
  *    file, rotated by size at line boundaries (LOG, LOG.1 ... LOG.KEEP);
  *  - with --claude, the agent is a Claude Code CLI printing stream-json:
@@ -254,6 +255,12 @@ static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 	    dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
 		goto fail;
 	close(CTL_FD); /* the agent does not talk to us */
+	if (wk->claude) {
+		/* Fds 3 and 4 are ours (close-on-exec): what the CLI runs
+		 * that speaks the protocol uses the socket instead. */
+		unsetenv("SMITHERS_FD");
+		unsetenv("SMITHERS_ACK_FD");
+	}
 	if (wk->cwd && chdir(wk->cwd) < 0)
 		goto fail;
 	execvp(argv[0], argv);
@@ -404,8 +411,8 @@ static void complain(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Keep fds 3 and 4 from the agent, non-blocking; start the parser with the
- * hello of the agent's pid. */
+/* Keep fds 3 and 4 from the agent (close-on-exec), non-blocking; make the
+ * parser, whose hello follows once the agent's pid is known. */
 static void claude_start(struct worker *wk)
 {
 	wk->up_fd = WRK_FD_UP;

@@ -99,10 +99,11 @@ warning: something on stderr
 {"type":"result","subtype":"success","is_error":false,"num_turns":3,"result":"Surveyed.","session_id":"sess-9","total_cost_usd":0.0123,"usage":{"input_tokens":30,"output_tokens":13,"cache_read_input_tokens":100,"cache_creation_input_tokens":7},"modelUsage":{"claude-sonnet-4-5":{"inputTokens":30,"outputTokens":13,"cacheReadInputTokens":100,"cacheCreationInputTokens":7,"costUSD":0.01},"claude-haiku-4-5":{"inputTokens":30,"outputTokens":9,"cacheReadInputTokens":0,"cacheCreationInputTokens":0,"costUSD":0.0023}},"permission_denials":[],"terminal_reason":"completed","api_error_status":null,"duration_ms":5000,"duration_api_ms":4000,"stop_reason":"end_turn"}
 JSONL
 
-# Does the agent hold fds 3 or 4? Its answer is a line of stdout, logged
-# by the parser as not JSON.
-agent='cat stream.jsonl; for fd in 3 4; do [ -e /proc/$$/fd/$fd ] && echo "fd $fd is open"; done; exit 0'
-run "$PYTHON" drive.py "$WORKER" --claude --log agent.log -- /bin/sh -c "$agent"
+# Does the agent hold fds 3 or 4, or their names in its environment? Its
+# answers would be lines of stdout, logged by the parser as not JSON.
+agent='cat stream.jsonl; for fd in 3 4; do [ -e /proc/$$/fd/$fd ] && echo "fd $fd is open"; done; env | grep "^SMITHERS_.*FD="; exit 0'
+SMITHERS_FD=3 SMITHERS_ACK_FD=4 \
+	run "$PYTHON" drive.py "$WORKER" --claude --log agent.log -- /bin/sh -c "$agent"
 expect_rc 0
 check() {
 	"$PYTHON" -c '

@@ -304,6 +304,36 @@ static void test_one_tool(void **state)
 	run_free(&run);
 }
 
+/* A message_delta (--include-partial-messages) adds the output tokens
+ * its message's first line lacked, once; an unknown message is left. */
+static void test_stream_event(void **state)
+{
+	static const char text[] =
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m1\","
+		"\"content\":[],\"usage\":{\"input_tokens\":5,"
+		"\"output_tokens\":1}}}\n"
+		"{\"type\":\"stream_event\",\"api_message_id\":\"m1\","
+		"\"event\":{\"type\":\"message_delta\",\"usage\":"
+		"{\"output_tokens\":9}}}\n"
+		"{\"type\":\"stream_event\",\"api_message_id\":\"m1\","
+		"\"event\":{\"type\":\"message_delta\",\"usage\":"
+		"{\"output_tokens\":9}}}\n"
+		"{\"type\":\"stream_event\",\"api_message_id\":\"m2\","
+		"\"event\":{\"type\":\"message_delta\",\"usage\":"
+		"{\"output_tokens\":4}}}\n"
+		"{\"type\":\"stream_event\",\"api_message_id\":\"m1\","
+		"\"event\":{\"type\":\"message_start\"}}\n";
+	struct run run;
+
+	(void)state;
+	parse(text, &run);
+	assert_int_equal(count(&run, WRK_USAGE), 2);
+	assert_int_equal(nth(&run, WRK_USAGE, 0)->tokens_out, 1);
+	assert_int_equal(nth(&run, WRK_USAGE, 1)->tokens_in, 0);
+	assert_int_equal(nth(&run, WRK_USAGE, 1)->tokens_out, 8);
+	run_free(&run);
+}
+
 /* Calls made at once and completed in another order, some on one line. */
 static void test_parallel_tools(void **state)
 {
@@ -523,6 +553,7 @@ static void test_end_without_result(void **state)
 static void test_not_json(void **state)
 {
 	static const char text[] = "Error: something \xff\x01 on stderr\n"
+				   "\xee\x90s\n"
 				   "\n   \r\n"
 				   "[1,2]\n"
 				   "{\"type\":\"stream_event\"}\n"
@@ -532,11 +563,13 @@ static void test_not_json(void **state)
 
 	(void)state;
 	parse_opts(text, sizeof(text) - 1, 0, 0, 0, 0, &run);
-	assert_int_equal(count(&run, WRK_LOG), 2);
+	assert_int_equal(count(&run, WRK_LOG), 3);
 	r = nth(&run, WRK_LOG, 0);
 	assert_string_equal(r->level, "warn");
 	assert_string_equal(r->text, "not JSON: Error: something ?? on stderr");
-	r = nth(&run, WRK_LOG, 1);
+	/* A sequence cut short: its lead byte and its continuation. */
+	assert_string_equal(nth(&run, WRK_LOG, 1)->text, "not JSON: ??s");
+	r = nth(&run, WRK_LOG, 2);
 	assert_string_equal(r->text, "last line cut short: {\"type\":\"res");
 	assert_int_equal(count(&run, WRK_SESSION), 1);
 	run_free(&run);
@@ -701,9 +734,10 @@ static void test_malformed(void **state)
 		all.data[all.len++] = '\n';
 	}
 	parse_opts(all.data, all.len, 0, 0, 0, 0, &run);
-	/* The big counts stay in the protocol's range. */
-	assert_int_equal(nth(&run, WRK_USAGE, 0)->tokens_in, 0);
-	assert_int_equal(nth(&run, WRK_USAGE, 1)->tokens_in, INT64_MAX);
+	/* Counts of the wrong type are none (no usage for them); the big
+	 * ones stay in the protocol's range. */
+	assert_int_equal(nth(&run, WRK_USAGE, 0)->tokens_in, INT64_MAX);
+	assert_int_equal(nth(&run, WRK_USAGE, 0)->tokens_out, INT64_MAX);
 	run_free(&run);
 	free(all.data);
 }
@@ -888,9 +922,9 @@ static void test_fixture_failures(void **state)
 		{"unknown-resume.jsonl",
 		 "error during execution: No conversation found with session "
 		 "ID: "},
-		{"overloaded.jsonl",
-		 "ended without a result (exit status 124); last API error: "
-		 "overloaded (529)"},
+		{"overloaded.jsonl", "API error: overloaded (529)"},
+		{"sigint.jsonl", "error during execution: aborted_streaming"},
+		{"sigterm.jsonl", "ended without a result (exit status 143)"},
 	};
 	struct run run;
 	int seen = 0;
@@ -927,6 +961,44 @@ static void test_fixture_tool_errors(void **state)
 	assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->status, "failed");
 	assert_non_null(strstr(nth(&run, WRK_RESULT, 0)->json,
 			       "\"permission_denials\":[{"));
+	run_free(&run);
+}
+
+/* With --include-partial-messages the increments add up to the totals;
+ * a retried API error is logged and the run goes on. */
+static void test_fixture_usage(void **state)
+{
+	uint64_t in = 0, out = 0;
+	const struct rec *total;
+	struct run run;
+	int n;
+
+	(void)state;
+	FIXTURE("partial.jsonl", &run);
+	n = count(&run, WRK_USAGE);
+	for (int i = 0; i < n - 1; i++) {
+		assert_int_equal(nth(&run, WRK_USAGE, i)->total, 0);
+		in += nth(&run, WRK_USAGE, i)->tokens_in;
+		out += nth(&run, WRK_USAGE, i)->tokens_out;
+	}
+	total = nth(&run, WRK_USAGE, n - 1);
+	assert_int_equal(total->total, 1);
+	assert_int_equal(in, total->tokens_in);
+	assert_int_equal(out, total->tokens_out);
+	assert_int_equal(count(&run, WRK_TOOL_START), 1);
+	run_free(&run);
+
+	FIXTURE("retry.jsonl", &run);
+	assert_int_equal(count(&run, WRK_LOG), 3);
+	assert_string_equal(nth(&run, WRK_LOG, 2)->text,
+			    "API error: server_error (500); retry 3 of 10");
+	assert_int_equal(count(&run, WRK_FAIL), 0);
+	run_free(&run);
+
+	/* The CLI's own error message counts no tokens: no usage. */
+	FIXTURE("overloaded.jsonl", &run);
+	assert_int_equal(count(&run, WRK_USAGE), 1);
+	assert_int_equal(nth(&run, WRK_USAGE, 0)->total, 1);
 	run_free(&run);
 }
 
@@ -967,6 +1039,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_one_tool),
+		cmocka_unit_test(test_stream_event),
 		cmocka_unit_test(test_parallel_tools),
 		cmocka_unit_test(test_subagent),
 		cmocka_unit_test(test_tool_errors),
@@ -982,6 +1055,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_subagents),
 		cmocka_unit_test(test_fixture_failures),
 		cmocka_unit_test(test_fixture_tool_errors),
+		cmocka_unit_test(test_fixture_usage),
 		cmocka_unit_test(test_fixtures_all),
 	};
 
