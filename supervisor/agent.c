@@ -60,6 +60,7 @@ static void act_reset(struct agent *a, const struct agent_ev *x)
 	    !a->session.live) {
 		a->session.id[0] = '\0';
 		a->session.live = 0;
+		a->session.sum = (struct usage){0};
 	}
 	a->session.cost = 0;
 	a->failures = 0;
@@ -80,7 +81,6 @@ static void act_spawned(struct agent *a, const struct agent_ev *x)
 	set_text(&a->end.result_json, NULL);
 	set_text(&a->end.over_budget, NULL);
 	a->end.interrupt = 0;
-	a->session.run = (struct usage){0};
 	a->end.timed_out = a->end.proto_error = 0;
 	a->end.worker_done = a->end.transient = 0;
 	a->run->running++;

@@ -8,8 +8,9 @@
  * the execution.
  *
  * The counts an agent reports are increments, except for a report marked
- * total: the totals of this run of the agent (the CLI's result line), which
- * replace what the run reported before. So the store gets the difference.
+ * total: the totals of the agent's session so far (the CLI's result line:
+ * a resumed CLI counts every run of its session), which replace what the
+ * session reported before. So the store gets the difference.
  */
 #include "config.h"
 
@@ -83,7 +84,7 @@ static void check(struct agent *a)
 int budget_usage(struct agent *a, const struct usage *u, int total)
 {
 	struct run *r = a->run;
-	struct usage *run = &a->session.run;
+	struct usage *run = &a->session.sum;
 	struct usage d = *u;
 	struct wal_usage wu;
 

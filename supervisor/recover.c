@@ -220,7 +220,7 @@ struct resume_agent {
 	 * reported it (so that it exists), what the agent spent so far. */
 	char session[SUP_SESSION_LEN + 1];
 	int live;
-	double cost;
+	struct usage sum; /* the row's counts: its session's, as far as known */
 };
 
 struct resume_plan {
@@ -259,7 +259,11 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 		memcpy(a->session, v, SUP_SESSION_LEN + 1);
 	a->live = a->session[0] && wal_row_value(row, "cli_version");
 	v = wal_row_value(row, "cost_usd");
-	a->cost = v ? strtod(v, NULL) : 0;
+	a->sum.cost = v ? strtod(v, NULL) : 0;
+	a->sum.in = col_int(row, "tokens_in");
+	a->sum.out = col_int(row, "tokens_out");
+	a->sum.cache_read = col_int(row, "cache_read_tokens");
+	a->sum.cache_write = col_int(row, "cache_write_tokens");
 	return 0;
 }
 
@@ -326,7 +330,8 @@ static int resume_agents(struct run *r, const struct resume_plan *p,
 			memcpy(a->session.id, row->session,
 			       sizeof(a->session.id));
 			a->session.live = row->live;
-			a->session.cost = row->cost;
+			a->session.sum = row->sum;
+			a->session.cost = row->sum.cost;
 			nresumed++;
 			if (wal_agent_restart(r->w, a->id, a->attempt,
 					      "interrupted: the supervisor "

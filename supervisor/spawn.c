@@ -186,15 +186,30 @@ static int claude_resumes(const struct agent *a, const char **prompt)
 	return 1;
 }
 
-/* The budget left to A's CLI: its own, less what it spent (0: none). */
-static double claude_budget(const struct agent *a)
+/*
+ * What A's CLI may spend (--max-budget-usd; 0: no limit): what is left of
+ * its own budget and of the execution's, whichever is less. A CLI that
+ * RESUMEs its session counts what the session spent already.
+ */
+static double claude_budget(const struct agent *a, int resume)
 {
 	double max = a->spec->claude.max_cost_usd;
+	double all = a->run->wf->max_cost_usd;
+	double counted = resume ? a->session.sum.cost : 0;
+	double left = 0;
+	int limited = 0;
 
-	if (max <= 0)
+	if (max > 0) {
+		left = max - a->session.cost + counted;
+		limited = 1;
+	}
+	if (all > 0 && (!limited || all - a->run->p.cost + counted < left)) {
+		left = all - a->run->p.cost + counted;
+		limited = 1;
+	}
+	if (!limited)
 		return 0;
-	return max - a->session.cost > 0.000001 ? max - a->session.cost
-						: 0.000001;
+	return left > 0.000001 ? left : 0.000001;
 }
 
 /* The worker's command line for A, logging to LOG_PATH (borrowed). */
@@ -223,7 +238,7 @@ static char **worker_argv(struct agent *a, const char *log_path)
 	if (a->spec->kind == SUP_KIND_CLAUDE) {
 		resume = claude_resumes(a, &prompt);
 		claude = claude_argv(a->spec, a->session.id, resume, prompt,
-				     claude_budget(a));
+				     claude_budget(a, resume));
 		args.command = claude;
 		args.claude = 1;
 		args.line_max = a->spec->claude.line_max;
@@ -272,6 +287,31 @@ static void exec_worker(char **argv, char **env, int up, int down, int ctl)
 
 static void ctl_cb(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * Another attempt of a claude agent's row: it goes on with the session the
+ * CLI reported, or, when the CLI never did (it died before it said a
+ * word), starts a new one: the old id may be taken by a session file that
+ * is not resumable. 0, or -1 with the store's error.
+ */
+static int record_attempt(struct agent *a)
+{
+	struct wal *w = a->run->w;
+	const char *prompt;
+
+	if (claude_resumes(a, &prompt))
+		return wal_agent_resume(w, a->id, prompt);
+	if (claude_session_id(a->session.id) < 0) {
+		sup_log(SUP_ERROR, "agent '%s': cannot draw a session id: %s",
+			a->spec->name, strerror(errno));
+		a->session.id[0] = '\0';
+		return -1;
+	}
+	a->session.sum = (struct usage){0};
+	if (wal_agent_session(w, a->id, a->session.id, NULL, NULL, NULL) < 0)
+		return -1;
+	return wal_agent_resume(w, a->id, NULL);
+}
+
 /* Record A's row for this phase iteration if it has none yet: 0, or -1
  * (logged). */
 static int record_agent(struct agent *a, const char *log_path)
@@ -292,12 +332,7 @@ static int record_agent(struct agent *a, const char *log_path)
 	if (batch(r) < 0)
 		return -1;
 	if (a->id) {
-		/* Another attempt of the row: does it go on with the
-		 * session? (NULL: it starts a fresh one.) */
-		if (sp->kind == SUP_KIND_CLAUDE &&
-		    wal_agent_resume(r->w, a->id,
-				     claude_resumes(a, &prompt) ? prompt
-								: NULL) < 0) {
+		if (sp->kind == SUP_KIND_CLAUDE && record_attempt(a) < 0) {
 			sup_log(SUP_ERROR, "agent '%s': %s", sp->name,
 				wal_errmsg(r->w));
 			return -1;

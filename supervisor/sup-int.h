@@ -142,7 +142,9 @@ struct usage {
 struct session {
 	char id[SUP_SESSION_LEN + 1]; /* "": none drawn yet */
 	int live;    /* the CLI reported it: it can be resumed */
-	struct usage run; /* what this run of the agent reported so far */
+	/* What the store got for this session, every run of it (a resumed
+	 * CLI reports the whole session's totals). */
+	struct usage sum;
 	double cost; /* the agent's cost, every attempt of its row */
 };
 
@@ -271,9 +273,9 @@ void free_strv(char **v);
 /* ---- budget.c ------------------------------------------------------------ */
 
 /*
- * Add the usage U that agent A reported (TOTAL: U is what this run of A
- * reported in all, replacing its earlier reports) to the store and the
- * mirror, then check the budgets: 0, or -1 with the store's error.
+ * Add the usage U that agent A reported (TOTAL: U is its session's totals
+ * so far, replacing its earlier reports) to the store and the mirror, then
+ * check the budgets: 0, or -1 with the store's error.
  */
 int budget_usage(struct agent *a, const struct usage *u, int total);
 

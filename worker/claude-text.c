@@ -114,6 +114,22 @@ static void format_cost(char *buf, size_t size, double cost)
 		buf[--n] = '\0';
 }
 
+/* The number in the last "(N)" of TEXT into BUF: 1, or 0 when none. */
+static int limit_of(const char *text, char *buf, size_t size)
+{
+	const char *open = text ? strrchr(text, '(') : NULL;
+	size_t n;
+
+	if (!open)
+		return 0;
+	n = strspn(open + 1, "0123456789");
+	if (!n || open[1 + n] != ')' || n >= size)
+		return 0;
+	memcpy(buf, open + 1, n);
+	buf[n] = '\0';
+	return 1;
+}
+
 /* What an API error was: its type without "_error" ("overloaded") from
  * the result's api_error_type, or from a result text like `API Error: 529
  * {"type":"error","error":{"type":"overloaded_error",...}}`; else the
@@ -167,7 +183,13 @@ void wrk_claude_fail_reason(const struct json_t *j, char *buf, size_t size)
 	char *line = NULL, what[256], num[64];
 
 	if (subtype && !strcmp(subtype, "error_max_turns")) {
-		if (json_is_integer(turns))
+		/* The limit is in the CLI's words ("Reached maximum number of
+		 * turns (10)"); num_turns counts the turn it stopped in. */
+		if (limit_of(json_string_value(json_array_get(
+			    json_object_get(j, "errors"), 0)),
+			    num, sizeof(num)))
+			snprintf(buf, size, "reached max turns (%s)", num);
+		else if (json_is_integer(turns))
 			snprintf(buf, size, "reached max turns (%" PRId64 ")",
 				 (int64_t)json_integer_value(turns));
 		else

@@ -66,6 +66,9 @@ struct wrk_claude {
 	json_t *open;	     /* tool_use id -> call: those still running */
 	json_t *messages;    /* message id -> its output tokens counted */
 	char api_error[160]; /* the last API error retried; "": none */
+	/* The last line that was not JSON (the CLI's stderr shares the
+	 * pipe), printable: what a CLI that ended without a result said. */
+	char said[SHOWN_MAX + 8];
 	/* During one call of the API: */
 	struct wrk_buf *out;
 	int err; /* the errno that lost a message (ENOMEM) */
@@ -589,6 +592,7 @@ static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
 	j = json_loadb(s, n, 0, NULL);
 	if (!j) {
 		wrk_text_printable(shown, SHOWN_MAX, s, n);
+		memcpy(c->said, shown, sizeof(c->said));
 		if (last)
 			emit_log(c, "warn", "last line cut short: %s", shown);
 		else
@@ -752,7 +756,7 @@ int wrk_claude_end(struct wrk_claude *c, int status, struct wrk_buf *out)
 {
 	struct wrk_msg m = {.type = WRK_FAIL};
 	const char *name;
-	char error[128 + sizeof(c->api_error)];
+	char error[128 + sizeof(c->said) + sizeof(c->api_error)];
 	size_t n;
 
 	if (begin(c, out) < 0)
@@ -780,7 +784,11 @@ int wrk_claude_end(struct wrk_claude *c, int status, struct wrk_buf *out)
 				 WEXITSTATUS(status));
 		}
 		n = strlen(error);
-		if (c->api_error[0])
+		if (c->said[0] && n < sizeof(error))
+			snprintf(error + n, sizeof(error) - n, ": %s",
+				 c->said);
+		n = strlen(error);
+		if (c->api_error[0] && n < sizeof(error))
 			snprintf(error + n, sizeof(error) - n,
 				 "; last API error: %s", c->api_error);
 		m.error = error;

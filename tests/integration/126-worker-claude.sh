@@ -154,7 +154,7 @@ run "$PYTHON" drive.py --drive-sigint 0.5 "$WORKER" --claude --stop-grace 5000 \
 expect_rc 0
 check 'exit_["exit"] == 3 and exit_["elapsed"] < 4'
 check '"not JSON: got-INT" in [x["message"] for x in of("log")]'
-check '[x["error"] for x in of("fail")] == ["ended without a result (exit status 3)"]'
+check '[x["error"] for x in of("fail")] == ["ended without a result (exit status 3): got-INT"]'
 
 # A slow supervisor: 6 MB of frames wait for it (the agent waits past
 # 4 MB), and every one arrives, in order, the longest outputs cut to fit

@@ -917,7 +917,7 @@ static void test_fixture_failures(void **state)
 	static const struct {
 		const char *name, *error;
 	} cases[] = {
-		{"max-turns.jsonl", "reached max turns ("},
+		{"max-turns.jsonl", "reached max turns (1)"},
 		{"max-budget.jsonl", "reached max budget ($0.10)"},
 		{"unknown-resume.jsonl",
 		 "error during execution: No conversation found with session "
