@@ -37,7 +37,9 @@ static const int expected[A_NSTATES][AE_NEVENTS] = {
 		       A_STOPPING, A_CANCELLED},
 	[A_STOPPING] = {-1, -1, -1, -1, A_BACKOFF, A_FAILED, A_DONE, -1,
 			A_STOPPING, A_CANCELLED},
-	[A_BACKOFF] = {-1, -1, -1, -1, -1, -1, -1, -1, A_PENDING, A_CANCELLED},
+	/* GIVE_UP in backoff: a budget crossed meanwhile. */
+	[A_BACKOFF] = {-1, -1, -1, -1, -1, A_FAILED, -1, -1, A_PENDING,
+		       A_CANCELLED},
 	[A_DONE] = {A_PENDING, A_IDLE, -1, -1, -1, -1, -1, -1, -1, -1},
 	[A_FAILED] = {A_PENDING, A_IDLE, -1, -1, -1, -1, -1, -1, -1, -1},
 	[A_CANCELLED] = {A_PENDING, A_IDLE, -1, -1, -1, -1, -1, -1, -1, -1},
