@@ -314,14 +314,15 @@ void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
 	sup_mirror_agent_tool_call(m, index, 0, tool);
 }
 
-/* Which of X's remembered calls CALL is: its own, else the oldest one
- * started without a number; -1 if none. */
+/* Which of X's remembered calls CALL is: its own, else the newest one
+ * started without a number (calls nest: an inner one ends first); -1 if
+ * none. */
 static ssize_t call_index(const struct agent_more *x, uint64_t call)
 {
 	for (size_t i = 0; call && i < x->ncalls; i++)
 		if (x->calls[i].call == call)
 			return (ssize_t)i;
-	for (size_t i = 0; i < x->ncalls; i++)
+	for (size_t i = x->ncalls; i-- > 0;)
 		if (!x->calls[i].call)
 			return (ssize_t)i;
 	return -1;

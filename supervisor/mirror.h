@@ -61,7 +61,7 @@ void sup_mirror_agent_tool_call(struct sup_mirror *m, size_t index,
 void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
 			   const char *tool);
 /* Call CALL of agent INDEX ended (tool.complete): it no longer runs; a
- * number not started here ends the oldest call started without one. A run
+ * number not started here ends the newest call started without one. A run
  * that ends (a status other than running or stopping) or a new attempt
  * ends all its calls. */
 void sup_mirror_agent_tool_end(struct sup_mirror *m, size_t index,
