@@ -39,9 +39,6 @@ struct wrk_ctl_args {
 	int64_t crash_rotation; /* the rotation that crashes: builds with
 				   --enable-failpoints only; 0 */
 	char **command;		/* the agent's argv, NULL-terminated */
-	int claude;
-	int64_t line_max;
-	int64_t frame_max;
 };
 
 /* The defaults of a worker started without the flags. */
