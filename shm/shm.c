@@ -59,6 +59,9 @@ struct seg_header {
 	uint64_t keys_overflow;
 	SHM_COUNTERS(SHM_COUNTER_FIELD)
 	uint64_t last_commit_us;
+	/* Since 1.1. */
+	int64_t tokens_in, tokens_out, cache_read, cache_write;
+	int64_t cost_micro_usd;
 };
 
 struct seg_agent {
@@ -96,9 +99,14 @@ _Static_assert(offsetof(struct seg_header, iteration) == 256, "layout");
 _Static_assert(offsetof(struct seg_header, keys_overflow) == 272, "layout");
 _Static_assert(offsetof(struct seg_header, messages) == 280, "layout");
 _Static_assert(offsetof(struct seg_header, last_commit_us) == 320, "layout");
-_Static_assert(sizeof(struct seg_header) == 328, "layout");
+_Static_assert(offsetof(struct seg_header, tokens_in) == 328, "layout");
+_Static_assert(offsetof(struct seg_header, cost_micro_usd) == 360, "layout");
+_Static_assert(sizeof(struct seg_header) == 368, "layout");
 _Static_assert(offsetof(struct seg_agent, a) == 8, "layout");
-_Static_assert(sizeof(struct shm_agent) == 408, "layout");
+_Static_assert(offsetof(struct shm_agent, cache_read) == 408, "layout");
+_Static_assert(offsetof(struct shm_agent, running_since_ms) == 432, "layout");
+_Static_assert(offsetof(struct shm_agent, running_tool) == 448, "layout");
+_Static_assert(sizeof(struct shm_agent) == 512, "layout");
 _Static_assert(offsetof(struct seg_key, key) == 32, "layout");
 _Static_assert(offsetof(struct seg_key, value) == 32 + SHM_KEY_LEN, "layout");
 _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
@@ -109,6 +117,11 @@ _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
 #define HEADER_SIZE ROUND64(sizeof(struct seg_header))
 #define AGENT_SLOT  ROUND64(sizeof(struct seg_agent))
 #define KEY_SLOT    ROUND64(sizeof(struct seg_key))
+
+/* What version 1.0 had of the header and of an agent: a segment of that
+ * minor holds nothing past them (readers give 0 for the rest). */
+#define HEADER_1_0 offsetof(struct seg_header, tokens_in)
+#define AGENT_1_0  offsetof(struct shm_agent, cache_read)
 
 /* ---- seqlocks ------------------------------------------------------------ */
 
@@ -439,6 +452,17 @@ void shm_count(struct shm_writer *w, const struct shm_counters *add,
 	header_end(w);
 }
 
+void shm_set_usage(struct shm_writer *w, const struct shm_usage *u)
+{
+	header_begin(w);
+	w->h->tokens_in = u->tokens_in;
+	w->h->tokens_out = u->tokens_out;
+	w->h->cache_read = u->cache_read;
+	w->h->cache_write = u->cache_write;
+	w->h->cost_micro_usd = u->cost_micro_usd;
+	header_end(w);
+}
+
 void shm_heartbeat(struct shm_writer *w)
 {
 	atomic_store_explicit(&w->h->heartbeat_ms, cm_wall_ms(),
@@ -578,6 +602,9 @@ struct shm_reader {
 	/* From the header, checked once at open. */
 	uint32_t agent_capacity, agent_slot, key_capacity, key_slot;
 	uint64_t agents_offset, keys_offset;
+	/* How much of the header and of an agent the segment's minor has
+	 * and this reader knows: the copies stop there. */
+	size_t header_len, agent_len;
 	pid_t pid;
 	uint64_t start;
 	/* Which segment this is, to tell when another replaces it. */
@@ -591,6 +618,7 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	char state_dir[PATH_MAX], name[96];
 	struct shm_reader *r;
 	const struct seg_header *h;
+	size_t header_len, agent_len;
 	struct stat st;
 	void *base;
 	int fd;
@@ -641,9 +669,17 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 		errno = EPROTO;
 		return NULL;
 	}
-	/* A newer minor may have larger parts; never smaller ones. */
-	if (h->header_size < sizeof(struct seg_header) ||
-	    h->agent_slot_size < sizeof(struct seg_agent) ||
+	/* A newer minor may have larger parts; never smaller ones. An
+	 * older one has what its version had. */
+	if (h->minor >= SHM_MINOR) {
+		header_len = sizeof(struct seg_header);
+		agent_len = sizeof(struct shm_agent);
+	} else {
+		header_len = HEADER_1_0;
+		agent_len = AGENT_1_0;
+	}
+	if (h->header_size < header_len ||
+	    h->agent_slot_size < offsetof(struct seg_agent, a) + agent_len ||
 	    h->key_slot_size < sizeof(struct seg_key) ||
 	    h->agents_offset + (uint64_t)h->agent_capacity * h->agent_slot_size >
 		    (uint64_t)st.st_size ||
@@ -671,6 +707,8 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	r->key_slot = h->key_slot_size;
 	r->agents_offset = h->agents_offset;
 	r->keys_offset = h->keys_offset;
+	r->header_len = header_len;
+	r->agent_len = agent_len;
 	r->pid = h->writer_pid;
 	r->start = h->writer_start;
 	memcpy(r->state_dir, state_dir, sizeof(r->state_dir));
@@ -733,8 +771,9 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 
 	/* A writer that died mid-write leaves the last attempt: better than
 	 * nothing for a monitor showing what it left. */
+	memset(&copy, 0, sizeof(copy));
 	(void)read_whole(&h->seq, (char *)&copy + live, (const char *)h + live,
-			 sizeof(copy) - live);
+			 r->header_len - live);
 	memset(out, 0, sizeof(*out));
 	out->major = h->major;
 	out->minor = h->minor;
@@ -761,6 +800,11 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 	SHM_COUNTERS(COPY)
 #undef COPY
 	out->last_commit_us = copy.last_commit_us;
+	out->tokens_in = copy.tokens_in;
+	out->tokens_out = copy.tokens_out;
+	out->cache_read = copy.cache_read;
+	out->cache_write = copy.cache_write;
+	out->cost_micro_usd = copy.cost_micro_usd;
 }
 
 int shm_read_agent(const struct shm_reader *r, uint32_t index,
@@ -774,13 +818,16 @@ int shm_read_agent(const struct shm_reader *r, uint32_t index,
 	}
 	s = (const struct seg_agent *)(r->base + r->agents_offset +
 				       (size_t)index * r->agent_slot);
-	if (read_whole(&s->seq, out, &s->a, sizeof(*out)) < 0)
+	/* A slot of an older minor ends earlier: the rest is 0. */
+	memset((char *)out + r->agent_len, 0, sizeof(*out) - r->agent_len);
+	if (read_whole(&s->seq, out, &s->a, r->agent_len) < 0)
 		return -1;
 	out->name[sizeof(out->name) - 1] = '\0';
 	out->phase[sizeof(out->phase) - 1] = '\0';
 	out->status[sizeof(out->status) - 1] = '\0';
 	out->last_tool[sizeof(out->last_tool) - 1] = '\0';
 	out->last_key[sizeof(out->last_key) - 1] = '\0';
+	out->running_tool[sizeof(out->running_tool) - 1] = '\0';
 	return out->id != 0 || out->name[0] ? 1 : 0;
 }
 

@@ -18,7 +18,12 @@
  * key_slot_size bytes at keys_offset. A reader uses the sizes and offsets
  * the header gives, never its own, so a reader of an older minor version
  * reads a newer segment (fields it does not know are past the end of its
- * structs); a different major version is refused.
+ * structs); a different major version is refused. A minor version only
+ * appends fields at the end of the header and of struct shm_agent; a
+ * reader gives the fields a segment of an older minor lacks as 0.
+ *
+ * Versions: 1.0 the first; 1.1 adds the agents' cache tokens, cost and
+ * running tool call, and the execution's totals in the header.
  *
  * Torn reads are impossible: the header and every slot carry a sequence
  * counter, odd while the writer changes them. A reader copies the fields,
@@ -34,7 +39,7 @@
 
 #define SHM_MAGIC 0x534d5348u /* "SMSH" */
 #define SHM_MAJOR 1
-#define SHM_MINOR 0
+#define SHM_MINOR 1
 
 #define SHM_NAME_LEN  64   /* agent, phase, execution names (with NUL) */
 #define SHM_STATUS_LEN 16  /* status words (with NUL) */
@@ -83,6 +88,10 @@ struct shm_header_snap {
 	uint64_t keys_overflow;	 /* keys not mirrored: the table was full */
 	SHM_COUNTERS(SHM_COUNTER_FIELD)
 	uint64_t last_commit_us; /* how long the last commit took */
+	/* Since 1.1: what the execution's agents used, in all (tokens;
+	 * cost in millionths of a US dollar). */
+	int64_t tokens_in, tokens_out, cache_read, cache_write;
+	int64_t cost_micro_usd;
 };
 
 /* One agent's slot. */
@@ -100,6 +109,17 @@ struct shm_agent {
 	char last_tool[SHM_NAME_LEN];
 	char last_key[SHM_KEY_LEN];
 	int64_t started_ms, updated_ms; /* wall clock */
+	/* Since 1.1. Cache tokens read and written; the cost in millionths
+	 * of a US dollar (an integer: it adds up exactly). */
+	int64_t cache_read, cache_write;
+	int64_t cost_micro_usd;
+	/* The tool calls started and not ended, and of those the one
+	 * started last: its tool and when it started (wall clock); "" and 0
+	 * when none runs. */
+	int64_t running_since_ms;
+	int32_t running_calls;
+	uint32_t pad;
+	char running_tool[SHM_NAME_LEN];
 };
 
 /* ---- the writer (the supervisor only) ------------------------------------ */
@@ -143,6 +163,12 @@ struct shm_counters {
  * COMMIT_US >= 0; with nothing to add and no COMMIT_US, change nothing. */
 void shm_count(struct shm_writer *w, const struct shm_counters *add,
 	       int64_t commit_us);
+/* The execution's totals (header fields since 1.1), replacing the last. */
+struct shm_usage {
+	int64_t tokens_in, tokens_out, cache_read, cache_write;
+	int64_t cost_micro_usd;
+};
+void shm_set_usage(struct shm_writer *w, const struct shm_usage *u);
 /* Write the heartbeat (now). */
 void shm_heartbeat(struct shm_writer *w);
 

@@ -115,6 +115,7 @@ static int tool_complete(struct sup_stream *s, struct agent *a,
 			      m->summary, m->status, m->error) < 0)
 		return -1;
 	call_remove(&a->calls, m->call);
+	sup_mirror_agent_tool_end(a->run->mirror, a->index, m->call);
 	/* Only an agent that links calls keeps the ended ones: a late
 	 * child still finds its parent. */
 	if (a->spec->kind == SUP_KIND_CLAUDE &&

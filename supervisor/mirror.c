@@ -5,6 +5,13 @@
  * lengths) rather than allocated one by one: a turn of a busy run holds
  * thousands. Agent slots are kept here too, so that a change of one field
  * rewrites the whole slot from a copy that is always complete.
+ *
+ * Beside each slot the mirror keeps what the slot shows only in part: the
+ * agent's cost in dollars (the slot has it rounded to a millionth, so
+ * that small amounts still add up) and its tool calls still running,
+ * oldest first, so that when the last one started ends, the slot shows
+ * the one started before it. The execution's totals are summed here and
+ * written to the header at the next publish.
  */
 #include "config.h"
 
@@ -19,11 +26,37 @@
 #include "supervisor/slog.h"
 
 #define NO_VALUE UINT32_MAX /* a deleted key, in the turn's buffer */
+/* Running calls remembered per agent; past this many the oldest are only
+ * counted (the slot shows the newest anyway). */
+#define CALLS_MAX 64
+
+/* A tool call started and not ended. */
+struct open_call {
+	uint64_t call; /* the agent's number for it; 0: not told */
+	int64_t since_ms;
+	char tool[SHM_NAME_LEN];
+};
+
+/* What the mirror keeps of an agent beside its slot. */
+struct agent_more {
+	double cost;		 /* dollars */
+	struct open_call *calls; /* oldest first */
+	size_t ncalls, cap;
+};
+
+/* The execution's totals. */
+struct totals {
+	int64_t in, out, cache_read, cache_write;
+	double cost;
+};
 
 struct sup_mirror {
 	struct shm_writer *w;
 	struct shm_agent *agents; /* what the slots hold */
+	struct agent_more *more;  /* per slot */
 	unsigned char *dirty;	  /* per slot: to write at the next publish */
+	struct totals totals;
+	int totals_dirty;
 	size_t nagents;
 	char *held; /* the turn's keys: [klen u32][vlen u32][key][value]... */
 	size_t held_len, held_cap;
@@ -56,8 +89,9 @@ struct sup_mirror *sup_mirror_open(const char *state_dir,
 	m->nagents = wf->nagents < (size_t)wf->shm_agents ? wf->nagents
 							  : (size_t)wf->shm_agents;
 	m->agents = calloc(m->nagents ? m->nagents : 1, sizeof(*m->agents));
+	m->more = calloc(m->nagents ? m->nagents : 1, sizeof(*m->more));
 	m->dirty = calloc(m->nagents ? m->nagents : 1, 1);
-	if (!m->agents || !m->dirty) {
+	if (!m->agents || !m->more || !m->dirty) {
 		sup_log(SUP_WARN, "no shared memory mirror: out of memory");
 		goto fail;
 	}
@@ -75,6 +109,7 @@ struct sup_mirror *sup_mirror_open(const char *state_dir,
 	return m;
 fail:
 	free(m->agents);
+	free(m->more);
 	free(m->dirty);
 	free(m);
 	return NULL;
@@ -85,6 +120,9 @@ void sup_mirror_close(struct sup_mirror *m, int remove)
 	if (!m)
 		return;
 	shm_writer_close(m->w, remove);
+	for (size_t i = 0; i < m->nagents; i++)
+		free(m->more[i].calls);
+	free(m->more);
 	free(m->agents);
 	free(m->dirty);
 	free(m->held);
@@ -149,6 +187,37 @@ static struct shm_agent *slot(struct sup_mirror *m, size_t index)
 	return &m->agents[index];
 }
 
+/* Dollars to the millionths the segment holds, rounded. */
+static int64_t micro_usd(double usd)
+{
+	return (int64_t)(usd * 1e6 + (usd < 0 ? -0.5 : 0.5));
+}
+
+/* Slot S shows the newest of X's running calls, or none. */
+static void show_running(struct shm_agent *s, const struct agent_more *x)
+{
+	const struct open_call *c = x->ncalls ? &x->calls[x->ncalls - 1] : NULL;
+
+	memset(s->running_tool, 0, sizeof(s->running_tool));
+	if (c)
+		memcpy(s->running_tool, c->tool, sizeof(s->running_tool));
+	s->running_since_ms = c ? c->since_ms : 0;
+}
+
+/* The agent's run ended or a new one began: no call of the old one is
+ * running any more (an agent killed in a call never ends it). */
+static void calls_clear(struct shm_agent *s, struct agent_more *x)
+{
+	x->ncalls = 0;
+	s->running_calls = 0;
+	show_running(s, x);
+}
+
+static int status_runs(const char *status)
+{
+	return !strcmp(status, "running") || !strcmp(status, "stopping");
+}
+
 /* Whether A says anything of slot S that S does not hold already. */
 static int agent_changed(const struct shm_agent *s,
 			 const struct sup_mirror_agent *a)
@@ -164,13 +233,15 @@ void sup_mirror_agent(struct sup_mirror *m, size_t index,
 		      const struct sup_mirror_agent *a)
 {
 	struct shm_agent *s;
-	int was_running, runs_anew;
+	int was_running, runs_anew, new_attempt;
 
 	if (!m || index >= m->nagents || !agent_changed(&m->agents[index], a))
 		return;
 	s = slot(m, index);
 	was_running = s->name[0] && !strcmp(s->status, "running");
 	/* A new run: started now, unless the caller knows better. */
+	new_attempt = a->attempt > 0 && s->attempt > 0 &&
+		      a->attempt != s->attempt;
 	runs_anew = a->status && !strcmp(a->status, "running") &&
 		    (!was_running || (a->attempt > 0 && a->attempt != s->attempt));
 	if (a->id >= 0)
@@ -194,28 +265,129 @@ void sup_mirror_agent(struct sup_mirror *m, size_t index,
 		s->started_ms = a->started_ms;
 	else if (runs_anew)
 		s->started_ms = cm_wall_ms();
+	/* Not at the start of a run: its first call may be told first. */
+	if (!status_runs(s->status) || new_attempt)
+		calls_clear(s, &m->more[index]);
+}
+
+void sup_mirror_agent_tool_call(struct sup_mirror *m, size_t index,
+				uint64_t call, const char *tool)
+{
+	struct shm_agent *s = slot(m, index);
+	struct agent_more *x;
+	struct open_call *c;
+
+	if (!s)
+		return;
+	x = &m->more[index];
+	s->tool_calls++;
+	copy(s->last_tool, sizeof(s->last_tool), tool ? tool : "?");
+	if (s->running_calls < INT32_MAX)
+		s->running_calls++;
+	if (x->ncalls == CALLS_MAX) {
+		/* The oldest is only counted from now on. */
+		memmove(x->calls, x->calls + 1,
+			(x->ncalls - 1) * sizeof(*x->calls));
+		x->ncalls--;
+	}
+	if (x->ncalls == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 4;
+		struct open_call *grown =
+			realloc(x->calls, cap * sizeof(*x->calls));
+
+		if (!grown)
+			return; /* counted, not shown */
+		x->calls = grown;
+		x->cap = cap;
+	}
+	c = &x->calls[x->ncalls++];
+	memset(c, 0, sizeof(*c));
+	c->call = call;
+	c->since_ms = cm_wall_ms();
+	copy(c->tool, sizeof(c->tool), tool ? tool : "?");
+	show_running(s, x);
 }
 
 void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
 			   const char *tool)
 {
-	struct shm_agent *s = slot(m, index);
+	sup_mirror_agent_tool_call(m, index, 0, tool);
+}
 
-	if (!s)
+/* Which of X's remembered calls CALL is: its own, else the newest one
+ * started without a number (calls nest: an inner one ends first); -1 if
+ * none. */
+static ssize_t call_index(const struct agent_more *x, uint64_t call)
+{
+	for (size_t i = 0; call && i < x->ncalls; i++)
+		if (x->calls[i].call == call)
+			return (ssize_t)i;
+	for (size_t i = x->ncalls; i-- > 0;)
+		if (!x->calls[i].call)
+			return (ssize_t)i;
+	return -1;
+}
+
+void sup_mirror_agent_tool_end(struct sup_mirror *m, size_t index,
+			       uint64_t call)
+{
+	struct agent_more *x;
+	struct shm_agent *s;
+	ssize_t i;
+
+	if (!m || index >= m->nagents || m->agents[index].running_calls <= 0)
 		return;
-	s->tool_calls++;
-	copy(s->last_tool, sizeof(s->last_tool), tool ? tool : "?");
+	s = slot(m, index);
+	x = &m->more[index];
+	i = call_index(x, call);
+	if (i < 0 && (size_t)s->running_calls <= x->ncalls)
+		return; /* not one of its running calls */
+	/* Else, not found, it is one of those only counted. */
+	s->running_calls--;
+	if (i >= 0) {
+		memmove(x->calls + i, x->calls + i + 1,
+			(x->ncalls - (size_t)i - 1) * sizeof(*x->calls));
+		x->ncalls--;
+	}
+	show_running(s, x);
+}
+
+void sup_mirror_agent_usage(struct sup_mirror *m, size_t index, int64_t in,
+			    int64_t out, int64_t cache_read,
+			    int64_t cache_write, double cost_usd)
+{
+	struct shm_agent *s;
+
+	if (!m)
+		return;
+	sup_mirror_usage(m, in, out, cache_read, cache_write, cost_usd);
+	if (!(s = slot(m, index)))
+		return;
+	s->tokens_in += in;
+	s->tokens_out += out;
+	s->cache_read += cache_read;
+	s->cache_write += cache_write;
+	m->more[index].cost += cost_usd;
+	s->cost_micro_usd = micro_usd(m->more[index].cost);
 }
 
 void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index, int64_t in,
 			     int64_t out)
 {
-	struct shm_agent *s = slot(m, index);
+	sup_mirror_agent_usage(m, index, in, out, 0, 0, 0);
+}
 
-	if (!s)
+void sup_mirror_usage(struct sup_mirror *m, int64_t in, int64_t out,
+		      int64_t cache_read, int64_t cache_write, double cost_usd)
+{
+	if (!m)
 		return;
-	s->tokens_in += in;
-	s->tokens_out += out;
+	m->totals.in += in;
+	m->totals.out += out;
+	m->totals.cache_read += cache_read;
+	m->totals.cache_write += cache_write;
+	m->totals.cost += cost_usd;
+	m->totals_dirty = 1;
 }
 
 void sup_mirror_agent_key(struct sup_mirror *m, size_t index, const char *key)
@@ -268,6 +440,18 @@ void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
 			shm_agent_put(m->w, (uint32_t)i, &m->agents[i]);
 			m->dirty[i] = 0;
 		}
+	if (m->totals_dirty) {
+		struct shm_usage u = {
+			.tokens_in = m->totals.in,
+			.tokens_out = m->totals.out,
+			.cache_read = m->totals.cache_read,
+			.cache_write = m->totals.cache_write,
+			.cost_micro_usd = micro_usd(m->totals.cost),
+		};
+
+		shm_set_usage(m->w, &u);
+		m->totals_dirty = 0;
+	}
 	m->counted.commits = commit_us >= 0;
 	shm_count(m->w, &m->counted, commit_us);
 	memset(&m->counted, 0, sizeof(m->counted));

@@ -48,11 +48,39 @@ struct sup_mirror_agent {
 };
 void sup_mirror_agent(struct sup_mirror *m, size_t index,
 		      const struct sup_mirror_agent *a);
-/* Per message: a tool call started (TOOL), tokens used, a key written. */
+/*
+ * Per message. A tool call of agent INDEX started: it is counted, TOOL
+ * becomes the last tool, and the slot shows it running (the call started
+ * last among those running, with since when) until it ends. CALL is the
+ * agent's number for it (tool.start's call); 0 if not known.
+ */
+void sup_mirror_agent_tool_call(struct sup_mirror *m, size_t index,
+				uint64_t call, const char *tool);
+/* The same, without a number: sup_mirror_agent_tool_call(M, INDEX, 0,
+ * TOOL). */
 void sup_mirror_agent_tool(struct sup_mirror *m, size_t index,
 			   const char *tool);
+/* Call CALL of agent INDEX ended (tool.complete): it no longer runs; a
+ * number not started here ends the newest call started without one. A run
+ * that ends (a status other than running or stopping) or a new attempt
+ * ends all its calls. */
+void sup_mirror_agent_tool_end(struct sup_mirror *m, size_t index,
+			       uint64_t call);
+/* Usage of agent INDEX: amounts to add (may be negative) to its tokens
+ * in and out, cache tokens read and written, and cost in US dollars, and
+ * to the execution's totals. An INDEX past the slots adds to the totals
+ * only. */
+void sup_mirror_agent_usage(struct sup_mirror *m, size_t index, int64_t in,
+			    int64_t out, int64_t cache_read,
+			    int64_t cache_write, double cost_usd);
+/* sup_mirror_agent_usage(M, INDEX, IN, OUT, 0, 0, 0). */
 void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index,
 			     int64_t in, int64_t out);
+/* Amounts to add to the execution's totals alone: what it used before
+ * this supervisor (told once, at a resume), or in rows no slot shows. */
+void sup_mirror_usage(struct sup_mirror *m, int64_t in, int64_t out,
+		      int64_t cache_read, int64_t cache_write,
+		      double cost_usd);
 void sup_mirror_agent_key(struct sup_mirror *m, size_t index,
 			  const char *key);
 

@@ -20,8 +20,9 @@
 
 void top_print_batch(const struct top_snap *s, FILE *fp)
 {
-	char lines[5][256], name[256], phase[256], last[256];
-	char cpu[16], rss[16], tools[16], tok[16], age[16];
+	char lines[TOP_HEADER_LINES][256], name[256], phase[256], last[256];
+	char cpu[16], rss[16], tools[16], age[16], running[256];
+	char cost[32], in[16], out[16], cache[16];
 	int n, i, banner, wname = 5, wphase = 5;
 	size_t j;
 
@@ -41,9 +42,13 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 		if (l > wphase)
 			wphase = l;
 	}
-	fprintf(fp, "%-*s %-*s %-10s %7s %6s %7s %8s %6s %8s %8s %s\n", wname,
-		"AGENT", wphase, "PHASE", "STATUS", "PID", "CPU%", "RSS",
-		"RESTARTS", "TOOLS", "TOKENS", "AGE", "LAST");
+	/* RUNNING is "TOOL TIME" (two words) or "-". */
+	fprintf(fp,
+		"%-*s %-*s %-10s %7s %6s %7s %8s %6s %9s %7s %7s %7s %8s %-16s "
+		"%s\n",
+		wname, "AGENT", wphase, "PHASE", "STATUS", "PID", "CPU%", "RSS",
+		"RESTARTS", "TOOLS", "COST", "IN", "OUT", "CACHE", "AGE",
+		"RUNNING", "LAST");
 	for (j = 0; j < s->nagents; j++) {
 		const struct top_agent *ta = &s->agents[j];
 		char pid[16];
@@ -57,20 +62,27 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 		else
 			snprintf(pid, sizeof(pid), "-");
 		top_fit(last, sizeof(last), top_agent_last(&ta->a), 64);
-		fprintf(fp, "%-*s %-*s %-10s %7s %6s %7s %8d %6s %8s %8s %s\n",
+		top_fmt_running(running, sizeof(running), &ta->a, s->now_ms,
+				64);
+		fprintf(fp,
+			"%-*s %-*s %-10s %7s %6s %7s %8d %6s %9s %7s %7s %7s "
+			"%8s %-16s %s\n",
 			wname, top_fit(name, sizeof(name), ta->a.name, 64),
 			wphase, top_fit(phase, sizeof(phase), ta->a.phase, 64),
 			ta->a.status, pid, cpu,
 			top_fmt_bytes(rss, sizeof(rss), ta->rss),
 			(int)ta->a.restarts,
 			top_fmt_count(tools, sizeof(tools), ta->a.tool_calls),
-			top_fmt_count(tok, sizeof(tok),
-				      ta->a.tokens_in + ta->a.tokens_out),
+			top_fmt_cost(cost, sizeof(cost), ta->a.cost_micro_usd),
+			top_fmt_tokens(in, sizeof(in), ta->a.tokens_in),
+			top_fmt_tokens(out, sizeof(out), ta->a.tokens_out),
+			top_fmt_tokens(cache, sizeof(cache),
+				       ta->a.cache_read + ta->a.cache_write),
 			top_fmt_duration(age, sizeof(age),
 					 ta->a.started_ms
 						 ? s->now_ms - ta->a.started_ms
 						 : -1),
-			last[0] ? last : "-");
+			running[0] ? running : "-", last[0] ? last : "-");
 	}
 }
 
@@ -81,6 +93,15 @@ static void json_member(FILE *fp, const char *name, const char *value,
 {
 	fprintf(fp, "%s\"%s\":", comma ? "," : "", name);
 	out_json_string(fp, value);
+}
+
+/* Millionths of a dollar as a JSON number of dollars, exactly. */
+static void json_usd(FILE *fp, const char *name, int64_t micro)
+{
+	uint64_t m = micro < 0 ? -(uint64_t)micro : (uint64_t)micro;
+
+	fprintf(fp, ",\"%s\":%s%" PRIu64 ".%06" PRIu64, name,
+		micro < 0 ? "-" : "", m / 1000000, m % 1000000);
 }
 
 static void json_double(FILE *fp, const char *name, double v)
@@ -125,6 +146,12 @@ void top_print_json(const struct top_snap *s, FILE *fp)
 	SHM_COUNTERS(COUNTER)
 #undef COUNTER
 	fprintf(fp, "\"last_commit_us\":%" PRIu64 "}", h->last_commit_us);
+	fprintf(fp,
+		",\"usage\":{\"tokens_in\":%" PRId64 ",\"tokens_out\":%" PRId64
+		",\"cache_read\":%" PRId64 ",\"cache_write\":%" PRId64,
+		h->tokens_in, h->tokens_out, h->cache_read, h->cache_write);
+	json_usd(fp, "cost_usd", h->cost_micro_usd);
+	fputc('}', fp);
 	json_double(fp, "messages_per_s", s->msg_rate);
 	json_double(fp, "commits_per_s", s->commit_rate);
 	if (s->wal_bytes < 0)
@@ -151,8 +178,26 @@ void top_print_json(const struct top_snap *s, FILE *fp)
 			(int)a->pid, (int)a->attempt, (int)a->restarts,
 			(int)a->iteration, a->tool_calls, a->tokens_in,
 			a->tokens_out);
+		fprintf(fp,
+			",\"cache_read\":%" PRId64 ",\"cache_write\":%" PRId64,
+			a->cache_read, a->cache_write);
+		json_usd(fp, "cost_usd", a->cost_micro_usd);
 		json_member(fp, "last_tool", a->last_tool, 1);
 		json_member(fp, "last_key", a->last_key, 1);
+		/* The call started last among those running, if any. */
+		fprintf(fp, ",\"running_calls\":%d", (int)a->running_calls);
+		if (a->running_tool[0]) {
+			json_member(fp, "running_tool", a->running_tool, 1);
+			fprintf(fp,
+				",\"running_since_ms\":%" PRId64
+				",\"running_ms\":%" PRId64,
+				a->running_since_ms,
+				s->now_ms - a->running_since_ms);
+		} else {
+			fputs(",\"running_tool\":null,\"running_since_ms\":null"
+			      ",\"running_ms\":null",
+			      fp);
+		}
 		fprintf(fp,
 			",\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64,
 			a->started_ms, a->updated_ms);

@@ -21,17 +21,18 @@
 
 /* Column widths; LAST takes what is left. */
 static const int widths[COL_COUNT] = {
-	[COL_AGENT] = 16, [COL_PHASE] = 10,	[COL_STATUS] = 9,
-	[COL_PID] = 7,	  [COL_CPU] = 6,	[COL_RSS] = 7,
-	[COL_RESTARTS] = 8, [COL_TOOLS] = 6,	[COL_TOKENS] = 8,
-	[COL_LAST] = 0,	  [COL_AGE] = 8,
+	[COL_AGENT] = 16, [COL_PHASE] = 10, [COL_STATUS] = 9,	[COL_PID] = 7,
+	[COL_CPU] = 6,	  [COL_RSS] = 7,    [COL_RESTARTS] = 8, [COL_TOOLS] = 6,
+	[COL_COST] = 9,	  [COL_IN] = 7,	    [COL_OUT] = 7,	[COL_CACHE] = 7,
+	[COL_LAST] = 0,	  [COL_AGE] = 8,    [COL_RUNNING] = 16,
 };
 
 /* Right-aligned columns (numbers). */
 static int numeric(int col)
 {
 	return col == COL_PID || col == COL_CPU || col == COL_RSS ||
-	       col == COL_RESTARTS || col == COL_TOOLS || col == COL_TOKENS ||
+	       col == COL_RESTARTS || col == COL_TOOLS || col == COL_COST ||
+	       col == COL_IN || col == COL_OUT || col == COL_CACHE ||
 	       col == COL_AGE;
 }
 
@@ -107,8 +108,21 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 	case COL_TOOLS:
 		top_fmt_count(buf, len, a->a.tool_calls);
 		break;
-	case COL_TOKENS:
-		top_fmt_count(buf, len, a->a.tokens_in + a->a.tokens_out);
+	case COL_COST:
+		top_fmt_cost(buf, len, a->a.cost_micro_usd);
+		break;
+	case COL_IN:
+		top_fmt_tokens(buf, len, a->a.tokens_in);
+		break;
+	case COL_OUT:
+		top_fmt_tokens(buf, len, a->a.tokens_out);
+		break;
+	case COL_CACHE:
+		top_fmt_tokens(buf, len, a->a.cache_read + a->a.cache_write);
+		break;
+	case COL_RUNNING:
+		top_fmt_running(buf, len, &a->a, s->now_ms,
+				widths[COL_RUNNING]);
 		break;
 	case COL_LAST:
 		snprintf(buf, len, "%s", top_agent_last(&a->a));
@@ -124,8 +138,9 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 
 /* The columns in screen order: LAST is drawn last, in what is left. */
 static const int order[COL_COUNT] = {
-	COL_AGENT,  COL_PHASE, COL_STATUS, COL_PID, COL_CPU, COL_RSS,
-	COL_RESTARTS, COL_TOOLS, COL_TOKENS, COL_AGE, COL_LAST,
+	COL_AGENT, COL_PHASE,	 COL_STATUS, COL_PID,	  COL_CPU,
+	COL_RSS,   COL_RESTARTS, COL_TOOLS,  COL_COST,	  COL_IN,
+	COL_OUT,   COL_CACHE,	 COL_AGE,    COL_RUNNING, COL_LAST,
 };
 
 static void draw_row(int y, int cols, const char *const *cells, attr_t attr,
@@ -190,7 +205,7 @@ static void draw_help(void)
 static void draw(struct ui *u)
 {
 	const struct top_snap *s = &u->t->snap;
-	char lines[5][256], bufs[COL_COUNT][256];
+	char lines[TOP_HEADER_LINES][256], bufs[COL_COUNT][256];
 	const char *cells[COL_COUNT];
 	int rows, cols, banner, n, y, table_rows, keys_rows = 0;
 

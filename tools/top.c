@@ -28,12 +28,14 @@
 #define ALIVE_MS 2000
 
 const char *const top_col_names[COL_COUNT] = {
-	[COL_AGENT] = "AGENT",	   [COL_PHASE] = "PHASE",
-	[COL_STATUS] = "STATUS",   [COL_PID] = "PID",
-	[COL_CPU] = "CPU%",	   [COL_RSS] = "RSS",
+	[COL_AGENT] = "AGENT",	     [COL_PHASE] = "PHASE",
+	[COL_STATUS] = "STATUS",     [COL_PID] = "PID",
+	[COL_CPU] = "CPU%",	     [COL_RSS] = "RSS",
 	[COL_RESTARTS] = "RESTARTS", [COL_TOOLS] = "TOOLS",
-	[COL_TOKENS] = "TOKENS",   [COL_LAST] = "LAST",
-	[COL_AGE] = "AGE",
+	[COL_COST] = "COST",	     [COL_IN] = "IN",
+	[COL_OUT] = "OUT",	     [COL_CACHE] = "CACHE",
+	[COL_LAST] = "LAST",	     [COL_AGE] = "AGE",
+	[COL_RUNNING] = "RUNNING",
 };
 
 static double mono_s(void)
@@ -186,6 +188,7 @@ void top_sample(struct top *t, int keys)
 		ta->a.status[sizeof(a.status) - 1] = '\0';
 		ta->a.last_tool[sizeof(a.last_tool) - 1] = '\0';
 		ta->a.last_key[sizeof(a.last_key) - 1] = '\0';
+		ta->a.running_tool[sizeof(a.running_tool) - 1] = '\0';
 		ta->cpu = -1;
 		ta->rss = -1;
 		if (status_has_process(ta->a.status))
@@ -288,9 +291,21 @@ static int agent_cmp(const void *pa, const void *pb, void *arg)
 	case COL_TOOLS:
 		c = CMP(x->a.tool_calls, y->a.tool_calls);
 		break;
-	case COL_TOKENS:
-		c = CMP(x->a.tokens_in + x->a.tokens_out,
-			y->a.tokens_in + y->a.tokens_out);
+	case COL_COST:
+		c = CMP(x->a.cost_micro_usd, y->a.cost_micro_usd);
+		break;
+	case COL_IN:
+		c = CMP(x->a.tokens_in, y->a.tokens_in);
+		break;
+	case COL_OUT:
+		c = CMP(x->a.tokens_out, y->a.tokens_out);
+		break;
+	case COL_CACHE:
+		c = CMP(x->a.cache_read + x->a.cache_write,
+			y->a.cache_read + y->a.cache_write);
+		break;
+	case COL_RUNNING:
+		c = natural_cmp(x->a.running_tool, y->a.running_tool);
 		break;
 	case COL_LAST:
 		c = natural_cmp(top_agent_last(&x->a), top_agent_last(&y->a));
@@ -373,6 +388,71 @@ char *top_fmt_duration(char *buf, size_t len, int64_t ms)
 	return buf;
 }
 
+char *top_fmt_tokens(char *buf, size_t len, long long n)
+{
+	/* Each unit up to where its rounding would print 1000.0. */
+	if (n < 0)
+		snprintf(buf, len, "-");
+	else if (n < 1000)
+		snprintf(buf, len, "%lld", n);
+	else if (n < 999950)
+		snprintf(buf, len, "%.1fk", (double)n / 1e3);
+	else if (n < 999950000)
+		snprintf(buf, len, "%.1fM", (double)n / 1e6);
+	else
+		snprintf(buf, len, "%.1fG", (double)n / 1e9);
+	return buf;
+}
+
+char *top_fmt_cost(char *buf, size_t len, int64_t micro_usd)
+{
+	double usd = (double)micro_usd / 1e6;
+
+	if (micro_usd < 99999950 && micro_usd > -99999950)
+		snprintf(buf, len, "$%.4f", usd);
+	else
+		snprintf(buf, len, "$%.2f", usd);
+	return buf;
+}
+
+/* An elapsed time, short: 12s, 3m04s, 2h05m. */
+static char *fmt_elapsed(char *buf, size_t len, int64_t ms)
+{
+	int64_t s = ms < 0 ? 0 : ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, len, "%ds", (int)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)(s % 60));
+	else
+		snprintf(buf, len, "%dh%02dm", (int)(s / 3600),
+			 (int)(s / 60 % 60));
+	return buf;
+}
+
+char *top_fmt_running(char *buf, size_t len, const struct shm_agent *a,
+		      int64_t now_ms, int width)
+{
+	char tail[64], name[256];
+	int room;
+
+	if (!a->running_tool[0]) {
+		snprintf(buf, len, "%s", "");
+		return buf;
+	}
+	fmt_elapsed(tail, sizeof(tail), now_ms - a->running_since_ms);
+	if (a->running_calls > 1) {
+		size_t n = strlen(tail);
+
+		snprintf(tail + n, sizeof(tail) - n, " +%d",
+			 (int)a->running_calls - 1);
+	}
+	room = width - 1 - (int)strlen(tail);
+	top_fit(name, sizeof(name), a->running_tool, room > 1 ? room : 1);
+	snprintf(buf, len, "%s %s", name, tail);
+	return buf;
+}
+
 char *top_fit(char *buf, size_t len, const char *s, int width)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -434,7 +514,7 @@ int top_header(const struct top_snap *s, char lines[][256], int width,
 	       int *banner)
 {
 	const struct shm_header_snap *h = &s->h;
-	char line[512], a[32], b[32], c[32];
+	char line[512], a[32], b[32], c[32], d[32], e[32];
 	int n = 0;
 
 	if (width > 255)
@@ -455,6 +535,15 @@ int top_header(const struct top_snap *s, char lines[][256], int width,
 		 s->nagents, s->running, s->done, s->failed, s->restarting,
 		 s->nagents - s->running - s->done - s->failed -
 			 s->restarting);
+	top_fit(lines[n++], 256, line, width);
+	snprintf(line, sizeof(line),
+		 "cost %s, tokens in %s, out %s, cache read %s, cache "
+		 "written %s",
+		 top_fmt_cost(a, sizeof(a), h->cost_micro_usd),
+		 top_fmt_tokens(b, sizeof(b), h->tokens_in),
+		 top_fmt_tokens(c, sizeof(c), h->tokens_out),
+		 top_fmt_tokens(d, sizeof(d), h->cache_read),
+		 top_fmt_tokens(e, sizeof(e), h->cache_write));
 	top_fit(lines[n++], 256, line, width);
 	snprintf(line, sizeof(line),
 		 "messages %" PRIu64 " (%s/s), commits %" PRIu64

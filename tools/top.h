@@ -113,9 +113,13 @@ enum top_col {
 	COL_RSS,
 	COL_RESTARTS,
 	COL_TOOLS,
-	COL_TOKENS,
+	COL_COST,
+	COL_IN,
+	COL_OUT,
+	COL_CACHE,
 	COL_LAST,
 	COL_AGE,
+	COL_RUNNING,
 	COL_COUNT
 };
 
@@ -132,6 +136,16 @@ const char *top_agent_last(const struct shm_agent *a);
 char *top_fmt_bytes(char *buf, size_t len, long long bytes);
 char *top_fmt_count(char *buf, size_t len, long long n);
 char *top_fmt_duration(char *buf, size_t len, int64_t ms);
+/* Tokens: exact below 1000, then 12.3k, 4.5M, 1.2G. */
+char *top_fmt_tokens(char *buf, size_t len, long long n);
+/* A cost in millionths of a dollar: $0.4312 (cents only from $100). */
+char *top_fmt_cost(char *buf, size_t len, int64_t micro_usd);
+/* What RUNNING shows for A at NOW_MS (wall clock), in at most WIDTH
+ * columns: the tool of the call it started last among those running and
+ * for how long ("Bash 12s"), " +N" for N more running; "" when none. The
+ * time stays whole: a long tool name is cut instead. */
+char *top_fmt_running(char *buf, size_t len, const struct shm_agent *a,
+		      int64_t now_ms, int width);
 
 /*
  * Copy S into BUF (LEN bytes) fitting in at most WIDTH columns: control
@@ -140,9 +154,13 @@ char *top_fmt_duration(char *buf, size_t len, int64_t ms);
  */
 char *top_fit(char *buf, size_t len, const char *s, int width);
 
-/* The header lines (without newlines) of S into LINES (up to 5, each
- * WIDTH columns at most); returns how many. The not-running banner, if
- * any, is the last one and *BANNER is set to its index (else -1). */
+/* Lines top_header() writes at most. */
+#define TOP_HEADER_LINES 6
+
+/* The header lines (without newlines) of S into LINES (up to
+ * TOP_HEADER_LINES, each WIDTH columns at most); returns how many. The
+ * not-running banner, if any, is the last one and *BANNER is set to its
+ * index (else -1). */
 int top_header(const struct top_snap *s, char lines[][256], int width,
 	       int *banner);
 

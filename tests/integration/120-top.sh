@@ -1,8 +1,10 @@
 #!/bin/sh
 # smithers-top against a real run: the screen in tmux (agents, sorting,
 # inverting, filtering, help, quit), the batch text and the JSON field by
-# field, and the last values under "SUPERVISOR NOT RUNNING" once the
-# supervisor is SIGKILLed. Also its errors.
+# field, an agent's cost and tokens, and the tool calls it is running
+# (the one started last, for how long, until none is), and the last
+# values under "SUPERVISOR NOT RUNNING" once the supervisor is SIGKILLed.
+# Also its errors.
 . "$top_srcdir/tests/integration/lib.sh"
 
 TOP="$top_builddir/tools/smithers-top"
@@ -20,13 +22,21 @@ expect_rc 2
 err_has "'-n' needs a positive number"
 
 # zeta: a short key, a value over 1 KiB under a key sorting after it, a
-# tool call and tokens, then a note, then idles.
-cat >zeta.sh <<'SH'
+# tool call, tokens and cost, a second tool call, then a note; it ends
+# the second call when the file go.1 appears, the first at go.2, then
+# idles.
+printf 'GO=%s\n' "$T/go" >zeta.sh
+cat >>zeta.sh <<'SH'
 "$SMITHERS" emit state.set aaa.short 1
 "$SMITHERS" emit state.set zeta.long "\"$(printf '%02000d' 0)\""
-"$SMITHERS" emit tool.start grep >/dev/null
-"$SMITHERS" emit usage 1000 234
+grep=$("$SMITHERS" emit tool.start grep)
+"$SMITHERS" emit usage 1000 234 --cost 0.25
+bash=$("$SMITHERS" emit tool.start Bash)
 "$SMITHERS" emit state.set zeta.note '"hello"'
+while [ ! -e "$GO.1" ]; do sleep 0.1; done
+"$SMITHERS" emit tool.complete "$bash"
+while [ ! -e "$GO.2" ]; do sleep 0.1; done
+"$SMITHERS" emit tool.complete "$grep"
 exec sleep 60
 SH
 export SMITHERS
@@ -65,6 +75,14 @@ for a in zeta alpha mid; do
 	screen | grep -Eq "^$a +work +running +[0-9]+" ||
 		fail "no running row for $a: $(screen)"
 done
+# The execution's cost and tokens; zeta's: TOOLS 2, COST, IN, OUT, CACHE,
+# AGE, then RUNNING: Bash, started last, with its seconds going up, and
+# one more call running.
+shows "cost \$0.2500, tokens in 1.0k, out 234, cache read 0, cache written 0" ||
+	fail "no usage in the header: $(screen)"
+row() { screen | grep -E "^zeta +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\\\$0\\.2500 +1\\.0k +234 +0 +[0-9:]+ +$1"; }
+bash_runs() { row 'Bash [1-9][0-9]*s \+1 '; }
+wait_until 10 bash_runs
 [ "$(order)" = "alpha mid zeta " ] || fail "not sorted by name: $(order)"
 # > three times: PHASE, STATUS, PID. The agents' pids come from forks in
 # three workers at once: their order is the database's to say.
@@ -94,8 +112,6 @@ wait_until 5 shows "smithers-top: keys"
 tmux send-keys -t "$SESSION" x
 help_gone() { ! shows "smithers-top: keys"; }
 wait_until 5 help_gone
-tmux send-keys -t "$SESSION" q
-wait_until 5 shows "TOP-EXITED 0"
 
 # Batch text, field by field.
 run "$TOP" -b -n 2 -d 0.2 --dir "$T"
@@ -108,9 +124,12 @@ for a in zeta alpha mid; do
 	grep -Eq "^$a +work +running +$pid +[0-9.]+ +[0-9.]+[KMG]? +0 " "$OUT" ||
 		fail "no batch row for $a (pid $pid): $(cat "$OUT")"
 done
-# TOOLS and TOKENS are two numbers, not one twice.
-grep -Eq '^zeta +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[KMG]? +0 +1 +1(234|\.2K) ' "$OUT" ||
-	fail "zeta's TOOLS and TOKENS: $(grep '^zeta' "$OUT")"
+out_has "cost \$0.2500, tokens in 1.0k, out 234, cache read 0, cache written 0"
+# TOOLS, COST, IN, OUT, CACHE, AGE, RUNNING (two words) and LAST.
+grep -Eq '^zeta +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\$0\.2500 +1\.0k +234 +0 +[0-9:]+ +Bash [0-9]+s \+1 +Bash$' "$OUT" ||
+	fail "zeta's TOOLS to LAST: $(grep '^zeta' "$OUT")"
+grep -Eq '^alpha +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +0 +\$0\.0000 +0 +0 +0 +[0-9:]+ +- +-$' "$OUT" ||
+	fail "alpha's TOOLS to LAST: $(grep '^alpha' "$OUT")"
 
 # JSON, field by field.
 run "$TOP" --json --dir "$T"
@@ -121,13 +140,35 @@ json 'all(a["status"] == "running" and a["pid"] > 0 and a["restarts"] == 0 for a
 json 'j["keys"]["zeta.note"] == "hello"'
 # A value over 1 KiB, after a short key in key order: named, not held.
 json 'j["keys_truncated"] == ["zeta.long"] and j["keys"]["aaa.short"] == 1'
-json '[(a["tool_calls"], a["tokens_in"], a["tokens_out"], a["last_tool"]) for a in j["agents"] if a["name"] == "zeta"] == [(1, 1000, 234, "grep")]'
+json '[(a["tool_calls"], a["tokens_in"], a["tokens_out"], a["last_tool"]) for a in j["agents"] if a["name"] == "zeta"] == [(2, 1000, 234, "Bash")]'
+json '[(a["cost_usd"], a["cache_read"], a["cache_write"]) for a in j["agents"] if a["name"] == "zeta"] == [(0.25, 0, 0)]'
+json 'j["usage"] == {"tokens_in": 1000, "tokens_out": 234, "cache_read": 0, "cache_write": 0, "cost_usd": 0.25}'
+json '[(a["running_tool"], a["running_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [("Bash", 2)]'
+json 'all(a["running_ms"] >= 0 and a["running_since_ms"] + a["running_ms"] == j["now_ms"] for a in j["agents"] if a["name"] == "zeta")'
+json 'all((a["running_tool"], a["running_calls"], a["running_ms"], a["cost_usd"]) == (None, 0, None, 0) for a in j["agents"] if a["name"] != "zeta")'
 json '[a["last_key"] for a in j["agents"] if a["name"] == "zeta"] == ["zeta.note"]'
 json 'j["agent_counts"] == {"total": 3, "running": 3, "done": 0, "failed": 0, "restarting": 0}'
 for a in zeta alpha mid; do
 	pid=$(sql "SELECT pid FROM agents WHERE name = '$a'")
 	json "[x['pid'] for x in j['agents'] if x['name'] == '$a'] == [$pid]"
 done
+
+# zeta ends Bash: grep, started before it and still running, shows; then
+# grep ends: none runs, LAST still says Bash.
+touch "$T/go.1"
+grep_runs() { row 'grep [0-9]+s +Bash'; }
+wait_until 10 grep_runs
+row 'Bash [0-9]' && fail "Bash still running: $(screen)"
+run "$TOP" --json --dir "$T"
+json '[(a["running_tool"], a["running_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [("grep", 1)]'
+touch "$T/go.2"
+none_runs() { row 'Bash *$'; }
+wait_until 10 none_runs
+run "$TOP" --json --dir "$T"
+json '[(a["running_tool"], a["running_calls"], a["running_ms"], a["tool_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [(None, 0, None, 2)]'
+json 'j["usage"]["cost_usd"] == 0.25'
+tmux send-keys -t "$SESSION" q
+wait_until 5 shows "TOP-EXITED 0"
 
 # The supervisor dies: its last values stay, said to be stale.
 kill -9 "$SUP"

@@ -460,6 +460,122 @@ static void test_other_major_refused(void **state)
 	shm_writer_close(w, 1);
 }
 
+/* Version 1.1's fields: the agent's cache tokens, cost and running tool
+ * call, and the execution's totals in the header, writer to reader. */
+static void test_usage_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_reader *r = reader(fx);
+	struct shm_usage u = {.tokens_in = 1200,
+			      .tokens_out = 300,
+			      .cache_read = 45000,
+			      .cache_write = 7000,
+			      .cost_micro_usd = 431200};
+	struct shm_agent a = {.id = 5,
+			      .tokens_in = 1200,
+			      .tokens_out = 300,
+			      .cache_read = 45000,
+			      .cache_write = 7000,
+			      .cost_micro_usd = 431200,
+			      .running_since_ms = 1700000000123,
+			      .running_calls = 2},
+			 b;
+	struct shm_header_snap h;
+	uint64_t generation;
+
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, SHM_MINOR);
+	assert_int_equal(h.cost_micro_usd, 0);
+	generation = h.generation;
+	shm_set_usage(w, &u);
+	shm_read_header(r, &h);
+	assert_true(h.generation > generation);
+	assert_int_equal(h.tokens_in, 1200);
+	assert_int_equal(h.tokens_out, 300);
+	assert_int_equal(h.cache_read, 45000);
+	assert_int_equal(h.cache_write, 7000);
+	assert_int_equal(h.cost_micro_usd, 431200);
+
+	snprintf(a.name, sizeof(a.name), "coder");
+	snprintf(a.running_tool, sizeof(a.running_tool), "Bash");
+	assert_int_equal(shm_agent_put(w, 1, &a), 0);
+	assert_int_equal(shm_read_agent(r, 1, &b), 1);
+	assert_string_equal(b.name, "coder");
+	assert_int_equal(b.tokens_in, 1200);
+	assert_int_equal(b.tokens_out, 300);
+	assert_int_equal(b.cache_read, 45000);
+	assert_int_equal(b.cache_write, 7000);
+	assert_int_equal(b.cost_micro_usd, 431200);
+	assert_int_equal(b.running_since_ms, 1700000000123);
+	assert_int_equal(b.running_calls, 2);
+	assert_string_equal(b.running_tool, "Bash");
+	/* The call ended: nothing runs. */
+	a.running_calls = 0;
+	a.running_since_ms = 0;
+	a.running_tool[0] = '\0';
+	assert_int_equal(shm_agent_put(w, 1, &a), 0);
+	assert_int_equal(shm_read_agent(r, 1, &b), 1);
+	assert_int_equal(b.running_calls, 0);
+	assert_string_equal(b.running_tool, "");
+	assert_int_equal(b.cost_micro_usd, 431200);
+	shm_reader_close(r);
+	shm_writer_close(w, 1);
+}
+
+/* A segment of minor 0 has no 1.1 fields: whatever its bytes hold past
+ * the 1.0 header and slots, a reader gives 0 for them, and the rest as
+ * written. */
+static void test_older_minor_read(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_usage u = {.tokens_in = 1, .cost_micro_usd = 99};
+	struct shm_agent a = {.id = 3,
+			      .tokens_in = 10,
+			      .tokens_out = 20,
+			      .cache_read = 30,
+			      .cost_micro_usd = 40,
+			      .running_calls = 1},
+			 b;
+	struct shm_header_snap h;
+	struct shm_reader *r;
+	unsigned char *p;
+	size_t size;
+
+	snprintf(a.name, sizeof(a.name), "old");
+	snprintf(a.last_tool, sizeof(a.last_tool), "grep");
+	snprintf(a.running_tool, sizeof(a.running_tool), "Bash");
+	shm_set_execution(w, 4, "past", "running");
+	shm_set_usage(w, &u);
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	p = map_rw(fx, &size);
+	set16(p, OFF_MINOR, 0);
+	r = reader(fx);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 0);
+	assert_string_equal(h.execution, "past");
+	assert_int_equal(h.tokens_in, 0);
+	assert_int_equal(h.cost_micro_usd, 0);
+	memset(&b, 0x55, sizeof(b));
+	assert_int_equal(shm_read_agent(r, 0, &b), 1);
+	assert_string_equal(b.name, "old");
+	assert_string_equal(b.last_tool, "grep");
+	assert_int_equal(b.tokens_in, 10);
+	assert_int_equal(b.tokens_out, 20);
+	assert_int_equal(b.cache_read, 0);
+	assert_int_equal(b.cost_micro_usd, 0);
+	assert_int_equal(b.running_calls, 0);
+	assert_string_equal(b.running_tool, "");
+	shm_reader_close(r);
+	munmap(p, size);
+	shm_writer_close(w, 1);
+}
+
 /* A newer minor version may grow the header and the slots: a reader of
  * this version follows the sizes and offsets the header gives. */
 static void test_newer_minor_read(void **state)
@@ -655,6 +771,11 @@ static void stress_agent(uint64_t n, struct shm_agent *a)
 	a->tokens_out = (int64_t)~n;
 	snprintf(a->name, sizeof(a->name), "agent-%" PRIu64, n);
 	snprintf(a->last_key, sizeof(a->last_key), "%0120" PRIu64, n);
+	/* The 1.1 fields, the last of the slot: the cost too. */
+	a->cost_micro_usd = (int64_t)(n * 7);
+	a->running_calls = (int32_t)(n % 5);
+	snprintf(a->running_tool, sizeof(a->running_tool), "tool-%" PRIu64,
+		 ~n);
 }
 
 static int agent_whole(const struct shm_agent *a)
@@ -807,6 +928,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_other_major_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_older_minor_read, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_newer_minor_read, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_alive, setup,
