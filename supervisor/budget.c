@@ -111,7 +111,8 @@ int budget_usage(struct agent *a, const struct usage *u, int total)
 	run->cost += d.cost;
 	a->session.cost += d.cost;
 	r->p.cost += d.cost;
-	sup_mirror_agent_tokens(r->mirror, a->index, d.in, d.out);
+	sup_mirror_agent_usage(r->mirror, a->index, d.in, d.out, d.cache_read,
+			       d.cache_write, d.cost);
 	check(a);
 	return 0;
 }

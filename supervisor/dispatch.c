@@ -94,7 +94,7 @@ static int tool_start(struct sup_stream *s, struct agent *a,
 	id = wal_tool_start_ref(r->w, a->id, m->tool, m->json, m->ref, parent);
 	if (id < 0 || call_add(&a->calls, m->call, id) < 0)
 		return -1;
-	sup_mirror_agent_tool(r->mirror, a->index, m->tool);
+	sup_mirror_agent_tool_call(r->mirror, a->index, m->call, m->tool);
 	return 0;
 }
 

@@ -414,6 +414,10 @@ static int run_begin(struct run *r)
 	if (wf->shm_enabled)
 		r->mirror = sup_mirror_open(r->state_dir, wf);
 	sup_mirror_execution(r->mirror, r->p.exec_id, wf->name, "running");
+	/* A resumed execution's totals go on from what it had used. */
+	sup_mirror_usage(r->mirror, r->p.before.in, r->p.before.out,
+			 r->p.before.cache_read, r->p.before.cache_write,
+			 r->p.before.cost);
 	shared_environment(r);
 	r->log_dir = xasprintf("%s/logs/agents/%" PRId64, r->state_dir,
 			       r->p.exec_id);

@@ -209,6 +209,13 @@ static int cost_row(const struct wal_row *row, void *arg)
 	const char *v = wal_row_value(row, "cost_usd");
 
 	r->p.cost = v ? strtod(v, NULL) : 0;
+	r->p.before = (struct usage){
+		.in = col_int(row, "tokens_in"),
+		.out = col_int(row, "tokens_out"),
+		.cache_read = col_int(row, "cache_read_tokens"),
+		.cache_write = col_int(row, "cache_write_tokens"),
+		.cost = r->p.cost,
+	};
 	return 0;
 }
 

@@ -183,6 +183,7 @@ struct progress {
 	char *failure; /* why the execution failed, when not a phase */
 	int over_budget; /* the execution's budget was crossed */
 	double cost;   /* the execution's, in USD */
+	struct usage before; /* what a resumed execution had used */
 };
 
 struct run {
