@@ -9,6 +9,9 @@
 
 TOP="$top_builddir/tools/smithers-top"
 command -v tmux >/dev/null || fail "tmux is missing (Debian package tmux)"
+# A tmux server of this test's own: another test's server ending (its last
+# session killed) must not take this one's session with it.
+tmux() { command tmux -S "$T/tmux.sock" "$@"; }
 SESSION="smithers-top-test-$$"
 trap 'tmux kill-session -t "$SESSION" 2>/dev/null; rm -f "/dev/shm$(cat "$T/.smithers/shm.name" 2>/dev/null)"; cleanup' EXIT
 
