@@ -693,8 +693,11 @@ int main(int argc, char **argv)
 		return 127;
 	if (args.claude)
 		claude_start(&wk);
-	if (start_agent(&wk, args.command, &out_fd) < 0)
+	if (start_agent(&wk, args.command, &out_fd) < 0) {
+		wrk_claude_free(wk.claude);
+		wrk_decoder_free(wk.down);
 		return 127;
+	}
 	if (wk.claude &&
 	    wrk_claude_hello(wk.claude, (int64_t)wk.agent, &wk.up) < 0)
 		complain("cannot say hello: %s", strerror(errno));
