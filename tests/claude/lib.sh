@@ -48,6 +48,13 @@ if ! CLAUDE=$(claude_cli) || [ ! -x "$CLAUDE" ]; then
 		"SMITHERS_CLAUDE to a claude binary)" >&2
 	exit 77
 fi
+# A CLI that cannot run here (a placeholder left by an install whose
+# post-install step failed) is no CLI either.
+if ! "$CLAUDE" --version 2>/dev/null | grep -q "Claude Code"; then
+	echo "SKIP: $CLAUDE does not run here (claude --version:" \
+		"$("$CLAUDE" --version 2>&1 | head -n 1))" >&2
+	exit 77
+fi
 export CLAUDE
 
 FAKEAPI="$top_srcdir/tests/claude/fakeapi.py"
