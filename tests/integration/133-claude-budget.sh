@@ -11,16 +11,26 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/claude/lib.sh"
 
+# The second spender waits (a Bash call) until the slow agent's request
+# is at the server, so that the budget is crossed in the middle of its turn.
 cat >"$T/script.json" <<'JSON'
 [
- {"name": "spend", "match": "MARK-SPEND", "replies": [
+ {"name": "spend", "match": "MARK-SPEND1", "replies": [
   {"text": "That was expensive.",
    "usage": {"input_tokens": 100000, "output_tokens": 10},
    "times": "forever"}]},
+ {"name": "spend2", "match": "MARK-SPEND2", "replies": [
+  {"tool_uses": [{"id": "toolu_wait", "name": "Bash", "input": {
+     "command": "until grep -q MARK-SLOW REQUESTS; do sleep 0.1; done",
+     "description": "Wait"}}],
+   "usage": {"input_tokens": 10, "output_tokens": 10}},
+  {"text": "That was expensive.",
+   "usage": {"input_tokens": 100000, "output_tokens": 10}}]},
  {"name": "slow", "match": "MARK-SLOW", "replies": [
   {"text": "This answer takes its time.", "delay": 60}]}
 ]
 JSON
+sed -i "s|REQUESTS|$T/fakeapi/requests.jsonl|" "$T/script.json"
 fakeapi_start "$T/script.json"
 
 budget_row() {
@@ -55,7 +65,7 @@ on_failure = continue
 phase = p
 kind = claude
 claude_command = $CLAUDE
-prompt = MARK-SPEND
+prompt = MARK-SPEND1
 max_cost_usd = 0.10
 restart = always
 max_restarts = 3
@@ -88,7 +98,8 @@ prompt = MARK-SLOW
 phase = p
 kind = claude
 claude_command = $CLAUDE
-prompt = MARK-SPEND
+prompt = MARK-SPEND2
+allowed_tools = Bash
 INI
 started=$(date +%s)
 start_run "$T/flow.ini"
@@ -96,9 +107,9 @@ wait_run
 expect_rc 1
 took=$(($(date +%s) - started))
 [ "$took" -lt 40 ] || fail "the slow agent was not stopped: ${took}s"
-sql_is "SELECT name, status, error FROM agents ORDER BY name" \
-"slow|failed|budget exceeded: \$0.4002 of \$0.30 (the execution's)
-spender|failed|budget exceeded: \$0.4002 of \$0.30 (the execution's)"
+sql_is "SELECT name, status, error LIKE 'budget exceeded: \$0.40__ of \$0.30 (the execution''s)' FROM agents ORDER BY name" \
+"slow|failed|1
+spender|failed|1"
 budget_row execution 0.3
 # SIGINT, not the stop signal: the CLI ended its turn and said so.
 log=$(sql "SELECT log_path FROM agents WHERE name = 'slow'")
