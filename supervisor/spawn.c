@@ -87,10 +87,10 @@ void shared_environment(struct run *r)
 
 /*
  * The agent's environment: the run's shared entries (borrowed from
- * r->env_base: the first *SHARED) followed by its own (owned; free them
- * with free_agent_env()).
+ * r->env_base, the first r->nenv_base) followed by its own (owned; free
+ * them with free_agent_env()).
  */
-static char **agent_env(struct agent *a, size_t *shared)
+static char **agent_env(struct agent *a)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
@@ -102,18 +102,6 @@ static char **agent_env(struct agent *a, size_t *shared)
 		abort();
 	}
 	memcpy(env, r->env_base, n * sizeof(*env));
-	/* A claude agent's worker speaks on the pipes itself: the CLI's
-	 * `smithers emit` (a Bash tool call) goes through the socket. */
-	if (sp->kind == SUP_KIND_CLAUDE) {
-		size_t kept = 0;
-
-		for (size_t i = 0; i < n; i++)
-			if (strncmp(env[i], "SMITHERS_FD=", 12) &&
-			    strncmp(env[i], "SMITHERS_ACK_FD=", 16))
-				env[kept++] = env[i];
-		n = kept;
-	}
-	*shared = n;
 	env[n++] = xasprintf("SMITHERS_TOKEN=%s", a->token);
 	env[n++] = xasprintf("SMITHERS_AGENT_ID=%" PRId64, a->id);
 	env[n++] = xasprintf("SMITHERS_AGENT=%s", sp->name);
@@ -132,11 +120,11 @@ static char **agent_env(struct agent *a, size_t *shared)
 	return env;
 }
 
-static void free_agent_env(char **env, size_t shared)
+static void free_agent_env(struct run *r, char **env)
 {
 	if (!env)
 		return;
-	for (char **p = env + shared; *p; p++)
+	for (char **p = env + r->nenv_base; *p; p++)
 		free(*p);
 	free(env);
 }
@@ -371,7 +359,6 @@ int spawn(struct agent *a, const char **what)
 	struct run *r = a->run;
 	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
 	char **env = NULL, **argv = NULL, *log_path;
-	size_t shared = 0;
 	pid_t pid;
 	int err = EIO;
 
@@ -390,7 +377,7 @@ int spawn(struct agent *a, const char **what)
 		*what = "make the pipes";
 		goto fail;
 	}
-	env = agent_env(a, &shared);
+	env = agent_env(a);
 	argv = worker_argv(a, log_path);
 	pid = fork();
 	if (pid < 0) {
@@ -420,7 +407,7 @@ int spawn(struct agent *a, const char **what)
 	}
 	event_add(a->ctl.ev, NULL);
 	wrk_ctl_argv_free(argv);
-	free_agent_env(env, shared);
+	free_agent_env(r, env);
 	free(log_path);
 	return 0;
 fail:
@@ -433,7 +420,7 @@ fail:
 			close(ctl[i]);
 	}
 	wrk_ctl_argv_free(argv);
-	free_agent_env(env, shared);
+	free_agent_env(r, env);
 	free(log_path);
 	errno = err;
 	return -1;
