@@ -399,6 +399,24 @@ static char *why_ended(const struct agent *a, int code, int sig)
 	return NULL;
 }
 
+/*
+ * A claude agent's worker numbers the CLI's calls afresh at each run, so
+ * they end with the run: one still open (the worker died before it could
+ * say so) fails as interrupted, and none is remembered as a parent.
+ */
+static void end_calls(struct agent *a)
+{
+	struct run *r = a->run;
+
+	for (size_t i = 0; i < a->calls.n && can_record(a); i++)
+		if (wal_tool_complete(r->w, a->calls.v[i].id, NULL, 0, NULL,
+				      "failed", "interrupted") < 0)
+			sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
+				wal_errmsg(r->w));
+	a->calls.n = 0;
+	a->parents.n = 0;
+}
+
 /* The worker of A ended with STATUS: decide what comes next. */
 static void agent_exited(struct agent *a, int status)
 {
@@ -443,6 +461,8 @@ static void agent_exited(struct agent *a, int status)
 	/* Without a transaction the rows cannot be updated (the error is in
 	 * the log), but the agent ended all the same. */
 	batch(r);
+	if (sp->kind == SUP_KIND_CLAUDE)
+		end_calls(a);
 	/* Neither a protocol error nor a budget is cured by a restart. */
 	ev = agent_verdict(sp, a->attempt, ok, r->p.stopping != 0,
 			   a->end.proto_error || a->end.over_budget);
