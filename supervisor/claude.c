@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
@@ -23,16 +22,9 @@
 int claude_session_id(char out[SUP_SESSION_LEN + 1])
 {
 	unsigned char b[16];
-	ssize_t n;
 
-	do
-		n = getrandom(b, sizeof(b), 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(b)) {
-		if (n >= 0)
-			errno = EIO;
+	if (sup_random(b, sizeof(b)) < 0)
 		return -1;
-	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	snprintf(out, SUP_SESSION_LEN + 1,

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -140,16 +139,9 @@ static int place_fd(int fd, int target)
 int sup_token(char out[33])
 {
 	unsigned char raw[16];
-	ssize_t n;
 
-	do
-		n = getrandom(raw, sizeof(raw), 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(raw)) {
-		if (n >= 0)
-			errno = EIO;
+	if (sup_random(raw, sizeof(raw)) < 0)
 		return -1;
-	}
 	for (size_t i = 0; i < sizeof(raw); i++)
 		sprintf(out + 2 * i, "%02x", raw[i]);
 	return 0;

@@ -215,6 +215,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Replace *SLOT by a copy of TEXT (NULL: none). */
 void set_text(char **slot, const char *text);
 struct timeval tv_ms(int64_t ms);
+/* N random bytes from the kernel into BUF: 0, or -1 with errno. */
+int sup_random(void *buf, size_t n);
 
 /* ---- commit.c ------------------------------------------------------------ */
 

@@ -1,13 +1,15 @@
 /*
  * util.c - the supervisor's small helpers: strings that cannot fail (out of
- * memory ends the supervisor, logged) and time values for libevent.
+ * memory ends the supervisor, logged) and time values for libevent, random bytes.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
@@ -38,4 +40,19 @@ struct timeval tv_ms(int64_t ms)
 			     (suseconds_t)(ms % 1000) * 1000};
 
 	return tv;
+}
+
+int sup_random(void *buf, size_t n)
+{
+	ssize_t got;
+
+	do
+		got = getrandom(buf, n, 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)n) {
+		if (got >= 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
 }
