@@ -1,6 +1,7 @@
 /*
  * util.c - the supervisor's small helpers: strings that cannot fail (out of
- * memory ends the supervisor, logged) and time values for libevent, random bytes.
+ * memory ends the supervisor, logged), time values for libevent, random
+ * bytes.
  */
 #include "config.h"
 
