@@ -170,6 +170,10 @@ wait_until 10 none_runs
 run "$TOP" --json --dir "$T"
 json '[(a["running_tool"], a["running_calls"], a["running_ms"], a["tool_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [(None, 0, None, 2)]'
 json 'j["usage"]["cost_usd"] == 0.25'
+# A command agent's cost is stored too (the protocol's usage.cost).
+sql_is "SELECT tokens_in, tokens_out, cost_usd FROM agents WHERE name = 'zeta'" \
+	"1000|234|0.25"
+sql_is "SELECT tokens_in, tokens_out, cost_usd FROM executions" "1000|234|0.25"
 tmux send-keys -t "$SESSION" q
 wait_until 5 shows "TOP-EXITED 0"
 
