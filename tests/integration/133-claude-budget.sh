@@ -114,6 +114,8 @@ budget_row execution 0.3
 # SIGINT, not the stop signal: the CLI ended its turn and said so.
 log=$(sql "SELECT log_path FROM agents WHERE name = 'slow'")
 grep -q '"terminal_reason":"aborted_streaming"' "$log" ||
-	fail "the slow CLI was not interrupted: $(tail -c 600 "$log")"
+	fail "the slow CLI was not interrupted: $(tail -c 600 "$log")
+--- the supervisor's log:
+$(tail -n 30 "$T/.sup.err")"
 sql_is "SELECT max_cost_usd, cost_usd >= 0.4 FROM executions" "0.3|1"
 exit 0
