@@ -29,24 +29,33 @@
 #include "common/io.h"
 #include "wal/wal-int.h"
 
-int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1])
+/* The blob id of DATA into OUT, libgit2 being initialised. */
+static int hash_blob(const void *data, size_t len,
+		     char out[WAL_OID_HEXLEN + 1])
 {
 	git_oid oid;
-	int rc;
+
+	if (git_odb_hash(&oid, data ? data : "", len, GIT_OBJECT_BLOB) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	git_oid_tostr(out, WAL_OID_HEXLEN + 1, &oid);
+	return 0;
+}
+
+int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1])
+{
+	int rc, err;
 
 	if (git_libgit2_init() < 0) {
 		errno = EIO;
 		return -1;
 	}
-	rc = git_odb_hash(&oid, data ? data : "", len, GIT_OBJECT_BLOB);
-	if (rc == 0)
-		git_oid_tostr(out, WAL_OID_HEXLEN + 1, &oid);
+	rc = hash_blob(data, len, out);
+	err = errno;
 	git_libgit2_shutdown();
-	if (rc < 0) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
+	errno = err;
+	return rc;
 }
 
 static int fsync_dir(const char *dir)
@@ -145,7 +154,7 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 	if (spill) {
 		if (wal_git_init(w) < 0)
 			return -1;
-		if (wal_blob_hash(output, len, hex) < 0)
+		if (hash_blob(output, len, hex) < 0)
 			return wal_fail(w, EIO, "cannot hash tool output");
 		if (store_object(w, output, len, hex, rel) < 0)
 			return -1;
@@ -156,13 +165,11 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 		}
 	}
 	wal_now(now);
-	sqlite3_stmt *st = wal_prepare(
+	sqlite3_stmt *st = wal_cached(
 		w, "UPDATE tool_calls SET status = ?2, output_inline = ?3,"
 		   " output_path = ?4, output_hash = ?5, output_size = ?6,"
 		   " summary = ?7, error = ?8, ended_at = ?9,"
-		   " duration_ms = CAST(round((julianday(?9) -"
-		   "  julianday(started_at)) * 86400000) AS INTEGER)"
-		   " WHERE id = ?1");
+		   " duration_ms = " WAL_DURATION_MS("?9") " WHERE id = ?1");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -178,10 +185,10 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 	wal_bind_text(st, 7, summary);
 	wal_bind_text(st, 8, error);
 	sqlite3_bind_text(st, 9, now, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return wal_sqlfail(w, (int)r, "cannot record tool output");
+	r = wal_step_done(w, st, "cannot record tool output");
+	sqlite3_clear_bindings(st); /* nothing borrowed stays bound */
+	if (r < 0)
+		return -1;
 	return wal_need_row(w, sqlite3_changes64(w->db), "tool call", id);
 }
 

@@ -259,6 +259,11 @@ static sqlite3_stmt *run_stmt(struct wal *w, const char *sql)
 	return st;
 }
 
+sqlite3_stmt *wal_cached(struct wal *w, const char *sql)
+{
+	return run_stmt(w, sql);
+}
+
 int64_t wal_vrun(struct wal *w, const char *what, const char *sql,
 		 const char *fmt, va_list ap)
 {

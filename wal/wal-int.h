@@ -85,6 +85,11 @@ int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what);
 /* Prepare SQL for a one-off read or write (caller finalizes); NULL on error. */
 sqlite3_stmt *wal_prepare(struct wal *w, const char *sql);
 
+/* The statement of SQL (a literal), prepared on first use and kept with
+ * the handle, as wal_run() keeps its own: borrowed, reset, no bindings.
+ * For the hot paths that bind what wal_run() cannot. NULL on error. */
+sqlite3_stmt *wal_cached(struct wal *w, const char *sql);
+
 /* Run SQL, a read of one integer: the first column of its first row into
  * *OUT (unchanged when there is no row). Returns 0 or -1. */
 int wal_read_int(struct wal *w, const char *sql, int64_t *out);
