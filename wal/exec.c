@@ -503,7 +503,8 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
  * execution of agent AGENT: the insert checks it in the same statement
  * (a primary-key lookup) and inserts nothing when it does not. */
 static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
-			  const char *input, const char *ref, int64_t parent)
+			  const char *input, const char *ref, int64_t parent,
+			  int count)
 {
 	char now[WAL_TIME_LEN];
 	int64_t id, n;
@@ -535,6 +536,8 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 				" agent %" PRId64,
 				parent, agent_id);
 	id = sqlite3_last_insert_rowid(w->db);
+	if (!count)
+		return id;
 	if (wal_need_row(w,
 			 wal_run(w, "cannot count tool call",
 				 "UPDATE agents SET tool_call_count ="
@@ -554,7 +557,8 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
 		       const char *input_json)
 {
-	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, NULL, 0));
+	return WAL_OP(w,
+		      tool_start(w, agent_id, tool, input_json, NULL, 0, 1));
 }
 
 int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
@@ -562,7 +566,15 @@ int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
 			   int64_t parent_id)
 {
 	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, ref,
-				    parent_id));
+				    parent_id, 1));
+}
+
+int64_t wal_tool_record(struct wal *w, int64_t agent_id, const char *tool,
+			const char *input_json, const char *ref,
+			int64_t parent_id)
+{
+	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, ref,
+				    parent_id, 0));
 }
 
 int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,

@@ -1089,10 +1089,10 @@ static void test_usage_cost(void **state)
 	struct tu_fx *fx = *state;
 	struct wal_agent_spec sa = {.name = "a", .kind = "claude"},
 			      sb = {.name = "b"};
-	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125};
-	struct wal_usage u2 = {50, 5, 1000, 0, 0.5};
-	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125};
-	struct wal_usage nan_cost = {1, 1, 1, 1, NAN};
+	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125, 0};
+	struct wal_usage u2 = {50, 5, 1000, 0, 0.5, 0};
+	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125, 0};
+	struct wal_usage nan_cost = {1, 1, 1, 1, NAN, 0};
 	char *v;
 	int64_t e, a, b;
 
