@@ -54,6 +54,7 @@ struct wal {
 	dev_t file_dev;		/* the database file opened, for */
 	ino_t file_ino;		/* wal_check_file() */
 	int64_t execution_id; /* attribution of agent-less transitions */
+	struct wal_objects *objects; /* object.c: known and pending objects */
 	sqlite3_stmt *st[ST_COUNT];
 	/* wal_run()'s statements, prepared once: by the address of their
 	 * SQL text (a literal), checked against the text itself. */
@@ -190,6 +191,18 @@ int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 			 const char *trigger, int64_t agent_id);
 int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 			    int64_t agent_id);
+
+/* The tool outputs written (or found) since the last sync: make them and
+ * their directories durable - before every COMMIT that may name them.
+ * 0, or -1 recorded (the transaction must not commit). */
+int wal_objects_sync(struct wal *w);
+/* The transaction rolled back: its objects are not synced, and no object
+ * is taken as there any more. */
+void wal_objects_drop(struct wal *w);
+/* Files of logs/objects may be gone (gc): take none as there. */
+void wal_objects_forget(struct wal *w);
+/* At close: what is pending is dropped. */
+void wal_objects_free(struct wal *w);
 
 /* libgit2 is initialised once per handle that needs it. */
 int wal_git_init(struct wal *w);

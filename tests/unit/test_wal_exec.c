@@ -826,6 +826,70 @@ static void test_tool_spill(void **state)
 	free(objs);
 }
 
+/* The store remembers which objects are there, so as not to stat them
+ * again: a rolled back batch, and a gc, make it forget. Else a row would
+ * name a file that is gone (or was never synced). */
+static void test_tool_spill_forgotten(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_gc_options all = {.keep = 0,
+				     .older_than_s = WAL_GC_NO_RULE};
+	struct wal_gc_result res;
+	char *objs = objects_dir(fx->dir);
+	size_t len = 3 * WAL_INLINE_MAX, i;
+	char *big = malloc(len);
+	struct tool_fx t;
+	int64_t id;
+
+	assert_non_null(big);
+	for (i = 0; i < len; i++)
+		big[i] = "spilled, then gone\n"[i % 19];
+	start_agent(fx->w, &t);
+
+	/* Written in a batch that rolls back: an orphan, which goes. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	id = wal_tool_start(fx->w, t.a, "cat", NULL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id, big, len, NULL, NULL, NULL), 0);
+	assert_int_equal(tu_count_files(objs), 1);
+	assert_int_equal(wal_batch_rollback(fx->w), 0);
+	tu_rmrf(objs);
+
+	/* The next batch writes it again, and the commit names it. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	id = wal_tool_start(fx->w, t.a, "cat", NULL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id, big, len, NULL, NULL, NULL), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	check_spilled(fx, id, big, len);
+
+	/* The same output twice in one batch: one file. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	for (i = 0; i < 2; i++) {
+		id = wal_tool_start(fx->w, t.a, "cat", NULL);
+		assert_int_equal(wal_tool_complete(fx->w, id, big, len, NULL,
+						   NULL, NULL),
+				 0);
+	}
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	check_spilled(fx, id, big, len);
+	assert_int_equal(tu_count_files(objs), 1);
+
+	/* gc deletes it with its execution; when the output comes back, so
+	 * does its file. */
+	assert_int_equal(wal_execution_complete(fx->w, t.e, NULL), 0);
+	assert_int_equal(wal_gc(fx->w, &all, &res), 0);
+	assert_int_equal(res.objects, 1);
+	assert_int_equal(tu_count_files(objs), 0);
+	start_agent(fx->w, &t);
+	id = wal_tool_start(fx->w, t.a, "cat", NULL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id, big, len, NULL, NULL, NULL), 0);
+	check_spilled(fx, id, big, len);
+	free(big);
+	free(objs);
+}
+
 static void test_blob_hash(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1235,6 +1299,7 @@ int main(void)
 		T(test_counters_in_batch),
 		T(test_tool_inline),
 		T(test_tool_spill),
+		T(test_tool_spill_forgotten),
 		T(test_blob_hash),
 		T(test_artifact_outside_repo),
 		T(test_artifact_in_repo),
