@@ -514,14 +514,23 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 	if (parent < 0)
 		return wal_fail(w, EINVAL, "no tool call %" PRId64, parent);
 	wal_now(now);
-	n = wal_run(w, "cannot record tool call",
-		    "INSERT INTO tool_calls(agent_id, execution_id, tool_name,"
-		    " input, started_at, external_id, parent_id) SELECT ?1,"
-		    " e.id, ?2, ?3, ?4, ?5, ?6 FROM (SELECT (SELECT"
-		    " execution_id FROM agents WHERE id = ?1) AS id) AS e"
-		    " WHERE ?6 IS NULL OR EXISTS (SELECT 1 FROM tool_calls"
-		    " AS p WHERE p.id = ?6 AND p.execution_id = e.id)",
-		    "Itttti", agent_id, tool, input, now, ref, parent);
+	if (parent == 0) /* most calls: the plain insert is the cheaper */
+		n = wal_run(w, "cannot record tool call",
+			    "INSERT INTO tool_calls(agent_id, execution_id,"
+			    " tool_name, input, started_at, external_id)"
+			    " VALUES (?1, (SELECT execution_id FROM agents"
+			    " WHERE id = ?1), ?2, ?3, ?4, ?5)",
+			    "Itttt", agent_id, tool, input, now, ref);
+	else
+		n = wal_run(w, "cannot record tool call",
+			    "INSERT INTO tool_calls(agent_id, execution_id,"
+			    " tool_name, input, started_at, external_id,"
+			    " parent_id) SELECT ?1, e.id, ?2, ?3, ?4, ?5, ?6"
+			    " FROM (SELECT (SELECT execution_id FROM agents"
+			    " WHERE id = ?1) AS id) AS e WHERE EXISTS (SELECT"
+			    " 1 FROM tool_calls AS p WHERE p.id = ?6 AND"
+			    " p.execution_id = e.id)",
+			    "Itttti", agent_id, tool, input, now, ref, parent);
 	if (n < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
