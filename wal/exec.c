@@ -582,8 +582,9 @@ int64_t wal_tool_record(struct wal *w, int64_t agent_id, const char *tool,
 			const char *input_json, const char *ref,
 			int64_t parent_id)
 {
-	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, ref,
-				    parent_id, 0));
+	/* One statement: the insert. */
+	return WAL_OP1(w, tool_start(w, agent_id, tool, input_json, ref,
+				     parent_id, 0));
 }
 
 int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,

@@ -427,7 +427,8 @@ int wal_tool_complete(struct wal *w, int64_t id, const void *output, size_t len,
 	if (len > INT_MAX)
 		return wal_fail(w, EINVAL, "tool output too large (%zu bytes)",
 				len);
-	return wal_status(WAL_OP(
+	/* One statement: the update (the object is a file). */
+	return wal_status(WAL_OP1(
 		w, tool_complete(w, id, output, len, summary, status, error)));
 }
 

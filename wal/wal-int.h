@@ -139,6 +139,15 @@ static inline int wal_status(int64_t r)
 int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
 		     int64_t id);
 
+/*
+ * An operation that changes the database with ONE statement needs no
+ * savepoint in a batch: a statement that fails undoes itself. These two
+ * stand for wal_op_begin() and wal_op_end() there (outside a batch, they
+ * are the same).
+ */
+int wal_op1_begin(struct wal *w);
+int wal_op1_end(struct wal *w, int ok);
+
 /* Evaluate BODY (an int64_t, < 0 on failure) as one operation. */
 #define WAL_OP(w, body)                                                        \
 	({                                                                     \
@@ -146,6 +155,18 @@ int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
 		if (wal_op_begin(w) == 0) {                                    \
 			op_r_ = (body);                                        \
 			if (wal_op_end(w, op_r_ >= 0) < 0)                     \
+				op_r_ = -1;                                    \
+		}                                                              \
+		op_r_;                                                         \
+	})
+
+/* WAL_OP() for a BODY that writes with one statement (wal_op1_begin()). */
+#define WAL_OP1(w, body)                                                       \
+	({                                                                     \
+		int64_t op_r_ = -1;                                            \
+		if (wal_op1_begin(w) == 0) {                                   \
+			op_r_ = (body);                                        \
+			if (wal_op1_end(w, op_r_ >= 0) < 0)                    \
 				op_r_ = -1;                                    \
 		}                                                              \
 		op_r_;                                                         \

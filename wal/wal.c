@@ -140,6 +140,35 @@ int wal_op_end(struct wal *w, int ok)
 	return -1;
 }
 
+int wal_op1_begin(struct wal *w)
+{
+	if (!w->in_batch)
+		return wal_op_begin(w);
+	return wal_writable(w);
+}
+
+int wal_op1_end(struct wal *w, int ok)
+{
+	int err = errno;
+
+	if (!w->in_batch)
+		return wal_op_end(w, ok);
+	if (ok)
+		return 0;
+	if (sqlite3_get_autocommit(w->db)) {
+		/* SQLite rolled everything back (I/O error, full). */
+		char keep[sizeof(w->errmsg)];
+
+		memcpy(keep, w->errmsg, sizeof(keep));
+		wal_objects_drop(w);
+		w->in_batch = 0;
+		snprintf(w->errmsg, sizeof(w->errmsg),
+			 "%s (the whole batch was rolled back)", keep);
+	}
+	errno = err;
+	return -1;
+}
+
 int wal_update_one(struct wal *w, const char *noun, int64_t id, const char *sql,
 		   const char *fmt, ...)
 {

@@ -890,6 +890,54 @@ static void test_tool_spill_forgotten(void **state)
 	free(objs);
 }
 
+/* wal_tool_record() counts nothing: the caller adds the calls with the
+ * usage, in the same batch. In a batch it runs without a savepoint of its
+ * own; one that fails still leaves nothing and its neighbours commit. */
+static void test_tool_record(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_usage two = {.tool_calls = 2, .tokens_in = 5};
+	struct tool_fx t;
+	int64_t id, id2, parent;
+
+	start_agent(fx->w, &t);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	id = wal_tool_record(fx->w, t.a, "Read", "{\"p\":1}", "toolu_1", 0);
+	assert_true(id > 0);
+	assert_int_equal(wal_tool_record(fx->w, t.a, "Read", "{bad", NULL, 0),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(wal_tool_record(fx->w, t.a, "Read", NULL, NULL, 999),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(wal_tool_complete(fx->w, id + 100, "x", 1, NULL,
+					   NULL, NULL),
+			 -1);
+	assert_int_equal(errno, ENOENT);
+	id2 = wal_tool_record(fx->w, t.a, "Glob", NULL, NULL, id);
+	assert_true(id2 > 0);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id2, "ok", 2, NULL, NULL, NULL), 0);
+	assert_true(wal_in_batch(fx->w));
+	assert_int_equal(agent_int(fx->w, t.e, t.a, "tool_call_count"), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, t.a, &two), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM tool_calls"),
+			 2);
+	assert_int_equal(agent_int(fx->w, t.e, t.a, "tool_call_count"), 2);
+	assert_int_equal(exec_int(fx->w, t.e, "total_tool_calls"), 2);
+	assert_int_equal(exec_int(fx->w, t.e, "tokens_in"), 5);
+	parent = tu_query_int(fx->w, "SELECT parent_id FROM tool_calls"
+				     " WHERE id = %lld",
+			      (long long)id2);
+	assert_int_equal(parent, id);
+	/* Outside a batch, each is its own transaction. */
+	assert_true(wal_tool_record(fx->w, t.a, "Bash", NULL, NULL, 0) > 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM tool_calls"),
+			 3);
+}
+
 static void test_blob_hash(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1300,6 +1348,7 @@ int main(void)
 		T(test_tool_inline),
 		T(test_tool_spill),
 		T(test_tool_spill_forgotten),
+		T(test_tool_record),
 		T(test_blob_hash),
 		T(test_artifact_outside_repo),
 		T(test_artifact_in_repo),
