@@ -73,6 +73,7 @@ struct wal_objects {
 	int *fds; /* files to sync */
 	size_t nfds, capfds;
 	unsigned char fans[256]; /* logs/objects/<xx> dirs to sync */
+	int nfans;		 /* how many of them are set */
 	int sync_parents;	 /* logs/objects, logs, .smithers too */
 };
 
@@ -190,6 +191,7 @@ void wal_objects_forget(struct wal *w)
 static int pend(struct wal *w, int fd, const char *fan)
 {
 	struct wal_objects *o = w->objects;
+	unsigned long f;
 
 	if (o->nfds == PENDING_MAX && wal_objects_sync(w) < 0) {
 		close(fd);
@@ -207,7 +209,11 @@ static int pend(struct wal *w, int fd, const char *fan)
 		o->capfds = cap;
 	}
 	o->fds[o->nfds++] = fd;
-	o->fans[strtoul((char[3]){fan[0], fan[1], 0}, NULL, 16)] = 1;
+	f = strtoul((char[3]){fan[0], fan[1], 0}, NULL, 16) & 0xff;
+	if (!o->fans[f]) {
+		o->fans[f] = 1;
+		o->nfans++;
+	}
 	return 0;
 }
 
@@ -217,7 +223,7 @@ int wal_objects_sync(struct wal *w)
 	char dir[PATH_MAX];
 	int rc = 0, err = 0;
 
-	if (!o)
+	if (!o || (!o->nfds && !o->nfans && !o->sync_parents))
 		return 0;
 	for (size_t i = 0; i < o->nfds; i++) {
 		if (fdatasync(o->fds[i]) < 0 && !err)
@@ -225,6 +231,7 @@ int wal_objects_sync(struct wal *w)
 		close(o->fds[i]);
 	}
 	o->nfds = 0;
+	o->nfans = 0;
 	for (int f = 0; f < 256; f++) {
 		if (!o->fans[f])
 			continue;
@@ -259,11 +266,12 @@ void wal_objects_drop(struct wal *w)
 	struct wal_objects *o = w->objects;
 	int err = errno; /* called on failure paths: theirs is kept */
 
-	if (!o || (!o->nfds && !o->sync_parents))
+	if (!o || (!o->nfds && !o->nfans && !o->sync_parents))
 		return;
 	for (size_t i = 0; i < o->nfds; i++)
 		close(o->fds[i]);
 	o->nfds = 0;
+	o->nfans = 0;
 	memset(o->fans, 0, sizeof(o->fans));
 	o->sync_parents = 0;
 	/* Written, never synced: a later commit must not take them as
