@@ -142,8 +142,7 @@ static void put_known(struct wal_objects *o, const git_oid *id)
 	static const git_oid none;
 	size_t i;
 
-	for (i = known_slot(o, id);
-	     memcmp(&o->known[i], &none, sizeof(none));
+	for (i = known_slot(o, id); memcmp(&o->known[i], &none, sizeof(none));
 	     i = (i + 1) & (o->capknown - 1))
 		if (!memcmp(&o->known[i], id, sizeof(*id)))
 			return;
@@ -254,8 +253,9 @@ int wal_objects_sync(struct wal *w)
 	if (err) {
 		/* What was not synced may be lost: not known any more. */
 		wal_objects_forget(w);
-		rc = wal_fail(w, err, "cannot sync the tool outputs under "
-				      "'%s/logs/objects': %s",
+		rc = wal_fail(w, err,
+			      "cannot sync the tool outputs under "
+			      "'%s/logs/objects': %s",
 			      w->dir, strerror(err));
 	}
 	return rc;

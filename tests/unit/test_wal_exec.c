@@ -832,8 +832,7 @@ static void test_tool_spill(void **state)
 static void test_tool_spill_forgotten(void **state)
 {
 	struct tu_fx *fx = *state;
-	struct wal_gc_options all = {.keep = 0,
-				     .older_than_s = WAL_GC_NO_RULE};
+	struct wal_gc_options all = {.keep = 0, .older_than_s = WAL_GC_NO_RULE};
 	struct wal_gc_result res;
 	char *objs = objects_dir(fx->dir);
 	size_t len = 3 * WAL_INLINE_MAX, i;
@@ -910,9 +909,9 @@ static void test_tool_record(void **state)
 	assert_int_equal(wal_tool_record(fx->w, t.a, "Read", NULL, NULL, 999),
 			 -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(wal_tool_complete(fx->w, id + 100, "x", 1, NULL,
-					   NULL, NULL),
-			 -1);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id + 100, "x", 1, NULL, NULL, NULL),
+		-1);
 	assert_int_equal(errno, ENOENT);
 	id2 = wal_tool_record(fx->w, t.a, "Glob", NULL, NULL, id);
 	assert_true(id2 > 0);
@@ -928,8 +927,9 @@ static void test_tool_record(void **state)
 	assert_int_equal(agent_int(fx->w, t.e, t.a, "tool_call_count"), 2);
 	assert_int_equal(exec_int(fx->w, t.e, "total_tool_calls"), 2);
 	assert_int_equal(exec_int(fx->w, t.e, "tokens_in"), 5);
-	parent = tu_query_int(fx->w, "SELECT parent_id FROM tool_calls"
-				     " WHERE id = %lld",
+	parent = tu_query_int(fx->w,
+			      "SELECT parent_id FROM tool_calls"
+			      " WHERE id = %lld",
 			      (long long)id2);
 	assert_int_equal(parent, id);
 	/* Outside a batch, each is its own transaction. */
