@@ -266,16 +266,16 @@ void wal_objects_drop(struct wal *w)
 	struct wal_objects *o = w->objects;
 	int err = errno; /* called on failure paths: theirs is kept */
 
-	if (!o || (!o->nfds && !o->nfans && !o->sync_parents))
+	if (!o || (!o->nfds && !o->nfans))
 		return;
 	for (size_t i = 0; i < o->nfds; i++)
 		close(o->fds[i]);
 	o->nfds = 0;
 	o->nfans = 0;
 	memset(o->fans, 0, sizeof(o->fans));
-	o->sync_parents = 0;
 	/* Written, never synced: a later commit must not take them as
-	 * durable. */
+	 * durable. The directories made stay (sync_parents is kept): the
+	 * next commit syncs their entries, for the files stored in them. */
 	wal_objects_forget(w);
 	errno = err;
 }
