@@ -54,10 +54,11 @@ int tally_add(struct agent *a, const struct usage *d, int64_t tool_calls)
 	struct tally *t = &a->tally;
 	struct wal_usage bad;
 
-	/* The store refuses a cost that is not a number: let it say so now,
-	 * for this message, rather than for the whole turn's sum. */
-	if (d && !isfinite(d->cost)) {
-		bad = (struct wal_usage){.cost_usd = d->cost};
+	/* The store refuses a cost that is not a number, and an agent
+	 * without a row: let it say so now, for this message, rather than
+	 * fail the whole turn's commit. */
+	if ((d && !isfinite(d->cost)) || a->id <= 0) {
+		bad = (struct wal_usage){.cost_usd = d ? d->cost : 0};
 		return wal_agent_add_usage(a->run->w, a->id, &bad);
 	}
 	if (t->row != a->id && flush_one(a->run, a) < 0)
