@@ -86,7 +86,6 @@ int budget_usage(struct agent *a, const struct usage *u, int total)
 	struct run *r = a->run;
 	struct usage *run = &a->session.sum;
 	struct usage d = *u;
-	struct wal_usage wu;
 
 	if (total) {
 		d.in -= run->in;
@@ -95,14 +94,7 @@ int budget_usage(struct agent *a, const struct usage *u, int total)
 		d.cache_write -= run->cache_write;
 		d.cost -= run->cost;
 	}
-	wu = (struct wal_usage){
-		.tokens_in = d.in,
-		.tokens_out = d.out,
-		.cache_read = d.cache_read,
-		.cache_write = d.cache_write,
-		.cost_usd = d.cost,
-	};
-	if (wal_agent_add_usage(r->w, a->id, &wu) < 0)
+	if (tally_add(a, &d, 0) < 0)
 		return -1;
 	run->in += d.in;
 	run->out += d.out;

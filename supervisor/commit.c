@@ -171,7 +171,13 @@ int commit_end(struct run *r)
 		return 0;
 	if (c->sync_ev)
 		event_free(c->sync_ev);
-	if (c->in_batch && wal_batch_commit(r->w) < 0) {
+	/* Rows without their counts are not committed (nor were they acked). */
+	if (c->in_batch && tally_flush(r) < 0) {
+		sup_log(SUP_ERROR, "cannot record the agents' counters: %s",
+			wal_errmsg(r->w));
+		wal_batch_rollback(r->w);
+		rc = -1;
+	} else if (c->in_batch && wal_batch_commit(r->w) < 0) {
 		sup_log(SUP_ERROR, "cannot commit: %s", wal_errmsg(r->w));
 		rc = -1;
 	}
@@ -318,6 +324,22 @@ int commit_turn(struct run *r)
 		return turn_result(c);
 	}
 	c->hellos = 0;
+	/* The counters the turn's messages added go in with them. */
+	if (tally_flush(r) < 0) {
+		if ((errno == ENOSPC || errno == EDQUOT) &&
+		    !(r->p.finished && r->running == 0)) {
+			disk_full(r, wal_errmsg(r->w));
+			return turn_result(c);
+		}
+		sup_log(SUP_ERROR, "cannot record the agents' counters: %s",
+			wal_errmsg(r->w));
+		c->in_batch = 0;
+		wal_batch_rollback(r->w);
+		sup_mirror_discard(r->mirror);
+		c->failed = 1;
+		r->p.exit_status = 1;
+		return turn_result(c);
+	}
 	/* A commit that cannot fail for space, or none yet - but at the very
 	 * end, a last try. */
 	if (wal_reserve(r->w) < 0 && !(r->p.finished && r->running == 0)) {

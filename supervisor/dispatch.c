@@ -91,8 +91,13 @@ static int tool_start(struct sup_stream *s, struct agent *a,
 	}
 	if (m->parent && !(parent = call_find(&a->calls, m->parent)))
 		parent = call_find(&a->parents, m->parent);
-	id = wal_tool_start_ref(r->w, a->id, m->tool, m->json, m->ref, parent);
-	if (id < 0 || call_add(&a->calls, m->call, id) < 0)
+	/* Counted with the turn's tally (tally.c); a tally of another row
+	 * is written first, so that the count below cannot fail. */
+	if (tally_add(a, NULL, 0) < 0)
+		return -1;
+	id = wal_tool_record(r->w, a->id, m->tool, m->json, m->ref, parent);
+	if (id < 0 || tally_add(a, NULL, 1) < 0 ||
+	    call_add(&a->calls, m->call, id) < 0)
 		return -1;
 	sup_mirror_agent_tool_call(r->mirror, a->index, m->call, m->tool);
 	return 0;

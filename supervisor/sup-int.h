@@ -14,6 +14,8 @@
  *               socket token, the control pipe
  *   budget.c    the cost an agent's usage adds up to, and the stop of
  *               the agents a budget covers once it is crossed
+ *   tally.c     an agent's counters (usage, tool calls), summed over the
+ *               turn and written once, before its commit
  *   agent.c     an agent's life: ONE table of state x event -> action
  *   claude.c    the command line of a kind = claude agent
  *   phase.c     phases, Ralph loops and `until`, the end of the execution
@@ -135,6 +137,14 @@ struct usage {
 	double cost;
 };
 
+/* What an agent's messages added to the counters of its row ROW (and its
+ * execution) this turn, not yet written (tally.c). */
+struct tally {
+	int64_t row;
+	struct usage u;
+	int64_t tool_calls;
+};
+
 /* Length of a session id: a UUID, 8-4-4-4-12 hex digits. */
 #define SUP_SESSION_LEN 36
 
@@ -169,6 +179,7 @@ struct agent {
 	struct calls calls;
 	struct calls parents; /* ended calls, kept for their children */
 	struct session session;
+	struct tally tally;
 };
 
 /* Where the execution stands. */
@@ -281,6 +292,16 @@ void free_strv(char **v);
  * check the budgets: 0, or -1 with the store's error.
  */
 int budget_usage(struct agent *a, const struct usage *u, int total);
+
+/* ---- tally.c ------------------------------------------------------------- */
+
+/* Count the usage D (may be NULL) and TOOL_CALLS new tool calls toward
+ * agent A's current row, to be written by tally_flush(): 0, or -1 with the
+ * store's error (a cost that is not a number, refused at once). */
+int tally_add(struct agent *a, const struct usage *d, int64_t tool_calls);
+/* Write every agent's pending counts into the open batch: 0, or -1 with
+ * the store's error (what could not be written stays pending). */
+int tally_flush(struct run *r);
 
 /* ---- claude.c ------------------------------------------------------------ */
 

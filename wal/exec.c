@@ -499,52 +499,39 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 /* ---- tool calls ------------------------------------------------------------
  */
 
-/* Whether tool call PARENT belongs to the execution of agent AGENT: 1, 0
- * (recorded as EINVAL), or -1. A call inside another of an execution gc
- * may drop alone would go with it. */
-static int parent_in_execution(struct wal *w, int64_t agent, int64_t parent)
-{
-	sqlite3_stmt *st = wal_prepare(
-		w, "SELECT 1 FROM tool_calls AS t JOIN agents AS a"
-		   " ON a.execution_id = t.execution_id"
-		   " WHERE t.id = ?1 AND a.id = ?2");
-	int rc;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, parent);
-	sqlite3_bind_int64(st, 2, agent);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		return wal_sqlfail(w, rc, "cannot read tool call");
-	return wal_fail(w, EINVAL,
-			"no tool call %" PRId64 " in the execution of agent"
-			" %" PRId64,
-			parent, agent);
-}
-
+/* A call inside another goes with it, so PARENT must belong to the
+ * execution of agent AGENT: the insert checks it in the same statement
+ * (a primary-key lookup) and inserts nothing when it does not. */
 static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
-			  const char *input, const char *ref, int64_t parent)
+			  const char *input, const char *ref, int64_t parent,
+			  int count)
 {
 	char now[WAL_TIME_LEN];
-	int64_t id;
+	int64_t id, n;
 
 	if (!tool || !*tool)
 		return wal_fail(w, EINVAL, "a tool call needs a tool name");
 	if (parent < 0)
 		return wal_fail(w, EINVAL, "no tool call %" PRId64, parent);
-	if (parent > 0 && parent_in_execution(w, agent_id, parent) < 0)
-		return -1;
 	wal_now(now);
-	if (wal_run(w, "cannot record tool call",
-		    "INSERT INTO tool_calls(agent_id, execution_id, tool_name,"
-		    " input, started_at, external_id, parent_id) VALUES (?1,"
-		    " (SELECT execution_id FROM agents WHERE id = ?1), ?2, ?3,"
-		    " ?4, ?5, ?6)",
-		    "Itttti", agent_id, tool, input, now, ref, parent) < 0) {
+	if (parent == 0) /* most calls: the plain insert is the cheaper */
+		n = wal_run(w, "cannot record tool call",
+			    "INSERT INTO tool_calls(agent_id, execution_id,"
+			    " tool_name, input, started_at, external_id)"
+			    " VALUES (?1, (SELECT execution_id FROM agents"
+			    " WHERE id = ?1), ?2, ?3, ?4, ?5)",
+			    "Itttt", agent_id, tool, input, now, ref);
+	else
+		n = wal_run(w, "cannot record tool call",
+			    "INSERT INTO tool_calls(agent_id, execution_id,"
+			    " tool_name, input, started_at, external_id,"
+			    " parent_id) SELECT ?1, e.id, ?2, ?3, ?4, ?5, ?6"
+			    " FROM (SELECT (SELECT execution_id FROM agents"
+			    " WHERE id = ?1) AS id) AS e WHERE EXISTS (SELECT"
+			    " 1 FROM tool_calls AS p WHERE p.id = ?6 AND"
+			    " p.execution_id = e.id)",
+			    "Itttti", agent_id, tool, input, now, ref, parent);
+	if (n < 0) {
 		if (errno == EINVAL)
 			return wal_fail(w, EINVAL,
 					"cannot record tool call '%s': no "
@@ -552,7 +539,14 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 					tool, agent_id);
 		return -1;
 	}
+	if (n == 0)
+		return wal_fail(w, EINVAL,
+				"no tool call %" PRId64 " in the execution of"
+				" agent %" PRId64,
+				parent, agent_id);
 	id = sqlite3_last_insert_rowid(w->db);
+	if (!count)
+		return id;
 	if (wal_need_row(w,
 			 wal_run(w, "cannot count tool call",
 				 "UPDATE agents SET tool_call_count ="
@@ -572,7 +566,8 @@ static int64_t tool_start(struct wal *w, int64_t agent_id, const char *tool,
 int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
 		       const char *input_json)
 {
-	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, NULL, 0));
+	return WAL_OP(w,
+		      tool_start(w, agent_id, tool, input_json, NULL, 0, 1));
 }
 
 int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
@@ -580,7 +575,16 @@ int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
 			   int64_t parent_id)
 {
 	return WAL_OP(w, tool_start(w, agent_id, tool, input_json, ref,
-				    parent_id));
+				    parent_id, 1));
+}
+
+int64_t wal_tool_record(struct wal *w, int64_t agent_id, const char *tool,
+			const char *input_json, const char *ref,
+			int64_t parent_id)
+{
+	/* One statement: the insert. */
+	return WAL_OP1(w, tool_start(w, agent_id, tool, input_json, ref,
+				     parent_id, 0));
 }
 
 int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,

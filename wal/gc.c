@@ -534,6 +534,7 @@ int wal_gc(struct wal *w, const struct wal_gc_options *o,
 	if (o->keep < 0 && o->older_than_s < 0)
 		return wal_fail(w, EINVAL,
 				"a gc needs a rule: keep or older than");
+	wal_objects_forget(w); /* the files it deletes are not there */
 	g.state_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (g.state_fd < 0)
 		return wal_fail(w, errno, "cannot open '%s': %s", w->dir,

@@ -5,9 +5,16 @@
  * A tool output larger than WAL_INLINE_MAX is written once to
  * .smithers/logs/objects/<2 hex>/<38 hex>, named by its git blob id (equal to
  * `git hash-object`), so identical outputs share one file. The file is
- * written to a temporary name, fsync'd and renamed before the row that names
- * it commits: a committed row never points at a missing or partial object.
+ * written to a temporary name and renamed; it and its directory are synced
+ * once per transaction, by the commit, before the COMMIT that can make a row
+ * naming it durable (wal_objects_sync()): a committed row never points at a
+ * missing or partial object, and a batch of many outputs pays one sync per
+ * file and one per directory, not two per output inside each operation.
  * An object whose row was rolled back is an orphan for `smithers db gc`.
+ *
+ * The ids of the objects known to be there (durable, or to be synced by
+ * this transaction's commit) are kept in memory, so that an output seen
+ * before costs no stat(). A rollback or a gc forgets them all.
  *
  * Artifacts store the file's blob id and the HEAD commit of the repository
  * holding it (libgit2), never the content.
@@ -29,25 +36,50 @@
 #include "common/io.h"
 #include "wal/wal-int.h"
 
+/* The blob id of DATA into OID and, as hex, OUT; libgit2 being
+ * initialised. */
+static int hash_blob(const void *data, size_t len, git_oid *oid,
+		     char out[WAL_OID_HEXLEN + 1])
+{
+	if (git_odb_hash(oid, data ? data : "", len, GIT_OBJECT_BLOB) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	git_oid_tostr(out, WAL_OID_HEXLEN + 1, oid);
+	return 0;
+}
+
 int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1])
 {
 	git_oid oid;
-	int rc;
+	int rc, err;
 
 	if (git_libgit2_init() < 0) {
 		errno = EIO;
 		return -1;
 	}
-	rc = git_odb_hash(&oid, data ? data : "", len, GIT_OBJECT_BLOB);
-	if (rc == 0)
-		git_oid_tostr(out, WAL_OID_HEXLEN + 1, &oid);
+	rc = hash_blob(data, len, &oid, out);
+	err = errno;
 	git_libgit2_shutdown();
-	if (rc < 0) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
+	errno = err;
+	return rc;
 }
+
+/* The objects a handle knows are there, and those its open transaction
+ * wrote (or found) and must sync before it commits. */
+struct wal_objects {
+	git_oid *known; /* open addressing; zero: a free slot */
+	size_t nknown, capknown;
+	int *fds; /* files to sync */
+	size_t nfds, capfds;
+	unsigned char fans[256]; /* logs/objects/<xx> dirs to sync */
+	int nfans;		 /* how many of them are set */
+	int sync_parents;	 /* logs/objects, logs, .smithers too */
+};
+
+/* Files a transaction keeps open for its commit's sync; past this many,
+ * they are synced at once. */
+#define PENDING_MAX 256
 
 static int fsync_dir(const char *dir)
 {
@@ -60,27 +92,236 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+/* Make DIR; a new one is synced (its entry in its parent) with the
+ * objects. */
 static int make_dir(struct wal *w, const char *dir)
 {
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) == 0) {
+		w->objects->sync_parents = 1;
+		return 0;
+	}
+	if (errno != EEXIST)
 		return wal_fail(w, errno, "cannot create '%s': %s", dir,
 				strerror(errno));
 	return 0;
 }
 
-/* Store DATA under its blob id HEX; REL gets its path relative to the
- * state dir. Writes nothing when an object of that id is already there. */
+static struct wal_objects *objects_of(struct wal *w)
+{
+	if (!w->objects)
+		w->objects = calloc(1, sizeof(*w->objects));
+	if (!w->objects)
+		wal_fail(w, ENOMEM, "out of memory");
+	return w->objects;
+}
+
+static size_t known_slot(const struct wal_objects *o, const git_oid *id)
+{
+	size_t h;
+
+	memcpy(&h, id->id, sizeof(h)); /* a hash already */
+	return h & (o->capknown - 1);
+}
+
+static int is_known(const struct wal_objects *o, const git_oid *id)
+{
+	static const git_oid none;
+
+	if (!o->capknown)
+		return 0;
+	for (size_t i = known_slot(o, id);; i = (i + 1) & (o->capknown - 1)) {
+		if (!memcmp(&o->known[i], id, sizeof(*id)))
+			return 1;
+		if (!memcmp(&o->known[i], &none, sizeof(none)))
+			return 0;
+	}
+}
+
+static void put_known(struct wal_objects *o, const git_oid *id)
+{
+	static const git_oid none;
+	size_t i;
+
+	for (i = known_slot(o, id); memcmp(&o->known[i], &none, sizeof(none));
+	     i = (i + 1) & (o->capknown - 1))
+		if (!memcmp(&o->known[i], id, sizeof(*id)))
+			return;
+	o->known[i] = *id;
+	o->nknown++;
+}
+
+/* Remember ID as there; forgetting it (no memory) only costs a stat. */
+static void add_known(struct wal_objects *o, const git_oid *id)
+{
+	static const git_oid none;
+
+	if (!memcmp(id, &none, sizeof(none)))
+		return;
+	if ((o->nknown + 1) * 2 > o->capknown) {
+		size_t cap = o->capknown ? o->capknown * 2 : 1024;
+		git_oid *old = o->known, *grown = calloc(cap, sizeof(*grown));
+		size_t oldcap = o->capknown;
+
+		if (!grown)
+			return;
+		o->known = grown;
+		o->capknown = cap;
+		o->nknown = 0;
+		for (size_t i = 0; i < oldcap; i++)
+			if (memcmp(&old[i], &none, sizeof(none)))
+				put_known(o, &old[i]);
+		free(old);
+	}
+	put_known(o, id);
+}
+
+void wal_objects_forget(struct wal *w)
+{
+	struct wal_objects *o = w->objects;
+
+	if (!o)
+		return;
+	free(o->known);
+	o->known = NULL;
+	o->nknown = o->capknown = 0;
+}
+
+/* Keep FD (of an object in fan-out dir FAN) for the commit's sync. */
+static int pend(struct wal *w, int fd, const char *fan)
+{
+	struct wal_objects *o = w->objects;
+	unsigned long f;
+
+	if (o->nfds == PENDING_MAX && wal_objects_sync(w) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (o->nfds == o->capfds) {
+		size_t cap = o->capfds ? o->capfds * 2 : 16;
+		int *grown = realloc(o->fds, cap * sizeof(*grown));
+
+		if (!grown) {
+			close(fd);
+			return wal_fail(w, ENOMEM, "out of memory");
+		}
+		o->fds = grown;
+		o->capfds = cap;
+	}
+	o->fds[o->nfds++] = fd;
+	f = strtoul((char[3]){fan[0], fan[1], 0}, NULL, 16) & 0xff;
+	if (!o->fans[f]) {
+		o->fans[f] = 1;
+		o->nfans++;
+	}
+	return 0;
+}
+
+int wal_objects_sync(struct wal *w)
+{
+	struct wal_objects *o = w->objects;
+	char dir[PATH_MAX];
+	int rc = 0, err = 0;
+
+	if (!o || (!o->nfds && !o->nfans && !o->sync_parents))
+		return 0;
+	for (size_t i = 0; i < o->nfds; i++) {
+		if (fdatasync(o->fds[i]) < 0 && !err)
+			err = errno;
+		close(o->fds[i]);
+	}
+	o->nfds = 0;
+	o->nfans = 0;
+	for (int f = 0; f < 256; f++) {
+		if (!o->fans[f])
+			continue;
+		o->fans[f] = 0;
+		snprintf(dir, sizeof(dir), "%s/logs/objects/%02x", w->dir, f);
+		if (fsync_dir(dir) < 0 && !err)
+			err = errno;
+	}
+	if (o->sync_parents) {
+		o->sync_parents = 0;
+		snprintf(dir, sizeof(dir), "%s/logs/objects", w->dir);
+		if (fsync_dir(dir) < 0 && !err)
+			err = errno;
+		snprintf(dir, sizeof(dir), "%s/logs", w->dir);
+		if (fsync_dir(dir) < 0 && !err)
+			err = errno;
+		if (fsync_dir(w->dir) < 0 && !err)
+			err = errno;
+	}
+	if (err) {
+		/* What was not synced may be lost: not known any more. */
+		wal_objects_forget(w);
+		rc = wal_fail(w, err,
+			      "cannot sync the tool outputs under "
+			      "'%s/logs/objects': %s",
+			      w->dir, strerror(err));
+	}
+	return rc;
+}
+
+void wal_objects_drop(struct wal *w)
+{
+	struct wal_objects *o = w->objects;
+	int err = errno; /* called on failure paths: theirs is kept */
+
+	if (!o || (!o->nfds && !o->nfans))
+		return;
+	for (size_t i = 0; i < o->nfds; i++)
+		close(o->fds[i]);
+	o->nfds = 0;
+	o->nfans = 0;
+	memset(o->fans, 0, sizeof(o->fans));
+	/* Written, never synced: a later commit must not take them as
+	 * durable. The directories made stay (sync_parents is kept): the
+	 * next commit syncs their entries, for the files stored in them. */
+	wal_objects_forget(w);
+	errno = err;
+}
+
+void wal_objects_free(struct wal *w)
+{
+	struct wal_objects *o = w->objects;
+
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nfds; i++)
+		close(o->fds[i]);
+	free(o->fds);
+	free(o->known);
+	free(o);
+	w->objects = NULL;
+}
+
+/* Store DATA under its blob id ID (HEX); REL gets its path relative to the
+ * state dir. Writes nothing when an object of that id is already there;
+ * either way the file is synced by the transaction's commit. */
 static int store_object(struct wal *w, const void *data, size_t len,
-			const char *hex, char rel[PATH_MAX])
+			const git_oid *id, const char *hex, char rel[PATH_MAX])
 {
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	struct stat sb;
 	int fd, err;
 
 	snprintf(rel, PATH_MAX, "logs/objects/%.2s/%s", hex, hex + 2);
-	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
-	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len)
+	if (!objects_of(w))
+		return -1;
+	if (is_known(w->objects, id))
 		return 0;
+	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
+	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
+		/* There already, but maybe never synced (its writer died
+		 * before its commit): synced with this transaction. */
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return wal_fail(w, errno, "cannot open '%s': %s", path,
+					strerror(errno));
+		if (pend(w, fd, hex) < 0)
+			return -1;
+		add_known(w->objects, id);
+		return 0;
+	}
 
 	snprintf(dir, sizeof(dir), "%s/logs", w->dir);
 	if (make_dir(w, dir) < 0)
@@ -97,20 +338,23 @@ static int store_object(struct wal *w, const void *data, size_t len,
 	if (fd < 0)
 		return wal_fail(w, errno, "cannot create '%s': %s", tmp,
 				strerror(errno));
-	if (cm_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (cm_write_all(fd, data, len) < 0) {
 		err = errno;
 		close(fd);
 		unlink(tmp);
 		return wal_fail(w, err, "cannot write '%s': %s", tmp,
 				strerror(err));
 	}
-	close(fd);
-	if (rename(tmp, path) < 0 || fsync_dir(dir) < 0) {
+	if (rename(tmp, path) < 0) {
 		err = errno;
+		close(fd);
 		unlink(tmp);
 		return wal_fail(w, err, "cannot store '%s': %s", path,
 				strerror(err));
 	}
+	if (pend(w, fd, hex) < 0)
+		return -1;
+	add_known(w->objects, id);
 	return 0;
 }
 
@@ -133,6 +377,7 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 	char hex[WAL_OID_HEXLEN + 1], rel[PATH_MAX], now[WAL_TIME_LEN];
 	char auto_summary[200];
 	int spill = output && len > WAL_INLINE_MAX;
+	git_oid oid;
 	int64_t r;
 
 	if (!status)
@@ -145,9 +390,9 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 	if (spill) {
 		if (wal_git_init(w) < 0)
 			return -1;
-		if (wal_blob_hash(output, len, hex) < 0)
+		if (hash_blob(output, len, &oid, hex) < 0)
 			return wal_fail(w, EIO, "cannot hash tool output");
-		if (store_object(w, output, len, hex, rel) < 0)
+		if (store_object(w, output, len, &oid, hex, rel) < 0)
 			return -1;
 		if (!summary) {
 			default_summary(output, len, auto_summary,
@@ -156,13 +401,11 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 		}
 	}
 	wal_now(now);
-	sqlite3_stmt *st = wal_prepare(
+	sqlite3_stmt *st = wal_cached(
 		w, "UPDATE tool_calls SET status = ?2, output_inline = ?3,"
 		   " output_path = ?4, output_hash = ?5, output_size = ?6,"
 		   " summary = ?7, error = ?8, ended_at = ?9,"
-		   " duration_ms = CAST(round((julianday(?9) -"
-		   "  julianday(started_at)) * 86400000) AS INTEGER)"
-		   " WHERE id = ?1");
+		   " duration_ms = " WAL_DURATION_MS("?9") " WHERE id = ?1");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -178,10 +421,10 @@ static int64_t tool_complete(struct wal *w, int64_t id, const void *output,
 	wal_bind_text(st, 7, summary);
 	wal_bind_text(st, 8, error);
 	sqlite3_bind_text(st, 9, now, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return wal_sqlfail(w, (int)r, "cannot record tool output");
+	r = wal_step_done(w, st, "cannot record tool output");
+	sqlite3_clear_bindings(st); /* nothing borrowed stays bound */
+	if (r < 0)
+		return -1;
 	return wal_need_row(w, sqlite3_changes64(w->db), "tool call", id);
 }
 
@@ -192,7 +435,8 @@ int wal_tool_complete(struct wal *w, int64_t id, const void *output, size_t len,
 	if (len > INT_MAX)
 		return wal_fail(w, EINVAL, "tool output too large (%zu bytes)",
 				len);
-	return wal_status(WAL_OP(
+	/* One statement: the update (the object is a file). */
+	return wal_status(WAL_OP1(
 		w, tool_complete(w, id, output, len, summary, status, error)));
 }
 

@@ -32,6 +32,7 @@ static int64_t run_usage(struct wal *w, enum wal_stmt_id id, int64_t agent,
 	sqlite3_bind_int64(st, 4, u->cache_read);
 	sqlite3_bind_int64(st, 5, u->cache_write);
 	sqlite3_bind_double(st, 6, u->cost_usd);
+	sqlite3_bind_int64(st, 7, u->tool_calls);
 	if (wal_step_done(w, st, "cannot record usage") < 0)
 		return -1;
 	return sqlite3_changes64(w->db);
@@ -62,7 +63,7 @@ int wal_agent_add_usage(struct wal *w, int64_t agent_id,
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out)
 {
-	struct wal_usage u = {tokens_in, tokens_out, 0, 0, 0.0};
+	struct wal_usage u = {tokens_in, tokens_out, 0, 0, 0.0, 0};
 
 	/* The protocol's usage message counts up; only a stream corrects. */
 	if (tokens_in < 0 || tokens_out < 0)

@@ -59,13 +59,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" tokens_out = tokens_out + ?3,"
 		" cache_read_tokens = cache_read_tokens + ?4,"
 		" cache_write_tokens = cache_write_tokens + ?5,"
-		" cost_usd = cost_usd + ?6 WHERE id = ?1",
+		" cost_usd = cost_usd + ?6,"
+		" tool_call_count = tool_call_count + ?7 WHERE id = ?1",
 	[ST_EXECUTION_USAGE] =
 		"UPDATE executions SET tokens_in = tokens_in + ?2,"
 		" tokens_out = tokens_out + ?3,"
 		" cache_read_tokens = cache_read_tokens + ?4,"
 		" cache_write_tokens = cache_write_tokens + ?5,"
-		" cost_usd = cost_usd + ?6"
+		" cost_usd = cost_usd + ?6,"
+		" total_tool_calls = total_tool_calls + ?7"
 		" WHERE id = (SELECT execution_id FROM agents WHERE id = ?1)",
 };
 
@@ -257,6 +259,11 @@ static sqlite3_stmt *run_stmt(struct wal *w, const char *sql)
 	w->run_cache[slot].sql = sql;
 	w->run_cache[slot].st = st;
 	return st;
+}
+
+sqlite3_stmt *wal_cached(struct wal *w, const char *sql)
+{
+	return run_stmt(w, sql);
 }
 
 int64_t wal_vrun(struct wal *w, const char *what, const char *sql,

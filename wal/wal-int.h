@@ -54,6 +54,7 @@ struct wal {
 	dev_t file_dev;		/* the database file opened, for */
 	ino_t file_ino;		/* wal_check_file() */
 	int64_t execution_id; /* attribution of agent-less transitions */
+	struct wal_objects *objects; /* object.c: known and pending objects */
 	sqlite3_stmt *st[ST_COUNT];
 	/* wal_run()'s statements, prepared once: by the address of their
 	 * SQL text (a literal), checked against the text itself. */
@@ -84,6 +85,11 @@ int wal_step_done(struct wal *w, sqlite3_stmt *st, const char *what);
 
 /* Prepare SQL for a one-off read or write (caller finalizes); NULL on error. */
 sqlite3_stmt *wal_prepare(struct wal *w, const char *sql);
+
+/* The statement of SQL (a literal), prepared on first use and kept with
+ * the handle, as wal_run() keeps its own: borrowed, reset, no bindings.
+ * For the hot paths that bind what wal_run() cannot. NULL on error. */
+sqlite3_stmt *wal_cached(struct wal *w, const char *sql);
 
 /* Run SQL, a read of one integer: the first column of its first row into
  * *OUT (unchanged when there is no row). Returns 0 or -1. */
@@ -133,6 +139,15 @@ static inline int wal_status(int64_t r)
 int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
 		     int64_t id);
 
+/*
+ * An operation that changes the database with ONE statement needs no
+ * savepoint in a batch: a statement that fails undoes itself. These two
+ * stand for wal_op_begin() and wal_op_end() there (outside a batch, they
+ * are the same).
+ */
+int wal_op1_begin(struct wal *w);
+int wal_op1_end(struct wal *w, int ok);
+
 /* Evaluate BODY (an int64_t, < 0 on failure) as one operation. */
 #define WAL_OP(w, body)                                                        \
 	({                                                                     \
@@ -140,6 +155,18 @@ int64_t wal_need_row(struct wal *w, int64_t changed, const char *what,
 		if (wal_op_begin(w) == 0) {                                    \
 			op_r_ = (body);                                        \
 			if (wal_op_end(w, op_r_ >= 0) < 0)                     \
+				op_r_ = -1;                                    \
+		}                                                              \
+		op_r_;                                                         \
+	})
+
+/* WAL_OP() for a BODY that writes with one statement (wal_op1_begin()). */
+#define WAL_OP1(w, body)                                                       \
+	({                                                                     \
+		int64_t op_r_ = -1;                                            \
+		if (wal_op1_begin(w) == 0) {                                   \
+			op_r_ = (body);                                        \
+			if (wal_op1_end(w, op_r_ >= 0) < 0)                    \
 				op_r_ = -1;                                    \
 		}                                                              \
 		op_r_;                                                         \
@@ -185,6 +212,18 @@ int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 			 const char *trigger, int64_t agent_id);
 int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 			    int64_t agent_id);
+
+/* The tool outputs written (or found) since the last sync: make them and
+ * their directories durable - before every COMMIT that may name them.
+ * 0, or -1 recorded (the transaction must not commit). */
+int wal_objects_sync(struct wal *w);
+/* The transaction rolled back: its objects are not synced, and no object
+ * is taken as there any more. */
+void wal_objects_drop(struct wal *w);
+/* Files of logs/objects may be gone (gc): take none as there. */
+void wal_objects_forget(struct wal *w);
+/* At close: what is pending is dropped. */
+void wal_objects_free(struct wal *w);
 
 /* libgit2 is initialised once per handle that needs it. */
 int wal_git_init(struct wal *w);

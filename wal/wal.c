@@ -100,8 +100,10 @@ int wal_op_end(struct wal *w, int ok)
 		if (w->in_batch)
 			return control(w, ST_RELEASE,
 				       "cannot release savepoint");
-		if (control(w, ST_COMMIT, "cannot commit") == 0)
+		if (wal_objects_sync(w) == 0 &&
+		    control(w, ST_COMMIT, "cannot commit") == 0)
 			return 0;
+		wal_objects_drop(w);
 		/* A failed COMMIT may leave the transaction open. */
 		if (!sqlite3_get_autocommit(w->db)) {
 			memcpy(keep, w->errmsg, sizeof(keep));
@@ -114,9 +116,12 @@ int wal_op_end(struct wal *w, int ok)
 	}
 	/* Undo, keeping the message of the failure that got us here. */
 	memcpy(keep, w->errmsg, sizeof(keep));
+	if (!w->in_batch)
+		wal_objects_drop(w);
 	if (sqlite3_get_autocommit(w->db)) {
 		/* SQLite already rolled everything back (I/O error, full). */
 		if (w->in_batch) {
+			wal_objects_drop(w);
 			w->in_batch = 0;
 			snprintf(w->errmsg, sizeof(w->errmsg),
 				 "%s (the whole batch was rolled back)", keep);
@@ -131,6 +136,35 @@ int wal_op_end(struct wal *w, int ok)
 		control(w, ST_ROLLBACK, "cannot roll back");
 	}
 	memcpy(w->errmsg, keep, sizeof(keep));
+	errno = err;
+	return -1;
+}
+
+int wal_op1_begin(struct wal *w)
+{
+	if (!w->in_batch)
+		return wal_op_begin(w);
+	return wal_writable(w);
+}
+
+int wal_op1_end(struct wal *w, int ok)
+{
+	int err = errno;
+
+	if (!w->in_batch)
+		return wal_op_end(w, ok);
+	if (ok)
+		return 0;
+	if (sqlite3_get_autocommit(w->db)) {
+		/* SQLite rolled everything back (I/O error, full). */
+		char keep[sizeof(w->errmsg)];
+
+		memcpy(keep, w->errmsg, sizeof(keep));
+		wal_objects_drop(w);
+		w->in_batch = 0;
+		snprintf(w->errmsg, sizeof(w->errmsg),
+			 "%s (the whole batch was rolled back)", keep);
+	}
 	errno = err;
 	return -1;
 }
@@ -173,12 +207,17 @@ int wal_batch_commit(struct wal *w)
 	if (!w->in_batch)
 		return wal_fail(w, EINVAL, "no batch is open");
 	w->in_batch = 0;
-	if (sqlite3_get_autocommit(w->db))
+	if (sqlite3_get_autocommit(w->db)) {
+		wal_objects_drop(w);
 		return wal_fail(w, EIO,
 				"the batch was rolled back by an "
 				"earlier error");
-	if (control(w, ST_COMMIT, "cannot commit batch") == 0)
+	}
+	/* The objects its rows name are durable before the rows can be. */
+	if (wal_objects_sync(w) == 0 &&
+	    control(w, ST_COMMIT, "cannot commit batch") == 0)
 		return 0;
+	wal_objects_drop(w);
 	err = errno;
 	memcpy(keep, w->errmsg, sizeof(keep));
 	if (!sqlite3_get_autocommit(w->db))
@@ -193,6 +232,7 @@ int wal_batch_rollback(struct wal *w)
 	if (!w->in_batch)
 		return wal_fail(w, EINVAL, "no batch is open");
 	w->in_batch = 0;
+	wal_objects_drop(w);
 	if (sqlite3_get_autocommit(w->db))
 		return 0;
 	return control(w, ST_ROLLBACK, "cannot roll back batch");
@@ -461,6 +501,7 @@ void wal_close(struct wal *w)
 			sqlite3_finalize(w->run_cache[i].st);
 		sqlite3_close(w->db);
 	}
+	wal_objects_free(w);
 	if (w->git_initialised)
 		git_libgit2_shutdown();
 	if (w->wal_fd >= 0)

@@ -279,14 +279,16 @@ int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out);
 
-/* What an agent used: tokens, cache tokens (read, written) and cost. */
+/* What an agent used: tokens, cache tokens (read, written) and cost; and
+ * the tool calls recorded with wal_tool_record(), counted here. */
 struct wal_usage {
 	int64_t tokens_in, tokens_out, cache_read, cache_write;
 	double cost_usd;
+	int64_t tool_calls;
 };
-/* Add U to the agent's counters and its execution's. Values may be
- * negative: a stream's totals correct what its increments added. EINVAL
- * for a cost that is not a finite number. */
+/* Add U to the agent's counters and its execution's, tool calls too.
+ * Values may be negative: a stream's totals correct what its increments
+ * added. EINVAL for a cost that is not a finite number. */
 int wal_agent_add_usage(struct wal *w, int64_t agent_id,
 			const struct wal_usage *u);
 /* The agent's session as its CLI reported it: SESSION_ID, MODEL,
@@ -314,6 +316,12 @@ int64_t wal_tool_start(struct wal *w, int64_t agent_id, const char *tool,
 int64_t wal_tool_start_ref(struct wal *w, int64_t agent_id, const char *tool,
 			   const char *input_json, const char *ref,
 			   int64_t parent_id);
+/* As wal_tool_start_ref(), without counting the call: the caller adds it
+ * to the counters (wal_agent_add_usage(), .tool_calls) before its batch
+ * commits - one statement per agent and batch, not two per call. */
+int64_t wal_tool_record(struct wal *w, int64_t agent_id, const char *tool,
+			const char *input_json, const char *ref,
+			int64_t parent_id);
 
 /*
  * End tool call ID. OUTPUT (LEN bytes, may be NULL) up to WAL_INLINE_MAX bytes

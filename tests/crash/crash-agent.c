@@ -8,7 +8,10 @@
  * durable) appends the acked Ns to SIDEDIR/EXECUTION.AGENT.acked and
  * fsyncs that file (every 25th write also replaces a memory, for the
  * full-text index): what the torture test then requires to be in the
- * database exactly once, whatever crashed meanwhile.
+ * database exactly once, whatever crashed meanwhile. Each write also
+ * records a tool call, every third one with an output too large to be
+ * inline (four contents in turn, so that calls share object files), and
+ * some usage: the counters must match the rows after any crash.
  *
  * Started again (a resumed or restarted run), it goes on after the last N
  * in its side file, first taking the Ns whose keys are in the store
@@ -33,6 +36,22 @@ static void die(const char *what, const char *why)
 {
 	fprintf(stderr, "crash-agent: %s: %s\n", what, why);
 	exit(1);
+}
+
+/* A tool call for write N, with its usage. */
+static void tool_call(struct smithers *s, long n)
+{
+	char out[2048];
+	size_t len = n % 3 ? 100 : 1500 + (size_t)(n % 4);
+	int64_t call;
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = "0123456789abcdef\n"[(i + (size_t)(n % 4)) % 17];
+	call = smithers_tool_start(s, "write", NULL);
+	if (call < 0 ||
+	    smithers_tool_complete(s, call, out, len, NULL, NULL, NULL) < 0 ||
+	    smithers_usage(s, 10, 1, 0.001) < 0)
+		die("tool call", smithers_errmsg(s));
 }
 
 /* The highest N in the side file at PATH, 0 if none. */
@@ -101,6 +120,7 @@ int main(int argc, char **argv)
 			if (smithers_state_set(s, key, value, "crash") < 0)
 				die("state_set", smithers_errmsg(s));
 			printf("%s wrote %s\n", me, key);
+			tool_call(s, n);
 			/* Now and then a memory, replacing the last one: the
 			 * full-text index changes under the crashes too. */
 			if (n % 25 == 0) {

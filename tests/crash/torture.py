@@ -303,6 +303,28 @@ class Torture:
         for key, n in counts.items():
             if n != 1:
                 die("%s was written %d times" % (key, n))
+        # The counters count the rows, whatever crashed between them.
+        for aid, counted, rows in c.execute(
+                "SELECT a.id, a.tool_call_count, (SELECT count(*) FROM"
+                " tool_calls AS t WHERE t.agent_id = a.id) FROM agents a"):
+            if counted != rows:
+                die("agent %d counts %d tool calls, has %d"
+                    % (aid, counted, rows))
+        for eid, counted, rows in c.execute(
+                "SELECT e.id, e.total_tool_calls, (SELECT count(*) FROM"
+                " tool_calls AS t WHERE t.execution_id = e.id)"
+                " FROM executions e"):
+            if counted != rows:
+                die("execution %d counts %d tool calls, has %d"
+                    % (eid, counted, rows))
+        # A committed row names an object that is there, whole.
+        for path, size in c.execute(
+                "SELECT DISTINCT output_path, output_size FROM tool_calls"
+                " WHERE output_path IS NOT NULL"):
+            full = os.path.join(self.dir, ".smithers", path)
+            if not os.path.exists(full) or os.path.getsize(full) != size:
+                die("tool output '%s' of %d bytes is not there" %
+                    (path, size))
 
     # ---- rounds
     def crash_random(self):

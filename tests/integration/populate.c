@@ -223,8 +223,8 @@ static void tools(int64_t a1, int64_t a2)
 static void claude_run(void)
 {
 	struct wal_agent_spec spec;
-	struct wal_usage u = {1200, 340, 45000, 3100, 0.0412};
-	struct wal_usage fix = {-200, 0, 0, 0, 0.0003};
+	struct wal_usage u = {1200, 340, 45000, 3100, 0.0412, 0};
+	struct wal_usage fix = {-200, 0, 0, 0, 0.0003, 0};
 	int64_t e, p, a, lint, task, t;
 
 	e = check(wal_execution_start(store, "claude-run", "claude.ini", NULL),

@@ -384,7 +384,7 @@ static void test_migrate_from_4(void **state)
 {
 	struct tu_fx *fx = *state;
 	struct wal_options old = {.create = 1, .target_version = 4};
-	struct wal_usage u = {1, 2, 3, 4, 0.25};
+	struct wal_usage u = {1, 2, 3, 4, 0.25, 0};
 	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
 	struct tu_rows r = {0};
 	int64_t e, a, t, child;

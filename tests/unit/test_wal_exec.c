@@ -826,6 +826,118 @@ static void test_tool_spill(void **state)
 	free(objs);
 }
 
+/* The store remembers which objects are there, so as not to stat them
+ * again: a rolled back batch, and a gc, make it forget. Else a row would
+ * name a file that is gone (or was never synced). */
+static void test_tool_spill_forgotten(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_gc_options all = {.keep = 0, .older_than_s = WAL_GC_NO_RULE};
+	struct wal_gc_result res;
+	char *objs = objects_dir(fx->dir);
+	size_t len = 3 * WAL_INLINE_MAX, i;
+	char *big = malloc(len);
+	struct tool_fx t;
+	int64_t id;
+
+	assert_non_null(big);
+	for (i = 0; i < len; i++)
+		big[i] = "spilled, then gone\n"[i % 19];
+	start_agent(fx->w, &t);
+
+	/* Written in a batch that rolls back: an orphan, which goes. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	id = wal_tool_start(fx->w, t.a, "cat", NULL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id, big, len, NULL, NULL, NULL), 0);
+	assert_int_equal(tu_count_files(objs), 1);
+	assert_int_equal(wal_batch_rollback(fx->w), 0);
+	tu_rmrf(objs);
+
+	/* The next batch writes it again, and the commit names it. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	id = wal_tool_start(fx->w, t.a, "cat", NULL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id, big, len, NULL, NULL, NULL), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	check_spilled(fx, id, big, len);
+
+	/* The same output twice in one batch: one file. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	for (i = 0; i < 2; i++) {
+		id = wal_tool_start(fx->w, t.a, "cat", NULL);
+		assert_int_equal(wal_tool_complete(fx->w, id, big, len, NULL,
+						   NULL, NULL),
+				 0);
+	}
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	check_spilled(fx, id, big, len);
+	assert_int_equal(tu_count_files(objs), 1);
+
+	/* gc deletes it with its execution; when the output comes back, so
+	 * does its file. */
+	assert_int_equal(wal_execution_complete(fx->w, t.e, NULL), 0);
+	assert_int_equal(wal_gc(fx->w, &all, &res), 0);
+	assert_int_equal(res.objects, 1);
+	assert_int_equal(tu_count_files(objs), 0);
+	start_agent(fx->w, &t);
+	id = wal_tool_start(fx->w, t.a, "cat", NULL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id, big, len, NULL, NULL, NULL), 0);
+	check_spilled(fx, id, big, len);
+	free(big);
+	free(objs);
+}
+
+/* wal_tool_record() counts nothing: the caller adds the calls with the
+ * usage, in the same batch. In a batch it runs without a savepoint of its
+ * own; one that fails still leaves nothing and its neighbours commit. */
+static void test_tool_record(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_usage two = {.tool_calls = 2, .tokens_in = 5};
+	struct tool_fx t;
+	int64_t id, id2, parent;
+
+	start_agent(fx->w, &t);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	id = wal_tool_record(fx->w, t.a, "Read", "{\"p\":1}", "toolu_1", 0);
+	assert_true(id > 0);
+	assert_int_equal(wal_tool_record(fx->w, t.a, "Read", "{bad", NULL, 0),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(wal_tool_record(fx->w, t.a, "Read", NULL, NULL, 999),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id + 100, "x", 1, NULL, NULL, NULL),
+		-1);
+	assert_int_equal(errno, ENOENT);
+	id2 = wal_tool_record(fx->w, t.a, "Glob", NULL, NULL, id);
+	assert_true(id2 > 0);
+	assert_int_equal(
+		wal_tool_complete(fx->w, id2, "ok", 2, NULL, NULL, NULL), 0);
+	assert_true(wal_in_batch(fx->w));
+	assert_int_equal(agent_int(fx->w, t.e, t.a, "tool_call_count"), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, t.a, &two), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM tool_calls"),
+			 2);
+	assert_int_equal(agent_int(fx->w, t.e, t.a, "tool_call_count"), 2);
+	assert_int_equal(exec_int(fx->w, t.e, "total_tool_calls"), 2);
+	assert_int_equal(exec_int(fx->w, t.e, "tokens_in"), 5);
+	parent = tu_query_int(fx->w,
+			      "SELECT parent_id FROM tool_calls"
+			      " WHERE id = %lld",
+			      (long long)id2);
+	assert_int_equal(parent, id);
+	/* Outside a batch, each is its own transaction. */
+	assert_true(wal_tool_record(fx->w, t.a, "Bash", NULL, NULL, 0) > 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM tool_calls"),
+			 3);
+}
+
 static void test_blob_hash(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -1089,10 +1201,10 @@ static void test_usage_cost(void **state)
 	struct tu_fx *fx = *state;
 	struct wal_agent_spec sa = {.name = "a", .kind = "claude"},
 			      sb = {.name = "b"};
-	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125};
-	struct wal_usage u2 = {50, 5, 1000, 0, 0.5};
-	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125};
-	struct wal_usage nan_cost = {1, 1, 1, 1, NAN};
+	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125, 0};
+	struct wal_usage u2 = {50, 5, 1000, 0, 0.5, 0};
+	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125, 0};
+	struct wal_usage nan_cost = {1, 1, 1, 1, NAN, 0};
 	char *v;
 	int64_t e, a, b;
 
@@ -1235,6 +1347,8 @@ int main(void)
 		T(test_counters_in_batch),
 		T(test_tool_inline),
 		T(test_tool_spill),
+		T(test_tool_spill_forgotten),
+		T(test_tool_record),
 		T(test_blob_hash),
 		T(test_artifact_outside_repo),
 		T(test_artifact_in_repo),
