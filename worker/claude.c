@@ -35,6 +35,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -50,6 +51,7 @@
 #include "worker/claude.h"
 #include "worker/claude-text.h"
 #include "worker/frame.h"
+#include "worker/jscan.h"
 
 /* Bytes of a line that is not JSON shown in its log message. */
 #define SHOWN_MAX 200
@@ -62,6 +64,8 @@ struct wrk_claude {
 	struct wrk_buf line; /* the current line, when it spans feeds */
 	bool skipping;	     /* the current line is too long: to its newline */
 	bool hello_sent, ended, result_seen;
+	bool slow;	     /* no fast path: jansson reads every line whole */
+	struct wrk_buf slim; /* a line without the members never read */
 	json_t *calls;	     /* tool_use id -> call: every call started */
 	json_t *open;	     /* tool_use id -> call: those still running */
 	json_t *messages;    /* message id -> its output tokens counted */
@@ -103,7 +107,13 @@ void wrk_claude_free(struct wrk_claude *c)
 	json_decref(c->open);
 	json_decref(c->messages);
 	wrk_buf_release(&c->line);
+	wrk_buf_release(&c->slim);
 	free(c);
+}
+
+void wrk_claude_set_fast(struct wrk_claude *c, bool fast)
+{
+	c->slow = !fast;
 }
 
 /* ---- frames out ------------------------------------------------------- */
@@ -424,38 +434,41 @@ static int result_text(const json_t *content, struct wrk_buf *b)
 	return wrk_buf_addc(b, '\0');
 }
 
-static void complete_call(struct wrk_claude *c, const json_t *block)
+/* The call that the tool_result for REF (may be NULL) completes; 0, and a
+ * log saying why, when none is running. */
+static uint64_t result_call(struct wrk_claude *c, const char *ref)
+{
+	char shown[SHOWN_MAX + 8];
+	uint64_t call = call_of(c->open, ref);
+
+	if (call)
+		return call;
+	wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
+			   ref ? strlen(ref) : 0);
+	emit_log(c, "warn",
+		 "line %" PRIu64 ": tool_result for %s tool_use_id '%s': "
+		 "ignored",
+		 c->lines + 1,
+		 call_of(c->calls, ref) ? "a completed" : "an unknown", shown);
+	return 0;
+}
+
+/* The call CALL of REF completed with the output TEXT (NUL-terminated;
+ * emptied and released here), failed when IS_ERROR. */
+static void result_emit(struct wrk_claude *c, const char *ref, uint64_t call,
+			struct wrk_buf *text, bool is_error)
 {
 	struct wrk_msg m = {.type = WRK_TOOL_COMPLETE};
-	const char *ref = str_of(block, "tool_use_id");
-	struct wrk_buf text = {0};
-	char shown[SHOWN_MAX + 8];
 	char *error = NULL;
-	size_t len;
+	size_t len = text->len - 1;
 
-	m.call = call_of(c->open, ref);
-	if (!m.call) {
-		wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
-				   ref ? strlen(ref) : 0);
-		emit_log(c, "warn",
-			 "line %" PRIu64 ": tool_result for %s tool_use_id "
-			 "'%s': ignored",
-			 c->lines + 1,
-			 call_of(c->calls, ref) ? "a completed" : "an unknown",
-			 shown);
-		return;
-	}
-	if (result_text(json_object_get(block, "content"), &text) < 0) {
-		c->err = ENOMEM;
-		goto out;
-	}
-	len = text.len - 1;
-	m.output = len ? text.data : NULL;
+	m.call = call;
+	m.output = len ? text->data : NULL;
 	m.output_len = len;
 	m.status = "completed";
-	if (json_is_true(json_object_get(block, "is_error"))) {
+	if (is_error) {
 		m.status = "failed";
-		error = wrk_text_first_line(text.data, len);
+		error = wrk_text_first_line(text->data, len);
 		m.error = error ? error : "tool error";
 	}
 	if (emit_cut(c, &m, &m.output, &m.output_len, len, "output") == 1) {
@@ -467,12 +480,27 @@ static void complete_call(struct wrk_claude *c, const json_t *block)
 				 "a frame: ignored",
 				 c->lines + 1);
 	}
-	if (c->err)
-		goto out;
-	json_object_del(c->open, ref);
-out:
+	if (!c->err)
+		json_object_del(c->open, ref);
 	free(error);
-	wrk_buf_release(&text);
+	wrk_buf_release(text);
+}
+
+static void complete_call(struct wrk_claude *c, const json_t *block)
+{
+	const char *ref = str_of(block, "tool_use_id");
+	struct wrk_buf text = {0};
+	uint64_t call = result_call(c, ref);
+
+	if (!call)
+		return;
+	if (result_text(json_object_get(block, "content"), &text) < 0) {
+		c->err = ENOMEM;
+		wrk_buf_release(&text);
+		return;
+	}
+	result_emit(c, ref, call, &text,
+		    json_is_true(json_object_get(block, "is_error")));
 }
 
 static void on_user(struct wrk_claude *c, const json_t *j)
@@ -577,30 +605,11 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 	}
 }
 
-/* One whole line, S (N bytes, no newline); LAST: it had no newline. */
-static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
+/* What a line of the CLI's says, parsed by jansson. */
+static void on_line(struct wrk_claude *c, const json_t *j)
 {
-	char shown[SHOWN_MAX + 8];
-	const char *type, *subtype;
-	json_t *j;
-	size_t i;
+	const char *type = str_of(j, "type"), *subtype = str_of(j, "subtype");
 
-	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r');)
-		i++;
-	if (i == n)
-		return; /* a blank line */
-	j = json_loadb(s, n, 0, NULL);
-	if (!j) {
-		wrk_text_printable(shown, SHOWN_MAX, s, n);
-		memcpy(c->said, shown, sizeof(c->said));
-		if (last)
-			emit_log(c, "warn", "last line cut short: %s", shown);
-		else
-			emit_log(c, "warn", "not JSON: %s", shown);
-		return;
-	}
-	type = str_of(j, "type");
-	subtype = str_of(j, "subtype");
 	if (!type) {
 		/* not a message of the CLI's: ignored */
 	} else if (!strcmp(type, "system")) {
@@ -617,6 +626,265 @@ static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
 	} else if (!strcmp(type, "stream_event")) {
 		on_stream_event(c, j);
 	}
+}
+
+/* ---- the fast path ---------------------------------------------------- */
+
+/*
+ * Most of the stream's bytes are members no handler reads: a user line's
+ * tool_use_result (a copy of the tool's output), the other system lines.
+ * jscan (strict: what it takes, jansson takes) walks the line's members;
+ * jansson then parses only those the line's handler reads, copied into
+ * c->slim, and nothing at all for the lines that are ignored. A line jscan
+ * refuses, and the small rare ones (init, api_retry, result), go to
+ * jansson whole: the reference, whose frames the fast path matches byte
+ * for byte (tests/unit/test_claude.c and the fuzz target compare them).
+ */
+
+/* The top-level members the handlers of assistant, user and stream_event
+ * lines read (type and subtype aside). */
+enum kept { K_MESSAGE, K_PARENT, K_EVENT, K_API_ID, K_COUNT };
+
+static const char *const kept_names[K_COUNT] = {
+	[K_MESSAGE] = "message",
+	[K_PARENT] = "parent_tool_use_id",
+	[K_EVENT] = "event",
+	[K_API_ID] = "api_message_id",
+};
+
+/* Members kept from one line, at most (more: the slow path). */
+#define KEPT_MAX 16
+
+/* The value V (scanned) is the string NAME. */
+static bool value_is(struct jscan_slice v, const char *name)
+{
+	return jscan_is_string(v) &&
+	       jscan_equals((struct jscan_slice){v.p + 1, v.n - 2}, name);
+}
+
+/* The members of KEPT (N of them, named by WHICH) that MASK names, as an
+ * object for jansson, handed to HANDLER. 1, or 0 when jansson did not
+ * take it (memory short): then the slow path. */
+static int slim_parse(struct wrk_claude *c, const struct jscan_slice *key,
+		      const struct jscan_slice *val, const enum kept *which,
+		      size_t n, unsigned mask,
+		      void (*handler)(struct wrk_claude *, const json_t *))
+{
+	struct wrk_buf *b = &c->slim;
+	bool first = true;
+	json_t *j;
+	size_t i;
+
+	b->len = 0;
+	if (wrk_buf_addc(b, '{') < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!(mask & 1u << which[i]))
+			continue;
+		/* The key with its quotes, as the line has it. */
+		if ((!first && wrk_buf_addc(b, ',') < 0) ||
+		    wrk_buf_add(b, key[i].p - 1, key[i].n + 2) < 0 ||
+		    wrk_buf_addc(b, ':') < 0 ||
+		    wrk_buf_add(b, val[i].p, val[i].n) < 0)
+			return 0;
+		first = false;
+	}
+	if (wrk_buf_addc(b, '}') < 0)
+		return 0;
+	j = json_loadb(b->data, b->len, 0, NULL);
+	if (b->cap > 1024 * 1024)
+		wrk_buf_release(b);
+	if (!j)
+		return 0;
+	handler(c, j);
+	json_decref(j);
+	return 1;
+}
+
+/* Append the string value V (scanned: valid) to B, decoded, without its
+ * NUL. 0, or -1 ENOMEM. */
+static int add_string(struct wrk_buf *b, struct jscan_slice v)
+{
+	struct jscan_slice in = {v.p + 1, v.n - 2};
+	size_t len = 0;
+	int r;
+
+	if (wrk_buf_reserve(b, in.n + 1) < 0)
+		return -1;
+	r = jscan_decode(in, b->data + b->len, &len);
+	assert(r == 0); /* jscan took the line */
+	(void)r;
+	b->len += len;
+	return 0;
+}
+
+/* The value of the last member KEY of the object OBJ (scanned); a slice of
+ * length 0 when there is none or OBJ is not an object. */
+static struct jscan_slice member(struct jscan_slice obj, const char *key)
+{
+	struct jscan_slice k, v, found = {0};
+	struct jscan_obj it;
+
+	if (jscan_object(&it, obj) < 0)
+		return found;
+	while (jscan_next(&it, &k, &v) == 1)
+		if (jscan_equals(k, key))
+			found = v;
+	return found;
+}
+
+/* result_text() on the scanned CONTENT. */
+static int scan_result_text(struct jscan_slice content, struct wrk_buf *b)
+{
+	struct jscan_slice block, type, text;
+	struct jscan_obj it;
+	size_t n = 0;
+
+	if (jscan_is_string(content))
+		return add_string(b, content) < 0 ? -1 : wrk_buf_addc(b, '\0');
+	if (jscan_array(&it, content) == 0)
+		while (jscan_next_item(&it, &block) == 1) {
+			type = member(block, "type");
+			text = member(block, "text");
+			if (!value_is(type, "text") || !jscan_is_string(text))
+				continue;
+			if ((n++ && wrk_buf_addc(b, '\n') < 0) ||
+			    add_string(b, text) < 0)
+				return -1;
+		}
+	return wrk_buf_addc(b, '\0');
+}
+
+/* complete_call() on the scanned BLOCK, a tool_result. */
+static void scan_complete_call(struct wrk_claude *c, struct jscan_slice block)
+{
+	struct jscan_slice k, v, id = {0}, content = {0}, is_error = {0};
+	struct wrk_buf ref = {0}, text = {0};
+	struct jscan_obj it;
+	uint64_t call;
+
+	if (jscan_object(&it, block) < 0)
+		return;
+	while (jscan_next(&it, &k, &v) == 1) {
+		if (jscan_equals(k, "tool_use_id"))
+			id = v;
+		else if (jscan_equals(k, "content"))
+			content = v;
+		else if (jscan_equals(k, "is_error"))
+			is_error = v;
+	}
+	if (jscan_is_string(id) &&
+	    (add_string(&ref, id) < 0 || wrk_buf_addc(&ref, '\0') < 0)) {
+		c->err = ENOMEM;
+		goto out;
+	}
+	call = result_call(c, ref.data);
+	if (!call)
+		goto out;
+	if (scan_result_text(content, &text) < 0) {
+		c->err = ENOMEM;
+		wrk_buf_release(&text);
+		goto out;
+	}
+	result_emit(c, ref.data, call, &text, jscan_is_true(is_error));
+out:
+	wrk_buf_release(&ref);
+}
+
+/* on_user() on the scanned MESSAGE: no jansson at all. */
+static void scan_user(struct wrk_claude *c, struct jscan_slice message)
+{
+	struct jscan_slice content = member(message, "content"), block;
+	struct jscan_obj it;
+
+	if (jscan_array(&it, content) < 0)
+		return;
+	while (jscan_next_item(&it, &block) == 1)
+		if (value_is(member(block, "type"), "tool_result"))
+			scan_complete_call(c, block);
+}
+
+/* The line S (N bytes) through the fast path: 1 when done, 0 when jansson
+ * must read it whole. */
+static int parse_fast(struct wrk_claude *c, const char *s, size_t n)
+{
+	struct jscan_slice key[KEPT_MAX], val[KEPT_MAX], k, v;
+	struct jscan_slice type = {0}, subtype = {0}, message = {0};
+	enum kept which[KEPT_MAX];
+	struct jscan_obj it;
+	size_t nkept = 0;
+	unsigned i;
+	int r;
+
+	if (jscan_object(&it, (struct jscan_slice){s, n}) < 0)
+		return 0;
+	while ((r = jscan_next(&it, &k, &v)) == 1) {
+		if (jscan_equals(k, "type")) {
+			type = v; /* the last one counts, as in jansson */
+			continue;
+		}
+		if (jscan_equals(k, "subtype")) {
+			subtype = v;
+			continue;
+		}
+		for (i = 0; i < K_COUNT; i++)
+			if (jscan_equals(k, kept_names[i]))
+				break;
+		if (i == K_COUNT)
+			continue;
+		if (nkept == KEPT_MAX)
+			return 0;
+		if (i == K_MESSAGE)
+			message = v;
+		key[nkept] = k;
+		val[nkept] = v;
+		which[nkept++] = (enum kept)i;
+	}
+	if (r < 0 || !jscan_blank(it.p, (size_t)(s + n - it.p)))
+		return 0;
+	if (value_is(type, "system"))
+		return !value_is(subtype, "init") &&
+		       !value_is(subtype, "api_retry");
+	if (value_is(type, "assistant"))
+		return slim_parse(c, key, val, which, nkept,
+				  1u << K_MESSAGE | 1u << K_PARENT,
+				  on_assistant);
+	if (value_is(type, "user")) {
+		scan_user(c, message);
+		return 1;
+	}
+	if (value_is(type, "stream_event"))
+		return slim_parse(c, key, val, which, nkept,
+				  1u << K_EVENT | 1u << K_API_ID,
+				  on_stream_event);
+	/* result: jansson; any other type, or none: ignored. */
+	return !value_is(type, "result");
+}
+
+/* One whole line, S (N bytes, no newline); LAST: it had no newline. */
+static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
+{
+	char shown[SHOWN_MAX + 8];
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r');)
+		i++;
+	if (i == n)
+		return; /* a blank line */
+	if (!c->slow && parse_fast(c, s + i, n - i))
+		return;
+	j = json_loadb(s, n, 0, NULL);
+	if (!j) {
+		wrk_text_printable(shown, SHOWN_MAX, s, n);
+		memcpy(c->said, shown, sizeof(c->said));
+		if (last)
+			emit_log(c, "warn", "last line cut short: %s", shown);
+		else
+			emit_log(c, "warn", "not JSON: %s", shown);
+		return;
+	}
+	on_line(c, j);
 	json_decref(j);
 }
 
