@@ -451,3 +451,115 @@ bool jscan_equals(struct jscan_slice s, const char *name)
 		return false;
 	return len == n && !memcmp(buf, name, n);
 }
+
+int jscan_integer(struct jscan_slice v, long long *n)
+{
+	const char *p = v.p, *end = v.p + v.n;
+	bool neg = false;
+	long long x = 0;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (!is_digit(p, end))
+		return 0;
+	/* A scanned integer has at most 18 digits: no overflow. */
+	for (; p < end; p++) {
+		if (!is_digit(p, end))
+			return 0;
+		x = x * 10 + (*p - '0');
+	}
+	*n = neg ? -x : x;
+	return 1;
+}
+
+/* Most keys of one object jscan_compact() compares. */
+#define COMPACT_KEYS  16
+#define COMPACT_DEPTH 64
+
+/* The scanned value at P, compact: past it, else NULL. */
+static const char *compact_value(const char *p, const char *end, int depth);
+
+static const char *compact_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p != '\\')
+			continue;
+		if (++p == end || !*p || !strchr("\"\\bfnrt", *p))
+			return NULL;
+	}
+	return NULL;
+}
+
+static const char *compact_nested(const char *p, const char *end, int depth)
+{
+	struct jscan_slice keys[COMPACT_KEYS];
+	bool object = *p == '{';
+	char close = object ? '}' : ']';
+	size_t n = 0, i;
+	const char *q;
+
+	if (depth > COMPACT_DEPTH)
+		return NULL;
+	if (++p < end && *p == close)
+		return p + 1;
+	while (p < end) {
+		if (object) {
+			if (*p != '"' || n == COMPACT_KEYS ||
+			    !(q = compact_string(p, end)))
+				return NULL;
+			keys[n] = (struct jscan_slice){p, (size_t)(q - p)};
+			/* One spelling for one key: equal slices, equal keys.
+			 */
+			for (i = 0; i < n; i++)
+				if (keys[i].n == keys[n].n &&
+				    !memcmp(keys[i].p, keys[n].p, keys[n].n))
+					return NULL;
+			n++;
+			if (q == end || *q != ':')
+				return NULL;
+			p = q + 1;
+		}
+		if (p == end || !(p = compact_value(p, end, depth)) || p == end)
+			return NULL;
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+	return NULL;
+}
+
+static const char *compact_value(const char *p, const char *end, int depth)
+{
+	switch (*p) {
+	case '"':
+		return compact_string(p, end);
+	case '{':
+	case '[':
+		return compact_nested(p, end, depth + 1);
+	case 't':
+	case 'n':
+		return p + 4;
+	case 'f':
+		return p + 5;
+	default:
+		break;
+	}
+	if (*p == '-' && p + 1 < end && p[1] == '0')
+		return NULL; /* jansson writes 0 */
+	if (*p == '-')
+		p++;
+	while (is_digit(p, end))
+		p++;
+	/* A real: jansson writes it its own way (%.17g). */
+	return p < end && (*p == '.' || *p == 'e' || *p == 'E') ? NULL : p;
+}
+
+bool jscan_compact(struct jscan_slice v)
+{
+	return v.n && compact_value(v.p, v.p + v.n, 0) == v.p + v.n;
+}

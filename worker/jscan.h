@@ -80,6 +80,19 @@ bool jscan_plain(struct jscan_slice s);
  */
 int jscan_decode(struct jscan_slice s, char *buf, size_t *len);
 
+/* The value V (scanned) is an integer, in jansson's sense (no fraction,
+ * no exponent): 1 and its value in *N, else 0. */
+int jscan_integer(struct jscan_slice v, long long *n);
+
+/*
+ * The value V (scanned) is written as json_dumps(JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes what jansson reads from it, so that it can be
+ * sent as it is: no whitespace, strings with no escape but \" \\ \b \f
+ * \n \r \t, no real, no -0, no key twice in an object, nesting at most
+ * 64 deep. When false, it may be so all the same.
+ */
+bool jscan_compact(struct jscan_slice v);
+
 /* The string slice S (between its quotes), decoded, is NAME. */
 bool jscan_equals(struct jscan_slice s, const char *name);
 
