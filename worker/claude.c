@@ -297,40 +297,42 @@ static void on_api_retry(struct wrk_claude *c, const json_t *j)
 		(int64_t)json_integer_value(json_object_get(j, "max_retries")));
 }
 
-static void start_call(struct wrk_claude *c, const json_t *block,
-		       uint64_t parent)
+/* A tool_use block with the id REF and the name TOOL (may be NULL) starts
+ * a call: false, with a log, when it lacks them, or when it was seen. */
+static bool call_new(struct wrk_claude *c, const char *ref, const char *tool)
 {
-	struct wrk_msg m = {.type = WRK_TOOL_START};
-	json_t *input = json_object_get(block, "input");
-	char *text = NULL, note[200];
-	size_t len;
-	json_t *id;
-	int r;
-
-	m.ref = str_of(block, "id");
-	m.tool = str_of(block, "name");
-	if (!m.ref || !m.tool) {
+	if (!ref || !tool) {
 		emit_log(c, "warn",
 			 "line %" PRIu64 ": tool_use without an id or a name: "
 			 "ignored",
 			 c->lines + 1);
-		return;
+		return false;
 	}
-	if (json_object_get(c->calls, m.ref))
-		return; /* the same block again */
-	if (input)
-		text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-	m.json = text;
+	return !json_object_get(c->calls, ref); /* the same block again */
+}
+
+/* Start the call REF of TOOL with the input INPUT (compact JSON; NULL:
+ * none), inside the call PARENT (0: none). */
+static void call_emit(struct wrk_claude *c, const char *ref, const char *tool,
+		      const char *input, uint64_t parent)
+{
+	struct wrk_msg m = {.type = WRK_TOOL_START};
+	char note[200];
+	json_t *id;
+	int r;
+
+	m.ref = ref;
+	m.tool = tool;
+	m.json = input;
 	m.call = c->last_call + 1;
 	m.parent = parent;
 	r = try_emit(c, &m);
 	if (r == 1) {
-		len = text ? strlen(text) : 0;
 		snprintf(note, sizeof(note),
 			 "\"[smithers: input of %zu bytes not kept: too large "
 			 "for a frame; the whole stream is in the agent's "
 			 "log]\"",
-			 len);
+			 input ? strlen(input) : 0);
 		m.json = note;
 		r = try_emit(c, &m);
 		if (r == 1)
@@ -339,7 +341,6 @@ static void start_call(struct wrk_claude *c, const json_t *block,
 				 "frame: ignored",
 				 c->lines + 1);
 	}
-	free(text);
 	if (r != 0)
 		return;
 	c->last_call = m.call;
@@ -348,6 +349,21 @@ static void start_call(struct wrk_claude *c, const json_t *block,
 	    json_object_set(c->open, m.ref, id) < 0)
 		c->err = ENOMEM;
 	json_decref(id);
+}
+
+static void start_call(struct wrk_claude *c, const json_t *block,
+		       uint64_t parent)
+{
+	const char *ref = str_of(block, "id"), *tool = str_of(block, "name");
+	json_t *input = json_object_get(block, "input");
+	char *text = NULL;
+
+	if (!call_new(c, ref, tool))
+		return;
+	if (input)
+		text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+	call_emit(c, ref, tool, text, parent);
+	free(text);
 }
 
 static void on_assistant(struct wrk_claude *c, const json_t *j)
@@ -804,12 +820,130 @@ static void scan_user(struct wrk_claude *c, struct jscan_slice message)
 			scan_complete_call(c, block);
 }
 
+/* The string value V (scanned; length 0: none) decoded into B, NUL-
+ * terminated: B's data, or NULL when V is not a string. ENOMEM: NULL and
+ * c->err set. */
+static const char *scan_str(struct wrk_claude *c, struct jscan_slice v,
+			    struct wrk_buf *b)
+{
+	if (!jscan_is_string(v))
+		return NULL;
+	if (add_string(b, v) < 0 || wrk_buf_addc(b, '\0') < 0) {
+		c->err = ENOMEM;
+		return NULL;
+	}
+	return b->data;
+}
+
+/* count_of() on the scanned object O. */
+static uint64_t scan_count(struct jscan_slice o, const char *key)
+{
+	long long n;
+
+	return jscan_integer(member(o, key), &n) && n > 0 ? (uint64_t)n : 0;
+}
+
+/* start_call() on the scanned BLOCK, a tool_use: its input sent as the
+ * line has it when that is what jansson would write, else rewritten. */
+static void scan_start_call(struct wrk_claude *c, struct jscan_slice block,
+			    uint64_t parent)
+{
+	struct jscan_slice k, v, id = {0}, name = {0}, input = {0};
+	struct wrk_buf ref = {0}, tool = {0}, raw = {0};
+	struct jscan_obj it;
+	char *text = NULL;
+	json_t *j;
+
+	if (jscan_object(&it, block) < 0)
+		return;
+	while (jscan_next(&it, &k, &v) == 1) {
+		if (jscan_equals(k, "id"))
+			id = v;
+		else if (jscan_equals(k, "name"))
+			name = v;
+		else if (jscan_equals(k, "input"))
+			input = v;
+	}
+	scan_str(c, id, &ref);
+	scan_str(c, name, &tool);
+	if (c->err || !call_new(c, ref.data, tool.data))
+		goto out;
+	if (jscan_compact(input)) {
+		if (wrk_buf_add(&raw, input.p, input.n) < 0 ||
+		    wrk_buf_addc(&raw, '\0') < 0) {
+			c->err = ENOMEM;
+			goto out;
+		}
+		text = raw.data;
+	} else if (input.n) {
+		j = json_loadb(input.p, input.n, JSON_DECODE_ANY, NULL);
+		text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		json_decref(j);
+	}
+	call_emit(c, ref.data, tool.data, text, parent);
+	if (text != raw.data)
+		free(text);
+out:
+	wrk_buf_release(&ref);
+	wrk_buf_release(&tool);
+	wrk_buf_release(&raw);
+}
+
+/* on_assistant() on the scanned MESSAGE and PARENT (parent_tool_use_id). */
+static void scan_assistant(struct wrk_claude *c, struct jscan_slice message,
+			   struct jscan_slice parent_id)
+{
+	struct jscan_slice k, v, content = {0}, usage = {0}, id = {0}, block;
+	struct wrk_msg m = {.type = WRK_USAGE};
+	struct wrk_buf parent_ref = {0}, msg_id = {0};
+	const char *mid;
+	struct jscan_obj it;
+	uint64_t parent;
+
+	parent = call_of(c->calls, scan_str(c, parent_id, &parent_ref));
+	wrk_buf_release(&parent_ref);
+	if (c->err || jscan_object(&it, message) < 0)
+		return;
+	while (jscan_next(&it, &k, &v) == 1) {
+		if (jscan_equals(k, "content"))
+			content = v;
+		else if (jscan_equals(k, "usage"))
+			usage = v;
+		else if (jscan_equals(k, "id"))
+			id = v;
+	}
+	if (jscan_array(&it, content) == 0)
+		while (jscan_next_item(&it, &block) == 1)
+			if (value_is(member(block, "type"), "tool_use"))
+				scan_start_call(c, block, parent);
+	if (!usage.n || usage.p[0] != '{')
+		return;
+	mid = scan_str(c, id, &msg_id);
+	if (c->err || (mid && json_object_get(c->messages, mid)))
+		goto out;
+	m.tokens_in = scan_count(usage, "input_tokens");
+	m.tokens_out = scan_count(usage, "output_tokens");
+	if (mid &&
+	    json_object_set_new(c->messages, mid,
+				json_integer((json_int_t)m.tokens_out)) < 0) {
+		c->err = ENOMEM;
+		goto out;
+	}
+	m.cache_read = scan_count(usage, "cache_read_input_tokens");
+	m.cache_write = scan_count(usage, "cache_creation_input_tokens");
+	if (m.tokens_in || m.tokens_out || m.cache_read || m.cache_write)
+		try_emit(c, &m); /* not the CLI's own error messages */
+out:
+	wrk_buf_release(&msg_id);
+}
+
 /* The line S (N bytes) through the fast path: 1 when done, 0 when jansson
  * must read it whole. */
 static int parse_fast(struct wrk_claude *c, const char *s, size_t n)
 {
 	struct jscan_slice key[KEPT_MAX], val[KEPT_MAX], k, v;
 	struct jscan_slice type = {0}, subtype = {0}, message = {0};
+	struct jscan_slice parent = {0};
 	enum kept which[KEPT_MAX];
 	struct jscan_obj it;
 	size_t nkept = 0;
@@ -836,6 +970,8 @@ static int parse_fast(struct wrk_claude *c, const char *s, size_t n)
 			return 0;
 		if (i == K_MESSAGE)
 			message = v;
+		if (i == K_PARENT)
+			parent = v;
 		key[nkept] = k;
 		val[nkept] = v;
 		which[nkept++] = (enum kept)i;
@@ -845,10 +981,10 @@ static int parse_fast(struct wrk_claude *c, const char *s, size_t n)
 	if (value_is(type, "system"))
 		return !value_is(subtype, "init") &&
 		       !value_is(subtype, "api_retry");
-	if (value_is(type, "assistant"))
-		return slim_parse(c, key, val, which, nkept,
-				  1u << K_MESSAGE | 1u << K_PARENT,
-				  on_assistant);
+	if (value_is(type, "assistant")) {
+		scan_assistant(c, message, parent);
+		return 1;
+	}
 	if (value_is(type, "user")) {
 		scan_user(c, message);
 		return 1;

@@ -1130,6 +1130,11 @@ static void test_fast_corpora(void **state)
 	"\"message\":{\"content\":[{\"type\":\"tool_result\","                 \
 	"\"tool_use_id\":\"a\",\"content\":\"out\"}]}"
 
+/* An assistant line starting call "c" with the input IN. */
+#define ASSISTANT_IN(in)                                                       \
+	"{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":"         \
+	"\"tool_use\",\"id\":\"c\",\"name\":\"Bash\",\"input\":" in "}]}}"
+
 /* Lines where a shortcut would go wrong, each after the start of calls
  * "a" and "b", so that their results count. */
 static void test_fast_odd_lines(void **state)
@@ -1208,6 +1213,47 @@ static void test_fast_odd_lines(void **state)
 		"\"input\":{ \"b\" : 1.50, \"a\":[\"\\u00e9\\/\"] }}],"
 		"\"usage\":{\"input_tokens\":3,\"output_tokens\":-1}},"
 		"\"parent_tool_use_id\":\"a\",\"session_id\":\"s\"}",
+		/* tool_use inputs: sent as they are, or rewritten */
+		ASSISTANT_IN("{\"a\":\"x\\ny\\\"\\\\\\t\\b\\f\\r\"}"),
+		ASSISTANT_IN("{\"a\":\"x\\/y\"}"),
+		ASSISTANT_IN("{\"a\":\"\\u001b[0m\"}"),
+		ASSISTANT_IN("{\"a\":\"\\u001B\\u00e9\"}"),
+		ASSISTANT_IN("{\"a\":-0,\"b\":[0,-1,12]}"),
+		ASSISTANT_IN("{\"a\":1.5}"),
+		ASSISTANT_IN("{\"a\":1e2}"),
+		ASSISTANT_IN("{\"a\":1,\"a\":2}"),
+		ASSISTANT_IN("{\"a\":{\"b\":1,\"c\":{\"b\":1,\"b\":[]}}}"),
+		ASSISTANT_IN("{\"a\":1,\"\\u0061\":2}"),
+		ASSISTANT_IN("{\"a\":[{},[],null,true,false,\"\"]}"),
+		ASSISTANT_IN("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,"
+			     "\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,"
+			     "\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,"
+			     "\"p\":16,\"q\":17}"),
+		ASSISTANT_IN("\"just a string\""),
+		ASSISTANT_IN("null"),
+		ASSISTANT_IN("[1, 2]"),
+		ASSISTANT_IN("\"\u00e9Ã©\""),
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m2\",\"content\":"
+		"[{\"type\":\"tool_use\",\"id\":\"c\",\"input\":{}},"
+		"{\"type\":\"tool_use\",\"name\":\"X\"},"
+		"{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"X\"},"
+		"{\"type\":\"tool_use\",\"id\":\"d\",\"name\":\"X\"},"
+		"{\"type\":\"tool_use\",\"id\":\"d\",\"name\":\"Y\"},"
+		"{\"type\":\"tool_use\",\"id\":\"e\",\"id\":\"f\","
+		"\"name\":\"X\",\"input\":1,\"input\":[2]},"
+		"\"tool_use\",{\"type\":\"text\",\"text\":\"hi\"}],"
+		"\"usage\":{\"input_tokens\":2.5,\"output_tokens\":1e1,"
+		"\"cache_read_input_tokens\":-0,"
+		"\"cache_creation_input_tokens\":7,\"input_tokens\":4}},"
+		"\"parent_tool_use_id\":\"b\",\"parent_tool_use_id\":\"zz\"}",
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m\",\"usage\":"
+		"{\"input_tokens\":5}}}",
+		"{\"type\":\"assistant\",\"message\":{\"usage\":"
+		"{\"input_tokens\":5}}}",
+		"{\"type\":\"assistant\",\"message\":{\"id\":7,\"usage\":[1]}}",
+		"{\"type\":\"assistant\",\"message\":\"m\",\"message\":"
+		"{\"id\":\"m3\",\"usage\":{\"output_tokens\":5}}}",
+		"{\"type\":\"assistant\",\"message\":[]}",
 		"{\"type\":\"stream_event\",\"api_message_id\":\"m\",\"event\":"
 		"{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}}",
 	};
