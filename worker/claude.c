@@ -30,8 +30,9 @@
  * is dropped up to its newline); every frame fits in frame_max (long
  * outputs and results are cut at a UTF-8 boundary, with a note); every
  * string sent is valid UTF-8 without NUL (jansson guarantees it for what
- * it parsed; raw bytes are made printable first), so the supervisor's
- * decoder never refuses what we send.
+ * it parsed, jscan for what it took, refusing what jansson refuses; raw
+ * bytes are made printable first), so the supervisor's decoder never
+ * refuses what we send.
  */
 #include "config.h"
 
@@ -649,16 +650,20 @@ static void on_line(struct wrk_claude *c, const json_t *j)
 /*
  * Most of the stream's bytes are members no handler reads: a user line's
  * tool_use_result (a copy of the tool's output), the other system lines.
- * jscan (strict: what it takes, jansson takes) walks the line's members;
- * jansson then parses only those the line's handler reads, copied into
- * c->slim, and nothing at all for the lines that are ignored. A line jscan
- * refuses, and the small rare ones (init, api_retry, result), go to
- * jansson whole: the reference, whose frames the fast path matches byte
- * for byte (tests/unit/test_claude.c and the fuzz target compare them).
+ * jscan (strict: what it takes, jansson takes) walks the line's members:
+ * - user and assistant lines, nearly all the bytes, are read by jscan
+ *   alone (scan_user, scan_assistant: the same reading as on_user and
+ *   on_assistant, the last of duplicate members winning as in jansson);
+ * - stream_event lines: jansson parses a copy of the members their
+ *   handler reads (c->slim);
+ * - ignored lines (other system subtypes, other types) are not parsed.
+ * A line jscan refuses, and the small rare ones (init, api_retry, result),
+ * go to jansson whole: the reference, whose frames the fast path matches
+ * byte for byte (tests/unit/test_claude.c and the fuzz target compare
+ * them; wrk_claude_set_fast() turns the fast path off).
  */
 
-/* The top-level members the handlers of assistant, user and stream_event
- * lines read (type and subtype aside). */
+/* The top-level members the fast path reads (type and subtype aside). */
 enum kept { K_MESSAGE, K_PARENT, K_EVENT, K_API_ID, K_COUNT };
 
 static const char *const kept_names[K_COUNT] = {
