@@ -454,9 +454,14 @@ bool jscan_equals(struct jscan_slice s, const char *name)
 
 int jscan_integer(struct jscan_slice v, long long *n)
 {
-	const char *p = v.p, *end = v.p + v.n;
+	const char *p, *end;
 	bool neg = false;
 	long long x = 0;
+
+	if (!v.n)
+		return 0; /* no value: not even a pointer */
+	p = v.p;
+	end = p + v.n;
 
 	if (p < end && *p == '-') {
 		neg = true;
