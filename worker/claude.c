@@ -26,12 +26,18 @@
  * output, calls still running fail ("interrupted") and a stream without a
  * `result` line fails saying how the agent ended.
  *
+ * Lines are read as jansson parses them (the on_* functions here), or,
+ * for the big ones, by the fast path of claude-scan.c, which reads the
+ * same members the same way and makes the same frames through the same
+ * functions (claude-int.h).
+ *
  * Invariants: at most line_max bytes of a line are buffered (a longer line
  * is dropped up to its newline); every frame fits in frame_max (long
  * outputs and results are cut at a UTF-8 boundary, with a note); every
  * string sent is valid UTF-8 without NUL (jansson guarantees it for what
- * it parsed; raw bytes are made printable first), so the supervisor's
- * decoder never refuses what we send.
+ * it parsed, jscan for what it took, refusing what jansson refuses; raw
+ * bytes are made printable first), so the supervisor's decoder never
+ * refuses what we send.
  */
 #include "config.h"
 
@@ -48,31 +54,9 @@
 
 #include "common/units.h"
 #include "worker/claude.h"
+#include "worker/claude-int.h"
 #include "worker/claude-text.h"
 #include "worker/frame.h"
-
-/* Bytes of a line that is not JSON shown in its log message. */
-#define SHOWN_MAX 200
-
-struct wrk_claude {
-	size_t line_max, frame_max;
-	uint64_t seq;	     /* of the last frame made */
-	uint64_t last_call;  /* the last call id given */
-	uint64_t lines;	     /* newlines seen */
-	struct wrk_buf line; /* the current line, when it spans feeds */
-	bool skipping;	     /* the current line is too long: to its newline */
-	bool hello_sent, ended, result_seen;
-	json_t *calls;	     /* tool_use id -> call: every call started */
-	json_t *open;	     /* tool_use id -> call: those still running */
-	json_t *messages;    /* message id -> its output tokens counted */
-	char api_error[160]; /* the last API error retried; "": none */
-	/* The last line that was not JSON (the CLI's stderr shares the
-	 * pipe), printable: what a CLI that ended without a result said. */
-	char said[SHOWN_MAX + 8];
-	/* During one call of the API: */
-	struct wrk_buf *out;
-	int err; /* the errno that lost a message (ENOMEM) */
-};
 
 struct wrk_claude *wrk_claude_new(size_t line_max, size_t frame_max)
 {
@@ -103,14 +87,20 @@ void wrk_claude_free(struct wrk_claude *c)
 	json_decref(c->open);
 	json_decref(c->messages);
 	wrk_buf_release(&c->line);
+	wrk_buf_release(&c->slim);
 	free(c);
+}
+
+void wrk_claude_set_fast(struct wrk_claude *c, bool fast)
+{
+	c->slow = !fast;
 }
 
 /* ---- frames out ------------------------------------------------------- */
 
 /* Append M with the next seq: 0, 1 when it does not fit in a frame (OUT
  * unchanged), -1 when it cannot be encoded (c->err set). */
-static int try_emit(struct wrk_claude *c, struct wrk_msg *m)
+int wrk_claude_emit(struct wrk_claude *c, struct wrk_msg *m)
 {
 	size_t start = c->out->len;
 
@@ -145,7 +135,7 @@ emit_log(struct wrk_claude *c, const char *level, const char *fmt, ...)
 	if ((size_t)n >= sizeof(text))
 		wrk_text_trim(text);
 	m.text = text;
-	try_emit(c, &m); /* a log that does not fit is not worth more */
+	wrk_claude_emit(c, &m); /* a log that does not fit is not worth more */
 }
 
 /*
@@ -164,7 +154,7 @@ static int emit_cut(struct wrk_claude *c, struct wrk_msg *m, const char **slot,
 	char *cut;
 	int r;
 
-	r = try_emit(c, m);
+	r = wrk_claude_emit(c, m);
 	if (r != 1 || !whole)
 		return r;
 	/* The frame without the text, then what is left for it. */
@@ -200,7 +190,7 @@ static int emit_cut(struct wrk_claude *c, struct wrk_msg *m, const char **slot,
 	*slot = cut;
 	if (lenp)
 		*lenp = keep + n;
-	r = try_emit(c, m);
+	r = wrk_claude_emit(c, m);
 	free(cut);
 	*slot = whole;
 	if (lenp)
@@ -232,7 +222,7 @@ static uint64_t add_count(uint64_t a, uint64_t b)
 }
 
 /* The call that tool_use id REF (may be NULL) started in MAP; 0: none. */
-static uint64_t call_of(json_t *map, const char *ref)
+uint64_t wrk_claude_call_of(json_t *map, const char *ref)
 {
 	json_t *v = ref ? json_object_get(map, ref) : NULL;
 
@@ -258,9 +248,9 @@ static void on_init(struct wrk_claude *c, const json_t *j)
 	if (json_is_array(tools))
 		text = json_dumps(tools, JSON_COMPACT);
 	m.json = text;
-	if (try_emit(c, &m) == 1) {
+	if (wrk_claude_emit(c, &m) == 1) {
 		m.json = NULL; /* a list of tools that big: keep the rest */
-		if (try_emit(c, &m) == 1)
+		if (wrk_claude_emit(c, &m) == 1)
 			emit_log(c, "error", "session too large for a frame");
 	}
 	free(text);
@@ -287,49 +277,51 @@ static void on_api_retry(struct wrk_claude *c, const json_t *j)
 		(int64_t)json_integer_value(json_object_get(j, "max_retries")));
 }
 
-static void start_call(struct wrk_claude *c, const json_t *block,
-		       uint64_t parent)
+/* A tool_use block with the id REF and the name TOOL (may be NULL) starts
+ * a call: false, with a log, when it lacks them, or when it was seen. */
+bool wrk_claude_call_new(struct wrk_claude *c, const char *ref,
+			 const char *tool)
 {
-	struct wrk_msg m = {.type = WRK_TOOL_START};
-	json_t *input = json_object_get(block, "input");
-	char *text = NULL, note[200];
-	size_t len;
-	json_t *id;
-	int r;
-
-	m.ref = str_of(block, "id");
-	m.tool = str_of(block, "name");
-	if (!m.ref || !m.tool) {
+	if (!ref || !tool) {
 		emit_log(c, "warn",
 			 "line %" PRIu64 ": tool_use without an id or a name: "
 			 "ignored",
 			 c->lines + 1);
-		return;
+		return false;
 	}
-	if (json_object_get(c->calls, m.ref))
-		return; /* the same block again */
-	if (input)
-		text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-	m.json = text;
+	return !json_object_get(c->calls, ref); /* the same block again */
+}
+
+/* Start the call REF of TOOL with the input INPUT (compact JSON; NULL:
+ * none), inside the call PARENT (0: none). */
+void wrk_claude_call_emit(struct wrk_claude *c, const char *ref,
+			  const char *tool, const char *input, uint64_t parent)
+{
+	struct wrk_msg m = {.type = WRK_TOOL_START};
+	char note[200];
+	json_t *id;
+	int r;
+
+	m.ref = ref;
+	m.tool = tool;
+	m.json = input;
 	m.call = c->last_call + 1;
 	m.parent = parent;
-	r = try_emit(c, &m);
+	r = wrk_claude_emit(c, &m);
 	if (r == 1) {
-		len = text ? strlen(text) : 0;
 		snprintf(note, sizeof(note),
 			 "\"[smithers: input of %zu bytes not kept: too large "
 			 "for a frame; the whole stream is in the agent's "
 			 "log]\"",
-			 len);
+			 input ? strlen(input) : 0);
 		m.json = note;
-		r = try_emit(c, &m);
+		r = wrk_claude_emit(c, &m);
 		if (r == 1)
 			emit_log(c, "error",
 				 "line %" PRIu64 ": tool_use too large for a "
 				 "frame: ignored",
 				 c->lines + 1);
 	}
-	free(text);
 	if (r != 0)
 		return;
 	c->last_call = m.call;
@@ -340,13 +332,29 @@ static void start_call(struct wrk_claude *c, const json_t *block,
 	json_decref(id);
 }
 
+static void start_call(struct wrk_claude *c, const json_t *block,
+		       uint64_t parent)
+{
+	const char *ref = str_of(block, "id"), *tool = str_of(block, "name");
+	json_t *input = json_object_get(block, "input");
+	char *text = NULL;
+
+	if (!wrk_claude_call_new(c, ref, tool))
+		return;
+	if (input)
+		text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+	wrk_claude_call_emit(c, ref, tool, text, parent);
+	free(text);
+}
+
 static void on_assistant(struct wrk_claude *c, const json_t *j)
 {
 	const json_t *msg = json_object_get(j, "message");
 	const json_t *content = json_object_get(msg, "content");
 	const json_t *usage = json_object_get(msg, "usage");
 	const char *id = str_of(msg, "id");
-	uint64_t parent = call_of(c->calls, str_of(j, "parent_tool_use_id"));
+	uint64_t parent =
+		wrk_claude_call_of(c->calls, str_of(j, "parent_tool_use_id"));
 	struct wrk_msg m = {.type = WRK_USAGE};
 	size_t i;
 
@@ -370,19 +378,19 @@ static void on_assistant(struct wrk_claude *c, const json_t *j)
 	m.cache_read = count_of(usage, "cache_read_input_tokens");
 	m.cache_write = count_of(usage, "cache_creation_input_tokens");
 	if (m.tokens_in || m.tokens_out || m.cache_read || m.cache_write)
-		try_emit(c, &m); /* not the CLI's own error messages */
+		wrk_claude_emit(c, &m); /* not the CLI's own error messages */
 }
 
 /* With --include-partial-messages: the final output tokens of a message
  * whose first figure (message_start's) was counted; the difference. */
-static void on_stream_event(struct wrk_claude *c, const json_t *j)
+void wrk_claude_on_stream_event(struct wrk_claude *c, const json_t *j)
 {
 	const json_t *event = json_object_get(j, "event");
 	const char *type = str_of(event, "type");
 	const char *id = str_of(j, "api_message_id");
 	uint64_t out =
 		count_of(json_object_get(event, "usage"), "output_tokens");
-	uint64_t counted = call_of(c->messages, id);
+	uint64_t counted = wrk_claude_call_of(c->messages, id);
 	struct wrk_msg m = {.type = WRK_USAGE};
 
 	if (!type || strcmp(type, "message_delta") || !id ||
@@ -394,7 +402,7 @@ static void on_stream_event(struct wrk_claude *c, const json_t *j)
 		return;
 	}
 	m.tokens_out = out - counted;
-	try_emit(c, &m);
+	wrk_claude_emit(c, &m);
 }
 
 /* The text of a tool_result's content: a string, or its text blocks
@@ -424,55 +432,76 @@ static int result_text(const json_t *content, struct wrk_buf *b)
 	return wrk_buf_addc(b, '\0');
 }
 
-static void complete_call(struct wrk_claude *c, const json_t *block)
+/* The call that the tool_result for REF (may be NULL) completes; 0, and a
+ * log saying why, when none is running. */
+uint64_t wrk_claude_result_call(struct wrk_claude *c, const char *ref)
+{
+	char shown[SHOWN_MAX + 8];
+	uint64_t call = wrk_claude_call_of(c->open, ref);
+
+	if (call)
+		return call;
+	wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
+			   ref ? strlen(ref) : 0);
+	emit_log(c, "warn",
+		 "line %" PRIu64 ": tool_result for %s tool_use_id '%s': "
+		 "ignored",
+		 c->lines + 1,
+		 wrk_claude_call_of(c->calls, ref) ? "a completed"
+						   : "an unknown",
+		 shown);
+	return 0;
+}
+
+/* The call CALL of REF completed with the output TEXT (NUL-terminated;
+ * emptied and released here), failed when IS_ERROR. */
+void wrk_claude_result_emit(struct wrk_claude *c, const char *ref,
+			    uint64_t call, struct wrk_buf *text, bool is_error)
 {
 	struct wrk_msg m = {.type = WRK_TOOL_COMPLETE};
-	const char *ref = str_of(block, "tool_use_id");
-	struct wrk_buf text = {0};
-	char shown[SHOWN_MAX + 8];
 	char *error = NULL;
-	size_t len;
+	size_t len = text->len - 1;
 
-	m.call = call_of(c->open, ref);
-	if (!m.call) {
-		wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
-				   ref ? strlen(ref) : 0);
-		emit_log(c, "warn",
-			 "line %" PRIu64 ": tool_result for %s tool_use_id "
-			 "'%s': ignored",
-			 c->lines + 1,
-			 call_of(c->calls, ref) ? "a completed" : "an unknown",
-			 shown);
-		return;
-	}
-	if (result_text(json_object_get(block, "content"), &text) < 0) {
-		c->err = ENOMEM;
-		goto out;
-	}
-	len = text.len - 1;
-	m.output = len ? text.data : NULL;
+	m.call = call;
+	m.output = len ? text->data : NULL;
 	m.output_len = len;
 	m.status = "completed";
-	if (json_is_true(json_object_get(block, "is_error"))) {
+	if (is_error) {
 		m.status = "failed";
-		error = wrk_text_first_line(text.data, len);
+		error = wrk_text_first_line(text->data, len);
 		m.error = error ? error : "tool error";
 	}
 	if (emit_cut(c, &m, &m.output, &m.output_len, len, "output") == 1) {
 		m.output = NULL;
 		m.output_len = 0;
-		if (try_emit(c, &m) == 1)
+		if (wrk_claude_emit(c, &m) == 1)
 			emit_log(c, "error",
 				 "line %" PRIu64 ": tool_result too large for "
 				 "a frame: ignored",
 				 c->lines + 1);
 	}
-	if (c->err)
-		goto out;
-	json_object_del(c->open, ref);
-out:
+	if (!c->err)
+		json_object_del(c->open, ref);
 	free(error);
-	wrk_buf_release(&text);
+	wrk_buf_release(text);
+}
+
+static void complete_call(struct wrk_claude *c, const json_t *block)
+{
+	const char *ref = str_of(block, "tool_use_id");
+	struct wrk_buf text = {0};
+	uint64_t call = wrk_claude_result_call(c, ref);
+
+	if (!call)
+		return;
+	if (result_text(json_object_get(block, "content"), &text) < 0) {
+		c->err = ENOMEM;
+		wrk_buf_release(&text);
+		return;
+	}
+	wrk_claude_result_emit(
+		c, ref, call, &text,
+		json_is_true(json_object_get(block, "is_error")));
 }
 
 static void on_user(struct wrk_claude *c, const json_t *j)
@@ -528,7 +557,7 @@ static void result_usage(struct wrk_claude *c, const json_t *j)
 	} else if (!m.has_cost) {
 		return; /* nothing to say: what was counted stands */
 	}
-	try_emit(c, &m);
+	wrk_claude_emit(c, &m);
 }
 
 static void on_result(struct wrk_claude *c, const json_t *j)
@@ -573,34 +602,15 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 	    json_is_true(json_object_get(j, "is_error"))) {
 		wrk_claude_fail_reason(j, error, sizeof(error));
 		m = (struct wrk_msg){.type = WRK_FAIL, .error = error};
-		try_emit(c, &m);
+		wrk_claude_emit(c, &m);
 	}
 }
 
-/* One whole line, S (N bytes, no newline); LAST: it had no newline. */
-static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
+/* What a line of the CLI's says, parsed by jansson. */
+static void on_line(struct wrk_claude *c, const json_t *j)
 {
-	char shown[SHOWN_MAX + 8];
-	const char *type, *subtype;
-	json_t *j;
-	size_t i;
+	const char *type = str_of(j, "type"), *subtype = str_of(j, "subtype");
 
-	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r');)
-		i++;
-	if (i == n)
-		return; /* a blank line */
-	j = json_loadb(s, n, 0, NULL);
-	if (!j) {
-		wrk_text_printable(shown, SHOWN_MAX, s, n);
-		memcpy(c->said, shown, sizeof(c->said));
-		if (last)
-			emit_log(c, "warn", "last line cut short: %s", shown);
-		else
-			emit_log(c, "warn", "not JSON: %s", shown);
-		return;
-	}
-	type = str_of(j, "type");
-	subtype = str_of(j, "subtype");
 	if (!type) {
 		/* not a message of the CLI's: ignored */
 	} else if (!strcmp(type, "system")) {
@@ -615,8 +625,34 @@ static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
 	} else if (!strcmp(type, "result")) {
 		on_result(c, j);
 	} else if (!strcmp(type, "stream_event")) {
-		on_stream_event(c, j);
+		wrk_claude_on_stream_event(c, j);
 	}
+}
+
+/* One whole line, S (N bytes, no newline); LAST: it had no newline. */
+static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
+{
+	char shown[SHOWN_MAX + 8];
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r');)
+		i++;
+	if (i == n)
+		return; /* a blank line */
+	if (!c->slow && wrk_claude_parse_fast(c, s + i, n - i))
+		return;
+	j = json_loadb(s, n, 0, NULL);
+	if (!j) {
+		wrk_text_printable(shown, SHOWN_MAX, s, n);
+		memcpy(c->said, shown, sizeof(c->said));
+		if (last)
+			emit_log(c, "warn", "last line cut short: %s", shown);
+		else
+			emit_log(c, "warn", "not JSON: %s", shown);
+		return;
+	}
+	on_line(c, j);
 	json_decref(j);
 }
 
@@ -627,7 +663,7 @@ static int hello(struct wrk_claude *c, int64_t pid)
 	struct wrk_msg m = {.type = WRK_HELLO, .version = WRK_PROTO_VERSION};
 
 	m.pid = pid;
-	if (try_emit(c, &m) != 0) {
+	if (wrk_claude_emit(c, &m) != 0) {
 		errno = c->err ? c->err : ERANGE;
 		return -1;
 	}
@@ -746,7 +782,7 @@ static void interrupt_calls(struct wrk_claude *c)
 		m.call = ids[i];
 		m.status = "failed";
 		m.error = "interrupted";
-		try_emit(c, &m);
+		wrk_claude_emit(c, &m);
 	}
 	json_object_clear(c->open);
 	free(ids);
@@ -792,7 +828,7 @@ int wrk_claude_end(struct wrk_claude *c, int status, struct wrk_buf *out)
 			snprintf(error + n, sizeof(error) - n,
 				 "; last API error: %s", c->api_error);
 		m.error = error;
-		try_emit(c, &m);
+		wrk_claude_emit(c, &m);
 	}
 	c->ended = true;
 	return finish(c);

@@ -11,6 +11,7 @@
 #ifndef SMITHERS_WORKER_CLAUDE_H
 #define SMITHERS_WORKER_CLAUDE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ struct wrk_claude;
 struct wrk_claude *wrk_claude_new(size_t line_max, size_t frame_max);
 /* wrk_claude_free(NULL) is a no-op. */
 void wrk_claude_free(struct wrk_claude *c);
+
+/* With FAST false (tests), every line is parsed whole by jansson: the
+ * reference the fast path (on by default) matches byte for byte. */
+void wrk_claude_set_fast(struct wrk_claude *c, bool fast);
 
 /*
  * Append the stream's `hello` (v 1, PID when not 0) to OUT. Call it first;

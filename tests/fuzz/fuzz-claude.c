@@ -9,6 +9,8 @@
  * status come from the hash too, so that long lines and cut outputs are
  * reached. Checked, beyond what the sanitizers see:
  * - both cuts make the same bytes;
+ * - the fast path (worker/jscan.c) makes the same bytes as jansson alone
+ *   (wrk_claude_set_fast(c, false)), fed whole;
  * - every frame decodes with the supervisor's decoder, within the frame
  *   limit: hello first, seq increasing, every field well typed;
  * - every call started is completed exactly once, and only after it
@@ -88,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t frame_max = 2048 + (x >> 12) % 8192;
 	int status = (int)((x >> 25) % 3 == 0 ? (x >> 27) % 64 + 1
 					      : ((x >> 27) % 256) << 8);
-	struct wrk_buf whole = {0}, cut = {0};
+	struct wrk_buf whole = {0}, cut = {0}, slow = {0};
 	struct wrk_claude *c;
 	size_t off, n;
 
@@ -97,6 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(wrk_claude_hello(c, 42, &whole) == 0);
 	FUZZ_CHECK(wrk_claude_feed(c, data, size, &whole) == 0);
 	FUZZ_CHECK(wrk_claude_end(c, status, &whole) == 0);
+	wrk_claude_free(c);
+
+	c = wrk_claude_new(line_max, frame_max);
+	FUZZ_CHECK(c != NULL);
+	wrk_claude_set_fast(c, false);
+	FUZZ_CHECK(wrk_claude_hello(c, 42, &slow) == 0);
+	FUZZ_CHECK(wrk_claude_feed(c, data, size, &slow) == 0);
+	FUZZ_CHECK(wrk_claude_end(c, status, &slow) == 0);
 	wrk_claude_free(c);
 
 	c = wrk_claude_new(line_max, frame_max);
@@ -116,8 +126,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	FUZZ_CHECK(whole.len == cut.len);
 	FUZZ_CHECK(!whole.len || !memcmp(whole.data, cut.data, whole.len));
+	FUZZ_CHECK(whole.len == slow.len);
+	FUZZ_CHECK(!whole.len || !memcmp(whole.data, slow.data, whole.len));
 	check_frames(&whole, frame_max);
 	wrk_buf_release(&whole);
 	wrk_buf_release(&cut);
+	wrk_buf_release(&slow);
 	return 0;
 }

@@ -3,7 +3,9 @@
  * every frame it makes is decoded back with the supervisor's decoder, so
  * a test also proves the supervisor would accept the stream. Synthetic
  * lines are modelled on the CLI 2.1's; the real streams captured in
- * tests/fixtures/claude/ are replayed when they are there.
+ * tests/fixtures/claude/ are replayed when they are there. The fast path
+ * (worker/jscan.c) is checked against jansson: the same frames, byte for
+ * byte, for every fixture, every fuzz seed and a list of odd lines.
  */
 #include "config.h"
 
@@ -12,6 +14,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,8 +22,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "worker/claude.h"
+#include "worker/jscan.h"
 #include "worker/proto.h"
 
 /* A decoded message, its strings copied. */
@@ -1034,6 +1039,314 @@ static void test_fixtures_all(void **state)
 		skip();
 }
 
+/* ---- the fast path against jansson ----------------------------------- */
+
+/* The frames of TEXT (LEN bytes) fed whole, FAST path or not. */
+static void frames_of(const char *text, size_t len, bool fast, int status,
+		      struct wrk_buf *out)
+{
+	struct wrk_claude *c = wrk_claude_new(0, 0);
+
+	assert_non_null(c);
+	wrk_claude_set_fast(c, fast);
+	assert_int_equal(wrk_claude_hello(c, 42, out), 0);
+	assert_int_equal(wrk_claude_feed(c, text, len, out), 0);
+	assert_int_equal(wrk_claude_end(c, status, out), 0);
+	wrk_claude_free(c);
+}
+
+/* TEXT makes the same frames through both paths; WHAT names it. */
+static void same_frames(const char *what, const char *text, size_t len,
+			int status)
+{
+	struct wrk_buf fast = {0}, slow = {0};
+	size_t i;
+
+	frames_of(text, len, true, status, &fast);
+	frames_of(text, len, false, status, &slow);
+	for (i = 0; i < fast.len && i < slow.len; i++)
+		if (fast.data[i] != slow.data[i])
+			break;
+	if (fast.len != slow.len || i < fast.len)
+		fail_msg("%s: the fast path differs from jansson at byte %zu "
+			 "(%zu and %zu bytes)",
+			 what, i, fast.len, slow.len);
+	wrk_buf_release(&fast);
+	wrk_buf_release(&slow);
+}
+
+/* Every file of the directory PATH (relative to top_srcdir) through both
+ * paths; how many. */
+static int same_frames_dir(const char *path)
+{
+	const char *top = getenv("top_srcdir");
+	char *dir_path, *file;
+	struct dirent *e;
+	int seen = 0;
+	DIR *dir;
+
+	assert_true(asprintf(&dir_path, "%s/%s", top ? top : "..", path) > 0);
+	dir = opendir(dir_path);
+	while (dir && (e = readdir(dir))) {
+		FILE *f;
+		char *text;
+		long len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		assert_true(asprintf(&file, "%s/%s", dir_path, e->d_name) > 0);
+		f = fopen(file, "rb");
+		assert_non_null(f);
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		text = malloc((size_t)len + 1);
+		assert_non_null(text);
+		assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		same_frames(file, text, (size_t)len, 0);
+		same_frames(file, text, (size_t)len, 9 << 8);
+		free(text);
+		free(file);
+		seen++;
+	}
+	if (dir)
+		closedir(dir);
+	free(dir_path);
+	return seen;
+}
+
+static void test_fast_corpora(void **state)
+{
+	(void)state;
+	if (!same_frames_dir("tests/fixtures/claude"))
+		skip();
+	assert_true(same_frames_dir("tests/fuzz/corpus/claude") > 0);
+	same_frames_dir("tests/fuzz/regressions/claude");
+}
+
+/* The message of a user line completing call "a". */
+#define USER_A                                                                 \
+	"\"message\":{\"content\":[{\"type\":\"tool_result\","                 \
+	"\"tool_use_id\":\"a\",\"content\":\"out\"}]}"
+
+/* An assistant line starting call "c" with the input IN. */
+#define ASSISTANT_IN(in)                                                       \
+	"{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":"         \
+	"\"tool_use\",\"id\":\"c\",\"name\":\"Bash\",\"input\":" in "}]}}"
+
+/* Lines where a shortcut would go wrong, each after the start of calls
+ * "a" and "b", so that their results count. */
+static void test_fast_odd_lines(void **state)
+{
+	/* clang-format off */
+	static const char *const lines[] = {
+		/* what is not read is still checked */
+		"{\"type\":\"user\",\"tool_use_result\":\"\\u0000\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\\ud800\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\\udc00x\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\\ud800\\u0041\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\\ud83d\\ude00\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\\x\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\xc3\x28\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\xed\xa0\x80\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\xf4\x90\x80\x80\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"\xe0\x80\xaf\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":\"a\tb\"," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":123456789012345678901," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":-9223372036854775809," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":1e999," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":1.5e-999," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":[01]," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":[1.]," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":[-]," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":[1,]," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":{\"a\":1,}," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":[truex]," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":[nul]," USER_A "}",
+		"{\"type\":\"user\",\"tool_use_result\":{\"\\u0000\":1}," USER_A "}",
+		"{\"type\":\"user\"," USER_A "} x",
+		"{\"type\":\"user\"," USER_A "}\t \r",
+		" \t{\"type\":\"user\"," USER_A "}",
+		"{\"type\":\"user\"," USER_A "}\f",
+		/* keys and types spelled with escapes, given twice */
+		"{\"t\\u0079pe\":\"\\u0075ser\"," USER_A "}",
+		"{\"type\":\"assistant\",\"type\":\"user\"," USER_A "}",
+		"{\"type\":\"user\",\"type\":\"system\"," USER_A "}",
+		"{\"type\":\"user\",\"type\":1," USER_A "}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":\"b\",\"content\":\"x\"}]},"
+		"\"mess\\u0061ge\":{\"content\":[{\"type\":\"tool_result\","
+		"\"tool_use_id\":\"a\",\"content\":\"y\"}]}}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":\"a\",\"tool_use_id\":\"b\","
+		"\"content\":[{\"type\":\"text\",\"text\":\"one\\n\\u00e9\"},"
+		"{\"type\":\"image\",\"text\":\"no\"},{\"text\":\"no\"},"
+		"{\"type\":\"text\",\"text\":\"two\",\"type\":\"x\"},\"s\",7,"
+		"{\"type\":\"text\",\"text\":\"\\ud83d\\ude00 \\\"\\/\\b\\f\\r\\t\"}],"
+		"\"is_error\":true}]}}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":\"a\",\"content\":\"e\","
+		"\"is_error\":\"true\"},{\"type\":\"tool_result\","
+		"\"tool_use_id\":\"b\",\"is_error\":false,\"content\":null}]}}",
+		"{\"type\":\"user\",\"message\":{\"content\":\"text\"}}",
+		"{\"type\":\"user\",\"message\":[1,2]}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":7,\"content\":\"x\"}]}}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":\"zz\",\"content\":\"x\"}]}}",
+		/* system lines: ignored or not */
+		"{\"type\":\"system\",\"subtype\":\"hook_response\",\"x\":[1]}",
+		"{\"type\":\"system\",\"subtype\":\"api_\\u0072etry\","
+		"\"error\":\"e\",\"attempt\":1,\"max_retries\":3}",
+		"{\"type\":\"system\",\"subtype\":\"api_retry\","
+		"\"subtype\":\"other\",\"error\":\"e\"}",
+		"{\"type\":\"system\",\"subtype\":\"init\"}",
+		"{\"type\":\"system\"}",
+		"{\"type\":\"unknown\",\"message\":{}}",
+		"{\"message\":{}}",
+		"[1,2]",
+		"\"user\"",
+		"{}",
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m\",\"content\":"
+		"[{\"type\":\"tool_use\",\"id\":\"c\",\"name\":\"Bash\","
+		"\"input\":{ \"b\" : 1.50, \"a\":[\"\\u00e9\\/\"] }}],"
+		"\"usage\":{\"input_tokens\":3,\"output_tokens\":-1}},"
+		"\"parent_tool_use_id\":\"a\",\"session_id\":\"s\"}",
+		/* tool_use inputs: sent as they are, or rewritten */
+		ASSISTANT_IN("{\"a\":\"x\\ny\\\"\\\\\\t\\b\\f\\r\"}"),
+		ASSISTANT_IN("{\"a\":\"x\\/y\"}"),
+		ASSISTANT_IN("{\"a\":\"\\u001b[0m\"}"),
+		ASSISTANT_IN("{\"a\":\"\\u001B\\u00e9\"}"),
+		ASSISTANT_IN("{\"a\":-0,\"b\":[0,-1,12]}"),
+		ASSISTANT_IN("{\"a\":1.5}"),
+		ASSISTANT_IN("{\"a\":1e2}"),
+		ASSISTANT_IN("{\"a\":1,\"a\":2}"),
+		ASSISTANT_IN("{\"a\":{\"b\":1,\"c\":{\"b\":1,\"b\":[]}}}"),
+		ASSISTANT_IN("{\"a\":1,\"\\u0061\":2}"),
+		ASSISTANT_IN("{\"a\":[{},[],null,true,false,\"\"]}"),
+		ASSISTANT_IN("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,"
+			     "\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,"
+			     "\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,"
+			     "\"p\":16,\"q\":17}"),
+		ASSISTANT_IN("\"just a string\""),
+		ASSISTANT_IN("null"),
+		ASSISTANT_IN("[1, 2]"),
+		ASSISTANT_IN("\"\u00e9Ã©\""),
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m2\",\"content\":"
+		"[{\"type\":\"tool_use\",\"id\":\"c\",\"input\":{}},"
+		"{\"type\":\"tool_use\",\"name\":\"X\"},"
+		"{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"X\"},"
+		"{\"type\":\"tool_use\",\"id\":\"d\",\"name\":\"X\"},"
+		"{\"type\":\"tool_use\",\"id\":\"d\",\"name\":\"Y\"},"
+		"{\"type\":\"tool_use\",\"id\":\"e\",\"id\":\"f\","
+		"\"name\":\"X\",\"input\":1,\"input\":[2]},"
+		"\"tool_use\",{\"type\":\"text\",\"text\":\"hi\"}],"
+		"\"usage\":{\"input_tokens\":2.5,\"output_tokens\":1e1,"
+		"\"cache_read_input_tokens\":-0,"
+		"\"cache_creation_input_tokens\":7,\"input_tokens\":4}},"
+		"\"parent_tool_use_id\":\"b\",\"parent_tool_use_id\":\"zz\"}",
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m\",\"usage\":"
+		"{\"input_tokens\":5}}}",
+		"{\"type\":\"assistant\",\"message\":{\"usage\":"
+		"{\"input_tokens\":5}}}",
+		"{\"type\":\"assistant\",\"message\":{\"id\":7,\"usage\":[1]}}",
+		"{\"type\":\"assistant\",\"message\":\"m\",\"message\":"
+		"{\"id\":\"m3\",\"usage\":{\"output_tokens\":5}}}",
+		"{\"type\":\"assistant\",\"message\":[]}",
+		"{\"type\":\"stream_event\",\"api_message_id\":\"m\",\"event\":"
+		"{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}}",
+	};
+	/* clang-format on */
+	static const char start[] =
+		"{\"type\":\"assistant\",\"message\":{\"id\":\"m\",\"content\":"
+		"[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"Bash\","
+		"\"input\":{}},{\"type\":\"tool_use\",\"id\":\"b\",\"name\":"
+		"\"Read\",\"input\":{}}],\"usage\":{\"output_tokens\":1}}}\n";
+	size_t i, n;
+	char *text;
+
+	(void)state;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		n = strlen(start) + strlen(lines[i]) + 1;
+		text = malloc(n + 1);
+		assert_non_null(text);
+		snprintf(text, n + 1, "%s%s\n", start, lines[i]);
+		same_frames(lines[i], text, n, 0);
+		same_frames(lines[i], text, n - 1, 0); /* the last line */
+		free(text);
+	}
+}
+
+/* jscan_decode() gives what jansson gives, and refuses what it refuses. */
+static void test_jscan_strings(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"plain ascii, long enough to take words",
+		"\\\"\\\\\\/",
+		"\\b\\f\\n\\r\\t",
+		"\\u00e9\\u00E9\\u20ac",
+		"\\ud83d\\ude00",
+		"\\uD83D\\uDE00x",
+		"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+		"\\u0000",
+		"\\ud800",
+		"\\udc00",
+		"\\ud800\\ud800",
+		"\\ud800\\u0041",
+		"\\ud800x",
+		"\\u12",
+		"\\u12g4",
+		"\\x",
+		"\\",
+		"a\"b",
+		"\x01",
+		"\x7f",
+		"\xc0\x80",
+		"\xc2",
+		"\xe0\x80\x80",
+		"\xed\xa0\x80",
+		"\xf4\x90\x80\x80",
+		"\xf5\x80\x80\x80",
+		"\xff",
+		"12345678\\n12345678\xc3\xa9"
+		"12345678",
+	};
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t n = strlen(texts[i]);
+		char *doc = malloc(n + 5), *buf = malloc(n + 1);
+		json_t *j;
+		int r;
+
+		assert_non_null(doc);
+		assert_non_null(buf);
+		snprintf(doc, n + 5, "[\"%s\"]", texts[i]);
+		j = json_loadb(doc, n + 4, 0, NULL);
+		r = jscan_decode((struct jscan_slice){texts[i], n}, buf, &len);
+		if (!j) {
+			if (r == 0)
+				fail_msg("jscan takes '%s', jansson not",
+					 texts[i]);
+		} else {
+			if (r != 0)
+				fail_msg("jansson takes '%s', jscan not",
+					 texts[i]);
+			assert_int_equal(
+				len, json_string_length(json_array_get(j, 0)));
+			assert_memory_equal(
+				buf, json_string_value(json_array_get(j, 0)),
+				len);
+		}
+		json_decref(j);
+		free(doc);
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1057,6 +1370,9 @@ int main(void)
 		cmocka_unit_test(test_fixture_tool_errors),
 		cmocka_unit_test(test_fixture_usage),
 		cmocka_unit_test(test_fixtures_all),
+		cmocka_unit_test(test_fast_corpora),
+		cmocka_unit_test(test_fast_odd_lines),
+		cmocka_unit_test(test_jscan_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
