@@ -74,18 +74,9 @@ static void check_frames(const struct wrk_buf *b, size_t frame_max)
 	wrk_decoder_free(d);
 }
 
-static uint64_t hash(const uint8_t *data, size_t size)
-{
-	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-
-	for (size_t i = 0; i < size; i++)
-		h = (h ^ data[i]) * 0x100000001b3u;
-	return h | 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint64_t x = hash(data, size);
+	uint64_t x = fuzz_seed(data, size);
 	size_t line_max = 256 + x % 4096;
 	size_t frame_max = 2048 + (x >> 12) % 8192;
 	int status = (int)((x >> 25) % 3 == 0 ? (x >> 27) % 64 + 1
@@ -113,12 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c != NULL);
 	FUZZ_CHECK(wrk_claude_hello(c, 42, &cut) == 0);
 	for (off = 0; off < size; off += n) {
-		x ^= x << 13; /* xorshift64 */
-		x ^= x >> 7;
-		x ^= x << 17;
-		n = 1 + x % 64;
-		if (n > size - off)
-			n = size - off;
+		n = fuzz_piece(&x, size - off);
 		FUZZ_CHECK(wrk_claude_feed(c, data + off, n, &cut) == 0);
 	}
 	FUZZ_CHECK(wrk_claude_end(c, status, &cut) == 0);

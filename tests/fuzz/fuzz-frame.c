@@ -155,20 +155,10 @@ static void pass_release(struct pass *p)
 	wrk_buf_release(&p->out);
 }
 
-static uint64_t hash(const uint8_t *data, size_t size)
-{
-	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < size; i++)
-		h = (h ^ data[i]) * 0x100000001b3u;
-	return h | 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pass whole, cut;
-	uint64_t x = hash(data, size);
+	uint64_t x = fuzz_seed(data, size);
 	size_t off, n;
 
 	pass_init(&whole);
@@ -177,12 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	pass_init(&cut);
 	for (off = 0; off < size; off += n) {
-		x ^= x << 13; /* xorshift64 */
-		x ^= x >> 7;
-		x ^= x << 17;
-		n = 1 + x % 64;
-		if (n > size - off)
-			n = size - off;
+		n = fuzz_piece(&x, size - off);
 		FUZZ_CHECK(wrk_decoder_feed(cut.d, data + off, n) == 0);
 		drain(&cut);
 	}

@@ -37,6 +37,30 @@ static inline int fuzz_verbose(void)
 	return verbose;
 }
 
+/* A seed drawn from the input (FNV-1a), never 0: the same input is cut
+ * the same way in every run. */
+static inline uint64_t fuzz_seed(const uint8_t *data, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (size_t i = 0; i < size; i++)
+		h = (h ^ data[i]) * 0x100000001b3u;
+	return h | 1;
+}
+
+/* The length of the next piece (1 to 64 bytes, at most LEFT) of an input
+ * fed in pieces, from the xorshift64 state *X. */
+static inline size_t fuzz_piece(uint64_t *x, size_t left)
+{
+	size_t n;
+
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	n = 1 + *x % 64;
+	return n > left ? left : n;
+}
+
 /* Abort, naming the check, unless COND holds; on in every build. */
 #define FUZZ_CHECK(cond)                                                       \
 	((cond) ? (void)0 : fuzz_fail(__FILE__, __LINE__, #cond))
