@@ -34,6 +34,7 @@
 #include <git2.h>
 
 #include "common/io.h"
+#include "wal/objset.h"
 #include "wal/wal-int.h"
 
 /* The blob id of DATA into OID and, as hex, OUT; libgit2 being
@@ -65,33 +66,6 @@ int wal_blob_hash(const void *data, size_t len, char out[WAL_OID_HEXLEN + 1])
 	return rc;
 }
 
-/* The objects a handle knows are there, and those its open transaction
- * wrote (or found) and must sync before it commits. */
-struct wal_objects {
-	git_oid *known; /* open addressing; zero: a free slot */
-	size_t nknown, capknown;
-	int *fds; /* files to sync */
-	size_t nfds, capfds;
-	unsigned char fans[256]; /* logs/objects/<xx> dirs to sync */
-	int nfans;		 /* how many of them are set */
-	int sync_parents;	 /* logs/objects, logs, .smithers too */
-};
-
-/* Files a transaction keeps open for its commit's sync; past this many,
- * they are synced at once. */
-#define PENDING_MAX 256
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Make DIR; a new one is synced (its entry in its parent) with the
  * objects. */
 static int make_dir(struct wal *w, const char *dir)
@@ -106,194 +80,6 @@ static int make_dir(struct wal *w, const char *dir)
 	return 0;
 }
 
-static struct wal_objects *objects_of(struct wal *w)
-{
-	if (!w->objects)
-		w->objects = calloc(1, sizeof(*w->objects));
-	if (!w->objects)
-		wal_fail(w, ENOMEM, "out of memory");
-	return w->objects;
-}
-
-static size_t known_slot(const struct wal_objects *o, const git_oid *id)
-{
-	size_t h;
-
-	memcpy(&h, id->id, sizeof(h)); /* a hash already */
-	return h & (o->capknown - 1);
-}
-
-static int is_known(const struct wal_objects *o, const git_oid *id)
-{
-	static const git_oid none;
-
-	if (!o->capknown)
-		return 0;
-	for (size_t i = known_slot(o, id);; i = (i + 1) & (o->capknown - 1)) {
-		if (!memcmp(&o->known[i], id, sizeof(*id)))
-			return 1;
-		if (!memcmp(&o->known[i], &none, sizeof(none)))
-			return 0;
-	}
-}
-
-static void put_known(struct wal_objects *o, const git_oid *id)
-{
-	static const git_oid none;
-	size_t i;
-
-	for (i = known_slot(o, id); memcmp(&o->known[i], &none, sizeof(none));
-	     i = (i + 1) & (o->capknown - 1))
-		if (!memcmp(&o->known[i], id, sizeof(*id)))
-			return;
-	o->known[i] = *id;
-	o->nknown++;
-}
-
-/* Remember ID as there; forgetting it (no memory) only costs a stat. */
-static void add_known(struct wal_objects *o, const git_oid *id)
-{
-	static const git_oid none;
-
-	if (!memcmp(id, &none, sizeof(none)))
-		return;
-	if ((o->nknown + 1) * 2 > o->capknown) {
-		size_t cap = o->capknown ? o->capknown * 2 : 1024;
-		git_oid *old = o->known, *grown = calloc(cap, sizeof(*grown));
-		size_t oldcap = o->capknown;
-
-		if (!grown)
-			return;
-		o->known = grown;
-		o->capknown = cap;
-		o->nknown = 0;
-		for (size_t i = 0; i < oldcap; i++)
-			if (memcmp(&old[i], &none, sizeof(none)))
-				put_known(o, &old[i]);
-		free(old);
-	}
-	put_known(o, id);
-}
-
-void wal_objects_forget(struct wal *w)
-{
-	struct wal_objects *o = w->objects;
-
-	if (!o)
-		return;
-	free(o->known);
-	o->known = NULL;
-	o->nknown = o->capknown = 0;
-}
-
-/* Keep FD (of an object in fan-out dir FAN) for the commit's sync. */
-static int pend(struct wal *w, int fd, const char *fan)
-{
-	struct wal_objects *o = w->objects;
-	unsigned long f;
-
-	if (o->nfds == PENDING_MAX && wal_objects_sync(w) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (o->nfds == o->capfds) {
-		size_t cap = o->capfds ? o->capfds * 2 : 16;
-		int *grown = realloc(o->fds, cap * sizeof(*grown));
-
-		if (!grown) {
-			close(fd);
-			return wal_fail(w, ENOMEM, "out of memory");
-		}
-		o->fds = grown;
-		o->capfds = cap;
-	}
-	o->fds[o->nfds++] = fd;
-	f = strtoul((char[3]){fan[0], fan[1], 0}, NULL, 16) & 0xff;
-	if (!o->fans[f]) {
-		o->fans[f] = 1;
-		o->nfans++;
-	}
-	return 0;
-}
-
-int wal_objects_sync(struct wal *w)
-{
-	struct wal_objects *o = w->objects;
-	char dir[PATH_MAX];
-	int rc = 0, err = 0;
-
-	if (!o || (!o->nfds && !o->nfans && !o->sync_parents))
-		return 0;
-	for (size_t i = 0; i < o->nfds; i++) {
-		if (fdatasync(o->fds[i]) < 0 && !err)
-			err = errno;
-		close(o->fds[i]);
-	}
-	o->nfds = 0;
-	o->nfans = 0;
-	for (int f = 0; f < 256; f++) {
-		if (!o->fans[f])
-			continue;
-		o->fans[f] = 0;
-		snprintf(dir, sizeof(dir), "%s/logs/objects/%02x", w->dir, f);
-		if (fsync_dir(dir) < 0 && !err)
-			err = errno;
-	}
-	if (o->sync_parents) {
-		o->sync_parents = 0;
-		snprintf(dir, sizeof(dir), "%s/logs/objects", w->dir);
-		if (fsync_dir(dir) < 0 && !err)
-			err = errno;
-		snprintf(dir, sizeof(dir), "%s/logs", w->dir);
-		if (fsync_dir(dir) < 0 && !err)
-			err = errno;
-		if (fsync_dir(w->dir) < 0 && !err)
-			err = errno;
-	}
-	if (err) {
-		/* What was not synced may be lost: not known any more. */
-		wal_objects_forget(w);
-		rc = wal_fail(w, err,
-			      "cannot sync the tool outputs under "
-			      "'%s/logs/objects': %s",
-			      w->dir, strerror(err));
-	}
-	return rc;
-}
-
-void wal_objects_drop(struct wal *w)
-{
-	struct wal_objects *o = w->objects;
-	int err = errno; /* called on failure paths: theirs is kept */
-
-	if (!o || (!o->nfds && !o->nfans))
-		return;
-	for (size_t i = 0; i < o->nfds; i++)
-		close(o->fds[i]);
-	o->nfds = 0;
-	o->nfans = 0;
-	memset(o->fans, 0, sizeof(o->fans));
-	/* Written, never synced: a later commit must not take them as
-	 * durable. The directories made stay (sync_parents is kept): the
-	 * next commit syncs their entries, for the files stored in them. */
-	wal_objects_forget(w);
-	errno = err;
-}
-
-void wal_objects_free(struct wal *w)
-{
-	struct wal_objects *o = w->objects;
-
-	if (!o)
-		return;
-	for (size_t i = 0; i < o->nfds; i++)
-		close(o->fds[i]);
-	free(o->fds);
-	free(o->known);
-	free(o);
-	w->objects = NULL;
-}
-
 /* Store DATA under its blob id ID (HEX); REL gets its path relative to the
  * state dir. Writes nothing when an object of that id is already there;
  * either way the file is synced by the transaction's commit. */
@@ -305,9 +91,9 @@ static int store_object(struct wal *w, const void *data, size_t len,
 	int fd, err;
 
 	snprintf(rel, PATH_MAX, "logs/objects/%.2s/%s", hex, hex + 2);
-	if (!objects_of(w))
+	if (!wal_objects_of(w))
 		return -1;
-	if (is_known(w->objects, id))
+	if (wal_objects_known(w->objects, id))
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", w->dir, rel);
 	if (stat(path, &sb) == 0 && (size_t)sb.st_size == len) {
@@ -317,9 +103,9 @@ static int store_object(struct wal *w, const void *data, size_t len,
 		if (fd < 0)
 			return wal_fail(w, errno, "cannot open '%s': %s", path,
 					strerror(errno));
-		if (pend(w, fd, hex) < 0)
+		if (wal_objects_pend(w, fd, hex) < 0)
 			return -1;
-		add_known(w->objects, id);
+		wal_objects_add(w->objects, id);
 		return 0;
 	}
 
@@ -352,9 +138,9 @@ static int store_object(struct wal *w, const void *data, size_t len,
 		return wal_fail(w, err, "cannot store '%s': %s", path,
 				strerror(err));
 	}
-	if (pend(w, fd, hex) < 0)
+	if (wal_objects_pend(w, fd, hex) < 0)
 		return -1;
-	add_known(w->objects, id);
+	wal_objects_add(w->objects, id);
 	return 0;
 }
 

@@ -1310,8 +1310,9 @@ static void test_jscan_strings(void **state)
 		"\xf4\x90\x80\x80",
 		"\xf5\x80\x80\x80",
 		"\xff",
-		"12345678\\n12345678\xc3\xa9"
-		"12345678",
+		/* One string, cut so that \xa9 ends its escape. */
+		("12345678\\n12345678\xc3\xa9"
+		 "12345678"),
 	};
 	size_t i, len;
 
