@@ -101,4 +101,16 @@ run "$SMITHERS" init a b
 expect_rc 2
 err_has "usage: smithers init [DIR]"
 [ ! -e a ] || fail "init made a directory on a usage error"
+
+# --example claude: Claude Code agents, with the fixer's prompt beside.
+run "$SMITHERS" init --example claude cl --json
+expect_rc 0
+json 'sorted(e["path"] for e in j) == ["cl/.smithers/smithers.db",
+     "cl/prompts/fix.md", "cl/smithers.ini"]'
+grep -q '^kind = claude$' cl/smithers.ini || fail "no claude agent in the example"
+grep -q 'make check' cl/prompts/fix.md || fail "the fixer's prompt is not there"
+run "$SMITHERS" init --example nope elsewhere
+expect_rc 2
+err_has "unknown example 'nope' (expected survey or claude)"
+[ ! -e elsewhere ] || fail "init made a directory for an unknown example"
 exit 0
