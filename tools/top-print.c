@@ -112,6 +112,58 @@ static void json_double(FILE *fp, const char *name, double v)
 		fprintf(fp, ",\"%s\":%.2f", name, v);
 }
 
+/* One agent of the --json output; COMMA: one came before. */
+static void json_agent(FILE *fp, const struct top_snap *s,
+		       const struct top_agent *sa, int comma)
+{
+	const struct shm_agent *a = &sa->a;
+
+	fprintf(fp, "%s{\"id\":%" PRId64, comma ? "," : "", a->id);
+	json_member(fp, "name", a->name, 1);
+	json_member(fp, "phase", a->phase, 1);
+	json_member(fp, "status", a->status, 1);
+	fprintf(fp,
+		",\"pid\":%d,\"attempt\":%d,\"restarts\":%d"
+		",\"iteration\":%d,\"tool_calls\":%" PRId64
+		",\"tokens_in\":%" PRId64 ",\"tokens_out\":%" PRId64,
+		(int)a->pid, (int)a->attempt, (int)a->restarts,
+		(int)a->iteration, a->tool_calls, a->tokens_in,
+		a->tokens_out);
+	fprintf(fp,
+		",\"cache_read\":%" PRId64 ",\"cache_write\":%" PRId64,
+		a->cache_read, a->cache_write);
+	json_usd(fp, "cost_usd", a->cost_micro_usd);
+	json_member(fp, "last_tool", a->last_tool, 1);
+	json_member(fp, "last_key", a->last_key, 1);
+	/* The call started last among those running, if any. */
+	fprintf(fp, ",\"running_calls\":%d", (int)a->running_calls);
+	if (a->running_tool[0]) {
+		json_member(fp, "running_tool", a->running_tool, 1);
+		fprintf(fp,
+			",\"running_since_ms\":%" PRId64
+			",\"running_ms\":%" PRId64,
+			a->running_since_ms,
+			s->now_ms - a->running_since_ms);
+	} else {
+		fputs(",\"running_tool\":null,\"running_since_ms\":null"
+		      ",\"running_ms\":null",
+		      fp);
+	}
+	fprintf(fp,
+		",\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64,
+		a->started_ms, a->updated_ms);
+	if (a->started_ms)
+		fprintf(fp, ",\"age_ms\":%" PRId64,
+			s->now_ms - a->started_ms);
+	else
+		fputs(",\"age_ms\":null", fp);
+	json_double(fp, "cpu", sa->cpu);
+	if (sa->rss < 0)
+		fputs(",\"rss\":null}", fp);
+	else
+		fprintf(fp, ",\"rss\":%lld}", sa->rss);
+}
+
 void top_print_json(const struct top_snap *s, FILE *fp)
 {
 	const struct shm_header_snap *h = &s->h;
@@ -164,54 +216,8 @@ void top_print_json(const struct top_snap *s, FILE *fp)
 		s->nagents, s->running, s->done, s->failed, s->restarting);
 
 	fputs(",\"agents\":[", fp);
-	for (i = 0; i < s->nagents; i++) {
-		const struct shm_agent *a = &s->agents[i].a;
-
-		fprintf(fp, "%s{\"id\":%" PRId64, i ? "," : "", a->id);
-		json_member(fp, "name", a->name, 1);
-		json_member(fp, "phase", a->phase, 1);
-		json_member(fp, "status", a->status, 1);
-		fprintf(fp,
-			",\"pid\":%d,\"attempt\":%d,\"restarts\":%d"
-			",\"iteration\":%d,\"tool_calls\":%" PRId64
-			",\"tokens_in\":%" PRId64 ",\"tokens_out\":%" PRId64,
-			(int)a->pid, (int)a->attempt, (int)a->restarts,
-			(int)a->iteration, a->tool_calls, a->tokens_in,
-			a->tokens_out);
-		fprintf(fp,
-			",\"cache_read\":%" PRId64 ",\"cache_write\":%" PRId64,
-			a->cache_read, a->cache_write);
-		json_usd(fp, "cost_usd", a->cost_micro_usd);
-		json_member(fp, "last_tool", a->last_tool, 1);
-		json_member(fp, "last_key", a->last_key, 1);
-		/* The call started last among those running, if any. */
-		fprintf(fp, ",\"running_calls\":%d", (int)a->running_calls);
-		if (a->running_tool[0]) {
-			json_member(fp, "running_tool", a->running_tool, 1);
-			fprintf(fp,
-				",\"running_since_ms\":%" PRId64
-				",\"running_ms\":%" PRId64,
-				a->running_since_ms,
-				s->now_ms - a->running_since_ms);
-		} else {
-			fputs(",\"running_tool\":null,\"running_since_ms\":null"
-			      ",\"running_ms\":null",
-			      fp);
-		}
-		fprintf(fp,
-			",\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64,
-			a->started_ms, a->updated_ms);
-		if (a->started_ms)
-			fprintf(fp, ",\"age_ms\":%" PRId64,
-				s->now_ms - a->started_ms);
-		else
-			fputs(",\"age_ms\":null", fp);
-		json_double(fp, "cpu", s->agents[i].cpu);
-		if (s->agents[i].rss < 0)
-			fputs(",\"rss\":null}", fp);
-		else
-			fprintf(fp, ",\"rss\":%lld}", s->agents[i].rss);
-	}
+	for (i = 0; i < s->nagents; i++)
+		json_agent(fp, s, &s->agents[i], i > 0);
 	fputs("]", fp);
 
 	/* A value is JSON text, embedded as it is; one the mirror cut (or
