@@ -4,10 +4,9 @@
  * resumed it, the usage counters (tokens, cache tokens, cost) an agent and
  * its execution keep, and the execution's budget.
  *
- * Usage arrives with nearly every message of a CLI's stream, so its two
- * statements are prepared once per handle (sql.c). Increments may be
- * negative: a stream's final totals correct what its increments added, and
- * the agent's and the execution's counters move together, in one savepoint.
+ * Increments may be negative: a stream's final totals correct what its
+ * increments added, and the agent's and the execution's counters move
+ * together, in one savepoint.
  */
 #include "config.h"
 
@@ -17,25 +16,31 @@
 
 #include "wal/wal-int.h"
 
-/* Bind AGENT and U to the usage statement ID and run it: rows changed,
- * or -1. */
-static int64_t run_usage(struct wal *w, enum wal_stmt_id id, int64_t agent,
+/* The counters of an agent and of its execution; wal_run() keeps both
+ * prepared. */
+static const char agent_usage_sql[] =
+	"UPDATE agents SET tokens_in = tokens_in + ?2,"
+	" tokens_out = tokens_out + ?3,"
+	" cache_read_tokens = cache_read_tokens + ?4,"
+	" cache_write_tokens = cache_write_tokens + ?5,"
+	" cost_usd = cost_usd + ?6,"
+	" tool_call_count = tool_call_count + ?7 WHERE id = ?1";
+static const char execution_usage_sql[] =
+	"UPDATE executions SET tokens_in = tokens_in + ?2,"
+	" tokens_out = tokens_out + ?3,"
+	" cache_read_tokens = cache_read_tokens + ?4,"
+	" cache_write_tokens = cache_write_tokens + ?5,"
+	" cost_usd = cost_usd + ?6,"
+	" total_tool_calls = total_tool_calls + ?7"
+	" WHERE id = (SELECT execution_id FROM agents WHERE id = ?1)";
+
+/* Run the usage statement SQL for AGENT and U: rows changed, or -1. */
+static int64_t run_usage(struct wal *w, const char *sql, int64_t agent,
 			 const struct wal_usage *u)
 {
-	sqlite3_stmt *st = wal_stmt(w, id);
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, agent);
-	sqlite3_bind_int64(st, 2, u->tokens_in);
-	sqlite3_bind_int64(st, 3, u->tokens_out);
-	sqlite3_bind_int64(st, 4, u->cache_read);
-	sqlite3_bind_int64(st, 5, u->cache_write);
-	sqlite3_bind_double(st, 6, u->cost_usd);
-	sqlite3_bind_int64(st, 7, u->tool_calls);
-	if (wal_step_done(w, st, "cannot record usage") < 0)
-		return -1;
-	return sqlite3_changes64(w->db);
+	return wal_run(w, "cannot record usage", sql, "IIIIIdI", agent,
+		       u->tokens_in, u->tokens_out, u->cache_read,
+		       u->cache_write, u->cost_usd, u->tool_calls);
 }
 
 static int64_t add_usage(struct wal *w, int64_t agent,
@@ -48,10 +53,10 @@ static int64_t add_usage(struct wal *w, int64_t agent,
 		return wal_fail(w, EINVAL,
 				"agent %" PRId64 ": cost is not a number",
 				agent);
-	if (wal_need_row(w, run_usage(w, ST_AGENT_USAGE, agent, u), "agent",
+	if (wal_need_row(w, run_usage(w, agent_usage_sql, agent, u), "agent",
 			 agent) < 0)
 		return -1;
-	return run_usage(w, ST_EXECUTION_USAGE, agent, u);
+	return run_usage(w, execution_usage_sql, agent, u);
 }
 
 int wal_agent_add_usage(struct wal *w, int64_t agent_id,

@@ -53,22 +53,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?1),"
 		" key, value, NULL, ?4, ?5, ?6, head FROM state WHERE key = ?2",
 	[ST_TRANSITION_UNDO] = "DELETE FROM transitions WHERE id = ?1",
-	/* A CLI's stream reports usage with every message: prepared once. */
-	[ST_AGENT_USAGE] =
-		"UPDATE agents SET tokens_in = tokens_in + ?2,"
-		" tokens_out = tokens_out + ?3,"
-		" cache_read_tokens = cache_read_tokens + ?4,"
-		" cache_write_tokens = cache_write_tokens + ?5,"
-		" cost_usd = cost_usd + ?6,"
-		" tool_call_count = tool_call_count + ?7 WHERE id = ?1",
-	[ST_EXECUTION_USAGE] =
-		"UPDATE executions SET tokens_in = tokens_in + ?2,"
-		" tokens_out = tokens_out + ?3,"
-		" cache_read_tokens = cache_read_tokens + ?4,"
-		" cache_write_tokens = cache_write_tokens + ?5,"
-		" cost_usd = cost_usd + ?6,"
-		" total_tool_calls = total_tool_calls + ?7"
-		" WHERE id = (SELECT execution_id FROM agents WHERE id = ?1)",
 };
 
 int wal_fail(struct wal *w, int err, const char *fmt, ...)
