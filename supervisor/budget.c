@@ -45,19 +45,18 @@ static void record_stop(struct agent *a, const char *scope, double spent,
 	json_decref(v);
 }
 
-static void over(struct agent *a, const char *scope, double spent,
-		 double limit)
+/* A crossed its own budget, or (WHOLE) the execution's: SPENT of LIMIT. */
+static void over(struct agent *a, int whole, double spent, double limit)
 {
 	struct run *r = a->run;
 	char *why = xasprintf("budget exceeded: $%.4f of $%.2f%s", spent,
-			      limit,
-			      *scope == 'e' ? " (the execution's)" : "");
+			      limit, whole ? " (the execution's)" : "");
 
 	sup_log(SUP_WARN, "agent '%s': %s", a->spec->name, why);
-	record_stop(a, scope, spent, limit);
+	record_stop(a, whole ? "execution" : "agent", spent, limit);
 	if (!r->p.failure)
 		r->p.failure = xasprintf("%s", why);
-	if (*scope == 'a') {
+	if (!whole) {
 		agent_over_budget(a, why);
 	} else {
 		for (size_t i = 0; i < r->wf->nagents; i++)
@@ -74,10 +73,10 @@ static void check(struct agent *a)
 	double all = r->wf->max_cost_usd;
 
 	if (mine > 0 && a->session.cost >= mine && !a->end.over_budget)
-		over(a, "agent", a->session.cost, mine);
+		over(a, 0, a->session.cost, mine);
 	if (all > 0 && r->p.cost >= all && !r->p.over_budget) {
 		r->p.over_budget = 1;
-		over(a, "execution", r->p.cost, all);
+		over(a, 1, r->p.cost, all);
 	}
 }
 
