@@ -112,7 +112,7 @@ static struct jscan_slice member(struct jscan_slice obj, const char *key)
 	struct jscan_slice k, v, found = {0};
 	struct jscan_obj it;
 
-	if (jscan_object(&it, obj) < 0)
+	if (jscan_members(&it, obj) < 0)
 		return found;
 	while (jscan_next(&it, &k, &v) == 1)
 		if (jscan_equals(k, key))
@@ -129,7 +129,7 @@ static int scan_result_text(struct jscan_slice content, struct wrk_buf *b)
 
 	if (jscan_is_string(content))
 		return add_string(b, content) < 0 ? -1 : wrk_buf_addc(b, '\0');
-	if (jscan_array(&it, content) == 0)
+	if (jscan_items(&it, content) == 0)
 		while (jscan_next_item(&it, &block) == 1) {
 			type = member(block, "type");
 			text = member(block, "text");
@@ -150,7 +150,7 @@ static void scan_complete_call(struct wrk_claude *c, struct jscan_slice block)
 	struct jscan_obj it;
 	uint64_t call;
 
-	if (jscan_object(&it, block) < 0)
+	if (jscan_members(&it, block) < 0)
 		return;
 	while (jscan_next(&it, &k, &v) == 1) {
 		if (jscan_equals(k, "tool_use_id"))
@@ -185,7 +185,7 @@ static void scan_user(struct wrk_claude *c, struct jscan_slice message)
 	struct jscan_slice content = member(message, "content"), block;
 	struct jscan_obj it;
 
-	if (jscan_array(&it, content) < 0)
+	if (jscan_items(&it, content) < 0)
 		return;
 	while (jscan_next_item(&it, &block) == 1)
 		if (value_is(member(block, "type"), "tool_result"))
@@ -226,7 +226,7 @@ static void scan_start_call(struct wrk_claude *c, struct jscan_slice block,
 	char *text = NULL;
 	json_t *j;
 
-	if (jscan_object(&it, block) < 0)
+	if (jscan_members(&it, block) < 0)
 		return;
 	while (jscan_next(&it, &k, &v) == 1) {
 		if (jscan_equals(k, "id"))
@@ -275,7 +275,7 @@ static void scan_assistant(struct wrk_claude *c, struct jscan_slice message,
 	parent = wrk_claude_call_of(c->calls,
 				    scan_str(c, parent_id, &parent_ref));
 	wrk_buf_release(&parent_ref);
-	if (c->err || jscan_object(&it, message) < 0)
+	if (c->err || jscan_members(&it, message) < 0)
 		return;
 	while (jscan_next(&it, &k, &v) == 1) {
 		if (jscan_equals(k, "content"))
@@ -285,7 +285,7 @@ static void scan_assistant(struct wrk_claude *c, struct jscan_slice message,
 		else if (jscan_equals(k, "id"))
 			id = v;
 	}
-	if (jscan_array(&it, content) == 0)
+	if (jscan_items(&it, content) == 0)
 		while (jscan_next_item(&it, &block) == 1)
 			if (value_is(member(block, "type"), "tool_use"))
 				scan_start_call(c, block, parent);

@@ -179,6 +179,12 @@ static const char *escape(const char *p, const char *end, char **o)
 	return p + 2;
 }
 
+/* What the escapes of one letter stand for, 0 for the other letters. */
+static const char short_escape[256] = {
+	['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+	['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
 /*
  * The string text from P: where it stops, at its closing quote or END;
  * NULL when it is not valid. Its value is written at OUT when not NULL
@@ -187,7 +193,7 @@ static const char *escape(const char *p, const char *end, char **o)
 static const char *scan_string(const char *p, const char *end, char *out,
 			       size_t *outn)
 {
-	char *o = out;
+	char *o = out, c;
 	uint64_t x;
 	size_t k;
 
@@ -208,6 +214,14 @@ static const char *scan_string(const char *p, const char *end, char *out,
 		if (p == end || *p == '"')
 			break;
 		if (*p == '\\') {
+			/* The one-letter escapes without a call: text with a
+			 * newline in every few bytes is common. */
+			if (end - p >= 2 && (c = short_escape[(uint8_t)p[1]])) {
+				if (o)
+					*o++ = c;
+				p += 2;
+				continue;
+			}
 			p = escape(p, end, o ? &o : NULL);
 			if (!p)
 				return NULL;
@@ -238,6 +252,54 @@ static const char *skip_string(const char *p, const char *end)
 	const char *q = scan_string(p + 1, end, NULL, NULL);
 
 	return q && q < end ? q + 1 : NULL;
+}
+
+/*
+ * Past the string from its opening quote P in text checked before: its
+ * closing quote is the first quote after P that is not escaped, that is
+ * not after an odd run of backslashes (the text is valid: a backslash
+ * there is always one of an escape).
+ */
+static const char *pass_string(const char *p, const char *end)
+{
+	const char *q, *b;
+
+	for (p++; (q = memchr(p, '"', (size_t)(end - p))); p = q + 1) {
+		for (b = q; b > p && b[-1] == '\\'; b--)
+			;
+		if ((q - b) % 2 == 0)
+			return q + 1;
+	}
+	return NULL;
+}
+
+/* Past the value at P in text checked before. */
+static const char *pass_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	if (*p != '{' && *p != '[') {
+		if (*p == '"')
+			return pass_string(p, end);
+		/* A number, true, false or null. */
+		while (p < end && *p != ',' && *p != '}' && *p != ']' &&
+		       *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			p++;
+		return p;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			if (!(p = pass_string(p, end)))
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return NULL;
 }
 
 static bool is_digit(const char *p, const char *end)
@@ -360,6 +422,29 @@ int jscan_array(struct jscan_obj *it, struct jscan_slice val)
 	return start(it, val, '[');
 }
 
+/* start() on VAL, scanned before. */
+static int enter(struct jscan_obj *it, struct jscan_slice val, char open)
+{
+	if (!val.n || val.p[0] != open)
+		return -1;
+	*it = (struct jscan_obj){.p = val.p + 1,
+				 .end = val.p + val.n,
+				 .depth = 1,
+				 .first = true,
+				 .scanned = true};
+	return 0;
+}
+
+int jscan_members(struct jscan_obj *it, struct jscan_slice val)
+{
+	return enter(it, val, '{');
+}
+
+int jscan_items(struct jscan_obj *it, struct jscan_slice val)
+{
+	return enter(it, val, '[');
+}
+
 /* Before the next member or item of IT, closed by CLOSE: 1 and *P on it,
  * 0 at the end (it->p past CLOSE), -1 when the text is not JSON. */
 static int before_next(struct jscan_obj *it, char close, const char **pp)
@@ -384,6 +469,13 @@ static int before_next(struct jscan_obj *it, char close, const char **pp)
 	return 1;
 }
 
+/* Past the value at P, a member's or an item's of IT. */
+static const char *next_value(const struct jscan_obj *it, const char *p)
+{
+	return it->scanned ? pass_value(p, it->end)
+			   : skip_value(p, it->end, it->depth);
+}
+
 int jscan_next(struct jscan_obj *it, struct jscan_slice *key,
 	       struct jscan_slice *val)
 {
@@ -392,7 +484,8 @@ int jscan_next(struct jscan_obj *it, struct jscan_slice *key,
 
 	if (r <= 0)
 		return r;
-	if (*p != '"' || !(q = skip_string(p, it->end)))
+	if (*p != '"' || !(q = it->scanned ? pass_string(p, it->end)
+					   : skip_string(p, it->end)))
 		return -1;
 	key->p = p + 1;
 	key->n = (size_t)(q - 1 - key->p);
@@ -400,7 +493,7 @@ int jscan_next(struct jscan_obj *it, struct jscan_slice *key,
 	if (p == it->end || *p != ':')
 		return -1;
 	p = skip_ws(p + 1, it->end);
-	if (p == it->end || !(q = skip_value(p, it->end, it->depth)))
+	if (p == it->end || !(q = next_value(it, p)))
 		return -1;
 	val->p = p;
 	val->n = (size_t)(q - p);
@@ -415,7 +508,7 @@ int jscan_next_item(struct jscan_obj *it, struct jscan_slice *val)
 
 	if (r <= 0)
 		return r;
-	if (!(q = skip_value(p, it->end, it->depth)))
+	if (!(q = next_value(it, p)))
 		return -1;
 	val->p = p;
 	val->n = (size_t)(q - p);

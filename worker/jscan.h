@@ -27,11 +27,13 @@ struct jscan_slice {
 	size_t n;
 };
 
-/* The members of one object, in order; set up by jscan_object(). */
+/* The members of one object, in order; set up by jscan_object() or
+ * jscan_members(). */
 struct jscan_obj {
 	const char *p, *end;
 	int depth;
 	bool first;
+	bool scanned; /* the text was checked whole before: only walked */
 };
 
 /*
@@ -51,6 +53,16 @@ int jscan_next(struct jscan_obj *it, struct jscan_slice *key,
 /* The items of an array, like the members of an object. */
 int jscan_array(struct jscan_obj *it, struct jscan_slice val);
 int jscan_next_item(struct jscan_obj *it, struct jscan_slice *val);
+
+/*
+ * Start on the object (jscan_members) or the array (jscan_items) VAL, a
+ * value this scanner returned, so checked whole already: its members
+ * (jscan_next) or items (jscan_next_item) are then found without checking
+ * their text again, so that reading a member of a member costs a walk,
+ * not a scan. 0, or -1 when VAL is not one.
+ */
+int jscan_members(struct jscan_obj *it, struct jscan_slice val);
+int jscan_items(struct jscan_obj *it, struct jscan_slice val);
 
 /* Nothing but JSON whitespace in S[0..N). */
 bool jscan_blank(const char *s, size_t n);

@@ -1189,6 +1189,17 @@ static void test_fast_odd_lines(void **state)
 		"\"tool_result\",\"tool_use_id\":\"a\",\"content\":\"e\","
 		"\"is_error\":\"true\"},{\"type\":\"tool_result\","
 		"\"tool_use_id\":\"b\",\"is_error\":false,\"content\":null}]}}",
+		/* members found by walking text checked before: quotes
+		 * after runs of backslashes, odd and even, in keys and
+		 * values; numbers and words that end a member */
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"x\\\\\":"
+		"\"\\\\\\\"\",\"type\":\"tool_result\",\"n\":-1.5e3,\"t\":"
+		"true,\"tool_use_id\":\"a\",\"content\":\"q\\\"\\\\\\\\\\\"\\\\\","
+		"\"is_error\":false}]}}",
+		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
+		"\"tool_result\",\"tool_use_id\":\"a\",\"content\":[{\"text\":"
+		"\"\\\\\",\"type\":\"text\"},{\"type\":\"text\",\"text\":"
+		"\"}\\\"]\"}],\"is_error\":null}] , \"k\" : [ {} , [ ] ] }}",
 		"{\"type\":\"user\",\"message\":{\"content\":\"text\"}}",
 		"{\"type\":\"user\",\"message\":[1,2]}",
 		"{\"type\":\"user\",\"message\":{\"content\":[{\"type\":"
