@@ -263,6 +263,7 @@ static int open_store(struct run *r, int full)
 		r->p.exit_status = 2;
 		return -1;
 	}
+	wal_git_warm(r->w);
 	return 0;
 }
 

@@ -7,6 +7,8 @@
 
 #include <stdarg.h>
 
+#include <pthread.h>
+
 #include <sqlite3.h>
 #include <sys/types.h>
 
@@ -43,6 +45,9 @@ struct wal {
 	int readonly;
 	int in_batch;
 	int git_initialised;
+	int git_warming;	  /* wal_git_warm()'s thread runs */
+	int git_warm_rc;	  /* its git_libgit2_init()'s */
+	pthread_t git_thread;
 	int counting_frames; /* wal_trim's hook is installed */
 	int wal_frames;      /* frames in the WAL after the last commit */
 	int wal_fd, shm_fd;  /* wal_reserve()'s, -1 until it opens them */

@@ -248,8 +248,38 @@ void wal_set_execution(struct wal *w, int64_t execution_id)
 	w->execution_id = execution_id;
 }
 
+/* git_libgit2_init() also starts OpenSSL and reads the system's TLS
+ * certificates, which the store never uses: milliseconds of CPU. */
+static void *git_warm(void *arg)
+{
+	struct wal *w = arg;
+
+	w->git_warm_rc = git_libgit2_init();
+	return NULL;
+}
+
+void wal_git_warm(struct wal *w)
+{
+	if (!w || w->git_initialised || w->git_warming)
+		return;
+	if (pthread_create(&w->git_thread, NULL, git_warm, w) == 0)
+		w->git_warming = 1;
+}
+
+/* The warm-up's end: its init counts as the handle's own. */
+static void git_warmed(struct wal *w)
+{
+	if (!w->git_warming)
+		return;
+	pthread_join(w->git_thread, NULL);
+	w->git_warming = 0;
+	if (w->git_warm_rc >= 0)
+		w->git_initialised = 1;
+}
+
 int wal_git_init(struct wal *w)
 {
+	git_warmed(w);
 	if (w->git_initialised)
 		return 0;
 	if (git_libgit2_init() < 0)
@@ -502,6 +532,7 @@ void wal_close(struct wal *w)
 		sqlite3_close(w->db);
 	}
 	wal_objects_free(w);
+	git_warmed(w);
 	if (w->git_initialised)
 		git_libgit2_shutdown();
 	if (w->wal_fd >= 0)

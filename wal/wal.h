@@ -68,6 +68,14 @@ struct wal_options {
  */
 int wal_open(const char *dir, const struct wal_options *opt, struct wal **out);
 
+/*
+ * Start libgit2 (which the store needs for its objects) on a thread of its
+ * own now, so that the first tool output stored does not wait for it:
+ * libgit2 starts OpenSSL and reads the TLS certificates too, milliseconds
+ * of CPU. Optional; a failure to start the thread is no matter.
+ */
+void wal_git_warm(struct wal *w);
+
 /* Close the connection; rolls back an open batch. wal_close(NULL) is a no-op.
  */
 void wal_close(struct wal *w);
