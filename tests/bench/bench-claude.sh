@@ -8,14 +8,15 @@
 # same run (target: at least 5x jq). Also the worker's peak RSS while it
 # works. Run from the build dir: tests/bench/bench-claude.sh
 # (make bench-claude). MB=N sets the stream's size, RUNS=N the runs of
-# each, UNIQUE=1 makes every tool output distinct (no shared objects).
+# each, UNIQUE=1 makes every tool output distinct (no shared objects),
+# KEEP=1 leaves the stream and the state dir in place to look at.
 set -eu
 BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}
 SMITHERS="$BUILD/tools/smithers"
 MB=${MB:-50}
 command -v jq >/dev/null || { echo "bench-claude: jq is needed (apt-get install jq)" >&2; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/smithers-bench-claude.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap 'if [ -n "${KEEP:-}" ]; then echo "bench-claude: kept $T" >&2; else rm -rf "$T"; fi' EXIT
 
 # The stream: the real CLI's own lines (tests/fixtures/claude/: tool calls
 # and their results, a 1.2 MB output persisted by the CLI, a subagent, a
