@@ -27,6 +27,14 @@ static int pending(const struct tally *t)
 	       t->u.cost != 0 || t->tool_calls;
 }
 
+/* Whether what A has pending includes a cost: a claude agent's always
+ * does (Claude Code reports one with its tokens), another's only when it
+ * reported one; else its cost stays unknown. */
+static int has_cost(const struct agent *a)
+{
+	return a->spec->kind == SUP_KIND_CLAUDE || a->tally.u.cost != 0;
+}
+
 /* Write what A has pending; 0, or -1 with the store's error (nothing
  * written, still pending). */
 static int flush_one(struct run *r, struct agent *a)
@@ -39,6 +47,7 @@ static int flush_one(struct run *r, struct agent *a)
 		.cache_write = t->u.cache_write,
 		.cost_usd = t->u.cost,
 		.tool_calls = t->tool_calls,
+		.has_cost = has_cost(a),
 	};
 
 	if (!pending(t))
@@ -58,7 +67,8 @@ int tally_add(struct agent *a, const struct usage *d, int64_t tool_calls)
 	 * without a row: let it say so now, for this message, rather than
 	 * fail the whole turn's commit. */
 	if ((d && !isfinite(d->cost)) || a->id <= 0) {
-		bad = (struct wal_usage){.cost_usd = d ? d->cost : 0};
+		bad = (struct wal_usage){.cost_usd = d ? d->cost : 0,
+					 .has_cost = 1};
 		return wal_agent_add_usage(a->run->w, a->id, &bad);
 	}
 	if (t->row != a->id && flush_one(a->run, a) < 0)

@@ -3,9 +3,10 @@
  * (with their CLI sessions, usage and cost) and tool calls (as a tree: a
  * call under the call it ran inside), and how text shows usage.
  *
- * Text shows a cost (any column named *cost_usd) with four decimals and a
+ * Text shows a cost (any column named *cost_usd) with four decimals, an
+ * unknown one (a NULL cost_usd: no agent reported one) as "-", and a
  * session id by its first SESSION_SHORT characters; JSON has every column
- * as the store holds it. A tool-call tree is drawn in text only: JSON is
+ * as the store holds it (an unknown cost is null). A tool-call tree is drawn in text only: JSON is
  * the flat list, each call naming its parent_id.
  */
 #include "config.h"
@@ -36,6 +37,7 @@ static const char *const agent_cols[] = {"id",
 					 "turns",
 					 "tokens_in",
 					 "tokens_out",
+					 "reasoning_tokens",
 					 "cache_read_tokens",
 					 "cache_write_tokens",
 					 "cost_usd",
@@ -84,7 +86,11 @@ static void shown_init(struct shown *s, const struct wal_row *row,
 		s->names[k] = row->names[i];
 		s->types[k] = row->types[i];
 		s->values[k] = v;
-		if (v && ends_with(name, "cost_usd")) {
+		if (!v && !strcmp(name, "cost_usd")) {
+			/* A number not known: aligned as the others. */
+			s->values[k] = "-";
+			s->types[k] = WAL_REAL;
+		} else if (v && ends_with(name, "cost_usd")) {
 			snprintf(s->bufs[k], SHOWN_LEN, "%.4f",
 				 strtod(v, NULL));
 			s->values[k] = s->bufs[k];
@@ -182,12 +188,14 @@ static int db_agents(struct db_run *r)
 const struct db_sub db_sub_agents = {
 	"agents", "[EXECUTION_ID]", "the agents of an execution",
 	"List the agents of execution EXECUTION_ID (default: the newest\n"
-	"execution), in start order: kind (command, or claude for a Claude\n"
-	"Code agent), status, attempt, the CLI's session id (its first 8\n"
-	"characters; --json has it whole), turns, tokens in and out, cache\n"
-	"tokens read and written, cost in US dollars, tool calls and the\n"
-	"last error. --json has every column: model, prompts, CLI version\n"
-	"and tools, resume_prompt and resumes, results, processes, times.\n"
+	"execution), in start order: kind (command, claude for a Claude\n"
+	"Code agent, codex for a Codex one), status, attempt, the CLI's\n"
+	"session id (its first 8 characters; --json has it whole), turns,\n"
+	"tokens in and out, reasoning tokens (a part of tokens out), cache\n"
+	"tokens read and written, cost in US dollars ('-' when unknown: the\n"
+	"agent reported none; null in --json), tool calls and the last\n"
+	"error. --json has every column: model, prompts, CLI version and\n"
+	"tools, resume_prompt and resumes, results, processes, times.\n"
 	"Exit status 1 if there is no such execution.",
 	0, 0, 1, DB_READ, db_agents,
 };

@@ -37,6 +37,7 @@ static const char *const execution_cols[] = {"id",
 					     "total_tool_calls",
 					     "tokens_in",
 					     "tokens_out",
+					     "reasoning_tokens",
 					     "cache_read_tokens",
 					     "cache_write_tokens",
 					     "cost_usd",
@@ -47,9 +48,9 @@ static const char *const phase_cols[] = {
 	"id",	      "name",	     "iteration",   "status",
 	"started_at", "duration_ms", "agent_count", NULL};
 static const char *const agent_cols[] = {
-	"id",	       "phase",		  "iteration", "name",
-	"status",      "attempt",	  "pid",       "exit_code",
-	"exit_signal", "tool_call_count", "error",     NULL};
+	"id",	    "phase",	       "iteration", "name",	 "kind",
+	"status",   "attempt",	       "pid",	    "exit_code", "exit_signal",
+	"cost_usd", "tool_call_count", "error",	    NULL};
 static const char *const memory_cols[] = {
 	"id",	      "category",   "scope", "key", "content",
 	"confidence", "updated_at", "rank",  NULL};
@@ -168,8 +169,10 @@ static int db_executions(struct db_run *r)
 const struct db_sub db_sub_executions = {
 	"executions", "", "workflow executions, newest first",
 	"List executions, newest first, with their status and counters:\n"
-	"tokens in and out, cache tokens read and written, cost in US\n"
-	"dollars, and the budget (MAX_COST_USD) when an execution has one.\n"
+	"tokens in and out, reasoning tokens (a part of tokens out), cache\n"
+	"tokens read and written, cost in US dollars ('-' when unknown: no\n"
+	"agent reported one; null in --json), and the budget (MAX_COST_USD)\n"
+	"when an execution has one.\n"
 	"\n"
 	"  -n N        at most N executions (0: all)",
 	DB_OPT_N, 0, 0, DB_READ, db_executions,
@@ -208,7 +211,7 @@ static int show_execution(struct db_run *r, long long id)
 		return db_fail(r, "phases");
 	out_list_end(r->out);
 	out_list_begin(r->out, "agents", agent_cols);
-	rc = wal_agent_list(r->w, id, out_row, r->out);
+	rc = wal_agent_list(r->w, id, db_text_row, r);
 	if (rc < 0)
 		return db_fail(r, "agents");
 	out_list_end(r->out);
@@ -233,8 +236,9 @@ static int db_execution(struct db_run *r)
 const struct db_sub db_sub_execution = {
 	"execution", "ID", "one execution with its phases and agents",
 	"Show execution ID: every column (the budget, max_cost_usd, when it\n"
-	"has one; costs in US dollars), then its phase iterations and its\n"
-	"agents ('db agents ID' shows their sessions and usage). Exit\n"
+	"has one; costs in US dollars, '-' when unknown), then its phase\n"
+	"iterations and its agents, with their kind and cost ('db agents\n"
+	"ID' shows their sessions and usage). Exit\n"
 	"status 1 if there is no such execution.",
 	0, 1, 1, DB_READ, db_execution,
 };

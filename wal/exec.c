@@ -255,7 +255,7 @@ int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			" a.name AS agent, a.status, a.attempt, a.kind,"
 			" a.session_id, a.cli_version, a.cost_usd,"
 			" a.tokens_in, a.tokens_out, a.cache_read_tokens,"
-			" a.cache_write_tokens"
+			" a.cache_write_tokens, a.reasoning_tokens"
 			" FROM phases AS p"
 			" LEFT JOIN agents AS a ON a.phase_id = p.id"
 			" WHERE p.id = (SELECT max(id) FROM phases"
@@ -351,10 +351,11 @@ static int64_t agent_start(struct wal *w, int64_t execution_id,
 	if (!s || !s->name || !*s->name)
 		return wal_fail(w, EINVAL, "an agent needs a name");
 	kind = s->kind ? s->kind : "command";
-	if (strcmp(kind, "command") && strcmp(kind, "claude"))
+	if (strcmp(kind, "command") && strcmp(kind, "claude") &&
+	    strcmp(kind, "codex"))
 		return wal_fail(w, EINVAL,
-				"agent '%s': unknown kind '%s' (command or"
-				" claude)",
+				"agent '%s': unknown kind '%s' (command,"
+				" claude or codex)",
 				s->name, kind);
 	wal_now(now);
 	if (wal_run(w, "cannot record agent",
@@ -488,7 +489,7 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		" a.result, a.structured_result, a.pid_start, a.worker_pid,"
 		" a.worker_start, a.kind, a.session_id, a.cli_version,"
 		" a.tools, a.cache_read_tokens, a.cache_write_tokens,"
-		" a.cost_usd, a.resume_prompt, a.resumes,"
+		" a.cost_usd, a.resume_prompt, a.resumes, a.reasoning_tokens,"
 		" json_extract(a.structured_result, '$.num_turns') AS turns"
 		" FROM agents AS a LEFT JOIN phases AS p"
 		" ON p.id = a.phase_id"

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -287,12 +288,125 @@ static const char migration_5[] =
 	"CREATE INDEX tool_calls_parent ON tool_calls(parent_id)"
 	" WHERE parent_id IS NOT NULL;";
 
+/*
+ * Version 6: agents of other CLIs (kind 'codex'), which report tokens but
+ * no cost, and reasoning tokens. A cost nobody reported is unknown, NULL,
+ * not 0: agents.cost_usd and executions.cost_usd lose their NOT NULL, which
+ * ALTER TABLE cannot do, so both tables are built again the way SQLite
+ * documents it (a new table, the rows copied, the old one dropped, the new
+ * one renamed, its indexes created again). wal_schema_migrate() runs it
+ * with foreign keys off - dropping a table would otherwise delete or unlink
+ * the rows that refer to it - and checks them all before it commits; the
+ * other tables' references name the table, and so the renamed one. An
+ * agent of kind 'command' never reported a cost: its 0 becomes NULL, and
+ * an execution none of whose agents has a cost has none either.
+ */
+static const char migration_6[] =
+	"CREATE TABLE agents_6 ("
+	" id INTEGER PRIMARY KEY,"
+	" execution_id INTEGER NOT NULL REFERENCES executions(id)"
+	"  ON DELETE CASCADE,"
+	" phase_id INTEGER REFERENCES phases(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" model TEXT,"
+	" system_prompt TEXT,"
+	" prompt TEXT,"
+	" status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+	"  ('pending', 'running', 'restarting', 'completed', 'failed',"
+	"   'cancelled', 'interrupted')),"
+	" pid INTEGER,"
+	" attempt INTEGER NOT NULL DEFAULT 1,"
+	" result TEXT,"
+	" structured_result JSON TEXT CHECK (structured_result IS NULL"
+	"  OR json_valid(structured_result)),"
+	" error TEXT,"
+	" exit_code INTEGER,"
+	" exit_signal INTEGER,"
+	" tokens_in INTEGER NOT NULL DEFAULT 0,"
+	" tokens_out INTEGER NOT NULL DEFAULT 0,"
+	" tool_call_count INTEGER NOT NULL DEFAULT 0,"
+	" started_at TEXT,"
+	" ended_at TEXT,"
+	" duration_ms INTEGER,"
+	" log_path TEXT,"
+	" pid_start INTEGER,"
+	" worker_pid INTEGER,"
+	" worker_start INTEGER,"
+	" kind TEXT NOT NULL DEFAULT 'command',"
+	" session_id TEXT,"
+	" cli_version TEXT,"
+	" tools JSON TEXT CHECK (tools IS NULL OR json_valid(tools)),"
+	" cache_read_tokens INTEGER NOT NULL DEFAULT 0,"
+	" cache_write_tokens INTEGER NOT NULL DEFAULT 0,"
+	" cost_usd REAL,"
+	" resume_prompt TEXT,"
+	" resumes INTEGER NOT NULL DEFAULT 0,"
+	" reasoning_tokens INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO agents_6 SELECT id, execution_id, phase_id, name, model,"
+	" system_prompt, prompt, status, pid, attempt, result,"
+	" structured_result, error, exit_code, exit_signal, tokens_in,"
+	" tokens_out, tool_call_count, started_at, ended_at, duration_ms,"
+	" log_path, pid_start, worker_pid, worker_start, kind, session_id,"
+	" cli_version, tools, cache_read_tokens, cache_write_tokens,"
+	" CASE WHEN kind = 'command' AND cost_usd = 0 THEN NULL"
+	"  ELSE cost_usd END,"
+	" resume_prompt, resumes, 0 FROM agents;"
+	"DROP TABLE agents;"
+	"ALTER TABLE agents_6 RENAME TO agents;"
+	"CREATE INDEX agents_execution ON agents(execution_id, status);"
+	"CREATE INDEX agents_phase ON agents(phase_id);"
+	"CREATE INDEX agents_status ON agents(status);"
+
+	"CREATE TABLE executions_6 ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" workflow TEXT,"
+	" status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+	"  ('pending', 'running', 'completed', 'failed', 'cancelled',"
+	"   'interrupted')),"
+	" config JSON TEXT CHECK (config IS NULL OR json_valid(config)),"
+	" result JSON TEXT CHECK (result IS NULL OR json_valid(result)),"
+	" error TEXT,"
+	" created_at TEXT NOT NULL,"
+	" started_at TEXT,"
+	" ended_at TEXT,"
+	" duration_ms INTEGER,"
+	" supervisor_pid INTEGER,"
+	" heartbeat_at TEXT,"
+	" total_iterations INTEGER NOT NULL DEFAULT 0,"
+	" total_agents INTEGER NOT NULL DEFAULT 0,"
+	" total_tool_calls INTEGER NOT NULL DEFAULT 0,"
+	" tokens_in INTEGER NOT NULL DEFAULT 0,"
+	" tokens_out INTEGER NOT NULL DEFAULT 0,"
+	" boot_id TEXT,"
+	" recoveries INTEGER NOT NULL DEFAULT 0,"
+	" recovered_at TEXT,"
+	" cache_read_tokens INTEGER NOT NULL DEFAULT 0,"
+	" cache_write_tokens INTEGER NOT NULL DEFAULT 0,"
+	" cost_usd REAL,"
+	" max_cost_usd REAL,"
+	" reasoning_tokens INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO executions_6 SELECT id, name, workflow, status, config,"
+	" result, error, created_at, started_at, ended_at, duration_ms,"
+	" supervisor_pid, heartbeat_at, total_iterations, total_agents,"
+	" total_tool_calls, tokens_in, tokens_out, boot_id, recoveries,"
+	" recovered_at, cache_read_tokens, cache_write_tokens,"
+	" CASE WHEN EXISTS (SELECT 1 FROM agents AS a"
+	"  WHERE a.execution_id = e.id AND a.cost_usd IS NOT NULL)"
+	"  THEN e.cost_usd END,"
+	" max_cost_usd, 0 FROM executions AS e;"
+	"DROP TABLE executions;"
+	"ALTER TABLE executions_6 RENAME TO executions;"
+	"CREATE INDEX executions_status ON executions(status, id);"
+	"CREATE INDEX executions_started ON executions(started_at);";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
 	[3] = migration_3,
 	[4] = migration_4,
 	[5] = migration_5,
+	[6] = migration_6,
 };
 
 int wal_schema_version(struct wal *w)
@@ -304,33 +418,67 @@ int wal_schema_version(struct wal *w)
 	return (int)v;
 }
 
-int wal_schema_migrate(struct wal *w, int target)
+/* Run the migrations from VERSION + 1 to TARGET in the open transaction,
+ * and check every foreign key they may have left dangling. */
+static int migrate(struct wal *w, int version, int target)
 {
 	char sql[64];
-	int version, err;
+	int64_t bad = 0;
 
-	if (wal_exec(w, "BEGIN EXCLUSIVE", "cannot migrate") < 0)
-		return -1;
-	/* Read again under the lock: another writer may have migrated. */
-	version = wal_schema_version(w);
-	if (version < 0)
-		goto fail;
 	for (int v = version + 1; v <= target; v++)
 		if (wal_exec(w, migrations[v], "cannot migrate") < 0) {
 			snprintf(sql, sizeof(sql), " (to version %d)", v);
 			strncat(w->errmsg, sql,
 				sizeof(w->errmsg) - strlen(w->errmsg) - 1);
-			goto fail;
+			return -1;
 		}
-	if (target > version) {
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
-		if (wal_exec(w, sql, "cannot migrate") < 0)
-			goto fail;
-	}
-	return wal_exec(w, "COMMIT", "cannot migrate");
+	if (target <= version)
+		return 0;
+	if (wal_read_int(w, "SELECT count(*) FROM pragma_foreign_key_check",
+			 &bad) < 0)
+		return -1;
+	if (bad)
+		return wal_fail(w, EIO,
+				"cannot migrate to version %d: %" PRId64
+				" rows would break a foreign key",
+				target, bad);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
+	return wal_exec(w, sql, "cannot migrate");
+}
+
+/*
+ * Foreign keys are off while the migrations run (outside the transaction:
+ * the pragma cannot change inside one), so that a table built again can be
+ * dropped without its ON DELETE actions deleting or unlinking the rows that
+ * refer to it; they are checked before the commit instead, and put back as
+ * they were after it.
+ */
+int wal_schema_migrate(struct wal *w, int target)
+{
+	int64_t fk = 0;
+	int version, err;
+
+	if (wal_read_int(w, "PRAGMA foreign_keys", &fk) < 0 ||
+	    wal_exec(w, "PRAGMA foreign_keys = OFF", "cannot migrate") < 0)
+		return -1;
+	if (wal_exec(w, "BEGIN EXCLUSIVE", "cannot migrate") < 0)
+		goto fail;
+	/* Read again under the lock: another writer may have migrated. */
+	version = wal_schema_version(w);
+	if (version < 0 || migrate(w, version, target) < 0 ||
+	    wal_exec(w, "COMMIT", "cannot migrate") < 0)
+		goto fail;
+	if (fk)
+		return wal_exec(w, "PRAGMA foreign_keys = ON",
+				"cannot migrate");
+	return 0;
 fail:
 	err = errno;
-	sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(w->db))
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	if (fk)
+		sqlite3_exec(w->db, "PRAGMA foreign_keys = ON", NULL, NULL,
+			     NULL);
 	errno = err;
 	return -1;
 }

@@ -1,8 +1,9 @@
 /*
  * session.c - what an agent's CLI reports about its agent, and what it
  * costs: the CLI's session (id, model, version, tools), the attempts that
- * resumed it, the usage counters (tokens, cache tokens, cost) an agent and
- * its execution keep, and the execution's budget.
+ * resumed it, the usage counters (tokens, cache and reasoning tokens,
+ * cost) an agent and its execution keep, and the execution's budget and
+ * what it spent.
  *
  * Increments may be negative: a stream's final totals correct what its
  * increments added, and the agent's and the execution's counters move
@@ -13,34 +14,42 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "wal/wal-int.h"
 
 /* The counters of an agent and of its execution; wal_run() keeps both
- * prepared. */
+ * prepared. A cost is added only when it is known (?8): NULL, unknown,
+ * plus a known cost is that cost. */
 static const char agent_usage_sql[] =
 	"UPDATE agents SET tokens_in = tokens_in + ?2,"
 	" tokens_out = tokens_out + ?3,"
 	" cache_read_tokens = cache_read_tokens + ?4,"
 	" cache_write_tokens = cache_write_tokens + ?5,"
-	" cost_usd = cost_usd + ?6,"
-	" tool_call_count = tool_call_count + ?7 WHERE id = ?1";
+	" cost_usd = CASE WHEN ?8 THEN coalesce(cost_usd, 0) + ?6"
+	"  ELSE cost_usd END,"
+	" tool_call_count = tool_call_count + ?7,"
+	" reasoning_tokens = reasoning_tokens + ?9 WHERE id = ?1";
 static const char execution_usage_sql[] =
 	"UPDATE executions SET tokens_in = tokens_in + ?2,"
 	" tokens_out = tokens_out + ?3,"
 	" cache_read_tokens = cache_read_tokens + ?4,"
 	" cache_write_tokens = cache_write_tokens + ?5,"
-	" cost_usd = cost_usd + ?6,"
-	" total_tool_calls = total_tool_calls + ?7"
+	" cost_usd = CASE WHEN ?8 THEN coalesce(cost_usd, 0) + ?6"
+	"  ELSE cost_usd END,"
+	" total_tool_calls = total_tool_calls + ?7,"
+	" reasoning_tokens = reasoning_tokens + ?9"
 	" WHERE id = (SELECT execution_id FROM agents WHERE id = ?1)";
 
 /* Run the usage statement SQL for AGENT and U: rows changed, or -1. */
 static int64_t run_usage(struct wal *w, const char *sql, int64_t agent,
 			 const struct wal_usage *u)
 {
-	return wal_run(w, "cannot record usage", sql, "IIIIIdI", agent,
+	return wal_run(w, "cannot record usage", sql, "IIIIIdIII", agent,
 		       u->tokens_in, u->tokens_out, u->cache_read,
-		       u->cache_write, u->cost_usd, u->tool_calls);
+		       u->cache_write, u->has_cost ? u->cost_usd : 0.0,
+		       u->tool_calls, (int64_t)(u->has_cost != 0),
+		       u->reasoning);
 }
 
 static int64_t add_usage(struct wal *w, int64_t agent,
@@ -49,7 +58,7 @@ static int64_t add_usage(struct wal *w, int64_t agent,
 	if (!u)
 		return wal_fail(w, EINVAL, "no usage to record");
 	/* SQLite would store NaN as NULL, and infinities stick forever. */
-	if (!isfinite(u->cost_usd))
+	if (u->has_cost && !isfinite(u->cost_usd))
 		return wal_fail(w, EINVAL,
 				"agent %" PRId64 ": cost is not a number",
 				agent);
@@ -68,7 +77,7 @@ int wal_agent_add_usage(struct wal *w, int64_t agent_id,
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out)
 {
-	struct wal_usage u = {tokens_in, tokens_out, 0, 0, 0.0, 0};
+	struct wal_usage u = {.tokens_in = tokens_in, .tokens_out = tokens_out};
 
 	/* The protocol's usage message counts up; only a stream corrects. */
 	if (tokens_in < 0 || tokens_out < 0)
@@ -131,4 +140,36 @@ int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd)
 			      "UPDATE executions SET max_cost_usd = ?2"
 			      " WHERE id = ?1",
 			      "Id", id, max_cost_usd);
+}
+
+static int spent_row(const struct wal_row *row, void *arg)
+{
+	struct wal_spent *s = arg;
+	const char *v = wal_row_value(row, "cost_usd");
+
+	s->cost_known = v != NULL;
+	s->cost_usd = v ? strtod(v, NULL) : 0;
+	v = wal_row_value(row, "tokens");
+	s->tokens = v ? strtoll(v, NULL, 10) : 0;
+	v = wal_row_value(row, "reasoning_tokens");
+	s->reasoning = v ? strtoll(v, NULL, 10) : 0;
+	v = wal_row_value(row, "max_cost_usd");
+	s->max_cost_usd = v ? strtod(v, NULL) : -1;
+	return 0;
+}
+
+int wal_execution_spent(struct wal *w, int64_t id, struct wal_spent *out)
+{
+	struct wal_counter c = {spent_row, out, 0};
+	int ret;
+
+	*out = (struct wal_spent){.max_cost_usd = -1};
+	ret = wal_list(w,
+		       "SELECT cost_usd, tokens_in + tokens_out AS tokens,"
+		       " reasoning_tokens, max_cost_usd FROM executions"
+		       " WHERE id = ?1",
+		       id, NULL, 0, wal_count_row, &c);
+	if (ret == 0 && c.rows == 0)
+		return wal_fail(w, ENOENT, "no execution %" PRId64, id);
+	return ret;
 }

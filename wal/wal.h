@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 5
+#define WAL_SCHEMA_VERSION 6
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -201,6 +201,17 @@ int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id);
 /* Set execution ID's budget, max_cost_usd, in US dollars; a negative
  * MAX_COST_USD clears it (no budget). EINVAL for NaN or infinity. */
 int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd);
+/* What execution ID spent so far, for checking a budget. */
+struct wal_spent {
+	double cost_usd;     /* US dollars; 0 when unknown */
+	int cost_known;	     /* some agent reported a cost */
+	int64_t tokens;	     /* tokens_in + tokens_out */
+	int64_t reasoning;   /* reasoning tokens (part of tokens_out) */
+	double max_cost_usd; /* the budget; -1: none */
+};
+/* Fill OUT with what execution ID spent; -1 ENOENT if there is no such id.
+ * An unknown cost (NULL: no agent reported one) counts as 0. */
+int wal_execution_spent(struct wal *w, int64_t id, struct wal_spent *out);
 /* Id of the newest execution that is running or pending; 0 if none; -1. */
 int64_t wal_execution_current(struct wal *w);
 /* One execution, all columns; -1 ENOENT if there is no such id. */
@@ -222,8 +233,8 @@ int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
  * one row with NULL agent columns; no phase: no row). Columns phase_id,
  * phase, iteration, phase_status, agent_id, agent, status, attempt, kind,
  * session_id, cli_version (non-NULL: the CLI reported its session, which
- * a resumed attempt can continue), cost_usd, tokens_in, tokens_out,
- * cache_read_tokens, cache_write_tokens. */
+ * a resumed attempt can continue), cost_usd (NULL: unknown), tokens_in,
+ * tokens_out, cache_read_tokens, cache_write_tokens, reasoning_tokens. */
 int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			void *arg);
 
@@ -244,7 +255,8 @@ struct wal_agent_spec {
 	const char *log_path;
 	int attempt; /* 0: 1 */
 	pid_t pid;   /* 0: unknown */
-	const char *kind;	/* "command" or "claude"; NULL: "command" */
+	const char *kind;	/* "command", "claude" or "codex"; NULL:
+				   "command" */
 	const char *session_id; /* the agent's session, assigned before it
 				   starts; NULL: none */
 };
@@ -287,16 +299,24 @@ int wal_agent_cancel(struct wal *w, int64_t agent_id, const char *error,
 int wal_agent_usage(struct wal *w, int64_t agent_id, int64_t tokens_in,
 		    int64_t tokens_out);
 
-/* What an agent used: tokens, cache tokens (read, written) and cost; and
- * the tool calls recorded with wal_tool_record(), counted here. */
+/* What an agent used: tokens, cache tokens (read, written), reasoning
+ * tokens (a part of tokens_out, as Codex reports them) and cost; and the
+ * tool calls recorded with wal_tool_record(), counted here. A cost is
+ * known only when HAS_COST is set: a CLI that reports none (Codex) or an
+ * agent of kind "command" leaves its cost unknown, NULL. */
 struct wal_usage {
 	int64_t tokens_in, tokens_out, cache_read, cache_write;
-	double cost_usd;
+	double cost_usd; /* only with has_cost */
 	int64_t tool_calls;
+	int64_t reasoning;
+	int has_cost; /* cost_usd is known: add it */
 };
 /* Add U to the agent's counters and its execution's, tool calls too.
  * Values may be negative: a stream's totals correct what its increments
- * added. EINVAL for a cost that is not a finite number. */
+ * added. With U->has_cost, the cost is added to the agent's and the
+ * execution's (an unknown cost, NULL, plus it is it); without, both are
+ * left as they are (and cost_usd is not looked at). EINVAL for a cost
+ * given that is not a finite number. */
 int wal_agent_add_usage(struct wal *w, int64_t agent_id,
 			const struct wal_usage *u);
 /* The agent's session as its CLI reported it: SESSION_ID, MODEL,
@@ -402,7 +422,8 @@ int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
 /* Artifacts, newest first, at most LIMIT. */
 int wal_artifact_list(struct wal *w, int limit, wal_row_fn *fn, void *arg);
 /* Agents of EXECUTION_ID (0: all), in start order; turns is the
- * structured result's num_turns (as Claude Code reports it), else NULL. */
+ * structured result's num_turns (as Claude Code reports it), else NULL;
+ * with kind, reasoning_tokens and cost_usd (NULL: unknown). */
 int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		   void *arg);
 /* Phases of EXECUTION_ID, in start order. */

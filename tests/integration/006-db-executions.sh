@@ -12,8 +12,8 @@ expect_rc 0
 head -n 1 "$OUT" | grep -Eq '^ID +NAME +WORKFLOW +STATUS +STARTED_AT ' ||
 	fail "bad executions header"
 sed -n 2p "$OUT" |
-	grep -Eq '^ 1 +survey +smithers\.ini +completed +[0-9T:.-]+Z +[0-9]+ +3 +5 +3 +100 +20 +0 +0 +0\.0000$' ||
-	fail "bad execution row"
+	grep -Eq '^ 1 +survey +smithers\.ini +completed +[0-9T:.-]+Z +[0-9]+ +3 +5 +3 +100 +20 +0 +0 +0 +-$' ||
+	fail "bad execution row (no cost known: -)"
 run "$SMITHERS" --dir done db executions --json
 expect_rc 0
 json 'len(j) == 1 and j[0]["id"] == 1 and j[0]["status"] == "completed"'
@@ -23,7 +23,8 @@ json 'j[0]["total_iterations"] == 3 and j[0]["total_agents"] == 5'
 json 'j[0]["total_tool_calls"] == 3'
 json 'j[0]["tokens_in"] == 100 and j[0]["tokens_out"] == 20'
 json 'j[0]["cache_read_tokens"] == 0 and j[0]["cache_write_tokens"] == 0'
-json 'j[0]["cost_usd"] == 0 and j[0]["max_cost_usd"] is None'
+json 'j[0]["cost_usd"] is None and j[0]["max_cost_usd"] is None'
+json 'j[0]["reasoning_tokens"] == 0'
 json 'j[0]["error"] is None and j[0]["ended_at"].endswith("Z")'
 run "$SMITHERS" --dir running db executions -n 1 --json
 json 'len(j) == 1 and j[0]["status"] == "running"'
@@ -35,17 +36,18 @@ expect_rc 0
 grep -Eq '^id +1$' "$OUT" || fail "no id line"
 grep -Eq '^status +completed$' "$OUT" || fail "no status line"
 grep -Eq '^config +\{"max_parallel":2\}$' "$OUT" || fail "no config line"
-grep -Eq '^cost_usd +0\.0000$' "$OUT" || fail "no cost line"
+grep -Eq '^cost_usd +-$' "$OUT" || fail "no cost line (unknown: -)"
+grep -Eq '^reasoning_tokens +0$' "$OUT" || fail "no reasoning tokens line"
 ! grep -q '^max_cost_usd' "$OUT" || fail "a budget line without a budget"
 grep -qx 'phases:' "$OUT" || fail "no phases table"
 grep -qx 'agents:' "$OUT" || fail "no agents table"
 grep -Eq '^ID +NAME +ITERATION +STATUS ' "$OUT" || fail "no phase header"
 grep -Eq '^ 3 +review +1 +running ' "$OUT" || fail "no phase 3 row"
-grep -Eq '^ID +PHASE +ITERATION +NAME +STATUS ' "$OUT" ||
+grep -Eq '^ID +PHASE +ITERATION +NAME +KIND +STATUS .* COST_USD ' "$OUT" ||
 	fail "no agent header"
-grep -Eq '^ 2 +survey +0 +todo-scan +failed +1 +3 .* exit status 3$' \
+grep -Eq '^ 2 +survey +0 +todo-scan +command +failed +1 +3 +- +1 +exit status 3$' \
 	"$OUT" || fail "no failed agent row"
-grep -Eq '^ 4 +review +1 +reviewer +running +2 +4242 ' "$OUT" ||
+grep -Eq '^ 4 +review +1 +reviewer +command +running +2 +4242 +- ' "$OUT" ||
 	fail "no running agent row"
 ! grep -q ' $' "$OUT" || fail "trailing spaces"
 
@@ -69,6 +71,8 @@ json 'j["agents"][1]["error"] == "exit status 3" and j["agents"][1]["exit_code"]
 json 'j["agents"][3]["pid"] == 4242 and j["agents"][3]["attempt"] == 2'
 json 'j["agents"][3]["ended_at"] is None'
 json 'all(a["execution_id"] == 1 for a in j["agents"])'
+json 'all(a["kind"] == "command" and a["cost_usd"] is None
+         and a["reasoning_tokens"] == 0 for a in j["agents"])'
 
 # ---- current: none when everything ended, else the running one
 run "$SMITHERS" --dir done db current
@@ -92,5 +96,5 @@ run "$SMITHERS" init fresh
 run "$SMITHERS" --dir fresh db executions --json
 out_is "[]"
 run "$SMITHERS" --dir fresh db executions
-out_is "ID  NAME  WORKFLOW  STATUS  STARTED_AT  DURATION_MS  TOTAL_ITERATIONS  TOTAL_AGENTS  TOTAL_TOOL_CALLS  TOKENS_IN  TOKENS_OUT  CACHE_READ_TOKENS  CACHE_WRITE_TOKENS  COST_USD"
+out_is "ID  NAME  WORKFLOW  STATUS  STARTED_AT  DURATION_MS  TOTAL_ITERATIONS  TOTAL_AGENTS  TOTAL_TOOL_CALLS  TOKENS_IN  TOKENS_OUT  REASONING_TOKENS  CACHE_READ_TOKENS  CACHE_WRITE_TOKENS  COST_USD"
 exit 0

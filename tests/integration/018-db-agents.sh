@@ -1,5 +1,6 @@
 #!/bin/sh
-# db agents (kinds, Claude Code sessions, turns, usage and cost), the usage
+# db agents (kinds, Claude Code sessions, turns, usage and cost, known or
+# not: a Codex agent reports none, nor does a command), the usage
 # and budget columns of db executions and db execution ID, and db tools as
 # a tree (a subagent's calls under its Task call), as text and JSON.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -10,21 +11,21 @@ populate . --claude
 # ---- agents: the newest execution's by default
 run "$SMITHERS" db agents
 expect_rc 0
-head -n 1 "$OUT" | grep -Eq '^ID +NAME +KIND +STATUS +ATTEMPT +SESSION_ID +TURNS +TOKENS_IN +TOKENS_OUT +CACHE_READ_TOKENS +CACHE_WRITE_TOKENS +COST_USD +TOOL_CALL_COUNT +ERROR$' ||
+head -n 1 "$OUT" | grep -Eq '^ID +NAME +KIND +STATUS +ATTEMPT +SESSION_ID +TURNS +TOKENS_IN +TOKENS_OUT +REASONING_TOKENS +CACHE_READ_TOKENS +CACHE_WRITE_TOKENS +COST_USD +TOOL_CALL_COUNT +ERROR$' ||
 	fail "bad agents header"
 sed -n 2p "$OUT" |
-	grep -Eq '^ 6 +coder +claude +completed +1 +0b7c4a1e +12 +1000 +340 +45000 +3100 +0\.0415 +5$' ||
+	grep -Eq '^ 6 +coder +claude +completed +1 +0b7c4a1e +12 +1000 +340 +0 +45000 +3100 +0\.0415 +5$' ||
 	fail "bad claude agent row (short session, turns, usage, cost)"
 sed -n 3p "$OUT" |
-	grep -Eq '^ 7 +lint +command +failed +1 +10 +5 +0 +0 +0\.0000 +0 +exit status 1$' ||
-	fail "bad command agent row"
+	grep -Eq '^ 7 +lint +codex +failed +1 +10 +5 +3 +0 +0 +- +0 +exit status 1$' ||
+	fail "bad codex agent row (reasoning tokens, no cost: -)"
 [ "$(wc -l <"$OUT")" -eq 3 ] || fail "not one line per agent"
 ! grep -q "$session" "$OUT" || fail "text shows the whole session id"
 
 run "$SMITHERS" db agents --json
 expect_rc 0
 json '[(a["id"], a["name"], a["kind"]) for a in j] ==
-     [(6, "coder", "claude"), (7, "lint", "command")]'
+     [(6, "coder", "claude"), (7, "lint", "codex")]'
 json 'j[0]["session_id"] == "'"$session"'"'
 json 'j[0]["model"] == "claude-sonnet-4-5" and j[0]["cli_version"] == "2.0.14"'
 json 'j[0]["tools"] == ["Bash", "Glob", "Read", "Edit", "Task"]'
@@ -36,14 +37,15 @@ json 'abs(j[0]["cost_usd"] - 0.0415) < 1e-9'
 json 'j[0]["tool_call_count"] == 5 and j[0]["error"] is None'
 json 'j[1]["session_id"] is None and j[1]["cli_version"] is None'
 json 'j[1]["tools"] is None and j[1]["turns"] is None'
-json 'j[1]["resumes"] == 0 and j[1]["cost_usd"] == 0'
+json 'j[1]["resumes"] == 0 and j[1]["cost_usd"] is None'
+json 'j[1]["reasoning_tokens"] == 3 and j[0]["reasoning_tokens"] == 0'
 json 'j[1]["error"] == "exit status 1"'
 
-# An older execution by id: agents of before are commands, unspent.
+# An older execution by id: its agents are commands, with no cost known.
 run "$SMITHERS" db agents 1 --json
 expect_rc 0
 json '[a["id"] for a in j] == [1, 2, 3, 4, 5]'
-json 'all(a["kind"] == "command" and a["cost_usd"] == 0 for a in j)'
+json 'all(a["kind"] == "command" and a["cost_usd"] is None for a in j)'
 json 'j[0]["tokens_in"] == 100 and j[0]["turns"] is None'
 run "$SMITHERS" db agents 2
 expect_rc 0
@@ -73,28 +75,35 @@ out_has "agents [EXECUTION_ID]"
 # ---- executions: usage, cost, and the budget once one has it
 run "$SMITHERS" db executions
 expect_rc 0
-head -n 1 "$OUT" | grep -Eq ' TOKENS_IN +TOKENS_OUT +CACHE_READ_TOKENS +CACHE_WRITE_TOKENS +COST_USD +MAX_COST_USD$' ||
+head -n 1 "$OUT" | grep -Eq ' TOKENS_IN +TOKENS_OUT +REASONING_TOKENS +CACHE_READ_TOKENS +CACHE_WRITE_TOKENS +COST_USD +MAX_COST_USD$' ||
 	fail "bad executions header"
 sed -n 2p "$OUT" |
-	grep -Eq '^ 2 +claude-run +claude\.ini +completed .* +1 +2 +5 +1010 +345 +45000 +3100 +0\.0415 +5\.0000$' ||
+	grep -Eq '^ 2 +claude-run +claude\.ini +completed .* +1 +2 +5 +1010 +345 +3 +45000 +3100 +0\.0415 +5\.0000$' ||
 	fail "bad execution 2 row"
-sed -n 3p "$OUT" | grep -Eq ' +100 +20 +0 +0 +0\.0000$' ||
-	fail "bad execution 1 row (no budget: an empty cell)"
+sed -n 3p "$OUT" | grep -Eq ' +100 +20 +0 +0 +0 +-$' ||
+	fail "bad execution 1 row (no cost known: -; no budget: an empty cell)"
 run "$SMITHERS" db executions --json
 json '[e["id"] for e in j] == [2, 1]'
 json 'j[0]["tokens_in"] == 1010 and j[0]["tokens_out"] == 345'
 json 'j[0]["cache_read_tokens"] == 45000 and j[0]["cache_write_tokens"] == 3100'
 json 'abs(j[0]["cost_usd"] - 0.0415) < 1e-9 and j[0]["max_cost_usd"] == 5'
-json 'j[1]["max_cost_usd"] is None and j[1]["cost_usd"] == 0'
+json 'j[1]["max_cost_usd"] is None and j[1]["cost_usd"] is None'
+json 'j[0]["reasoning_tokens"] == 3 and j[1]["reasoning_tokens"] == 0'
 
 run "$SMITHERS" db execution 2
 expect_rc 0
 grep -Eq '^cost_usd +0\.0415$' "$OUT" || fail "no cost line"
 grep -Eq '^max_cost_usd +5\.0000$' "$OUT" || fail "no budget line"
 grep -Eq '^cache_read_tokens +45000$' "$OUT" || fail "no cache line"
+grep -Eq '^reasoning_tokens +3$' "$OUT" || fail "no reasoning tokens line"
+grep -Eq '^ 6 +code +0 +coder +claude +completed .* 0\.0415 +5 *$' "$OUT" ||
+	fail "no claude agent row with its kind and cost"
+grep -Eq '^ 7 +code +0 +lint +codex +failed .* - +0 +exit status 1$' "$OUT" ||
+	fail "no codex agent row with its kind and no cost"
 run "$SMITHERS" db execution 2 --json
 json 'j["max_cost_usd"] == 5 and j["cache_write_tokens"] == 3100'
-json '[a["kind"] for a in j["agents"]] == ["claude", "command"]'
+json '[a["kind"] for a in j["agents"]] == ["claude", "codex"]'
+json 'j["agents"][1]["cost_usd"] is None and j["reasoning_tokens"] == 3'
 
 # ---- tools: a tree in text, flat with parent_id in JSON
 run "$SMITHERS" db tools

@@ -37,7 +37,8 @@
  *         resumed once ("continue where you stopped"); usage 1200/340,
  *         cache 45000/3100, $0.0412, then corrected by -200 tokens in and
  *         +$0.0003; completed with 12 turns
- *       agent 7 lint (command): failed, "exit status 1", tokens 10/5
+ *       agent 7 lint, kind codex: failed, "exit status 1", tokens 10/5,
+ *         3 of them reasoning, no cost reported
  *   tool calls of agent 6: 4 Bash; 5 Task (toolu_task) with 6 Glob
  *     (toolu_glob) and 7 Read inside it; 8 Edit
  *
@@ -219,12 +220,14 @@ static void tools(int64_t a1, int64_t a2)
 
 #define CLAUDE_SESSION "0b7c4a1e-5f2d-4c3e-9a8b-123456789abc"
 
-/* Execution 2: a Claude Code agent and a command agent. */
+/* Execution 2: a Claude Code agent and a Codex agent. */
 static void claude_run(void)
 {
 	struct wal_agent_spec spec;
-	struct wal_usage u = {1200, 340, 45000, 3100, 0.0412, 0};
-	struct wal_usage fix = {-200, 0, 0, 0, 0.0003, 0};
+	struct wal_usage u = {1200, 340, 45000, 3100, 0.0412, 0, 0, 1};
+	struct wal_usage fix = {-200, 0, 0, 0, 0.0003, 0, 0, 1};
+	struct wal_usage codex = {.tokens_in = 10, .tokens_out = 5,
+				  .reasoning = 3};
 	int64_t e, p, a, lint, task, t;
 
 	e = check(wal_execution_start(store, "claude-run", "claude.ini", NULL),
@@ -246,6 +249,7 @@ static void claude_run(void)
 	      "resume");
 	memset(&spec, 0, sizeof(spec));
 	spec.name = "lint";
+	spec.kind = "codex";
 	lint = check(wal_agent_start(store, e, p, &spec), "agent 7");
 
 	t = check(wal_tool_start_ref(store, a, "Bash", "{\"command\":\"make\"}",
@@ -282,7 +286,7 @@ static void claude_run(void)
 
 	check(wal_agent_add_usage(store, a, &u), "usage 6");
 	check(wal_agent_add_usage(store, a, &fix), "usage 6 fix");
-	check(wal_agent_usage(store, lint, 10, 5), "usage 7");
+	check(wal_agent_add_usage(store, lint, &codex), "usage 7");
 	check(wal_agent_complete(store, a, "fixed",
 				 "{\"num_turns\":12,\"is_error\":false}", 0),
 	      "agent 6 end");

@@ -378,13 +378,14 @@ static void test_migrate_from_previous(void **state)
 }
 
 /* A version-4 database (before agent CLIs): its rows get version 5's
- * defaults - command agents, nothing cached or spent, no budget, tool calls
- * outside any other - and the new columns work on them. */
+ * defaults - command agents, nothing cached, no cost known (version 6), no
+ * budget, tool calls outside any other - and the new columns work on them.
+ */
 static void test_migrate_from_4(void **state)
 {
 	struct tu_fx *fx = *state;
 	struct wal_options old = {.create = 1, .target_version = 4};
-	struct wal_usage u = {1, 2, 3, 4, 0.25, 0};
+	struct wal_usage u = {1, 2, 3, 4, 0.25, 0, 0, 1};
 	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
 	struct tu_rows r = {0};
 	int64_t e, a, t, child;
@@ -421,14 +422,13 @@ static void test_migrate_from_4(void **state)
 	assert_int_equal(tu_int(&r, 0, "cache_read_tokens"), 0);
 	assert_int_equal(tu_int(&r, 0, "cache_write_tokens"), 0);
 	assert_int_equal(tu_int(&r, 0, "tokens_in"), 10);
+	assert_null(tu_val(&r, 0, "cost_usd"));
+	assert_int_equal(tu_int(&r, 0, "reasoning_tokens"), 0);
 	tu_rows_free(&r);
-	v = tu_query1(w, "SELECT cost_usd FROM agents");
-	assert_string_equal(v, "0.0");
-	free(v);
 	assert_int_equal(wal_execution_get(w, e, tu_collect, &r), 0);
 	assert_int_equal(tu_int(&r, 0, "cache_read_tokens"), 0);
 	assert_int_equal(tu_int(&r, 0, "cache_write_tokens"), 0);
-	assert_string_equal(tu_val(&r, 0, "cost_usd"), "0.0");
+	assert_null(tu_val(&r, 0, "cost_usd"));
 	assert_null(tu_val(&r, 0, "max_cost_usd"));
 	tu_rows_free(&r);
 	assert_int_equal(wal_tool_list(w, 0, 0, tu_collect, &r), 0);
@@ -442,6 +442,9 @@ static void test_migrate_from_4(void **state)
 	assert_int_equal(tu_query_int(w, "SELECT tokens_in + cache_write_tokens"
 					 " FROM executions"),
 			 15);
+	v = tu_query1(w, "SELECT printf('%%.2f', cost_usd) FROM executions");
+	assert_string_equal(v, "0.25");
+	free(v);
 	child = wal_tool_start_ref(w, a, "read", NULL, "ref-1", t);
 	assert_true(child > 0);
 	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM tool_calls"
@@ -454,6 +457,156 @@ static void test_migrate_from_4(void **state)
 	wal_close(w);
 	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"),
 			 WAL_SCHEMA_VERSION);
+	free(db);
+}
+
+/* The rows version 5 wrote, one of each kind that refers to an agent or an
+ * execution: execution 1 with a claude agent that spent and a command
+ * agent, execution 2 with a command agent alone. */
+static const char v5_rows[] =
+	"INSERT INTO executions(id, name, status, created_at, tokens_in,"
+	" cost_usd, max_cost_usd) VALUES (1, 'mixed', 'completed', 'x', 30,"
+	" 0.5, 2.0), (2, 'plain', 'completed', 'x', 5, 0, NULL);"
+	"INSERT INTO phases(id, execution_id, name) VALUES (1, 1, 'work'),"
+	" (2, 2, 'work');"
+	"INSERT INTO agents(id, execution_id, phase_id, name, status, kind,"
+	" tokens_in, cost_usd) VALUES"
+	" (1, 1, 1, 'claude', 'completed', 'claude', 20, 0.5),"
+	" (2, 1, 1, 'script', 'completed', 'command', 10, 0),"
+	" (3, 2, 2, 'script', 'completed', 'command', 5, 0);"
+	"INSERT INTO tool_calls(id, agent_id, execution_id, tool_name,"
+	" started_at) VALUES (1, 1, 1, 'Task', 'x'), (3, 3, 2, 'bash', 'x');"
+	"INSERT INTO tool_calls(id, agent_id, execution_id, tool_name,"
+	" started_at, parent_id) VALUES (2, 1, 1, 'Read', 'x', 1);"
+	"INSERT INTO state(key, value, updated_at, updated_by)"
+	" VALUES ('k', '1', 'x', 2);"
+	"INSERT INTO transitions(id, execution_id, key, new_value, agent_id,"
+	" created_at) VALUES (1, 1, 'k', '1', 2, 'x');"
+	"INSERT INTO artifacts(id, execution_id, agent_id, name, file_path,"
+	" created_at) VALUES (1, 1, 1, 'out', 'out.txt', 'x');"
+	"INSERT INTO memories(category, key, content, source_execution_id,"
+	" created_at, updated_at) VALUES ('fact', 'm', 'c', 2, 'x', 'x');";
+
+/*
+ * A version-5 database: agents and executions are built again with a
+ * nullable cost. A claude agent keeps its cost, a command agent's 0 is
+ * unknown, and so is the cost of an execution none of whose agents has one;
+ * every row that referred to them still does, the references name the new
+ * tables (deleting cascades as before), and foreign keys are on again.
+ */
+static void test_migrate_from_5(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1, .target_version = 5};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct tu_rows r = {0};
+	struct wal_spent sp;
+	struct wal *w;
+	char *v;
+
+	w = tu_open(fx->dir, &old);
+	assert_int_equal(wal_schema_version(w), 5);
+	wal_close(w);
+	tu_sqlite_exec(db, v5_rows);
+
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_int_equal(tu_query_int(w, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM"
+					 " pragma_foreign_key_check"),
+			 0);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
+					 " WHERE name GLOB '*_6'"),
+			 0);
+	/* The indexes are back. */
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
+					 " WHERE type = 'index' AND name IN"
+					 " ('agents_execution', 'agents_phase',"
+					 " 'agents_status', 'executions_status',"
+					 " 'executions_started')"),
+			 5);
+
+	assert_int_equal(wal_agent_list(w, 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(tu_val(&r, 0, "kind"), "claude");
+	assert_string_equal(tu_val(&r, 0, "cost_usd"), "0.5");
+	assert_null(tu_val(&r, 1, "cost_usd"));
+	assert_null(tu_val(&r, 2, "cost_usd"));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(tu_int(&r, i, "reasoning_tokens"), 0);
+	assert_int_equal(tu_int(&r, 0, "tokens_in"), 20);
+	assert_int_equal(tu_int(&r, 0, "phase_id"), 1);
+	tu_rows_free(&r);
+	assert_int_equal(wal_execution_get(w, 1, tu_collect, &r), 0);
+	assert_string_equal(tu_val(&r, 0, "cost_usd"), "0.5");
+	assert_string_equal(tu_val(&r, 0, "max_cost_usd"), "2.0");
+	assert_int_equal(tu_int(&r, 0, "tokens_in"), 30);
+	assert_int_equal(tu_int(&r, 0, "reasoning_tokens"), 0);
+	tu_rows_free(&r);
+	assert_int_equal(wal_execution_get(w, 2, tu_collect, &r), 0);
+	assert_null(tu_val(&r, 0, "cost_usd"));
+	tu_rows_free(&r);
+	assert_int_equal(wal_execution_spent(w, 2, &sp), 0);
+	assert_int_equal(sp.cost_known, 0);
+	assert_true(sp.cost_usd == 0);
+	assert_int_equal(sp.tokens, 5);
+
+	/* What referred to them still does. */
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM tool_calls"),
+			 3);
+	assert_int_equal(tu_query_int(w, "SELECT updated_by FROM state"), 2);
+	assert_int_equal(tu_query_int(w, "SELECT agent_id FROM transitions"),
+			 2);
+	assert_int_equal(tu_query_int(w, "SELECT agent_id FROM artifacts"), 1);
+	assert_int_equal(tu_query_int(w, "SELECT source_execution_id"
+					 " FROM memories"),
+			 2);
+	v = tu_query1(w, "SELECT group_concat(\"table\" || '.' || \"from\")"
+			 " FROM (SELECT * FROM pragma_foreign_key_list("
+			 "'tool_calls') ORDER BY \"from\")");
+	assert_string_equal(v, "agents.agent_id,executions.execution_id,"
+			       "tool_calls.parent_id");
+	free(v);
+	wal_close(w);
+
+	/* The references act on the new tables: an execution deleted takes
+	 * its agents, their tool calls, and unlinks the state's writer. */
+	tu_sqlite_exec(db, "PRAGMA foreign_keys = ON;"
+			   "DELETE FROM executions WHERE id = 1;");
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM agents"), 1);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM tool_calls"),
+			 1);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM state"
+					   " WHERE updated_by IS NULL"),
+			 1);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM artifacts"),
+			 0);
+	free(db);
+}
+
+/* A migration that would leave a dangling reference is rolled back whole:
+ * the database stays at its version with its rows. */
+static void test_migrate_foreign_key_check(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1, .target_version = 5};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct wal *w = NULL;
+
+	w = tu_open(fx->dir, &old);
+	wal_close(w);
+	/* An agent of an execution that is not there (foreign keys off). */
+	tu_sqlite_exec(db, "INSERT INTO agents(id, execution_id, name)"
+			   " VALUES (1, 42, 'orphan')");
+	assert_int_equal(wal_open(fx->dir, NULL, &w), -1);
+	assert_int_equal(errno, EIO);
+	assert_non_null(strstr(wal_errmsg(w), "foreign key"));
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "PRAGMA user_version"), 5);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM agents"), 1);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM sqlite_master"
+					   " WHERE name = 'agents_6'"),
+			 0);
 	free(db);
 }
 
@@ -1235,6 +1388,8 @@ int main(void)
 		T(test_open_reset),
 		T(test_schema_version),
 		TD(test_migrate_from_4),
+		TD(test_migrate_from_5),
+		TD(test_migrate_foreign_key_check),
 		TD(test_migrate_empty_file),
 		TD(test_migrate_from_previous),
 		T(test_open_newer_schema_eproto),

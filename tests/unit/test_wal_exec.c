@@ -1201,10 +1201,10 @@ static void test_usage_cost(void **state)
 	struct tu_fx *fx = *state;
 	struct wal_agent_spec sa = {.name = "a", .kind = "claude"},
 			      sb = {.name = "b"};
-	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125, 0};
-	struct wal_usage u2 = {50, 5, 1000, 0, 0.5, 0};
-	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125, 0};
-	struct wal_usage nan_cost = {1, 1, 1, 1, NAN, 0};
+	struct wal_usage u1 = {100, 20, 3000, 400, 0.0125, 0, 0, 1};
+	struct wal_usage u2 = {50, 5, 1000, 0, 0.5, 0, 0, 1};
+	struct wal_usage fix = {-10, 0, -1000, 0, -0.0125, 0, 0, 1};
+	struct wal_usage nan_cost = {1, 1, 1, 1, NAN, 0, 0, 1};
 	char *v;
 	int64_t e, a, b;
 
@@ -1268,6 +1268,79 @@ static void test_usage_cost(void **state)
 	assert_int_equal(wal_execution_budget(fx->w, e, -1), 0);
 	assert_null(exec_str(fx->w, e, "max_cost_usd"));
 	assert_int_equal(wal_execution_budget(fx->w, 999, 1), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/*
+ * A cost unknown: an agent that never reported one (a codex agent, a
+ * command) has none, NULL, and neither has an execution none of whose
+ * agents has; a known cost is added to NULL as to 0; usage without a cost
+ * leaves the cost as it is, and a garbage cost without has_cost is not
+ * looked at. Reasoning tokens add up like the others.
+ */
+static void test_usage_unknown_cost(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec sc = {.name = "codex", .kind = "codex"},
+			      sl = {.name = "claude", .kind = "claude"},
+			      bad = {.name = "x", .kind = "gemini"};
+	struct wal_usage tokens = {.tokens_in = 100,
+				   .tokens_out = 40,
+				   .reasoning = 25,
+				   .cost_usd = NAN};
+	struct wal_usage cost = {.tokens_in = 1, .cost_usd = 0.25,
+				 .has_cost = 1};
+	struct wal_spent sp;
+	int64_t e, c, l;
+
+	e = wal_execution_start(fx->w, "codex", NULL, NULL);
+	c = wal_agent_start(fx->w, e, 0, &sc);
+	assert_true(c > 0);
+	assert_int_equal(wal_agent_start(fx->w, e, 0, &bad), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(wal_agent_add_usage(fx->w, c, &tokens), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, c, &tokens), 0);
+	assert_int_equal(agent_int(fx->w, e, c, "reasoning_tokens"), 50);
+	assert_int_equal(agent_int(fx->w, e, c, "tokens_out"), 80);
+	assert_int_equal(exec_int(fx->w, e, "reasoning_tokens"), 50);
+	assert_int_equal(tu_query_int(fx->w, "SELECT cost_usd IS NULL"
+					     " FROM agents WHERE id = %lld",
+				      (long long)c),
+			 1);
+	assert_exec_str(fx->w, e, "cost_usd", NULL);
+	assert_int_equal(wal_execution_spent(fx->w, e, &sp), 0);
+	assert_int_equal(sp.cost_known, 0);
+	assert_true(sp.cost_usd == 0);
+	assert_int_equal(sp.tokens, 280);
+	assert_int_equal(sp.reasoning, 50);
+	assert_true(sp.max_cost_usd < 0);
+
+	/* A claude agent's cost: known, on it and on the execution; the
+	 * codex agent's stays unknown. */
+	l = wal_agent_start(fx->w, e, 0, &sl);
+	assert_int_equal(wal_agent_add_usage(fx->w, l, &cost), 0);
+	assert_int_equal(wal_agent_add_usage(fx->w, l, &tokens), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT cost_usd IS NULL"
+					     " FROM agents WHERE id = %lld",
+				      (long long)c),
+			 1);
+	assert_exec_str(fx->w, e, "cost_usd", "0.25");
+	assert_int_equal(wal_execution_budget(fx->w, e, 1.5), 0);
+	assert_int_equal(wal_execution_spent(fx->w, e, &sp), 0);
+	assert_int_equal(sp.cost_known, 1);
+	assert_true(sp.cost_usd == 0.25);
+	assert_int_equal(sp.tokens, 421);
+	assert_int_equal(sp.reasoning, 75);
+	assert_true(sp.max_cost_usd == 1.5);
+	/* A cost reported later by the codex agent is its first. */
+	assert_int_equal(wal_agent_add_usage(fx->w, c, &cost), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT cost_usd * 100"
+					     " FROM agents WHERE id = %lld",
+				      (long long)c),
+			 25);
+	assert_exec_str(fx->w, e, "cost_usd", "0.5");
+
+	assert_int_equal(wal_execution_spent(fx->w, 999, &sp), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -1354,6 +1427,7 @@ int main(void)
 		T(test_artifact_in_repo),
 		T(test_claude_session),
 		T(test_usage_cost),
+		T(test_usage_unknown_cost),
 		T(test_tool_tree),
 	};
 
