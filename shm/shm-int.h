@@ -46,6 +46,10 @@ struct seg_header {
 	/* Since 1.1. */
 	int64_t tokens_in, tokens_out, cache_read, cache_write;
 	int64_t cost_micro_usd;
+	/* Since 1.2. */
+	int64_t reasoning;
+	int32_t cost_known;
+	uint32_t pad4;
 };
 
 struct seg_agent {
@@ -85,12 +89,17 @@ _Static_assert(offsetof(struct seg_header, messages) == 280, "layout");
 _Static_assert(offsetof(struct seg_header, last_commit_us) == 320, "layout");
 _Static_assert(offsetof(struct seg_header, tokens_in) == 328, "layout");
 _Static_assert(offsetof(struct seg_header, cost_micro_usd) == 360, "layout");
-_Static_assert(sizeof(struct seg_header) == 368, "layout");
+_Static_assert(offsetof(struct seg_header, reasoning) == 368, "layout");
+_Static_assert(offsetof(struct seg_header, cost_known) == 376, "layout");
+_Static_assert(sizeof(struct seg_header) == 384, "layout");
 _Static_assert(offsetof(struct seg_agent, a) == 8, "layout");
 _Static_assert(offsetof(struct shm_agent, cache_read) == 408, "layout");
 _Static_assert(offsetof(struct shm_agent, running_since_ms) == 432, "layout");
 _Static_assert(offsetof(struct shm_agent, running_tool) == 448, "layout");
-_Static_assert(sizeof(struct shm_agent) == 512, "layout");
+_Static_assert(offsetof(struct shm_agent, kind) == 512, "layout");
+_Static_assert(offsetof(struct shm_agent, reasoning) == 528, "layout");
+_Static_assert(offsetof(struct shm_agent, cost_known) == 536, "layout");
+_Static_assert(sizeof(struct shm_agent) == 544, "layout");
 _Static_assert(offsetof(struct seg_key, key) == 32, "layout");
 _Static_assert(offsetof(struct seg_key, value) == 32 + SHM_KEY_LEN, "layout");
 _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
@@ -102,10 +111,12 @@ _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
 #define AGENT_SLOT  ROUND64(sizeof(struct seg_agent))
 #define KEY_SLOT    ROUND64(sizeof(struct seg_key))
 
-/* What version 1.0 had of the header and of an agent: a segment of that
- * minor holds nothing past them (readers give 0 for the rest). */
+/* What versions 1.0 and 1.1 had of the header and of an agent: a segment
+ * of that minor holds nothing past them (readers give 0 for the rest). */
 #define HEADER_1_0 offsetof(struct seg_header, tokens_in)
 #define AGENT_1_0  offsetof(struct shm_agent, cache_read)
+#define HEADER_1_1 offsetof(struct seg_header, reasoning)
+#define AGENT_1_1  offsetof(struct shm_agent, kind)
 
 /* ---- helpers (shm.c) ------------------------------------------------------ */
 

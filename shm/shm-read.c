@@ -146,6 +146,9 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	if (h->minor >= SHM_MINOR) {
 		header_len = sizeof(struct seg_header);
 		agent_len = sizeof(struct shm_agent);
+	} else if (h->minor == 1) {
+		header_len = HEADER_1_1;
+		agent_len = AGENT_1_1;
 	} else {
 		header_len = HEADER_1_0;
 		agent_len = AGENT_1_0;
@@ -277,6 +280,8 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 	out->cache_read = copy.cache_read;
 	out->cache_write = copy.cache_write;
 	out->cost_micro_usd = copy.cost_micro_usd;
+	out->reasoning = copy.reasoning;
+	out->cost_known = copy.cost_known;
 }
 
 int shm_read_agent(const struct shm_reader *r, uint32_t index,
@@ -300,6 +305,7 @@ int shm_read_agent(const struct shm_reader *r, uint32_t index,
 	out->last_tool[sizeof(out->last_tool) - 1] = '\0';
 	out->last_key[sizeof(out->last_key) - 1] = '\0';
 	out->running_tool[sizeof(out->running_tool) - 1] = '\0';
+	out->kind[sizeof(out->kind) - 1] = '\0';
 	return out->id != 0 || out->name[0] ? 1 : 0;
 }
 

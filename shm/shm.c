@@ -320,6 +320,8 @@ void shm_set_usage(struct shm_writer *w, const struct shm_usage *u)
 	w->h->cache_read = u->cache_read;
 	w->h->cache_write = u->cache_write;
 	w->h->cost_micro_usd = u->cost_micro_usd;
+	w->h->reasoning = u->reasoning;
+	w->h->cost_known = u->cost_known != 0;
 	header_end(w);
 }
 

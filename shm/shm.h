@@ -23,7 +23,10 @@
  * reader gives the fields a segment of an older minor lacks as 0.
  *
  * Versions: 1.0 the first; 1.1 adds the agents' cache tokens, cost and
- * running tool call, and the execution's totals in the header.
+ * running tool call, and the execution's totals in the header; 1.2 adds
+ * each agent's kind (command, claude, codex), reasoning tokens and
+ * whether its cost is known (a CLI may report tokens and no cost), and
+ * the same totals in the header.
  *
  * Torn reads are impossible: the header and every slot carry a sequence
  * counter, odd while the writer changes them. A reader copies the fields,
@@ -39,10 +42,11 @@
 
 #define SHM_MAGIC 0x534d5348u /* "SMSH" */
 #define SHM_MAJOR 1
-#define SHM_MINOR 1
+#define SHM_MINOR 2
 
 #define SHM_NAME_LEN  64   /* agent, phase, execution names (with NUL) */
 #define SHM_STATUS_LEN 16  /* status words (with NUL) */
+#define SHM_KIND_LEN  16   /* an agent's kind (with NUL) */
 #define SHM_KEY_LEN   129  /* a key of up to 128 bytes, with NUL */
 #define SHM_VALUE_LEN 1024 /* a JSON value of up to 1 KiB (no NUL) */
 
@@ -92,6 +96,11 @@ struct shm_header_snap {
 	 * cost in millionths of a US dollar). */
 	int64_t tokens_in, tokens_out, cache_read, cache_write;
 	int64_t cost_micro_usd;
+	/* Since 1.2 (0 in an older segment): reasoning tokens (a part of
+	 * tokens_out), and whether cost_micro_usd is a cost some agent
+	 * reported (0: unknown, whatever cost_micro_usd says). */
+	int64_t reasoning;
+	int32_t cost_known;
 };
 
 /* One agent's slot. */
@@ -120,6 +129,13 @@ struct shm_agent {
 	int32_t running_calls;
 	uint32_t pad;
 	char running_tool[SHM_NAME_LEN];
+	/* Since 1.2 ("" and 0 in an older segment). What runs: "command",
+	 * "claude", "codex"; its reasoning tokens (a part of tokens_out);
+	 * whether cost_micro_usd is a cost it reported (0: unknown). */
+	char kind[SHM_KIND_LEN];
+	int64_t reasoning;
+	int32_t cost_known;
+	uint32_t pad2;
 };
 
 /* ---- the writer (the supervisor only) ------------------------------------ */
@@ -163,10 +179,13 @@ struct shm_counters {
  * COMMIT_US >= 0; with nothing to add and no COMMIT_US, change nothing. */
 void shm_count(struct shm_writer *w, const struct shm_counters *add,
 	       int64_t commit_us);
-/* The execution's totals (header fields since 1.1), replacing the last. */
+/* The execution's totals (header fields since 1.1; reasoning and
+ * cost_known since 1.2), replacing the last. */
 struct shm_usage {
 	int64_t tokens_in, tokens_out, cache_read, cache_write;
 	int64_t cost_micro_usd;
+	int64_t reasoning;
+	int cost_known; /* some agent reported a cost */
 };
 void shm_set_usage(struct shm_writer *w, const struct shm_usage *u);
 /* Write the heartbeat (now). */

@@ -46,8 +46,9 @@ struct agent_more {
 
 /* The execution's totals. */
 struct totals {
-	int64_t in, out, cache_read, cache_write;
+	int64_t in, out, cache_read, cache_write, reasoning;
 	double cost;
+	int cost_known; /* some agent reported a cost */
 };
 
 struct sup_mirror {
@@ -68,6 +69,18 @@ static void copy(char *dst, size_t len, const char *src)
 {
 	if (src)
 		snprintf(dst, len, "%s", src);
+}
+
+/* What an agent's slot says runs it. */
+static const char *kind_name(enum sup_kind kind)
+{
+	switch (kind) {
+	case SUP_KIND_COMMAND:
+		return "command";
+	case SUP_KIND_CLAUDE:
+		return "claude";
+	}
+	return "";
 }
 
 struct sup_mirror *sup_mirror_open(const char *state_dir,
@@ -100,6 +113,10 @@ struct sup_mirror *sup_mirror_open(const char *state_dir,
 		sup_log(SUP_WARN, "no shared memory mirror: %s", err);
 		goto fail;
 	}
+	/* Slot I shows agent I of the workflow: its kind is known now. */
+	for (size_t i = 0; i < m->nagents; i++)
+		copy(m->agents[i].kind, sizeof(m->agents[i].kind),
+		     kind_name(wf->agents[i].kind));
 	if (wf->nagents > m->nagents)
 		sup_log(SUP_WARN,
 			"the shared memory mirror shows %zu agents of %zu "
@@ -369,12 +386,44 @@ void sup_mirror_agent_usage(struct sup_mirror *m, size_t index, int64_t in,
 	s->cache_write += cache_write;
 	m->more[index].cost += cost_usd;
 	s->cost_micro_usd = micro_usd(m->more[index].cost);
+	/* A cost told is known; a claude agent's always is (Claude Code
+	 * reports one with its tokens, as the store counts it). */
+	if (cost_usd != 0 || !strcmp(s->kind, "claude"))
+		sup_mirror_agent_cost_known(m, index);
 }
 
 void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index, int64_t in,
 			     int64_t out)
 {
 	sup_mirror_agent_usage(m, index, in, out, 0, 0, 0);
+}
+
+void sup_mirror_agent_reasoning(struct sup_mirror *m, size_t index,
+				int64_t reasoning)
+{
+	struct shm_agent *s;
+
+	if (!m)
+		return;
+	m->totals.reasoning += reasoning;
+	m->totals_dirty = 1;
+	if ((s = slot(m, index)))
+		s->reasoning += reasoning;
+}
+
+void sup_mirror_agent_cost_known(struct sup_mirror *m, size_t index)
+{
+	struct shm_agent *s;
+
+	if (!m)
+		return;
+	if (!m->totals.cost_known) {
+		m->totals.cost_known = 1;
+		m->totals_dirty = 1;
+	}
+	if (index < m->nagents && !m->agents[index].cost_known &&
+	    (s = slot(m, index)))
+		s->cost_known = 1;
 }
 
 void sup_mirror_usage(struct sup_mirror *m, int64_t in, int64_t out,
@@ -387,6 +436,8 @@ void sup_mirror_usage(struct sup_mirror *m, int64_t in, int64_t out,
 	m->totals.cache_read += cache_read;
 	m->totals.cache_write += cache_write;
 	m->totals.cost += cost_usd;
+	if (cost_usd != 0)
+		m->totals.cost_known = 1;
 	m->totals_dirty = 1;
 }
 
@@ -447,6 +498,8 @@ void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
 			.cache_read = m->totals.cache_read,
 			.cache_write = m->totals.cache_write,
 			.cost_micro_usd = micro_usd(m->totals.cost),
+			.reasoning = m->totals.reasoning,
+			.cost_known = m->totals.cost_known,
 		};
 
 		shm_set_usage(m->w, &u);

@@ -69,15 +69,25 @@ void sup_mirror_agent_tool_end(struct sup_mirror *m, size_t index,
 /* Usage of agent INDEX: amounts to add (may be negative) to its tokens
  * in and out, cache tokens read and written, and cost in US dollars, and
  * to the execution's totals. An INDEX past the slots adds to the totals
- * only. */
+ * only. A cost told (not 0), or any usage of a claude agent, makes the
+ * agent's cost and the execution's known (the slot's and the header's
+ * cost_known); until then readers show it as unknown. */
 void sup_mirror_agent_usage(struct sup_mirror *m, size_t index, int64_t in,
 			    int64_t out, int64_t cache_read,
 			    int64_t cache_write, double cost_usd);
 /* sup_mirror_agent_usage(M, INDEX, IN, OUT, 0, 0, 0). */
 void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index,
 			     int64_t in, int64_t out);
+/* Reasoning tokens of agent INDEX (a part of its tokens out, already
+ * told as such) to add to its slot and to the execution's total. */
+void sup_mirror_agent_reasoning(struct sup_mirror *m, size_t index,
+				int64_t reasoning);
+/* Agent INDEX reported a cost, be it 0: its cost, and the execution's, is
+ * known. (Each slot's kind comes from the workflow, at sup_mirror_open.) */
+void sup_mirror_agent_cost_known(struct sup_mirror *m, size_t index);
 /* Amounts to add to the execution's totals alone: what it used before
- * this supervisor (told once, at a resume), or in rows no slot shows. */
+ * this supervisor (told once, at a resume), or in rows no slot shows; a
+ * COST_USD other than 0 makes the execution's cost known. */
 void sup_mirror_usage(struct sup_mirror *m, int64_t in, int64_t out,
 		      int64_t cache_read, int64_t cache_write,
 		      double cost_usd);

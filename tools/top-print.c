@@ -44,11 +44,11 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 	}
 	/* RUNNING is "TOOL TIME" (two words) or "-". */
 	fprintf(fp,
-		"%-*s %-*s %-10s %7s %6s %7s %8s %6s %9s %7s %7s %7s %8s %-16s "
-		"%s\n",
-		wname, "AGENT", wphase, "PHASE", "STATUS", "PID", "CPU%", "RSS",
-		"RESTARTS", "TOOLS", "COST", "IN", "OUT", "CACHE", "AGE",
-		"RUNNING", "LAST");
+		"%-*s %-*s %-10s %-7s %7s %6s %7s %8s %6s %9s %7s %7s %7s %8s "
+		"%-16s %s\n",
+		wname, "AGENT", wphase, "PHASE", "STATUS", "KIND", "PID",
+		"CPU%", "RSS", "RESTARTS", "TOOLS", "COST", "IN", "OUT",
+		"CACHE", "AGE", "RUNNING", "LAST");
 	for (j = 0; j < s->nagents; j++) {
 		const struct top_agent *ta = &s->agents[j];
 		char pid[16];
@@ -65,15 +65,17 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 		top_fmt_running(running, sizeof(running), &ta->a, s->now_ms,
 				64);
 		fprintf(fp,
-			"%-*s %-*s %-10s %7s %6s %7s %8d %6s %9s %7s %7s %7s "
-			"%8s %-16s %s\n",
+			"%-*s %-*s %-10s %-7s %7s %6s %7s %8d %6s %9s %7s %7s "
+			"%7s %8s %-16s %s\n",
 			wname, top_fit(name, sizeof(name), ta->a.name, 64),
 			wphase, top_fit(phase, sizeof(phase), ta->a.phase, 64),
-			ta->a.status, pid, cpu,
+			ta->a.status, top_agent_kind(&ta->a), pid, cpu,
 			top_fmt_bytes(rss, sizeof(rss), ta->rss),
 			(int)ta->a.restarts,
 			top_fmt_count(tools, sizeof(tools), ta->a.tool_calls),
-			top_fmt_cost(cost, sizeof(cost), ta->a.cost_micro_usd),
+			top_fmt_cost_known(cost, sizeof(cost),
+					   ta->a.cost_micro_usd,
+					   top_cost_known(s, &ta->a)),
 			top_fmt_tokens(in, sizeof(in), ta->a.tokens_in),
 			top_fmt_tokens(out, sizeof(out), ta->a.tokens_out),
 			top_fmt_tokens(cache, sizeof(cache),
@@ -104,6 +106,15 @@ static void json_usd(FILE *fp, const char *name, int64_t micro)
 		micro < 0 ? "-" : "", m / 1000000, m % 1000000);
 }
 
+/* The same, or null when the cost is not KNOWN. */
+static void json_cost(FILE *fp, const char *name, int64_t micro, int known)
+{
+	if (known)
+		json_usd(fp, name, micro);
+	else
+		fprintf(fp, ",\"%s\":null", name);
+}
+
 static void json_double(FILE *fp, const char *name, double v)
 {
 	if (v < 0 || !isfinite(v))
@@ -122,6 +133,10 @@ static void json_agent(FILE *fp, const struct top_snap *s,
 	json_member(fp, "name", a->name, 1);
 	json_member(fp, "phase", a->phase, 1);
 	json_member(fp, "status", a->status, 1);
+	if (a->kind[0])
+		json_member(fp, "kind", a->kind, 1);
+	else
+		fputs(",\"kind\":null", fp);
 	fprintf(fp,
 		",\"pid\":%d,\"attempt\":%d,\"restarts\":%d"
 		",\"iteration\":%d,\"tool_calls\":%" PRId64
@@ -130,9 +145,10 @@ static void json_agent(FILE *fp, const struct top_snap *s,
 		(int)a->iteration, a->tool_calls, a->tokens_in,
 		a->tokens_out);
 	fprintf(fp,
-		",\"cache_read\":%" PRId64 ",\"cache_write\":%" PRId64,
-		a->cache_read, a->cache_write);
-	json_usd(fp, "cost_usd", a->cost_micro_usd);
+		",\"reasoning_tokens\":%" PRId64 ",\"cache_read\":%" PRId64
+		",\"cache_write\":%" PRId64,
+		a->reasoning, a->cache_read, a->cache_write);
+	json_cost(fp, "cost_usd", a->cost_micro_usd, top_cost_known(s, a));
 	json_member(fp, "last_tool", a->last_tool, 1);
 	json_member(fp, "last_key", a->last_key, 1);
 	/* The call started last among those running, if any. */
@@ -200,9 +216,11 @@ void top_print_json(const struct top_snap *s, FILE *fp)
 	fprintf(fp, "\"last_commit_us\":%" PRIu64 "}", h->last_commit_us);
 	fprintf(fp,
 		",\"usage\":{\"tokens_in\":%" PRId64 ",\"tokens_out\":%" PRId64
-		",\"cache_read\":%" PRId64 ",\"cache_write\":%" PRId64,
-		h->tokens_in, h->tokens_out, h->cache_read, h->cache_write);
-	json_usd(fp, "cost_usd", h->cost_micro_usd);
+		",\"reasoning_tokens\":%" PRId64 ",\"cache_read\":%" PRId64
+		",\"cache_write\":%" PRId64,
+		h->tokens_in, h->tokens_out, h->reasoning, h->cache_read,
+		h->cache_write);
+	json_cost(fp, "cost_usd", h->cost_micro_usd, top_total_cost_known(s));
 	fputc('}', fp);
 	json_double(fp, "messages_per_s", s->msg_rate);
 	json_double(fp, "commits_per_s", s->commit_rate);

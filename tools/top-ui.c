@@ -21,10 +21,12 @@
 
 /* Column widths; LAST takes what is left. */
 static const int widths[COL_COUNT] = {
-	[COL_AGENT] = 16, [COL_PHASE] = 10, [COL_STATUS] = 9,	[COL_PID] = 7,
-	[COL_CPU] = 6,	  [COL_RSS] = 7,    [COL_RESTARTS] = 8, [COL_TOOLS] = 6,
-	[COL_COST] = 9,	  [COL_IN] = 7,	    [COL_OUT] = 7,	[COL_CACHE] = 7,
-	[COL_LAST] = 0,	  [COL_AGE] = 8,    [COL_RUNNING] = 16,
+	[COL_AGENT] = 16,   [COL_PHASE] = 10,	[COL_STATUS] = 9,
+	[COL_KIND] = 7,	    [COL_PID] = 7,	[COL_CPU] = 6,
+	[COL_RSS] = 7,	    [COL_RESTARTS] = 8, [COL_TOOLS] = 6,
+	[COL_COST] = 9,	    [COL_IN] = 7,	[COL_OUT] = 7,
+	[COL_CACHE] = 7,    [COL_LAST] = 0,	[COL_AGE] = 8,
+	[COL_RUNNING] = 16,
 };
 
 /* Right-aligned columns (numbers). */
@@ -87,6 +89,9 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 	case COL_STATUS:
 		snprintf(buf, len, "%s", a->a.status);
 		break;
+	case COL_KIND:
+		snprintf(buf, len, "%s", top_agent_kind(&a->a));
+		break;
 	case COL_PID:
 		if (a->a.pid > 0)
 			snprintf(buf, len, "%d", (int)a->a.pid);
@@ -109,7 +114,8 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 		top_fmt_count(buf, len, a->a.tool_calls);
 		break;
 	case COL_COST:
-		top_fmt_cost(buf, len, a->a.cost_micro_usd);
+		top_fmt_cost_known(buf, len, a->a.cost_micro_usd,
+				   top_cost_known(s, &a->a));
 		break;
 	case COL_IN:
 		top_fmt_tokens(buf, len, a->a.tokens_in);
@@ -138,9 +144,9 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 
 /* The columns in screen order: LAST is drawn last, in what is left. */
 static const int order[COL_COUNT] = {
-	COL_AGENT, COL_PHASE,	 COL_STATUS, COL_PID,	  COL_CPU,
-	COL_RSS,   COL_RESTARTS, COL_TOOLS,  COL_COST,	  COL_IN,
-	COL_OUT,   COL_CACHE,	 COL_AGE,    COL_RUNNING, COL_LAST,
+	COL_AGENT, COL_PHASE,	 COL_STATUS,  COL_KIND, COL_PID, COL_CPU,
+	COL_RSS,   COL_RESTARTS, COL_TOOLS,   COL_COST, COL_IN,	 COL_OUT,
+	COL_CACHE, COL_AGE,	 COL_RUNNING, COL_LAST,
 };
 
 static void draw_row(int y, int cols, const char *const *cells, attr_t attr,

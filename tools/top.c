@@ -28,14 +28,14 @@
 #define ALIVE_MS 2000
 
 const char *const top_col_names[COL_COUNT] = {
-	[COL_AGENT] = "AGENT",	     [COL_PHASE] = "PHASE",
-	[COL_STATUS] = "STATUS",     [COL_PID] = "PID",
-	[COL_CPU] = "CPU%",	     [COL_RSS] = "RSS",
-	[COL_RESTARTS] = "RESTARTS", [COL_TOOLS] = "TOOLS",
-	[COL_COST] = "COST",	     [COL_IN] = "IN",
-	[COL_OUT] = "OUT",	     [COL_CACHE] = "CACHE",
-	[COL_LAST] = "LAST",	     [COL_AGE] = "AGE",
-	[COL_RUNNING] = "RUNNING",
+	[COL_AGENT] = "AGENT",	 [COL_PHASE] = "PHASE",
+	[COL_STATUS] = "STATUS", [COL_KIND] = "KIND",
+	[COL_PID] = "PID",	 [COL_CPU] = "CPU%",
+	[COL_RSS] = "RSS",	 [COL_RESTARTS] = "RESTARTS",
+	[COL_TOOLS] = "TOOLS",	 [COL_COST] = "COST",
+	[COL_IN] = "IN",	 [COL_OUT] = "OUT",
+	[COL_CACHE] = "CACHE",	 [COL_LAST] = "LAST",
+	[COL_AGE] = "AGE",	 [COL_RUNNING] = "RUNNING",
 };
 
 static double mono_s(void)
@@ -256,9 +256,25 @@ const char *top_agent_last(const struct shm_agent *a)
 	return a->last_tool[0] ? a->last_tool : a->last_key;
 }
 
+int top_cost_known(const struct top_snap *s, const struct shm_agent *a)
+{
+	return s->h.minor < 2 || a->cost_known;
+}
+
+int top_total_cost_known(const struct top_snap *s)
+{
+	return s->h.minor < 2 || s->h.cost_known;
+}
+
+const char *top_agent_kind(const struct shm_agent *a)
+{
+	return a->kind[0] ? a->kind : "-";
+}
+
 struct sort_by {
 	enum top_col col;
 	int reverse;
+	const struct top_snap *s;
 };
 
 static int agent_cmp(const void *pa, const void *pb, void *arg)
@@ -276,6 +292,9 @@ static int agent_cmp(const void *pa, const void *pb, void *arg)
 	case COL_STATUS:
 		c = strcmp(x->a.status, y->a.status);
 		break;
+	case COL_KIND:
+		c = strcmp(x->a.kind, y->a.kind);
+		break;
 	case COL_PID:
 		c = CMP(x->a.pid, y->a.pid);
 		break;
@@ -292,7 +311,11 @@ static int agent_cmp(const void *pa, const void *pb, void *arg)
 		c = CMP(x->a.tool_calls, y->a.tool_calls);
 		break;
 	case COL_COST:
-		c = CMP(x->a.cost_micro_usd, y->a.cost_micro_usd);
+		/* An unknown cost before any known one. */
+		c = CMP(top_cost_known(by->s, &x->a),
+			top_cost_known(by->s, &y->a));
+		if (!c)
+			c = CMP(x->a.cost_micro_usd, y->a.cost_micro_usd);
 		break;
 	case COL_IN:
 		c = CMP(x->a.tokens_in, y->a.tokens_in);
@@ -326,7 +349,7 @@ static int agent_cmp(const void *pa, const void *pb, void *arg)
 
 void top_sort(struct top_snap *s, enum top_col col, int reverse)
 {
-	struct sort_by by = {col, reverse};
+	struct sort_by by = {col, reverse, s};
 
 	if (s->nagents)
 		qsort_r(s->agents, s->nagents, sizeof(*s->agents), agent_cmp,
@@ -402,6 +425,15 @@ char *top_fmt_tokens(char *buf, size_t len, long long n)
 	else
 		snprintf(buf, len, "%.1fG", (double)n / 1e9);
 	return buf;
+}
+
+char *top_fmt_cost_known(char *buf, size_t len, int64_t micro_usd, int known)
+{
+	if (!known) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	return top_fmt_cost(buf, len, micro_usd);
 }
 
 char *top_fmt_cost(char *buf, size_t len, int64_t micro_usd)
@@ -514,7 +546,7 @@ int top_header(const struct top_snap *s, char lines[][256], int width,
 	       int *banner)
 {
 	const struct shm_header_snap *h = &s->h;
-	char line[512], a[32], b[32], c[32], d[32], e[32];
+	char line[512], a[32], b[32], c[32], d[32], e[32], f[64], g[32];
 	int n = 0;
 
 	if (width > 255)
@@ -536,12 +568,19 @@ int top_header(const struct top_snap *s, char lines[][256], int width,
 		 s->nagents - s->running - s->done - s->failed -
 			 s->restarting);
 	top_fit(lines[n++], 256, line, width);
+	/* The cost of the agents that reported one; "-" if none did. Out
+	 * includes the reasoning tokens, said when there are any. */
+	f[0] = '\0';
+	if (h->reasoning > 0)
+		snprintf(f, sizeof(f), " (%s reasoning)",
+			 top_fmt_tokens(g, sizeof(g), h->reasoning));
 	snprintf(line, sizeof(line),
-		 "cost %s, tokens in %s, out %s, cache read %s, cache "
+		 "cost %s, tokens in %s, out %s%s, cache read %s, cache "
 		 "written %s",
-		 top_fmt_cost(a, sizeof(a), h->cost_micro_usd),
+		 top_fmt_cost_known(a, sizeof(a), h->cost_micro_usd,
+				    top_total_cost_known(s)),
 		 top_fmt_tokens(b, sizeof(b), h->tokens_in),
-		 top_fmt_tokens(c, sizeof(c), h->tokens_out),
+		 top_fmt_tokens(c, sizeof(c), h->tokens_out), f,
 		 top_fmt_tokens(d, sizeof(d), h->cache_read),
 		 top_fmt_tokens(e, sizeof(e), h->cache_write));
 	top_fit(lines[n++], 256, line, width);

@@ -108,6 +108,7 @@ enum top_col {
 	COL_AGENT,
 	COL_PHASE,
 	COL_STATUS,
+	COL_KIND,
 	COL_PID,
 	COL_CPU,
 	COL_RSS,
@@ -128,6 +129,15 @@ extern const char *const top_col_names[COL_COUNT];
 /* Sort the agents of S by COL (REVERSE: descending), ties by name. */
 void top_sort(struct top_snap *s, enum top_col col, int reverse);
 
+/* Whether A's cost in S is known: an agent reported one (a segment
+ * older than 1.2 does not say: its costs are known). */
+int top_cost_known(const struct top_snap *s, const struct shm_agent *a);
+/* Whether the execution's cost in S is known: some agent reported one. */
+int top_total_cost_known(const struct top_snap *s);
+/* What KIND shows for A: command, claude, codex; "-" when the segment
+ * does not say (older than 1.2). */
+const char *top_agent_kind(const struct shm_agent *a);
+
 /* What LAST shows for A: its last tool, else its last key. */
 const char *top_agent_last(const struct shm_agent *a);
 
@@ -138,6 +148,10 @@ char *top_fmt_count(char *buf, size_t len, long long n);
 char *top_fmt_duration(char *buf, size_t len, int64_t ms);
 /* Tokens: exact below 1000, then 12.3k, 4.5M, 1.2G. */
 char *top_fmt_tokens(char *buf, size_t len, long long n);
+/* A cost in millionths of a dollar: $0.4312 (cents only from $100);
+ * "-" when it is not KNOWN. */
+char *top_fmt_cost_known(char *buf, size_t len, int64_t micro_usd,
+			 int known);
 /* A cost in millionths of a dollar: $0.4312 (cents only from $100). */
 char *top_fmt_cost(char *buf, size_t len, int64_t micro_usd);
 /* What RUNNING shows for A at NOW_MS (wall clock), in at most WIDTH

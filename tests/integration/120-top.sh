@@ -1,9 +1,10 @@
 #!/bin/sh
 # smithers-top against a real run: the screen in tmux (agents, sorting,
 # inverting, filtering, help, quit), the batch text and the JSON field by
-# field, an agent's cost and tokens, and the tool calls it is running
-# (the one started last, for how long, until none is), and the last
-# values under "SUPERVISOR NOT RUNNING" once the supervisor is SIGKILLed.
+# field, an agent's kind, cost (or none known) and tokens, and the tool
+# calls it is running (the one started last, for how long, until none is),
+# and the last values under "SUPERVISOR NOT RUNNING" once the supervisor is
+# SIGKILLed.
 # Also its errors.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -75,7 +76,7 @@ shows() { screen | grep -q -- "$1"; }
 wait_until 10 shows "alpha"
 shows "execution topflow (#1) running" || fail "no header: $(screen)"
 for a in zeta alpha mid; do
-	screen | grep -Eq "^$a +work +running +[0-9]+" ||
+	screen | grep -Eq "^$a +work +running +command +[0-9]+" ||
 		fail "no running row for $a: $(screen)"
 done
 # The execution's cost and tokens; zeta's: TOOLS 2, COST, IN, OUT, CACHE,
@@ -83,17 +84,20 @@ done
 # one more call running.
 shows "cost \$0.2500, tokens in 1.0k, out 234, cache read 0, cache written 0" ||
 	fail "no usage in the header: $(screen)"
-row() { screen | grep -E "^zeta +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\\\$0\\.2500 +1\\.0k +234 +0 +[0-9:]+ +$1"; }
+row() { screen | grep -E "^zeta +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\\\$0\\.2500 +1\\.0k +234 +0 +[0-9:]+ +$1"; }
 bash_runs() { row 'Bash [1-9][0-9]*s \+1 '; }
 wait_until 10 bash_runs
 [ "$(order)" = "alpha mid zeta " ] || fail "not sorted by name: $(order)"
-# > three times: PHASE, STATUS, PID. The agents' pids come from forks in
+# alpha reported no cost: "-".
+screen | grep -Eq '^alpha +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +0 +- +0 +0 +0 ' ||
+	fail "alpha's cost is not unknown: $(screen)"
+# > four times: PHASE, STATUS, KIND, PID. The agents' pids come from forks in
 # three workers at once: their order is the database's to say.
 by_pid=$(sql "SELECT group_concat(name, ' ') || ' ' FROM
 	(SELECT name FROM agents ORDER BY pid)")
 by_pid_desc=$(sql "SELECT group_concat(name, ' ') || ' ' FROM
 	(SELECT name FROM agents ORDER BY pid DESC)")
-tmux send-keys -t "$SESSION" '>' '>' '>'
+tmux send-keys -t "$SESSION" '>' '>' '>' '>'
 sorted_by_pid() { [ "$(order)" = "$by_pid" ]; }
 wait_until 5 sorted_by_pid
 tmux send-keys -t "$SESSION" I
@@ -106,8 +110,8 @@ shows "filter: mid" || fail "the filter is not shown"
 tmux send-keys -t "$SESSION" '/' Enter
 unfiltered() { [ "$(order)" = "$by_pid_desc" ]; }
 wait_until 5 unfiltered
-# < three times: back to names, still inverted.
-tmux send-keys -t "$SESSION" '<' '<' '<'
+# < four times: back to names, still inverted.
+tmux send-keys -t "$SESSION" '<' '<' '<' '<'
 by_name_desc() { [ "$(order)" = "zeta mid alpha " ]; }
 wait_until 5 by_name_desc
 tmux send-keys -t "$SESSION" '?'
@@ -124,14 +128,14 @@ expect_rc 0
 out_has "agents 3: 3 running, 0 done, 0 failed, 0 restarting"
 for a in zeta alpha mid; do
 	pid=$(sql "SELECT pid FROM agents WHERE name = '$a'")
-	grep -Eq "^$a +work +running +$pid +[0-9.]+ +[0-9.]+[KMG]? +0 " "$OUT" ||
+	grep -Eq "^$a +work +running +command +$pid +[0-9.]+ +[0-9.]+[KMG]? +0 " "$OUT" ||
 		fail "no batch row for $a (pid $pid): $(cat "$OUT")"
 done
 out_has "cost \$0.2500, tokens in 1.0k, out 234, cache read 0, cache written 0"
-# TOOLS, COST, IN, OUT, CACHE, AGE, RUNNING (two words) and LAST.
-grep -Eq '^zeta +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\$0\.2500 +1\.0k +234 +0 +[0-9:]+ +Bash [0-9]+s \+1 +Bash$' "$OUT" ||
+# KIND, TOOLS, COST, IN, OUT, CACHE, AGE, RUNNING (two words) and LAST.
+grep -Eq '^zeta +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\$0\.2500 +1\.0k +234 +0 +[0-9:]+ +Bash [0-9]+s \+1 +Bash$' "$OUT" ||
 	fail "zeta's TOOLS to LAST: $(grep '^zeta' "$OUT")"
-grep -Eq '^alpha +work +running +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +0 +\$0\.0000 +0 +0 +0 +[0-9:]+ +- +-$' "$OUT" ||
+grep -Eq '^alpha +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +0 +- +0 +0 +0 +[0-9:]+ +- +-$' "$OUT" ||
 	fail "alpha's TOOLS to LAST: $(grep '^alpha' "$OUT")"
 
 # JSON, field by field.
@@ -145,10 +149,11 @@ json 'j["keys"]["zeta.note"] == "hello"'
 json 'j["keys_truncated"] == ["zeta.long"] and j["keys"]["aaa.short"] == 1'
 json '[(a["tool_calls"], a["tokens_in"], a["tokens_out"], a["last_tool"]) for a in j["agents"] if a["name"] == "zeta"] == [(2, 1000, 234, "Bash")]'
 json '[(a["cost_usd"], a["cache_read"], a["cache_write"]) for a in j["agents"] if a["name"] == "zeta"] == [(0.25, 0, 0)]'
-json 'j["usage"] == {"tokens_in": 1000, "tokens_out": 234, "cache_read": 0, "cache_write": 0, "cost_usd": 0.25}'
+json 'j["usage"] == {"tokens_in": 1000, "tokens_out": 234, "reasoning_tokens": 0, "cache_read": 0, "cache_write": 0, "cost_usd": 0.25}'
+json 'j["version"] == "1.2" and all(a["kind"] == "command" and a["reasoning_tokens"] == 0 for a in j["agents"])'
 json '[(a["running_tool"], a["running_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [("Bash", 2)]'
 json 'all(a["running_ms"] >= 0 and a["running_since_ms"] + a["running_ms"] == j["now_ms"] for a in j["agents"] if a["name"] == "zeta")'
-json 'all((a["running_tool"], a["running_calls"], a["running_ms"], a["cost_usd"]) == (None, 0, None, 0) for a in j["agents"] if a["name"] != "zeta")'
+json 'all((a["running_tool"], a["running_calls"], a["running_ms"], a["cost_usd"]) == (None, 0, None, None) for a in j["agents"] if a["name"] != "zeta")'
 json '[a["last_key"] for a in j["agents"] if a["name"] == "zeta"] == ["zeta.note"]'
 json 'j["agent_counts"] == {"total": 3, "running": 3, "done": 0, "failed": 0, "restarting": 0}'
 for a in zeta alpha mid; do
@@ -170,9 +175,11 @@ wait_until 10 none_runs
 run "$TOP" --json --dir "$T"
 json '[(a["running_tool"], a["running_calls"], a["running_ms"], a["tool_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [(None, 0, None, 2)]'
 json 'j["usage"]["cost_usd"] == 0.25'
-# A command agent's cost is stored too (the protocol's usage.cost).
+# A command agent's cost is stored too (the protocol's usage.cost); the
+# others' is unknown.
 sql_is "SELECT tokens_in, tokens_out, cost_usd FROM agents WHERE name = 'zeta'" \
 	"1000|234|0.25"
+sql_is "SELECT count(*) FROM agents WHERE cost_usd IS NULL" 2
 sql_is "SELECT tokens_in, tokens_out, cost_usd FROM executions" "1000|234|0.25"
 tmux send-keys -t "$SESSION" q
 wait_until 5 shows "TOP-EXITED 0"

@@ -70,7 +70,7 @@ shows "a new supervisor (pid $SUP2) replaced the segment" ||
 	fail "the reattach is not said: $(screen)"
 for a in one two; do
 	pid=$(sql "SELECT pid FROM agents WHERE name = '$a' AND phase_id = (SELECT max(id) FROM phases)")
-	row_shows() { screen | grep -Eq "^$a +work +running +$pid "; }
+	row_shows() { screen | grep -Eq "^$a +work +running +command +$pid "; }
 	wait_until 5 row_shows ||
 		fail "no running row for $a (pid $pid): $(screen)"
 done
@@ -98,10 +98,17 @@ for a in one two; do
 	pid=$(sql "SELECT pid FROM agents WHERE name = '$a' AND phase_id = (SELECT max(id) FROM phases)")
 	json "[x['pid'] for x in j['agents'] if x['name'] == '$a'] == [$pid]"
 done
+# Agents that never reported a cost: none is known, here or before the
+# resume.
+json 'j["usage"]["cost_usd"] is None and j["usage"]["reasoning_tokens"] == 0'
+json 'all(x["cost_usd"] is None and x["kind"] == "command" for x in j["agents"])'
 run "$TOP" -b --dir "$T"
 expect_rc 0
 out_has "supervisor pid $SUP2"
 out_lacks "SUPERVISOR NOT RUNNING"
+out_has "cost -, tokens in 0, out 0, cache read 0, cache written 0"
+grep -Eq '^one +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +1 +0 +- +0 +0 +0 ' "$OUT" ||
+	fail "no unknown cost in one's row: $(grep '^one' "$OUT")"
 
 # A clean exit removes the segment: nothing to reattach to; the screen
 # keeps the last values, under the banner.

@@ -525,6 +525,101 @@ static void test_usage_round_trip(void **state)
 	shm_writer_close(w, 1);
 }
 
+/* Version 1.2's fields: each agent's kind, reasoning tokens and whether
+ * its cost is known, and the execution's in the header. */
+static void test_kind_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_reader *r = reader(fx);
+	struct shm_usage u = {.tokens_out = 500,
+			      .reasoning = 120,
+			      .cost_known = 0};
+	struct shm_agent a = {.id = 7, .tokens_out = 500, .reasoning = 120},
+			 b;
+	struct shm_header_snap h;
+
+	snprintf(a.name, sizeof(a.name), "planner");
+	snprintf(a.kind, sizeof(a.kind), "codex");
+	shm_set_usage(w, &u);
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 2);
+	assert_int_equal(h.reasoning, 120);
+	assert_int_equal(h.cost_known, 0);
+	assert_int_equal(shm_read_agent(r, 0, &b), 1);
+	assert_string_equal(b.kind, "codex");
+	assert_int_equal(b.reasoning, 120);
+	assert_int_equal(b.cost_known, 0);
+
+	/* A cost reported, be it 0. */
+	u.cost_known = 1;
+	shm_set_usage(w, &u);
+	a.cost_known = 1;
+	snprintf(a.kind, sizeof(a.kind), "claude");
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	shm_read_header(r, &h);
+	assert_int_equal(h.cost_known, 1);
+	assert_int_equal(h.cost_micro_usd, 0);
+	assert_int_equal(shm_read_agent(r, 0, &b), 1);
+	assert_string_equal(b.kind, "claude");
+	assert_int_equal(b.cost_known, 1);
+	shm_reader_close(r);
+	shm_writer_close(w, 1);
+}
+
+/* A segment of minor 1 has the 1.1 fields and not the 1.2 ones: a reader
+ * gives "" and 0 for those, whatever the bytes hold. */
+static void test_minor_1_read(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_usage u = {.tokens_in = 5,
+			      .cost_micro_usd = 99,
+			      .reasoning = 4,
+			      .cost_known = 1};
+	struct shm_agent a = {.id = 3,
+			      .tokens_in = 10,
+			      .cache_read = 30,
+			      .cost_micro_usd = 40,
+			      .reasoning = 8,
+			      .cost_known = 1},
+			 b;
+	struct shm_header_snap h;
+	struct shm_reader *r;
+	unsigned char *p;
+	size_t size;
+
+	snprintf(a.name, sizeof(a.name), "one-one");
+	snprintf(a.kind, sizeof(a.kind), "codex");
+	shm_set_usage(w, &u);
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	p = map_rw(fx, &size);
+	set16(p, OFF_MINOR, 1);
+	r = reader(fx);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 1);
+	assert_int_equal(h.tokens_in, 5);
+	assert_int_equal(h.cost_micro_usd, 99);
+	assert_int_equal(h.reasoning, 0);
+	assert_int_equal(h.cost_known, 0);
+	memset(&b, 0x55, sizeof(b));
+	assert_int_equal(shm_read_agent(r, 0, &b), 1);
+	assert_string_equal(b.name, "one-one");
+	assert_int_equal(b.cache_read, 30);
+	assert_int_equal(b.cost_micro_usd, 40);
+	assert_string_equal(b.kind, "");
+	assert_int_equal(b.reasoning, 0);
+	assert_int_equal(b.cost_known, 0);
+	shm_reader_close(r);
+	munmap(p, size);
+	shm_writer_close(w, 1);
+}
+
 /* A segment of minor 0 has no 1.1 fields: whatever its bytes hold past
  * the 1.0 header and slots, a reader gives 0 for them, and the rest as
  * written. */
@@ -771,11 +866,15 @@ static void stress_agent(uint64_t n, struct shm_agent *a)
 	a->tokens_out = (int64_t)~n;
 	snprintf(a->name, sizeof(a->name), "agent-%" PRIu64, n);
 	snprintf(a->last_key, sizeof(a->last_key), "%0120" PRIu64, n);
-	/* The 1.1 fields, the last of the slot: the cost too. */
+	/* The 1.1 fields: the cost too. */
 	a->cost_micro_usd = (int64_t)(n * 7);
 	a->running_calls = (int32_t)(n % 5);
 	snprintf(a->running_tool, sizeof(a->running_tool), "tool-%" PRIu64,
 		 ~n);
+	/* The 1.2 fields, the last of the slot. */
+	snprintf(a->kind, sizeof(a->kind), "k%" PRIu64, n % 1000);
+	a->reasoning = (int64_t)(n * 11);
+	a->cost_known = (int32_t)(n & 1);
 }
 
 static int agent_whole(const struct shm_agent *a)
@@ -929,6 +1028,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_major_refused,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kind_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_minor_1_read, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_older_minor_read, setup,
 						teardown),
