@@ -56,13 +56,14 @@ static void act_reset(struct agent *a, const struct agent_ev *x)
 	a->resume = 0;
 	/* A Ralph loop's next iteration talks in a new session, unless it
 	 * goes on with the one the last iteration had (session = continue). */
-	if (a->spec->claude.session != SUP_SESSION_CONTINUE ||
+	if (a->spec->cli.session != SUP_SESSION_CONTINUE ||
 	    !a->session.live) {
 		a->session.id[0] = '\0';
 		a->session.live = 0;
 		a->session.sum = (struct usage){0};
 	}
 	a->session.cost = 0;
+	a->session.tokens = 0;
 	a->failures = 0;
 	a->consecutive = 0;
 	a->calls.n = 0;
@@ -371,6 +372,7 @@ static void start_failed(struct agent *a, const char *why, int transient,
 static char *why_ended(const struct agent *a, int code, int sig)
 {
 	const struct outcome *e = &a->end;
+	const struct adapter *ad = adapter_of(a->spec->kind);
 
 	if (e->over_budget)
 		return xasprintf("%s", e->over_budget);
@@ -384,14 +386,14 @@ static char *why_ended(const struct agent *a, int code, int sig)
 	if (sig)
 		return xasprintf("killed by signal %d (%s)", sig,
 				 strsignal(sig));
-	if (code == 127 && e->why && a->spec->kind == SUP_KIND_CLAUDE)
-		return xasprintf("%s (claude_command '%s': install Claude Code "
-				 "with 'npm install -g @anthropic-ai/claude-code'"
-				 ", or set claude_command to the CLI's path)",
-				 e->why,
-				 a->spec->claude.command
-					 ? a->spec->claude.command[0]
-					 : "claude");
+	if (code == 127 && e->why && ad)
+		return xasprintf("%s (%s_command '%s': install the CLI with "
+				 "'npm install -g %s', or set %s_command to "
+				 "its path)",
+				 e->why, sup_kind_name(ad->kind),
+				 a->spec->cli.command ? a->spec->cli.command[0]
+						      : ad->program,
+				 ad->package, sup_kind_name(ad->kind));
 	if (code == 127 && e->why)
 		return xasprintf("%s", e->why);
 	if (code != 0)
@@ -400,7 +402,7 @@ static char *why_ended(const struct agent *a, int code, int sig)
 }
 
 /*
- * A claude agent's worker numbers the CLI's calls afresh at each run, so
+ * A CLI agent's worker numbers the CLI's calls afresh at each run, so
  * they end with the run: one still open (the worker died before it could
  * say so) fails as interrupted, and none is remembered as a parent.
  */
@@ -461,7 +463,7 @@ static void agent_exited(struct agent *a, int status)
 	/* Without a transaction the rows cannot be updated (the error is in
 	 * the log), but the agent ended all the same. */
 	batch(r);
-	if (sp->kind == SUP_KIND_CLAUDE)
+	if (adapter_of(sp->kind))
 		end_calls(a);
 	/* Neither a protocol error nor a budget is cured by a restart. */
 	ev = agent_verdict(sp, a->attempt, ok, r->p.stopping != 0,

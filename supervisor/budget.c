@@ -1,6 +1,6 @@
 /*
  * budget.c - what the agents' usage costs, and the budgets: an agent's
- * max_cost_usd and the workflow's. An unattended run must never overspend
+ * max_cost_usd and max_tokens, and the workflow's. An unattended run must never overspend
  * silently, so crossing a budget stops the agents it covers (SIGINT first,
  * so that the CLI ends its turn cleanly, then the stop signal after the
  * grace), fails them with "budget exceeded: $X of $Y", records the stop as
@@ -25,14 +25,19 @@
 #include "supervisor/sup-int.h"
 #include "wal/wal.h"
 
-/* Record the stop in "smithers.budget": who crossed which budget. */
-static void record_stop(struct agent *a, const char *scope, double spent,
-			double limit)
+/* Record the stop in "smithers.budget": who crossed which budget, of
+ * dollars or (TOKENS) of tokens. */
+static void record_stop(struct agent *a, const char *scope, int tokens,
+			double spent, double limit)
 {
 	struct run *r = a->run;
-	json_t *v = json_pack("{s:s, s:s, s:f, s:f}", "scope", scope, "agent",
-			      a->spec->name, "spent_usd", spent, "limit_usd",
-			      limit);
+	json_t *v = tokens ? json_pack("{s:s, s:s, s:I, s:I}", "scope", scope,
+				       "agent", a->spec->name, "spent_tokens",
+				       (json_int_t)spent, "limit_tokens",
+				       (json_int_t)limit)
+			   : json_pack("{s:s, s:s, s:f, s:f}", "scope", scope,
+				       "agent", a->spec->name, "spent_usd",
+				       spent, "limit_usd", limit);
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
 
 	if (!text || wal_state_set(r->w, "smithers.budget", text, "budget",
@@ -45,15 +50,21 @@ static void record_stop(struct agent *a, const char *scope, double spent,
 	json_decref(v);
 }
 
-/* A crossed its own budget, or (WHOLE) the execution's: SPENT of LIMIT. */
-static void over(struct agent *a, int whole, double spent, double limit)
+/* A crossed its own budget, or (WHOLE) the execution's: SPENT of LIMIT,
+ * dollars or (TOKENS) tokens. */
+static void over(struct agent *a, int whole, int tokens, double spent,
+		 double limit)
 {
 	struct run *r = a->run;
-	char *why = xasprintf("budget exceeded: $%.4f of $%.2f%s", spent,
-			      limit, whole ? " (the execution's)" : "");
+	const char *whose = whole ? " (the execution's)" : "";
+	char *why = tokens ? xasprintf("token budget exceeded: %.0f of %.0f "
+				       "tokens%s",
+				       spent, limit, whose)
+			   : xasprintf("budget exceeded: $%.4f of $%.2f%s",
+				       spent, limit, whose);
 
 	sup_log(SUP_WARN, "agent '%s': %s", a->spec->name, why);
-	record_stop(a, whole ? "execution" : "agent", spent, limit);
+	record_stop(a, whole ? "execution" : "agent", tokens, spent, limit);
 	if (!r->p.failure)
 		r->p.failure = xasprintf("%s", why);
 	if (!whole) {
@@ -69,14 +80,24 @@ static void over(struct agent *a, int whole, double spent, double limit)
 static void check(struct agent *a)
 {
 	struct run *r = a->run;
-	double mine = a->spec->claude.max_cost_usd;
+	double mine = a->spec->cli.max_cost_usd;
 	double all = r->wf->max_cost_usd;
+	int64_t my_tokens = a->spec->cli.max_tokens;
+	int64_t all_tokens = r->wf->max_tokens;
 
 	if (mine > 0 && a->session.cost >= mine && !a->end.over_budget)
-		over(a, 0, a->session.cost, mine);
-	if (all > 0 && r->p.cost >= all && !r->p.over_budget) {
+		over(a, 0, 0, a->session.cost, mine);
+	if (my_tokens > 0 && a->session.tokens >= my_tokens &&
+	    !a->end.over_budget)
+		over(a, 0, 1, (double)a->session.tokens, (double)my_tokens);
+	if (r->p.over_budget)
+		return;
+	if (all > 0 && r->p.cost >= all) {
 		r->p.over_budget = 1;
-		over(a, 1, r->p.cost, all);
+		over(a, 1, 0, r->p.cost, all);
+	} else if (all_tokens > 0 && r->p.tokens >= all_tokens) {
+		r->p.over_budget = 1;
+		over(a, 1, 1, (double)r->p.tokens, (double)all_tokens);
 	}
 }
 
@@ -91,6 +112,7 @@ int budget_usage(struct agent *a, const struct usage *u, int total)
 		d.out -= run->out;
 		d.cache_read -= run->cache_read;
 		d.cache_write -= run->cache_write;
+		d.reasoning -= run->reasoning;
 		d.cost -= run->cost;
 	}
 	if (tally_add(a, &d, 0) < 0)
@@ -100,8 +122,11 @@ int budget_usage(struct agent *a, const struct usage *u, int total)
 	run->cache_read += d.cache_read;
 	run->cache_write += d.cache_write;
 	run->cost += d.cost;
+	run->reasoning += d.reasoning;
 	a->session.cost += d.cost;
 	r->p.cost += d.cost;
+	a->session.tokens += d.in + d.out;
+	r->p.tokens += d.in + d.out;
 	sup_mirror_agent_usage(r->mirror, a->index, d.in, d.out, d.cache_read,
 			       d.cache_write, d.cost);
 	check(a);

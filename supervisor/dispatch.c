@@ -123,10 +123,29 @@ static int tool_complete(struct sup_stream *s, struct agent *a,
 	sup_mirror_agent_tool_end(a->run->mirror, a->index, m->call);
 	/* Only an agent that links calls keeps the ended ones: a late
 	 * child still finds its parent. */
-	if (a->spec->kind == SUP_KIND_CLAUDE &&
+	if (adapter_of(a->spec->kind) &&
+	    adapter_of(a->spec->kind)->links_calls &&
 	    call_add(&a->parents, m->call, id) < 0)
 		return -1;
 	return 0;
+}
+
+/* The cost of U at the agent's prices, when its CLI reports none and the
+ * workflow gives them (codex): input that was not cached, cached input,
+ * output (reasoning is part of it), per million tokens. */
+static void priced(const struct agent *a, struct usage *u)
+{
+	const struct sup_prices *p = &a->spec->cli.prices;
+	int64_t fresh = u->in - u->cache_read;
+
+	if (u->has_cost || a->spec->kind != SUP_KIND_CODEX || p->input < 0 ||
+	    p->cached_input < 0 || p->output < 0)
+		return;
+	u->cost = ((double)(fresh > 0 ? fresh : 0) * p->input +
+		   (double)u->cache_read * p->cached_input +
+		   (double)u->out * p->output) /
+		  1e6;
+	u->has_cost = 1;
 }
 
 /* The session the agent's CLI reported. */
@@ -201,9 +220,12 @@ static int apply(struct sup_stream *s, struct agent *a,
 			.out = (int64_t)m->tokens_out,
 			.cache_read = (int64_t)m->cache_read,
 			.cache_write = (int64_t)m->cache_write,
+			.reasoning = (int64_t)m->reasoning,
 			.cost = m->has_cost ? m->cost : 0,
+			.has_cost = m->has_cost,
 		};
 
+		priced(a, &u);
 		return budget_usage(a, &u, m->total);
 	}
 	case WRK_SESSION:

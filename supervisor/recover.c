@@ -209,6 +209,7 @@ static int cost_row(const struct wal_row *row, void *arg)
 	const char *v = wal_row_value(row, "cost_usd");
 
 	r->p.cost = v ? strtod(v, NULL) : 0;
+	r->p.tokens = col_int(row, "tokens_in") + col_int(row, "tokens_out");
 	r->p.before = (struct usage){
 		.in = col_int(row, "tokens_in"),
 		.out = col_int(row, "tokens_out"),
@@ -223,7 +224,7 @@ struct resume_agent {
 	int64_t id;
 	char *name, *status;
 	int attempt;
-	/* A claude agent's session, to go on with: its id, whether the CLI
+	/* A CLI agent's session, to go on with: its id, whether the CLI
 	 * reported it (so that it exists), what the agent spent so far. */
 	char session[SUP_SESSION_LEN + 1];
 	int live;
@@ -237,6 +238,15 @@ struct resume_plan {
 	struct resume_agent *agents;
 	size_t n, cap;
 };
+
+/* Whether agents of the kind named KIND have sessions smithers names. */
+static int names_session(const char *kind)
+{
+	for (int k = SUP_KIND_CLAUDE; k <= SUP_KIND_CODEX; k++)
+		if (kind && !strcmp(kind, sup_kind_name((enum sup_kind)k)))
+			return adapter_of((enum sup_kind)k)->names_session;
+	return 1;
+}
 
 static int add_resume_row(const struct wal_row *row, void *arg)
 {
@@ -264,7 +274,11 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 	a->session[0] = '\0';
 	if (v && strlen(v) == SUP_SESSION_LEN)
 		memcpy(a->session, v, SUP_SESSION_LEN + 1);
-	a->live = a->session[0] && wal_row_value(row, "cli_version");
+	/* A session smithers named is live once the CLI reported it (with
+	 * its version); one the CLI named is recorded only when it did. */
+	a->live = a->session[0] &&
+		  (wal_row_value(row, "cli_version") ||
+		   !names_session(wal_row_value(row, "kind")));
 	v = wal_row_value(row, "cost_usd");
 	a->sum.cost = v ? strtod(v, NULL) : 0;
 	a->sum.in = col_int(row, "tokens_in");
@@ -333,12 +347,13 @@ static int resume_agents(struct run *r, const struct resume_plan *p,
 			a->id = row->id;
 			a->attempt = row->attempt + 1;
 			a->resume = 1;
-			/* A claude agent goes on with its conversation. */
+			/* A CLI agent goes on with its conversation. */
 			memcpy(a->session.id, row->session,
 			       sizeof(a->session.id));
 			a->session.live = row->live;
 			a->session.sum = row->sum;
 			a->session.cost = row->sum.cost;
+			a->session.tokens = row->sum.in + row->sum.out;
 			nresumed++;
 			if (wal_agent_restart(r->w, a->id, a->attempt,
 					      "interrupted: the supervisor "

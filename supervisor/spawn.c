@@ -148,37 +148,37 @@ int sup_token(char out[33])
 }
 
 /*
- * Whether this run of a claude agent A goes on with its session: it does
- * once the CLI reported the session (so that it exists to resume). The
- * prompt is then the resume prompt for an attempt after the first (a
- * restart, or a supervisor that died), or the agent's own prompt for the
- * first attempt of a Ralph loop's next iteration (session = continue).
+ * Whether this run of a CLI agent A goes on with its session: it does once
+ * the CLI reported the session (so that it exists to resume). The prompt
+ * is then the resume prompt for an attempt after the first (a restart, or
+ * a supervisor that died), or the agent's own prompt for the first attempt
+ * of a Ralph loop's next iteration (session = continue).
  */
-static int claude_resumes(const struct agent *a, const char **prompt)
+static int cli_resumes(const struct agent *a, const char **prompt)
 {
-	const struct sup_claude *c = &a->spec->claude;
-
 	*prompt = a->spec->prompt;
-	if (!a->session.live)
+	if (!a->session.live || !a->session.id[0])
 		return 0;
 	if (a->attempt > 1 || a->resume)
-		*prompt = c->resume_prompt;
+		*prompt = a->spec->cli.resume_prompt;
 	return 1;
 }
 
 /*
- * What A's CLI may spend (--max-budget-usd; 0: no limit): what is left of
- * its own budget and of the execution's, whichever is less. A CLI that
- * RESUMEs its session counts what the session spent already.
+ * What A's CLI may spend (a CLI that takes a budget; 0: no limit): what is
+ * left of its own budget and of the execution's, whichever is less. A CLI
+ * that RESUMEs its session counts what the session spent already.
  */
-static double claude_budget(const struct agent *a, int resume)
+static double cli_budget(const struct agent *a, int resume)
 {
-	double max = a->spec->claude.max_cost_usd;
+	double max = a->spec->cli.max_cost_usd;
 	double all = a->run->wf->max_cost_usd;
 	double counted = resume ? a->session.sum.cost : 0;
 	double left = 0;
 	int limited = 0;
 
+	if (!adapter_of(a->spec->kind)->takes_budget)
+		return 0;
 	if (max > 0) {
 		left = max - a->session.cost + counted;
 		limited = 1;
@@ -196,8 +196,9 @@ static double claude_budget(const struct agent *a, int resume)
 static char **worker_argv(struct agent *a, const char *log_path)
 {
 	struct run *r = a->run;
+	const struct adapter *ad = adapter_of(a->spec->kind);
 	char *shell[] = {"/bin/sh", "-c", (char *)a->spec->command, NULL};
-	char **claude = NULL;
+	char **cli = NULL;
 	struct wrk_ctl_args args;
 	const char *prompt;
 	char **argv;
@@ -215,16 +216,16 @@ static char **worker_argv(struct agent *a, const char *log_path)
 	args.crash_rotation = r->crash_rotation;
 	args.command = shell;
 	args.frame_max = r->wf->frame_max;
-	if (a->spec->kind == SUP_KIND_CLAUDE) {
-		resume = claude_resumes(a, &prompt);
-		claude = claude_argv(a->spec, a->session.id, resume, prompt,
-				     claude_budget(a, resume));
-		args.command = claude;
-		args.claude = 1;
-		args.line_max = a->spec->claude.line_max;
+	if (ad) {
+		resume = cli_resumes(a, &prompt);
+		cli = ad->argv(a->spec, a->session.id, resume, prompt,
+			       cli_budget(a, resume));
+		args.command = cli;
+		args.adapter = (enum wrk_adapter)ad->worker;
+		args.line_max = a->spec->cli.line_max;
 	}
 	argv = wrk_ctl_argv(r->opt->worker, &args);
-	free_strv(claude);
+	free_strv(cli);
 	if (!argv) {
 		sup_log(SUP_ERROR, "out of memory");
 		abort();
@@ -268,19 +269,23 @@ static void exec_worker(char **argv, char **env, int up, int down, int ctl)
 static void ctl_cb(evutil_socket_t fd, short what, void *arg);
 
 /*
- * Another attempt of a claude agent's row: it goes on with the session the
- * CLI reported, or, when the CLI never did (it died before it said a
- * word), starts a new one: the old id may be taken by a session file that
- * is not resumable. 0, or -1 with the store's error.
+ * Another attempt of a CLI agent's row: it goes on with the session the CLI
+ * reported, or, when the CLI never did (it died before it said a word),
+ * starts a new one: the old id may be taken by a session file that is not
+ * resumable. A CLI that names its sessions itself has none until it says
+ * it. 0, or -1 with the store's error.
  */
 static int record_attempt(struct agent *a)
 {
 	struct wal *w = a->run->w;
 	const char *prompt;
 
-	if (claude_resumes(a, &prompt))
+	if (cli_resumes(a, &prompt))
 		return wal_agent_resume(w, a->id, prompt);
-	if (claude_session_id(a->session.id) < 0) {
+	a->session.id[0] = '\0';
+	a->session.live = 0;
+	if (adapter_of(a->spec->kind)->names_session &&
+	    cli_session_id(a->session.id) < 0) {
 		sup_log(SUP_ERROR, "agent '%s': cannot draw a session id: %s",
 			a->spec->name, strerror(errno));
 		a->session.id[0] = '\0';
@@ -298,6 +303,7 @@ static int record_agent(struct agent *a, const char *log_path)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
+	const struct adapter *ad = adapter_of(sp->kind);
 	struct wal_agent_spec spec = {
 		.name = sp->name,
 		.model = sp->model,
@@ -312,7 +318,7 @@ static int record_agent(struct agent *a, const char *log_path)
 	if (batch(r) < 0)
 		return -1;
 	if (a->id) {
-		if (sp->kind == SUP_KIND_CLAUDE && record_attempt(a) < 0) {
+		if (ad && record_attempt(a) < 0) {
 			sup_log(SUP_ERROR, "agent '%s': %s", sp->name,
 				wal_errmsg(r->w));
 			return -1;
@@ -320,13 +326,13 @@ static int record_agent(struct agent *a, const char *log_path)
 		return 0;
 	}
 	/* A session id drawn now is recorded before the CLI says anything. */
-	if (sp->kind == SUP_KIND_CLAUDE && !a->session.id[0] &&
-	    claude_session_id(a->session.id) < 0) {
+	if (ad && ad->names_session && !a->session.id[0] &&
+	    cli_session_id(a->session.id) < 0) {
 		sup_log(SUP_ERROR, "agent '%s': cannot draw a session id: %s",
 			sp->name, strerror(errno));
 		return -1;
 	}
-	if (sp->kind == SUP_KIND_CLAUDE)
+	if (ad && a->session.id[0])
 		spec.session_id = a->session.id;
 	a->id = wal_agent_start(r->w, r->p.exec_id, r->p.phase_id, &spec);
 	if (a->id < 0) {
@@ -337,7 +343,7 @@ static int record_agent(struct agent *a, const char *log_path)
 	}
 	/* The first attempt of a Ralph loop iteration that goes on with the
 	 * last one's session (session = continue). */
-	if (sp->kind == SUP_KIND_CLAUDE && claude_resumes(a, &prompt) &&
+	if (ad && cli_resumes(a, &prompt) &&
 	    wal_agent_resume(r->w, a->id, prompt) < 0) {
 		sup_log(SUP_ERROR, "agent '%s': %s", sp->name,
 			wal_errmsg(r->w));

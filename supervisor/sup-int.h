@@ -17,7 +17,9 @@
  *   tally.c     an agent's counters (usage, tool calls), summed over the
  *               turn and written once, before its commit
  *   agent.c     an agent's life: ONE table of state x event -> action
+ *   adapter.c   what smithers knows of each agent CLI (claude, codex)
  *   claude.c    the command line of a kind = claude agent
+ *   codex.c     the command line of a kind = codex agent
  *   phase.c     phases, Ralph loops and `until`, the end of the execution
  *   recover.c   what a dead supervisor left: stale and stray processes,
  *               the resume plan
@@ -134,7 +136,9 @@ struct calls {
 /* Token counts and cost, as the store adds them (wal_usage). */
 struct usage {
 	int64_t in, out, cache_read, cache_write;
+	int64_t reasoning; /* of out, which counts them already */
 	double cost;
+	int has_cost; /* cost is known (reported, or from prices) */
 };
 
 /* What an agent's messages added to the counters of its row ROW (and its
@@ -156,6 +160,7 @@ struct session {
 	 * CLI reports the whole session's totals). */
 	struct usage sum;
 	double cost; /* the agent's cost, every attempt of its row */
+	int64_t tokens; /* its input and output tokens, the same way */
 };
 
 struct agent {
@@ -194,6 +199,7 @@ struct progress {
 	char *failure; /* why the execution failed, when not a phase */
 	int over_budget; /* the execution's budget was crossed */
 	double cost;   /* the execution's, in USD */
+	int64_t tokens; /* the execution's input and output tokens */
 	struct usage before; /* what a resumed execution had used */
 };
 
@@ -228,6 +234,16 @@ void set_text(char **slot, const char *text);
 struct timeval tv_ms(int64_t ms);
 /* N random bytes from the kernel into BUF: 0, or -1 with errno. */
 int sup_random(void *buf, size_t n);
+/* A fresh session id (a UUID v4) into OUT: 0, or -1 with errno. */
+int cli_session_id(char out[SUP_SESSION_LEN + 1]);
+/* A NULL-terminated argv, grown one copy at a time (out of memory is
+ * fatal); its v is freed with free_strv(). */
+struct argv {
+	char **v;
+	size_t n, cap;
+};
+void argv_add(struct argv *a, const char *s);
+void argv_add_all(struct argv *a, char *const *list);
 
 /* ---- commit.c ------------------------------------------------------------ */
 
@@ -303,15 +319,32 @@ int tally_add(struct agent *a, const struct usage *d, int64_t tool_calls);
  * the store's error (what could not be written stays pending). */
 int tally_flush(struct run *r);
 
-/* ---- claude.c ------------------------------------------------------------ */
+/* ---- adapter.c, claude.c, codex.c --------------------------------------- */
 
-/* A fresh session id (a UUID v4) into OUT: 0, or -1 with errno. */
-int claude_session_id(char out[SUP_SESSION_LEN + 1]);
-/* The CLI's command line for SP in session SESSION, a new one or (RESUME)
- * one to go on, with PROMPT; BUDGET the dollars it may spend (<= 0: no
- * limit). NULL-terminated, to free with free_strv(). */
-char **claude_argv(const struct sup_agent *sp, const char *session,
-		   int resume, const char *prompt, double budget);
+/* The command line of a CLI agent SP in session SESSION ("": none yet), a
+ * new one or (RESUME) one to go on, with PROMPT; BUDGET the dollars it may
+ * spend (<= 0: no limit), for a CLI that takes one. NULL-terminated, to
+ * free with free_strv(). */
+typedef char **cli_argv_fn(const struct sup_agent *sp, const char *session,
+			   int resume, const char *prompt, double budget);
+
+/* What smithers knows of one agent CLI: the rest is the same for all. */
+struct adapter {
+	enum sup_kind kind;
+	const char *program; /* on PATH, when its _command is not set */
+	const char *package; /* npm package, for the error when missing */
+	int names_session;   /* smithers draws the session id before the
+				start; else the CLI says it (codex) */
+	int takes_budget;    /* the CLI stops itself at a dollar budget */
+	int links_calls;     /* calls inside calls (subagents) */
+	int worker;	     /* the worker's parser (WRK_ADAPTER_*) */
+	cli_argv_fn *argv;
+};
+
+/* The adapter of KIND; NULL for kind = command. */
+const struct adapter *adapter_of(enum sup_kind kind);
+cli_argv_fn claude_argv;
+cli_argv_fn codex_argv;
 
 /* ---- agent.c ------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
  * util.c - the supervisor's small helpers: strings that cannot fail (out of
  * memory ends the supervisor, logged), time values for libevent, random
- * bytes.
+ * bytes and session ids, the argv of a CLI.
  */
 #include "config.h"
 
@@ -56,4 +56,43 @@ int sup_random(void *buf, size_t n)
 		return -1;
 	}
 	return 0;
+}
+
+int cli_session_id(char out[SUP_SESSION_LEN + 1])
+{
+	unsigned char b[16];
+
+	if (sup_random(b, sizeof(b)) < 0)
+		return -1;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(out, SUP_SESSION_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+void argv_add(struct argv *a, const char *s)
+{
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		char **grown = realloc(a->v, cap * sizeof(*grown));
+
+		if (!grown) {
+			sup_log(SUP_ERROR, "out of memory");
+			abort();
+		}
+		a->v = grown;
+		a->cap = cap;
+	}
+	a->v[a->n++] = xasprintf("%s", s);
+	a->v[a->n] = NULL;
+}
+
+void argv_add_all(struct argv *a, char *const *list)
+{
+	for (; list && *list; list++)
+		argv_add(a, *list);
 }

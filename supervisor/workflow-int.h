@@ -45,17 +45,25 @@ enum key_id {
 	K_TIMEOUT,
 	K_STOP_SIGNAL,
 	K_KIND,
-	/* Only kind = claude agents take the keys from here on. */
+	/* Only the agents of a CLI's kind take the keys from here on
+	 * (sup_wf_key_kinds() says which kinds). */
 	K_MAX_COST_USD,
+	K_MAX_TOKENS,
+	K_RESUME_PROMPT,
+	K_SESSION,
+	K_LINE_MAX,
 	K_ALLOWED_TOOLS,
 	K_DISALLOWED_TOOLS,
 	K_PERMISSION_MODE,
 	K_MAX_TURNS,
 	K_CLAUDE_ARGS,
 	K_CLAUDE_COMMAND,
-	K_RESUME_PROMPT,
-	K_SESSION,
-	K_LINE_MAX,
+	K_SANDBOX,
+	K_CODEX_ARGS,
+	K_CODEX_COMMAND,
+	K_PRICE_INPUT,
+	K_PRICE_CACHED_INPUT,
+	K_PRICE_OUTPUT,
 	K_COUNT
 };
 
@@ -120,6 +128,11 @@ int sup_wf_line_of(const char *text, size_t off);
 const struct keydef *sup_wf_find_key(enum sec_type sec, const char *name);
 /* The name of key ID (the first section's that has it). */
 const char *sup_wf_key_name(enum key_id id);
+/* The kinds of agent that take the agent key ID, as bits 1 << SUP_KIND_*;
+ * every kind for the keys before K_KIND. */
+unsigned sup_wf_key_kinds(enum key_id id);
+/* "claude", "codex", "claude or codex": the kinds of KINDS (bits). */
+const char *sup_wf_kinds_text(unsigned kinds);
 /* Set key KD of the current section (PS->sec, PS->idx) to VALUE: 0, or -1
  * with the error recorded in PS. */
 int sup_wf_set_key(struct parser *ps, const struct keydef *kd,

@@ -45,6 +45,10 @@ static const struct keydef keys[] = {
 	{"shm_mode", SEC_WORKFLOW, K_SHM_MODE, 0},
 	{"stop_grace", SEC_WORKFLOW, K_STOP_GRACE, 0},
 	{"max_cost_usd", SEC_WORKFLOW, K_MAX_COST_USD, 0},
+	{"max_tokens", SEC_WORKFLOW, K_MAX_TOKENS, 0},
+	{"price_input", SEC_WORKFLOW, K_PRICE_INPUT, 0},
+	{"price_cached_input", SEC_WORKFLOW, K_PRICE_CACHED_INPUT, 0},
+	{"price_output", SEC_WORKFLOW, K_PRICE_OUTPUT, 0},
 	{"enabled", SEC_SHM, K_SHM_ENABLED, 0},
 	{"keys", SEC_SHM, K_SHM_KEYS, 0},
 	{"agents", SEC_SHM, K_SHM_AGENTS, 0},
@@ -68,17 +72,36 @@ static const struct keydef keys[] = {
 	{"stop_signal", SEC_AGENT, K_STOP_SIGNAL, 0},
 	{"stop_grace", SEC_AGENT, K_STOP_GRACE, 0},
 	{"kind", SEC_AGENT, K_KIND, 0},
-	/* kind = claude */
+	/* kind = claude or codex */
 	{"max_cost_usd", SEC_AGENT, K_MAX_COST_USD, 0},
+	{"max_tokens", SEC_AGENT, K_MAX_TOKENS, 0},
+	{"resume_prompt", SEC_AGENT, K_RESUME_PROMPT, F_LINES},
+	{"session", SEC_AGENT, K_SESSION, 0},
+	{"line_max", SEC_AGENT, K_LINE_MAX, 0},
+	/* kind = claude */
 	{"allowed_tools", SEC_AGENT, K_ALLOWED_TOOLS, 0},
 	{"disallowed_tools", SEC_AGENT, K_DISALLOWED_TOOLS, 0},
 	{"permission_mode", SEC_AGENT, K_PERMISSION_MODE, 0},
 	{"max_turns", SEC_AGENT, K_MAX_TURNS, 0},
 	{"claude_args", SEC_AGENT, K_CLAUDE_ARGS, 0},
 	{"claude_command", SEC_AGENT, K_CLAUDE_COMMAND, 0},
-	{"resume_prompt", SEC_AGENT, K_RESUME_PROMPT, F_LINES},
-	{"session", SEC_AGENT, K_SESSION, 0},
-	{"line_max", SEC_AGENT, K_LINE_MAX, 0},
+	/* kind = codex */
+	{"sandbox", SEC_AGENT, K_SANDBOX, 0},
+	{"codex_args", SEC_AGENT, K_CODEX_ARGS, 0},
+	{"codex_command", SEC_AGENT, K_CODEX_COMMAND, 0},
+	{"price_input", SEC_AGENT, K_PRICE_INPUT, 0},
+	{"price_cached_input", SEC_AGENT, K_PRICE_CACHED_INPUT, 0},
+	{"price_output", SEC_AGENT, K_PRICE_OUTPUT, 0},
+};
+
+#define KIND_BIT(k) (1u << (k))
+#define CLI_KINDS   (KIND_BIT(SUP_KIND_CLAUDE) | KIND_BIT(SUP_KIND_CODEX))
+
+/* The sandbox modes of `codex exec --sandbox`. */
+static const char *const sandboxes[] = {
+	"read-only",
+	"workspace-write",
+	"danger-full-access",
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -99,6 +122,24 @@ const char *sup_wf_key_name(enum key_id id)
 		if (keys[i].id == id)
 			return keys[i].name;
 	return "?";
+}
+
+unsigned sup_wf_key_kinds(enum key_id id)
+{
+	if (id <= K_KIND)
+		return CLI_KINDS | KIND_BIT(SUP_KIND_COMMAND);
+	if (id < K_ALLOWED_TOOLS)
+		return CLI_KINDS;
+	if (id < K_SANDBOX)
+		return KIND_BIT(SUP_KIND_CLAUDE);
+	return KIND_BIT(SUP_KIND_CODEX);
+}
+
+const char *sup_wf_kinds_text(unsigned kinds)
+{
+	if (kinds == CLI_KINDS)
+		return "claude or codex";
+	return kinds == KIND_BIT(SUP_KIND_CODEX) ? "codex" : "claude";
 }
 
 static int set_count(struct parser *ps, enum key_id id, const char *value,
@@ -311,7 +352,7 @@ static char **text_field(struct sup_agent *a, enum key_id id)
 	case K_SYSTEM_PROMPT:
 		return &a->system_prompt;
 	case K_RESUME_PROMPT:
-		return &a->claude.resume_prompt;
+		return &a->cli.resume_prompt;
 	default:
 		return NULL;
 	}
@@ -359,6 +400,50 @@ static int set_cost(struct parser *ps, const char *value, double *out)
 				  value, COST_MAX);
 	*out = v;
 	return 0;
+}
+
+/* A price in US dollars per million tokens ("1.25"): 0 or more, at most
+ * COST_MAX. */
+static int set_price(struct parser *ps, enum key_id id, const char *value,
+		     double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (end == value || *end || errno || !(v >= 0) || v > COST_MAX ||
+	    strspn(value, "0123456789.") != strlen(value))
+		return sup_wf_err(ps, ps->line,
+				  "invalid %s '%s': expected US dollars per "
+				  "million tokens, 0 or more, such as 1.25",
+				  sup_wf_key_name(id), value);
+	*out = v;
+	return 0;
+}
+
+/* The price key ID of P. */
+static double *price_of(struct sup_prices *p, enum key_id id)
+{
+	switch (id) {
+	case K_PRICE_INPUT:
+		return &p->input;
+	case K_PRICE_CACHED_INPUT:
+		return &p->cached_input;
+	default:
+		return &p->output;
+	}
+}
+
+/* A budget of tokens: a count above 0. */
+static int set_tokens(struct parser *ps, const char *value, int64_t *out)
+{
+	if (cm_parse_int(value, 1, INT64_MAX / 4, out) == 0)
+		return 0;
+	return sup_wf_err(ps, ps->line,
+			  "invalid max_tokens '%s': expected a count of "
+			  "tokens above 0, such as 2000000",
+			  value);
 }
 
 /* A word list (claude_args, claude_command) or a comma-separated one
@@ -443,6 +528,12 @@ static int set_workflow_key(struct parser *ps, enum key_id id,
 				    &wf->stop_grace_ms);
 	case K_MAX_COST_USD:
 		return set_cost(ps, value, &wf->max_cost_usd);
+	case K_MAX_TOKENS:
+		return set_tokens(ps, value, &wf->max_tokens);
+	case K_PRICE_INPUT:
+	case K_PRICE_CACHED_INPUT:
+	case K_PRICE_OUTPUT:
+		return set_price(ps, id, value, price_of(&wf->prices, id));
 	default:
 		return 0;
 	}
@@ -549,20 +640,27 @@ static int set_phase_key(struct parser *ps, enum key_id id, const char *value)
 	}
 }
 
-/* The keys of kind = claude (workflow.c checks they go with it). */
-static int set_claude_key(struct parser *ps, struct sup_claude *c,
-			  enum key_id id, const char *value)
+/* The keys of the CLIs' kinds (workflow.c checks they go with the
+ * agent's). */
+static int set_cli_key(struct parser *ps, struct sup_cli *c, enum key_id id,
+		       const char *value)
 {
+	size_t i;
+
 	switch (id) {
 	case K_MAX_COST_USD:
 		return set_cost(ps, value, &c->max_cost_usd);
+	case K_MAX_TOKENS:
+		return set_tokens(ps, value, &c->max_tokens);
 	case K_ALLOWED_TOOLS:
 		return set_list(ps, id, value, 1, &c->allowed_tools);
 	case K_DISALLOWED_TOOLS:
 		return set_list(ps, id, value, 1, &c->disallowed_tools);
 	case K_CLAUDE_ARGS:
+	case K_CODEX_ARGS:
 		return set_list(ps, id, value, 0, &c->args);
 	case K_CLAUDE_COMMAND:
+	case K_CODEX_COMMAND:
 		return set_list(ps, id, value, 0, &c->command);
 	case K_PERMISSION_MODE:
 		for (const char *p = value; *p; p++)
@@ -576,6 +674,23 @@ static int set_claude_key(struct parser *ps, struct sup_claude *c,
 		free(c->permission_mode);
 		c->permission_mode = strdup(value);
 		return c->permission_mode ? 0 : sup_wf_nomem(ps);
+	case K_SANDBOX:
+		for (i = 0; i < sizeof(sandboxes) / sizeof(*sandboxes); i++)
+			if (!strcmp(value, sandboxes[i]))
+				break;
+		if (i == sizeof(sandboxes) / sizeof(*sandboxes))
+			return sup_wf_err(ps, ps->line,
+					  "invalid sandbox '%s': expected "
+					  "read-only, workspace-write or "
+					  "danger-full-access",
+					  value);
+		free(c->sandbox);
+		c->sandbox = strdup(value);
+		return c->sandbox ? 0 : sup_wf_nomem(ps);
+	case K_PRICE_INPUT:
+	case K_PRICE_CACHED_INPUT:
+	case K_PRICE_OUTPUT:
+		return set_price(ps, id, value, price_of(&c->prices, id));
 	case K_MAX_TURNS:
 		return set_count(ps, id, value, 1, TURNS_MAX, &c->max_turns);
 	case K_RESUME_PROMPT:
@@ -673,14 +788,16 @@ static int set_agent_key(struct parser *ps, enum key_id id, const char *value)
 			a->kind = SUP_KIND_COMMAND;
 		else if (!strcmp(value, "claude"))
 			a->kind = SUP_KIND_CLAUDE;
+		else if (!strcmp(value, "codex"))
+			a->kind = SUP_KIND_CODEX;
 		else
 			return sup_wf_err(ps, ps->line,
-					  "invalid kind '%s': expected command "
-					  "or claude",
+					  "invalid kind '%s': expected "
+					  "command, claude or codex",
 					  value);
 		return 0;
 	default:
-		return set_claude_key(ps, &a->claude, id, value);
+		return set_cli_key(ps, &a->cli, id, value);
 	}
 both_prompts:
 	return sup_wf_err(
@@ -756,7 +873,14 @@ const char *sup_restart_name(enum sup_restart r)
 
 const char *sup_kind_name(enum sup_kind k)
 {
-	return k == SUP_KIND_CLAUDE ? "claude" : "command";
+	switch (k) {
+	case SUP_KIND_CLAUDE:
+		return "claude";
+	case SUP_KIND_CODEX:
+		return "codex";
+	default:
+		return "command";
+	}
 }
 
 const char *sup_on_failure_name(enum sup_on_failure f)

@@ -67,24 +67,31 @@ static const char *sec_label(struct parser *ps, char *buf, size_t len)
 	return buf;
 }
 
-/* A kind = claude agent: smithers builds its command line. */
-static int end_claude(struct parser *ps, struct sup_agent *a)
+/* An agent of a CLI's kind: smithers builds its command line. */
+static int end_cli(struct parser *ps, struct sup_agent *a)
 {
+	const char *kind = sup_kind_name(a->kind);
+
 	if (ps->seen[K_COMMAND])
 		return sup_wf_err(ps, ps->seen[K_COMMAND],
-				  "[agent %s] has kind = claude: smithers "
-				  "runs the CLI itself, so 'command' does not "
-				  "go with it (see claude_command and "
-				  "claude_args)",
+				  "[agent %s] has kind = %s: smithers runs "
+				  "the CLI itself, so 'command' does not go "
+				  "with it (see %s_command and %s_args)",
+				  a->name, kind, kind, kind);
+	if (a->kind == SUP_KIND_CODEX && ps->seen[K_SYSTEM_PROMPT])
+		return sup_wf_err(ps, ps->seen[K_SYSTEM_PROMPT],
+				  "[agent %s] has kind = codex, whose CLI "
+				  "takes no system prompt: put it in the "
+				  "prompt",
 				  a->name);
 	if (!a->prompt || !*a->prompt)
 		return sup_wf_err(ps, ps->sec_line,
-				  "[agent %s] has kind = claude but no "
-				  "'prompt' or 'prompt_file' (required)",
-				  a->name);
-	if (!a->claude.resume_prompt) {
-		a->claude.resume_prompt = strdup(SUP_DEFAULT_RESUME_PROMPT);
-		if (!a->claude.resume_prompt)
+				  "[agent %s] has kind = %s but no 'prompt' "
+				  "or 'prompt_file' (required)",
+				  a->name, kind);
+	if (!a->cli.resume_prompt) {
+		a->cli.resume_prompt = strdup(SUP_DEFAULT_RESUME_PROMPT);
+		if (!a->cli.resume_prompt)
 			return sup_wf_nomem(ps);
 	}
 	return 0;
@@ -95,6 +102,7 @@ static int end_claude(struct parser *ps, struct sup_agent *a)
 static int end_section(struct parser *ps)
 {
 	struct sup_agent *a;
+	unsigned mine;
 
 	if (ps->sec != SEC_AGENT)
 		return 0;
@@ -103,20 +111,82 @@ static int end_section(struct parser *ps)
 		return sup_wf_err(ps, ps->sec_line,
 				  "[agent %s] has no 'phase' (required)",
 				  a->name);
-	if (a->kind == SUP_KIND_CLAUDE)
-		return end_claude(ps, a);
+	mine = 1u << a->kind;
+	for (int k = K_KIND + 1; k < K_COUNT; k++) {
+		unsigned takes = sup_wf_key_kinds((enum key_id)k);
+
+		if (!ps->seen[k] || (takes & mine))
+			continue;
+		if (a->kind == SUP_KIND_COMMAND)
+			return sup_wf_err(ps, ps->seen[k],
+					  "'%s' is for kind = %s only "
+					  "([agent %s] runs a command)",
+					  sup_wf_key_name((enum key_id)k),
+					  sup_wf_kinds_text(takes), a->name);
+		return sup_wf_err(ps, ps->seen[k],
+				  "'%s' is for kind = %s only ([agent %s] "
+				  "is kind = %s)",
+				  sup_wf_key_name((enum key_id)k),
+				  sup_wf_kinds_text(takes), a->name,
+				  sup_kind_name(a->kind));
+	}
+	if (a->kind != SUP_KIND_COMMAND)
+		return end_cli(ps, a);
 	if (!ps->seen[K_COMMAND])
 		return sup_wf_err(ps, ps->sec_line,
 				  "[agent %s] has no 'command' (required)",
 				  a->name);
-	/* The keys after kind in enum key_id are claude's. */
-	for (int k = K_KIND + 1; k < K_COUNT; k++)
-		if (ps->seen[k])
-			return sup_wf_err(ps, ps->seen[k],
-					  "'%s' is for kind = claude only "
-					  "([agent %s] runs a command)",
-					  sup_wf_key_name((enum key_id)k),
-					  a->name);
+	return 0;
+}
+
+/* Prices are all three or none. */
+static int prices_set(const struct sup_prices *p)
+{
+	return p->input >= 0 && p->cached_input >= 0 && p->output >= 0;
+}
+
+static int prices_any(const struct sup_prices *p)
+{
+	return p->input >= 0 || p->cached_input >= 0 || p->output >= 0;
+}
+
+/* A codex agent's prices (its own, else the workflow's), and the cost
+ * budgets that need them: Codex reports tokens, never a cost. */
+static int finish_prices(struct parser *ps, struct sup_agent *a)
+{
+	const struct sup_workflow *wf = ps->wf;
+	struct sup_prices *p = &a->cli.prices;
+
+	if (a->kind != SUP_KIND_CODEX)
+		return 0;
+	if (p->input < 0)
+		p->input = wf->prices.input;
+	if (p->cached_input < 0)
+		p->cached_input = wf->prices.cached_input;
+	if (p->output < 0)
+		p->output = wf->prices.output;
+	if (prices_any(p) && !prices_set(p))
+		return sup_wf_err(ps, a->line,
+				  "[agent %s] has some prices but not all: "
+				  "set price_input, price_cached_input and "
+				  "price_output (here or in [workflow])",
+				  a->name);
+	if (prices_set(p))
+		return 0;
+	if (a->cli.max_cost_usd > 0)
+		return sup_wf_err(ps, a->line,
+				  "[agent %s] has kind = codex, which reports "
+				  "no cost: max_cost_usd needs price_input, "
+				  "price_cached_input and price_output (here "
+				  "or in [workflow]), or use max_tokens",
+				  a->name);
+	if (wf->max_cost_usd > 0)
+		return sup_wf_err(ps, a->line,
+				  "[workflow] max_cost_usd cannot cover "
+				  "[agent %s]: kind = codex reports no cost, "
+				  "so set price_input, price_cached_input and "
+				  "price_output, or use max_tokens",
+				  a->name);
 	return 0;
 }
 
@@ -196,8 +266,9 @@ static int begin_agent(struct parser *ps, const char *name)
 	a->startsecs_ms = SUP_DEFAULT_STARTSECS;
 	a->stop_signal = SIGTERM;
 	a->stop_grace_ms = SUP_DEFAULT_STOP_GRACE;
-	a->claude.max_cost_usd = -1;
-	a->claude.line_max = SUP_DEFAULT_LINE_MAX;
+	a->cli.max_cost_usd = -1;
+	a->cli.line_max = SUP_DEFAULT_LINE_MAX;
+	a->cli.prices = (struct sup_prices){-1, -1, -1};
 	ps->idx = wf->nagents - 1;
 	return 0;
 }
@@ -462,7 +533,14 @@ static int finish(struct parser *ps)
 		wf->agents[i].phase = (size_t)k;
 		if (!ps->extra[i].stop_grace_set)
 			wf->agents[i].stop_grace_ms = wf->stop_grace_ms;
+		if (finish_prices(ps, &wf->agents[i]) < 0)
+			return -1;
 	}
+	if (prices_any(&wf->prices) && !prices_set(&wf->prices))
+		return sup_wf_err(ps, 0,
+				  "[workflow] has some prices but not all: "
+				  "set price_input, price_cached_input and "
+				  "price_output");
 	if (!wf->nphases)
 		return sup_wf_err(ps, 0,
 				  "no [phase NAME] section: a workflow needs "
@@ -531,6 +609,7 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 	wf->log_keep = SUP_DEFAULT_LOG_KEEP;
 	wf->frame_max = SUP_DEFAULT_FRAME_MAX;
 	wf->max_cost_usd = -1;
+	wf->prices = (struct sup_prices){-1, -1, -1};
 	wf->shm_mode = SUP_DEFAULT_SHM_MODE;
 	wf->shm_enabled = 1;
 	wf->shm_agents = SUP_DEFAULT_SHM_AGENTS;
@@ -665,12 +744,13 @@ void sup_workflow_free(struct sup_workflow *wf)
 		for (j = 0; a->env && j < a->nenv; j++)
 			free(a->env[j]);
 		free(a->env);
-		sup_wf_free_words(a->claude.command);
-		sup_wf_free_words(a->claude.allowed_tools);
-		sup_wf_free_words(a->claude.disallowed_tools);
-		sup_wf_free_words(a->claude.args);
-		free(a->claude.permission_mode);
-		free(a->claude.resume_prompt);
+		sup_wf_free_words(a->cli.command);
+		sup_wf_free_words(a->cli.allowed_tools);
+		sup_wf_free_words(a->cli.disallowed_tools);
+		sup_wf_free_words(a->cli.args);
+		free(a->cli.permission_mode);
+		free(a->cli.resume_prompt);
+		free(a->cli.sandbox);
 	}
 	free(wf->phases);
 	free(wf->agents);

@@ -43,7 +43,7 @@
 #define SUP_DEFAULT_BACKOFF_MAX	  60000 /* ms */
 #define SUP_DEFAULT_STARTSECS	  1000	/* ms */
 #define SUP_DEFAULT_STOP_GRACE	  10000 /* ms */
-#define SUP_DEFAULT_LINE_MAX	  (64 * 1024 * 1024) /* kind = claude */
+#define SUP_DEFAULT_LINE_MAX	  (64 * 1024 * 1024) /* a CLI's kind */
 #define SUP_DEFAULT_RESUME_PROMPT "Continue where you left off."
 
 enum sup_synchronous {
@@ -56,32 +56,46 @@ enum sup_on_failure {
 	SUP_ON_FAILURE_CONTINUE, /* the next phase runs anyway */
 };
 
-/* What runs: a command of the user's, or the Claude Code CLI, whose
- * command line smithers builds and whose stream its worker records. */
+/* What runs: a command of the user's, or an agent CLI smithers knows
+ * (Claude Code, Codex), whose command line smithers builds and whose
+ * stream its worker records. */
 enum sup_kind {
 	SUP_KIND_COMMAND,
 	SUP_KIND_CLAUDE,
+	SUP_KIND_CODEX,
 };
 
-/* What a Ralph loop's next iteration of a claude agent talks in. */
+/* What a Ralph loop's next iteration of a CLI agent talks in. */
 enum sup_session {
 	SUP_SESSION_FRESH,    /* a new session */
 	SUP_SESSION_CONTINUE, /* the previous iteration's, resumed */
 };
 
-/* The keys of a kind = claude agent (NULL-terminated word lists; NULL
- * when not set). */
-struct sup_claude {
-	char **command;		/* claude_command in words; NULL: "claude" */
+/* US dollars per million tokens, for a CLI that reports no cost (codex);
+ * each < 0 when not set. */
+struct sup_prices {
+	double input, cached_input, output;
+};
+
+/* The keys of an agent that runs a CLI (kind = claude or codex; NULL-
+ * terminated word lists, NULL when not set). */
+struct sup_cli {
+	char **command;		/* claude_command, codex_command in words;
+				   NULL: the CLI's name on PATH */
+	char **args;		/* claude_args, codex_args in words */
+	char *resume_prompt;	/* never NULL once loaded */
+	enum sup_session session;
+	int64_t line_max;	/* longest stream line recorded */
+	double max_cost_usd;	/* < 0: no budget */
+	int64_t max_tokens;	/* 0: no budget */
+	struct sup_prices prices; /* codex: the agent's, else the workflow's */
+	/* kind = claude */
 	char **allowed_tools;	/* allowed_tools, split at commas */
 	char **disallowed_tools;
 	char *permission_mode;	/* NULL: the CLI's default */
 	int max_turns;		/* 0: the CLI's default */
-	double max_cost_usd;	/* < 0: no budget */
-	char **args;		/* claude_args in words */
-	char *resume_prompt;	/* never NULL once loaded */
-	enum sup_session session;
-	int64_t line_max;	/* longest stream line recorded */
+	/* kind = codex */
+	char *sandbox;		/* NULL: the CLI's default */
 };
 
 enum sup_restart {
@@ -107,7 +121,7 @@ struct sup_agent {
 	size_t phase;	     /* index into sup_workflow.phases */
 	enum sup_kind kind;
 	char *command;	     /* run by /bin/sh -c; may span lines; NULL
-				for kind = claude */
+				for a CLI's kind */
 	char *model;	     /* NULL if not set */
 	char *prompt;	     /* prompt, or the contents of prompt_file; NULL */
 	char *prompt_file;   /* absolute path it came from; NULL */
@@ -123,7 +137,7 @@ struct sup_agent {
 	int64_t timeout_ms;	/* 0: none */
 	int stop_signal;	/* SIGTERM, ... */
 	int64_t stop_grace_ms;	/* from the stop signal to SIGKILL */
-	struct sup_claude claude; /* kind = claude */
+	struct sup_cli cli;  /* kind = claude, codex */
 };
 
 struct sup_workflow {
@@ -144,6 +158,8 @@ struct sup_workflow {
 	size_t nshm_keys;
 	int64_t stop_grace_ms;	  /* the agents' default */
 	double max_cost_usd;	  /* the execution's budget; < 0: none */
+	int64_t max_tokens;	  /* the execution's tokens; 0: no budget */
+	struct sup_prices prices; /* the codex agents' default prices */
 	struct sup_phase *phases; /* in file order */
 	size_t nphases;		  /* >= 1 */
 	struct sup_agent *agents; /* in file order */

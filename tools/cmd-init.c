@@ -39,11 +39,12 @@ const struct cmd_entry cmd_init_entry = {
 		"\n"
 		"Options:\n"
 		"  --example NAME  which example: 'survey' (the default,\n"
-		"                  the shell agents above) or 'claude'\n"
-		"                  (Claude Code agents review the repository\n"
-		"                  side by side, then a Ralph loop fixes it\n"
-		"                  until its tests pass: DIR/smithers.ini\n"
-		"                  and DIR/prompts/fix.md)\n"
+		"                  the shell agents above), 'claude' (Claude\n"
+		"                  Code agents review the repository side by\n"
+		"                  side, then a Ralph loop fixes it until its\n"
+		"                  tests pass: DIR/smithers.ini and\n"
+		"                  DIR/prompts/fix.md) or 'codex' (the same\n"
+		"                  with Codex agents)\n"
 		"  --dir DIR       the directory, when DIR is not given\n"
 		"  --json          print what was created and kept as JSON",
 	.exec = cmd_init_exec,
@@ -192,7 +193,7 @@ static int cmd_init_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			if (!ex->name) {
 				fprintf(stderr,
 					"smithers: unknown example '%s' "
-					"(expected survey or claude)\n",
+					"(expected survey, claude or codex)\n",
 					optarg);
 				return cmd_usage(&cmd_init_entry);
 			}

@@ -404,6 +404,7 @@ static const char claude_workflow[] =
 	"restart = on-failure\n"
 	"max_restarts = 2\n";
 
+/* The fixer's prompt, for the Claude and Codex examples both. */
 static const char claude_fix[] =
 	"Run the tests of this repository with `make check`.\n"
 	"\n"
@@ -418,6 +419,72 @@ static const char claude_fix[] =
 	"    smithers emit state.set tests.passed false    # when they still fail\n"
 	"\n"
 	"End with a short summary of what you changed.\n";
+
+/* The Codex example ('smithers init --example codex'). */
+
+static const char codex_workflow[] =
+	"; smithers.ini - Codex agents, written by 'smithers init --example codex'.\n"
+	";\n"
+	"; Two Codex agents review the repository of this directory side by side,\n"
+	"; read-only (phase 'review'), then a fixer works in a Ralph loop (phase\n"
+	"; 'fix') until the tests pass. Needs the CLI ('npm install -g @openai/codex')\n"
+	"; and OPENAI_API_KEY in the environment (or 'codex login'). Run it with\n"
+	";\n"
+	";     smithers run smithers.ini\n"
+	";\n"
+	"; smithers records every command the CLI runs, every file it changes, its\n"
+	"; tokens and its last message, from the CLI's own events: see\n"
+	"; 'smithers db agents' and 'smithers db tools'. A restarted agent, or one\n"
+	"; resumed after the supervisor died, continues its thread.\n"
+	";\n"
+	"; Codex reports tokens, not dollars: the prices below (per million tokens;\n"
+	"; put your model's) make smithers compute the cost, and the budgets stop\n"
+	"; the agents before they overspend.\n"
+	"\n"
+	"[workflow]\n"
+	"name = codex-review-fix\n"
+	"max_parallel = 2\n"
+	"price_input = 1.25\n"
+	"price_cached_input = 0.125\n"
+	"price_output = 10\n"
+	"max_cost_usd = 10\n"
+	"max_tokens = 20000000\n"
+	"\n"
+	"[phase review]\n"
+	"on_failure = continue\n"
+	"\n"
+	"[phase fix]\n"
+	"max_iterations = 5\n"
+	"until = tests.passed == true\n"
+	"\n"
+	"[agent review-bugs]\n"
+	"phase = review\n"
+	"kind = codex\n"
+	"sandbox = read-only\n"
+	"prompt = Review this repository for bugs: wrong logic, unchecked errors,\n"
+	"    resource leaks. Do not change any file. Answer with a list of findings,\n"
+	"    each with its file, line and a one-line fix.\n"
+	"max_cost_usd = 2\n"
+	"\n"
+	"[agent review-tests]\n"
+	"phase = review\n"
+	"kind = codex\n"
+	"sandbox = read-only\n"
+	"prompt = Review the tests of this repository: which behaviour has no test,\n"
+	"    which test could pass while the code is wrong. Do not change any file.\n"
+	"    Answer with a list, most important first.\n"
+	"max_cost_usd = 2\n"
+	"\n"
+	"[agent fixer]\n"
+	"phase = fix\n"
+	"kind = codex\n"
+	"sandbox = workspace-write\n"
+	"prompt_file = prompts/fix.md\n"
+	"; Each iteration of the loop goes on with the same thread.\n"
+	"session = continue\n"
+	"max_cost_usd = 5\n"
+	"restart = on-failure\n"
+	"max_restarts = 2\n";
 
 /* clang-format on */
 
@@ -437,11 +504,20 @@ const struct init_template init_templates_claude[] = {
 	{NULL, 0, NULL},
 };
 
+const struct init_template init_templates_codex[] = {
+	{"smithers.ini", 0644, codex_workflow},
+	{"prompts/fix.md", 0644, claude_fix},
+	{NULL, 0, NULL},
+};
+
 const struct init_example init_examples[] = {
 	{"survey", "five shell agents survey the git repository",
 	 init_templates},
 	{"claude", "Claude Code agents review the repository, then fix it "
 		   "until its tests pass",
 	 init_templates_claude},
+	{"codex", "Codex agents review the repository, then fix it until its "
+		  "tests pass",
+	 init_templates_codex},
 	{NULL, NULL, NULL},
 };

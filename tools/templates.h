@@ -13,9 +13,10 @@ struct init_template {
 };
 
 /* Every template, ending with a NULL path; directories before files:
- * the shell survey (the default) and the Claude Code example. */
+ * the shell survey (the default), the Claude Code and Codex examples. */
 extern const struct init_template init_templates[];
 extern const struct init_template init_templates_claude[];
+extern const struct init_template init_templates_codex[];
 
 /* The examples by name, ending with a NULL name. */
 struct init_example {

@@ -109,8 +109,15 @@ json 'sorted(e["path"] for e in j) == ["cl/.smithers/smithers.db",
      "cl/prompts/fix.md", "cl/smithers.ini"]'
 grep -q '^kind = claude$' cl/smithers.ini || fail "no claude agent in the example"
 grep -q 'make check' cl/prompts/fix.md || fail "the fixer's prompt is not there"
+# --example codex: Codex agents, with prices so that their budgets hold.
+run "$SMITHERS" init --example codex cx --json
+expect_rc 0
+json 'sorted(e["path"] for e in j) == ["cx/.smithers/smithers.db",
+     "cx/prompts/fix.md", "cx/smithers.ini"]'
+grep -q '^kind = codex$' cx/smithers.ini || fail "no codex agent in the example"
+grep -q '^price_output = ' cx/smithers.ini || fail "no prices in the codex example"
 run "$SMITHERS" init --example nope elsewhere
 expect_rc 2
-err_has "unknown example 'nope' (expected survey or claude)"
+err_has "unknown example 'nope' (expected survey, claude or codex)"
 [ ! -e elsewhere ] || fail "init made a directory for an unknown example"
 exit 0

@@ -17,7 +17,7 @@ kind = claud
 INI
 run "$SMITHERS" --dir "$T" run "$T/bad.ini"
 [ "$rc" -ne 0 ] || fail "an invalid kind was taken"
-err_has "bad.ini:4: invalid kind 'claud': expected command or claude"
+err_has "bad.ini:4: invalid kind 'claud': expected command, claude or codex"
 printf '[phase p]\n[agent a]\nphase = p\nkind = claude\n' >"$T/bad.ini"
 run "$SMITHERS" --dir "$T" run "$T/bad.ini"
 [ "$rc" -ne 0 ] || fail "kind = claude without a prompt was taken"

@@ -45,6 +45,44 @@ static const int expected[A_NSTATES][AE_NEVENTS] = {
 	[A_CANCELLED] = {A_PENDING, A_IDLE, -1, -1, -1, -1, -1, -1, -1, -1},
 };
 
+/* The command lines of the CLIs smithers runs: every key its own argv
+ * entries, the prompt last after "--", a resume through the CLI's own
+ * way. */
+static void test_cli_argv(void **state)
+{
+	const char *fresh[] = {"codex", "exec", "--json",
+			       "--skip-git-repo-check", "--model", "m",
+			       "--sandbox", "read-only", "--oss", "--",
+			       "-fix it", NULL};
+	const char *resumed[] = {"codex", "exec", "--json",
+				 "--skip-git-repo-check", "--model", "m",
+				 "--sandbox", "read-only", "--oss", "resume",
+				 "t-1", "--", "go on", NULL};
+	char err[256], **v;
+	struct sup_workflow *wf;
+	size_t i;
+
+	(void)state;
+	wf = sup_workflow_parse("[phase p]\n[agent x]\nphase = p\n"
+				"kind = codex\nprompt = -fix it\nmodel = m\n"
+				"sandbox = read-only\ncodex_args = --oss\n",
+				"flow.ini", "/tmp", err, sizeof(err));
+	assert_non_null(wf);
+	assert_ptr_equal(adapter_of(SUP_KIND_CODEX)->argv, codex_argv);
+	assert_null(adapter_of(SUP_KIND_COMMAND));
+	v = codex_argv(&wf->agents[0], "", 0, "-fix it", 0);
+	for (i = 0; fresh[i]; i++)
+		assert_string_equal(v[i], fresh[i]);
+	assert_null(v[i]);
+	free_strv(v);
+	v = codex_argv(&wf->agents[0], "t-1", 1, "go on", 0);
+	for (i = 0; resumed[i]; i++)
+		assert_string_equal(v[i], resumed[i]);
+	assert_null(v[i]);
+	free_strv(v);
+	sup_workflow_free(wf);
+}
+
 static void test_agent_table(void **state)
 {
 	(void)state;
@@ -406,6 +444,7 @@ static void test_counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_argv),
 		cmocka_unit_test(test_agent_table),
 		cmocka_unit_test(test_ended_agents_stay_ended),
 		cmocka_unit_test(test_backoff_schedule),

@@ -200,14 +200,57 @@ static void test_init_claude(void **state)
 	a = sup_workflow_phase_agent(wf, 1, 0);
 	assert_string_equal(a->name, "fixer");
 	assert_int_equal(a->kind, SUP_KIND_CLAUDE);
-	assert_int_equal(a->claude.session, SUP_SESSION_CONTINUE);
+	assert_int_equal(a->cli.session, SUP_SESSION_CONTINUE);
 	assert_non_null(strstr(a->prompt, "make check"));
-	assert_string_equal(a->claude.allowed_tools[8],
+	assert_string_equal(a->cli.allowed_tools[8],
 			    "Bash(smithers emit:*)");
 	for (size_t i = 0; i < wf->nagents; i++)
 		assert_int_equal(wf->agents[i].kind, SUP_KIND_CLAUDE);
 	sup_workflow_free(wf);
 	for (t = init_templates_claude; t->path; t++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
+		assert_int_equal(unlink(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/prompts", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* The Codex example of `smithers init --example codex` loads: prices
+ * given, so its dollar budgets are allowed. */
+static void test_init_codex(void **state)
+{
+	char dir[] = "/tmp/test_workflow.XXXXXX", path[256];
+	const struct init_template *t;
+	struct sup_workflow *wf;
+	const struct sup_agent *a;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/prompts", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (t = init_templates_codex; t->path; t++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
+		assert_non_null(f = fopen(path, "w"));
+		assert_true(fputs(t->text, f) >= 0);
+		assert_int_equal(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/smithers.ini", dir);
+	wf = sup_workflow_load(path, errbuf, sizeof(errbuf));
+	if (!wf)
+		fail_msg("%s", errbuf);
+	assert_string_equal(wf->name, "codex-review-fix");
+	assert_int_equal(wf->phases[0].nagents, 2);
+	a = sup_workflow_phase_agent(wf, 1, 0);
+	assert_string_equal(a->name, "fixer");
+	assert_int_equal(a->cli.session, SUP_SESSION_CONTINUE);
+	assert_string_equal(a->cli.sandbox, "workspace-write");
+	assert_true(a->cli.prices.output == 10);
+	for (size_t i = 0; i < wf->nagents; i++)
+		assert_int_equal(wf->agents[i].kind, SUP_KIND_CODEX);
+	sup_workflow_free(wf);
+	for (t = init_templates_codex; t->path; t++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
 		assert_int_equal(unlink(path), 0);
 	}
@@ -991,7 +1034,7 @@ static void test_claude_keys(void **state)
 {
 	struct sup_workflow *wf;
 	const struct sup_agent *a;
-	const struct sup_claude *c;
+	const struct sup_cli *c;
 
 	(void)state;
 	wf = parse_ok("[workflow]\nmax_cost_usd = 5\n" MIN_PHASE
@@ -1008,7 +1051,7 @@ static void test_claude_keys(void **state)
 		      "resume_prompt = Go on\n  please\n");
 	assert_true(wf->max_cost_usd == 5.0);
 	a = &wf->agents[0];
-	c = &a->claude;
+	c = &a->cli;
 	assert_int_equal(a->kind, SUP_KIND_CLAUDE);
 	assert_string_equal(sup_kind_name(a->kind), "claude");
 	assert_null(a->command);
@@ -1036,7 +1079,7 @@ static void test_claude_keys(void **state)
 	/* The defaults. */
 	wf = parse_ok(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
 				"prompt = hi\n" MIN_AGENT);
-	c = &wf->agents[0].claude;
+	c = &wf->agents[0].cli;
 	assert_true(wf->max_cost_usd < 0);
 	assert_null(c->command);
 	assert_null(c->allowed_tools);
@@ -1052,8 +1095,8 @@ static void test_claude_keys(void **state)
 
 	/* Errors, each at its line. */
 	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = shell\n",
-		  "flow.ini:4: invalid kind 'shell': expected command or "
-		  "claude");
+		  "flow.ini:4: invalid kind 'shell': expected command, "
+		  "claude or codex");
 	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n",
 		  "flow.ini:2: [agent r] has kind = claude but no 'prompt' "
 		  "or 'prompt_file' (required)");
@@ -1066,8 +1109,8 @@ static void test_claude_keys(void **state)
 		  "flow.ini:5: 'max_turns' is for kind = claude only "
 		  "([agent a] runs a command)");
 	parse_err(MIN_PHASE MIN_AGENT "max_cost_usd = 3\n",
-		  "flow.ini:5: 'max_cost_usd' is for kind = claude only "
-		  "([agent a] runs a command)");
+		  "flow.ini:5: 'max_cost_usd' is for kind = claude or codex "
+		  "only ([agent a] runs a command)");
 	parse_err(MIN_PHASE MIN_AGENT "kind = claude\nprompt = x\n",
 		  "flow.ini:4: [agent a] has kind = claude: smithers runs "
 		  "the CLI itself, so 'command' does not go with it (see "
@@ -1097,6 +1140,104 @@ static void test_claude_keys(void **state)
 	parse_err(MIN_PHASE "[agent r]\nphase = p\nkind = claude\n"
 			    "prompt = x\nmax_turns = 0\n",
 		  "flow.ini:6: max_turns '0' out of range (1 to 100000)");
+}
+
+/* kind = codex: its keys, prices and budgets, and what does not go with
+ * it. */
+static void test_codex_keys(void **state)
+{
+	const struct sup_cli *c;
+	struct sup_workflow *wf;
+
+	(void)state;
+	wf = parse_ok("[workflow]\nprice_input = 1.25\n"
+		      "price_cached_input = 0.125\nprice_output = 10\n"
+		      "max_tokens = 5000000\n" MIN_PHASE
+		      "[agent x]\nphase = p\nkind = codex\nprompt = fix it\n"
+		      "model = gpt-5-codex\nsandbox = workspace-write\n"
+		      "codex_args = -c 'model_reasoning_effort=\"low\"'\n"
+		      "codex_command = node /opt/codex.js\n"
+		      "max_cost_usd = 2\nmax_tokens = 100000\n"
+		      "session = continue\n"
+		      "[agent y]\nphase = p\nkind = codex\nprompt = y\n"
+		      "price_output = 8\n");
+	c = &wf->agents[0].cli;
+	assert_int_equal(wf->agents[0].kind, SUP_KIND_CODEX);
+	assert_string_equal(sup_kind_name(wf->agents[0].kind), "codex");
+	assert_string_equal(c->sandbox, "workspace-write");
+	assert_string_equal(c->args[0], "-c");
+	assert_string_equal(c->args[1], "model_reasoning_effort=\"low\"");
+	assert_null(c->args[2]);
+	assert_string_equal(c->command[0], "node");
+	assert_true(c->max_cost_usd == 2);
+	assert_int_equal(c->max_tokens, 100000);
+	assert_int_equal(wf->max_tokens, 5000000);
+	assert_int_equal(c->session, SUP_SESSION_CONTINUE);
+	assert_true(c->prices.input == 1.25);
+	assert_true(c->prices.cached_input == 0.125);
+	assert_true(c->prices.output == 10);
+	/* The workflow's prices, but its own price_output. */
+	c = &wf->agents[1].cli;
+	assert_true(c->prices.input == 1.25);
+	assert_true(c->prices.output == 8);
+	assert_null(c->sandbox);
+	assert_string_equal(c->resume_prompt, SUP_DEFAULT_RESUME_PROMPT);
+	sup_workflow_free(wf);
+
+	/* Errors, each at its line. */
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n",
+		  "flow.ini:2: [agent x] has kind = codex but no 'prompt' "
+		  "or 'prompt_file' (required)");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n"
+			    "prompt = x\ncommand = codex exec x\n",
+		  "flow.ini:6: [agent x] has kind = codex: smithers runs the "
+		  "CLI itself, so 'command' does not go with it (see "
+		  "codex_command and codex_args)");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n"
+			    "prompt = x\nsandbox = none\n",
+		  "flow.ini:6: invalid sandbox 'none': expected read-only, "
+		  "workspace-write or danger-full-access");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n"
+			    "prompt = x\nmax_turns = 3\n",
+		  "flow.ini:6: 'max_turns' is for kind = claude only "
+		  "([agent x] is kind = codex)");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = claude\n"
+			    "prompt = x\nsandbox = read-only\n",
+		  "flow.ini:6: 'sandbox' is for kind = codex only "
+		  "([agent x] is kind = claude)");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = claude\n"
+			    "prompt = x\nprice_input = 3\n",
+		  "flow.ini:6: 'price_input' is for kind = codex only "
+		  "([agent x] is kind = claude)");
+	parse_err(MIN_PHASE MIN_AGENT "max_tokens = 10\n",
+		  "flow.ini:5: 'max_tokens' is for kind = claude or codex "
+		  "only ([agent a] runs a command)");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n"
+			    "prompt = x\nsystem_prompt = be brief\n",
+		  "flow.ini:6: [agent x] has kind = codex, whose CLI takes "
+		  "no system prompt: put it in the prompt");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n"
+			    "prompt = x\nmax_cost_usd = 1\n",
+		  "flow.ini:2: [agent x] has kind = codex, which reports no "
+		  "cost: max_cost_usd needs price_input, price_cached_input "
+		  "and price_output (here or in [workflow]), or use "
+		  "max_tokens");
+	parse_err("[workflow]\nmax_cost_usd = 5\n" MIN_PHASE
+		  "[agent x]\nphase = p\nkind = codex\nprompt = x\n",
+		  "flow.ini:4: [workflow] max_cost_usd cannot cover [agent x]: "
+		  "kind = codex reports no cost, so set price_input, "
+		  "price_cached_input and price_output, or use max_tokens");
+	parse_err(MIN_PHASE "[agent x]\nphase = p\nkind = codex\n"
+			    "prompt = x\nprice_input = 1\n",
+		  "flow.ini:2: [agent x] has some prices but not all: set "
+		  "price_input, price_cached_input and price_output (here or "
+		  "in [workflow])");
+	parse_err("[workflow]\nprice_output = -1\n" MIN_PHASE MIN_AGENT,
+		  "flow.ini:2: invalid price_output '-1': expected US dollars "
+		  "per million tokens, 0 or more, such as 1.25");
+	parse_err("[workflow]\nmax_tokens = 0\n" MIN_PHASE MIN_AGENT,
+		  "flow.ini:2: invalid max_tokens '0': expected a count of "
+		  "tokens above 0, such as 2000000");
 }
 
 static void test_default_name(void **state)
@@ -1761,6 +1902,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_template),
 		cmocka_unit_test(test_init_claude),
+		cmocka_unit_test(test_init_codex),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_stop_grace_default),
@@ -1775,6 +1917,7 @@ int main(void)
 		cmocka_unit_test(test_shm_section),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_claude_keys),
+		cmocka_unit_test(test_codex_keys),
 		cmocka_unit_test(test_default_name),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_continuation),
