@@ -164,6 +164,11 @@ scenario() {
 		fresh one-command
 		cli one-command -- "run echo hi"
 		;;
+	mcp-tool)
+		fresh mcp-tool
+		codex_mcp_echo "$CODEX_HOME"
+		cli mcp-tool -- "use the echo tool"
+		;;
 	file-change)
 		fresh file-change
 		printf 'old\n' >"$base/work/old.txt"
@@ -192,7 +197,7 @@ scenario() {
 }
 
 all="text-only reasoning one-command parallel-commands command-error
-big-output long-command unfinished-command file-change web-search
+big-output long-command unfinished-command file-change mcp-tool web-search
 unknown-tool api-error rate-limit retry resume unknown-resume sigint
 sigterm"
 # shellcheck disable=SC2086

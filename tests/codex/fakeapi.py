@@ -368,6 +368,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 item = {"id": iid, "type": "function_call",
                         "status": "in_progress", "call_id": call_id,
                         "name": call["name"], "arguments": ""}
+                if "namespace" in call:
+                    # A deferred tool found by tool_search (MCP tools).
+                    item["namespace"] = call["namespace"]
                 event("response.output_item.added",
                       {"output_index": k, "item": item})
                 for c in chunks(args):

@@ -11,6 +11,8 @@
 #                         $T/codex-home unless changed) for a fake provider on
 #                         127.0.0.1:PORT; CODEX_TEST_RETRIES (2) is its
 #                         stream_max_retries
+# codex_mcp_echo          add tests/codex/mcp_echo.py to config.toml as
+#                         the MCP server "echo" (tools echo and fail)
 # codex_env               export what the CLI needs: CODEX_HOME, HOME
 #                         ($T/home), the dummy key FAKEAPI_KEY
 # fakeapi_start SCRIPT    start fakeapi.py on SCRIPT (a path, or a name in
@@ -116,6 +118,18 @@ supports_websockets = false
 request_max_retries = 0
 stream_max_retries = ${CODEX_TEST_RETRIES:-2}
 stream_idle_timeout_ms = 60000
+EOF
+}
+
+# codex_mcp_echo [DIR]: the MCP server "echo" in DIR/config.toml. Its
+# tools are deferred: the model finds them with tool_search first (a
+# tool_search_call item), then calls namespace "mcp__echo", name "echo".
+codex_mcp_echo() {
+	cat >>"${1:-$CODEX_HOME}/config.toml" <<EOF
+
+[mcp_servers.echo]
+command = "$PYTHON"
+args = ["$top_srcdir/tests/codex/mcp_echo.py"]
 EOF
 }
 
