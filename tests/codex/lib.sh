@@ -9,7 +9,7 @@
 #                         test is skipped (exit 77) when there is none
 # codex_home PORT [DIR]   write DIR/config.toml (DIR: $CODEX_HOME,
 #                         $T/codex-home unless changed) for a fake provider on
-#                         127.0.0.1:PORT; CODEX_TEST_RETRIES (2) is its
+#                         127.0.0.1:PORT; FAKEAPI_RETRIES (2) is its
 #                         stream_max_retries
 # codex_mcp_echo          add tests/codex/mcp_echo.py to config.toml as
 #                         the MCP server "echo" (tools echo and fail)
@@ -79,7 +79,7 @@ CODEX_HOME=$T/codex-home
 # provider: no update check, analytics, feedback or telemetry; the plugin
 # marketplace (a git ls-remote of github.com at every start) and the apps
 # are off; connection errors end the turn instead of waiting for the
-# network for ever. A reply is retried CODEX_TEST_RETRIES (2) times after
+# network for ever. A reply is retried FAKEAPI_RETRIES (2) times after
 # an HTTP error or a broken stream ("Reconnecting... N/M" events); the HTTP
 # layer does not retry by itself (request_max_retries = 0).
 codex_home() {
@@ -116,7 +116,7 @@ wire_api = "responses"
 env_key = "FAKEAPI_KEY"
 supports_websockets = false
 request_max_retries = 0
-stream_max_retries = ${CODEX_TEST_RETRIES:-2}
+stream_max_retries = ${FAKEAPI_RETRIES:-2}
 stream_idle_timeout_ms = 60000
 EOF
 }
