@@ -220,7 +220,7 @@ static char **worker_argv(struct agent *a, const char *log_path)
 		claude = claude_argv(a->spec, a->session.id, resume, prompt,
 				     claude_budget(a, resume));
 		args.command = claude;
-		args.claude = 1;
+		args.adapter = WRK_ADAPTER_CLAUDE;
 		args.line_max = a->spec->claude.line_max;
 	}
 	argv = wrk_ctl_argv(r->opt->worker, &args);
