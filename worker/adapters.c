@@ -10,6 +10,7 @@
 
 #include "worker/adapter.h"
 #include "worker/claude.h"
+#include "worker/codex.h"
 
 const char *wrk_adapter_name(enum wrk_adapter a)
 {
@@ -33,6 +34,8 @@ struct wrk_parser *wrk_parser_new(enum wrk_adapter a, size_t line_max,
 	case WRK_ADAPTER_CLAUDE:
 		c = wrk_claude_new(line_max, frame_max);
 		return c ? wrk_claude_parser(c) : NULL;
+	case WRK_ADAPTER_CODEX:
+		return wrk_codex_new(line_max, frame_max);
 	default:
 		errno = EINVAL;
 		return NULL;
