@@ -28,10 +28,11 @@
  *    result), an error item is logged, the rest (reasoning, todo_list,
  *    ...) ignored;
  *  - turn.completed {usage} -> `usage` {tokens_in: input_tokens,
- *    cache_read: cached_input_tokens, tokens_out: output_tokens,
- *    reasoning: reasoning_output_tokens}, the turn's (Codex reports no
- *    cost), then `result` {text: the last agent message, json: {thread_id,
- *    status}};
+ *    cache_read: cached_input_tokens, cache_write:
+ *    cache_write_input_tokens (the CLI 0.171's), tokens_out:
+ *    output_tokens, reasoning: reasoning_output_tokens}, the turn's
+ *    (Codex reports no cost), then `result` {text: the last agent message,
+ * json: {thread_id, status}};
  *  - turn.failed {error: {message}} -> `result` (status "failed", the
  *    error) and `fail` {error: the message};
  *  - error {message}: the CLI reconnecting or retrying -> a `log` warning
@@ -338,9 +339,11 @@ static void usage(struct wrk_codex *x, const json_t *usage)
 
 	m.tokens_in = wrk_json_count(usage, "input_tokens");
 	m.cache_read = wrk_json_count(usage, "cached_input_tokens");
+	m.cache_write = wrk_json_count(usage, "cache_write_input_tokens");
 	m.tokens_out = wrk_json_count(usage, "output_tokens");
 	m.reasoning = wrk_json_count(usage, "reasoning_output_tokens");
-	if (m.tokens_in || m.tokens_out || m.cache_read || m.reasoning)
+	if (m.tokens_in || m.tokens_out || m.cache_read || m.cache_write ||
+	    m.reasoning)
 		wrk_adapter_emit(&x->p, &m);
 }
 

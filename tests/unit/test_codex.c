@@ -3,10 +3,12 @@
  * layer (worker/adapter.c): every frame it makes is decoded back with the
  * supervisor's decoder, so a test also proves the supervisor would accept
  * the stream. The lines are written by hand after `codex exec --json`'s
- * events (codex-rs/exec/src/exec_events.rs).
+ * events (codex-rs/exec/src/exec_events.rs); the streams the real CLI
+ * wrote, tests/fixtures/codex/, are replayed when they are there.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -724,6 +726,213 @@ static void test_hello(void **state)
 	wrk_buf_release(&out);
 }
 
+/* ---- the real CLI's streams ------------------------------------------- */
+
+/* The fixture NAME (tests/fixtures/codex/NAME under top_srcdir), NUL-
+ * terminated, in *LEN bytes; NULL when it is not there. */
+static char *fixture(const char *name, size_t *len)
+{
+	const char *top = getenv("top_srcdir");
+	char *path, *data = NULL;
+	FILE *f;
+	long n;
+
+	assert_true(asprintf(&path, "%s/tests/fixtures/codex/%s",
+			     top ? top : "..", name) > 0);
+	f = fopen(path, "rb");
+	free(path);
+	if (!f)
+		return NULL;
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	data = malloc((size_t)n + 1);
+	assert_non_null(data);
+	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+	data[n] = '\0';
+	*len = (size_t)n;
+	fclose(f);
+	return data;
+}
+
+/* The wait status the CLI ended with in the capture of STREAM (its line in
+ * exit-status.txt: "NAME CODE"); an exit of 0 when it says nothing. */
+static int fixture_status(const char *stream)
+{
+	char *list, *line, name[128];
+	size_t len, n = strcspn(stream, ".");
+	int code = 0;
+
+	list = fixture("exit-status.txt", &len);
+	if (!list)
+		return 0;
+	for (line = list; line && *line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		if (sscanf(line, "%127s %d", name, &code) == 2 &&
+		    strlen(name) == n && !strncmp(name, stream, n))
+			break;
+		code = 0;
+	}
+	free(list);
+	return code << 8;
+}
+
+/* Parse the fixture NAME whole and cut in 3-byte pieces, with its exit
+ * status: the same bytes, which decode into RUN. False when it is not
+ * there. */
+static bool replay(const char *name, struct run *run)
+{
+	struct wrk_buf whole = {0}, cut = {0};
+	int status = fixture_status(name);
+	size_t len;
+	char *text = fixture(name, &len);
+
+	if (!text)
+		return false;
+	frames(text, len, 0, 0, 0, status, &whole);
+	frames(text, len, 3, 0, 0, status, &cut);
+	assert_int_equal(cut.len, whole.len);
+	assert_memory_equal(cut.data, whole.data, whole.len);
+	decode_all(&whole, 0, run);
+	wrk_buf_release(&whole);
+	wrk_buf_release(&cut);
+	free(text);
+	return true;
+}
+
+/* Every stream captured: each call started completes once, the run ends
+ * with a result or a fail, nothing is garbage. */
+static void test_fixtures_all(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	struct dirent *e;
+	char *path;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	assert_true(asprintf(&path, "%s/tests/fixtures/codex",
+			     top ? top : "..") > 0);
+	d = opendir(path);
+	free(path);
+	if (!d)
+		return; /* not captured here (cmocka's TAP skip is a FAIL) */
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		struct run run;
+		int done = 0;
+
+		if (len < 7 || strcmp(e->d_name + len - 6, ".jsonl"))
+			continue;
+		assert_true(replay(e->d_name, &run));
+		for (size_t i = 0; i < run.n; i++) {
+			const struct rec *r = &run.r[i];
+
+			if (r->type == WRK_LOG)
+				assert_null(strstr(r->text, "not JSON"));
+			if (r->type == WRK_TOOL_START)
+				assert_int_equal(r->call, ++done);
+		}
+		assert_int_equal(count(&run, WRK_TOOL_COMPLETE),
+				 count(&run, WRK_TOOL_START));
+		if (len > 6 && fixture_status(e->d_name) == 0 &&
+		    strncmp(e->d_name, "unknown-resume", 14))
+			assert_int_equal(count(&run, WRK_RESULT), 1);
+		assert_true(count(&run, WRK_RESULT) + count(&run, WRK_FAIL) >
+			    0);
+		run_free(&run);
+		n++;
+	}
+	closedir(d);
+	assert_true(n > 0);
+}
+
+/* What some of them say, in detail. */
+static void test_fixtures_named(void **state)
+{
+	const struct rec *r;
+	struct run run;
+	int seen = 0;
+
+	(void)state;
+	if (replay("one-command.jsonl", &run)) {
+		seen++;
+		r = nth(&run, WRK_TOOL_START, 0);
+		assert_string_equal(r->tool, "shell");
+		assert_string_equal(
+			r->json, "{\"command\":\"/bin/bash -lc 'echo hi'\"}");
+		assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 0)->output,
+				    "hi\n");
+		r = nth(&run, WRK_USAGE, 0);
+		assert_int_equal(r->tokens_in, 250);
+		assert_int_equal(r->cache_read, 140);
+		assert_int_equal(r->tokens_out, 27);
+		assert_int_equal(r->reasoning, 5);
+		assert_int_equal(r->has_cost, 0);
+		assert_string_equal(nth(&run, WRK_RESULT, 0)->text,
+				    "The command printed hi.");
+		assert_int_equal(count(&run, WRK_FAIL), 0);
+		run_free(&run);
+	}
+	if (replay("command-error.jsonl", &run)) {
+		seen++;
+		r = nth(&run, WRK_TOOL_COMPLETE, 0);
+		assert_string_equal(r->status, "failed");
+		assert_string_equal(r->error, "exit 3");
+		assert_string_equal(r->output, "partial\noops\n");
+		assert_int_equal(count(&run, WRK_FAIL), 0);
+		run_free(&run);
+	}
+	if (replay("api-error.jsonl", &run)) {
+		seen++;
+		has_log(&run, "warn", "codex: Reconnecting... 2/2");
+		assert_int_equal(count(&run, WRK_FAIL), 1);
+		assert_non_null(strstr(nth(&run, WRK_FAIL, 0)->error,
+				       "experiencing high demand"));
+		run_free(&run);
+	}
+	if (replay("retry.jsonl", &run)) {
+		seen++;
+		assert_int_equal(count(&run, WRK_FAIL), 0);
+		assert_string_equal(nth(&run, WRK_RESULT, 0)->text,
+				    "Answered on the third attempt.");
+		run_free(&run);
+	}
+	if (replay("sigterm.jsonl", &run)) {
+		seen++;
+		assert_string_equal(nth(&run, WRK_FAIL, 0)->error,
+				    "ended without completing its turn (exit "
+				    "status 143)");
+		run_free(&run);
+	}
+	if (replay("unfinished-command.jsonl", &run)) {
+		seen++;
+		r = nth(&run, WRK_TOOL_COMPLETE, 0);
+		assert_string_equal(r->error, "interrupted");
+		assert_int_equal(count(&run, WRK_FAIL), 0);
+		run_free(&run);
+	}
+	if (replay("file-change.jsonl", &run)) {
+		seen++;
+		assert_string_equal(nth(&run, WRK_TOOL_START, 1)->tool,
+				    "file_change");
+		assert_string_equal(nth(&run, WRK_TOOL_COMPLETE, 1)->output,
+				    "/tmp/codex-fixture/work/hello.txt\n"
+				    "/tmp/codex-fixture/work/old.txt");
+		run_free(&run);
+	}
+	if (replay("web-search.jsonl", &run)) {
+		seen++;
+		r = nth(&run, WRK_TOOL_START, 0);
+		assert_string_equal(r->tool, "web_search");
+		assert_string_equal(r->json,
+				    "{\"query\":\"smithers supervisor\"}");
+		run_free(&run);
+	}
+	(void)seen; /* none captured here: nothing to check */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +953,8 @@ int main(void)
 		cmocka_unit_test(test_frame_max),
 		cmocka_unit_test(test_cuts),
 		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_fixtures_all),
+		cmocka_unit_test(test_fixtures_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
