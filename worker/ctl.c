@@ -61,8 +61,9 @@ const char wrk_ctl_usage[] =
 	"[--log-keep N]\n"
 	"                       [--stop-signal N] [--stop-grace MS] "
 	"[--cwd DIR]\n"
-	"                       [--parent PID] [--claude | --codex]\n"
-	"                       [--line-max BYTES] [--frame-max BYTES]"
+	"                       [--parent PID] [--claude | --codex] "
+	"[--line-max BYTES]\n"
+	"                       [--frame-max BYTES]"
 #ifdef SMITHERS_FAILPOINTS
 	" [--crash-at-rotation N]"
 #endif
