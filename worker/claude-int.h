@@ -3,8 +3,8 @@
  * worker/: shared by claude.c (the API, and the lines as jansson reads
  * them) and claude-scan.c (the fast path, the big lines read by jscan).
  * Both make a line's frames through the same functions, those of the
- * adapter layer (adapter-int.h) and these, so that both paths make the
- * same bytes.
+ * adapter layer (adapter-int.h) and these (claude-calls.c, below both),
+ * so that both paths make the same bytes.
  */
 #ifndef SMITHERS_WORKER_CLAUDE_INT_H
 #define SMITHERS_WORKER_CLAUDE_INT_H
