@@ -162,14 +162,14 @@ static void scan_complete_call(struct wrk_claude *c, struct jscan_slice block)
 	}
 	if (jscan_is_string(id) &&
 	    (add_string(&ref, id) < 0 || wrk_buf_addc(&ref, '\0') < 0)) {
-		c->err = ENOMEM;
+		c->p.err = ENOMEM;
 		goto out;
 	}
 	call = wrk_claude_result_call(c, ref.data);
 	if (!call)
 		goto out;
 	if (scan_result_text(content, &text) < 0) {
-		c->err = ENOMEM;
+		c->p.err = ENOMEM;
 		wrk_buf_release(&text);
 		goto out;
 	}
@@ -194,14 +194,14 @@ static void scan_user(struct wrk_claude *c, struct jscan_slice message)
 
 /* The string value V (scanned; length 0: none) decoded into B, NUL-
  * terminated: B's data, or NULL when V is not a string. ENOMEM: NULL and
- * c->err set. */
+ * c->p.err set. */
 static const char *scan_str(struct wrk_claude *c, struct jscan_slice v,
 			    struct wrk_buf *b)
 {
 	if (!jscan_is_string(v))
 		return NULL;
 	if (add_string(b, v) < 0 || wrk_buf_addc(b, '\0') < 0) {
-		c->err = ENOMEM;
+		c->p.err = ENOMEM;
 		return NULL;
 	}
 	return b->data;
@@ -238,12 +238,12 @@ static void scan_start_call(struct wrk_claude *c, struct jscan_slice block,
 	}
 	scan_str(c, id, &ref);
 	scan_str(c, name, &tool);
-	if (c->err || !wrk_claude_call_new(c, ref.data, tool.data))
+	if (c->p.err || !wrk_claude_call_new(c, ref.data, tool.data))
 		goto out;
 	if (jscan_compact(input)) {
 		if (wrk_buf_add(&raw, input.p, input.n) < 0 ||
 		    wrk_buf_addc(&raw, '\0') < 0) {
-			c->err = ENOMEM;
+			c->p.err = ENOMEM;
 			goto out;
 		}
 		text = raw.data;
@@ -252,7 +252,7 @@ static void scan_start_call(struct wrk_claude *c, struct jscan_slice block,
 		text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 		json_decref(j);
 	}
-	wrk_claude_call_emit(c, ref.data, tool.data, text, parent);
+	wrk_adapter_call_start(&c->p, ref.data, tool.data, text, parent);
 	if (text != raw.data)
 		free(text);
 out:
@@ -272,10 +272,10 @@ static void scan_assistant(struct wrk_claude *c, struct jscan_slice message,
 	struct jscan_obj it;
 	uint64_t parent;
 
-	parent = wrk_claude_call_of(c->calls,
-				    scan_str(c, parent_id, &parent_ref));
+	parent = wrk_adapter_call_of(c->p.calls,
+				     scan_str(c, parent_id, &parent_ref));
 	wrk_buf_release(&parent_ref);
-	if (c->err || jscan_members(&it, message) < 0)
+	if (c->p.err || jscan_members(&it, message) < 0)
 		return;
 	while (jscan_next(&it, &k, &v) == 1) {
 		if (jscan_equals(k, "content"))
@@ -292,20 +292,21 @@ static void scan_assistant(struct wrk_claude *c, struct jscan_slice message,
 	if (!usage.n || usage.p[0] != '{')
 		return;
 	mid = scan_str(c, id, &msg_id);
-	if (c->err || (mid && json_object_get(c->messages, mid)))
+	if (c->p.err || (mid && json_object_get(c->messages, mid)))
 		goto out;
 	m.tokens_in = scan_count(usage, "input_tokens");
 	m.tokens_out = scan_count(usage, "output_tokens");
 	if (mid &&
 	    json_object_set_new(c->messages, mid,
 				json_integer((json_int_t)m.tokens_out)) < 0) {
-		c->err = ENOMEM;
+		c->p.err = ENOMEM;
 		goto out;
 	}
 	m.cache_read = scan_count(usage, "cache_read_input_tokens");
 	m.cache_write = scan_count(usage, "cache_creation_input_tokens");
 	if (m.tokens_in || m.tokens_out || m.cache_read || m.cache_write)
-		wrk_claude_emit(c, &m); /* not the CLI's own error messages */
+		wrk_adapter_emit(&c->p,
+				 &m); /* not the CLI's own error messages */
 out:
 	wrk_buf_release(&msg_id);
 }

@@ -1,9 +1,8 @@
 /*
  * claude-text.c - the words of the Claude Code parser (claude-text.h):
- * what it sends that is made of the stream's text. Every string out of
- * here is valid UTF-8 without NUL or control characters (but the newlines
- * of a first line's neighbours, which it drops), so that the supervisor's
- * decoder takes it.
+ * why a run failed, from its result line, made of the stream's text with
+ * the helpers of worker/text.h, so valid UTF-8 without NUL or control
+ * characters, which the supervisor's decoder takes.
  */
 #include "config.h"
 
@@ -17,84 +16,7 @@
 #include <jansson.h>
 
 #include "worker/claude-text.h"
-#include "worker/msgjson.h"
-
-size_t wrk_text_cut(const char *s, size_t n)
-{
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
-/* Bytes of the UTF-8 sequence that the byte B starts (1 for a stray one). */
-static size_t seq_len(unsigned char b)
-{
-	return b < 0xc0 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-}
-
-void wrk_text_trim(char *s)
-{
-	size_t n = strlen(s), i = n;
-
-	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0xc0 &&
-	    seq_len((unsigned char)s[i - 1]) > n - i + 1)
-		s[i - 1] = '\0';
-}
-
-void wrk_text_printable(char *buf, size_t max, const char *s, size_t n)
-{
-	size_t i = 0, o = 0;
-
-	while (i < n) {
-		unsigned char b = (unsigned char)s[i];
-		size_t k = b < 0x80 ? 1 : seq_len(b);
-		bool ok = k > 1 && i + k <= n && wrk_utf8_valid(s + i, k);
-
-		if (o + (ok ? k : 1) > max)
-			break;
-		if (ok) {
-			memcpy(buf + o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			buf[o++] = b >= 0x20 && b < 0x7f ? (char)b : '?';
-			i++;
-		}
-	}
-	if (i < n) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
-char *wrk_text_first_line(const char *s, size_t n)
-{
-	const char *nl;
-	char *line;
-
-	while (n > 0 && (*s == '\n' || *s == '\r' || *s == ' ')) {
-		s++;
-		n--;
-	}
-	nl = memchr(s, '\n', n);
-	if (nl)
-		n = (size_t)(nl - s);
-	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' '))
-		n--;
-	if (n > WRK_CLAUDE_ERROR_MAX)
-		n = wrk_text_cut(s, WRK_CLAUDE_ERROR_MAX);
-	if (!n)
-		return NULL;
-	line = malloc(n + 1);
-	if (line) {
-		memcpy(line, s, n);
-		line[n] = '\0';
-	}
-	return line;
-}
+#include "worker/text.h"
 
 static const char *str_of(const json_t *o, const char *key)
 {
@@ -186,8 +108,8 @@ void wrk_claude_fail_reason(const struct json_t *j, char *buf, size_t size)
 		/* The limit is in the CLI's words ("Reached maximum number of
 		 * turns (10)"); num_turns counts the turn it stopped in. */
 		if (limit_of(json_string_value(json_array_get(
-			    json_object_get(j, "errors"), 0)),
-			    num, sizeof(num)))
+				     json_object_get(j, "errors"), 0)),
+			     num, sizeof(num)))
 			snprintf(buf, size, "reached max turns (%s)", num);
 		else if (json_is_integer(turns))
 			snprintf(buf, size, "reached max turns (%" PRId64 ")",

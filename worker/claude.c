@@ -31,10 +31,10 @@
  * same members the same way and makes the same frames through the same
  * functions (claude-int.h).
  *
- * Invariants: at most line_max bytes of a line are buffered (a longer line
- * is dropped up to its newline); every frame fits in frame_max (long
- * outputs and results are cut at a UTF-8 boundary, with a note); every
- * string sent is valid UTF-8 without NUL (jansson guarantees it for what
+ * The lines, the frames, the calls and the end of the stream are the
+ * adapter layer's (worker/adapter.c): at most line_max bytes of a line
+ * are buffered, every frame fits in frame_max. Every string sent is valid
+ * UTF-8 without NUL (jansson guarantees it for what
  * it parsed, jscan for what it took, refusing what jansson refuses; raw
  * bytes are made printable first), so the supervisor's decoder never
  * refuses what we send.
@@ -43,20 +43,30 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <jansson.h>
 
-#include "common/units.h"
-#include "worker/claude.h"
 #include "worker/claude-int.h"
 #include "worker/claude-text.h"
+#include "worker/claude.h"
 #include "worker/frame.h"
+#include "worker/text.h"
+
+static bool claude_line(struct wrk_parser *p, const char *s, size_t n);
+static void claude_end(struct wrk_parser *p, int status);
+static void claude_release(struct wrk_parser *p);
+
+static const struct wrk_adapter_ops claude_ops = {
+	.start_noun = "tool_use",
+	.complete_noun = "tool_result",
+	.line = claude_line,
+	.end = claude_end,
+	.release = claude_release,
+};
 
 struct wrk_claude *wrk_claude_new(size_t line_max, size_t frame_max)
 {
@@ -64,13 +74,10 @@ struct wrk_claude *wrk_claude_new(size_t line_max, size_t frame_max)
 
 	if (!c)
 		goto nomem;
-	c->line_max = line_max ? line_max : WRK_CLAUDE_LINE_MAX;
-	c->frame_max = frame_max && frame_max < WRK_FRAME_MAX ? frame_max
-							      : WRK_FRAME_MAX;
-	c->calls = json_object();
-	c->open = json_object();
+	if (wrk_adapter_init(&c->p, &claude_ops, line_max, frame_max) < 0)
+		goto nomem;
 	c->messages = json_object();
-	if (!c->calls || !c->open || !c->messages)
+	if (!c->messages)
 		goto nomem;
 	return c;
 nomem:
@@ -79,154 +86,27 @@ nomem:
 	return NULL;
 }
 
+static void claude_release(struct wrk_parser *p)
+{
+	struct wrk_claude *c = (struct wrk_claude *)p;
+
+	json_decref(c->messages);
+	wrk_buf_release(&c->slim);
+}
+
 void wrk_claude_free(struct wrk_claude *c)
 {
-	if (!c)
-		return;
-	json_decref(c->calls);
-	json_decref(c->open);
-	json_decref(c->messages);
-	wrk_buf_release(&c->line);
-	wrk_buf_release(&c->slim);
-	free(c);
+	wrk_parser_free(c ? &c->p : NULL);
+}
+
+struct wrk_parser *wrk_claude_parser(struct wrk_claude *c)
+{
+	return &c->p;
 }
 
 void wrk_claude_set_fast(struct wrk_claude *c, bool fast)
 {
 	c->slow = !fast;
-}
-
-/* ---- frames out ------------------------------------------------------- */
-
-/* Append M with the next seq: 0, 1 when it does not fit in a frame (OUT
- * unchanged), -1 when it cannot be encoded (c->err set). */
-int wrk_claude_emit(struct wrk_claude *c, struct wrk_msg *m)
-{
-	size_t start = c->out->len;
-
-	m->seq = c->seq + 1;
-	if (wrk_encode(c->out, m) < 0) {
-		if (errno == ERANGE)
-			return 1;
-		c->err = errno;
-		return -1;
-	}
-	if (c->out->len - start - WRK_HEADER_LEN > c->frame_max) {
-		c->out->len = start;
-		return 1;
-	}
-	c->seq++;
-	return 0;
-}
-
-__attribute__((format(printf, 3, 4))) static void
-emit_log(struct wrk_claude *c, const char *level, const char *fmt, ...)
-{
-	struct wrk_msg m = {.type = WRK_LOG, .level = level};
-	char text[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(text))
-		wrk_text_trim(text);
-	m.text = text;
-	wrk_claude_emit(c, &m); /* a log that does not fit is not worth more */
-}
-
-/*
- * Append M, whose member *SLOT holds LEN bytes (*LENP too, for an output),
- * cut at a UTF-8 boundary with a note saying so when the whole does not fit
- * in a frame; WHAT names it in the note. 0, 1 when even the note does not
- * fit (nothing appended), -1 on error.
- */
-static int emit_cut(struct wrk_claude *c, struct wrk_msg *m, const char **slot,
-		    size_t *lenp, size_t len, const char *what)
-{
-	const char *whole = *slot;
-	struct wrk_buf probe = {0};
-	char note[200];
-	size_t base, keep, n;
-	char *cut;
-	int r;
-
-	r = wrk_claude_emit(c, m);
-	if (r != 1 || !whole)
-		return r;
-	/* The frame without the text, then what is left for it. */
-	*slot = "";
-	if (lenp)
-		*lenp = 0;
-	r = wrk_encode(&probe, m);
-	base = probe.len - WRK_HEADER_LEN;
-	wrk_buf_release(&probe);
-	n = (size_t)snprintf(note, sizeof(note),
-			     "\n[smithers: %s truncated: %zu of %zu bytes "
-			     "kept; the whole stream is in the agent's log]",
-			     what, (size_t)0, len);
-	/* 5: the largest str header; 20: the note's count growing. */
-	if (r < 0 || base + 5 + n + 20 > c->frame_max) {
-		*slot = whole;
-		return r < 0 && errno != ERANGE ? (c->err = errno, -1) : 1;
-	}
-	keep = c->frame_max - base - 5 - n - 20;
-	keep = wrk_text_cut(whole, keep < len ? keep : len);
-	n = (size_t)snprintf(note, sizeof(note),
-			     "\n[smithers: %s truncated: %zu of %zu bytes "
-			     "kept; the whole stream is in the agent's log]",
-			     what, keep, len);
-	cut = malloc(keep + n + 1);
-	if (!cut) {
-		*slot = whole;
-		c->err = ENOMEM;
-		return -1;
-	}
-	memcpy(cut, whole, keep);
-	memcpy(cut + keep, note, n + 1);
-	*slot = cut;
-	if (lenp)
-		*lenp = keep + n;
-	r = wrk_claude_emit(c, m);
-	free(cut);
-	*slot = whole;
-	if (lenp)
-		*lenp = len;
-	return r;
-}
-
-/* ---- reading the JSON ------------------------------------------------- */
-
-static const char *str_of(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-/* A token count: a non-negative integer, else 0. */
-static uint64_t count_of(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) && json_integer_value(v) > 0
-		       ? (uint64_t)json_integer_value(v)
-		       : 0;
-}
-
-/* A + B, at most INT64_MAX (what the protocol takes). */
-static uint64_t add_count(uint64_t a, uint64_t b)
-{
-	return b > (uint64_t)INT64_MAX - a ? (uint64_t)INT64_MAX : a + b;
-}
-
-/* The call that tool_use id REF (may be NULL) started in MAP; 0: none. */
-uint64_t wrk_claude_call_of(json_t *map, const char *ref)
-{
-	json_t *v = ref ? json_object_get(map, ref) : NULL;
-
-	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
 }
 
 /* ---- what each line becomes ------------------------------------------ */
@@ -237,21 +117,23 @@ static void on_init(struct wrk_claude *c, const json_t *j)
 	json_t *tools = json_object_get(j, "tools");
 	char *text = NULL;
 
-	m.session_id = str_of(j, "session_id");
+	m.session_id = wrk_json_str(j, "session_id");
 	if (!m.session_id) {
-		emit_log(c, "warn", "init line %" PRIu64 " has no session_id",
-			 c->lines + 1);
+		wrk_adapter_log(&c->p, "warn",
+				"init line %" PRIu64 " has no session_id",
+				c->p.lines + 1);
 		return;
 	}
-	m.model = str_of(j, "model");
-	m.agent_version = str_of(j, "claude_code_version");
+	m.model = wrk_json_str(j, "model");
+	m.agent_version = wrk_json_str(j, "claude_code_version");
 	if (json_is_array(tools))
 		text = json_dumps(tools, JSON_COMPACT);
 	m.json = text;
-	if (wrk_claude_emit(c, &m) == 1) {
+	if (wrk_adapter_emit(&c->p, &m) == 1) {
 		m.json = NULL; /* a list of tools that big: keep the rest */
-		if (wrk_claude_emit(c, &m) == 1)
-			emit_log(c, "error", "session too large for a frame");
+		if (wrk_adapter_emit(&c->p, &m) == 1)
+			wrk_adapter_log(&c->p, "error",
+					"session too large for a frame");
 	}
 	free(text);
 }
@@ -260,7 +142,7 @@ static void on_init(struct wrk_claude *c, const json_t *j)
 static void on_api_retry(struct wrk_claude *c, const json_t *j)
 {
 	const json_t *status = json_object_get(j, "error_status");
-	const char *error = str_of(j, "error");
+	const char *error = wrk_json_str(j, "error");
 	char what[100];
 
 	wrk_text_printable(what, sizeof(what) - 4, error ? error : "unknown",
@@ -270,72 +152,18 @@ static void on_api_retry(struct wrk_claude *c, const json_t *j)
 			 what, (int64_t)json_integer_value(status));
 	else
 		snprintf(c->api_error, sizeof(c->api_error), "%s", what);
-	emit_log(
-		c, "warn", "API error: %s; retry %" PRId64 " of %" PRId64,
+	wrk_adapter_log(
+		&c->p, "warn", "API error: %s; retry %" PRId64 " of %" PRId64,
 		c->api_error,
 		(int64_t)json_integer_value(json_object_get(j, "attempt")),
 		(int64_t)json_integer_value(json_object_get(j, "max_retries")));
 }
 
-/* A tool_use block with the id REF and the name TOOL (may be NULL) starts
- * a call: false, with a log, when it lacks them, or when it was seen. */
-bool wrk_claude_call_new(struct wrk_claude *c, const char *ref,
-			 const char *tool)
-{
-	if (!ref || !tool) {
-		emit_log(c, "warn",
-			 "line %" PRIu64 ": tool_use without an id or a name: "
-			 "ignored",
-			 c->lines + 1);
-		return false;
-	}
-	return !json_object_get(c->calls, ref); /* the same block again */
-}
-
-/* Start the call REF of TOOL with the input INPUT (compact JSON; NULL:
- * none), inside the call PARENT (0: none). */
-void wrk_claude_call_emit(struct wrk_claude *c, const char *ref,
-			  const char *tool, const char *input, uint64_t parent)
-{
-	struct wrk_msg m = {.type = WRK_TOOL_START};
-	char note[200];
-	json_t *id;
-	int r;
-
-	m.ref = ref;
-	m.tool = tool;
-	m.json = input;
-	m.call = c->last_call + 1;
-	m.parent = parent;
-	r = wrk_claude_emit(c, &m);
-	if (r == 1) {
-		snprintf(note, sizeof(note),
-			 "\"[smithers: input of %zu bytes not kept: too large "
-			 "for a frame; the whole stream is in the agent's "
-			 "log]\"",
-			 input ? strlen(input) : 0);
-		m.json = note;
-		r = wrk_claude_emit(c, &m);
-		if (r == 1)
-			emit_log(c, "error",
-				 "line %" PRIu64 ": tool_use too large for a "
-				 "frame: ignored",
-				 c->lines + 1);
-	}
-	if (r != 0)
-		return;
-	c->last_call = m.call;
-	id = json_integer((json_int_t)m.call);
-	if (!id || json_object_set(c->calls, m.ref, id) < 0 ||
-	    json_object_set(c->open, m.ref, id) < 0)
-		c->err = ENOMEM;
-	json_decref(id);
-}
-
 static void start_call(struct wrk_claude *c, const json_t *block,
 		       uint64_t parent)
 {
-	const char *ref = str_of(block, "id"), *tool = str_of(block, "name");
+	const char *ref = wrk_json_str(block, "id"),
+		   *tool = wrk_json_str(block, "name");
 	json_t *input = json_object_get(block, "input");
 	char *text = NULL;
 
@@ -343,7 +171,7 @@ static void start_call(struct wrk_claude *c, const json_t *block,
 		return;
 	if (input)
 		text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-	wrk_claude_call_emit(c, ref, tool, text, parent);
+	wrk_adapter_call_start(&c->p, ref, tool, text, parent);
 	free(text);
 }
 
@@ -352,57 +180,34 @@ static void on_assistant(struct wrk_claude *c, const json_t *j)
 	const json_t *msg = json_object_get(j, "message");
 	const json_t *content = json_object_get(msg, "content");
 	const json_t *usage = json_object_get(msg, "usage");
-	const char *id = str_of(msg, "id");
-	uint64_t parent =
-		wrk_claude_call_of(c->calls, str_of(j, "parent_tool_use_id"));
+	const char *id = wrk_json_str(msg, "id");
+	uint64_t parent = wrk_adapter_call_of(
+		c->p.calls, wrk_json_str(j, "parent_tool_use_id"));
 	struct wrk_msg m = {.type = WRK_USAGE};
 	size_t i;
 
 	for (i = 0; i < json_array_size(content); i++) {
 		const json_t *block = json_array_get(content, i);
-		const char *type = str_of(block, "type");
+		const char *type = wrk_json_str(block, "type");
 
 		if (type && !strcmp(type, "tool_use"))
 			start_call(c, block, parent);
 	}
 	if (!json_is_object(usage) || (id && json_object_get(c->messages, id)))
 		return;
-	m.tokens_in = count_of(usage, "input_tokens");
-	m.tokens_out = count_of(usage, "output_tokens");
+	m.tokens_in = wrk_json_count(usage, "input_tokens");
+	m.tokens_out = wrk_json_count(usage, "output_tokens");
 	if (id &&
 	    json_object_set_new(c->messages, id,
 				json_integer((json_int_t)m.tokens_out)) < 0) {
-		c->err = ENOMEM;
+		c->p.err = ENOMEM;
 		return;
 	}
-	m.cache_read = count_of(usage, "cache_read_input_tokens");
-	m.cache_write = count_of(usage, "cache_creation_input_tokens");
+	m.cache_read = wrk_json_count(usage, "cache_read_input_tokens");
+	m.cache_write = wrk_json_count(usage, "cache_creation_input_tokens");
 	if (m.tokens_in || m.tokens_out || m.cache_read || m.cache_write)
-		wrk_claude_emit(c, &m); /* not the CLI's own error messages */
-}
-
-/* With --include-partial-messages: the final output tokens of a message
- * whose first figure (message_start's) was counted; the difference. */
-void wrk_claude_on_stream_event(struct wrk_claude *c, const json_t *j)
-{
-	const json_t *event = json_object_get(j, "event");
-	const char *type = str_of(event, "type");
-	const char *id = str_of(j, "api_message_id");
-	uint64_t out =
-		count_of(json_object_get(event, "usage"), "output_tokens");
-	uint64_t counted = wrk_claude_call_of(c->messages, id);
-	struct wrk_msg m = {.type = WRK_USAGE};
-
-	if (!type || strcmp(type, "message_delta") || !id ||
-	    !json_object_get(c->messages, id) || out <= counted)
-		return;
-	if (json_object_set_new(c->messages, id,
-				json_integer((json_int_t)out)) < 0) {
-		c->err = ENOMEM;
-		return;
-	}
-	m.tokens_out = out - counted;
-	wrk_claude_emit(c, &m);
+		wrk_adapter_emit(&c->p,
+				 &m); /* not the CLI's own error messages */
 }
 
 /* The text of a tool_result's content: a string, or its text blocks
@@ -420,7 +225,7 @@ static int result_text(const json_t *content, struct wrk_buf *b)
 	for (i = 0; i < json_array_size(content); i++) {
 		const json_t *block = json_array_get(content, i);
 		const json_t *text = json_object_get(block, "text");
-		const char *type = str_of(block, "type");
+		const char *type = wrk_json_str(block, "type");
 
 		if (!type || strcmp(type, "text") || !json_is_string(text))
 			continue;
@@ -432,70 +237,16 @@ static int result_text(const json_t *content, struct wrk_buf *b)
 	return wrk_buf_addc(b, '\0');
 }
 
-/* The call that the tool_result for REF (may be NULL) completes; 0, and a
- * log saying why, when none is running. */
-uint64_t wrk_claude_result_call(struct wrk_claude *c, const char *ref)
-{
-	char shown[SHOWN_MAX + 8];
-	uint64_t call = wrk_claude_call_of(c->open, ref);
-
-	if (call)
-		return call;
-	wrk_text_printable(shown, SHOWN_MAX, ref ? ref : "",
-			   ref ? strlen(ref) : 0);
-	emit_log(c, "warn",
-		 "line %" PRIu64 ": tool_result for %s tool_use_id '%s': "
-		 "ignored",
-		 c->lines + 1,
-		 wrk_claude_call_of(c->calls, ref) ? "a completed"
-						   : "an unknown",
-		 shown);
-	return 0;
-}
-
-/* The call CALL of REF completed with the output TEXT (NUL-terminated;
- * emptied and released here), failed when IS_ERROR. */
-void wrk_claude_result_emit(struct wrk_claude *c, const char *ref,
-			    uint64_t call, struct wrk_buf *text, bool is_error)
-{
-	struct wrk_msg m = {.type = WRK_TOOL_COMPLETE};
-	char *error = NULL;
-	size_t len = text->len - 1;
-
-	m.call = call;
-	m.output = len ? text->data : NULL;
-	m.output_len = len;
-	m.status = "completed";
-	if (is_error) {
-		m.status = "failed";
-		error = wrk_text_first_line(text->data, len);
-		m.error = error ? error : "tool error";
-	}
-	if (emit_cut(c, &m, &m.output, &m.output_len, len, "output") == 1) {
-		m.output = NULL;
-		m.output_len = 0;
-		if (wrk_claude_emit(c, &m) == 1)
-			emit_log(c, "error",
-				 "line %" PRIu64 ": tool_result too large for "
-				 "a frame: ignored",
-				 c->lines + 1);
-	}
-	if (!c->err)
-		json_object_del(c->open, ref);
-	free(error);
-	wrk_buf_release(text);
-}
-
 static void complete_call(struct wrk_claude *c, const json_t *block)
 {
-	const char *ref = str_of(block, "tool_use_id");
+	const char *ref = wrk_json_str(block, "tool_use_id");
 	struct wrk_buf text = {0};
 	uint64_t call = wrk_claude_result_call(c, ref);
 
 	if (!call)
 		return;
 	if (result_text(json_object_get(block, "content"), &text) < 0) {
-		c->err = ENOMEM;
+		c->p.err = ENOMEM;
 		wrk_buf_release(&text);
 		return;
 	}
@@ -512,7 +263,7 @@ static void on_user(struct wrk_claude *c, const json_t *j)
 
 	for (i = 0; i < json_array_size(content); i++) {
 		const json_t *block = json_array_get(content, i);
-		const char *type = str_of(block, "type");
+		const char *type = wrk_json_str(block, "type");
 
 		if (type && !strcmp(type, "tool_result"))
 			complete_call(c, block);
@@ -538,26 +289,28 @@ static void result_usage(struct wrk_claude *c, const json_t *j)
 		for (it = json_object_iter((json_t *)models); it;
 		     it = json_object_iter_next((json_t *)models, it)) {
 			v = json_object_iter_value(it);
-			m.tokens_in = add_count(m.tokens_in,
-						count_of(v, "inputTokens"));
-			m.tokens_out = add_count(m.tokens_out,
-						 count_of(v, "outputTokens"));
-			m.cache_read =
-				add_count(m.cache_read,
-					  count_of(v, "cacheReadInputTokens"));
-			m.cache_write = add_count(
+			m.tokens_in = wrk_count_add(
+				m.tokens_in, wrk_json_count(v, "inputTokens"));
+			m.tokens_out = wrk_count_add(
+				m.tokens_out,
+				wrk_json_count(v, "outputTokens"));
+			m.cache_read = wrk_count_add(
+				m.cache_read,
+				wrk_json_count(v, "cacheReadInputTokens"));
+			m.cache_write = wrk_count_add(
 				m.cache_write,
-				count_of(v, "cacheCreationInputTokens"));
+				wrk_json_count(v, "cacheCreationInputTokens"));
 		}
 	} else if (json_is_object(usage)) {
-		m.tokens_in = count_of(usage, "input_tokens");
-		m.tokens_out = count_of(usage, "output_tokens");
-		m.cache_read = count_of(usage, "cache_read_input_tokens");
-		m.cache_write = count_of(usage, "cache_creation_input_tokens");
+		m.tokens_in = wrk_json_count(usage, "input_tokens");
+		m.tokens_out = wrk_json_count(usage, "output_tokens");
+		m.cache_read = wrk_json_count(usage, "cache_read_input_tokens");
+		m.cache_write =
+			wrk_json_count(usage, "cache_creation_input_tokens");
 	} else if (!m.has_cost) {
 		return; /* nothing to say: what was counted stands */
 	}
-	wrk_claude_emit(c, &m);
+	wrk_adapter_emit(&c->p, &m);
 }
 
 static void on_result(struct wrk_claude *c, const json_t *j)
@@ -569,7 +322,7 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 		"session_id",
 	};
 	struct wrk_msg m = {.type = WRK_RESULT};
-	const char *subtype = str_of(j, "subtype");
+	const char *subtype = wrk_json_str(j, "subtype");
 	json_t *summary = json_object();
 	char *json = NULL, error[WRK_CLAUDE_ERROR_MAX + 128];
 	size_t i;
@@ -586,30 +339,32 @@ static void on_result(struct wrk_claude *c, const json_t *j)
 	if (summary)
 		json = json_dumps(summary, JSON_COMPACT);
 	json_decref(summary);
-	m.text = str_of(j, "result");
+	m.text = wrk_json_str(j, "result");
 	m.json = json;
-	r = emit_cut(c, &m, &m.text, NULL, m.text ? strlen(m.text) : 0,
-		     "result");
+	r = wrk_adapter_emit_cut(&c->p, &m, &m.text, NULL,
+				 m.text ? strlen(m.text) : 0, "result");
 	if (r == 1) {
 		m.json = NULL; /* a huge list of permission denials */
-		r = emit_cut(c, &m, &m.text, NULL, m.text ? strlen(m.text) : 0,
-			     "result");
+		r = wrk_adapter_emit_cut(&c->p, &m, &m.text, NULL,
+					 m.text ? strlen(m.text) : 0, "result");
 		if (r == 1)
-			emit_log(c, "error", "result too large for a frame");
+			wrk_adapter_log(&c->p, "error",
+					"result too large for a frame");
 	}
 	free(json);
 	if ((subtype && strcmp(subtype, "success")) ||
 	    json_is_true(json_object_get(j, "is_error"))) {
 		wrk_claude_fail_reason(j, error, sizeof(error));
 		m = (struct wrk_msg){.type = WRK_FAIL, .error = error};
-		wrk_claude_emit(c, &m);
+		wrk_adapter_emit(&c->p, &m);
 	}
 }
 
 /* What a line of the CLI's says, parsed by jansson. */
 static void on_line(struct wrk_claude *c, const json_t *j)
 {
-	const char *type = str_of(j, "type"), *subtype = str_of(j, "subtype");
+	const char *type = wrk_json_str(j, "type"),
+		   *subtype = wrk_json_str(j, "subtype");
 
 	if (!type) {
 		/* not a message of the CLI's: ignored */
@@ -629,207 +384,55 @@ static void on_line(struct wrk_claude *c, const json_t *j)
 	}
 }
 
-/* One whole line, S (N bytes, no newline); LAST: it had no newline. */
-static void parse_line(struct wrk_claude *c, const char *s, size_t n, bool last)
+/* One whole line, S (N bytes, no newline, not blank): false when it is
+ * not JSON. */
+static bool claude_line(struct wrk_parser *p, const char *s, size_t n)
 {
-	char shown[SHOWN_MAX + 8];
+	struct wrk_claude *c = (struct wrk_claude *)p;
 	json_t *j;
 	size_t i;
 
 	for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r');)
 		i++;
-	if (i == n)
-		return; /* a blank line */
 	if (!c->slow && wrk_claude_parse_fast(c, s + i, n - i))
-		return;
+		return true;
 	j = json_loadb(s, n, 0, NULL);
-	if (!j) {
-		wrk_text_printable(shown, SHOWN_MAX, s, n);
-		memcpy(c->said, shown, sizeof(c->said));
-		if (last)
-			emit_log(c, "warn", "last line cut short: %s", shown);
-		else
-			emit_log(c, "warn", "not JSON: %s", shown);
-		return;
-	}
+	if (!j)
+		return false;
 	on_line(c, j);
 	json_decref(j);
+	return true;
+}
+
+/* Without a `result` line: `fail`, with the last API error retried. */
+static void claude_end(struct wrk_parser *p, int status)
+{
+	struct wrk_claude *c = (struct wrk_claude *)p;
+	char note[sizeof(c->api_error) + 32];
+
+	if (c->result_seen)
+		return;
+	note[0] = '\0';
+	if (c->api_error[0])
+		snprintf(note, sizeof(note), "last API error: %s",
+			 c->api_error);
+	wrk_adapter_ended(p, status, "ended without a result", note);
 }
 
 /* ---- the API ---------------------------------------------------------- */
 
-static int hello(struct wrk_claude *c, int64_t pid)
-{
-	struct wrk_msg m = {.type = WRK_HELLO, .version = WRK_PROTO_VERSION};
-
-	m.pid = pid;
-	if (wrk_claude_emit(c, &m) != 0) {
-		errno = c->err ? c->err : ERANGE;
-		return -1;
-	}
-	c->hello_sent = true;
-	return 0;
-}
-
-/* Start a call of the API appending to OUT: the hello first. */
-static int begin(struct wrk_claude *c, struct wrk_buf *out)
-{
-	if (c->ended) {
-		errno = EINVAL;
-		return -1;
-	}
-	c->out = out;
-	c->err = 0;
-	return c->hello_sent ? 0 : hello(c, 0);
-}
-
-static int finish(struct wrk_claude *c)
-{
-	c->out = NULL;
-	if (c->err) {
-		errno = c->err;
-		return -1;
-	}
-	return 0;
-}
-
 int wrk_claude_hello(struct wrk_claude *c, int64_t pid, struct wrk_buf *out)
 {
-	int r;
-
-	if (c->hello_sent || c->ended) {
-		errno = EINVAL;
-		return -1;
-	}
-	c->out = out;
-	c->err = 0;
-	r = hello(c, pid);
-	c->out = NULL;
-	return r;
-}
-
-/* The current line is longer than line_max: drop it. */
-static void too_long(struct wrk_claude *c)
-{
-	emit_log(c, "error", "line %" PRIu64 " longer than %zu bytes: skipped",
-		 c->lines + 1, c->line_max);
-	wrk_buf_release(&c->line);
-	c->skipping = true;
+	return wrk_parser_hello(&c->p, pid, out);
 }
 
 int wrk_claude_feed(struct wrk_claude *c, const void *data, size_t len,
 		    struct wrk_buf *out)
 {
-	const char *p = data, *end = p + len;
-
-	if (begin(c, out) < 0)
-		return -1;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		if (c->skipping) {
-			/* the rest of a line too long */
-		} else if (c->line.len + n > c->line_max) {
-			too_long(c);
-		} else if (nl && !c->line.len) {
-			parse_line(c, p, n, false); /* whole in this feed */
-		} else if (wrk_buf_add(&c->line, p, n) < 0) {
-			c->err = ENOMEM;
-			wrk_buf_release(&c->line);
-			c->skipping = true;
-		} else if (nl) {
-			parse_line(c, c->line.data, c->line.len, false);
-			c->line.len = 0;
-			if (c->line.cap > 1024 * 1024)
-				wrk_buf_release(&c->line);
-		}
-		if (nl) {
-			c->skipping = false;
-			c->lines++;
-		}
-		p += n + (nl != NULL);
-	}
-	return finish(c);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Every call still running fails, in the order they started. */
-static void interrupt_calls(struct wrk_claude *c)
-{
-	size_t n = json_object_size(c->open), i = 0;
-	uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
-	void *it;
-
-	if (!ids) {
-		c->err = ENOMEM;
-		return;
-	}
-	for (it = json_object_iter(c->open); it;
-	     it = json_object_iter_next(c->open, it))
-		ids[i++] = (uint64_t)json_integer_value(
-			json_object_iter_value(it));
-	qsort(ids, n, sizeof(*ids), cmp_u64);
-	for (i = 0; i < n; i++) {
-		struct wrk_msg m = {.type = WRK_TOOL_COMPLETE};
-
-		m.call = ids[i];
-		m.status = "failed";
-		m.error = "interrupted";
-		wrk_claude_emit(c, &m);
-	}
-	json_object_clear(c->open);
-	free(ids);
+	return wrk_parser_feed(&c->p, data, len, out);
 }
 
 int wrk_claude_end(struct wrk_claude *c, int status, struct wrk_buf *out)
 {
-	struct wrk_msg m = {.type = WRK_FAIL};
-	const char *name;
-	char error[128 + sizeof(c->said) + sizeof(c->api_error)];
-	size_t n;
-
-	if (begin(c, out) < 0)
-		return -1;
-	if (c->line.len && !c->skipping)
-		parse_line(c, c->line.data, c->line.len, true);
-	wrk_buf_release(&c->line);
-	interrupt_calls(c);
-	if (!c->result_seen) {
-		if (WIFSIGNALED(status)) {
-			name = cm_signal_name(WTERMSIG(status));
-			if (name)
-				snprintf(error, sizeof(error),
-					 "ended without a result (killed by "
-					 "signal %s)",
-					 name);
-			else
-				snprintf(error, sizeof(error),
-					 "ended without a result (killed by "
-					 "signal %d)",
-					 WTERMSIG(status));
-		} else {
-			snprintf(error, sizeof(error),
-				 "ended without a result (exit status %d)",
-				 WEXITSTATUS(status));
-		}
-		n = strlen(error);
-		if (c->said[0] && n < sizeof(error))
-			snprintf(error + n, sizeof(error) - n, ": %s",
-				 c->said);
-		n = strlen(error);
-		if (c->api_error[0] && n < sizeof(error))
-			snprintf(error + n, sizeof(error) - n,
-				 "; last API error: %s", c->api_error);
-		m.error = error;
-		wrk_claude_emit(c, &m);
-	}
-	c->ended = true;
-	return finish(c);
+	return wrk_parser_end(&c->p, status, out);
 }

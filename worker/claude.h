@@ -6,7 +6,9 @@
  *
  * What each line becomes is described in claude.c. Nothing here prints or
  * exits; the stream may hold anything and never makes the parser fail:
- * what it cannot understand becomes a `log` message.
+ * what it cannot understand becomes a `log` message. An adapter of the
+ * layer of worker/adapter.h, which says how every adapter's stream goes;
+ * the functions below are those of the layer, for this one.
  */
 #ifndef SMITHERS_WORKER_CLAUDE_H
 #define SMITHERS_WORKER_CLAUDE_H
@@ -15,10 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker/adapter.h"
 #include "worker/proto.h"
 
 /* Longest line kept by default (bytes, its newline not counted). */
-#define WRK_CLAUDE_LINE_MAX ((size_t)64 * 1024 * 1024)
+#define WRK_CLAUDE_LINE_MAX WRK_LINE_MAX
 
 struct wrk_claude;
 
@@ -28,6 +31,10 @@ struct wrk_claude;
 struct wrk_claude *wrk_claude_new(size_t line_max, size_t frame_max);
 /* wrk_claude_free(NULL) is a no-op. */
 void wrk_claude_free(struct wrk_claude *c);
+
+/* C as a parser of the layer (wrk_parser_feed(), ...): the same object,
+ * which wrk_parser_free() frees. */
+struct wrk_parser *wrk_claude_parser(struct wrk_claude *c);
 
 /* With FAST false (tests), every line is parsed whole by jansson: the
  * reference the fast path (on by default) matches byte for byte. */

@@ -26,6 +26,7 @@ enum flag {
 	F_CWD,
 	F_PARENT,
 	F_CLAUDE,
+	F_CODEX,
 	F_LINE_MAX,
 	F_FRAME_MAX,
 	F_HELP,
@@ -43,6 +44,7 @@ static const struct option options[] = {
 	[F_CWD] = {"cwd", required_argument, NULL, F_CWD},
 	[F_PARENT] = {"parent", required_argument, NULL, F_PARENT},
 	[F_CLAUDE] = {"claude", no_argument, NULL, F_CLAUDE},
+	[F_CODEX] = {"codex", no_argument, NULL, F_CODEX},
 	[F_LINE_MAX] = {"line-max", required_argument, NULL, F_LINE_MAX},
 	[F_FRAME_MAX] = {"frame-max", required_argument, NULL, F_FRAME_MAX},
 	[F_HELP] = {"help", no_argument, NULL, F_HELP},
@@ -59,7 +61,7 @@ const char wrk_ctl_usage[] =
 	"[--log-keep N]\n"
 	"                       [--stop-signal N] [--stop-grace MS] "
 	"[--cwd DIR]\n"
-	"                       [--parent PID] [--claude] "
+	"                       [--parent PID] [--claude | --codex] "
 	"[--line-max BYTES]\n"
 	"                       [--frame-max BYTES]"
 #ifdef SMITHERS_FAILPOINTS
@@ -70,9 +72,10 @@ const char wrk_ctl_usage[] =
 	"pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
 	"to be run by hand.\n"
 	"--claude: the agent is a Claude Code CLI printing stream-json; "
-	"the worker\nspeaks the protocol for it on fds 3 and 4, reading "
-	"lines of at most\n--line-max bytes (0: 64 MiB) and sending "
-	"frames of at most --frame-max\nbytes (0: 1 MiB).\n";
+	"--codex: a\nCodex CLI printing `codex exec --json`. The worker "
+	"speaks the protocol for\nit on fds 3 and 4, reading lines of at "
+	"most --line-max bytes (0: 64 MiB)\nand sending frames of at most "
+	"--frame-max bytes (0: 1 MiB).\n";
 
 _Static_assert(WRK_FD_UP == 3 && WRK_FD_DOWN == 4 && WRK_FD_CTL == 5,
 	       "wrk_ctl_usage names the fds");
@@ -148,8 +151,10 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 		rc |= put(v, &n, flag(F_PARENT));
 		rc |= put(v, &n, number(a->parent));
 	}
-	if (a->claude)
+	if (a->adapter == WRK_ADAPTER_CLAUDE)
 		rc |= put(v, &n, flag(F_CLAUDE));
+	else if (a->adapter == WRK_ADAPTER_CODEX)
+		rc |= put(v, &n, flag(F_CODEX));
 	if (a->line_max) {
 		rc |= put(v, &n, flag(F_LINE_MAX));
 		rc |= put(v, &n, number(a->line_max));
@@ -207,7 +212,12 @@ static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 		a->parent = (pid_t)v;
 		return 0;
 	case F_CLAUDE:
-		a->claude = 1;
+	case F_CODEX:
+		/* One adapter: a second flag is a mistake, not a choice. */
+		if (a->adapter != WRK_ADAPTER_NONE)
+			return -1;
+		a->adapter =
+			f == F_CLAUDE ? WRK_ADAPTER_CLAUDE : WRK_ADAPTER_CODEX;
 		return 0;
 	case F_LINE_MAX:
 		return cm_parse_int(arg, 0, INT64_MAX, &a->line_max);
@@ -239,8 +249,14 @@ int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
 			return -1;
 		}
 		if (set(a, (enum flag)c, optarg) < 0) {
-			snprintf(err, errlen, "invalid --%s '%s'",
-				 options[c].name, optarg);
+			if (optarg)
+				snprintf(err, errlen, "invalid --%s '%s'",
+					 options[c].name, optarg);
+			else
+				snprintf(err, errlen,
+					 "--%s: one of --claude and --codex "
+					 "only",
+					 options[c].name);
 			return -1;
 		}
 	}
@@ -252,8 +268,7 @@ int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
 	return 0;
 }
 
-size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind,
-		      pid_t pid)
+size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind, pid_t pid)
 {
 	int n;
 

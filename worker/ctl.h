@@ -16,8 +16,9 @@
 #include <sys/types.h>
 
 /* The fds the worker finds open when it starts; it passes the first two on
- * to the agent (SMITHERS_FD and SMITHERS_ACK_FD), unless started with
- * --claude: then it keeps them and speaks the protocol itself. */
+ * to the agent (SMITHERS_FD and SMITHERS_ACK_FD), unless started with an
+ * adapter (--claude, --codex): then it keeps them and speaks the protocol
+ * itself. */
 #define WRK_FD_UP 3   /* agent -> supervisor frames */
 #define WRK_FD_DOWN 4 /* supervisor -> agent acks */
 #define WRK_FD_CTL 5  /* worker -> supervisor control lines */
@@ -36,6 +37,15 @@
  *  - SIGUSR2 or SIGHUP (the supervisor died): SIGKILL at once.
  */
 
+/* The CLI the worker speaks the protocol for, from its output (the
+ * parsers of worker/adapter.h); NONE: the agent speaks it itself. */
+enum wrk_adapter {
+	WRK_ADAPTER_NONE = 0,
+	WRK_ADAPTER_CLAUDE, /* --claude: `claude -p --output-format stream-json
+			       --verbose` */
+	WRK_ADAPTER_CODEX,  /* --codex: `codex exec --json` */
+};
+
 /* What the worker is told on its command line. */
 struct wrk_ctl_args {
 	/* The agent's log: STATE_DIR/logs/agents/EXECUTION/NAME.log. Also
@@ -48,13 +58,12 @@ struct wrk_ctl_args {
 	int64_t stop_grace_ms;
 	const char *cwd; /* NULL: stay where started */
 	pid_t parent;	 /* the supervisor; 0: unknown */
-	/* The agent is a Claude Code CLI (`-p --output-format stream-json
-	 * --verbose`): the worker parses its stdout (worker/claude.h) and
-	 * speaks for it on fds 3 and 4, which the agent does not get (nor
-	 * SMITHERS_FD and SMITHERS_ACK_FD in its environment). */
-	int claude;
-	int64_t line_max;	/* --claude: longest stdout line; 0: 64 MiB */
-	int64_t frame_max;	/* --claude: largest frame body; 0: 1 MiB */
+	/* The agent is a CLI whose output the worker parses (not NONE):
+	 * it speaks for it on fds 3 and 4, which the agent does not get
+	 * (nor SMITHERS_FD and SMITHERS_ACK_FD in its environment). */
+	enum wrk_adapter adapter;
+	int64_t line_max;	/* adapter: longest stdout line; 0: 64 MiB */
+	int64_t frame_max;	/* adapter: largest frame body; 0: 1 MiB */
 	int64_t crash_rotation; /* the rotation that crashes: builds with
 				   --enable-failpoints only; 0 */
 	char **command;		/* the agent's argv, NULL-terminated */

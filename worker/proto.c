@@ -124,6 +124,7 @@ static const struct field usage_fields[] = {
 	 offsetof(struct wrk_msg, has_cost)},
 	FIELD("cache_read", F_COUNT, 0, cache_read),
 	FIELD("cache_write", F_COUNT, 0, cache_write),
+	FIELD("reasoning", F_COUNT, 0, reasoning),
 	FIELD("total", F_BOOL, 0, total),
 };
 static const struct field log_fields[] = {

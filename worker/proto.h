@@ -88,6 +88,7 @@ struct wrk_msg {
 	/* usage */
 	uint64_t tokens_in, tokens_out;
 	uint64_t cache_read, cache_write;
+	uint64_t reasoning; /* output tokens the model spent reasoning */
 	double cost;
 	int has_cost; /* cost was given (even if zero) */
 	int total;    /* the counts are the stream's totals, not increments */

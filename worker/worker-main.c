@@ -10,12 +10,13 @@
  *    checking getppid() after, for the race where it died first;
  *  - start the agent command in a new process group, its stdin /dev/null,
  *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on
- *    (with --claude: kept, the agent gets neither, nor SMITHERS_FD and
- *    SMITHERS_ACK_FD in its environment);
+ *    (with an adapter, --claude or --codex: kept, the agent gets neither,
+ *    nor SMITHERS_FD and SMITHERS_ACK_FD in its environment);
  *  - announce "agent PID\n" on fd 5, then keep the agent's output in the log
  *    file, rotated by size at line boundaries (LOG, LOG.1 ... LOG.KEEP);
- *  - with --claude, the agent is a Claude Code CLI printing stream-json:
- *    its output also goes to the parser (worker/claude.h), whose frames we
+ *  - with an adapter, the agent is a CLI printing JSON lines (a Claude
+ *    Code CLI's stream-json, `codex exec --json`): its output also goes
+ *    to the adapter's parser (worker/adapter.h), whose frames we
  *    write to fd 3 without blocking, while reading fd 4 (acks, and errors
  *    told on stderr) so that the supervisor never blocks on us. Past
  *    UP_HIGH bytes of frames unsent we stop reading the agent's output: it
@@ -63,16 +64,16 @@
 
 #include "common/clock.h"
 #include "common/io.h"
-#include "worker/claude.h"
+#include "worker/adapter.h"
 #include "worker/ctl.h"
 #include "worker/proto.h"
 
 #define CTL_FD WRK_FD_CTL
-/* --claude: frames unsent past which the agent's output waits. */
+/* An adapter: frames unsent past which the agent's output waits. */
 #define UP_HIGH (4 * 1024 * 1024)
 /* The agent's stdout pipe, and the most read from it at once. */
 #define AGENT_PIPE_SIZE (256 * 1024)
-/* --claude: longest wait for the last frames to leave, in ms. */
+/* An adapter: longest wait for the last frames to leave, in ms. */
 #define FLUSH_MS 30000
 
 struct worker {
@@ -96,8 +97,9 @@ struct worker {
 	int64_t kill_at_ms; /* SIGKILL the group then; 0: not stopping */
 	int64_t term_at_ms; /* after SIGINT: the stop signal then; 0: none */
 	int orphaned;	    /* the supervisor died */
-	/* --claude (claude NULL without it) */
-	struct wrk_claude *claude;
+	/* An adapter (parser NULL without one) */
+	enum wrk_adapter adapter;
+	struct wrk_parser *parser;
 	int64_t line_max, frame_max;
 	struct wrk_buf up;	  /* frames not written to fd 3 yet */
 	int up_fd, down_fd;	  /* -1: closed */
@@ -265,7 +267,7 @@ static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 	    dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
 		goto fail;
 	close(CTL_FD); /* the agent does not talk to us */
-	if (wk->claude) {
+	if (wk->parser) {
 		/* Fds 3 and 4 are ours (close-on-exec): what the CLI runs
 		 * that speaks the protocol uses the socket instead. */
 		unsetenv("SMITHERS_FD");
@@ -312,9 +314,9 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 	setpgid(wk->agent, wk->agent);
 	close(out[1]);
 	close(errp[1]);
-	/* The protocol pipes belong to the agent now, or to us with --claude
-	 * (close-on-exec: the agent never had them). */
-	if (!wk->claude) {
+	/* The protocol pipes belong to the agent now, or to us with an
+	 * adapter (close-on-exec: the agent never had them). */
+	if (!wk->parser) {
 		close(WRK_FD_UP);
 		close(WRK_FD_DOWN);
 	}
@@ -408,7 +410,7 @@ static void exit_like(int status)
 	exit(128 + sig); /* a signal that does not kill (e.g. ignored) */
 }
 
-/* ---- --claude: the protocol spoken for the agent ---------------------- */
+/* ---- an adapter: the protocol spoken for the agent -------------------- */
 
 static void complain(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
@@ -427,7 +429,7 @@ static void complain(const char *fmt, ...)
 
 /* Keep fds 3 and 4 from the agent (close-on-exec), non-blocking; make the
  * parser, whose hello follows once the agent's pid is known. */
-static void claude_start(struct worker *wk)
+static void adapter_start(struct worker *wk)
 {
 	wk->up_fd = WRK_FD_UP;
 	wk->down_fd = WRK_FD_DOWN;
@@ -435,11 +437,12 @@ static void claude_start(struct worker *wk)
 	fcntl(wk->down_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(wk->up_fd, F_SETFL, fcntl(wk->up_fd, F_GETFL) | O_NONBLOCK);
 	fcntl(wk->down_fd, F_SETFL, fcntl(wk->down_fd, F_GETFL) | O_NONBLOCK);
-	wk->claude =
-		wrk_claude_new((size_t)wk->line_max, (size_t)wk->frame_max);
+	wk->parser = wrk_parser_new(wk->adapter, (size_t)wk->line_max,
+				    (size_t)wk->frame_max);
 	wk->down = wrk_decoder_new(0);
-	if (!wk->claude || !wk->down) {
-		say("cannot start the Claude Code parser: %s", strerror(errno));
+	if (!wk->parser || !wk->down) {
+		say("cannot start the %s parser: %s",
+		    wrk_adapter_name(wk->adapter), strerror(errno));
 		exit(127);
 	}
 }
@@ -498,22 +501,22 @@ static void read_down(struct worker *wk)
 }
 
 /* The agent's output BUF (N bytes) to the parser. */
-static void claude_feed(struct worker *wk, const char *buf, size_t n)
+static void adapter_feed(struct worker *wk, const char *buf, size_t n)
 {
 	if (wk->up_fd < 0)
 		return; /* nobody listens */
-	if (wrk_claude_feed(wk->claude, buf, n, &wk->up) < 0)
+	if (wrk_parser_feed(wk->parser, buf, n, &wk->up) < 0)
 		complain("frames lost: %s", strerror(errno));
 }
 
 /* The agent ended: the last frames out, for FLUSH_MS at most, unless the
  * supervisor dies meanwhile. Then fds 3 and 4 are closed. */
-static void claude_finish(struct worker *wk, int sfd)
+static void adapter_finish(struct worker *wk, int sfd)
 {
 	int64_t deadline = cm_mono_ms() + FLUSH_MS;
 
 	if (wk->up_fd >= 0 &&
-	    wrk_claude_end(wk->claude, wk->status, &wk->up) < 0)
+	    wrk_parser_end(wk->parser, wk->status, &wk->up) < 0)
 		complain("frames lost: %s", strerror(errno));
 	flush_up(wk);
 	while (!wk->orphaned && wk->up_fd >= 0 && wk->up.len > 0) {
@@ -546,9 +549,9 @@ static void claude_finish(struct worker *wk, int sfd)
 		close(wk->down_fd);
 	wk->up_fd = wk->down_fd = -1;
 	wrk_buf_release(&wk->up);
-	wrk_claude_free(wk->claude);
+	wrk_parser_free(wk->parser);
 	wrk_decoder_free(wk->down);
-	wk->claude = NULL;
+	wk->parser = NULL;
 	wk->down = NULL;
 }
 
@@ -583,7 +586,7 @@ static int stop_timers(struct worker *wk)
 }
 
 /* Until the agent ended and its output is drained: its output into the log
- * (and with --claude to the parser, its frames to fd 3, fd 4 read),
+ * (and with an adapter to its parser, its frames to fd 3, fd 4 read),
  * signals (the supervisor's stop, its death, the agent's end) as they
  * come, the stop signal and SIGKILL of a stop whose grace ran out. */
 static void watch(struct worker *wk, int sfd, int out_fd)
@@ -624,8 +627,8 @@ static void watch(struct worker *wk, int sfd, int out_fd)
 
 			if (n > 0) {
 				log_output(wk, buf, (size_t)n);
-				if (wk->claude)
-					claude_feed(wk, buf, (size_t)n);
+				if (wk->parser)
+					adapter_feed(wk, buf, (size_t)n);
 			} else if (n == 0 || errno != EINTR) {
 				close(out_fd);
 				out_fd = -1;
@@ -705,20 +708,21 @@ int main(int argc, char **argv)
 
 	if (wk.log_path && open_log(&wk) < 0)
 		return 127;
-	if (args.claude)
-		claude_start(&wk);
+	wk.adapter = args.adapter;
+	if (wk.adapter != WRK_ADAPTER_NONE)
+		adapter_start(&wk);
 	if (start_agent(&wk, args.command, &out_fd) < 0) {
-		wrk_claude_free(wk.claude);
+		wrk_parser_free(wk.parser);
 		wrk_decoder_free(wk.down);
 		return 127;
 	}
-	if (wk.claude &&
-	    wrk_claude_hello(wk.claude, (int64_t)wk.agent, &wk.up) < 0)
+	if (wk.parser &&
+	    wrk_parser_hello(wk.parser, (int64_t)wk.agent, &wk.up) < 0)
 		complain("cannot say hello: %s", strerror(errno));
 
 	watch(&wk, sfd, out_fd);
-	if (wk.claude)
-		claude_finish(&wk, sfd);
+	if (wk.parser)
+		adapter_finish(&wk, sfd);
 	if (wk.log_fd >= 0)
 		close(wk.log_fd);
 	/* Nothing of the agent's group is left: the supervisor need not (and

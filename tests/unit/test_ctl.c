@@ -41,7 +41,7 @@ static void test_argv_round_trip(void **state)
 	in.cwd = "/tmp";
 	in.parent = 4242;
 	in.crash_rotation = 3;
-	in.claude = 1;
+	in.adapter = WRK_ADAPTER_CLAUDE;
 	in.line_max = 1 << 20;
 	in.frame_max = 65536;
 	in.command = command;
@@ -57,7 +57,7 @@ static void test_argv_round_trip(void **state)
 	assert_int_equal(out.stop_grace_ms, 2500);
 	assert_string_equal(out.cwd, "/tmp");
 	assert_int_equal(out.parent, 4242);
-	assert_int_equal(out.claude, 1);
+	assert_int_equal(out.adapter, WRK_ADAPTER_CLAUDE);
 	assert_int_equal(out.line_max, 1 << 20);
 	assert_int_equal(out.frame_max, 65536);
 #ifdef SMITHERS_FAILPOINTS
@@ -89,19 +89,55 @@ static void test_claude_flags_off(void **state)
 	assert_non_null(argv);
 	for (char **p = argv; *p; p++) {
 		assert_null(strstr(*p, "claude"));
+		assert_null(strstr(*p, "codex"));
 		assert_null(strstr(*p, "line-max"));
 		assert_null(strstr(*p, "frame-max"));
 	}
 	assert_int_equal(wrk_ctl_parse(argc_of(argv), argv, &out, err,
 				       sizeof(err)),
 			 0);
-	assert_int_equal(out.claude, 0);
+	assert_int_equal(out.adapter, WRK_ADAPTER_NONE);
 	assert_int_equal(out.line_max, 0);
 	assert_int_equal(out.frame_max, 0);
 	wrk_ctl_argv_free(argv);
 	assert_int_equal(wrk_ctl_parse(5, bad_line_max, &out, err, sizeof(err)),
 			 -1);
 	assert_string_equal(err, "invalid --line-max '-1'");
+}
+
+/* --codex round-trips like --claude; the two together are refused. */
+static void test_codex_flag(void **state)
+{
+	char *command[] = {"codex", "exec", "--json", "hi", NULL};
+	char *both[] = {"w", "--claude", "--codex", "--", "a", NULL};
+	char *twice[] = {"w", "--codex", "--codex", "--", "a", NULL};
+	struct wrk_ctl_args in, out;
+	char err[128], **argv;
+	int seen = 0;
+
+	(void)state;
+	wrk_ctl_args_init(&in);
+	in.adapter = WRK_ADAPTER_CODEX;
+	in.line_max = 4096;
+	in.command = command;
+	argv = wrk_ctl_argv("w", &in);
+	assert_non_null(argv);
+	for (char **p = argv; *p && strcmp(*p, "--"); p++) {
+		assert_null(strstr(*p, "claude"));
+		seen += !strcmp(*p, "--codex");
+	}
+	assert_int_equal(seen, 1);
+	assert_int_equal(wrk_ctl_parse(argc_of(argv), argv, &out, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(out.adapter, WRK_ADAPTER_CODEX);
+	assert_int_equal(out.line_max, 4096);
+	assert_string_equal(out.command[3], "hi");
+	wrk_ctl_argv_free(argv);
+	assert_int_equal(wrk_ctl_parse(5, both, &out, err, sizeof(err)), -1);
+	assert_string_equal(err, "--codex: one of --claude and --codex only");
+	assert_int_equal(wrk_ctl_parse(5, twice, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(wrk_ctl_usage, "--codex"));
 }
 
 static void test_parse_errors(void **state)
@@ -206,6 +242,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_argv_round_trip),
 		cmocka_unit_test(test_claude_flags_off),
+		cmocka_unit_test(test_codex_flag),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_marker),

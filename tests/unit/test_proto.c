@@ -364,6 +364,7 @@ static void full_msg(struct wrk_msg *m, enum wrk_type t, uint64_t seq)
 		m->has_cost = 1;
 		m->cache_read = 70000;
 		m->cache_write = 512;
+		m->reasoning = 333;
 		m->total = 1;
 		break;
 	case WRK_LOG:
@@ -447,6 +448,7 @@ static void assert_msg_eq(const struct wrk_msg *a, const struct wrk_msg *b)
 	assert_int_equal(a->has_cost, b->has_cost);
 	assert_int_equal(a->cache_read, b->cache_read);
 	assert_int_equal(a->cache_write, b->cache_write);
+	assert_int_equal(a->reasoning, b->reasoning);
 	assert_int_equal(a->total, b->total);
 	assert_str_eq(a->session_id, b->session_id);
 	assert_str_eq(a->model, b->model);
@@ -1265,6 +1267,11 @@ static void test_wrong_field_types(void **state)
 		 "9223372036854775808"},
 		{"usage", "tokens_out", v_neg, "", EBADMSG,
 		 "must be an unsigned integer"},
+		{"usage", "reasoning", v_big63, "", ERANGE,
+		 "'reasoning' of 'usage' is out of range: "
+		 "9223372036854775808"},
+		{"usage", "reasoning", v_str, "", EBADMSG,
+		 "'reasoning' of 'usage' must be an unsigned integer"},
 		/* numbers */
 		{"usage", "cost", v_str, "", EBADMSG,
 		 "'cost' of 'usage' must be a number, not a string"},
@@ -1500,6 +1507,12 @@ static void test_encode_optional(void **state)
 	assert_int_equal((unsigned char)b2.data[4], 0x84);
 	wrk_buf_release(&b);
 	wrk_buf_release(&b2);
+	/* reasoning: only when not 0 */
+	in.reasoning = 7;
+	assert_int_equal(wrk_encode(&b, &in), 0);
+	assert_int_equal((unsigned char)b.data[4], 0x85);
+	assert_non_null(memmem(b.data, b.len, "\xa9reasoning\x07", 11));
+	wrk_buf_release(&b);
 	memset(&in, 0, sizeof(in));
 	in.type = WRK_TOOL_START;
 	in.seq = 2;
