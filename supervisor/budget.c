@@ -127,6 +127,10 @@ int budget_usage(struct agent *a, const struct usage *u, int total)
 	r->p.cost += d.cost;
 	a->session.tokens += d.in + d.out;
 	r->p.tokens += d.in + d.out;
+	if (d.has_cost)
+		sup_mirror_agent_cost_known(r->mirror, a->index);
+	if (d.reasoning)
+		sup_mirror_agent_reasoning(r->mirror, a->index, d.reasoning);
 	sup_mirror_agent_usage(r->mirror, a->index, d.in, d.out, d.cache_read,
 			       d.cache_write, d.cost);
 	check(a);

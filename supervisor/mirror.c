@@ -79,6 +79,8 @@ static const char *kind_name(enum sup_kind kind)
 		return "command";
 	case SUP_KIND_CLAUDE:
 		return "claude";
+	case SUP_KIND_CODEX:
+		return "codex";
 	}
 	return "";
 }

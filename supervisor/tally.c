@@ -24,15 +24,17 @@
 static int pending(const struct tally *t)
 {
 	return t->u.in || t->u.out || t->u.cache_read || t->u.cache_write ||
-	       t->u.cost != 0 || t->tool_calls;
+	       t->u.reasoning || t->u.cost != 0 || t->u.has_cost ||
+	       t->tool_calls;
 }
 
-/* Whether what A has pending includes a cost: a claude agent's always
- * does (Claude Code reports one with its tokens), another's only when it
- * reported one; else its cost stays unknown. */
+/* Whether what A has pending includes a cost: one of its reports had one
+ * (a CLI's own, or computed from the workflow's prices), or it is a
+ * claude agent's (Claude Code reports one, its tokens meanwhile); else its
+ * cost stays unknown. */
 static int has_cost(const struct agent *a)
 {
-	return a->spec->kind == SUP_KIND_CLAUDE || a->tally.u.cost != 0;
+	return a->tally.u.has_cost || a->spec->kind == SUP_KIND_CLAUDE;
 }
 
 /* Write what A has pending; 0, or -1 with the store's error (nothing
@@ -47,6 +49,7 @@ static int flush_one(struct run *r, struct agent *a)
 		.cache_write = t->u.cache_write,
 		.cost_usd = t->u.cost,
 		.tool_calls = t->tool_calls,
+		.reasoning = t->u.reasoning,
 		.has_cost = has_cost(a),
 	};
 
@@ -79,7 +82,9 @@ int tally_add(struct agent *a, const struct usage *d, int64_t tool_calls)
 		t->u.out += d->out;
 		t->u.cache_read += d->cache_read;
 		t->u.cache_write += d->cache_write;
+		t->u.reasoning += d->reasoning;
 		t->u.cost += d->cost;
+		t->u.has_cost |= d->has_cost;
 	}
 	t->tool_calls += tool_calls;
 	return 0;

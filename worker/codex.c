@@ -30,8 +30,9 @@
  *  - turn.completed {usage} -> `usage` {tokens_in: input_tokens,
  *    cache_read: cached_input_tokens, cache_write:
  *    cache_write_input_tokens (the CLI 0.171's), tokens_out:
- *    output_tokens, reasoning: reasoning_output_tokens}, the turn's
- *    (Codex reports no cost), then `result` {text: the last agent message,
+ *    output_tokens, reasoning: reasoning_output_tokens, total: the
+ *    thread's so far, every run of it; Codex reports no cost), then
+ *    `result` {text: the last agent message,
  * json: {thread_id, status}};
  *  - turn.failed {error: {message}} -> `result` (status "failed", the
  *    error) and `fail` {error: the message};
@@ -332,10 +333,12 @@ static void result(struct wrk_codex *x, const char *status, const char *error)
 	free(json);
 }
 
-/* The `usage` of a turn, from USAGE (may be NULL: none). */
+/* The `usage` of a turn, from USAGE (may be NULL: none): the thread's
+ * totals, as the CLI counts them (a resumed thread's turn counts every
+ * run of the thread before it too), so marked total. */
 static void usage(struct wrk_codex *x, const json_t *usage)
 {
-	struct wrk_msg m = {.type = WRK_USAGE};
+	struct wrk_msg m = {.type = WRK_USAGE, .total = 1};
 
 	m.tokens_in = wrk_json_count(usage, "input_tokens");
 	m.cache_read = wrk_json_count(usage, "cached_input_tokens");

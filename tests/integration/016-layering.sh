@@ -65,6 +65,7 @@ groups = {
     "wal": [build + "/wal/.libs/libwal.a"],
     "shm": [build + "/shm/.libs/libshm.a"],
     "worker": [build + "/worker/.libs/libworker.a"],
+    "adapter": [build + "/worker/.libs/libadapter.a"],
     "supervisor": [build + "/supervisor/.libs/libsup.a"],
     "smithers": sorted(glob.glob(build + "/tools/smithers-*.o")),
     "smithers-top": sorted(glob.glob(build + "/tools/smithers_top-*.o")),
