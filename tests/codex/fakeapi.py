@@ -24,6 +24,12 @@ import sys
 import threading
 import time
 
+# The script, shared with the other fake API (no .pyc in the source tree).
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from scripted import Script  # noqa: E402
+
 ERROR_TYPES = {400: ("invalid_request_error", None),
                401: ("invalid_request_error", "invalid_api_key"),
                403: ("invalid_request_error", None),
@@ -57,43 +63,6 @@ def match_text(req):
                 item.get("role") in ("developer", "system", "user"):
             parts.append(content_text(item.get("content")))
     return "\n".join(parts)
-
-
-class Script:
-    def __init__(self, doc):
-        if isinstance(doc, dict):
-            doc = doc.get("conversations", [doc])
-        self.convs = []
-        for i, c in enumerate(doc):
-            self.convs.append({
-                "name": c.get("name", "conv%d" % i),
-                "match": c.get("match", ""),
-                "replies": list(c.get("replies", [])),
-                "next": 0,    # index of the reply served next
-                "served": 0,  # times the current reply was served
-            })
-        self.lock = threading.Lock()
-
-    def pick(self, req):
-        """(conversation name, reply index, reply) for a request."""
-        text = match_text(req)
-        with self.lock:
-            for c in self.convs:
-                if c["match"] and c["match"] not in text:
-                    continue
-                if c["next"] >= len(c["replies"]):
-                    return c["name"], None, {
-                        "text": "fakeapi: the script of %s is used up"
-                        % c["name"]}
-                idx = c["next"]
-                r = c["replies"][idx]
-                times = r.get("times", 1)
-                c["served"] += 1
-                if times != "forever" and c["served"] >= times:
-                    c["next"] += 1
-                    c["served"] = 0
-                return c["name"], idx, r
-        return None, None, {"text": "fakeapi: no conversation matches"}
 
 
 class State:
@@ -210,7 +179,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         turn = (path.endswith("/responses") and isinstance(req, dict)
                 and req.get("stream"))
         if turn:
-            conv, idx, reply = State.script.pick(req)
+            conv, idx, reply = State.script.pick(match_text(req))
         status = reply.get("status", 200) if reply else 200
         with State.lock:
             State.n += 1

@@ -168,30 +168,57 @@ static void test_init_template(void **state)
 	sup_workflow_free(wf);
 }
 
-/* The Claude Code example of `smithers init --example claude` loads, with
- * its prompt file beside it. */
-static void test_init_claude(void **state)
+/* Write the example TEMPLATES into a new directory (its prompts/ too) and
+ * load its smithers.ini; written_free() removes them. */
+static char written_dir[64];
+
+static struct sup_workflow *load_written(const struct init_template *templates)
 {
-	char dir[] = "/tmp/test_workflow.XXXXXX", path[256];
 	const struct init_template *t;
 	struct sup_workflow *wf;
-	const struct sup_agent *a;
+	char path[256];
 	FILE *f;
 
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/prompts", dir);
+	snprintf(written_dir, sizeof(written_dir), "/tmp/test_workflow.XXXXXX");
+	assert_non_null(mkdtemp(written_dir));
+	snprintf(path, sizeof(path), "%s/prompts", written_dir);
 	assert_int_equal(mkdir(path, 0700), 0);
-	for (t = init_templates_claude; t->path; t++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
+	for (t = templates; t->path; t++) {
+		snprintf(path, sizeof(path), "%s/%s", written_dir, t->path);
 		assert_non_null(f = fopen(path, "w"));
 		assert_true(fputs(t->text, f) >= 0);
 		assert_int_equal(fclose(f), 0);
 	}
-	snprintf(path, sizeof(path), "%s/smithers.ini", dir);
+	snprintf(path, sizeof(path), "%s/smithers.ini", written_dir);
 	wf = sup_workflow_load(path, errbuf, sizeof(errbuf));
 	if (!wf)
 		fail_msg("%s", errbuf);
+	return wf;
+}
+
+static void written_free(const struct init_template *templates)
+{
+	const struct init_template *t;
+	char path[256];
+
+	for (t = templates; t->path; t++) {
+		snprintf(path, sizeof(path), "%s/%s", written_dir, t->path);
+		assert_int_equal(unlink(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/prompts", written_dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(written_dir), 0);
+}
+
+/* The Claude Code example of `smithers init --example claude` loads, with
+ * its prompt file beside it. */
+static void test_init_claude(void **state)
+{
+	struct sup_workflow *wf;
+	const struct sup_agent *a;
+
+	(void)state;
+	wf = load_written(init_templates_claude);
 	assert_string_equal(wf->name, "claude-review-fix");
 	assert_true(wf->max_cost_usd == 15.0);
 	assert_int_equal(wf->nphases, 2);
@@ -207,39 +234,18 @@ static void test_init_claude(void **state)
 	for (size_t i = 0; i < wf->nagents; i++)
 		assert_int_equal(wf->agents[i].kind, SUP_KIND_CLAUDE);
 	sup_workflow_free(wf);
-	for (t = init_templates_claude; t->path; t++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
-		assert_int_equal(unlink(path), 0);
-	}
-	snprintf(path, sizeof(path), "%s/prompts", dir);
-	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	written_free(init_templates_claude);
 }
 
 /* The Codex example of `smithers init --example codex` loads: prices
  * given, so its dollar budgets are allowed. */
 static void test_init_codex(void **state)
 {
-	char dir[] = "/tmp/test_workflow.XXXXXX", path[256];
-	const struct init_template *t;
 	struct sup_workflow *wf;
 	const struct sup_agent *a;
-	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/prompts", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	for (t = init_templates_codex; t->path; t++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
-		assert_non_null(f = fopen(path, "w"));
-		assert_true(fputs(t->text, f) >= 0);
-		assert_int_equal(fclose(f), 0);
-	}
-	snprintf(path, sizeof(path), "%s/smithers.ini", dir);
-	wf = sup_workflow_load(path, errbuf, sizeof(errbuf));
-	if (!wf)
-		fail_msg("%s", errbuf);
+	wf = load_written(init_templates_codex);
 	assert_string_equal(wf->name, "codex-review-fix");
 	assert_int_equal(wf->phases[0].nagents, 2);
 	a = sup_workflow_phase_agent(wf, 1, 0);
@@ -250,13 +256,7 @@ static void test_init_codex(void **state)
 	for (size_t i = 0; i < wf->nagents; i++)
 		assert_int_equal(wf->agents[i].kind, SUP_KIND_CODEX);
 	sup_workflow_free(wf);
-	for (t = init_templates_codex; t->path; t++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, t->path);
-		assert_int_equal(unlink(path), 0);
-	}
-	snprintf(path, sizeof(path), "%s/prompts", dir);
-	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	written_free(init_templates_codex);
 }
 
 static void test_defaults(void **state)
