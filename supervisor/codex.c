@@ -14,8 +14,8 @@
 
 #include "supervisor/sup-int.h"
 
-char **codex_argv(const struct sup_agent *sp, const char *session,
-		  int resume, const char *prompt, double budget)
+char **codex_argv(const struct sup_agent *sp, const char *session, int resume,
+		  const char *prompt, double budget)
 {
 	const struct sup_cli *c = &sp->cli;
 	struct argv a = {0};
