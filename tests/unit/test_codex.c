@@ -25,92 +25,7 @@
 #include "worker/adapter.h"
 #include "worker/codex.h"
 #include "worker/proto.h"
-
-/* A decoded message, its strings copied. */
-struct rec {
-	enum wrk_type type;
-	uint64_t seq, call, parent;
-	int64_t pid;
-	char *tool, *json, *ref, *output, *status, *error, *level, *text;
-	char *session_id;
-	uint64_t tokens_in, tokens_out, cache_read, cache_write, reasoning;
-	int has_cost, total;
-};
-
-struct run {
-	struct rec *r;
-	size_t n;
-};
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-static void run_free(struct run *run)
-{
-	for (size_t i = 0; i < run->n; i++) {
-		struct rec *r = &run->r[i];
-
-		free(r->tool);
-		free(r->json);
-		free(r->ref);
-		free(r->output);
-		free(r->status);
-		free(r->error);
-		free(r->level);
-		free(r->text);
-		free(r->session_id);
-	}
-	free(run->r);
-	memset(run, 0, sizeof(*run));
-}
-
-static void decode_all(const struct wrk_buf *b, size_t frame_max,
-		       struct run *run)
-{
-	struct wrk_decoder *d = wrk_decoder_new(frame_max);
-	struct wrk_msg m;
-	int rc;
-
-	assert_non_null(d);
-	memset(run, 0, sizeof(*run));
-	assert_int_equal(wrk_decoder_feed(d, b->data, b->len), 0);
-	while ((rc = wrk_decoder_next(d, &m)) == 1) {
-		struct rec *r;
-
-		run->r = realloc(run->r, (run->n + 1) * sizeof(*run->r));
-		assert_non_null(run->r);
-		r = &run->r[run->n++];
-		memset(r, 0, sizeof(*r));
-		r->type = m.type;
-		r->seq = m.seq;
-		r->call = m.call;
-		r->parent = m.parent;
-		r->pid = m.pid;
-		r->tool = dup_or_null(m.tool);
-		r->json = dup_or_null(m.json);
-		r->ref = dup_or_null(m.ref);
-		r->output = dup_or_null(m.output);
-		r->status = dup_or_null(m.status);
-		r->error = dup_or_null(m.error);
-		r->level = dup_or_null(m.level);
-		r->text = dup_or_null(m.text);
-		r->session_id = dup_or_null(m.session_id);
-		r->tokens_in = m.tokens_in;
-		r->tokens_out = m.tokens_out;
-		r->cache_read = m.cache_read;
-		r->cache_write = m.cache_write;
-		r->reasoning = m.reasoning;
-		r->has_cost = m.has_cost;
-		r->total = m.total;
-	}
-	if (rc != 0)
-		fail_msg("frame %zu does not decode: %s", run->n + 1,
-			 wrk_decoder_errmsg(d));
-	assert_int_equal(wrk_decoder_pending(d), 0);
-	wrk_decoder_free(d);
-}
+#include "tests/unit/frames.h"
 
 /* The frames of TEXT (LEN bytes) fed in pieces of CHUNK bytes (0: at
  * once), ended with STATUS, into OUT. */
@@ -152,25 +67,6 @@ static void parse_opts(const char *text, size_t chunk, size_t line_max,
 static void parse(const char *text, struct run *run)
 {
 	parse_opts(text, 0, 0, 0, 0, run);
-}
-
-/* The Nth message of type T in RUN (N from 0); fails when there is none. */
-static const struct rec *nth(const struct run *run, enum wrk_type t, int n)
-{
-	for (size_t i = 0; i < run->n; i++)
-		if (run->r[i].type == t && n-- == 0)
-			return &run->r[i];
-	fail_msg("no '%s' number %d", wrk_type_name(t), n);
-	return NULL;
-}
-
-static int count(const struct run *run, enum wrk_type t)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < run->n; i++)
-		n += run->r[i].type == t;
-	return n;
 }
 
 /* A log at LEVEL whose text holds WHAT; fails when there is none. */
