@@ -11,11 +11,9 @@ null, "body": <the request as sent>}. The script format is in README.md
 next to this file. Python standard library only.
 """
 
-import argparse
 import http.server
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -24,7 +22,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from scripted import Script  # noqa: E402
+from scripted import serve  # noqa: E402
 
 OVERLOADED = {"type": "error",
               "error": {"type": "overloaded_error", "message": "Overloaded"}}
@@ -246,38 +244,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--script", required=True)
-    ap.add_argument("--port-file", required=True)
-    ap.add_argument("--log", required=True)
-    ap.add_argument("--idle", type=float, default=600,
-                    help="exit after this many seconds without a request")
-    a = ap.parse_args()
-    with open(a.script) as f:
-        State.script = Script(json.load(f))
-    State.log = open(a.log, "a")
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-
-    def stop(*_):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def watchdog():
-        while True:
-            time.sleep(1)
-            if time.monotonic() - State.last > a.idle:
-                stop()
-                return
-    threading.Thread(target=watchdog, daemon=True).start()
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, a.port_file)
-    srv.serve_forever(poll_interval=0.2)
-    srv.server_close()
-    return 0
+    return serve(__doc__, Handler, State)
 
 
 if __name__ == "__main__":
