@@ -196,8 +196,11 @@ scenario() {
 	esac
 }
 
+# big-output is not among them: its 1.2 MB line is no file to keep in the
+# repository (tests/integration/140-codex-record.sh runs it against the
+# real CLI); capture.sh big-output still writes it, to look at.
 all="text-only reasoning one-command parallel-commands command-error
-big-output long-command unfinished-command file-change mcp-tool web-search
+long-command unfinished-command file-change mcp-tool web-search
 unknown-tool api-error rate-limit retry resume unknown-resume sigint
 sigterm"
 # shellcheck disable=SC2086
