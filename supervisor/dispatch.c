@@ -222,7 +222,9 @@ static int apply(struct sup_stream *s, struct agent *a,
 			.cache_write = (int64_t)m->cache_write,
 			.reasoning = (int64_t)m->reasoning,
 			.cost = m->has_cost ? m->cost : 0,
-			.has_cost = m->has_cost,
+			.has_cost = m->has_cost ||
+				    (adapter_of(a->spec->kind) &&
+				     adapter_of(a->spec->kind)->reports_cost),
 		};
 
 		priced(a, &u);

@@ -388,16 +388,6 @@ void sup_mirror_agent_usage(struct sup_mirror *m, size_t index, int64_t in,
 	s->cache_write += cache_write;
 	m->more[index].cost += cost_usd;
 	s->cost_micro_usd = micro_usd(m->more[index].cost);
-	/* A cost told is known; a claude agent's always is (Claude Code
-	 * reports one with its tokens, as the store counts it). */
-	if (cost_usd != 0 || !strcmp(s->kind, "claude"))
-		sup_mirror_agent_cost_known(m, index);
-}
-
-void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index, int64_t in,
-			     int64_t out)
-{
-	sup_mirror_agent_usage(m, index, in, out, 0, 0, 0);
 }
 
 void sup_mirror_agent_reasoning(struct sup_mirror *m, size_t index,

@@ -69,15 +69,11 @@ void sup_mirror_agent_tool_end(struct sup_mirror *m, size_t index,
 /* Usage of agent INDEX: amounts to add (may be negative) to its tokens
  * in and out, cache tokens read and written, and cost in US dollars, and
  * to the execution's totals. An INDEX past the slots adds to the totals
- * only. A cost told (not 0), or any usage of a claude agent, makes the
- * agent's cost and the execution's known (the slot's and the header's
- * cost_known); until then readers show it as unknown. */
+ * only. Whether the cost is known is told apart, by
+ * sup_mirror_agent_cost_known(); until then readers show it as unknown. */
 void sup_mirror_agent_usage(struct sup_mirror *m, size_t index, int64_t in,
 			    int64_t out, int64_t cache_read,
 			    int64_t cache_write, double cost_usd);
-/* sup_mirror_agent_usage(M, INDEX, IN, OUT, 0, 0, 0). */
-void sup_mirror_agent_tokens(struct sup_mirror *m, size_t index,
-			     int64_t in, int64_t out);
 /* Reasoning tokens of agent INDEX (a part of its tokens out, already
  * told as such) to add to its slot and to the execution's total. */
 void sup_mirror_agent_reasoning(struct sup_mirror *m, size_t index,

@@ -336,6 +336,9 @@ struct adapter {
 	int names_session;   /* smithers draws the session id before the
 				start; else the CLI says it (codex) */
 	int takes_budget;    /* the CLI stops itself at a dollar budget */
+	int reports_cost;    /* its usage has a cost, known from the first
+				report (Claude Code's comes with its result:
+				0 until then) */
 	int links_calls;     /* calls inside calls (subagents) */
 	int worker;	     /* the worker's parser (WRK_ADAPTER_*) */
 	cli_argv_fn *argv;

@@ -28,15 +28,6 @@ static int pending(const struct tally *t)
 	       t->tool_calls;
 }
 
-/* Whether what A has pending includes a cost: one of its reports had one
- * (a CLI's own, or computed from the workflow's prices), or it is a
- * claude agent's (Claude Code reports one, its tokens meanwhile); else its
- * cost stays unknown. */
-static int has_cost(const struct agent *a)
-{
-	return a->tally.u.has_cost || a->spec->kind == SUP_KIND_CLAUDE;
-}
-
 /* Write what A has pending; 0, or -1 with the store's error (nothing
  * written, still pending). */
 static int flush_one(struct run *r, struct agent *a)
@@ -50,7 +41,7 @@ static int flush_one(struct run *r, struct agent *a)
 		.cost_usd = t->u.cost,
 		.tool_calls = t->tool_calls,
 		.reasoning = t->u.reasoning,
-		.has_cost = has_cost(a),
+		.has_cost = t->u.has_cost,
 	};
 
 	if (!pending(t))

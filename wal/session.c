@@ -141,35 +141,3 @@ int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd)
 			      " WHERE id = ?1",
 			      "Id", id, max_cost_usd);
 }
-
-static int spent_row(const struct wal_row *row, void *arg)
-{
-	struct wal_spent *s = arg;
-	const char *v = wal_row_value(row, "cost_usd");
-
-	s->cost_known = v != NULL;
-	s->cost_usd = v ? strtod(v, NULL) : 0;
-	v = wal_row_value(row, "tokens");
-	s->tokens = v ? strtoll(v, NULL, 10) : 0;
-	v = wal_row_value(row, "reasoning_tokens");
-	s->reasoning = v ? strtoll(v, NULL, 10) : 0;
-	v = wal_row_value(row, "max_cost_usd");
-	s->max_cost_usd = v ? strtod(v, NULL) : -1;
-	return 0;
-}
-
-int wal_execution_spent(struct wal *w, int64_t id, struct wal_spent *out)
-{
-	struct wal_counter c = {spent_row, out, 0};
-	int ret;
-
-	*out = (struct wal_spent){.max_cost_usd = -1};
-	ret = wal_list(w,
-		       "SELECT cost_usd, tokens_in + tokens_out AS tokens,"
-		       " reasoning_tokens, max_cost_usd FROM executions"
-		       " WHERE id = ?1",
-		       id, NULL, 0, wal_count_row, &c);
-	if (ret == 0 && c.rows == 0)
-		return wal_fail(w, ENOENT, "no execution %" PRId64, id);
-	return ret;
-}

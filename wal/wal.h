@@ -201,17 +201,6 @@ int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id);
 /* Set execution ID's budget, max_cost_usd, in US dollars; a negative
  * MAX_COST_USD clears it (no budget). EINVAL for NaN or infinity. */
 int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd);
-/* What execution ID spent so far, for checking a budget. */
-struct wal_spent {
-	double cost_usd;     /* US dollars; 0 when unknown */
-	int cost_known;	     /* some agent reported a cost */
-	int64_t tokens;	     /* tokens_in + tokens_out */
-	int64_t reasoning;   /* reasoning tokens (part of tokens_out) */
-	double max_cost_usd; /* the budget; -1: none */
-};
-/* Fill OUT with what execution ID spent; -1 ENOENT if there is no such id.
- * An unknown cost (NULL: no agent reported one) counts as 0. */
-int wal_execution_spent(struct wal *w, int64_t id, struct wal_spent *out);
 /* Id of the newest execution that is running or pending; 0 if none; -1. */
 int64_t wal_execution_current(struct wal *w);
 /* One execution, all columns; -1 ENOENT if there is no such id. */
