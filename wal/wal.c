@@ -91,6 +91,19 @@ int wal_op_begin(struct wal *w)
 	return control(w, ST_BEGIN, "cannot begin transaction");
 }
 
+/* SQLite rolled the whole batch back by itself: the objects it wrote go
+ * too, and the message (errmsg) says so. */
+static void batch_lost(struct wal *w)
+{
+	char keep[sizeof(w->errmsg)];
+
+	memcpy(keep, w->errmsg, sizeof(keep));
+	wal_objects_drop(w);
+	w->in_batch = 0;
+	snprintf(w->errmsg, sizeof(w->errmsg),
+		 "%s (the whole batch was rolled back)", keep);
+}
+
 int wal_op_end(struct wal *w, int ok)
 {
 	char keep[sizeof(w->errmsg)];
@@ -121,10 +134,7 @@ int wal_op_end(struct wal *w, int ok)
 	if (sqlite3_get_autocommit(w->db)) {
 		/* SQLite already rolled everything back (I/O error, full). */
 		if (w->in_batch) {
-			wal_objects_drop(w);
-			w->in_batch = 0;
-			snprintf(w->errmsg, sizeof(w->errmsg),
-				 "%s (the whole batch was rolled back)", keep);
+			batch_lost(w);
 			errno = err;
 			return -1;
 		}
@@ -155,16 +165,8 @@ int wal_op1_end(struct wal *w, int ok)
 		return wal_op_end(w, ok);
 	if (ok)
 		return 0;
-	if (sqlite3_get_autocommit(w->db)) {
-		/* SQLite rolled everything back (I/O error, full). */
-		char keep[sizeof(w->errmsg)];
-
-		memcpy(keep, w->errmsg, sizeof(keep));
-		wal_objects_drop(w);
-		w->in_batch = 0;
-		snprintf(w->errmsg, sizeof(w->errmsg),
-			 "%s (the whole batch was rolled back)", keep);
-	}
+	if (sqlite3_get_autocommit(w->db))
+		batch_lost(w); /* SQLite rolled it all back (I/O error, full) */
 	errno = err;
 	return -1;
 }
