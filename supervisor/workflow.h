@@ -98,6 +98,24 @@ struct sup_cli {
 	char *sandbox;		/* NULL: the CLI's default */
 };
 
+/* Per agent, with [workflow] defaults: what its cgroup allows its whole
+ * process tree (supervisor/cgroup.h). 0: no limit. */
+struct sup_limits {
+	int64_t memory_max;  /* bytes: the OOM killer past it */
+	int64_t memory_high; /* bytes: throttled past it */
+	int64_t pids_max;    /* processes (and threads) at once */
+	int cpu_weight;	     /* 1..10000, the share under contention */
+	double cpu_max;	     /* cores, e.g. 1.5 */
+};
+
+/* [workflow] cgroups: whether agents run in cgroups of their own. */
+enum sup_cgroups {
+	SUP_CGROUPS_AUTO,     /* where they can be made; else process groups,
+				 said once */
+	SUP_CGROUPS_REQUIRED, /* refuse to start without */
+	SUP_CGROUPS_OFF,      /* process groups only */
+};
+
 enum sup_restart {
 	SUP_RESTART_NEVER,
 	SUP_RESTART_ON_FAILURE,
@@ -138,6 +156,7 @@ struct sup_agent {
 	int stop_signal;	/* SIGTERM, ... */
 	int64_t stop_grace_ms;	/* from the stop signal to SIGKILL */
 	struct sup_cli cli;  /* kind = claude, codex */
+	struct sup_limits limits; /* its own keys over [workflow]'s */
 };
 
 struct sup_workflow {
@@ -160,6 +179,8 @@ struct sup_workflow {
 	double max_cost_usd;	  /* the execution's budget; < 0: none */
 	int64_t max_tokens;	  /* the execution's tokens; 0: no budget */
 	struct sup_prices prices; /* the codex agents' default prices */
+	enum sup_cgroups cgroups;
+	struct sup_limits limits; /* the agents' defaults */
 	struct sup_phase *phases; /* in file order */
 	size_t nphases;		  /* >= 1 */
 	struct sup_agent *agents; /* in file order */
