@@ -16,8 +16,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -202,4 +204,25 @@ int cm_parse_signal(const char *text)
 		return (int)n;
 	}
 	return cm_signal_number(text);
+}
+
+char *cm_format_size(int64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "GMK";
+	static const int64_t of[] = {1 << 30, 1 << 20, 1 << 10};
+
+	for (int i = 0; i < 3; i++)
+		if (bytes >= of[i] && bytes % of[i] == 0) {
+			snprintf(buf, len, "%" PRId64 "%c", bytes / of[i],
+				 units[i]);
+			return buf;
+		}
+	for (int i = 0; i < 3; i++)
+		if (bytes >= of[i]) {
+			snprintf(buf, len, "%.1f%c", (double)bytes / of[i],
+				 units[i]);
+			return buf;
+		}
+	snprintf(buf, len, "%" PRId64, bytes);
+	return buf;
 }

@@ -11,6 +11,7 @@
 #ifndef SMITHERS_COMMON_UNITS_H
 #define SMITHERS_COMMON_UNITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -29,6 +30,11 @@ int cm_parse_duration(const char *text, int64_t *ms);
  * 0, or -1 with EINVAL or ERANGE (past INT64_MAX).
  */
 int cm_parse_size(const char *text, int64_t *bytes);
+
+/* BYTES as cm_parse_size() reads it, for messages: in the largest of G,
+ * M, K that divides it ("2G", "1536M"), else with one decimal of the
+ * largest unit below it ("1.2G"), else in bytes ("100"). BUF: 24 bytes. */
+char *cm_format_size(int64_t bytes, char *buf, size_t len);
 
 /*
  * A decimal whole number, optionally after '-', in [MIN, MAX] into *OUT.

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "common/clock.h"
+#include "supervisor/cgroup.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/stream.h"
@@ -53,6 +54,8 @@ static void act_reset(struct agent *a, const struct agent_ev *x)
 	(void)x;
 	a->id = 0;
 	a->attempt = 1;
+	a->figures.mem_peak = a->figures.cpu_usec = 0;
+	a->figures.known = 0;
 	a->resume = 0;
 	/* A Ralph loop's next iteration talks in a new session, unless it
 	 * goes on with the one the last iteration had (session = continue). */
@@ -81,6 +84,7 @@ static void act_spawned(struct agent *a, const struct agent_ev *x)
 	set_text(&a->end.result_text, NULL);
 	set_text(&a->end.result_json, NULL);
 	set_text(&a->end.over_budget, NULL);
+	set_text(&a->end.cgroup_note, NULL);
 	a->end.interrupt = 0;
 	a->end.timed_out = a->end.proto_error = 0;
 	a->end.worker_done = a->end.transient = 0;
@@ -125,6 +129,8 @@ void agent_kill(struct agent *a)
 	kill(a->worker, SIGKILL);
 	if (a->pid > 0)
 		kill(-a->pid, SIGKILL);
+	if (a->cg)
+		sup_cg_agent_kill(a->cg);
 }
 
 /* The worker did not end in time. */
@@ -383,6 +389,8 @@ static char *why_ended(const struct agent *a, int code, int sig)
 		return xasprintf("%s", e->why ? e->why : "protocol error");
 	if (e->fail_text)
 		return xasprintf("%s", e->fail_text);
+	if (e->cgroup_note)
+		return xasprintf("%s", e->cgroup_note);
 	if (sig)
 		return xasprintf("killed by signal %d (%s)", sig,
 				 strsignal(sig));
@@ -440,6 +448,7 @@ static void agent_exited(struct agent *a, int status)
 	 */
 	if (a->pid > 0 && !a->end.worker_done)
 		kill(-a->pid, SIGKILL);
+	a->end.cgroup_note = contain_end(a, status);
 	ctl_close(a);
 	/* The agent is dead, so its pipe holds all it will ever send. */
 	if (a->pipes)
@@ -613,6 +622,7 @@ void agent_release(struct agent *a)
 	free(a->end.result_text);
 	free(a->end.result_json);
 	free(a->end.over_budget);
+	free(a->end.cgroup_note);
 	free(a->calls.v);
 	free(a->parents.v);
 }

@@ -207,6 +207,7 @@ static void end_turn(struct run *r)
 
 	phase_check(r);
 	agents_to_mirror(r);
+	contain_sample(r);
 	what = commit_turn(r);
 	if ((what & TURN_STOP) && !r->p.stopping)
 		stop_all(r, -1);
@@ -355,6 +356,8 @@ static int run_open(struct run *r)
 			strerror(errno));
 		return -1;
 	}
+	if (contain_open(r) < 0)
+		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	r->base = event_base_new();
 	r->agents = calloc(wf->nagents ? wf->nagents : 1, sizeof(*r->agents));
@@ -411,6 +414,7 @@ static int run_begin(struct run *r)
 			"execution %" PRId64 " of '%s' (%s) started in '%s'",
 			r->p.exec_id, wf->name, wf->path, r->dir);
 	}
+	contain_record(r);
 	/* Under the lock: a segment of ours is replaced by nobody else. */
 	if (wf->shm_enabled)
 		r->mirror = sup_mirror_open(r->state_dir, wf);
@@ -465,6 +469,7 @@ static int run_close(struct run *r)
 	if (r->p.exit_status == 0 && r->p.stopping > 0)
 		r->p.exit_status = 128 + r->p.stopping;
 	sup_streams_free(r->streams);
+	contain_close(r);
 	for (size_t i = 0; r->agents && i < r->wf->nagents; i++)
 		agent_release(&r->agents[i]);
 	free(r->agents);

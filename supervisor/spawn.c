@@ -192,8 +192,10 @@ static double cli_budget(const struct agent *a, int resume)
 	return left > 0.000001 ? left : 0.000001;
 }
 
-/* The worker's command line for A, logging to LOG_PATH (borrowed). */
-static char **worker_argv(struct agent *a, const char *log_path)
+/* The worker's command line for A, logging to LOG_PATH (borrowed), into
+ * *OUT; A's cgroup is made for it. 0, or -1 with errno when the cgroup
+ * cannot be made (logged). */
+static int worker_argv(struct agent *a, const char *log_path, char ***out)
 {
 	struct run *r = a->run;
 	const struct adapter *ad = adapter_of(a->spec->kind);
@@ -201,10 +203,17 @@ static char **worker_argv(struct agent *a, const char *log_path)
 	char **cli = NULL;
 	struct wrk_ctl_args args;
 	const char *prompt;
-	char **argv;
+	char **argv, err[512];
 	int resume;
 
 	wrk_ctl_args_init(&args);
+	if (contain_agent(a, &args, err, sizeof(err)) < 0) {
+		int e = errno;
+
+		sup_log(SUP_ERROR, "agent '%s': %s", a->spec->name, err);
+		errno = e;
+		return -1;
+	}
 	args.log = log_path;
 	args.log_max = r->wf->log_max_bytes;
 	args.log_keep = r->wf->log_keep;
@@ -230,7 +239,8 @@ static char **worker_argv(struct agent *a, const char *log_path)
 		sup_log(SUP_ERROR, "out of memory");
 		abort();
 	}
-	return argv;
+	*out = argv;
+	return 0;
 }
 
 /* In the child: place the ends at the contract's fds and exec. */
@@ -375,8 +385,12 @@ int spawn(struct agent *a, const char **what)
 		*what = "make the pipes";
 		goto fail;
 	}
+	if (worker_argv(a, log_path, &argv) < 0) {
+		err = errno;
+		*what = "make the agent's cgroup";
+		goto fail;
+	}
 	env = agent_env(a);
-	argv = worker_argv(a, log_path);
 	pid = fork();
 	if (pid < 0) {
 		err = errno;

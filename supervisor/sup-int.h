@@ -23,6 +23,7 @@
  *   phase.c     phases, Ralph loops and `until`, the end of the execution
  *   recover.c   what a dead supervisor left: stale and stray processes,
  *               the resume plan
+ *   contain.c   the agents' cgroups: when they are made, read, removed
  *
  * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
  * that is ready; every decoded message is applied inside one batch, which
@@ -46,6 +47,8 @@
 
 struct event;
 struct event_base;
+struct sup_cg;
+struct sup_cg_agent;
 struct sup_mirror;
 struct sup_options;
 struct sup_stream;
@@ -53,6 +56,7 @@ struct sup_streams;
 struct wal;
 struct wal_checkpointer;
 struct wal_syncer;
+struct wrk_ctl_args;
 struct wrk_msg;
 
 /* The database's heartbeat is written when it is this old, checked every
@@ -123,6 +127,7 @@ struct outcome {
 	int interrupt;	   /* stopped with SIGINT first (a budget) */
 	int worker_done; /* the worker said its agent's group is gone */
 	int transient;	 /* the worker could not start it, for now */
+	char *cgroup_note; /* what its cgroup says: the OOM killer, ... */
 };
 
 /* Tool calls started and not completed, by the agent's number: per agent,
@@ -185,6 +190,12 @@ struct agent {
 	struct calls parents; /* ended calls, kept for their children */
 	struct session session;
 	struct tally tally;
+	struct sup_cg_agent *cg; /* its attempt's cgroup; NULL: none */
+	/* What its row's attempts used, from their cgroups (contain.c). */
+	struct {
+		int64_t mem_peak, cpu_usec;
+		int known;
+	} figures;
 };
 
 /* Where the execution stands. */
@@ -223,6 +234,9 @@ struct run {
 	/* The Nth log rotation of a worker crashes it with us (the failpoint
 	 * "during-log-rotation:N"); 0: none. */
 	int64_t crash_rotation;
+	struct sup_cg *cg;  /* the state dir's cgroups; NULL: none */
+	char *containment;  /* how agents are contained, for the records */
+	int64_t sampled_ms; /* the agents' figures were last read then */
 };
 
 /* ---- small helpers (util.c) --------------------------------------------- */
@@ -281,6 +295,27 @@ void serve_gc(struct run *r);
 /* ---- dispatch.c ---------------------------------------------------------- */
 
 extern const struct sup_stream_hooks dispatch_hooks;
+
+/* ---- contain.c ----------------------------------------------------------- */
+
+/* The state dir's cgroups as [workflow] cgroups asks, and every agent's
+ * limits checked against the host: 0, or -1 (logged) when the run cannot
+ * start. */
+int contain_open(struct run *r);
+/* Record on the execution's row how its agents are contained. */
+void contain_record(struct run *r);
+/* Make A's attempt cgroup and put it in the worker's ARGS: 0, or -1 with
+ * errno and the reason in ERR (LEN bytes). Nothing without cgroups. */
+int contain_agent(struct agent *a, struct wrk_ctl_args *args, char *err,
+		  size_t len);
+/* A's worker ended with STATUS: its cgroup's figures into its row and the
+ * mirror, the cgroup killed and removed. What the cgroup says of the end
+ * ("killed by the OOM killer (memory_max 2G)"; owned), or NULL. */
+char *contain_end(struct agent *a, int status);
+/* Every second: the running agents' figures to the mirror. */
+void contain_sample(struct run *r);
+/* Kill and remove every cgroup left; back to where we started. */
+void contain_close(struct run *r);
 
 /* ---- spawn.c ------------------------------------------------------------- */
 

@@ -39,10 +39,15 @@
  *    it), polled every millisecond; then the supervisor's VmHWM.
  *  - restart: one agent restarted on failure with no backoff; kill -9 of
  *    its pid (from its row) until its row shows the replacement's pid.
+ *  - cgroups: startup and restart again, in rounds with `cgroups = auto`
+ *    and `cgroups = off` in turn, as ratios; and the supervisor's CPU
+ *    while 256 agents idle, with and without (the figures of each agent's
+ *    cgroup are read every second for smithers-top).
  *
  * usage: bench-run [--quick] [--normal] [--only NAME] [--rate R]
- * NAME: throughput, mirror, latency, rss, startup or restart. --rate R runs the
- * latency test at R messages a second in all instead of half the measured
+ * NAME: throughput, mirror, latency, rss, startup, restart or cgroups.
+ * --rate R runs the latency test at R messages a second in all instead of
+ * half the measured
  * peak (to find the load where a target holds). Prints one table with
  * each figure, its target and PASS or MISS; exits 0 whatever the figures
  * (1 only when something could not run at all).
@@ -89,6 +94,8 @@
 #define TARGET_RSS    64.0 /* MiB */
 #define TARGET_UP_S   0.5
 #define TARGET_RS_MS  10.0
+#define TARGET_CG_RATIO 1.2 /* cgroups at most 20% more */
+#define IDLE_CPU_S    5.0    /* the idle supervisor's CPU, measured over */
 
 /* ---- shared ------------------------------------------------------------ */
 
@@ -341,6 +348,7 @@ struct bench {
 	char smithers[PATH_MAX];
 	int quick, normal, rounds;
 	int mirror_off; /* [shm] enabled = no in the workflows */
+	const char *cgroups; /* [workflow] cgroups; NULL: the default */
 	int total;	/* state changes per throughput run */
 	int idle;	/* idle agents for rss and startup */
 	int restarts;	/* kill -9 repetitions */
@@ -393,7 +401,10 @@ static void write_flow(const struct bench *b, const char *dir, int n,
 		die("the agent command is too long for a workflow line: '%s'",
 		    command);
 	fprintf(f, "[workflow]\nname = bench\nstop_grace = 2s\n");
-	fprintf(f, "synchronous = %s\n\n", b->normal ? "normal" : "full");
+	fprintf(f, "synchronous = %s\n", b->normal ? "normal" : "full");
+	if (b->cgroups)
+		fprintf(f, "cgroups = %s\n", b->cgroups);
+	fprintf(f, "\n");
 	if (b->mirror_off)
 		fprintf(f, "[shm]\nenabled = no\n\n");
 	fprintf(f, "[phase run]\n\n");
@@ -697,7 +708,8 @@ static long peak_rss_kib(pid_t pid)
  * N idle agents: seconds from the fork of `smithers run` until N agents have
  * a pid in the database (*UP), then the supervisor's VmHWM (*HWM_KIB).
  */
-static int run_idle(const struct bench *b, int n, double *up, long *hwm_kib)
+static int run_idle(const struct bench *b, int n, double *up, long *hwm_kib,
+		    double *cpu_share)
 {
 	char *dir = bench_make_dir();
 	struct probe p;
@@ -729,6 +741,15 @@ static int run_idle(const struct bench *b, int n, double *up, long *hwm_kib)
 	/* Let the last acks and log lines go out before reading the peak. */
 	sleep_s(0.2);
 	*hwm_kib = peak_rss_kib(pid);
+	/* The supervisor's share of a core while its agents idle: what it
+	 * costs to keep them (the mirror's heartbeat, the cgroups' figures
+	 * read every second). */
+	if (cpu_share) {
+		double c0 = cpu_s(pid), w0 = bench_now_s();
+
+		sleep_s(IDLE_CPU_S);
+		*cpu_share = (cpu_s(pid) - c0) / (bench_now_s() - w0);
+	}
 	stop_supervisor(pid, dir);
 	rc = 0;
 out:
@@ -736,6 +757,26 @@ out:
 	bench_remove_dir(dir);
 	free(dir);
 	return rc;
+}
+
+/* The CPU time (user + system) PID used, in seconds; 0 if unknown. */
+static double cpu_s(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* After the name: state, then fields 4..13, then utime, stime. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Whether PID runs `sleep` (so that we never kill a stranger). */
@@ -978,7 +1019,7 @@ static void measure_idle(const struct bench *b, int rss, int startup)
 	fprintf(stderr, "idle: %d agents, %d round%s\n", b->idle, rounds,
 		rounds > 1 ? "s" : "");
 	for (int i = 0; i < rounds; i++) {
-		if (run_idle(b, b->idle, &up, &kib) < 0)
+		if (run_idle(b, b->idle, &up, &kib, NULL) < 0)
 			die("the %d idle agents did not all start", b->idle);
 		best = i == 0 || up < best ? up : best;
 		hwm = kib > hwm ? kib : hwm;
@@ -1016,10 +1057,68 @@ static void measure_restart(const struct bench *b)
 	free(lat);
 }
 
+/*
+ * What cgroups cost: rounds in turn with `cgroups = auto` (one cgroup per
+ * agent, where the host lets us) and `cgroups = off`: 256 idle agents
+ * started (best of the rounds), the median restart after kill -9 (median
+ * of every kill of every round), and the supervisor's share of a core
+ * while the 256 idle (with cgroups, their figures are read every second).
+ */
+static void measure_cgroups(struct bench *b)
+{
+	double up[2] = {0, 0}, share[2] = {0, 0}, med[2];
+	int nlat = b->restarts * b->rounds;
+	double *lat[2] = {xcalloc((size_t)nlat, sizeof(double)),
+			  xcalloc((size_t)nlat, sizeof(double))};
+	static const char *const modes[2] = {"auto", "off"};
+	char label[64];
+
+	fprintf(stderr, "cgroups: %d rounds of %d agents and %d kill -9, "
+		"with and without\n", b->rounds, b->idle, b->restarts);
+	for (int i = 0; i < b->rounds; i++)
+		for (int m = 0; m < 2; m++) {
+			double t, c;
+			long kib;
+
+			b->cgroups = modes[m];
+			if (run_idle(b, b->idle, &t, &kib, &c) < 0)
+				die("the %d idle agents did not all start",
+				    b->idle);
+			up[m] = i == 0 || t < up[m] ? t : up[m];
+			share[m] = i == 0 || c < share[m] ? c : share[m];
+			if (run_restart(b, b->restarts,
+					lat[m] + i * b->restarts) < 0)
+				die("the restart run failed");
+		}
+	b->cgroups = NULL;
+	for (int m = 0; m < 2; m++) {
+		qsort(lat[m], (size_t)nlat, sizeof(double), bench_cmp_double);
+		med[m] = (lat[m][(nlat - 1) / 2] + lat[m][nlat / 2]) / 2;
+	}
+	snprintf(label, sizeof(label), "%d agents up, cgroups / off", b->idle);
+	row(label, "<= 1.20", up[0] / up[1] <= TARGET_CG_RATIO,
+	    "%.2f (%.3f s / %.3f s)", up[0] / up[1], up[0], up[1]);
+	row("restart kill -9, cgroups / off", "<= 1.20",
+	    med[0] / med[1] <= TARGET_CG_RATIO, "%.2f (%.2f / %.2f ms)",
+	    med[0] / med[1], med[0] * 1e3, med[1] * 1e3);
+	snprintf(label, sizeof(label), "supervisor CPU, %d idle, cgroups",
+		 b->idle);
+	row(label, NULL, -1, "%.2f%% of a core", share[0] * 100);
+	snprintf(label, sizeof(label), "supervisor CPU, %d idle, off",
+		 b->idle);
+	row(label, NULL, -1, "%.2f%% of a core", share[1] * 100);
+	row("reading the figures (difference)", "< 1% core",
+	    share[0] - share[1] < 0.01, "%.2f%% of a core",
+	    (share[0] - share[1]) * 100);
+	free(lat[0]);
+	free(lat[1]);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {"throughput", "mirror", "latency",
-					    "rss", "startup", "restart"};
+					    "rss", "startup", "restart",
+					    "cgroups"};
 	struct bench b = {0};
 	const char *only = NULL;
 	double peak8 = 0, t0 = bench_now_s();
@@ -1051,7 +1150,8 @@ int main(int argc, char **argv)
 				continue;
 		}
 		fprintf(stderr, "usage: bench-run [--quick] [--normal] [--only "
-				"throughput|mirror|latency|rss|startup|restart]"
+				"throughput|mirror|latency|rss|startup|restart|"
+				"cgroups]"
 				" [--rate R]\n");
 		return 2;
 	}
@@ -1074,6 +1174,8 @@ int main(int argc, char **argv)
 		measure_idle(&b, wanted(only, "rss"), wanted(only, "startup"));
 	if (wanted(only, "restart"))
 		measure_restart(&b);
+	if (wanted(only, "cgroups"))
+		measure_cgroups(&b);
 	print_table(&b);
 	printf("(took %.0f s)\n", bench_now_s() - t0);
 	return 0;
