@@ -23,6 +23,13 @@ enum key_id {
 	K_FRAME_MAX,
 	K_SHM_MODE,
 	K_STOP_GRACE,
+	K_CGROUPS,
+	/* The limits, in sup_limits' order ([workflow] and [agent]). */
+	K_MEMORY_MAX,
+	K_MEMORY_HIGH,
+	K_PIDS_MAX,
+	K_CPU_WEIGHT,
+	K_CPU_MAX,
 	K_SHM_ENABLED,
 	K_SHM_KEYS,
 	K_SHM_AGENTS,
@@ -67,6 +74,9 @@ enum key_id {
 	K_COUNT
 };
 
+/* The limit keys: K_MEMORY_MAX + i for i < N_LIMIT_KEYS. */
+#define N_LIMIT_KEYS (K_CPU_MAX - K_MEMORY_MAX + 1)
+
 /* May be set more than once (env). */
 #define F_REPEAT 1u
 /* Indented lines that follow continue the value, joined with "\n". */
@@ -86,6 +96,7 @@ struct agent_extra {
 	char *phase;	/* name as written */
 	int phase_line; /* 0: no phase key */
 	int stop_grace_set;
+	int limit_line[N_LIMIT_KEYS]; /* line of each of its limit keys; 0 */
 };
 
 struct parser {
@@ -109,6 +120,8 @@ struct parser {
 	int seen[K_COUNT]; /* line each key was set on in this section */
 	int workflow_line; /* of [workflow], 0 if none yet */
 	int shm_line;	   /* of [shm], 0 if none yet */
+	int cgroups_line;  /* of [workflow] cgroups, 0 if not set */
+	int limit_line[N_LIMIT_KEYS]; /* of [workflow]'s limit keys; 0 */
 };
 
 /* Record the first error (at LINE; 0 for none) and fail with EINVAL;

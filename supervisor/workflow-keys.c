@@ -34,6 +34,14 @@
 #define LINE_MAX_MAX	  ((int64_t)1 << 32)
 #define TURNS_MAX	  100000
 #define COST_MAX	  1000000.0 /* USD */
+/* The limits (cgroup v2's files). Less than a MiB holds no process; a
+ * cpu.max quota under 1ms of each 100ms period is refused by the kernel. */
+#define MEMORY_MIN     ((int64_t)1 << 20)
+#define MEMORY_MAX     ((int64_t)1 << 50)
+#define PIDS_MAX       4194304 /* the kernel's PID_MAX_LIMIT */
+#define CPU_WEIGHT_MAX 10000
+#define CPU_MIN	       0.01 /* cores */
+#define CPU_MAX	       1024.0
 
 static const struct keydef keys[] = {
 	{"name", SEC_WORKFLOW, K_NAME, 0},
@@ -44,6 +52,12 @@ static const struct keydef keys[] = {
 	{"frame_max", SEC_WORKFLOW, K_FRAME_MAX, 0},
 	{"shm_mode", SEC_WORKFLOW, K_SHM_MODE, 0},
 	{"stop_grace", SEC_WORKFLOW, K_STOP_GRACE, 0},
+	{"cgroups", SEC_WORKFLOW, K_CGROUPS, 0},
+	{"memory_max", SEC_WORKFLOW, K_MEMORY_MAX, 0},
+	{"memory_high", SEC_WORKFLOW, K_MEMORY_HIGH, 0},
+	{"pids_max", SEC_WORKFLOW, K_PIDS_MAX, 0},
+	{"cpu_weight", SEC_WORKFLOW, K_CPU_WEIGHT, 0},
+	{"cpu_max", SEC_WORKFLOW, K_CPU_MAX, 0},
 	{"max_cost_usd", SEC_WORKFLOW, K_MAX_COST_USD, 0},
 	{"max_tokens", SEC_WORKFLOW, K_MAX_TOKENS, 0},
 	{"price_input", SEC_WORKFLOW, K_PRICE_INPUT, 0},
@@ -71,6 +85,11 @@ static const struct keydef keys[] = {
 	{"timeout", SEC_AGENT, K_TIMEOUT, 0},
 	{"stop_signal", SEC_AGENT, K_STOP_SIGNAL, 0},
 	{"stop_grace", SEC_AGENT, K_STOP_GRACE, 0},
+	{"memory_max", SEC_AGENT, K_MEMORY_MAX, 0},
+	{"memory_high", SEC_AGENT, K_MEMORY_HIGH, 0},
+	{"pids_max", SEC_AGENT, K_PIDS_MAX, 0},
+	{"cpu_weight", SEC_AGENT, K_CPU_WEIGHT, 0},
+	{"cpu_max", SEC_AGENT, K_CPU_MAX, 0},
 	{"kind", SEC_AGENT, K_KIND, 0},
 	/* kind = claude or codex */
 	{"max_cost_usd", SEC_AGENT, K_MAX_COST_USD, 0},
@@ -468,6 +487,53 @@ static int set_list(struct parser *ps, enum key_id id, const char *value,
 	return 0;
 }
 
+/* A share of cores for cpu_max ("0.5", "1.5", "4"). */
+static int set_cores(struct parser *ps, const char *value, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (end == value || *end || errno || !(v >= CPU_MIN) || v > CPU_MAX ||
+	    strspn(value, "0123456789.") != strlen(value))
+		return sup_wf_err(ps, ps->line,
+				  "invalid cpu_max '%s': expected a number of "
+				  "cores from %g to %g, such as 0.5, 1.5 or 4",
+				  value, CPU_MIN, CPU_MAX);
+	*out = v;
+	return 0;
+}
+
+/* A limit key of [workflow] or [agent] into L; its line into LINES, by
+ * which workflow.c finds the keys cgroups = off refuses. 0 stays "no
+ * limit": every value taken here is above it. */
+static int set_limit(struct parser *ps, struct sup_limits *l, int *lines,
+		     enum key_id id, const char *value)
+{
+	int n;
+
+	lines[id - K_MEMORY_MAX] = ps->line;
+	switch (id) {
+	case K_MEMORY_MAX:
+		return set_size(ps, id, value, MEMORY_MIN, MEMORY_MAX,
+				&l->memory_max);
+	case K_MEMORY_HIGH:
+		return set_size(ps, id, value, MEMORY_MIN, MEMORY_MAX,
+				&l->memory_high);
+	case K_PIDS_MAX:
+		if (set_count(ps, id, value, 1, PIDS_MAX, &n) < 0)
+			return -1;
+		l->pids_max = n;
+		return 0;
+	case K_CPU_WEIGHT:
+		return set_count(ps, id, value, 1, CPU_WEIGHT_MAX,
+				 &l->cpu_weight);
+	default:
+		return set_cores(ps, value, &l->cpu_max);
+	}
+}
+
 static int set_workflow_key(struct parser *ps, enum key_id id,
 			    const char *value)
 {
@@ -526,6 +592,27 @@ static int set_workflow_key(struct parser *ps, enum key_id id,
 	case K_STOP_GRACE:
 		return get_duration(ps, "stop_grace", value,
 				    &wf->stop_grace_ms);
+	case K_CGROUPS:
+		ps->cgroups_line = ps->line;
+		if (!strcmp(value, "auto"))
+			wf->cgroups = SUP_CGROUPS_AUTO;
+		else if (!strcmp(value, "required"))
+			wf->cgroups = SUP_CGROUPS_REQUIRED;
+		else if (!strcmp(value, "off"))
+			wf->cgroups = SUP_CGROUPS_OFF;
+		else
+			return sup_wf_err(
+				ps, ps->line,
+				"invalid cgroups '%s': expected auto, "
+				"required or off",
+				value);
+		return 0;
+	case K_MEMORY_MAX:
+	case K_MEMORY_HIGH:
+	case K_PIDS_MAX:
+	case K_CPU_WEIGHT:
+	case K_CPU_MAX:
+		return set_limit(ps, &wf->limits, ps->limit_line, id, value);
 	case K_MAX_COST_USD:
 		return set_cost(ps, value, &wf->max_cost_usd);
 	case K_MAX_TOKENS:
@@ -783,6 +870,12 @@ static int set_agent_key(struct parser *ps, enum key_id id, const char *value)
 	case K_STOP_GRACE:
 		x->stop_grace_set = 1;
 		return get_duration(ps, "stop_grace", value, &a->stop_grace_ms);
+	case K_MEMORY_MAX:
+	case K_MEMORY_HIGH:
+	case K_PIDS_MAX:
+	case K_CPU_WEIGHT:
+	case K_CPU_MAX:
+		return set_limit(ps, &a->limits, x->limit_line, id, value);
 	case K_KIND:
 		if (!strcmp(value, "command"))
 			a->kind = SUP_KIND_COMMAND;

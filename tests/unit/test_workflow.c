@@ -1240,6 +1240,172 @@ static void test_codex_keys(void **state)
 		  "tokens above 0, such as 2000000");
 }
 
+/* The containment keys: [workflow] cgroups, and the limits, [workflow]'s
+ * the agents' defaults, each agent's own keys over them one by one. */
+static void test_limits(void **state)
+{
+	struct sup_workflow *wf;
+	const struct sup_limits *l;
+
+	(void)state;
+	wf = parse_ok(MIN_PHASE MIN_AGENT);
+	assert_int_equal(wf->cgroups, SUP_CGROUPS_AUTO);
+	l = &wf->agents[0].limits;
+	assert_int_equal(l->memory_max, 0);
+	assert_int_equal(l->memory_high, 0);
+	assert_int_equal(l->pids_max, 0);
+	assert_int_equal(l->cpu_weight, 0);
+	assert_true(l->cpu_max == 0);
+	sup_workflow_free(wf);
+
+	/* Every key, in [workflow] and in an agent; the agents come first
+	 * in the file and still get [workflow]'s. */
+	wf = parse_ok(MIN_PHASE MIN_AGENT
+		      "[agent b]\nphase = p\ncommand = b\n"
+		      "memory_max = 1.5G\nmemory_high = 1G\npids_max = 64\n"
+		      "cpu_weight = 10000\ncpu_max = 0.5\n"
+		      "[agent c]\nphase = p\nkind = claude\nprompt = c\n"
+		      "memory_high = 100M\ncpu_max = 4\n"
+		      "[workflow]\ncgroups = required\nmemory_max = 2G\n"
+		      "memory_high = 1536M\npids_max = 512\ncpu_weight = 50\n"
+		      "cpu_max = 1.5\n");
+	assert_int_equal(wf->cgroups, SUP_CGROUPS_REQUIRED);
+	l = &wf->limits;
+	assert_int_equal(l->memory_max, (int64_t)2 << 30);
+	assert_int_equal(l->memory_high, (int64_t)1536 << 20);
+	assert_int_equal(l->pids_max, 512);
+	assert_int_equal(l->cpu_weight, 50);
+	assert_true(l->cpu_max == 1.5);
+	/* a: all of [workflow]'s. */
+	l = &wf->agents[0].limits;
+	assert_int_equal(l->memory_max, (int64_t)2 << 30);
+	assert_int_equal(l->memory_high, (int64_t)1536 << 20);
+	assert_int_equal(l->pids_max, 512);
+	assert_int_equal(l->cpu_weight, 50);
+	assert_true(l->cpu_max == 1.5);
+	/* b: all of its own. */
+	l = &wf->agents[1].limits;
+	assert_int_equal(l->memory_max, (int64_t)3 << 29);
+	assert_int_equal(l->memory_high, (int64_t)1 << 30);
+	assert_int_equal(l->pids_max, 64);
+	assert_int_equal(l->cpu_weight, 10000);
+	assert_true(l->cpu_max == 0.5);
+	/* c (a CLI's kind takes them too): two of its own, three inherited. */
+	l = &wf->agents[2].limits;
+	assert_int_equal(l->memory_max, (int64_t)2 << 30);
+	assert_int_equal(l->memory_high, (int64_t)100 << 20);
+	assert_int_equal(l->pids_max, 512);
+	assert_int_equal(l->cpu_weight, 50);
+	assert_true(l->cpu_max == 4);
+	sup_workflow_free(wf);
+
+	/* An agent's limit with no [workflow] default; off with none set;
+	 * the extremes of each range; memory_high equal to memory_max. */
+	wf = parse_ok("[workflow]\ncgroups = auto\n" MIN_PHASE MIN_AGENT
+		      "pids_max = 1\ncpu_weight = 1\ncpu_max = 0.01\n"
+		      "memory_max = 1M\nmemory_high = 1024K\n"
+		      "[agent b]\nphase = p\ncommand = b\n"
+		      "pids_max = 4194304\ncpu_max = 1024\n");
+	assert_int_equal(wf->cgroups, SUP_CGROUPS_AUTO);
+	l = &wf->agents[0].limits;
+	assert_int_equal(l->pids_max, 1);
+	assert_int_equal(l->cpu_weight, 1);
+	assert_true(l->cpu_max == 0.01);
+	assert_int_equal(l->memory_max, 1 << 20);
+	assert_int_equal(l->memory_high, 1 << 20);
+	l = &wf->agents[1].limits;
+	assert_int_equal(l->pids_max, 4194304);
+	assert_true(l->cpu_max == 1024);
+	assert_int_equal(l->memory_max, 0);
+	assert_int_equal(wf->limits.pids_max, 0);
+	sup_workflow_free(wf);
+	wf = parse_ok("[workflow]\ncgroups = off\n" MIN_PHASE MIN_AGENT);
+	assert_int_equal(wf->cgroups, SUP_CGROUPS_OFF);
+	sup_workflow_free(wf);
+
+	/* Values. */
+	parse_err("[workflow]\ncgroups = yes\n",
+		  "flow.ini:2: invalid cgroups 'yes': expected auto, "
+		  "required or off");
+	parse_err("[workflow]\nmemory_max = lots\n",
+		  "flow.ini:2: invalid memory_max 'lots': expected a size in "
+		  "bytes, with an optional K, M or G");
+	parse_err(MIN_PHASE MIN_AGENT "memory_high = 512K\n",
+		  "flow.ini:5: memory_high '512K' out of range (1048576 bytes "
+		  "to 1125899906842624 bytes)");
+	parse_err(MIN_PHASE MIN_AGENT "memory_max = -1G\n",
+		  "flow.ini:5: invalid memory_max '-1G': expected a size in "
+		  "bytes, with an optional K, M or G");
+	parse_err(MIN_PHASE MIN_AGENT "pids_max = 0\n",
+		  "flow.ini:5: pids_max '0' out of range (1 to 4194304)");
+	parse_err("[workflow]\npids_max = many\n",
+		  "flow.ini:2: invalid pids_max 'many': expected a whole "
+		  "number");
+	parse_err(MIN_PHASE MIN_AGENT "cpu_weight = 10001\n",
+		  "flow.ini:5: cpu_weight '10001' out of range (1 to 10000)");
+	parse_err("[workflow]\ncpu_weight = 0\n",
+		  "flow.ini:2: cpu_weight '0' out of range (1 to 10000)");
+	parse_err(MIN_PHASE MIN_AGENT "cpu_max = 0\n",
+		  "flow.ini:5: invalid cpu_max '0': expected a number of "
+		  "cores from 0.01 to 1024, such as 0.5, 1.5 or 4");
+	parse_err(MIN_PHASE MIN_AGENT "cpu_max = 1025\n",
+		  "flow.ini:5: invalid cpu_max '1025': expected a number of "
+		  "cores from 0.01 to 1024, such as 0.5, 1.5 or 4");
+	parse_err("[workflow]\ncpu_max = 50%\n",
+		  "flow.ini:2: invalid cpu_max '50%': expected a number of "
+		  "cores from 0.01 to 1024, such as 0.5, 1.5 or 4");
+	parse_err("[workflow]\ncpu_max = -2\n",
+		  "flow.ini:2: invalid cpu_max '-2': expected a number of "
+		  "cores from 0.01 to 1024, such as 0.5, 1.5 or 4");
+	parse_err("[workflow]\ncpu_max = inf\n",
+		  "flow.ini:2: invalid cpu_max 'inf': expected a number of "
+		  "cores from 0.01 to 1024, such as 0.5, 1.5 or 4");
+	parse_err("[workflow]\ncgroups = off\ncgroups = auto\n",
+		  "flow.ini:3: duplicate key 'cgroups' in [workflow] (first "
+		  "set at line 2)");
+	parse_err(MIN_PHASE MIN_AGENT "cgroups = off\n",
+		  "flow.ini:5: unknown key 'cgroups' in [agent a]");
+
+	/* memory_high above memory_max, wherever each comes from. */
+	parse_err("[workflow]\nmemory_max = 1G\nmemory_high = 2G\n" MIN_PHASE
+			  MIN_AGENT,
+		  "flow.ini:3: [workflow] has memory_high 2G above "
+		  "memory_max 1G: lower memory_high or raise memory_max");
+	parse_err(MIN_PHASE MIN_AGENT "memory_high = 1.5G\n"
+				      "memory_max = 1G\n",
+		  "flow.ini:5: [agent a] has memory_high 1536M above "
+		  "memory_max 1G: lower memory_high or raise memory_max");
+	parse_err(MIN_PHASE MIN_AGENT "memory_high = 3G\n"
+				      "[workflow]\nmemory_max = 2G\n",
+		  "flow.ini:5: [agent a] has memory_high 3G above "
+		  "memory_max 2G (from [workflow]): lower memory_high or "
+		  "raise memory_max");
+	parse_err("[workflow]\nmemory_high = 1000000K\n" MIN_PHASE MIN_AGENT
+		  "memory_max = 512M\n",
+		  "flow.ini:7: [agent a] has memory_high 1000000K (from "
+		  "[workflow]) above memory_max 512M: lower memory_high or "
+		  "raise memory_max");
+
+	/* Limits with cgroups = off: the first one in the file, at its
+	 * line, whichever section holds it. */
+	parse_err("[workflow]\ncgroups = off\ncpu_weight = 5\n"
+		  "memory_max = 1G\n" MIN_PHASE MIN_AGENT,
+		  "flow.ini:3: cpu_weight needs cgroups, but [workflow] "
+		  "cgroups = off (line 2): remove the limit, or set cgroups "
+		  "to auto or required");
+	parse_err(MIN_PHASE MIN_AGENT "cpu_max = 2\npids_max = 10\n"
+				      "[workflow]\ncgroups = off\n",
+		  "flow.ini:5: cpu_max needs cgroups, but [workflow] "
+		  "cgroups = off (line 8): remove the limit, or set cgroups "
+		  "to auto or required");
+	parse_err(MIN_PHASE MIN_AGENT
+		  "[agent b]\nphase = p\ncommand = b\n"
+		  "memory_high = 1G\n[workflow]\ncgroups = off\n",
+		  "flow.ini:8: memory_high needs cgroups, but [workflow] "
+		  "cgroups = off (line 10): remove the limit, or set cgroups "
+		  "to auto or required");
+}
+
 static void test_default_name(void **state)
 {
 	struct sup_workflow *wf;
@@ -1918,6 +2084,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_claude_keys),
 		cmocka_unit_test(test_codex_keys),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_default_name),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_continuation),
