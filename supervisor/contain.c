@@ -51,6 +51,7 @@ static int check_limits(struct run *r)
 int contain_open(struct run *r)
 {
 	const struct sup_workflow *wf = r->wf;
+	const char *env = getenv("SMITHERS_CGROUPS");
 	unsigned needs = 0;
 	int leftovers = 0;
 	char err[512];
@@ -59,6 +60,12 @@ int contain_open(struct run *r)
 		needs |= sup_cg_needs(&wf->agents[i].limits);
 	if (wf->cgroups == SUP_CGROUPS_OFF) {
 		r->containment = xasprintf("process groups (cgroups = off)");
+		return check_limits(r);
+	}
+	/* The test suite's second run, without cgroups (smithers(1)). */
+	if (wf->cgroups == SUP_CGROUPS_AUTO && env && !strcmp(env, "off")) {
+		r->containment =
+			xasprintf("process groups (SMITHERS_CGROUPS=off)");
 		return check_limits(r);
 	}
 	r->cg = sup_cg_open(r->state_dir, needs, &leftovers, err, sizeof(err));

@@ -129,6 +129,16 @@ static void check_until(const struct sup_phase *ph)
 	FUZZ_CHECK(sup_cond_key(ph->until)[0] != '\0');
 }
 
+/* A limit is 0 (none) or in the range smithers.ini(5) gives it. */
+static void check_limits(const struct sup_limits *l)
+{
+	FUZZ_CHECK(!l->memory_max || in(l->memory_max, 1 << 20, INT64_MAX));
+	FUZZ_CHECK(!l->memory_high || in(l->memory_high, 1 << 20, INT64_MAX));
+	FUZZ_CHECK(in(l->pids_max, 0, 4194304));
+	FUZZ_CHECK(in(l->cpu_weight, 0, 10000));
+	FUZZ_CHECK(l->cpu_max == 0 || (l->cpu_max >= 0.01 && l->cpu_max <= 1024));
+}
+
 static void check_agent(const struct sup_workflow *wf, size_t i)
 {
 	const struct sup_agent *a = &wf->agents[i];
@@ -154,6 +164,9 @@ static void check_agent(const struct sup_workflow *wf, size_t i)
 	FUZZ_CHECK(in(a->startsecs_ms, 0, DURATION_MAX));
 	FUZZ_CHECK(in(a->timeout_ms, 0, DURATION_MAX));
 	FUZZ_CHECK(in(a->stop_grace_ms, 0, DURATION_MAX));
+	check_limits(&a->limits);
+	FUZZ_CHECK(!a->limits.memory_high || !a->limits.memory_max ||
+		   a->limits.memory_high <= a->limits.memory_max);
 	FUZZ_CHECK(a->stop_signal == SIGTERM || a->stop_signal == SIGINT ||
 		   a->stop_signal == SIGHUP || a->stop_signal == SIGKILL ||
 		   a->stop_signal == SIGUSR1 || a->stop_signal == SIGUSR2 ||
@@ -173,6 +186,10 @@ static void check_workflow(const struct sup_workflow *wf)
 	FUZZ_CHECK(in(wf->frame_max, 1024, (int64_t)1 << 30));
 	FUZZ_CHECK(in(wf->shm_mode, 0, 0777));
 	FUZZ_CHECK(in(wf->stop_grace_ms, 0, DURATION_MAX));
+	FUZZ_CHECK(wf->cgroups == SUP_CGROUPS_AUTO ||
+		   wf->cgroups == SUP_CGROUPS_REQUIRED ||
+		   wf->cgroups == SUP_CGROUPS_OFF);
+	check_limits(&wf->limits);
 	FUZZ_CHECK(in(wf->shm_agents, 1, 1048576));
 	FUZZ_CHECK(in(wf->shm_key_slots, 1, 1048576));
 	FUZZ_CHECK(!wf->shm_keys || !wf->shm_keys[wf->nshm_keys]);

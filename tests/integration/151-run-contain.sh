@@ -6,6 +6,8 @@
 # next supervisor of the state dir starts. With cgroups = off, the setsid
 # daemon survives its agent: the cgroup is what kills it.
 . "$top_srcdir/tests/integration/lib.sh"
+# About cgroups themselves: never without (smithers(1) SMITHERS_CGROUPS).
+unset SMITHERS_CGROUPS
 
 ESCAPE="sh $top_srcdir/tests/integration/escape.sh $T/p"
 

@@ -4,6 +4,8 @@
 # its neighbour runs on untouched; a fork bomb under pids_max is contained
 # and reported; a limit the host cannot enforce is an error at start.
 . "$top_srcdir/tests/integration/lib.sh"
+# About cgroups themselves: never without (smithers(1) SMITHERS_CGROUPS).
+unset SMITHERS_CGROUPS
 
 HOG="$PYTHON $top_srcdir/tests/integration/hog.py"
 

@@ -4,6 +4,8 @@
 # to start, with the reason; `auto` says so once, in the log and on the
 # execution's row, and runs its agents in process groups as before.
 . "$top_srcdir/tests/integration/lib.sh"
+# About cgroups themselves: never without (smithers(1) SMITHERS_CGROUPS).
+unset SMITHERS_CGROUPS
 
 mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 [ -n "$mnt" ] || { echo "SKIP: no cgroup2 file system"; exit 77; }
