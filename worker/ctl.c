@@ -29,6 +29,8 @@ enum flag {
 	F_CODEX,
 	F_LINE_MAX,
 	F_FRAME_MAX,
+	F_CGROUP,
+	F_CGROUP_V1, /* repeated: one per v1 hierarchy */
 	F_HELP,
 	F_CRASH_ROTATION, /* builds with failpoints only */
 	NFLAGS
@@ -47,6 +49,8 @@ static const struct option options[] = {
 	[F_CODEX] = {"codex", no_argument, NULL, F_CODEX},
 	[F_LINE_MAX] = {"line-max", required_argument, NULL, F_LINE_MAX},
 	[F_FRAME_MAX] = {"frame-max", required_argument, NULL, F_FRAME_MAX},
+	[F_CGROUP] = {"cgroup", required_argument, NULL, F_CGROUP},
+	[F_CGROUP_V1] = {"cgroup-v1", required_argument, NULL, F_CGROUP_V1},
 	[F_HELP] = {"help", no_argument, NULL, F_HELP},
 #ifdef SMITHERS_FAILPOINTS
 	[F_CRASH_ROTATION] = {"crash-at-rotation", required_argument, NULL,
@@ -63,7 +67,8 @@ const char wrk_ctl_usage[] =
 	"[--cwd DIR]\n"
 	"                       [--parent PID] [--claude | --codex] "
 	"[--line-max BYTES]\n"
-	"                       [--frame-max BYTES]"
+	"                       [--frame-max BYTES] [--cgroup DIR] "
+	"[--cgroup-v1 DIR]..."
 #ifdef SMITHERS_FAILPOINTS
 	" [--crash-at-rotation N]"
 #endif
@@ -75,7 +80,11 @@ const char wrk_ctl_usage[] =
 	"--codex: a\nCodex CLI printing `codex exec --json`. The worker "
 	"speaks the protocol for\nit on fds 3 and 4, reading lines of at "
 	"most --line-max bytes (0: 64 MiB)\nand sending frames of at most "
-	"--frame-max bytes (0: 1 MiB).\n";
+	"--frame-max bytes (0: 1 MiB).\n"
+	"--cgroup: the agent's cgroup v2 directory, entered before exec; "
+	"stopping or\nending the agent kills every process in it. "
+	"--cgroup-v1 (at most 4): a\ncgroup v1 directory the agent enters "
+	"too (limits on a hybrid host).\n";
 
 _Static_assert(WRK_FD_UP == 3 && WRK_FD_DOWN == 4 && WRK_FD_CTL == 5,
 	       "wrk_ctl_usage names the fds");
@@ -127,7 +136,8 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 
 	while (a->command && a->command[ncmd])
 		ncmd++;
-	v = calloc(2 * NFLAGS + ncmd + 3, sizeof(*v));
+	/* Two slots a flag, WRK_CGROUP_V1_MAX for the repeated one. */
+	v = calloc(2 * (NFLAGS + WRK_CGROUP_V1_MAX) + ncmd + 3, sizeof(*v));
 	if (!v)
 		return NULL;
 	rc |= put(v, &n, strdup(worker));
@@ -162,6 +172,14 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 	if (a->frame_max) {
 		rc |= put(v, &n, flag(F_FRAME_MAX));
 		rc |= put(v, &n, number(a->frame_max));
+	}
+	if (a->cgroup) {
+		rc |= put(v, &n, flag(F_CGROUP));
+		rc |= put(v, &n, strdup(a->cgroup));
+	}
+	for (int i = 0; i < a->ncgroup_v1 && i < WRK_CGROUP_V1_MAX; i++) {
+		rc |= put(v, &n, flag(F_CGROUP_V1));
+		rc |= put(v, &n, strdup(a->cgroup_v1[i]));
 	}
 #ifdef SMITHERS_FAILPOINTS
 	if (a->crash_rotation) {
@@ -223,6 +241,16 @@ static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 		return cm_parse_int(arg, 0, INT64_MAX, &a->line_max);
 	case F_FRAME_MAX:
 		return cm_parse_int(arg, 0, INT64_MAX, &a->frame_max);
+	case F_CGROUP:
+		if (!*arg)
+			return -1;
+		a->cgroup = arg;
+		return 0;
+	case F_CGROUP_V1:
+		if (!*arg || a->ncgroup_v1 >= WRK_CGROUP_V1_MAX)
+			return -1;
+		a->cgroup_v1[a->ncgroup_v1++] = arg;
+		return 0;
 #ifdef SMITHERS_FAILPOINTS
 	case F_CRASH_ROTATION:
 		return cm_parse_int(arg, 1, INT64_MAX, &a->crash_rotation);
@@ -249,7 +277,11 @@ int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
 			return -1;
 		}
 		if (set(a, (enum flag)c, optarg) < 0) {
-			if (optarg)
+			if (c == F_CGROUP_V1 && *optarg)
+				snprintf(err, errlen,
+					 "--%s: at most %d directories",
+					 options[c].name, WRK_CGROUP_V1_MAX);
+			else if (optarg)
 				snprintf(err, errlen, "invalid --%s '%s'",
 					 options[c].name, optarg);
 			else

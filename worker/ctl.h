@@ -35,7 +35,14 @@
  *    SIGKILL after stop_grace_ms more; a SIGTERM meanwhile goes straight
  *    to the stop_signal step;
  *  - SIGUSR2 or SIGHUP (the supervisor died): SIGKILL at once.
+ * With --cgroup, every signal of a stop goes to each process of the agent's
+ * cgroup as well as to its group, and each SIGKILL kills the whole cgroup
+ * (cgroup.kill): a setsid daemon of the agent goes with it.
  */
+
+/* The most --cgroup-v1 directories one worker is given: memory, pids, cpu
+ * (and one to spare). */
+#define WRK_CGROUP_V1_MAX 4
 
 /* The CLI the worker speaks the protocol for, from its output (the
  * parsers of worker/adapter.h); NONE: the agent speaks it itself. */
@@ -62,8 +69,17 @@ struct wrk_ctl_args {
 	 * it speaks for it on fds 3 and 4, which the agent does not get
 	 * (nor SMITHERS_FD and SMITHERS_ACK_FD in its environment). */
 	enum wrk_adapter adapter;
-	int64_t line_max;	/* adapter: longest stdout line; 0: 64 MiB */
-	int64_t frame_max;	/* adapter: largest frame body; 0: 1 MiB */
+	int64_t line_max;  /* adapter: longest stdout line; 0: 64 MiB */
+	int64_t frame_max; /* adapter: largest frame body; 0: 1 MiB */
+	/* The agent's cgroup v2 directory, entered before exec and killed
+	 * whole when the agent ends or is stopped; NULL: its process group
+	 * only. The supervisor made it, and removes it after "done". */
+	const char *cgroup;
+	/* On a hybrid host, the agent's directories in the v1 hierarchies
+	 * that hold the limits (memory, pids, cpu): entered before exec,
+	 * never signalled (the v2 one has every process). */
+	const char *cgroup_v1[WRK_CGROUP_V1_MAX];
+	int ncgroup_v1;
 	int64_t crash_rotation; /* the rotation that crashes: builds with
 				   --enable-failpoints only; 0 */
 	char **command;		/* the agent's argv, NULL-terminated */
@@ -89,7 +105,8 @@ extern const char wrk_ctl_usage[];
  * worker says there is a complaint, logged by the supervisor. */
 enum wrk_ctl_line {
 	WRK_CTL_AGENT,	   /* "agent PID": the agent was started */
-	WRK_CTL_DONE,	   /* "done": the agent's group is gone */
+	WRK_CTL_DONE,	   /* "done": the agent's group (and cgroup) is
+			      gone */
 	WRK_CTL_TRANSIENT, /* "transient": the failed start may pass */
 	WRK_CTL_OTHER,	   /* a complaint, for the log */
 };

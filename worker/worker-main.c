@@ -8,7 +8,10 @@
  * us right away, so we inherit none of its memory. We then:
  *  - ask the kernel for SIGUSR2 when the supervisor dies (PR_SET_PDEATHSIG),
  *    checking getppid() after, for the race where it died first;
- *  - start the agent command in a new process group, its stdin /dev/null,
+ *  - start the agent command in a new process group (and, with --cgroup,
+ *    in the agent's cgroup v2 directory and each --cgroup-v1 one, entered
+ *    by the child before it execs, so that no process of the agent ever
+ *    runs outside them), its stdin /dev/null,
  *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on
  *    (with an adapter, --claude or --codex: kept, the agent gets neither,
  *    nor SMITHERS_FD and SMITHERS_ACK_FD in its environment);
@@ -28,14 +31,25 @@
  *  - on SIGINT (the supervisor stopping it gently, a budget spent): SIGINT
  *    to the agent's group, the stop signal after the grace period, SIGKILL
  *    after another (a SIGTERM meanwhile skips to the stop signal);
- *  - on SIGUSR2 (the supervisor died): SIGKILL to the agent's group at once;
+ *  - on SIGUSR2 or SIGHUP (the supervisor died): SIGKILL to the agent's
+ *    group at once;
  *  - when the agent ends: SIGKILL to whatever is left of its group (before
  *    reaping it, so its pid cannot be recycled meanwhile), "done\n" on fd 5,
  *    and exit with the agent's status: its exit code, or death by the same
  *    signal.
+ * With --cgroup, "the agent's group" above is its cgroup: a stop signal goes
+ * to every process in it (a setsid daemon too, so that it may clean up), once
+ * each (not to the group as well: a second SIGINT is no gentle stop); each
+ * SIGKILL goes to the group and kills the cgroup (cgroup.kill), and "done"
+ * waits until the cgroup is empty (CG_EMPTY_MS at most; past it, a
+ * complaint on fd 5 first). The --cgroup-v1 directories are only entered:
+ * the v2 one holds every process of the agent, and the supervisor removes
+ * them all after "done".
  *
  * Exit status of the worker itself when it cannot start the agent: 127 (as
- * a shell for a command not found), with the reason on fd 5 and stderr;
+ * a shell for a command not found), with the reason on fd 5 and stderr
+ * ("cannot enter cgroup 'DIR': ..." when the child could not join one,
+ * "cannot run 'COMMAND' in 'DIR': ..." when it could not exec);
  * then "transient\n" on fd 5 when the start may succeed later (no fork or
  * pipe for want of processes, memory or fds), so that the supervisor tries
  * again whatever the agent's restart policy.
@@ -62,6 +76,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/clock.h"
 #include "common/io.h"
 #include "worker/adapter.h"
@@ -75,6 +90,9 @@
 #define AGENT_PIPE_SIZE (256 * 1024)
 /* An adapter: longest wait for the last frames to leave, in ms. */
 #define FLUSH_MS 30000
+/* With --cgroup: longest wait for the killed cgroup to empty before "done",
+ * in ms. */
+#define CG_EMPTY_MS 2000
 
 struct worker {
 	const char *log_path;
@@ -87,6 +105,9 @@ struct worker {
 	int64_t crash_rotation; /* the rotation that crashes (testing); 0 */
 #endif
 	const char *cwd;
+	const char *cgroup; /* the agent's cgroup v2 directory; NULL: none */
+	const char *const *cgroup_v1; /* entered only, NCGROUP_V1 of them */
+	int ncgroup_v1;
 	int log_fd;
 	int64_t log_size;
 	int at_line_start; /* the log's last byte is a newline (or it is empty)
@@ -251,12 +272,35 @@ static void log_output(struct worker *wk, const char *buf, size_t len)
 	}
 }
 
-/* The agent's child side of the fork: never returns. */
+/* What the agent's child tells the parent on its error pipe when it could
+ * not exec: which cgroup it failed to enter (0: --cgroup, 1 + I:
+ * --cgroup-v1 I) or -1 (a redirection, the chdir or the exec), and the
+ * errno. */
+struct start_error {
+	int cgroup;
+	int err;
+};
+
+/* The agent's child side of the fork: never returns. Async-signal-safe
+ * calls only until the exec (the worker is single-threaded, but keep it
+ * so). */
 static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 {
+	struct start_error e = {.cgroup = -1};
 	sigset_t none;
 	int null_fd;
 
+	/* The cgroups first: every process the agent starts is born in
+	 * them. */
+	if (wk->cgroup && cm_cg_enter(wk->cgroup) < 0) {
+		e.cgroup = 0;
+		goto fail;
+	}
+	for (int i = 0; i < wk->ncgroup_v1; i++)
+		if (cm_cg_enter(wk->cgroup_v1[i]) < 0) {
+			e.cgroup = 1 + i;
+			goto fail;
+		}
 	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -276,10 +320,9 @@ static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 	if (wk->cwd && chdir(wk->cwd) < 0)
 		goto fail;
 	execvp(argv[0], argv);
-fail:;
-	int err = errno;
-
-	if (write(err_pipe, &err, sizeof(err)) < 0) {
+fail:
+	e.err = errno;
+	if (write(err_pipe, &e, sizeof(e)) < 0) {
 		/* the parent sees EOF and an unknown failure */
 	}
 	_exit(127);
@@ -287,6 +330,7 @@ fail:;
 
 static int start_agent(struct worker *wk, char **argv, int *out_fd)
 {
+	struct start_error e;
 	int out[2], errp[2], err = 0;
 	ssize_t n;
 	char line[64];
@@ -321,12 +365,19 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 		close(WRK_FD_DOWN);
 	}
 	do
-		n = read(errp[0], &err, sizeof(err));
+		n = read(errp[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
 	close(errp[0]);
-	if (n == (ssize_t)sizeof(err)) {
-		say("cannot run '%s' in '%s': %s", argv[0],
-		    wk->cwd ? wk->cwd : ".", strerror(err));
+	if (n == (ssize_t)sizeof(e)) {
+		if (e.cgroup == 0)
+			say("cannot enter cgroup '%s': %s", wk->cgroup,
+			    strerror(e.err));
+		else if (e.cgroup > 0 && e.cgroup <= wk->ncgroup_v1)
+			say("cannot enter cgroup '%s': %s",
+			    wk->cgroup_v1[e.cgroup - 1], strerror(e.err));
+		else
+			say("cannot run '%s' in '%s': %s", argv[0],
+			    wk->cwd ? wk->cwd : ".", strerror(e.err));
 		waitpid(wk->agent, NULL, 0);
 		close(out[0]);
 		return -1;
@@ -340,6 +391,18 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 	return 0;
 }
 
+/* SIG to the agent's processes: its group, or with --cgroup every process
+ * of its cgroup (each once: the group's are all in it); SIGKILL to both,
+ * the cgroup whole (cgroup.kill), so that nothing escapes by a fork. */
+static void signal_agent(struct worker *wk, int sig)
+{
+	if (sig == SIGKILL || !wk->cgroup ||
+	    cm_cg_signal(wk->cgroup, sig, 0) < 0)
+		kill(-wk->agent, sig);
+	if (sig == SIGKILL && wk->cgroup && cm_cg_kill(wk->cgroup) < 0)
+		say("cannot kill cgroup '%s': %s", wk->cgroup, strerror(errno));
+}
+
 /* The agent ended (a zombie now): kill the rest of its group, reap it. */
 static void agent_ended(struct worker *wk)
 {
@@ -350,7 +413,7 @@ static void agent_ended(struct worker *wk)
 		    0 ||
 	    si.si_pid != wk->agent)
 		return;
-	kill(-wk->agent, SIGKILL);
+	signal_agent(wk, SIGKILL);
 	if (waitpid(wk->agent, &wk->status, 0) == wk->agent)
 		wk->ended = 1;
 }
@@ -367,14 +430,14 @@ static void handle_signal(struct worker *wk, int sig)
 		break;
 	case SIGTERM:
 		if (!wk->ended && !wk->kill_at_ms) {
-			kill(-wk->agent, wk->stop_signal);
+			signal_agent(wk, wk->stop_signal);
 			wk->kill_at_ms = cm_mono_ms() + wk->stop_grace_ms;
 			wk->term_at_ms = 0;
 		}
 		break;
 	case SIGINT:
 		if (!wk->ended && !wk->kill_at_ms && !wk->term_at_ms) {
-			kill(-wk->agent, SIGINT);
+			signal_agent(wk, SIGINT);
 			wk->term_at_ms = cm_mono_ms() + wk->stop_grace_ms;
 		}
 		break;
@@ -382,7 +445,7 @@ static void handle_signal(struct worker *wk, int sig)
 	case SIGHUP:
 		wk->orphaned = 1;
 		if (!wk->ended) {
-			kill(-wk->agent, SIGKILL);
+			signal_agent(wk, SIGKILL);
 			wk->kill_at_ms = cm_mono_ms();
 			wk->term_at_ms = 0;
 		}
@@ -565,7 +628,7 @@ static int stop_timers(struct worker *wk)
 		return -1;
 	if (wk->term_at_ms && !wk->kill_at_ms) {
 		if (now >= wk->term_at_ms) {
-			kill(-wk->agent, wk->stop_signal);
+			signal_agent(wk, wk->stop_signal);
 			wk->kill_at_ms = now + wk->stop_grace_ms;
 			wk->term_at_ms = 0;
 		} else {
@@ -574,7 +637,7 @@ static int stop_timers(struct worker *wk)
 	}
 	if (wk->kill_at_ms && wk->kill_at_ms != INT64_MAX) {
 		if (now >= wk->kill_at_ms) {
-			kill(-wk->agent, SIGKILL);
+			signal_agent(wk, SIGKILL);
 			wk->kill_at_ms = INT64_MAX;
 		} else if (wk->kill_at_ms < next) {
 			next = wk->kill_at_ms;
@@ -673,6 +736,9 @@ int main(int argc, char **argv)
 	wk.stop_signal = args.stop_signal;
 	wk.stop_grace_ms = args.stop_grace_ms;
 	wk.cwd = args.cwd;
+	wk.cgroup = args.cgroup;
+	wk.cgroup_v1 = args.cgroup_v1;
+	wk.ncgroup_v1 = args.ncgroup_v1;
 	wk.parent = args.parent;
 	wk.line_max = args.line_max;
 	wk.frame_max = args.frame_max;
@@ -725,8 +791,20 @@ int main(int argc, char **argv)
 		adapter_finish(&wk, sfd);
 	if (wk.log_fd >= 0)
 		close(wk.log_fd);
-	/* Nothing of the agent's group is left: the supervisor need not (and
-	 * must not, its pid may be anyone's now) signal it. */
+	/* The cgroup was killed when the agent ended; once more, in case the
+	 * kernel has no cgroup.kill and a fork slipped past (the group is not
+	 * signalled: the agent was reaped, its pid may be anyone's). Then its
+	 * processes take a moment to exit. */
+	if (wk.cgroup) {
+		if (cm_cg_kill(wk.cgroup) < 0)
+			say("cannot kill cgroup '%s': %s", wk.cgroup,
+			    strerror(errno));
+		if (cm_cg_wait_empty(wk.cgroup, CG_EMPTY_MS) < 0)
+			say("cgroup '%s' not empty after %d ms: %s", wk.cgroup,
+			    CG_EMPTY_MS, strerror(errno));
+	}
+	/* Nothing of the agent's group (or cgroup) is left: the supervisor
+	 * need not (and must not, its pid may be anyone's now) signal it. */
 	len = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_DONE, 0);
 	if (cm_write_all(CTL_FD, buf, len) < 0) {
 		/* the supervisor is gone */

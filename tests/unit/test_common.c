@@ -2,8 +2,11 @@
  * test_common.c - the leaf helpers of common/: the clocks, cm_write_all
  * across a pipe with short writes and EINTR (write() is wrapped by the
  * linker, see common/include.am), array growth, the grammar of durations,
- * sizes, whole numbers and signals, and the /proc/PID/stat reader on this
- * process, a zombie, a dead pid and a command name full of parentheses.
+ * sizes, whole numbers and signals, the /proc/PID/stat reader on this
+ * process, a zombie, a dead pid and a command name full of parentheses, and
+ * a cgroup's files on real cgroups: a temporary directory under our own
+ * cgroup v2 (skipped where none can be made: no cgroup2, not root), which
+ * only our own children enter and which is removed whatever the outcome.
  */
 #include "config.h"
 
@@ -20,11 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/cgroup.h"
 #include "common/clock.h"
 #include "common/grow.h"
 #include "common/io.h"
@@ -571,6 +576,269 @@ static void test_proc_odd_name(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 }
 
+/* ---- a cgroup's files, on a real cgroup v2 ------------------------------- */
+
+/* What a cgroup test made, for its teardown: the directory, and the
+ * processes started (reaped there if the test did not). */
+struct cg_test {
+	char dir[PATH_MAX]; /* "": none could be made */
+	char why[PATH_MAX + 64];
+	pid_t pids[4];
+	int npids;
+};
+
+static struct cg_test cgt;
+
+/* A fresh cgroup under ours, or the reason why not in cgt.why (the test
+ * skips then). */
+static int cg_setup(void **state)
+{
+	char own[PATH_MAX];
+	int n;
+
+	memset(&cgt, 0, sizeof(cgt));
+	*state = &cgt;
+	if (cm_cg_of_pid(0, own, sizeof(own)) < 0) {
+		snprintf(cgt.why, sizeof(cgt.why), "no cgroup v2: %s",
+			 strerror(errno));
+		return 0;
+	}
+	n = snprintf(cgt.dir, sizeof(cgt.dir), "%s/smithers-test-%ld", own,
+		     (long)getpid());
+	assert_true(n > 0 && (size_t)n < sizeof(cgt.dir));
+	if (mkdir(cgt.dir, 0755) < 0) {
+		snprintf(cgt.why, sizeof(cgt.why), "cannot make '%s': %s",
+			 cgt.dir, strerror(errno));
+		cgt.dir[0] = '\0';
+	}
+	return 0;
+}
+
+/* Kill what is left in the cgroup, reap our children, remove it. */
+static int cg_teardown(void **state)
+{
+	struct cg_test *t = *state;
+
+	if (t->dir[0]) {
+		cm_cg_kill(t->dir);
+		cm_cg_wait_empty(t->dir, 2000);
+	}
+	for (int i = 0; i < t->npids; i++)
+		if (t->pids[i] > 0)
+			waitpid(t->pids[i], NULL, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	if (t->dir[0] && rmdir(t->dir) < 0) {
+		fprintf(stderr, "cannot remove '%s': %s\n", t->dir,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void cg_need(struct cg_test *t)
+{
+	if (!t->dir[0]) {
+		fprintf(stderr, "skipped: %s\n", t->why);
+		skip();
+	}
+}
+
+static void cg_file(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+/* In a child: enter DIR, write the errno of that (0: in) on FD, then run
+ * BODY's escapees and wait to be killed. */
+enum cg_body { CG_ALONE, CG_ESCAPEES };
+
+static void cg_child(const char *dir, int fd, enum cg_body body)
+{
+	int err = cm_cg_enter(dir) < 0 ? errno : 0;
+	pid_t p[2] = {0, 0};
+
+	if (!err && body == CG_ESCAPEES) {
+		int hop[2];
+		char c;
+
+		if (pipe(hop) < 0)
+			_exit(1);
+		/* A setsid grandchild: its own session and group (told once
+		 * it is). */
+		p[0] = fork();
+		if (p[0] == 0) {
+			setsid();
+			if (write(hop[1], "s", 1) < 0)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		if (read(hop[0], &c, 1) != 1)
+			_exit(1);
+		/* A double fork: its parent ended, it is nobody's child of
+		 * ours. */
+		if (fork() == 0) {
+			pid_t g = fork();
+
+			if (g == 0)
+				for (;;)
+					pause();
+			if (write(hop[1], &g, sizeof(g)) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		if (read(hop[0], &p[1], sizeof(p[1])) != sizeof(p[1]))
+			_exit(1);
+		wait(NULL); /* the middle one, so that it is no zombie */
+	}
+	if (write(fd, &err, sizeof(err)) < 0 || write(fd, p, sizeof(p)) < 0)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* Fork a child that enters T->dir (and starts BODY); the pids of the
+ * escapees into P (two, 0 with CG_ALONE). The child's pid. */
+static pid_t cg_start(struct cg_test *t, enum cg_body body, pid_t p[2])
+{
+	int fds[2], err = -1;
+	pid_t pid;
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		cg_child(t->dir, fds[1], body);
+	}
+	t->pids[t->npids++] = pid;
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &err, sizeof(err)), sizeof(err));
+	assert_int_equal(read(fds[0], p, 2 * sizeof(*p)), 2 * sizeof(*p));
+	close(fds[0]);
+	assert_int_equal(err, 0);
+	return pid;
+}
+
+/* A child enters: it is the one process there, cgroup.events says so, its
+ * cgroup is the directory; waiting for the cgroup to empty times out while
+ * it lives, and returns once it is killed. */
+static void test_cg_enter(void **state)
+{
+	struct cg_test *t = *state;
+	char events[PATH_MAX + 16], path[PATH_MAX + 16], of[PATH_MAX];
+	pid_t pid, p[2];
+	int64_t t0;
+	int status;
+
+	cg_need(t);
+	cg_file(events, sizeof(events), t->dir, "cgroup.events");
+	assert_int_equal(cm_cg_read_key(events, "populated"), 0);
+	assert_int_equal(cm_cg_signal(t->dir, 0, 0), 0);
+	assert_int_equal(cm_cg_wait_empty(t->dir, 0), 0);
+
+	pid = cg_start(t, CG_ALONE, p);
+	assert_int_equal(cm_cg_of_pid(pid, of, sizeof(of)), 0);
+	assert_string_equal(of, t->dir);
+	assert_int_equal(cm_cg_signal(t->dir, 0, 0), 1);
+	assert_int_equal(cm_cg_read_key(events, "populated"), 1);
+	assert_int_equal(cm_cg_read_key(events, "no-such-key"), -1);
+	cg_file(path, sizeof(path), t->dir, "no-such-file");
+	assert_int_equal(cm_cg_read_int(path), -1);
+	assert_int_equal(cm_cg_read_key(path, "populated"), -1);
+
+	t0 = cm_mono_ms();
+	errno = 0;
+	assert_int_equal(cm_cg_wait_empty(t->dir, 100), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_true(cm_mono_ms() - t0 >= 100);
+
+	assert_int_equal(cm_cg_kill(t->dir), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	t->pids[0] = 0;
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(cm_cg_wait_empty(t->dir, 2000), 0);
+	assert_int_equal(cm_cg_read_key(events, "populated"), 0);
+	assert_int_equal(cm_cg_signal(t->dir, 0, 0), 0);
+}
+
+/* A setsid grandchild and a double-forked one, out of the child's group
+ * and (the second) of its descent: counted, killed with it by cm_cg_kill
+ * (FROZEN: by cm_cg_signal(SIGKILL) in a frozen cgroup, what cm_cg_kill
+ * does on a kernel without cgroup.kill), reaped here (we are their
+ * subreaper). */
+static void kill_escapees(struct cg_test *t, int frozen)
+{
+	pid_t pid, p[2];
+	int status;
+
+	/* The escapees come back to us when their parents die. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	pid = cg_start(t, CG_ESCAPEES, p);
+	t->pids[t->npids++] = p[0];
+	t->pids[t->npids++] = p[1];
+	assert_true(p[0] > 0 && p[1] > 0);
+	assert_int_not_equal(getpgid(p[0]), getpgid(pid));
+	assert_int_equal(cm_cg_signal(t->dir, 0, 0), 3);
+	errno = 0;
+	assert_int_equal(cm_cg_wait_empty(t->dir, 10), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+
+	if (frozen)
+		assert_int_equal(cm_cg_signal(t->dir, SIGKILL, 1), 3);
+	else
+		assert_int_equal(cm_cg_kill(t->dir), 0);
+	for (int i = 0; i < 3; i++) {
+		pid_t w = i == 0 ? pid : p[i - 1];
+
+		assert_int_equal(waitpid(w, &status, 0), w);
+		t->pids[i] = 0;
+		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	}
+	assert_int_equal(cm_cg_wait_empty(t->dir, 2000), 0);
+	assert_int_equal(cm_cg_signal(t->dir, 0, 0), 0);
+	if (frozen) {
+		char events[PATH_MAX + 16];
+
+		/* Thawed after. */
+		cg_file(events, sizeof(events), t->dir, "cgroup.events");
+		assert_int_equal(cm_cg_read_key(events, "frozen"), 0);
+	}
+}
+
+static void test_cg_kill_escapees(void **state)
+{
+	cg_need(*state);
+	kill_escapees(*state, 0);
+}
+
+static void test_cg_signal_frozen(void **state)
+{
+	cg_need(*state);
+	kill_escapees(*state, 1);
+}
+
+/* A cgroup that is gone: killing it is done already, waiting for it is
+ * over, signalling it is ENOENT, entering it fails. */
+static void test_cg_gone(void **state)
+{
+	struct cg_test *t = *state;
+	char gone[PATH_MAX + 16];
+
+	cg_need(t);
+	cg_file(gone, sizeof(gone), t->dir, "gone");
+	assert_int_equal(cm_cg_kill(gone), 0);
+	assert_int_equal(cm_cg_wait_empty(gone, 10), 0);
+	errno = 0;
+	assert_int_equal(cm_cg_signal(gone, 0, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_int_equal(cm_cg_enter(gone), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +854,14 @@ int main(void)
 		cmocka_unit_test(test_proc_self),
 		cmocka_unit_test(test_proc_dead),
 		cmocka_unit_test(test_proc_odd_name),
+		cmocka_unit_test_setup_teardown(test_cg_enter, cg_setup,
+						cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cg_kill_escapees, cg_setup,
+						cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cg_signal_frozen, cg_setup,
+						cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cg_gone, cg_setup,
+						cg_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,6 +140,60 @@ static void test_codex_flag(void **state)
 	assert_non_null(strstr(wrk_ctl_usage, "--codex"));
 }
 
+/* --cgroup and up to WRK_CGROUP_V1_MAX --cgroup-v1 round-trip, in order;
+ * without them, none is passed; a fifth --cgroup-v1 and an empty
+ * directory are refused. */
+static void test_cgroup_flags(void **state)
+{
+	char *command[] = {"agent", NULL};
+	char *five[] = {"w", "--cgroup-v1", "/a", "--cgroup-v1", "/b",
+			"--cgroup-v1", "/c", "--cgroup-v1", "/d",
+			"--cgroup-v1", "/e", "--", "a", NULL};
+	char *empty[] = {"w", "--cgroup", "", "--", "a", NULL};
+	struct wrk_ctl_args in, out;
+	char err[128], **argv;
+
+	(void)state;
+	wrk_ctl_args_init(&in);
+	in.command = command;
+	argv = wrk_ctl_argv("w", &in);
+	assert_non_null(argv);
+	for (char **p = argv; *p; p++)
+		assert_null(strstr(*p, "cgroup"));
+	assert_int_equal(wrk_ctl_parse(argc_of(argv), argv, &out, err,
+				       sizeof(err)),
+			 0);
+	assert_null(out.cgroup);
+	assert_int_equal(out.ncgroup_v1, 0);
+	wrk_ctl_argv_free(argv);
+
+	in.cgroup = "/sys/fs/cgroup/unified/smithers/agent-3-1";
+	in.cgroup_v1[0] = "/sys/fs/cgroup/memory/smithers/agent-3-1";
+	in.cgroup_v1[1] = "/sys/fs/cgroup/pids/smithers/agent-3-1";
+	in.cgroup_v1[2] = "/sys/fs/cgroup/cpu/smithers/agent-3-1";
+	in.cgroup_v1[3] = "/sys/fs/cgroup/blkio/smithers/agent-3-1";
+	in.ncgroup_v1 = WRK_CGROUP_V1_MAX;
+	argv = wrk_ctl_argv("w", &in);
+	assert_non_null(argv);
+	assert_int_equal(wrk_ctl_parse(argc_of(argv), argv, &out, err,
+				       sizeof(err)),
+			 0);
+	assert_string_equal(out.cgroup, in.cgroup);
+	assert_int_equal(out.ncgroup_v1, WRK_CGROUP_V1_MAX);
+	for (int i = 0; i < WRK_CGROUP_V1_MAX; i++)
+		assert_string_equal(out.cgroup_v1[i], in.cgroup_v1[i]);
+	assert_string_equal(out.command[0], "agent");
+	wrk_ctl_argv_free(argv);
+
+	assert_int_equal(wrk_ctl_parse(argc_of(five), five, &out, err,
+				       sizeof(err)),
+			 -1);
+	assert_string_equal(err, "--cgroup-v1: at most 4 directories");
+	assert_int_equal(wrk_ctl_parse(5, empty, &out, err, sizeof(err)), -1);
+	assert_string_equal(err, "invalid --cgroup ''");
+	assert_non_null(strstr(wrk_ctl_usage, "--cgroup-v1"));
+}
+
 static void test_parse_errors(void **state)
 {
 	char *bad_flag[] = {"w", "--nope", "--", "true", NULL};
@@ -243,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_argv_round_trip),
 		cmocka_unit_test(test_claude_flags_off),
 		cmocka_unit_test(test_codex_flag),
+		cmocka_unit_test(test_cgroup_flags),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_marker),
