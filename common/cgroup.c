@@ -1,0 +1,330 @@
+/*
+ * cgroup.c - one cgroup directory's files (cgroup.h): cgroup.procs,
+ * cgroup.kill, cgroup.freeze, cgroup.events and the "KEY VALUE" counter
+ * files, read and written with plain system calls.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cgroup.h"
+
+/* DIR/NAME into BUF; -1 (ENAMETOOLONG) when it does not fit. */
+static int join(char *buf, size_t len, const char *dir, const char *name)
+{
+	size_t d = strlen(dir), n = strlen(name);
+
+	if (d + 1 + n + 1 > len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, dir, d);
+	buf[d] = '/';
+	memcpy(buf + d + 1, name, n + 1);
+	return 0;
+}
+
+/* Write S to DIR/NAME. 0, or -1 with errno. */
+static int put(const char *dir, const char *name, const char *s)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(s);
+	ssize_t n;
+	int fd, err;
+
+	if (join(path, sizeof(path), dir, name) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = write(fd, s, len);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	close(fd);
+	errno = err;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int cm_cg_enter(const char *dir)
+{
+	return put(dir, "cgroup.procs", "0");
+}
+
+/* The whole of the small file FD (at offset 0) into BUF, NUL-ended; its
+ * length or -1. */
+static ssize_t slurp(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got + 1 < len) {
+		ssize_t n = pread(fd, buf + got, len - 1 - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* The number after KEY at the start of a line of TEXT; -1. */
+static int64_t key_of(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; *p;) {
+		if (!strncmp(p, key, klen) && p[klen] == ' ')
+			return strtoll(p + klen + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return -1;
+}
+
+static int64_t int_of(const char *text)
+{
+	char *end;
+	long long v;
+
+	if (!strncmp(text, "max", 3))
+		return INT64_MAX;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (end == text || errno)
+		return -1;
+	return v;
+}
+
+int64_t cm_cg_pread_key(int fd, const char *key)
+{
+	char buf[4096];
+
+	return slurp(fd, buf, sizeof(buf)) < 0 ? -1 : key_of(buf, key);
+}
+
+int64_t cm_cg_pread_int(int fd)
+{
+	char buf[64];
+
+	return slurp(fd, buf, sizeof(buf)) <= 0 ? -1 : int_of(buf);
+}
+
+int64_t cm_cg_read_key(const char *file, const char *key)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int64_t v;
+
+	if (fd < 0)
+		return -1;
+	v = cm_cg_pread_key(fd, key);
+	close(fd);
+	return v;
+}
+
+int64_t cm_cg_read_int(const char *file)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int64_t v;
+
+	if (fd < 0)
+		return -1;
+	v = cm_cg_pread_int(fd);
+	close(fd);
+	return v;
+}
+
+/* DIR's "KEY VALUE" file NAME's KEY; -1. */
+static int64_t dir_key(const char *dir, const char *name, const char *key)
+{
+	char path[PATH_MAX];
+
+	if (join(path, sizeof(path), dir, name) < 0)
+		return -1;
+	return cm_cg_read_key(path, key);
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Freeze (1) or thaw (0) DIR; freezing waits up to a second for
+ * "frozen 1". */
+static int freeze(const char *dir, int on)
+{
+	if (put(dir, "cgroup.freeze", on ? "1" : "0") < 0)
+		return -1;
+	for (int i = 0; on && i < 1000; i++) {
+		if (dir_key(dir, "cgroup.events", "frozen") == 1)
+			return 0;
+		pause_ms(1);
+	}
+	return 0;
+}
+
+/* One pass over DIR/cgroup.procs: SIG to each pid; the count signalled,
+ * or -1. */
+static int signal_pass(const char *dir, int sig)
+{
+	char path[PATH_MAX], line[32];
+	FILE *f;
+	int n = 0;
+
+	if (join(path, sizeof(path), dir, "cgroup.procs") < 0)
+		return -1;
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		long pid = strtol(line, NULL, 10);
+
+		if (pid > 0 && kill((pid_t)pid, sig) == 0)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int cm_cg_signal(const char *dir, int sig, int freezing)
+{
+	int frozen = freezing && freeze(dir, 1) == 0;
+	int total = 0, n;
+
+	/* Unfrozen, a process may fork between the read and the signal:
+	 * passes go on while they find somebody (a few at most). */
+	for (int pass = 0; pass < (frozen ? 1 : 8); pass++) {
+		n = signal_pass(dir, sig);
+		if (n < 0) {
+			total = -1;
+			break;
+		}
+		total += n;
+		if (!n || sig != SIGKILL)
+			break;
+	}
+	if (frozen) {
+		int err = errno;
+
+		freeze(dir, 0);
+		errno = err;
+	}
+	return total;
+}
+
+int cm_cg_kill(const char *dir)
+{
+	if (put(dir, "cgroup.kill", "1") == 0)
+		return 0;
+	if (errno == ENOENT && access(dir, F_OK) < 0)
+		return 0; /* the cgroup is gone */
+	if (errno != ENOENT)
+		return -1;
+	/* A kernel before 5.14: no cgroup.kill. */
+	return cm_cg_signal(dir, SIGKILL, 1) < 0 ? -1 : 0;
+}
+
+int cm_cg_wait_empty(const char *dir, int timeout_ms)
+{
+	for (int waited = 0;; waited++) {
+		int64_t v = dir_key(dir, "cgroup.events", "populated");
+
+		if (v == 0 || (v < 0 && access(dir, F_OK) < 0))
+			return 0;
+		if (waited >= timeout_ms) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pause_ms(1);
+	}
+}
+
+int cm_cg_v2_mount(char *out, size_t len)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE ... */
+	while (rc < 0 && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - "), *mnt;
+		size_t n;
+
+		if (!dash || strncmp(dash + 3, "cgroup2 ", 8))
+			continue;
+		mnt = line;
+		for (int field = 0; field < 4 && mnt; field++) {
+			mnt = strchr(mnt, ' ');
+			if (mnt)
+				mnt++;
+		}
+		if (!mnt)
+			continue;
+		n = strcspn(mnt, " ");
+		if (n + 1 > len)
+			continue;
+		memcpy(out, mnt, n);
+		out[n] = '\0';
+		rc = 0;
+	}
+	fclose(f);
+	if (rc < 0)
+		errno = ENOENT;
+	return rc;
+}
+
+int cm_cg_of_pid(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[PATH_MAX], mnt[PATH_MAX];
+	FILE *f;
+	int rc = -1;
+
+	if (cm_cg_v2_mount(mnt, sizeof(mnt)) < 0)
+		return -1;
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/cgroup");
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (rc < 0 && fgets(line, sizeof(line), f)) {
+		int n;
+
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		/* The root's "/" adds nothing to the mount point. */
+		n = snprintf(out, len, "%s%s", mnt,
+			     strcmp(line + 3, "/") ? line + 3 : "");
+		if (n < 0 || (size_t)n >= len) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		rc = 0;
+	}
+	if (rc < 0 && !ferror(f) && errno != ENAMETOOLONG)
+		errno = ENOENT;
+	fclose(f);
+	return rc;
+}
