@@ -8,7 +8,7 @@ populate .
 
 run "$SMITHERS" db stats --json
 expect_rc 0
-json 'j["schema_version"] == 6 and j["journal_mode"] == "wal"'
+json 'j["schema_version"] == 7 and j["journal_mode"] == "wal"'
 json '(j["executions"], j["phases"], j["agents"], j["tool_calls"],
        j["state"], j["transitions"], j["memories"], j["artifacts"]) ==
       (1, 3, 5, 3, 3, 7, 5, 1)'
