@@ -99,7 +99,11 @@ _Static_assert(offsetof(struct shm_agent, running_tool) == 448, "layout");
 _Static_assert(offsetof(struct shm_agent, kind) == 512, "layout");
 _Static_assert(offsetof(struct shm_agent, reasoning) == 528, "layout");
 _Static_assert(offsetof(struct shm_agent, cost_known) == 536, "layout");
-_Static_assert(sizeof(struct shm_agent) == 544, "layout");
+_Static_assert(offsetof(struct shm_agent, mem_bytes) == 544, "layout");
+_Static_assert(offsetof(struct shm_agent, mem_peak) == 552, "layout");
+_Static_assert(offsetof(struct shm_agent, cpu_usec) == 560, "layout");
+_Static_assert(offsetof(struct shm_agent, nprocs) == 568, "layout");
+_Static_assert(sizeof(struct shm_agent) == 576, "layout");
 _Static_assert(offsetof(struct seg_key, key) == 32, "layout");
 _Static_assert(offsetof(struct seg_key, value) == 32 + SHM_KEY_LEN, "layout");
 _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
@@ -111,12 +115,14 @@ _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
 #define AGENT_SLOT  ROUND64(sizeof(struct seg_agent))
 #define KEY_SLOT    ROUND64(sizeof(struct seg_key))
 
-/* What versions 1.0 and 1.1 had of the header and of an agent: a segment
- * of that minor holds nothing past them (readers give 0 for the rest). */
+/* What versions 1.0, 1.1 and 1.2 had of the header and of an agent: a
+ * segment of that minor holds nothing past them (readers give 0 for the
+ * rest, -1 for the fields of 1.3). 1.3 changed no header. */
 #define HEADER_1_0 offsetof(struct seg_header, tokens_in)
 #define AGENT_1_0  offsetof(struct shm_agent, cache_read)
 #define HEADER_1_1 offsetof(struct seg_header, reasoning)
 #define AGENT_1_1  offsetof(struct shm_agent, kind)
+#define AGENT_1_2  offsetof(struct shm_agent, mem_bytes)
 
 /* ---- helpers (shm.c) ------------------------------------------------------ */
 

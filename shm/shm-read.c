@@ -146,6 +146,9 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	if (h->minor >= SHM_MINOR) {
 		header_len = sizeof(struct seg_header);
 		agent_len = sizeof(struct shm_agent);
+	} else if (h->minor == 2) {
+		header_len = sizeof(struct seg_header);
+		agent_len = AGENT_1_2;
 	} else if (h->minor == 1) {
 		header_len = HEADER_1_1;
 		agent_len = AGENT_1_1;
@@ -299,6 +302,13 @@ int shm_read_agent(const struct shm_reader *r, uint32_t index,
 	memset((char *)out + r->agent_len, 0, sizeof(*out) - r->agent_len);
 	if (read_whole(&s->seq, out, &s->a, r->agent_len) < 0)
 		return -1;
+	/* Nor does it count its agents' process trees: unknown. */
+	if (r->agent_len <= AGENT_1_2) {
+		out->mem_bytes = -1;
+		out->mem_peak = -1;
+		out->cpu_usec = -1;
+		out->nprocs = -1;
+	}
 	out->name[sizeof(out->name) - 1] = '\0';
 	out->phase[sizeof(out->phase) - 1] = '\0';
 	out->status[sizeof(out->status) - 1] = '\0';

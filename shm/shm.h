@@ -20,13 +20,16 @@
  * reads a newer segment (fields it does not know are past the end of its
  * structs); a different major version is refused. A minor version only
  * appends fields at the end of the header and of struct shm_agent; a
- * reader gives the fields a segment of an older minor lacks as 0.
+ * reader gives the fields a segment of an older minor lacks as 0, or as
+ * the value that field documents for "unknown" (-1 for those of 1.3).
  *
  * Versions: 1.0 the first; 1.1 adds the agents' cache tokens, cost and
  * running tool call, and the execution's totals in the header; 1.2 adds
  * each agent's kind (command, claude, codex), reasoning tokens and
  * whether its cost is known (a CLI may report tokens and no cost), and
- * the same totals in the header.
+ * the same totals in the header; 1.3 adds what each agent's whole process
+ * tree uses, as its cgroup counts it: memory now and at its peak, CPU
+ * time, processes (-1: unknown, as in an older segment).
  *
  * Torn reads are impossible: the header and every slot carry a sequence
  * counter, odd while the writer changes them. A reader copies the fields,
@@ -42,7 +45,7 @@
 
 #define SHM_MAGIC 0x534d5348u /* "SMSH" */
 #define SHM_MAJOR 1
-#define SHM_MINOR 2
+#define SHM_MINOR 3
 
 #define SHM_NAME_LEN  64   /* agent, phase, execution names (with NUL) */
 #define SHM_STATUS_LEN 16  /* status words (with NUL) */
@@ -136,6 +139,16 @@ struct shm_agent {
 	int64_t reasoning;
 	int32_t cost_known;
 	uint32_t pad2;
+	/* Since 1.3 (-1 in an older segment). The agent's whole process
+	 * tree, as its cgroup counts it, -1 when unknown (no cgroup, not
+	 * read yet): its memory now and at its peak over its attempts, in
+	 * bytes; its CPU time over its attempts, in microseconds; the
+	 * processes in it now. */
+	int64_t mem_bytes;
+	int64_t mem_peak;
+	int64_t cpu_usec;
+	int32_t nprocs;
+	uint32_t pad3;
 };
 
 /* ---- the writer (the supervisor only) ------------------------------------ */

@@ -4,7 +4,9 @@
  * call under the call it ran inside), and how text shows usage.
  *
  * Text shows a cost (any column named *cost_usd) with four decimals, an
- * unknown one (a NULL cost_usd: no agent reported one) as "-", and a
+ * unknown one (a NULL cost_usd: no agent reported one) as "-", as it
+ * does an unknown peak memory or CPU time (mem_peak, cpu_usec: the agent
+ * ran in no cgroup) and an unrecorded containment, and a
  * session id by its first SESSION_SHORT characters; JSON has every column
  * as the store holds it (an unknown cost is null). A tool-call tree is drawn in text only: JSON is
  * the flat list, each call naming its parent_id.
@@ -41,6 +43,8 @@ static const char *const agent_cols[] = {"id",
 					 "cache_read_tokens",
 					 "cache_write_tokens",
 					 "cost_usd",
+					 "mem_peak",
+					 "cpu_usec",
 					 "tool_call_count",
 					 "error",
 					 NULL};
@@ -49,6 +53,13 @@ static const char *const tool_cols[] = {
 	"output_size", "output_inline", "output_path", "error",	 NULL};
 
 /* ---- usage as text ------------------------------------------------------ */
+
+/* Columns whose NULL says "unknown" (or "not recorded"): text shows "-". */
+static int null_is_unknown(const char *name)
+{
+	return !strcmp(name, "cost_usd") || !strcmp(name, "mem_peak") ||
+	       !strcmp(name, "cpu_usec") || !strcmp(name, "containment");
+}
 
 static int ends_with(const char *s, const char *tail)
 {
@@ -86,10 +97,11 @@ static void shown_init(struct shown *s, const struct wal_row *row,
 		s->names[k] = row->names[i];
 		s->types[k] = row->types[i];
 		s->values[k] = v;
-		if (!v && !strcmp(name, "cost_usd")) {
-			/* A number not known: aligned as the others. */
+		if (!v && null_is_unknown(name)) {
+			/* A value not known: a number aligned as the others. */
 			s->values[k] = "-";
-			s->types[k] = WAL_REAL;
+			s->types[k] = strcmp(name, "containment") ? WAL_REAL
+								  : WAL_TEXT;
 		} else if (v && ends_with(name, "cost_usd")) {
 			snprintf(s->bufs[k], SHOWN_LEN, "%.4f",
 				 strtod(v, NULL));
@@ -193,7 +205,9 @@ const struct db_sub db_sub_agents = {
 	"session id (its first 8 characters; --json has it whole), turns,\n"
 	"tokens in and out, reasoning tokens (a part of tokens out), cache\n"
 	"tokens read and written, cost in US dollars ('-' when unknown: the\n"
-	"agent reported none; null in --json), tool calls and the last\n"
+	"agent reported none; null in --json), the peak memory of its\n"
+	"process tree in bytes and its CPU time in microseconds, over its\n"
+	"attempts ('-', null, when it ran in no cgroup), tool calls and the last\n"
 	"error. --json has every column: model, prompts, CLI version and\n"
 	"tools, resume_prompt and resumes, results, processes, times.\n"
 	"Exit status 1 if there is no such execution.",

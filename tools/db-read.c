@@ -236,7 +236,8 @@ static int db_execution(struct db_run *r)
 const struct db_sub db_sub_execution = {
 	"execution", "ID", "one execution with its phases and agents",
 	"Show execution ID: every column (the budget, max_cost_usd, when it\n"
-	"has one; costs in US dollars, '-' when unknown), then its phase\n"
+	"has one; costs in US dollars, '-' when unknown; containment, how its\n"
+	"agents were contained, '-' when not recorded), then its phase\n"
 	"iterations and its agents, with their kind and cost ('db agents\n"
 	"ID' shows their sessions and usage). Exit\n"
 	"status 1 if there is no such execution.",

@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 	free(t.snap.keys);
 	free(t.snap.text);
 	free(t.wal_path);
+	top_release(&t);
 	top_procs_free(t.procs);
 	shm_reader_close(t.r);
 	return rc;

@@ -21,7 +21,8 @@
 void top_print_batch(const struct top_snap *s, FILE *fp)
 {
 	char lines[TOP_HEADER_LINES][256], name[256], phase[256], last[256];
-	char cpu[16], rss[16], tools[16], age[16], running[256];
+	char cpu[16], mem[16], peak[16], cputime[16], tools[16], age[16];
+	char running[256];
 	char cost[32], in[16], out[16], cache[16];
 	int n, i, banner, wname = 5, wphase = 5;
 	size_t j;
@@ -44,19 +45,15 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 	}
 	/* RUNNING is "TOOL TIME" (two words) or "-". */
 	fprintf(fp,
-		"%-*s %-*s %-10s %-7s %7s %6s %7s %8s %6s %9s %7s %7s %7s %8s "
-		"%-16s %s\n",
+		"%-*s %-*s %-10s %-7s %7s %6s %7s %7s %8s %8s %6s %9s %7s %7s "
+		"%7s %8s %-16s %s\n",
 		wname, "AGENT", wphase, "PHASE", "STATUS", "KIND", "PID",
-		"CPU%", "RSS", "RESTARTS", "TOOLS", "COST", "IN", "OUT",
+		"CPU%", "MEM", "PEAK", "TIME", "RESTARTS", "TOOLS", "COST", "IN", "OUT",
 		"CACHE", "AGE", "RUNNING", "LAST");
 	for (j = 0; j < s->nagents; j++) {
 		const struct top_agent *ta = &s->agents[j];
 		char pid[16];
 
-		if (ta->cpu < 0)
-			snprintf(cpu, sizeof(cpu), "-");
-		else
-			snprintf(cpu, sizeof(cpu), "%.1f", ta->cpu);
 		if (ta->a.pid > 0)
 			snprintf(pid, sizeof(pid), "%d", (int)ta->a.pid);
 		else
@@ -65,12 +62,15 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 		top_fmt_running(running, sizeof(running), &ta->a, s->now_ms,
 				64);
 		fprintf(fp,
-			"%-*s %-*s %-10s %-7s %7s %6s %7s %8d %6s %9s %7s %7s "
-			"%7s %8s %-16s %s\n",
+			"%-*s %-*s %-10s %-7s %7s %6s %7s %7s %8s %8d %6s %9s "
+			"%7s %7s %7s %8s %-16s %s\n",
 			wname, top_fit(name, sizeof(name), ta->a.name, 64),
 			wphase, top_fit(phase, sizeof(phase), ta->a.phase, 64),
-			ta->a.status, top_agent_kind(&ta->a), pid, cpu,
-			top_fmt_bytes(rss, sizeof(rss), ta->rss),
+			ta->a.status, top_agent_kind(&ta->a), pid,
+			top_fmt_cpu(cpu, sizeof(cpu), ta->cpu),
+			top_fmt_bytes(mem, sizeof(mem), ta->mem),
+			top_fmt_bytes(peak, sizeof(peak), ta->a.mem_peak),
+			top_fmt_cpu_time(cputime, sizeof(cputime), ta->a.cpu_usec),
 			(int)ta->a.restarts,
 			top_fmt_count(tools, sizeof(tools), ta->a.tool_calls),
 			top_fmt_cost_known(cost, sizeof(cost),
@@ -121,6 +121,15 @@ static void json_double(FILE *fp, const char *name, double v)
 		fprintf(fp, ",\"%s\":null", name);
 	else
 		fprintf(fp, ",\"%s\":%.2f", name, v);
+}
+
+/* A count or size, null when unknown (< 0). */
+static void json_int(FILE *fp, const char *name, long long v)
+{
+	if (v < 0)
+		fprintf(fp, ",\"%s\":null", name);
+	else
+		fprintf(fp, ",\"%s\":%lld", name, v);
 }
 
 /* One agent of the --json output; COMMA: one came before. */
@@ -174,10 +183,14 @@ static void json_agent(FILE *fp, const struct top_snap *s,
 	else
 		fputs(",\"age_ms\":null", fp);
 	json_double(fp, "cpu", sa->cpu);
-	if (sa->rss < 0)
-		fputs(",\"rss\":null}", fp);
-	else
-		fprintf(fp, ",\"rss\":%lld}", sa->rss);
+	json_int(fp, "mem", sa->mem);
+	fprintf(fp, ",\"tree\":%s", sa->tree ? "true" : "false");
+	json_int(fp, "mem_bytes", a->mem_bytes);
+	json_int(fp, "mem_peak", a->mem_peak);
+	json_int(fp, "cpu_usec", a->cpu_usec);
+	json_int(fp, "nprocs", a->nprocs);
+	json_int(fp, "rss", sa->rss);
+	fputc('}', fp);
 }
 
 void top_print_json(const struct top_snap *s, FILE *fp)

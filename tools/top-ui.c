@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cgroup.h"
 #include "common/units.h"
 #include "tools/top.h"
 
@@ -23,7 +24,8 @@
 static const int widths[COL_COUNT] = {
 	[COL_AGENT] = 16,   [COL_PHASE] = 10,	[COL_STATUS] = 9,
 	[COL_KIND] = 7,	    [COL_PID] = 7,	[COL_CPU] = 6,
-	[COL_RSS] = 7,	    [COL_RESTARTS] = 8, [COL_TOOLS] = 6,
+	[COL_MEM] = 7,	    [COL_PEAK] = 7,	[COL_TIME] = 8,
+	[COL_RESTARTS] = 8, [COL_TOOLS] = 6,
 	[COL_COST] = 9,	    [COL_IN] = 7,	[COL_OUT] = 7,
 	[COL_CACHE] = 7,    [COL_LAST] = 0,	[COL_AGE] = 8,
 	[COL_RUNNING] = 16,
@@ -32,7 +34,8 @@ static const int widths[COL_COUNT] = {
 /* Right-aligned columns (numbers). */
 static int numeric(int col)
 {
-	return col == COL_PID || col == COL_CPU || col == COL_RSS ||
+	return col == COL_PID || col == COL_CPU || col == COL_MEM ||
+	       col == COL_PEAK || col == COL_TIME ||
 	       col == COL_RESTARTS || col == COL_TOOLS || col == COL_COST ||
 	       col == COL_IN || col == COL_OUT || col == COL_CACHE ||
 	       col == COL_AGE;
@@ -99,13 +102,16 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 			snprintf(buf, len, "-");
 		break;
 	case COL_CPU:
-		if (a->cpu < 0)
-			snprintf(buf, len, "-");
-		else
-			snprintf(buf, len, "%.1f", a->cpu);
+		top_fmt_cpu(buf, len, a->cpu);
 		break;
-	case COL_RSS:
-		top_fmt_bytes(buf, len, a->rss);
+	case COL_MEM:
+		top_fmt_bytes(buf, len, a->mem);
+		break;
+	case COL_PEAK:
+		top_fmt_bytes(buf, len, a->a.mem_peak);
+		break;
+	case COL_TIME:
+		top_fmt_cpu_time(buf, len, a->a.cpu_usec);
 		break;
 	case COL_RESTARTS:
 		snprintf(buf, len, "%d", (int)a->a.restarts);
@@ -144,9 +150,10 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 
 /* The columns in screen order: LAST is drawn last, in what is left. */
 static const int order[COL_COUNT] = {
-	COL_AGENT, COL_PHASE,	 COL_STATUS,  COL_KIND, COL_PID, COL_CPU,
-	COL_RSS,   COL_RESTARTS, COL_TOOLS,   COL_COST, COL_IN,	 COL_OUT,
-	COL_CACHE, COL_AGE,	 COL_RUNNING, COL_LAST,
+	COL_AGENT, COL_PHASE, COL_STATUS,   COL_KIND,  COL_PID,
+	COL_CPU,   COL_MEM,   COL_PEAK,	    COL_TIME,  COL_RESTARTS,
+	COL_TOOLS, COL_COST,  COL_IN,	    COL_OUT,   COL_CACHE,
+	COL_AGE,   COL_RUNNING, COL_LAST,
 };
 
 static void draw_row(int y, int cols, const char *const *cells, attr_t attr,
@@ -192,12 +199,15 @@ static void draw_help(void)
 		"  Z           pause / resume updates",
 		"  + -         refresh slower / faster",
 		"  Up Down PgUp PgDn Home End   move the selection",
-		("  k           send a signal to the selected agent's process "
-		 "group"),
+		("  k           send a signal to the selected agent's cgroup "
+		 "(else its process group)"),
 		"  K Tab       show / hide the mirrored keys",
 		"",
 		"Live figures come from the supervisor's shared memory segment",
-		"and /proc, never from the database.",
+		"and /proc, never from the database. CPU% and MEM are the",
+		"agent's whole process tree where it runs in a cgroup, else its",
+		"process group leader's; PEAK and TIME, the tree's peak memory",
+		"and CPU time over its attempts.",
 	};
 
 	erase();
@@ -329,11 +339,34 @@ static int parse_signal(const char *s)
 	return sig > 0 ? sig : 0;
 }
 
+/* The cgroup of agent process PID into DIR when it runs in one of the
+ * supervisor's own (named agent-ID-ATTEMPT): 1, else 0 (its process group
+ * is what stands for it). */
+static const char *cg_name(const char *dir)
+{
+	const char *base = strrchr(dir, '/');
+
+	return base ? base + 1 : dir;
+}
+
+static int agent_cgroup(pid_t pid, char *dir, size_t len)
+{
+	if (cm_cg_of_pid(pid, dir, len) < 0)
+		return 0;
+	return !strncmp(cg_name(dir), "agent-", 6);
+}
+
+/*
+ * Signal the selected agent: every process of its cgroup when it is in one
+ * (frozen meanwhile, so that none forks past it; a setsid'd grandchild
+ * too), else its process group, as the supervisor itself would.
+ */
 static void signal_selected(struct ui *u)
 {
 	const struct top_agent *a;
-	char buf[32], q[256];
-	int sig, ch;
+	char buf[32], q[256], dir[4096];
+	const char *what;
+	int sig, ch, cg, n;
 
 	if (!u->nrows) {
 		snprintf(u->message, sizeof(u->message), "no agent selected");
@@ -345,8 +378,10 @@ static void signal_selected(struct ui *u)
 			 "agent %s has no process", a->a.name);
 		return;
 	}
-	snprintf(q, sizeof(q), "signal for agent %s (group %d) [TERM]: ",
-		 a->a.name, (int)a->a.pid);
+	cg = agent_cgroup(a->a.pid, dir, sizeof(dir));
+	what = cg ? "cgroup of" : "group";
+	snprintf(q, sizeof(q), "signal for agent %s (%s %d) [TERM]: ",
+		 a->a.name, what, (int)a->a.pid);
 	if (prompt(q, buf, sizeof(buf)) < 0) {
 		u->message[0] = '\0';
 		return;
@@ -357,8 +392,15 @@ static void signal_selected(struct ui *u)
 			 buf);
 		return;
 	}
-	snprintf(q, sizeof(q), "send signal %d (%s) to process group %d? [y/N] ",
-		 sig, strsignal(sig), (int)a->a.pid);
+	if (cg)
+		snprintf(q, sizeof(q),
+			 "send signal %d (%s) to every process of cgroup "
+			 "'%.100s'? [y/N] ",
+			 sig, strsignal(sig), cg_name(dir));
+	else
+		snprintf(q, sizeof(q),
+			 "send signal %d (%s) to process group %d? [y/N] ", sig,
+			 strsignal(sig), (int)a->a.pid);
 	{
 		int rows, cols;
 
@@ -374,7 +416,18 @@ static void signal_selected(struct ui *u)
 		snprintf(u->message, sizeof(u->message), "not sent");
 		return;
 	}
-	if (kill(-a->a.pid, sig) < 0)
+	if (cg) {
+		n = cm_cg_signal(dir, sig, 1);
+		if (n < 0)
+			snprintf(u->message, sizeof(u->message),
+				 "cannot signal cgroup '%.200s': %s", dir,
+				 strerror(errno));
+		else
+			snprintf(u->message, sizeof(u->message),
+				 "sent signal %d to %d processes of cgroup "
+				 "'%.100s' (agent %s)",
+				 sig, n, cg_name(dir), a->a.name);
+	} else if (kill(-a->a.pid, sig) < 0)
 		snprintf(u->message, sizeof(u->message),
 			 "cannot signal group %d: %s", (int)a->a.pid,
 			 strerror(errno));

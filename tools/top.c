@@ -5,6 +5,12 @@
  * both the screen (top-ui.c) and the printed outputs (top-print.c) use.
  * It calls neither of them: they call it.
  *
+ * An agent in a cgroup has its whole process tree's figures in the
+ * segment (1.3): its memory now, and its CPU time, whose growth between
+ * two samples over the time between them is its CPU%. Those are shown
+ * where they are known; elsewhere, and for the first sample of a CPU%,
+ * the process group leader's from /proc.
+ *
  * Everything live comes from the segment and from /proc, never from the
  * database: reading the segment takes no lock and makes no system call,
  * so watching a supervisor costs it nothing. A segment whose writer is
@@ -31,7 +37,8 @@ const char *const top_col_names[COL_COUNT] = {
 	[COL_AGENT] = "AGENT",	 [COL_PHASE] = "PHASE",
 	[COL_STATUS] = "STATUS", [COL_KIND] = "KIND",
 	[COL_PID] = "PID",	 [COL_CPU] = "CPU%",
-	[COL_RSS] = "RSS",	 [COL_RESTARTS] = "RESTARTS",
+	[COL_MEM] = "MEM",	 [COL_PEAK] = "PEAK",
+	[COL_TIME] = "TIME",	 [COL_RESTARTS] = "RESTARTS",
 	[COL_TOOLS] = "TOOLS",	 [COL_COST] = "COST",
 	[COL_IN] = "IN",	 [COL_OUT] = "OUT",
 	[COL_CACHE] = "CACHE",	 [COL_LAST] = "LAST",
@@ -103,6 +110,64 @@ static int key_cmp(const void *a, const void *b, void *arg)
 	return strcmp(top_key_name(s, a), top_key_name(s, b));
 }
 
+static int mark_cmp(const void *pa, const void *pb)
+{
+	const struct top_cpu_mark *a = pa, *b = pb;
+
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+/* The tree's CPU% of TA from its CPU time now and at the last sample, or
+ * -1 (unknown, not sampled then, or a count that went back); remembers
+ * this one's for the next sample. */
+static double tree_cpu(struct top *t, const struct top_agent *ta, double now)
+{
+	struct top_cpu_mark key = {.id = ta->a.id}, *m;
+	double secs = now - t->marks_time;
+
+	if (ta->a.cpu_usec < 0 || ta->a.id <= 0)
+		return -1;
+	if (t->nmarks_cur == t->marks_cur_cap) {
+		t->marks_cur_cap = t->marks_cur_cap ? 2 * t->marks_cur_cap : 64;
+		t->marks_cur = xrealloc(t->marks_cur, t->marks_cur_cap *
+							      sizeof(*t->marks_cur));
+	}
+	t->marks_cur[t->nmarks_cur].id = ta->a.id;
+	t->marks_cur[t->nmarks_cur++].cpu_usec = ta->a.cpu_usec;
+	if (!t->marks_time || secs <= 0 || !t->nmarks)
+		return -1;
+	m = bsearch(&key, t->marks, t->nmarks, sizeof(*m), mark_cmp);
+	if (!m || ta->a.cpu_usec < m->cpu_usec)
+		return -1;
+	return (double)(ta->a.cpu_usec - m->cpu_usec) / 1e6 / secs * 100.0;
+}
+
+/* This sample's CPU times become the last. */
+static void marks_swap(struct top *t, double now)
+{
+	struct top_cpu_mark *m = t->marks;
+	size_t cap = t->marks_cap;
+
+	if (t->nmarks_cur)
+		qsort(t->marks_cur, t->nmarks_cur, sizeof(*t->marks_cur),
+		      mark_cmp);
+	t->marks = t->marks_cur;
+	t->nmarks = t->nmarks_cur;
+	t->marks_cap = t->marks_cur_cap;
+	t->marks_cur = m;
+	t->marks_cur_cap = cap;
+	t->nmarks_cur = 0;
+	t->marks_time = now;
+}
+
+void top_release(struct top *t)
+{
+	free(t->marks);
+	free(t->marks_cur);
+	t->marks = t->marks_cur = NULL;
+	t->nmarks = t->nmarks_cur = t->marks_cap = t->marks_cur_cap = 0;
+}
+
 /*
  * A supervisor started since the segment was opened (a resume after a
  * crash) replaced it with its own: open that one, or the dead one's values
@@ -123,6 +188,8 @@ static void reattach(struct top *t)
 	t->reattached++;
 	/* New counters: no rate against the old ones. */
 	t->have_prev = 0;
+	t->nmarks = 0;
+	t->marks_time = 0;
 	t->prev_messages = t->prev_commits = 0;
 }
 
@@ -191,12 +258,27 @@ void top_sample(struct top *t, int keys)
 		ta->a.running_tool[sizeof(a.running_tool) - 1] = '\0';
 		ta->cpu = -1;
 		ta->rss = -1;
-		if (status_has_process(ta->a.status))
+		ta->mem = -1;
+		ta->tree = 0;
+		if (status_has_process(ta->a.status)) {
+			double cpu = tree_cpu(t, ta, now);
+
 			top_procs_sample(t->procs, ta->a.pid, &ta->cpu,
 					 &ta->rss);
+			ta->mem = ta->rss;
+			if (ta->a.mem_bytes >= 0) {
+				ta->mem = ta->a.mem_bytes;
+				ta->tree = 1;
+			}
+			if (cpu >= 0) {
+				ta->cpu = cpu;
+				ta->tree = 1;
+			}
+		}
 		count_status(s, ta->a.status);
 	}
 	top_procs_end(t->procs);
+	marks_swap(t, now);
 	s->h.execution[sizeof(s->h.execution) - 1] = '\0';
 	s->h.status[sizeof(s->h.status) - 1] = '\0';
 	s->h.phase[sizeof(s->h.phase) - 1] = '\0';
@@ -301,8 +383,14 @@ static int agent_cmp(const void *pa, const void *pb, void *arg)
 	case COL_CPU:
 		c = CMP(x->cpu, y->cpu);
 		break;
-	case COL_RSS:
-		c = CMP(x->rss, y->rss);
+	case COL_MEM:
+		c = CMP(x->mem, y->mem);
+		break;
+	case COL_PEAK:
+		c = CMP(x->a.mem_peak, y->a.mem_peak);
+		break;
+	case COL_TIME:
+		c = CMP(x->a.cpu_usec, y->a.cpu_usec);
 		break;
 	case COL_RESTARTS:
 		c = CMP(x->a.restarts, y->a.restarts);
@@ -376,6 +464,20 @@ char *top_fmt_bytes(char *buf, size_t len, long long bytes)
 	for (u = 0; v >= 1024 && units[u + 1]; u++)
 		v /= 1024;
 	snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return buf;
+}
+
+char *top_fmt_cpu_time(char *buf, size_t len, int64_t usec)
+{
+	return top_fmt_duration(buf, len, usec < 0 ? -1 : usec / 1000);
+}
+
+char *top_fmt_cpu(char *buf, size_t len, double cpu)
+{
+	if (cpu < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f", cpu);
 	return buf;
 }
 

@@ -43,10 +43,21 @@ void top_procs_end(struct top_procs *p);
 
 /* ---- snapshots (top.c) ----------------------------------------------------- */
 
+/* What the table shows of an agent's CPU and memory: its whole process
+ * tree's, from its cgroup (segment 1.3), where the segment knows it, else
+ * its process group leader's from /proc. */
 struct top_agent {
 	struct shm_agent a;
 	double cpu;    /* percent of one core; < 0: unknown */
-	long long rss; /* bytes; < 0: unknown */
+	long long mem; /* bytes now; < 0: unknown */
+	long long rss; /* the leader's resident bytes (/proc); < 0: unknown */
+	int tree;      /* cpu and mem are the cgroup's */
+};
+
+/* An agent's CPU time at a sample, to take the next one's CPU% from. */
+struct top_cpu_mark {
+	int64_t id;
+	int64_t cpu_usec;
 };
 
 struct top_key {
@@ -83,6 +94,11 @@ struct top {
 	int have_prev;
 	uint64_t prev_messages, prev_commits;
 	double prev_time; /* monotonic seconds */
+	/* The agents' CPU times at the last sample (sorted by id) and at
+	 * this one, and when the last was taken (0: none). */
+	struct top_cpu_mark *marks, *marks_cur;
+	size_t nmarks, nmarks_cur, marks_cap, marks_cur_cap;
+	double marks_time;
 };
 
 /* The key K of S. */
@@ -111,7 +127,9 @@ enum top_col {
 	COL_KIND,
 	COL_PID,
 	COL_CPU,
-	COL_RSS,
+	COL_MEM,
+	COL_PEAK,
+	COL_TIME,
 	COL_RESTARTS,
 	COL_TOOLS,
 	COL_COST,
@@ -144,6 +162,12 @@ const char *top_agent_last(const struct shm_agent *a);
 /* Compact renderings into BUF (LEN bytes); each returns BUF. "-" when
  * unknown. */
 char *top_fmt_bytes(char *buf, size_t len, long long bytes);
+/* CPU time in microseconds as a duration (top_fmt_duration()). */
+char *top_fmt_cpu_time(char *buf, size_t len, int64_t usec);
+/* CPU% as the table shows it: 12.5, "-" when unknown. */
+char *top_fmt_cpu(char *buf, size_t len, double cpu);
+/* Free what T's sampler keeps between samples (not T). */
+void top_release(struct top *t);
 char *top_fmt_count(char *buf, size_t len, long long n);
 char *top_fmt_duration(char *buf, size_t len, int64_t ms);
 /* Tokens: exact below 1000, then 12.3k, 4.5M, 1.2G. */

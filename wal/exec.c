@@ -167,6 +167,14 @@ int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id)
 			      "It", id, boot_id);
 }
 
+int wal_execution_containment(struct wal *w, int64_t id, const char *text)
+{
+	return wal_update_one(w, "execution", id,
+			      "UPDATE executions SET containment = ?2"
+			      " WHERE id = ?1",
+			      "It", id, text);
+}
+
 int wal_execution_heartbeat(struct wal *w, int64_t id)
 {
 	static const char sql[] =
@@ -490,6 +498,7 @@ int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		" a.worker_start, a.kind, a.session_id, a.cli_version,"
 		" a.tools, a.cache_read_tokens, a.cache_write_tokens,"
 		" a.cost_usd, a.resume_prompt, a.resumes, a.reasoning_tokens,"
+		" a.mem_peak, a.cpu_usec,"
 		" json_extract(a.structured_result, '$.num_turns') AS turns"
 		" FROM agents AS a LEFT JOIN phases AS p"
 		" ON p.id = a.phase_id"

@@ -400,6 +400,18 @@ static const char migration_6[] =
 	"CREATE INDEX executions_status ON executions(status, id);"
 	"CREATE INDEX executions_started ON executions(started_at);";
 
+/*
+ * Version 7: containment (one cgroup per agent). An execution records how
+ * its agents were contained ("cgroup" and where, or the process group it
+ * fell back to, and why); an agent, what its whole process tree used over
+ * its attempts: the peak of its memory in bytes and its CPU time in
+ * microseconds. Existing rows get NULL: not recorded, unknown.
+ */
+static const char migration_7[] =
+	"ALTER TABLE executions ADD COLUMN containment TEXT;"
+	"ALTER TABLE agents ADD COLUMN mem_peak INTEGER;"
+	"ALTER TABLE agents ADD COLUMN cpu_usec INTEGER;";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
@@ -407,6 +419,7 @@ static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[4] = migration_4,
 	[5] = migration_5,
 	[6] = migration_6,
+	[7] = migration_7,
 };
 
 int wal_schema_version(struct wal *w)

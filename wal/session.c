@@ -2,8 +2,9 @@
  * session.c - what an agent's CLI reports about its agent, and what it
  * costs: the CLI's session (id, model, version, tools), the attempts that
  * resumed it, the usage counters (tokens, cache and reasoning tokens,
- * cost) an agent and its execution keep, and the execution's budget and
- * what it spent.
+ * cost) an agent and its execution keep, the execution's budget and
+ * what it spent, and what an agent's process tree used (peak memory, CPU
+ * time), as its cgroup counted it.
  *
  * Increments may be negative: a stream's final totals correct what its
  * increments added, and the agent's and the execution's counters move
@@ -121,6 +122,15 @@ int wal_agent_resume(struct wal *w, int64_t agent_id, const char *prompt)
 			      " resumes = resumes + (?2 IS NOT NULL)"
 			      " WHERE id = ?1",
 			      "It", agent_id, prompt);
+}
+
+int wal_agent_resources(struct wal *w, int64_t agent_id, int64_t mem_peak,
+			int64_t cpu_usec)
+{
+	return wal_update_one(w, "agent", agent_id,
+			      "UPDATE agents SET mem_peak = ?2, cpu_usec = ?3"
+			      " WHERE id = ?1",
+			      "Inn", agent_id, mem_peak, cpu_usec);
 }
 
 int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd)

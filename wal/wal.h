@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 6
+#define WAL_SCHEMA_VERSION 7
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -201,6 +201,10 @@ int wal_execution_boot(struct wal *w, int64_t id, const char *boot_id);
 /* Set execution ID's budget, max_cost_usd, in US dollars; a negative
  * MAX_COST_USD clears it (no budget). EINVAL for NaN or infinity. */
 int wal_execution_budget(struct wal *w, int64_t id, double max_cost_usd);
+/* Record how execution ID's agents are contained, TEXT (e.g. "cgroup
+ * /sys/fs/cgroup/smithers", or the process group and why); NULL clears it
+ * (not recorded). -1 ENOENT if there is no such id. */
+int wal_execution_containment(struct wal *w, int64_t id, const char *text);
 /* Id of the newest execution that is running or pending; 0 if none; -1. */
 int64_t wal_execution_current(struct wal *w);
 /* One execution, all columns; -1 ENOENT if there is no such id. */
@@ -315,6 +319,12 @@ int wal_agent_add_usage(struct wal *w, int64_t agent_id,
 int wal_agent_session(struct wal *w, int64_t agent_id, const char *session_id,
 		      const char *model, const char *cli_version,
 		      const char *tools_json);
+/* Set what the agent's whole process tree used: MEM_PEAK, the peak of its
+ * memory in bytes, and CPU_USEC, its CPU time in microseconds; a value < 0
+ * stores NULL (unknown). It sets, it does not add: the caller accumulates
+ * across attempts. -1 ENOENT if there is no such agent. */
+int wal_agent_resources(struct wal *w, int64_t agent_id, int64_t mem_peak,
+			int64_t cpu_usec);
 /* The attempt starting now resumes the agent's session with PROMPT:
  * resume_prompt = PROMPT, resumes + 1. PROMPT NULL: the attempt starts a
  * fresh session (resume_prompt NULL, resumes unchanged). */
@@ -412,7 +422,8 @@ int wal_tool_list(struct wal *w, int64_t agent_id, int limit, wal_row_fn *fn,
 int wal_artifact_list(struct wal *w, int limit, wal_row_fn *fn, void *arg);
 /* Agents of EXECUTION_ID (0: all), in start order; turns is the
  * structured result's num_turns (as Claude Code reports it), else NULL;
- * with kind, reasoning_tokens and cost_usd (NULL: unknown). */
+ * with kind, reasoning_tokens, cost_usd, mem_peak and cpu_usec (each NULL:
+ * unknown). */
 int wal_agent_list(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 		   void *arg);
 /* Phases of EXECUTION_ID, in start order. */

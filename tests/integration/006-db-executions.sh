@@ -38,6 +38,7 @@ grep -Eq '^status +completed$' "$OUT" || fail "no status line"
 grep -Eq '^config +\{"max_parallel":2\}$' "$OUT" || fail "no config line"
 grep -Eq '^cost_usd +-$' "$OUT" || fail "no cost line (unknown: -)"
 grep -Eq '^reasoning_tokens +0$' "$OUT" || fail "no reasoning tokens line"
+grep -Eq '^containment +-$' "$OUT" || fail "no containment line (not recorded: -)"
 ! grep -q '^max_cost_usd' "$OUT" || fail "a budget line without a budget"
 grep -qx 'phases:' "$OUT" || fail "no phases table"
 grep -qx 'agents:' "$OUT" || fail "no agents table"
@@ -65,6 +66,8 @@ json '[(a["id"], a["name"], a["status"]) for a in j["agents"]] ==
       (5, "summarizer", "completed")]'
 json 'j["agents"][0]["structured_result"] == {"files": 12}'
 json 'j["agents"][0]["result"] == "12 files"'
+json 'j["containment"] is None'
+json 'all(a["mem_peak"] is None and a["cpu_usec"] is None for a in j["agents"])'
 json 'j["agents"][0]["model"] == "claude-sonnet-4-5"'
 json 'j["agents"][0]["tokens_in"] == 100 and j["agents"][0]["tool_call_count"] == 2'
 json 'j["agents"][1]["error"] == "exit status 3" and j["agents"][1]["exit_code"] == 3'

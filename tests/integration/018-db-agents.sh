@@ -11,13 +11,13 @@ populate . --claude
 # ---- agents: the newest execution's by default
 run "$SMITHERS" db agents
 expect_rc 0
-head -n 1 "$OUT" | grep -Eq '^ID +NAME +KIND +STATUS +ATTEMPT +SESSION_ID +TURNS +TOKENS_IN +TOKENS_OUT +REASONING_TOKENS +CACHE_READ_TOKENS +CACHE_WRITE_TOKENS +COST_USD +TOOL_CALL_COUNT +ERROR$' ||
+head -n 1 "$OUT" | grep -Eq '^ID +NAME +KIND +STATUS +ATTEMPT +SESSION_ID +TURNS +TOKENS_IN +TOKENS_OUT +REASONING_TOKENS +CACHE_READ_TOKENS +CACHE_WRITE_TOKENS +COST_USD +MEM_PEAK +CPU_USEC +TOOL_CALL_COUNT +ERROR$' ||
 	fail "bad agents header"
 sed -n 2p "$OUT" |
-	grep -Eq '^ 6 +coder +claude +completed +1 +0b7c4a1e +12 +1000 +340 +0 +45000 +3100 +0\.0415 +5$' ||
+	grep -Eq '^ 6 +coder +claude +completed +1 +0b7c4a1e +12 +1000 +340 +0 +45000 +3100 +0\.0415 +356515840 +61500000 +5$' ||
 	fail "bad claude agent row (short session, turns, usage, cost)"
 sed -n 3p "$OUT" |
-	grep -Eq '^ 7 +lint +codex +failed +1 +10 +5 +3 +0 +0 +- +0 +exit status 1$' ||
+	grep -Eq '^ 7 +lint +codex +failed +1 +10 +5 +3 +0 +0 +- +- +- +0 +exit status 1$' ||
 	fail "bad codex agent row (reasoning tokens, no cost: -)"
 [ "$(wc -l <"$OUT")" -eq 3 ] || fail "not one line per agent"
 ! grep -q "$session" "$OUT" || fail "text shows the whole session id"
@@ -40,6 +40,8 @@ json 'j[1]["tools"] is None and j[1]["turns"] is None'
 json 'j[1]["resumes"] == 0 and j[1]["cost_usd"] is None'
 json 'j[1]["reasoning_tokens"] == 3 and j[0]["reasoning_tokens"] == 0'
 json 'j[1]["error"] == "exit status 1"'
+json 'j[0]["mem_peak"] == 356515840 and j[0]["cpu_usec"] == 61500000'
+json 'j[1]["mem_peak"] is None and j[1]["cpu_usec"] is None'
 
 # An older execution by id: its agents are commands, with no cost known.
 run "$SMITHERS" db agents 1 --json
@@ -96,6 +98,7 @@ grep -Eq '^cost_usd +0\.0415$' "$OUT" || fail "no cost line"
 grep -Eq '^max_cost_usd +5\.0000$' "$OUT" || fail "no budget line"
 grep -Eq '^cache_read_tokens +45000$' "$OUT" || fail "no cache line"
 grep -Eq '^reasoning_tokens +3$' "$OUT" || fail "no reasoning tokens line"
+grep -Eq '^containment +cgroup$' "$OUT" || fail "no containment line"
 grep -Eq '^ 6 +code +0 +coder +claude +completed .* 0\.0415 +5 *$' "$OUT" ||
 	fail "no claude agent row with its kind and cost"
 grep -Eq '^ 7 +code +0 +lint +codex +failed .* - +0 +exit status 1$' "$OUT" ||
@@ -104,6 +107,8 @@ run "$SMITHERS" db execution 2 --json
 json 'j["max_cost_usd"] == 5 and j["cache_write_tokens"] == 3100'
 json '[a["kind"] for a in j["agents"]] == ["claude", "codex"]'
 json 'j["agents"][1]["cost_usd"] is None and j["reasoning_tokens"] == 3'
+json 'j["containment"] == "cgroup"'
+json 'j["agents"][0]["mem_peak"] == 356515840 and j["agents"][1]["cpu_usec"] is None'
 
 # ---- tools: a tree in text, flat with parent_id in JSON
 run "$SMITHERS" db tools

@@ -67,13 +67,19 @@ running() {
 wait_until 20 running
 
 # The screen.
-tmux new-session -d -s "$SESSION" -x 160 -y 40 \
+tmux new-session -d -s "$SESSION" -x 190 -y 40 \
 	"'$TOP' --dir '$T' -d 0.2; echo TOP-EXITED \$?; sleep 60"
 screen() { tmux capture-pane -p -t "$SESSION"; }
+# CPU% and MEM are there for a running agent (its cgroup's, else /proc's);
+# PEAK and TIME, the tree's peak memory and CPU time, are "-" unless the
+# agent runs in a cgroup.
+FIGS='(-|[0-9.]+[BKMG]) +(-|[0-9:]+)'
 # The table's agent names, top to bottom.
 order() { screen | awk '$3 == "running" || $3 == "pending" { printf "%s ", $1 }'; }
 shows() { screen | grep -q -- "$1"; }
 wait_until 10 shows "alpha"
+screen | grep -Eq '^ *AGENT +PHASE +STATUS +KIND +PID +CPU% +MEM +PEAK +TIME +RESTARTS +TOOLS +COST ' ||
+	fail "not the columns: $(screen | head -12)"
 shows "execution topflow (#1) running" || fail "no header: $(screen)"
 for a in zeta alpha mid; do
 	screen | grep -Eq "^$a +work +running +command +[0-9]+" ||
@@ -84,12 +90,12 @@ done
 # one more call running.
 shows "cost \$0.2500, tokens in 1.0k, out 234, cache read 0, cache written 0" ||
 	fail "no usage in the header: $(screen)"
-row() { screen | grep -E "^zeta +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\\\$0\\.2500 +1\\.0k +234 +0 +[0-9:]+ +$1"; }
+row() { screen | grep -E "^zeta +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +$FIGS +0 +2 +\\\$0\\.2500 +1\\.0k +234 +0 +[0-9:]+ +$1"; }
 bash_runs() { row 'Bash [1-9][0-9]*s \+1 '; }
 wait_until 10 bash_runs
 [ "$(order)" = "alpha mid zeta " ] || fail "not sorted by name: $(order)"
 # alpha reported no cost: "-".
-screen | grep -Eq '^alpha +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +0 +- +0 +0 +0 ' ||
+screen | grep -Eq '^alpha +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +'"$FIGS"' +0 +0 +- +0 +0 +0 ' ||
 	fail "alpha's cost is not unknown: $(screen)"
 # > four times: PHASE, STATUS, KIND, PID. The agents' pids come from forks in
 # three workers at once: their order is the database's to say.
@@ -128,14 +134,14 @@ expect_rc 0
 out_has "agents 3: 3 running, 0 done, 0 failed, 0 restarting"
 for a in zeta alpha mid; do
 	pid=$(sql "SELECT pid FROM agents WHERE name = '$a'")
-	grep -Eq "^$a +work +running +command +$pid +[0-9.]+ +[0-9.]+[KMG]? +0 " "$OUT" ||
+	grep -Eq "^$a +work +running +command +$pid +[0-9.]+ +[0-9.]+[BKMG]? +$FIGS +0 " "$OUT" ||
 		fail "no batch row for $a (pid $pid): $(cat "$OUT")"
 done
 out_has "cost \$0.2500, tokens in 1.0k, out 234, cache read 0, cache written 0"
 # KIND, TOOLS, COST, IN, OUT, CACHE, AGE, RUNNING (two words) and LAST.
-grep -Eq '^zeta +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +2 +\$0\.2500 +1\.0k +234 +0 +[0-9:]+ +Bash [0-9]+s \+1 +Bash$' "$OUT" ||
+grep -Eq '^zeta +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +'"$FIGS"' +0 +2 +\$0\.2500 +1\.0k +234 +0 +[0-9:]+ +Bash [0-9]+s \+1 +Bash$' "$OUT" ||
 	fail "zeta's TOOLS to LAST: $(grep '^zeta' "$OUT")"
-grep -Eq '^alpha +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +0 +0 +- +0 +0 +0 +[0-9:]+ +- +-$' "$OUT" ||
+grep -Eq '^alpha +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +'"$FIGS"' +0 +0 +- +0 +0 +0 +[0-9:]+ +- +-$' "$OUT" ||
 	fail "alpha's TOOLS to LAST: $(grep '^alpha' "$OUT")"
 
 # JSON, field by field.
@@ -150,11 +156,16 @@ json 'j["keys_truncated"] == ["zeta.long"] and j["keys"]["aaa.short"] == 1'
 json '[(a["tool_calls"], a["tokens_in"], a["tokens_out"], a["last_tool"]) for a in j["agents"] if a["name"] == "zeta"] == [(2, 1000, 234, "Bash")]'
 json '[(a["cost_usd"], a["cache_read"], a["cache_write"]) for a in j["agents"] if a["name"] == "zeta"] == [(0.25, 0, 0)]'
 json 'j["usage"] == {"tokens_in": 1000, "tokens_out": 234, "reasoning_tokens": 0, "cache_read": 0, "cache_write": 0, "cost_usd": 0.25}'
-json 'j["version"] == "1.2" and all(a["kind"] == "command" and a["reasoning_tokens"] == 0 for a in j["agents"])'
+json 'j["version"] == "1.3" and all(a["kind"] == "command" and a["reasoning_tokens"] == 0 for a in j["agents"])'
 json '[(a["running_tool"], a["running_calls"]) for a in j["agents"] if a["name"] == "zeta"] == [("Bash", 2)]'
 json 'all(a["running_ms"] >= 0 and a["running_since_ms"] + a["running_ms"] == j["now_ms"] for a in j["agents"] if a["name"] == "zeta")'
 json 'all((a["running_tool"], a["running_calls"], a["running_ms"], a["cost_usd"]) == (None, 0, None, None) for a in j["agents"] if a["name"] != "zeta")'
 json '[a["last_key"] for a in j["agents"] if a["name"] == "zeta"] == ["zeta.note"]'
+# The process tree's figures: the cgroup's where the agent has one, else
+# MEM is /proc's RSS of its leader; null when unknown.
+json 'all(all(k in a for k in ("mem", "mem_bytes", "mem_peak", "cpu_usec", "nprocs", "tree", "rss")) for a in j["agents"])'
+json 'all(a["tree"] or (a["mem"] == a["rss"] and a["mem"] > 0) for a in j["agents"])'
+json 'all(a["mem_bytes"] is None or a["tree"] for a in j["agents"])'
 json 'j["agent_counts"] == {"total": 3, "running": 3, "done": 0, "failed": 0, "restarting": 0}'
 for a in zeta alpha mid; do
 	pid=$(sql "SELECT pid FROM agents WHERE name = '$a'")

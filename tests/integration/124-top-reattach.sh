@@ -107,7 +107,7 @@ expect_rc 0
 out_has "supervisor pid $SUP2"
 out_lacks "SUPERVISOR NOT RUNNING"
 out_has "cost -, tokens in 0, out 0, cache read 0, cache written 0"
-grep -Eq '^one +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +1 +0 +- +0 +0 +0 ' "$OUT" ||
+grep -Eq '^one +work +running +command +[0-9]+ +[0-9.]+ +[0-9.]+[BKMG]? +(-|[0-9.]+[BKMG]) +(-|[0-9:]+) +1 +0 +- +0 +0 +0 ' "$OUT" ||
 	fail "no unknown cost in one's row: $(grep '^one' "$OUT")"
 
 # A clean exit removes the segment: nothing to reattach to; the screen

@@ -292,6 +292,11 @@ static void claude_run(void)
 	      "agent 6 end");
 	check(wal_agent_fail(store, lint, "exit status 1", 1, 0),
 	      "agent 7 end");
+	/* The coder ran in a cgroup: its tree's peak (340 MiB) and CPU
+	 * time (61.5 s); the lint agent's are unknown. */
+	check(wal_agent_resources(store, a, 356515840, 61500000),
+	      "agent 6 resources");
+	check(wal_execution_containment(store, e, "cgroup"), "containment");
 	check(wal_phase_complete(store, p), "phase 4 end");
 	check(wal_execution_complete(store, e, NULL), "execution 2 end");
 }

@@ -546,7 +546,7 @@ static void test_kind_round_trip(void **state)
 	shm_set_usage(w, &u);
 	assert_int_equal(shm_agent_put(w, 0, &a), 0);
 	shm_read_header(r, &h);
-	assert_int_equal(h.minor, 2);
+	assert_int_equal(h.minor, SHM_MINOR);
 	assert_int_equal(h.reasoning, 120);
 	assert_int_equal(h.cost_known, 0);
 	assert_int_equal(shm_read_agent(r, 0, &b), 1);
@@ -567,6 +567,88 @@ static void test_kind_round_trip(void **state)
 	assert_string_equal(b.kind, "claude");
 	assert_int_equal(b.cost_known, 1);
 	shm_reader_close(r);
+	shm_writer_close(w, 1);
+}
+
+/* Version 1.3's fields: what an agent's process tree uses, -1 unknown. */
+static void test_resources_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_reader *r = reader(fx);
+	struct shm_agent a = {.id = 9,
+			      .mem_bytes = 340LL << 20,
+			      .mem_peak = 1288490188LL,
+			      .cpu_usec = 61500000,
+			      .nprocs = 7},
+			 b;
+	struct shm_header_snap h;
+
+	snprintf(a.name, sizeof(a.name), "tree");
+	assert_int_equal(shm_agent_put(w, 1, &a), 0);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 3);
+	assert_int_equal(shm_read_agent(r, 1, &b), 1);
+	assert_int_equal(b.mem_bytes, 340LL << 20);
+	assert_int_equal(b.mem_peak, 1288490188LL);
+	assert_int_equal(b.cpu_usec, 61500000);
+	assert_int_equal(b.nprocs, 7);
+	/* Unknown again: no cgroup for the next attempt. */
+	a.mem_bytes = a.mem_peak = a.cpu_usec = -1;
+	a.nprocs = -1;
+	assert_int_equal(shm_agent_put(w, 1, &a), 0);
+	assert_int_equal(shm_read_agent(r, 1, &b), 1);
+	assert_int_equal(b.mem_bytes, -1);
+	assert_int_equal(b.mem_peak, -1);
+	assert_int_equal(b.cpu_usec, -1);
+	assert_int_equal(b.nprocs, -1);
+	shm_reader_close(r);
+	shm_writer_close(w, 1);
+}
+
+/* A segment of minor 2 has the 1.2 fields and not the 1.3 ones: a reader
+ * gives -1 (unknown) for those, whatever the bytes hold. */
+static void test_minor_2_read(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_agent a = {.id = 3,
+			      .reasoning = 8,
+			      .cost_known = 1,
+			      .mem_bytes = 100,
+			      .mem_peak = 200,
+			      .cpu_usec = 300,
+			      .nprocs = 4},
+			 b;
+	struct shm_header_snap h;
+	struct shm_reader *r;
+	unsigned char *p;
+	size_t size;
+
+	snprintf(a.name, sizeof(a.name), "one-two");
+	snprintf(a.kind, sizeof(a.kind), "codex");
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	p = map_rw(fx, &size);
+	set16(p, OFF_MINOR, 2);
+	r = reader(fx);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 2);
+	memset(&b, 0x55, sizeof(b));
+	assert_int_equal(shm_read_agent(r, 0, &b), 1);
+	assert_string_equal(b.name, "one-two");
+	assert_string_equal(b.kind, "codex");
+	assert_int_equal(b.reasoning, 8);
+	assert_int_equal(b.cost_known, 1);
+	assert_int_equal(b.mem_bytes, -1);
+	assert_int_equal(b.mem_peak, -1);
+	assert_int_equal(b.cpu_usec, -1);
+	assert_int_equal(b.nprocs, -1);
+	shm_reader_close(r);
+	munmap(p, size);
 	shm_writer_close(w, 1);
 }
 
@@ -615,6 +697,8 @@ static void test_minor_1_read(void **state)
 	assert_string_equal(b.kind, "");
 	assert_int_equal(b.reasoning, 0);
 	assert_int_equal(b.cost_known, 0);
+	assert_int_equal(b.mem_bytes, -1);
+	assert_int_equal(b.nprocs, -1);
 	shm_reader_close(r);
 	munmap(p, size);
 	shm_writer_close(w, 1);
@@ -666,6 +750,8 @@ static void test_older_minor_read(void **state)
 	assert_int_equal(b.cost_micro_usd, 0);
 	assert_int_equal(b.running_calls, 0);
 	assert_string_equal(b.running_tool, "");
+	assert_int_equal(b.mem_peak, -1);
+	assert_int_equal(b.cpu_usec, -1);
 	shm_reader_close(r);
 	munmap(p, size);
 	shm_writer_close(w, 1);
@@ -871,10 +957,15 @@ static void stress_agent(uint64_t n, struct shm_agent *a)
 	a->running_calls = (int32_t)(n % 5);
 	snprintf(a->running_tool, sizeof(a->running_tool), "tool-%" PRIu64,
 		 ~n);
-	/* The 1.2 fields, the last of the slot. */
+	/* The 1.2 fields. */
 	snprintf(a->kind, sizeof(a->kind), "k%" PRIu64, n % 1000);
 	a->reasoning = (int64_t)(n * 11);
 	a->cost_known = (int32_t)(n & 1);
+	/* The 1.3 fields, the last of the slot. */
+	a->mem_bytes = (int64_t)(n * 13);
+	a->mem_peak = (int64_t)(n * 17);
+	a->cpu_usec = (int64_t)(n ^ 0x33cc33ccull);
+	a->nprocs = (int32_t)(n % 97);
 }
 
 static int agent_whole(const struct shm_agent *a)
@@ -1030,6 +1121,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usage_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kind_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resources_round_trip,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_minor_2_read, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_minor_1_read, setup,
 						teardown),

@@ -582,6 +582,58 @@ static void test_migrate_from_5(void **state)
 	free(db);
 }
 
+/*
+ * A version-6 database: executions gain containment, agents mem_peak and
+ * cpu_usec, all NULL (not recorded) for the rows that were there; the rows
+ * keep what they had.
+ */
+static void test_migrate_from_6(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1, .target_version = 6};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct tu_rows r = {0};
+	struct wal *w;
+
+	w = tu_open(fx->dir, &old);
+	assert_int_equal(wal_schema_version(w), 6);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM"
+					   " pragma_table_info('agents')"
+					   " WHERE name IN ('mem_peak',"
+					   " 'cpu_usec')"),
+			 0);
+	tu_sqlite_exec(db, "INSERT INTO executions(id, name, status,"
+			   " created_at, cost_usd) VALUES (1, 'old',"
+			   " 'completed', 'x', 0.5);"
+			   "INSERT INTO agents(id, execution_id, name, status,"
+			   " kind, tokens_in, cost_usd) VALUES (1, 1, 'a',"
+			   " 'completed', 'claude', 20, 0.5);");
+
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), 7);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_int_equal(wal_agent_list(w, 0, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_null(tu_val(&r, 0, "mem_peak"));
+	assert_null(tu_val(&r, 0, "cpu_usec"));
+	assert_int_equal(tu_int(&r, 0, "tokens_in"), 20);
+	assert_string_equal(tu_val(&r, 0, "cost_usd"), "0.5");
+	tu_rows_free(&r);
+	assert_int_equal(wal_execution_get(w, 1, tu_collect, &r), 0);
+	assert_true(tu_find(&r, "name", "old") == 0);
+	assert_null(tu_val(&r, 0, "containment"));
+	tu_rows_free(&r);
+	/* The new columns take values. */
+	assert_int_equal(wal_agent_resources(w, 1, 4096, 99), 0);
+	assert_int_equal(wal_execution_containment(w, 1, "cgroup"), 0);
+	assert_int_equal(tu_query_int(w, "SELECT mem_peak + cpu_usec FROM"
+					 " agents WHERE id = 1"),
+			 4096 + 99);
+	wal_close(w);
+	free(db);
+}
+
 /* A migration that would leave a dangling reference is rolled back whole:
  * the database stays at its version with its rows. */
 static void test_migrate_foreign_key_check(void **state)
@@ -1387,6 +1439,7 @@ int main(void)
 		T(test_schema_version),
 		TD(test_migrate_from_4),
 		TD(test_migrate_from_5),
+		TD(test_migrate_from_6),
 		TD(test_migrate_foreign_key_check),
 		TD(test_migrate_empty_file),
 		TD(test_migrate_from_previous),

@@ -1339,6 +1339,64 @@ static void test_usage_unknown_cost(void **state)
 }
 
 /*
+ * What an agent's process tree used and how an execution's agents are
+ * contained: unknown (NULL) until set; set, not added; a negative value
+ * is NULL again; an unknown id is ENOENT.
+ */
+static void test_resources_containment(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec spec = {.name = "tree"};
+	struct tu_rows r = {0};
+	int64_t e, a;
+
+	e = wal_execution_start(fx->w, "contained", NULL, NULL);
+	a = wal_agent_start(fx->w, e, 0, &spec);
+	assert_true(a > 0);
+	assert_int_equal(wal_agent_list(fx->w, e, tu_collect, &r), 0);
+	assert_null(tu_val(&r, 0, "mem_peak"));
+	assert_null(tu_val(&r, 0, "cpu_usec"));
+	tu_rows_free(&r);
+	assert_exec_str(fx->w, e, "containment", NULL);
+
+	assert_int_equal(wal_agent_resources(fx->w, a, 340 << 20, 1500000), 0);
+	assert_int_equal(agent_int(fx->w, e, a, "mem_peak"), 340 << 20);
+	assert_int_equal(agent_int(fx->w, e, a, "cpu_usec"), 1500000);
+	/* Set, not added: the caller accumulates. */
+	assert_int_equal(wal_agent_resources(fx->w, a, 1000, 2500000), 0);
+	assert_int_equal(agent_int(fx->w, e, a, "mem_peak"), 1000);
+	assert_int_equal(agent_int(fx->w, e, a, "cpu_usec"), 2500000);
+	/* Each one unknown by itself. */
+	assert_int_equal(wal_agent_resources(fx->w, a, -1, 7), 0);
+	assert_int_equal(wal_agent_list(fx->w, e, tu_collect, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_null(tu_val(&r, 0, "mem_peak"));
+	assert_int_equal(tu_int(&r, 0, "cpu_usec"), 7);
+	tu_rows_free(&r);
+	assert_int_equal(wal_agent_resources(fx->w, a, 0, -1), 0);
+	assert_int_equal(agent_int(fx->w, e, a, "mem_peak"), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT cpu_usec IS NULL"
+					     " FROM agents WHERE id = %lld",
+				      (long long)a),
+			 1);
+	assert_int_equal(wal_agent_resources(fx->w, a + 100, 1, 1), -1);
+	assert_int_equal(errno, ENOENT);
+
+	assert_int_equal(wal_execution_containment(fx->w, e, "cgroup"), 0);
+	assert_exec_str(fx->w, e, "containment", "cgroup");
+	assert_int_equal(wal_execution_containment(
+				 fx->w, e, "process group: no delegated cgroup"),
+			 0);
+	assert_exec_str(fx->w, e, "containment",
+			"process group: no delegated cgroup");
+	assert_int_equal(wal_execution_containment(fx->w, e, NULL), 0);
+	assert_exec_str(fx->w, e, "containment", NULL);
+	assert_int_equal(wal_execution_containment(fx->w, e + 100, "cgroup"),
+			 -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/*
  * Tool calls inside others: the agent's id of each, its parent, both in
  * the listing; a parent must be a call of the same execution; a call goes
  * with its parent, and gc drops a tree with its execution.
@@ -1422,6 +1480,7 @@ int main(void)
 		T(test_claude_session),
 		T(test_usage_cost),
 		T(test_usage_unknown_cost),
+		T(test_resources_containment),
 		T(test_tool_tree),
 	};
 
