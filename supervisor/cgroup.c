@@ -1,0 +1,1034 @@
+/*
+ * cgroup.c - the state dir's cgroups and one cgroup per agent attempt
+ * (cgroup.h), made of the single-directory operations of common/cgroup.h.
+ *
+ * Invariants:
+ * - In v2, smithers-H holds no process of its own: the supervisor is in
+ *   its leaf "supervisor", an agent attempt in agent-ID-ATTEMPT. That is
+ *   what lets controllers be enabled in smithers-H's subtree_control.
+ * - Each controller is used from one place: v2 when it could be enabled
+ *   in smithers-H, else the v1 hierarchy that has it (hybrid hosts), else
+ *   nowhere, and then the reason is kept for sup_cg_check().
+ * - STATE_DIR/cgroups lists every smithers-H this supervisor made (v2
+ *   first, then v1, then those of a dead supervisor that could not be
+ *   removed), written whole with a rename: whoever opens the state dir
+ *   next kills and removes the agents a dead supervisor left there.
+ * - An agent's figures are read through fds opened once, when its cgroup
+ *   is made: sup_cg_agent_read() does no open(2).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cgroup.h"
+#include "common/grow.h"
+#include "supervisor/cgroup.h"
+#include "supervisor/slog.h"
+
+/* The controllers, indexed so that 1u << i is their SUP_CG_* bit. */
+enum { CTL_MEMORY, CTL_PIDS, CTL_CPU, NCTL };
+static const char *const ctl_name[NCTL] = {"memory", "pids", "cpu"};
+
+_Static_assert(SUP_CG_MEMORY == 1u << CTL_MEMORY, "SUP_CG_MEMORY");
+_Static_assert(SUP_CG_PIDS == 1u << CTL_PIDS, "SUP_CG_PIDS");
+_Static_assert(SUP_CG_CPU == 1u << CTL_CPU, "SUP_CG_CPU");
+
+#define CPU_PERIOD	 100000 /* microseconds, of cpu.max and cfs_period_us */
+#define LEFTOVER_WAIT_MS 2000
+#define FREE_WAIT_MS	 1000
+
+struct sup_cg {
+	char start[PATH_MAX]; /* C: the v2 cgroup we started in */
+	char base[PATH_MAX];  /* C/smithers-H */
+	char leaf[PATH_MAX];  /* C/smithers-H/supervisor */
+	char *v1[NCTL];	      /* smithers-H in the v1 hierarchy of a
+			       * controller v2 does not give; NULL: none */
+	char **stale;	      /* a dead supervisor's, not removable */
+	size_t nstale, stale_cap;
+	char hash[17];
+	char file[PATH_MAX]; /* STATE_DIR/cgroups */
+	unsigned v2;	     /* SUP_CG_* enabled in smithers-H */
+	unsigned in_c;	     /* SUP_CG_* we enabled in C's subtree_control */
+	int made_base, made_leaf, entered;
+	char why[NCTL][PATH_MAX + 128]; /* why a controller is missing */
+	char desc[PATH_MAX + 64];
+};
+
+struct sup_cg_agent {
+	char *dir;	/* v2 */
+	char *v1[NCTL]; /* distinct v1 directories, nv1 of them */
+	size_t nv1;
+	const char *of[NCTL]; /* the v1 directory of each controller, or NULL
+			       * (borrowed from v1[]) */
+	int fd_mem, fd_peak, fd_cpu, fd_pids, fd_procs, fd_oom, fd_refused;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void say(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* FMT... into OUT (a PATH_MAX buffer); -1 (ENAMETOOLONG) past it. */
+static int pathf(char *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int pathf(char *out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Write S to DIR/NAME in one write(2), as cgroup files want. 0, or -1
+ * with errno. */
+static int put(const char *dir, const char *name, const char *s)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(s);
+	ssize_t n;
+	int fd, e;
+
+	if (pathf(path, "%s/%s", dir, name) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = write(fd, s, len);
+	while (n < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	errno = n < 0 ? e : EIO;
+	return -1;
+}
+
+/* The small file DIR/NAME into BUF, NUL-ended, newline cut; 0 or -1. */
+static int get(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd, e;
+
+	if (pathf(path, "%s/%s", dir, name) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n < 0) {
+		errno = e;
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/* Whether WORD is one of the words of LIST (its first N bytes), split at
+ * any of SEPS. */
+static int has_word(const char *list, size_t n, const char *seps,
+		    const char *word)
+{
+	size_t wlen = strlen(word);
+
+	while (n) {
+		size_t k = strcspn(list, seps);
+
+		if (k > n)
+			k = n;
+		if (k == wlen && !memcmp(list, word, k))
+			return 1;
+		if (k == n)
+			break;
+		list += k + 1;
+		n -= k + 1;
+	}
+	return 0;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Open DIR/NAME to read figures from; -1 when the host has no such file. */
+static int open_figure(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (!dir || pathf(path, "%s/%s", dir, name) < 0)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Add a copy of S to the list *V (*N items, capacity *CAP) unless it is
+ * there already; 1 when added, 0 when there, -1 (ENOMEM). */
+static int add_unique(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i], s))
+			return 0;
+	if (CM_GROW(*v, *cap, *n) < 0)
+		return -1;
+	(*v)[*n] = strdup(s);
+	if (!(*v)[*n])
+		return -1;
+	(*n)++;
+	return 1;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Kill whatever DIR holds and remove it, waiting up to MS for its
+ * processes to be gone. A v2 directory is killed at once (cgroup.kill);
+ * a v1 one has no such file: its processes are signalled while rmdir(2)
+ * says it is busy. 0 (removed, or already gone), or -1 with errno. */
+static int kill_remove(const char *dir, int ms)
+{
+	char path[PATH_MAX];
+
+	if (pathf(path, "%s/cgroup.events", dir) == 0 &&
+	    access(path, F_OK) == 0) {
+		if (cm_cg_kill(dir) == 0)
+			cm_cg_wait_empty(dir, ms);
+	}
+	for (int waited = 0;; waited++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY || waited >= ms)
+			return -1;
+		if (waited % 50 == 0)
+			cm_cg_signal(dir, SIGKILL, 0);
+		pause_ms(1);
+	}
+}
+
+/* The names of the agent-* directories under BASE into *V (appended);
+ * 0, or -1 with errno (ENOENT: no BASE). */
+static int agent_dirs(const char *base, char ***v, size_t *n, size_t *cap)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return -1;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_type == DT_DIR && !strncmp(de->d_name, "agent-", 6))
+			rc = add_unique(v, n, cap, de->d_name) < 0 ? -1 : 0;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Kill and remove every agent-* cgroup under BASE (a smithers-H, v2 or
+ * v1); the names not in *SEEN yet are added to it (an agent has a
+ * directory in each hierarchy: counted once). Failures are logged. */
+static void sweep_agents(const char *base, int ms, char ***seen, size_t *nseen,
+			 size_t *seen_cap)
+{
+	char **names = NULL, path[PATH_MAX];
+	size_t n = 0, cap = 0;
+
+	if (agent_dirs(base, &names, &n, &cap) < 0 && errno != ENOENT)
+		sup_log(SUP_WARN, "cannot list cgroup '%s': %s", base,
+			strerror(errno));
+	for (size_t i = 0; i < n; i++) {
+		if (pathf(path, "%s/%s", base, names[i]) < 0)
+			continue;
+		if (kill_remove(path, ms) < 0)
+			sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", path,
+				strerror(errno));
+		if (seen)
+			add_unique(seen, nseen, seen_cap, names[i]);
+	}
+	free_list(names, n);
+}
+
+/* ---- where the cgroups are ----------------------------------------------- */
+
+/* FNV-1a, 64 bits: smithers-H names the state dir S in 16 hex digits. */
+static void hash_of(const char *s, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, 17, "%016" PRIx64, h);
+}
+
+/*
+ * The directory of our cgroup in the v1 hierarchy of controller CTL into
+ * OUT (PATH_MAX): its mount point (a "cgroup" mount whose super options
+ * name CTL, e.g. "rw,cpu,cpuacct") plus the path /proc/self/cgroup gives
+ * for it, less the mount's root. 0, or -1 with errno (ENOENT: no such
+ * hierarchy, or ours is not below its mount).
+ */
+static int v1_dir(const char *ctl, char *out)
+{
+	char line[4096], root[PATH_MAX] = "", mnt[PATH_MAX] = "";
+	char *p;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	size_t rlen;
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE SRC SUPER
+	 */
+	while (!*mnt && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - "), *super, *fld[5];
+
+		if (!dash || strncmp(dash + 3, "cgroup ", 7))
+			continue;
+		super = strchr(dash + 10, ' ');
+		if (!super)
+			continue;
+		super++;
+		super[strcspn(super, "\n")] = '\0';
+		if (!has_word(super, strlen(super), ",", ctl))
+			continue;
+		fld[0] = line;
+		for (int i = 1; i < 5 && fld[i - 1]; i++) {
+			fld[i] = strchr(fld[i - 1], ' ');
+			if (fld[i])
+				*fld[i]++ = '\0';
+		}
+		if (!fld[4])
+			continue;
+		fld[4][strcspn(fld[4], " ")] = '\0';
+		snprintf(root, sizeof(root), "%s", fld[3]);
+		snprintf(mnt, sizeof(mnt), "%s", fld[4]);
+	}
+	fclose(f);
+	if (!*mnt) {
+		errno = ENOENT;
+		return -1;
+	}
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -1;
+	/* N:CONTROLLERS:PATH */
+	errno = ENOENT;
+	while (rc < 0 && fgets(line, sizeof(line), f)) {
+		char *ctls = strchr(line, ':'), *path;
+
+		if (!ctls || !(path = strchr(++ctls, ':')))
+			continue;
+		if (!has_word(ctls, (size_t)(path - ctls), ",", ctl))
+			continue;
+		path++;
+		path[strcspn(path, "\n")] = '\0';
+		rlen = strcmp(root, "/") ? strlen(root) : 0;
+		if (strncmp(path, root, rlen) ||
+		    (path[rlen] != '/' && path[rlen] != '\0'))
+			break; /* our cgroup is not below the mount */
+		p = path + rlen;
+		rc = pathf(out, "%s%s", mnt, strcmp(p, "/") ? p : "");
+	}
+	fclose(f);
+	return rc;
+}
+
+/* ---- the state dir's cgroups --------------------------------------------- */
+
+/* Kill and remove what a dead supervisor left under BASE (one line of
+ * STATE_DIR/cgroups, or a smithers-H of ours), then BASE's leaf and BASE
+ * when they are empty; a BASE still there is kept in CG's stale list. */
+static void sweep_base(struct sup_cg *cg, const char *base, char ***seen,
+		       size_t *nseen, size_t *seen_cap)
+{
+	char path[PATH_MAX];
+	const char *slash = strrchr(base, '/');
+
+	/* Only what we name: a damaged file must not make us kill others. */
+	if (*base != '/' || !slash || strncmp(slash + 1, "smithers-", 9))
+		return;
+	sweep_agents(base, LEFTOVER_WAIT_MS, seen, nseen, seen_cap);
+	if (pathf(path, "%s/supervisor", base) == 0)
+		rmdir(path);
+	if (rmdir(base) < 0 && errno != ENOENT && errno != EBUSY)
+		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", base,
+			strerror(errno));
+	if (access(base, F_OK) == 0 && strcmp(base, cg->base))
+		add_unique(&cg->stale, &cg->nstale, &cg->stale_cap, base);
+}
+
+/* Sweep every smithers-H listed in CG's state file, and ours; the number
+ * of agents killed. */
+static int sweep_leftovers(struct sup_cg *cg)
+{
+	char **seen = NULL, **bases = NULL, line[PATH_MAX + 2], path[PATH_MAX];
+	size_t nseen = 0, seen_cap = 0, nbases = 0, bases_cap = 0;
+	FILE *f = fopen(cg->file, "re");
+	int n;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (*line)
+			add_unique(&bases, &nbases, &bases_cap, line);
+	}
+	if (f)
+		fclose(f);
+	/* Ours too: a supervisor may die before it writes the file. */
+	add_unique(&bases, &nbases, &bases_cap, cg->base);
+	for (int i = 0; i < NCTL; i++)
+		if (v1_dir(ctl_name[i], path) == 0 &&
+		    pathf(line, "%s/smithers-%s", path, cg->hash) == 0)
+			add_unique(&bases, &nbases, &bases_cap, line);
+	for (size_t i = 0; i < nbases; i++)
+		sweep_base(cg, bases[i], &seen, &nseen, &seen_cap);
+	n = (int)nseen;
+	free_list(seen, nseen);
+	free_list(bases, nbases);
+	return n;
+}
+
+/* Enable controller I in C and smithers-H (v2); why[I] says what failed. */
+static void enable_v2(struct sup_cg *cg, int i, const char *controllers)
+{
+	char on[256], plus[16], minus[16];
+	const char *name = ctl_name[i];
+
+	if (!has_word(controllers, strlen(controllers), " ", name)) {
+		snprintf(cg->why[i], sizeof(cg->why[i]),
+			 "no %s controller in '%s/cgroup.controllers'", name,
+			 cg->start);
+		return;
+	}
+	snprintf(plus, sizeof(plus), "+%s", name);
+	snprintf(minus, sizeof(minus), "-%s", name);
+	if (get(cg->start, "cgroup.subtree_control", on, sizeof(on)) < 0)
+		*on = '\0';
+	if (!has_word(on, strlen(on), " ", name)) {
+		if (put(cg->start, "cgroup.subtree_control", plus) < 0) {
+			int e = errno;
+
+			snprintf(cg->why[i], sizeof(cg->why[i]),
+				 "cannot enable it in "
+				 "'%s/cgroup.subtree_control'"
+				 ": %s%s",
+				 cg->start, strerror(e),
+				 e == EBUSY ? " (other processes are in it)"
+					    : "");
+			return;
+		}
+		cg->in_c |= 1u << i;
+	}
+	if (put(cg->base, "cgroup.subtree_control", plus) < 0) {
+		snprintf(cg->why[i], sizeof(cg->why[i]),
+			 "cannot enable it in '%s/cgroup.subtree_control': %s",
+			 cg->base, strerror(errno));
+		if (cg->in_c & (1u << i)) {
+			put(cg->start, "cgroup.subtree_control", minus);
+			cg->in_c &= ~(1u << i);
+		}
+		return;
+	}
+	cg->v2 |= 1u << i;
+	*cg->why[i] = '\0';
+}
+
+/* Make smithers-H in the v1 hierarchy of controller I, if there is one
+ * and we may write there; why[I] says what failed. */
+static void make_v1(struct sup_cg *cg, int i)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+
+	if (v1_dir(ctl_name[i], dir) < 0) {
+		if (!*cg->why[i])
+			snprintf(cg->why[i], sizeof(cg->why[i]),
+				 "no %s controller in cgroup v2 or v1",
+				 ctl_name[i]);
+		return;
+	}
+	if (pathf(path, "%s/smithers-%s", dir, cg->hash) < 0 ||
+	    (mkdir(path, 0755) < 0 && errno != EEXIST)) {
+		snprintf(cg->why[i], sizeof(cg->why[i]),
+			 "cannot create '%s/smithers-%s': %s", dir, cg->hash,
+			 strerror(errno));
+		return;
+	}
+	cg->v1[i] = strdup(path);
+	if (cg->v1[i])
+		*cg->why[i] = '\0';
+}
+
+/* The distinct v1 bases of CG (two controllers may share a hierarchy);
+ * *N of them, into OUT. */
+static size_t v1_bases(const struct sup_cg *cg, const char *out[NCTL])
+{
+	size_t n = 0;
+
+	for (int i = 0; i < NCTL; i++) {
+		size_t j = 0;
+
+		if (!cg->v1[i])
+			continue;
+		while (j < n && strcmp(out[j], cg->v1[i]))
+			j++;
+		if (j == n)
+			out[n++] = cg->v1[i];
+	}
+	return n;
+}
+
+/* STATE_DIR/cgroups, whole: a temporary file renamed over it. */
+static int write_file(const struct sup_cg *cg, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	const char *v1[NCTL];
+	size_t n = v1_bases(cg, v1);
+	FILE *f;
+	int bad;
+
+	if (pathf(tmp, "%s.tmp", cg->file) < 0 || !(f = fopen(tmp, "we"))) {
+		say(err, errlen, "cannot create '%s.tmp': %s", cg->file,
+		    strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%s\n", cg->base);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", v1[i]);
+	for (size_t i = 0; i < cg->nstale; i++) {
+		size_t j = 0;
+
+		while (j < n && strcmp(v1[j], cg->stale[i]))
+			j++;
+		if (j == n)
+			fprintf(f, "%s\n", cg->stale[i]);
+	}
+	bad = fflush(f) != 0 || fsync(fileno(f)) < 0;
+	bad = (fclose(f) != 0) || bad;
+	if (bad || rename(tmp, cg->file) < 0) {
+		say(err, errlen, "cannot write '%s': %s", cg->file,
+		    strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Undo open: controllers off, back to C, our directories removed. */
+static void teardown(struct sup_cg *cg)
+{
+	const char *v1[NCTL];
+	size_t n = v1_bases(cg, v1);
+
+	for (int i = 0; i < NCTL; i++) {
+		char minus[16];
+
+		snprintf(minus, sizeof(minus), "-%s", ctl_name[i]);
+		if (cg->v2 & (1u << i))
+			put(cg->base, "cgroup.subtree_control", minus);
+		if ((cg->in_c & (1u << i)) &&
+		    put(cg->start, "cgroup.subtree_control", minus) < 0)
+			sup_log(SUP_WARN,
+				"cannot disable the %s controller in '%s': %s",
+				ctl_name[i], cg->start, strerror(errno));
+	}
+	if (cg->entered && cm_cg_enter(cg->start) < 0)
+		sup_log(SUP_WARN, "cannot move back to cgroup '%s': %s",
+			cg->start, strerror(errno));
+	if (cg->made_leaf && rmdir(cg->leaf) < 0 && errno != ENOENT)
+		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", cg->leaf,
+			strerror(errno));
+	if (cg->made_base && rmdir(cg->base) < 0 && errno != ENOENT)
+		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", cg->base,
+			strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		if (rmdir(v1[i]) < 0 && errno != ENOENT)
+			sup_log(SUP_WARN, "cannot remove cgroup '%s': %s",
+				v1[i], strerror(errno));
+}
+
+static void cg_free(struct sup_cg *cg)
+{
+	for (int i = 0; i < NCTL; i++)
+		free(cg->v1[i]);
+	free_list(cg->stale, cg->nstale);
+	free(cg);
+}
+
+static void describe(struct sup_cg *cg)
+{
+	char v2[64] = "", v1[64] = "";
+
+	for (int i = 0; i < NCTL; i++) {
+		char *to = (cg->v2 & (1u << i)) ? v2 : cg->v1[i] ? v1 : NULL;
+
+		if (to)
+			snprintf(to + strlen(to), 64 - strlen(to), "%s%s",
+				 *to ? ", " : "", ctl_name[i]);
+	}
+	snprintf(cg->desc, sizeof(cg->desc), "cgroup v2 at %s (%s)%s%s%s",
+		 cg->base, *v2 ? v2 : "no controllers", *v1 ? "; " : "", v1,
+		 *v1 ? " on v1" : "");
+}
+
+struct sup_cg *sup_cg_open(const char *state_dir, unsigned needs,
+			   int *leftovers, char *err, size_t errlen)
+{
+	struct sup_cg *cg = calloc(1, sizeof(*cg));
+	char mnt[PATH_MAX], controllers[256], tail[64];
+	size_t slen, tlen;
+
+	*leftovers = 0;
+	if (!cg) {
+		say(err, errlen, "out of memory");
+		return NULL;
+	}
+	hash_of(state_dir, cg->hash);
+	if (cm_cg_v2_mount(mnt, sizeof(mnt)) < 0) {
+		say(err, errlen, "no cgroup2 file system is mounted");
+		goto fail;
+	}
+	if (cm_cg_of_pid(0, cg->start, sizeof(cg->start)) < 0) {
+		say(err, errlen, "cannot find our cgroup v2: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	/* Started from our own leaf (an exec'd supervisor): C is above. */
+	snprintf(tail, sizeof(tail), "/smithers-%s/supervisor", cg->hash);
+	slen = strlen(cg->start);
+	tlen = strlen(tail);
+	if (slen > tlen && !strcmp(cg->start + slen - tlen, tail))
+		cg->start[slen - tlen] = '\0';
+	if (pathf(cg->base, "%s/smithers-%s", cg->start, cg->hash) < 0 ||
+	    pathf(cg->leaf, "%s/supervisor", cg->base) < 0 ||
+	    pathf(cg->file, "%s/cgroups", state_dir) < 0) {
+		say(err, errlen, "cgroup path too long under '%s'", cg->start);
+		goto fail;
+	}
+
+	*leftovers = sweep_leftovers(cg);
+
+	if (mkdir(cg->base, 0755) < 0 && errno != EEXIST) {
+		say(err, errlen, "cannot create '%s': %s", cg->base,
+		    strerror(errno));
+		goto fail;
+	}
+	cg->made_base = 1;
+	if (mkdir(cg->leaf, 0755) < 0 && errno != EEXIST) {
+		say(err, errlen, "cannot create '%s': %s", cg->leaf,
+		    strerror(errno));
+		goto fail;
+	}
+	cg->made_leaf = 1;
+	if (cm_cg_enter(cg->leaf) < 0) {
+		say(err, errlen, "cannot move into '%s': %s", cg->leaf,
+		    strerror(errno));
+		goto fail;
+	}
+	cg->entered = 1;
+
+	/* Memory and pids always (the figures), cpu when a limit needs it. */
+	needs |= SUP_CG_MEMORY | SUP_CG_PIDS;
+	if (get(cg->start, "cgroup.controllers", controllers,
+		sizeof(controllers)) < 0)
+		*controllers = '\0';
+	for (int i = 0; i < NCTL; i++)
+		if (needs & (1u << i))
+			enable_v2(cg, i, controllers);
+	for (int i = 0; i < NCTL; i++)
+		if (!(cg->v2 & (1u << i)) &&
+		    !has_word(controllers, strlen(controllers), " ",
+			      ctl_name[i]))
+			make_v1(cg, i);
+
+	if (write_file(cg, err, errlen) < 0)
+		goto fail;
+	describe(cg);
+	return cg;
+fail:
+	teardown(cg);
+	cg_free(cg);
+	return NULL;
+}
+
+void sup_cg_close(struct sup_cg *cg)
+{
+	const char *v1[NCTL];
+	size_t n;
+
+	if (!cg)
+		return;
+	n = v1_bases(cg, v1);
+	sweep_agents(cg->base, LEFTOVER_WAIT_MS, NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++)
+		sweep_agents(v1[i], LEFTOVER_WAIT_MS, NULL, NULL, NULL);
+	teardown(cg);
+	if (unlink(cg->file) < 0 && errno != ENOENT)
+		sup_log(SUP_WARN, "cannot remove '%s': %s", cg->file,
+			strerror(errno));
+	cg_free(cg);
+}
+
+const char *sup_cg_describe(const struct sup_cg *cg)
+{
+	return cg ? cg->desc : "no cgroups";
+}
+
+/* ---- what limits need ---------------------------------------------------- */
+
+unsigned sup_cg_needs(const struct sup_limits *l)
+{
+	unsigned need = 0;
+
+	if (l->memory_max > 0 || l->memory_high > 0)
+		need |= SUP_CG_MEMORY;
+	if (l->pids_max > 0)
+		need |= SUP_CG_PIDS;
+	if (l->cpu_weight > 0 || l->cpu_max > 0)
+		need |= SUP_CG_CPU;
+	return need;
+}
+
+int sup_cg_check(const struct sup_cg *cg, const struct sup_limits *l, char *err,
+		 size_t errlen)
+{
+	const struct {
+		const char *key;
+		int set, ctl, v2_only;
+	} keys[] = {
+		{"memory_max", l->memory_max > 0, CTL_MEMORY, 0},
+		{"memory_high", l->memory_high > 0, CTL_MEMORY, 1},
+		{"pids_max", l->pids_max > 0, CTL_PIDS, 0},
+		{"cpu_weight", l->cpu_weight > 0, CTL_CPU, 0},
+		{"cpu_max", l->cpu_max > 0, CTL_CPU, 0},
+	};
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		int i = keys[k].ctl;
+
+		if (!keys[k].set)
+			continue;
+		if (!cg) {
+			say(err, errlen, "%s needs cgroups, not available here",
+			    keys[k].key);
+			return -1;
+		}
+		if (cg->v2 & (1u << i))
+			continue;
+		if (keys[k].v2_only && cg->v1[i]) {
+			say(err, errlen,
+			    "%s needs the cgroup v2 %s controller (this host "
+			    "has it on v1 only)",
+			    keys[k].key, ctl_name[i]);
+			return -1;
+		}
+		if (keys[k].v2_only || !cg->v1[i]) {
+			say(err, errlen,
+			    "%s needs the %s controller, not available "
+			    "here%s%s%s",
+			    keys[k].key, ctl_name[i], *cg->why[i] ? " (" : "",
+			    cg->why[i], *cg->why[i] ? ")" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- one agent attempt --------------------------------------------------- */
+
+/* Make DIR, removing a leftover of the same name first. */
+static int make_fresh(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0755) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		if (kill_remove(dir, FREE_WAIT_MS) < 0) {
+			say(err, errlen, "cannot remove the leftover '%s': %s",
+			    dir, strerror(errno));
+			return -1;
+		}
+		if (mkdir(dir, 0755) == 0)
+			return 0;
+	}
+	say(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
+	return -1;
+}
+
+/* Write the value FMT... to DIR/NAME; the reason in ERR. */
+static int limit(const char *dir, const char *name, char *err, size_t errlen,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int limit(const char *dir, const char *name, char *err, size_t errlen,
+		 const char *fmt, ...)
+{
+	char value[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	if (put(dir, name, value) == 0)
+		return 0;
+	say(err, errlen, "cannot write '%s' to '%s/%s': %s", value, dir, name,
+	    strerror(errno));
+	return -1;
+}
+
+static int write_limits(const struct sup_cg *cg, const struct sup_cg_agent *a,
+			const struct sup_limits *l, char *err, size_t errlen)
+{
+	const char *mem = (cg->v2 & SUP_CG_MEMORY) ? a->dir : a->of[CTL_MEMORY];
+	const char *pids = (cg->v2 & SUP_CG_PIDS) ? a->dir : a->of[CTL_PIDS];
+	long long quota = (long long)(l->cpu_max * CPU_PERIOD + 0.5);
+	int v2cpu = (cg->v2 & SUP_CG_CPU) != 0;
+	const char *cpu = v2cpu ? a->dir : a->of[CTL_CPU];
+
+	if (quota < 1000)
+		quota = 1000; /* the kernel's least: a millisecond */
+	if (l->memory_max > 0 &&
+	    limit(mem, mem == a->dir ? "memory.max" : "memory.limit_in_bytes",
+		  err, errlen, "%" PRId64, l->memory_max) < 0)
+		return -1;
+	if (l->memory_high > 0 && limit(mem, "memory.high", err, errlen,
+					"%" PRId64, l->memory_high) < 0)
+		return -1;
+	if (l->pids_max > 0 &&
+	    limit(pids, "pids.max", err, errlen, "%" PRId64, l->pids_max) < 0)
+		return -1;
+	if (l->cpu_weight > 0) {
+		int shares = l->cpu_weight * 1024 / 100;
+
+		if (v2cpu ? limit(cpu, "cpu.weight", err, errlen, "%d",
+				  l->cpu_weight) < 0
+			  : limit(cpu, "cpu.shares", err, errlen, "%d",
+				  shares < 2 ? 2 : shares) < 0)
+			return -1;
+	}
+	if (l->cpu_max <= 0)
+		return 0;
+	if (v2cpu)
+		return limit(cpu, "cpu.max", err, errlen, "%lld %d", quota,
+			     CPU_PERIOD);
+	if (limit(cpu, "cpu.cfs_period_us", err, errlen, "%d", CPU_PERIOD) < 0)
+		return -1;
+	return limit(cpu, "cpu.cfs_quota_us", err, errlen, "%lld", quota);
+}
+
+/* Open the files A's figures are read from. */
+static void open_figures(const struct sup_cg *cg, struct sup_cg_agent *a)
+{
+	const char *mem1 = a->of[CTL_MEMORY], *pids1 = a->of[CTL_PIDS];
+
+	if (cg->v2 & SUP_CG_MEMORY) {
+		a->fd_mem = open_figure(a->dir, "memory.current");
+		a->fd_peak = open_figure(a->dir, "memory.peak");
+		a->fd_oom = open_figure(a->dir, "memory.events");
+	} else {
+		a->fd_mem = open_figure(mem1, "memory.usage_in_bytes");
+		a->fd_peak = open_figure(mem1, "memory.max_usage_in_bytes");
+		a->fd_oom = open_figure(mem1, "memory.oom_control");
+	}
+	a->fd_cpu = open_figure(a->dir, "cpu.stat");
+	if (cg->v2 & SUP_CG_PIDS) {
+		a->fd_pids = open_figure(a->dir, "pids.current");
+		a->fd_refused = open_figure(a->dir, "pids.events");
+	} else {
+		a->fd_pids = open_figure(pids1, "pids.current");
+		a->fd_refused = open_figure(pids1, "pids.events");
+	}
+	if (a->fd_pids < 0)
+		a->fd_procs = open_figure(a->dir, "cgroup.procs");
+}
+
+static void close_figures(struct sup_cg_agent *a)
+{
+	int *fds[] = {&a->fd_mem,   &a->fd_peak, &a->fd_cpu,	&a->fd_pids,
+		      &a->fd_procs, &a->fd_oom,	 &a->fd_refused};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
+				      int attempt, const struct sup_limits *l,
+				      char *err, size_t errlen)
+{
+	struct sup_cg_agent *a;
+	char name[64], path[PATH_MAX];
+	int cpu_limit = l->cpu_weight > 0 || l->cpu_max > 0;
+
+	if (sup_cg_check(cg, l, err, errlen) < 0)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		say(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->fd_mem = a->fd_peak = a->fd_cpu = a->fd_pids = a->fd_procs = -1;
+	a->fd_oom = a->fd_refused = -1;
+	snprintf(name, sizeof(name), "agent-%" PRId64 "-%d", id, attempt);
+	if (pathf(path, "%s/%s", cg->base, name) < 0 ||
+	    !(a->dir = strdup(path))) {
+		say(err, errlen,
+		    "cannot name the cgroup of agent %" PRId64 ": %s", id,
+		    strerror(errno));
+		goto fail;
+	}
+	if (make_fresh(a->dir, err, errlen) < 0) {
+		free(a->dir);
+		a->dir = NULL;
+		goto fail;
+	}
+	for (int i = 0; i < NCTL; i++) {
+		size_t j;
+
+		if (!cg->v1[i] || (i == CTL_CPU && !cpu_limit))
+			continue;
+		if (pathf(path, "%s/%s", cg->v1[i], name) < 0) {
+			say(err, errlen, "cgroup path too long under '%s'",
+			    cg->v1[i]);
+			goto fail;
+		}
+		for (j = 0; j < a->nv1 && strcmp(a->v1[j], path); j++)
+			;
+		if (j == a->nv1) {
+			if (make_fresh(path, err, errlen) < 0)
+				goto fail;
+			a->v1[j] = strdup(path);
+			if (!a->v1[j]) {
+				rmdir(path);
+				say(err, errlen, "out of memory");
+				goto fail;
+			}
+			a->nv1++;
+		}
+		a->of[i] = a->v1[j];
+	}
+	if (write_limits(cg, a, l, err, errlen) < 0)
+		goto fail;
+	open_figures(cg, a);
+	return a;
+fail:
+	sup_cg_agent_free(a);
+	return NULL;
+}
+
+const char *sup_cg_agent_dir(const struct sup_cg_agent *a)
+{
+	return a->dir;
+}
+
+const char *const *sup_cg_agent_v1(const struct sup_cg_agent *a, size_t *n)
+{
+	*n = a->nv1;
+	return (const char *const *)a->v1;
+}
+
+/* The lines of the file FD (cgroup.procs: one process a line); -1. */
+static int64_t count_lines(int fd)
+{
+	char buf[4096];
+	int64_t lines = 0;
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return lines;
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		off += n;
+	}
+}
+
+void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u)
+{
+	int64_t cpu =
+		a->fd_cpu >= 0 ? cm_cg_pread_key(a->fd_cpu, "usage_usec") : -1;
+
+	u->mem_bytes = a->fd_mem >= 0 ? cm_cg_pread_int(a->fd_mem) : -1;
+	u->mem_peak = a->fd_peak >= 0 ? cm_cg_pread_int(a->fd_peak) : -1;
+	u->cpu_usec = cpu;
+	if (a->fd_pids >= 0)
+		u->nprocs = cm_cg_pread_int(a->fd_pids);
+	else
+		u->nprocs = a->fd_procs >= 0 ? count_lines(a->fd_procs) : -1;
+	u->oom_kills =
+		a->fd_oom >= 0 ? cm_cg_pread_key(a->fd_oom, "oom_kill") : -1;
+	u->pids_refused =
+		a->fd_refused >= 0 ? cm_cg_pread_key(a->fd_refused, "max") : -1;
+}
+
+int sup_cg_agent_kill(struct sup_cg_agent *a)
+{
+	return cm_cg_kill(a->dir);
+}
+
+void sup_cg_agent_free(struct sup_cg_agent *a)
+{
+	if (!a)
+		return;
+	close_figures(a);
+	/* v2 first: it kills them all; v1's are then empty. */
+	if (a->dir && kill_remove(a->dir, FREE_WAIT_MS) < 0)
+		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", a->dir,
+			strerror(errno));
+	for (size_t i = 0; i < a->nv1; i++) {
+		if (kill_remove(a->v1[i], FREE_WAIT_MS) < 0)
+			sup_log(SUP_WARN, "cannot remove cgroup '%s': %s",
+				a->v1[i], strerror(errno));
+		free(a->v1[i]);
+	}
+	free(a->dir);
+	free(a);
+}
