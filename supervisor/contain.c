@@ -125,8 +125,11 @@ static char *end_note(const struct agent *a, const struct sup_cg_usage *u,
 	char size[24];
 	int failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
-	if (u->oom_kills > 0 && WIFSIGNALED(status) &&
-	    WTERMSIG(status) == SIGKILL)
+	/* The agent's own process, or the one its shell waited for (sh -c
+	 * exits 128 + 9 then). */
+	if (u->oom_kills > 0 &&
+	    ((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+	     (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL)))
 		return l->memory_max > 0
 			       ? xasprintf("killed by the OOM killer "
 					   "(memory_max %s)",

@@ -84,18 +84,18 @@ wait_run
 expect_rc 143
 wait_until 2 all_gone
 
-# 4. SIGKILL to the supervisor and its workers (stopped first, so that
-# none kills its agent): the daemons live on in their cgroup until the next
-# supervisor of the state dir starts.
+# 4. SIGKILL to the workers and the supervisor (stopped first, so that
+# nobody kills the agent's cgroup): the daemons live on in it until the
+# next supervisor of the state dir starts.
 flow auto sleep
 start_run flow.ini
 wait_until 20 test -f "$T/p/ready"
-workers=$(pgrep -P "$SUP")
+workers=$(pgrep -P "$SUP" -f smithers-worker)
 [ -n "$workers" ] || fail "no worker under the supervisor"
-kill -STOP $workers
+kill -STOP "$SUP"
+kill -9 $workers
 kill -9 "$SUP"
 wait_run
-kill -9 $workers
 sleep 0.2
 for p in $(pids); do
 	alive "$p" || fail "process $p died without its cgroup being killed"
