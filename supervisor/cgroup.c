@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/cgroup.h"
+#include "common/clock.h"
 #include "common/grow.h"
 #include "supervisor/cgroup.h"
 #include "supervisor/slog.h"
@@ -224,25 +225,26 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Kill whatever DIR holds and remove it, waiting up to MS for its
+/* Kill whatever DIR holds and remove it, waiting up to MS in all for its
  * processes to be gone. A v2 directory is killed at once (cgroup.kill);
  * a v1 one has no such file: its processes are signalled while rmdir(2)
  * says it is busy. 0 (removed, or already gone), or -1 with errno. */
 static int kill_remove(const char *dir, int ms)
 {
 	char path[PATH_MAX];
+	int64_t deadline = cm_mono_ms() + ms;
 
 	if (pathf(path, "%s/cgroup.events", dir) == 0 &&
 	    access(path, F_OK) == 0) {
 		if (cm_cg_kill(dir) == 0)
 			cm_cg_wait_empty(dir, ms);
 	}
-	for (int waited = 0;; waited++) {
+	for (int tries = 0;; tries++) {
 		if (rmdir(dir) == 0 || errno == ENOENT)
 			return 0;
-		if (errno != EBUSY || waited >= ms)
+		if (errno != EBUSY || cm_mono_ms() >= deadline)
 			return -1;
-		if (waited % 50 == 0)
+		if (tries % 50 == 0)
 			cm_cg_signal(dir, SIGKILL, 0);
 		pause_ms(1);
 	}
@@ -456,7 +458,7 @@ static void enable_v2(struct sup_cg *cg, int i, const char *controllers)
 				 "'%s/cgroup.subtree_control'"
 				 ": %s%s",
 				 cg->start, strerror(e),
-				 e == EBUSY ? " (other processes are in it)"
+				 e == EBUSY ? ", other processes are in it"
 					    : "");
 			return;
 		}
@@ -902,6 +904,11 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 	char name[64], path[PATH_MAX];
 	int cpu_limit = l->cpu_weight > 0 || l->cpu_max > 0;
 
+	if (!cg) {
+		say(err, errlen, "no cgroups");
+		errno = EINVAL;
+		return NULL;
+	}
 	if (sup_cg_check(cg, l, err, errlen) < 0)
 		return NULL;
 	a = calloc(1, sizeof(*a));

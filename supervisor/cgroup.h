@@ -52,9 +52,10 @@ struct sup_cg *sup_cg_open(const char *state_dir, unsigned needs,
 
 /* Whether the host enforces limits L with CG (NULL: no cgroups): 0, or -1
  * with the first reason in ERR, naming the key: "memory_max needs the
- * memory controller, not available here", "memory_high needs the cgroup
- * v2 memory controller (this host has it on v1 only)",
- * "memory_max needs cgroups (cgroups = off)". */
+ * memory controller, not available here (WHY)", "memory_high needs the
+ * cgroup v2 memory controller (this host has it on v1 only)",
+ * "memory_max needs cgroups, not available here" (CG NULL: the caller
+ * says why there are none). */
 int sup_cg_check(const struct sup_cg *cg, const struct sup_limits *l,
 		 char *err, size_t errlen);
 
@@ -85,7 +86,8 @@ struct sup_cg_usage {
 	int64_t mem_bytes;	/* memory now */
 	int64_t mem_peak;	/* memory at its peak */
 	int64_t cpu_usec;	/* CPU time, user + system */
-	int64_t nprocs;		/* processes now */
+	int64_t nprocs;		/* processes now (threads included where the
+				 * pids controller counts them) */
 	int64_t oom_kills;	/* processes the OOM killer killed in it */
 	int64_t pids_refused;	/* forks refused by pids_max */
 };
