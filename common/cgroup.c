@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cgroup.h"
+#include "common/clock.h"
 
 /* DIR/NAME into BUF; -1 (ENAMETOOLONG) when it does not fit. */
 static int join(char *buf, size_t len, const char *dir, const char *name)
@@ -33,8 +34,7 @@ static int join(char *buf, size_t len, const char *dir, const char *name)
 	return 0;
 }
 
-/* Write S to DIR/NAME. 0, or -1 with errno. */
-static int put(const char *dir, const char *name, const char *s)
+int cm_cg_write(const char *dir, const char *name, const char *s)
 {
 	char path[PATH_MAX];
 	size_t len = strlen(s);
@@ -49,15 +49,17 @@ static int put(const char *dir, const char *name, const char *s)
 	do
 		n = write(fd, s, len);
 	while (n < 0 && errno == EINTR);
-	err = errno;
+	err = n < 0 ? errno : EIO;
 	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
 	errno = err;
-	return n == (ssize_t)len ? 0 : -1;
+	return -1;
 }
 
 int cm_cg_enter(const char *dir)
 {
-	return put(dir, "cgroup.procs", "0");
+	return cm_cg_write(dir, "cgroup.procs", "0");
 }
 
 /* The whole of the small file FD (at offset 0) into BUF, NUL-ended; its
@@ -159,24 +161,16 @@ static int64_t dir_key(const char *dir, const char *name, const char *key)
 	return cm_cg_read_key(path, key);
 }
 
-static void pause_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Freeze (1) or thaw (0) DIR; freezing waits up to a second for
  * "frozen 1". */
 static int freeze(const char *dir, int on)
 {
-	if (put(dir, "cgroup.freeze", on ? "1" : "0") < 0)
+	if (cm_cg_write(dir, "cgroup.freeze", on ? "1" : "0") < 0)
 		return -1;
 	for (int i = 0; on && i < 1000; i++) {
 		if (dir_key(dir, "cgroup.events", "frozen") == 1)
 			return 0;
-		pause_ms(1);
+		cm_sleep_ms(1);
 	}
 	return 0;
 }
@@ -232,7 +226,7 @@ int cm_cg_signal(const char *dir, int sig, int freezing)
 
 int cm_cg_kill(const char *dir)
 {
-	if (put(dir, "cgroup.kill", "1") == 0)
+	if (cm_cg_write(dir, "cgroup.kill", "1") == 0)
 		return 0;
 	if (errno == ENOENT && access(dir, F_OK) < 0)
 		return 0; /* the cgroup is gone */
@@ -253,7 +247,7 @@ int cm_cg_wait_empty(const char *dir, int timeout_ms)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		pause_ms(1);
+		cm_sleep_ms(1);
 	}
 }
 

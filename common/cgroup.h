@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Write S to the file DIR/NAME in one write(2), as cgroup files want. 0,
+ * or -1 with errno. Async-signal-safe. */
+int cm_cg_write(const char *dir, const char *name, const char *s);
+
 /* Move the calling process into DIR (v2 or v1): "0" to DIR/cgroup.procs.
  * Async-signal-safe (open, write, close only): for a child between fork
  * and exec. 0, or -1 with errno. */

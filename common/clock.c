@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -36,4 +37,12 @@ int64_t cm_wall_ms(void)
 int64_t cm_wall_us(void)
 {
 	return read_us(CLOCK_REALTIME);
+}
+
+void cm_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

@@ -22,4 +22,7 @@ int64_t cm_wall_ms(void);
 /* CLOCK_REALTIME, in us since the Unix epoch. */
 int64_t cm_wall_us(void);
 
+/* Sleep MS milliseconds, the whole of them (through EINTR). */
+void cm_sleep_ms(int ms);
+
 #endif /* SMITHERS_COMMON_CLOCK_H */

@@ -111,31 +111,6 @@ static int pathf(char *out, const char *fmt, ...)
 	return 0;
 }
 
-/* Write S to DIR/NAME in one write(2), as cgroup files want. 0, or -1
- * with errno. */
-static int put(const char *dir, const char *name, const char *s)
-{
-	char path[PATH_MAX];
-	size_t len = strlen(s);
-	ssize_t n;
-	int fd, e;
-
-	if (pathf(path, "%s/%s", dir, name) < 0)
-		return -1;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	do
-		n = write(fd, s, len);
-	while (n < 0 && errno == EINTR);
-	e = errno;
-	close(fd);
-	if (n == (ssize_t)len)
-		return 0;
-	errno = n < 0 ? e : EIO;
-	return -1;
-}
-
 /* The small file DIR/NAME into BUF, NUL-ended, newline cut; 0 or -1. */
 static int get(const char *dir, const char *name, char *buf, size_t len)
 {
@@ -182,14 +157,6 @@ static int has_word(const char *list, size_t n, const char *seps,
 		n -= k + 1;
 	}
 	return 0;
-}
-
-static void pause_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* Open DIR/NAME to read figures from; -1 when the host has no such file. */
@@ -246,7 +213,7 @@ static int kill_remove(const char *dir, int ms)
 			return -1;
 		if (tries % 50 == 0)
 			cm_cg_signal(dir, SIGKILL, 0);
-		pause_ms(1);
+		cm_sleep_ms(1);
 	}
 }
 
@@ -450,7 +417,7 @@ static void enable_v2(struct sup_cg *cg, int i, const char *controllers)
 	if (get(cg->start, "cgroup.subtree_control", on, sizeof(on)) < 0)
 		*on = '\0';
 	if (!has_word(on, strlen(on), " ", name)) {
-		if (put(cg->start, "cgroup.subtree_control", plus) < 0) {
+		if (cm_cg_write(cg->start, "cgroup.subtree_control", plus) < 0) {
 			int e = errno;
 
 			snprintf(cg->why[i], sizeof(cg->why[i]),
@@ -464,12 +431,12 @@ static void enable_v2(struct sup_cg *cg, int i, const char *controllers)
 		}
 		cg->in_c |= 1u << i;
 	}
-	if (put(cg->base, "cgroup.subtree_control", plus) < 0) {
+	if (cm_cg_write(cg->base, "cgroup.subtree_control", plus) < 0) {
 		snprintf(cg->why[i], sizeof(cg->why[i]),
 			 "cannot enable it in '%s/cgroup.subtree_control': %s",
 			 cg->base, strerror(errno));
 		if (cg->in_c & (1u << i)) {
-			put(cg->start, "cgroup.subtree_control", minus);
+			cm_cg_write(cg->start, "cgroup.subtree_control", minus);
 			cg->in_c &= ~(1u << i);
 		}
 		return;
@@ -569,9 +536,9 @@ static void teardown(struct sup_cg *cg)
 
 		snprintf(minus, sizeof(minus), "-%s", ctl_name[i]);
 		if (cg->v2 & (1u << i))
-			put(cg->base, "cgroup.subtree_control", minus);
+			cm_cg_write(cg->base, "cgroup.subtree_control", minus);
 		if ((cg->in_c & (1u << i)) &&
-		    put(cg->start, "cgroup.subtree_control", minus) < 0)
+		    cm_cg_write(cg->start, "cgroup.subtree_control", minus) < 0)
 			sup_log(SUP_WARN,
 				"cannot disable the %s controller in '%s': %s",
 				ctl_name[i], cg->start, strerror(errno));
@@ -811,7 +778,7 @@ static int limit(const char *dir, const char *name, char *err, size_t errlen,
 	va_start(ap, fmt);
 	vsnprintf(value, sizeof(value), fmt, ap);
 	va_end(ap);
-	if (put(dir, name, value) == 0)
+	if (cm_cg_write(dir, name, value) == 0)
 		return 0;
 	say(err, errlen, "cannot write '%s' to '%s/%s': %s", value, dir, name,
 	    strerror(errno));

@@ -704,6 +704,26 @@ static long peak_rss_kib(pid_t pid)
 	return kib;
 }
 
+/* The CPU time (user + system) PID used, in seconds; 0 if unknown. */
+static double cpu_s(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* After the name: state, then fields 4..13, then utime, stime. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /*
  * N idle agents: seconds from the fork of `smithers run` until N agents have
  * a pid in the database (*UP), then the supervisor's VmHWM (*HWM_KIB).
@@ -757,26 +777,6 @@ out:
 	bench_remove_dir(dir);
 	free(dir);
 	return rc;
-}
-
-/* The CPU time (user + system) PID used, in seconds; 0 if unknown. */
-static double cpu_s(pid_t pid)
-{
-	char path[64], line[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-	fclose(f);
-	/* After the name: state, then fields 4..13, then utime, stime. */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%llu %llu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Whether PID runs `sleep` (so that we never kill a stranger). */

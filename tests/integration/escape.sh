@@ -4,7 +4,8 @@
 #   setsid  a daemon in a session of its own (`setsid sleep &`)
 #   double  a double-forked daemon (fork, setsid, fork: reparented)
 #   noterm  a process that ignores SIGTERM
-# then touches DIR/ready and, by MODE: "exit" exits 0; "sleep" sleeps.
+# then touches DIR/ready and, by MODE: "exit" exits 0; "sleep" sleeps;
+# "deaf" sleeps ignoring SIGTERM.
 dir=$1
 mode=$2
 setsid sh -c 'echo $$ >"$1/setsid.pid.tmp"; mv "$1/setsid.pid.tmp" "$1/setsid.pid"; exec sleep 1000' \
@@ -23,5 +24,9 @@ done
 touch "$dir/ready"
 case $mode in
 exit) exit 0 ;;
+deaf)
+	trap '' TERM
+	exec sleep 1000
+	;;
 *) exec sleep 1000 ;;
 esac
