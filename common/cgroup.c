@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,17 +239,42 @@ int cm_cg_kill(const char *dir)
 
 int cm_cg_wait_empty(const char *dir, int timeout_ms)
 {
-	for (int waited = 0;; waited++) {
-		int64_t v = dir_key(dir, "cgroup.events", "populated");
+	char path[PATH_MAX];
+	int64_t deadline;
+	int fd, rc = -1, err = ETIMEDOUT;
 
-		if (v == 0 || (v < 0 && access(dir, F_OK) < 0))
-			return 0;
-		if (waited >= timeout_ms) {
-			errno = ETIMEDOUT;
-			return -1;
+	if (join(path, sizeof(path), dir, "cgroup.events") < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return access(dir, F_OK) < 0 ? 0 : -1; /* gone: empty */
+	/* The kernel wakes a poll(2) on cgroup.events (POLLPRI) when
+	 * "populated" changes: no sleeping in steps. */
+	deadline = cm_mono_ms() + timeout_ms;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLPRI};
+		int64_t left, v = cm_cg_pread_key(fd, "populated");
+
+		if (v == 0) {
+			rc = 0;
+			break;
 		}
-		cm_sleep_ms(1);
+		if (v < 0) {
+			err = errno ? errno : EPROTO;
+			break;
+		}
+		left = deadline - cm_mono_ms();
+		if (left <= 0)
+			break;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
 	}
+	close(fd);
+	if (rc < 0)
+		errno = err;
+	return rc;
 }
 
 int cm_cg_v2_mount(char *out, size_t len)

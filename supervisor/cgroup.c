@@ -73,7 +73,12 @@ struct sup_cg_agent {
 	size_t nv1;
 	const char *of[NCTL]; /* the v1 directory of each controller, or NULL
 			       * (borrowed from v1[]) */
-	int fd_mem, fd_peak, fd_cpu, fd_pids, fd_procs, fd_oom, fd_refused;
+	/* Read every second, through fds kept open */
+	int fd_mem, fd_cpu, fd_pids, fd_procs;
+	/* Read at the end: the peak, the OOM kills, the forks refused */
+	const char *mem_dir, *pids_dir; /* NULL: no such controller */
+	int mem_v2, pids_v2;
+	int opened; /* the fds were opened (at the first read) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -201,7 +206,10 @@ static int kill_remove(const char *dir, int ms)
 	char path[PATH_MAX];
 	int64_t deadline = cm_mono_ms() + ms;
 
-	if (pathf(path, "%s/cgroup.events", dir) == 0 &&
+	/* Most often its worker emptied it: one rmdir(2) is all it takes. */
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	if (errno == EBUSY && pathf(path, "%s/cgroup.events", dir) == 0 &&
 	    access(path, F_OK) == 0) {
 		if (cm_cg_kill(dir) == 0)
 			cm_cg_wait_empty(dir, ms);
@@ -825,42 +833,40 @@ static int write_limits(const struct sup_cg *cg, const struct sup_cg_agent *a,
 	return limit(cpu, "cpu.cfs_quota_us", err, errlen, "%lld", quota);
 }
 
-/* Open the files A's figures are read from. */
-static void open_figures(const struct sup_cg *cg, struct sup_cg_agent *a)
+/* Open the files A's figures are read from every second; the others are
+ * read once, at its end (sup_cg_agent_read's FINAL). Three fds an agent at
+ * most. */
+static void open_figures(struct sup_cg_agent *a)
 {
-	const char *mem1 = a->of[CTL_MEMORY], *pids1 = a->of[CTL_PIDS];
-
-	if (cg->v2 & SUP_CG_MEMORY) {
-		a->fd_mem = open_figure(a->dir, "memory.current");
-		a->fd_peak = open_figure(a->dir, "memory.peak");
-		a->fd_oom = open_figure(a->dir, "memory.events");
-	} else {
-		a->fd_mem = open_figure(mem1, "memory.usage_in_bytes");
-		a->fd_peak = open_figure(mem1, "memory.max_usage_in_bytes");
-		a->fd_oom = open_figure(mem1, "memory.oom_control");
-	}
+	a->opened = 1;
+	a->fd_mem = open_figure(a->mem_dir, a->mem_v2 ? "memory.current"
+						      : "memory.usage_in_bytes");
 	a->fd_cpu = open_figure(a->dir, "cpu.stat");
-	if (cg->v2 & SUP_CG_PIDS) {
-		a->fd_pids = open_figure(a->dir, "pids.current");
-		a->fd_refused = open_figure(a->dir, "pids.events");
-	} else {
-		a->fd_pids = open_figure(pids1, "pids.current");
-		a->fd_refused = open_figure(pids1, "pids.events");
-	}
+	a->fd_pids = open_figure(a->pids_dir, "pids.current");
 	if (a->fd_pids < 0)
 		a->fd_procs = open_figure(a->dir, "cgroup.procs");
 }
 
 static void close_figures(struct sup_cg_agent *a)
 {
-	int *fds[] = {&a->fd_mem,   &a->fd_peak, &a->fd_cpu,	&a->fd_pids,
-		      &a->fd_procs, &a->fd_oom,	 &a->fd_refused};
+	int *fds[] = {&a->fd_mem, &a->fd_cpu, &a->fd_pids, &a->fd_procs};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+}
+
+/* KEY of DIR/NAME ("KEY N" lines), or the number it holds when KEY is
+ * NULL; -1 when DIR is NULL or the file is missing. */
+static int64_t figure(const char *dir, const char *name, const char *key)
+{
+	char path[PATH_MAX];
+
+	if (!dir || pathf(path, "%s/%s", dir, name) < 0)
+		return -1;
+	return key ? cm_cg_read_key(path, key) : cm_cg_read_int(path);
 }
 
 struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
@@ -883,8 +889,7 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 		say(err, errlen, "out of memory");
 		return NULL;
 	}
-	a->fd_mem = a->fd_peak = a->fd_cpu = a->fd_pids = a->fd_procs = -1;
-	a->fd_oom = a->fd_refused = -1;
+	a->fd_mem = a->fd_cpu = a->fd_pids = a->fd_procs = -1;
 	snprintf(name, sizeof(name), "agent-%" PRId64 "-%d", id, attempt);
 	if (pathf(path, "%s/%s", cg->base, name) < 0 ||
 	    !(a->dir = strdup(path))) {
@@ -901,7 +906,10 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 	for (int i = 0; i < NCTL; i++) {
 		size_t j;
 
-		if (!cg->v1[i] || (i == CTL_CPU && !cpu_limit))
+		/* v1's pids and cpu only for a limit: v2 counts the
+		 * processes (cgroup.procs) and the CPU time. */
+		if (!cg->v1[i] || (i == CTL_CPU && !cpu_limit) ||
+		    (i == CTL_PIDS && !l->pids_max))
 			continue;
 		if (pathf(path, "%s/%s", cg->v1[i], name) < 0) {
 			say(err, errlen, "cgroup path too long under '%s'",
@@ -925,7 +933,12 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 	}
 	if (write_limits(cg, a, l, err, errlen) < 0)
 		goto fail;
-	open_figures(cg, a);
+	/* Its figures' files are opened at its first read: an agent that
+	 * ends within a second never opens them. */
+	a->mem_v2 = (cg->v2 & SUP_CG_MEMORY) != 0;
+	a->pids_v2 = (cg->v2 & SUP_CG_PIDS) != 0;
+	a->mem_dir = a->mem_v2 ? a->dir : a->of[CTL_MEMORY];
+	a->pids_dir = a->pids_v2 ? a->dir : a->of[CTL_PIDS];
 	return a;
 fail:
 	sup_cg_agent_free(a);
@@ -965,22 +978,29 @@ static int64_t count_lines(int fd)
 	}
 }
 
-void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u)
+void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
+		       int final)
 {
-	int64_t cpu =
-		a->fd_cpu >= 0 ? cm_cg_pread_key(a->fd_cpu, "usage_usec") : -1;
-
+	if (!a->opened)
+		open_figures(a);
 	u->mem_bytes = a->fd_mem >= 0 ? cm_cg_pread_int(a->fd_mem) : -1;
-	u->mem_peak = a->fd_peak >= 0 ? cm_cg_pread_int(a->fd_peak) : -1;
-	u->cpu_usec = cpu;
+	u->cpu_usec =
+		a->fd_cpu >= 0 ? cm_cg_pread_key(a->fd_cpu, "usage_usec") : -1;
 	if (a->fd_pids >= 0)
 		u->nprocs = cm_cg_pread_int(a->fd_pids);
 	else
 		u->nprocs = a->fd_procs >= 0 ? count_lines(a->fd_procs) : -1;
-	u->oom_kills =
-		a->fd_oom >= 0 ? cm_cg_pread_key(a->fd_oom, "oom_kill") : -1;
-	u->pids_refused =
-		a->fd_refused >= 0 ? cm_cg_pread_key(a->fd_refused, "max") : -1;
+	u->mem_peak = u->oom_kills = u->pids_refused = -1;
+	if (!final)
+		return;
+	u->mem_peak = figure(a->mem_dir,
+			     a->mem_v2 ? "memory.peak"
+				       : "memory.max_usage_in_bytes",
+			     NULL);
+	u->oom_kills = figure(a->mem_dir,
+			      a->mem_v2 ? "memory.events" : "memory.oom_control",
+			      "oom_kill");
+	u->pids_refused = figure(a->pids_dir, "pids.events", "max");
 }
 
 int sup_cg_agent_kill(struct sup_cg_agent *a)

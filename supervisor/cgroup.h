@@ -92,8 +92,12 @@ struct sup_cg_usage {
 	int64_t pids_refused;	/* forks refused by pids_max */
 };
 
-/* Read A's figures into *U (from fds kept open: no open(2) each time). */
-void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u);
+/* Read A's figures into *U: memory now, CPU time and processes from fds
+ * kept open (no open(2): the supervisor reads them every second); with
+ * FINAL (its end) also the peak, the OOM kills and the forks refused,
+ * else -1 for those. */
+void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
+		       int final);
 
 /* SIGKILL every process of A (cm_cg_kill); 0 or -1 with errno. */
 int sup_cg_agent_kill(struct sup_cg_agent *a);

@@ -150,34 +150,43 @@ static char *end_note(const struct agent *a, const struct sup_cg_usage *u,
 	return NULL;
 }
 
+/* What attempt's end U adds to A's row: its CPU time, its peak (where the
+ * host keeps none, the most its samples saw) if the highest yet. */
+static void add_figures(struct agent *a, const struct sup_cg_usage *u)
+{
+	int64_t peak = u->mem_peak;
+
+	if (u->cpu_usec >= 0)
+		a->figures.cpu_usec =
+			(a->figures.cpu_usec > 0 ? a->figures.cpu_usec : 0) +
+			u->cpu_usec;
+	if (peak < 0 && a->figures.seen_peak > 0)
+		peak = a->figures.seen_peak;
+	if (peak > a->figures.mem_peak)
+		a->figures.mem_peak = peak;
+}
+
 char *contain_end(struct agent *a, int status)
 {
 	struct sup_cg_usage u;
-	char *note;
 
 	if (!a->cg)
 		return NULL;
-	sup_cg_agent_read(a->cg, &u);
+	sup_cg_agent_read(a->cg, &u, 1);
 	/* Whatever the worker could not kill (it was killed itself). */
 	if (!a->end.worker_done)
 		sup_cg_agent_kill(a->cg);
 	sup_cg_agent_free(a->cg);
 	a->cg = NULL;
-	if (u.cpu_usec >= 0)
-		a->figures.cpu_usec += u.cpu_usec;
-	if (u.mem_peak > a->figures.mem_peak)
-		a->figures.mem_peak = u.mem_peak;
-	a->figures.known = a->figures.known || u.cpu_usec >= 0 ||
-			   u.mem_peak >= 0;
-	if (a->figures.known && batch(a->run) == 0 &&
-	    wal_agent_resources(a->run->w, a->id,
-				u.mem_peak >= 0 ? a->figures.mem_peak : -1,
-				u.cpu_usec >= 0 ? a->figures.cpu_usec : -1) < 0)
+	add_figures(a, &u);
+	if ((a->figures.mem_peak >= 0 || a->figures.cpu_usec >= 0) &&
+	    batch(a->run) == 0 &&
+	    wal_agent_resources(a->run->w, a->id, a->figures.mem_peak,
+				a->figures.cpu_usec) < 0)
 		sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
 			wal_errmsg(a->run->w));
-	sup_mirror_resources(a->run->mirror, a->id, 0,
-			     a->figures.known ? a->figures.mem_peak : -1,
-			     a->figures.known ? a->figures.cpu_usec : -1, 0);
+	sup_mirror_resources(a->run->mirror, a->id, -1, a->figures.mem_peak,
+			     a->figures.cpu_usec, -1);
 	if (u.oom_kills > 0)
 		sup_log(SUP_WARN, "agent '%s': the OOM killer killed %" PRId64
 			" of its processes", a->spec->name, u.oom_kills);
@@ -185,8 +194,7 @@ char *contain_end(struct agent *a, int status)
 		sup_log(SUP_WARN, "agent '%s': pids_max %" PRId64 " refused %"
 			PRId64 " forks", a->spec->name, a->spec->limits.pids_max,
 			u.pids_refused);
-	note = end_note(a, &u, status);
-	return note;
+	return end_note(a, &u, status);
 }
 
 void contain_sample(struct run *r)
@@ -202,10 +210,17 @@ void contain_sample(struct run *r)
 
 		if (!a->cg)
 			continue;
-		sup_cg_agent_read(a->cg, &u);
-		if (u.mem_peak < a->figures.mem_peak)
+		sup_cg_agent_read(a->cg, &u, 0);
+		/* The peak so far: the attempts' before, and what this
+		 * one was seen to use (its exact peak is read at its
+		 * end). */
+		if (u.mem_bytes > a->figures.seen_peak)
+			a->figures.seen_peak = u.mem_bytes;
+		u.mem_peak =
+			a->figures.seen_peak > 0 ? a->figures.seen_peak : -1;
+		if (a->figures.mem_peak > u.mem_peak)
 			u.mem_peak = a->figures.mem_peak;
-		if (u.cpu_usec >= 0)
+		if (u.cpu_usec >= 0 && a->figures.cpu_usec > 0)
 			u.cpu_usec += a->figures.cpu_usec;
 		sup_mirror_resources(r->mirror, a->id, u.mem_bytes, u.mem_peak,
 				     u.cpu_usec, u.nprocs);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -296,6 +297,27 @@ static int open_events(struct run *r)
 	return listen_socket(r);
 }
 
+/* Each agent takes fds of ours (its pipes, its cgroup's figures): up to
+ * the hard limit, past the soft one of a login shell (1024). The workers
+ * get the soft limit back (spawn.c): a program of the agent's may select()
+ * on fds below FD_SETSIZE. */
+static void raise_nofile(struct run *r)
+{
+	struct rlimit more;
+
+	if (getrlimit(RLIMIT_NOFILE, &r->nofile) < 0) {
+		r->nofile.rlim_cur = r->nofile.rlim_max = RLIM_INFINITY;
+		return;
+	}
+	more = r->nofile;
+	more.rlim_cur = more.rlim_max;
+	if (more.rlim_cur != r->nofile.rlim_cur &&
+	    setrlimit(RLIMIT_NOFILE, &more) < 0)
+		sup_log(SUP_WARN, "cannot raise the open files limit to %llu: "
+			"%s", (unsigned long long)more.rlim_cur,
+			strerror(errno));
+}
+
 /* Everything up to the first turn: 0, or -1 with the exit status set. */
 static int run_open(struct run *r)
 {
@@ -349,6 +371,7 @@ static int run_open(struct run *r)
 			"tokens: %s", strerror(errno));
 		return -1;
 	}
+	raise_nofile(r);
 	/* What escapes a dead worker is ours to kill: the promise that
 	 * nothing an agent starts outlives it depends on this. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {

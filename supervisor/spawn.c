@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -243,8 +244,10 @@ static int worker_argv(struct agent *a, const char *log_path, char ***out)
 	return 0;
 }
 
-/* In the child: place the ends at the contract's fds and exec. */
-static void exec_worker(char **argv, char **env, int up, int down, int ctl)
+/* In the child: place the ends at the contract's fds, the open files
+ * limit back to NOFILE, and exec. */
+static void exec_worker(char **argv, char **env, int up, int down, int ctl,
+			const struct rlimit *nofile)
 {
 	sigset_t none;
 	int hi_up, hi_down, hi_ctl;
@@ -272,6 +275,7 @@ static void exec_worker(char **argv, char **env, int up, int down, int ctl)
 	    place_fd(hi_down, WRK_FD_DOWN) < 0 ||
 	    place_fd(hi_ctl, WRK_FD_CTL) < 0)
 		_exit(127);
+	setrlimit(RLIMIT_NOFILE, nofile);
 	execve(argv[0], argv, env);
 	_exit(127);
 }
@@ -398,7 +402,7 @@ int spawn(struct agent *a, const char **what)
 		goto fail;
 	}
 	if (pid == 0)
-		exec_worker(argv, env, up[1], down[0], ctl[1]);
+		exec_worker(argv, env, up[1], down[0], ctl[1], &r->nofile);
 	setpgid(pid, pid);
 	a->worker_start = sup_proc_start(pid);
 	close(up[1]);

@@ -40,6 +40,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/types.h>
 
@@ -193,8 +194,8 @@ struct agent {
 	struct sup_cg_agent *cg; /* its attempt's cgroup; NULL: none */
 	/* What its row's attempts used, from their cgroups (contain.c). */
 	struct {
-		int64_t mem_peak, cpu_usec;
-		int known;
+		int64_t mem_peak, cpu_usec; /* -1: unknown */
+		int64_t seen_peak; /* the most its row's samples saw */
 	} figures;
 };
 
@@ -237,6 +238,7 @@ struct run {
 	struct sup_cg *cg;  /* the state dir's cgroups; NULL: none */
 	char *containment;  /* how agents are contained, for the records */
 	int64_t sampled_ms; /* the agents' figures were last read then */
+	struct rlimit nofile; /* RLIMIT_NOFILE as we started: the workers' */
 };
 
 /* ---- small helpers (util.c) --------------------------------------------- */

@@ -240,10 +240,10 @@ static void test_agent(void **state)
 	assert_int_equal(cm_cg_read_int(path), 16);
 
 	/* Figures: nobody, then one process. */
-	sup_cg_agent_read(a, &u);
+	sup_cg_agent_read(a, &u, 1);
 	assert_int_equal(u.nprocs, 0);
 	pid = child_in(a);
-	sup_cg_agent_read(a, &u);
+	sup_cg_agent_read(a, &u, 1);
 	assert_true(u.nprocs >= 1);
 	assert_true(u.cpu_usec >= 0);
 	assert_true(u.mem_bytes >= 0);
@@ -347,7 +347,7 @@ static void test_pids_refused(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	sup_cg_agent_read(a, &u);
+	sup_cg_agent_read(a, &u, 1);
 	assert_int_equal(u.pids_refused, 1);
 	assert_int_equal(u.nprocs, 0);
 	sup_cg_agent_free(a);
