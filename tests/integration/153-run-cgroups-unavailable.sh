@@ -52,3 +52,7 @@ expect_rc 0
 	fail "the fallback was not said exactly once"
 sql_is "SELECT containment LIKE 'process groups: %Read-only file system%'
 	FROM executions ORDER BY id DESC LIMIT 1" "1"
+id=$(sql "SELECT max(id) FROM executions")
+run "$SMITHERS" --dir "$T" db execution "$id" --json
+expect_rc 0
+json 'j["containment"].startswith("process groups: ") and "Read-only file system" in j["containment"]'
