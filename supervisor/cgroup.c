@@ -1,6 +1,9 @@
 /*
- * cgroup.c - the state dir's cgroups and one cgroup per agent attempt
- * (cgroup.h), made of the single-directory operations of common/cgroup.h.
+ * cgroup.c - the state dir's cgroups (cgroup.h): where the host has them,
+ * what a dead supervisor left, STATE_DIR/cgroups, the controllers enabled
+ * and what limits need of them; made of the single-directory operations
+ * of common/cgroup.h. One agent attempt's cgroup, made under these, is
+ * cgroup-agent.c's; the helpers both use are defined here (cgroup-int.h).
  *
  * Invariants:
  * - In v2, smithers-H holds no process of its own: the supervisor is in
@@ -13,8 +16,6 @@
  *   first, then v1, then those of a dead supervisor that could not be
  *   removed), written whole with a rename: whoever opens the state dir
  *   next kills and removes the agents a dead supervisor left there.
- * - An agent's figures are read through fds opened once, when its cgroup
- *   is made: sup_cg_agent_read() does no open(2).
  */
 #include "config.h"
 
@@ -35,58 +36,17 @@
 #include "common/cgroup.h"
 #include "common/clock.h"
 #include "common/grow.h"
+#include "supervisor/cgroup-int.h"
 #include "supervisor/cgroup.h"
 #include "supervisor/slog.h"
 
-/* The controllers, indexed so that 1u << i is their SUP_CG_* bit. */
-enum { CTL_MEMORY, CTL_PIDS, CTL_CPU, NCTL };
 static const char *const ctl_name[NCTL] = {"memory", "pids", "cpu"};
 
-_Static_assert(SUP_CG_MEMORY == 1u << CTL_MEMORY, "SUP_CG_MEMORY");
-_Static_assert(SUP_CG_PIDS == 1u << CTL_PIDS, "SUP_CG_PIDS");
-_Static_assert(SUP_CG_CPU == 1u << CTL_CPU, "SUP_CG_CPU");
-
-#define CPU_PERIOD	 100000 /* microseconds, of cpu.max and cfs_period_us */
 #define LEFTOVER_WAIT_MS 2000
-#define FREE_WAIT_MS	 1000
-
-struct sup_cg {
-	char start[PATH_MAX]; /* C: the v2 cgroup we started in */
-	char base[PATH_MAX];  /* C/smithers-H */
-	char leaf[PATH_MAX];  /* C/smithers-H/supervisor */
-	char *v1[NCTL];	      /* smithers-H in the v1 hierarchy of a
-			       * controller v2 does not give; NULL: none */
-	char **stale;	      /* a dead supervisor's, not removable */
-	size_t nstale, stale_cap;
-	char hash[17];
-	char file[PATH_MAX]; /* STATE_DIR/cgroups */
-	unsigned v2;	     /* SUP_CG_* enabled in smithers-H */
-	unsigned in_c;	     /* SUP_CG_* we enabled in C's subtree_control */
-	int made_base, made_leaf, entered;
-	char why[NCTL][PATH_MAX + 128]; /* why a controller is missing */
-	char desc[PATH_MAX + 64];
-};
-
-struct sup_cg_agent {
-	char *dir;	/* v2 */
-	char *v1[NCTL]; /* distinct v1 directories, nv1 of them */
-	size_t nv1;
-	const char *of[NCTL]; /* the v1 directory of each controller, or NULL
-			       * (borrowed from v1[]) */
-	/* Read every second, through fds kept open */
-	int fd_mem, fd_cpu, fd_pids, fd_procs;
-	/* Read at the end: the peak, the OOM kills, the forks refused */
-	const char *mem_dir, *pids_dir; /* NULL: no such controller */
-	int mem_v2, pids_v2;
-	int opened; /* the fds were opened (at the first read) */
-};
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void say(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t len, const char *fmt, ...)
+void cg_say(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -97,11 +57,7 @@ static void say(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* FMT... into OUT (a PATH_MAX buffer); -1 (ENAMETOOLONG) past it. */
-static int pathf(char *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int pathf(char *out, const char *fmt, ...)
+int cg_pathf(char *out, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -123,7 +79,7 @@ static int get(const char *dir, const char *name, char *buf, size_t len)
 	ssize_t n;
 	int fd, e;
 
-	if (pathf(path, "%s/%s", dir, name) < 0)
+	if (cg_pathf(path, "%s/%s", dir, name) < 0)
 		return -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -164,16 +120,6 @@ static int has_word(const char *list, size_t n, const char *seps,
 	return 0;
 }
 
-/* Open DIR/NAME to read figures from; -1 when the host has no such file. */
-static int open_figure(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (!dir || pathf(path, "%s/%s", dir, name) < 0)
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
 /* Add a copy of S to the list *V (*N items, capacity *CAP) unless it is
  * there already; 1 when added, 0 when there, -1 (ENOMEM). */
 static int add_unique(char ***v, size_t *n, size_t *cap, const char *s)
@@ -197,11 +143,7 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Kill whatever DIR holds and remove it, waiting up to MS in all for its
- * processes to be gone. A v2 directory is killed at once (cgroup.kill);
- * a v1 one has no such file: its processes are signalled while rmdir(2)
- * says it is busy. 0 (removed, or already gone), or -1 with errno. */
-static int kill_remove(const char *dir, int ms)
+int cg_kill_remove(const char *dir, int ms)
 {
 	char path[PATH_MAX];
 	int64_t deadline = cm_mono_ms() + ms;
@@ -209,7 +151,7 @@ static int kill_remove(const char *dir, int ms)
 	/* Most often its worker emptied it: one rmdir(2) is all it takes. */
 	if (rmdir(dir) == 0 || errno == ENOENT)
 		return 0;
-	if (errno == EBUSY && pathf(path, "%s/cgroup.events", dir) == 0 &&
+	if (errno == EBUSY && cg_pathf(path, "%s/cgroup.events", dir) == 0 &&
 	    access(path, F_OK) == 0) {
 		if (cm_cg_kill(dir) == 0)
 			cm_cg_wait_empty(dir, ms);
@@ -256,9 +198,9 @@ static void sweep_agents(const char *base, int ms, char ***seen, size_t *nseen,
 		sup_log(SUP_WARN, "cannot list cgroup '%s': %s", base,
 			strerror(errno));
 	for (size_t i = 0; i < n; i++) {
-		if (pathf(path, "%s/%s", base, names[i]) < 0)
+		if (cg_pathf(path, "%s/%s", base, names[i]) < 0)
 			continue;
-		if (kill_remove(path, ms) < 0)
+		if (cg_kill_remove(path, ms) < 0)
 			sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", path,
 				strerror(errno));
 		if (seen)
@@ -348,7 +290,7 @@ static int v1_dir(const char *ctl, char *out)
 		    (path[rlen] != '/' && path[rlen] != '\0'))
 			break; /* our cgroup is not below the mount */
 		p = path + rlen;
-		rc = pathf(out, "%s%s", mnt, strcmp(p, "/") ? p : "");
+		rc = cg_pathf(out, "%s%s", mnt, strcmp(p, "/") ? p : "");
 	}
 	fclose(f);
 	return rc;
@@ -369,7 +311,7 @@ static void sweep_base(struct sup_cg *cg, const char *base, char ***seen,
 	if (*base != '/' || !slash || strncmp(slash + 1, "smithers-", 9))
 		return;
 	sweep_agents(base, LEFTOVER_WAIT_MS, seen, nseen, seen_cap);
-	if (pathf(path, "%s/supervisor", base) == 0)
+	if (cg_pathf(path, "%s/supervisor", base) == 0)
 		rmdir(path);
 	if (rmdir(base) < 0 && errno != ENOENT && errno != EBUSY)
 		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", base,
@@ -398,7 +340,7 @@ static int sweep_leftovers(struct sup_cg *cg)
 	add_unique(&bases, &nbases, &bases_cap, cg->base);
 	for (int i = 0; i < NCTL; i++)
 		if (v1_dir(ctl_name[i], path) == 0 &&
-		    pathf(line, "%s/smithers-%s", path, cg->hash) == 0)
+		    cg_pathf(line, "%s/smithers-%s", path, cg->hash) == 0)
 			add_unique(&bases, &nbases, &bases_cap, line);
 	for (size_t i = 0; i < nbases; i++)
 		sweep_base(cg, bases[i], &seen, &nseen, &seen_cap);
@@ -466,7 +408,7 @@ static void make_v1(struct sup_cg *cg, int i)
 				 ctl_name[i]);
 		return;
 	}
-	if (pathf(path, "%s/smithers-%s", dir, cg->hash) < 0 ||
+	if (cg_pathf(path, "%s/smithers-%s", dir, cg->hash) < 0 ||
 	    (mkdir(path, 0755) < 0 && errno != EEXIST)) {
 		snprintf(cg->why[i], sizeof(cg->why[i]),
 			 "cannot create '%s/smithers-%s': %s", dir, cg->hash,
@@ -506,9 +448,9 @@ static int write_file(const struct sup_cg *cg, char *err, size_t errlen)
 	FILE *f;
 	int bad;
 
-	if (pathf(tmp, "%s.tmp", cg->file) < 0 || !(f = fopen(tmp, "we"))) {
-		say(err, errlen, "cannot create '%s.tmp': %s", cg->file,
-		    strerror(errno));
+	if (cg_pathf(tmp, "%s.tmp", cg->file) < 0 || !(f = fopen(tmp, "we"))) {
+		cg_say(err, errlen, "cannot create '%s.tmp': %s", cg->file,
+		       strerror(errno));
 		return -1;
 	}
 	fprintf(f, "%s\n", cg->base);
@@ -525,8 +467,8 @@ static int write_file(const struct sup_cg *cg, char *err, size_t errlen)
 	bad = fflush(f) != 0 || fsync(fileno(f)) < 0;
 	bad = (fclose(f) != 0) || bad;
 	if (bad || rename(tmp, cg->file) < 0) {
-		say(err, errlen, "cannot write '%s': %s", cg->file,
-		    strerror(errno));
+		cg_say(err, errlen, "cannot write '%s': %s", cg->file,
+		       strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
@@ -599,17 +541,17 @@ struct sup_cg *sup_cg_open(const char *state_dir, unsigned needs,
 
 	*leftovers = 0;
 	if (!cg) {
-		say(err, errlen, "out of memory");
+		cg_say(err, errlen, "out of memory");
 		return NULL;
 	}
 	hash_of(state_dir, cg->hash);
 	if (cm_cg_v2_mount(mnt, sizeof(mnt)) < 0) {
-		say(err, errlen, "no cgroup2 file system is mounted");
+		cg_say(err, errlen, "no cgroup2 file system is mounted");
 		goto fail;
 	}
 	if (cm_cg_of_pid(0, cg->start, sizeof(cg->start)) < 0) {
-		say(err, errlen, "cannot find our cgroup v2: %s",
-		    strerror(errno));
+		cg_say(err, errlen, "cannot find our cgroup v2: %s",
+		       strerror(errno));
 		goto fail;
 	}
 	/* Started from our own leaf (an exec'd supervisor): C is above. */
@@ -618,30 +560,31 @@ struct sup_cg *sup_cg_open(const char *state_dir, unsigned needs,
 	tlen = strlen(tail);
 	if (slen > tlen && !strcmp(cg->start + slen - tlen, tail))
 		cg->start[slen - tlen] = '\0';
-	if (pathf(cg->base, "%s/smithers-%s", cg->start, cg->hash) < 0 ||
-	    pathf(cg->leaf, "%s/supervisor", cg->base) < 0 ||
-	    pathf(cg->file, "%s/cgroups", state_dir) < 0) {
-		say(err, errlen, "cgroup path too long under '%s'", cg->start);
+	if (cg_pathf(cg->base, "%s/smithers-%s", cg->start, cg->hash) < 0 ||
+	    cg_pathf(cg->leaf, "%s/supervisor", cg->base) < 0 ||
+	    cg_pathf(cg->file, "%s/cgroups", state_dir) < 0) {
+		cg_say(err, errlen, "cgroup path too long under '%s'",
+		       cg->start);
 		goto fail;
 	}
 
 	*leftovers = sweep_leftovers(cg);
 
 	if (mkdir(cg->base, 0755) < 0 && errno != EEXIST) {
-		say(err, errlen, "cannot create '%s': %s", cg->base,
-		    strerror(errno));
+		cg_say(err, errlen, "cannot create '%s': %s", cg->base,
+		       strerror(errno));
 		goto fail;
 	}
 	cg->made_base = 1;
 	if (mkdir(cg->leaf, 0755) < 0 && errno != EEXIST) {
-		say(err, errlen, "cannot create '%s': %s", cg->leaf,
-		    strerror(errno));
+		cg_say(err, errlen, "cannot create '%s': %s", cg->leaf,
+		       strerror(errno));
 		goto fail;
 	}
 	cg->made_leaf = 1;
 	if (cm_cg_enter(cg->leaf) < 0) {
-		say(err, errlen, "cannot move into '%s': %s", cg->leaf,
-		    strerror(errno));
+		cg_say(err, errlen, "cannot move into '%s': %s", cg->leaf,
+		       strerror(errno));
 		goto fail;
 	}
 	cg->entered = 1;
@@ -728,301 +671,29 @@ int sup_cg_check(const struct sup_cg *cg, const struct sup_limits *l, char *err,
 		if (!keys[k].set)
 			continue;
 		if (!cg) {
-			say(err, errlen, "%s needs cgroups, not available here",
-			    keys[k].key);
+			cg_say(err, errlen,
+			       "%s needs cgroups, not available here",
+			       keys[k].key);
 			return -1;
 		}
 		if (cg->v2 & (1u << i))
 			continue;
 		if (keys[k].v2_only && cg->v1[i]) {
-			say(err, errlen,
-			    "%s needs the cgroup v2 %s controller (this host "
-			    "has it on v1 only)",
-			    keys[k].key, ctl_name[i]);
+			cg_say(err, errlen,
+			       "%s needs the cgroup v2 %s controller (this "
+			       "host has it on v1 only)",
+			       keys[k].key, ctl_name[i]);
 			return -1;
 		}
 		if (keys[k].v2_only || !cg->v1[i]) {
-			say(err, errlen,
-			    "%s needs the %s controller, not available "
-			    "here%s%s%s",
-			    keys[k].key, ctl_name[i], *cg->why[i] ? " (" : "",
-			    cg->why[i], *cg->why[i] ? ")" : "");
+			cg_say(err, errlen,
+			       "%s needs the %s controller, not available "
+			       "here%s%s%s",
+			       keys[k].key, ctl_name[i],
+			       *cg->why[i] ? " (" : "", cg->why[i],
+			       *cg->why[i] ? ")" : "");
 			return -1;
 		}
 	}
 	return 0;
-}
-
-/* ---- one agent attempt --------------------------------------------------- */
-
-/* Make DIR, removing a leftover of the same name first. */
-static int make_fresh(const char *dir, char *err, size_t errlen)
-{
-	if (mkdir(dir, 0755) == 0)
-		return 0;
-	if (errno == EEXIST) {
-		if (kill_remove(dir, FREE_WAIT_MS) < 0) {
-			say(err, errlen, "cannot remove the leftover '%s': %s",
-			    dir, strerror(errno));
-			return -1;
-		}
-		if (mkdir(dir, 0755) == 0)
-			return 0;
-	}
-	say(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
-	return -1;
-}
-
-/* Write the value FMT... to DIR/NAME; the reason in ERR. */
-static int limit(const char *dir, const char *name, char *err, size_t errlen,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int limit(const char *dir, const char *name, char *err, size_t errlen,
-		 const char *fmt, ...)
-{
-	char value[64];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
-	if (cm_cg_write(dir, name, value) == 0)
-		return 0;
-	say(err, errlen, "cannot write '%s' to '%s/%s': %s", value, dir, name,
-	    strerror(errno));
-	return -1;
-}
-
-static int write_limits(const struct sup_cg *cg, const struct sup_cg_agent *a,
-			const struct sup_limits *l, char *err, size_t errlen)
-{
-	const char *mem = (cg->v2 & SUP_CG_MEMORY) ? a->dir : a->of[CTL_MEMORY];
-	const char *pids = (cg->v2 & SUP_CG_PIDS) ? a->dir : a->of[CTL_PIDS];
-	long long quota = (long long)(l->cpu_max * CPU_PERIOD + 0.5);
-	int v2cpu = (cg->v2 & SUP_CG_CPU) != 0;
-	const char *cpu = v2cpu ? a->dir : a->of[CTL_CPU];
-
-	if (quota < 1000)
-		quota = 1000; /* the kernel's least: a millisecond */
-	if (l->memory_max > 0 &&
-	    limit(mem, mem == a->dir ? "memory.max" : "memory.limit_in_bytes",
-		  err, errlen, "%" PRId64, l->memory_max) < 0)
-		return -1;
-	if (l->memory_high > 0 && limit(mem, "memory.high", err, errlen,
-					"%" PRId64, l->memory_high) < 0)
-		return -1;
-	if (l->pids_max > 0 &&
-	    limit(pids, "pids.max", err, errlen, "%" PRId64, l->pids_max) < 0)
-		return -1;
-	if (l->cpu_weight > 0) {
-		int shares = l->cpu_weight * 1024 / 100;
-
-		if (v2cpu ? limit(cpu, "cpu.weight", err, errlen, "%d",
-				  l->cpu_weight) < 0
-			  : limit(cpu, "cpu.shares", err, errlen, "%d",
-				  shares < 2 ? 2 : shares) < 0)
-			return -1;
-	}
-	if (l->cpu_max <= 0)
-		return 0;
-	if (v2cpu)
-		return limit(cpu, "cpu.max", err, errlen, "%lld %d", quota,
-			     CPU_PERIOD);
-	if (limit(cpu, "cpu.cfs_period_us", err, errlen, "%d", CPU_PERIOD) < 0)
-		return -1;
-	return limit(cpu, "cpu.cfs_quota_us", err, errlen, "%lld", quota);
-}
-
-/* Open the files A's figures are read from every second; the others are
- * read once, at its end (sup_cg_agent_read's FINAL). Three fds an agent at
- * most. */
-static void open_figures(struct sup_cg_agent *a)
-{
-	a->opened = 1;
-	a->fd_mem = open_figure(a->mem_dir, a->mem_v2 ? "memory.current"
-						      : "memory.usage_in_bytes");
-	a->fd_cpu = open_figure(a->dir, "cpu.stat");
-	a->fd_pids = open_figure(a->pids_dir, "pids.current");
-	if (a->fd_pids < 0)
-		a->fd_procs = open_figure(a->dir, "cgroup.procs");
-}
-
-static void close_figures(struct sup_cg_agent *a)
-{
-	int *fds[] = {&a->fd_mem, &a->fd_cpu, &a->fd_pids, &a->fd_procs};
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
-/* KEY of DIR/NAME ("KEY N" lines), or the number it holds when KEY is
- * NULL; -1 when DIR is NULL or the file is missing. */
-static int64_t figure(const char *dir, const char *name, const char *key)
-{
-	char path[PATH_MAX];
-
-	if (!dir || pathf(path, "%s/%s", dir, name) < 0)
-		return -1;
-	return key ? cm_cg_read_key(path, key) : cm_cg_read_int(path);
-}
-
-struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
-				      int attempt, const struct sup_limits *l,
-				      char *err, size_t errlen)
-{
-	struct sup_cg_agent *a;
-	char name[64], path[PATH_MAX];
-	int cpu_limit = l->cpu_weight > 0 || l->cpu_max > 0;
-
-	if (!cg) {
-		say(err, errlen, "no cgroups");
-		errno = EINVAL;
-		return NULL;
-	}
-	if (sup_cg_check(cg, l, err, errlen) < 0)
-		return NULL;
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		say(err, errlen, "out of memory");
-		return NULL;
-	}
-	a->fd_mem = a->fd_cpu = a->fd_pids = a->fd_procs = -1;
-	snprintf(name, sizeof(name), "agent-%" PRId64 "-%d", id, attempt);
-	if (pathf(path, "%s/%s", cg->base, name) < 0 ||
-	    !(a->dir = strdup(path))) {
-		say(err, errlen,
-		    "cannot name the cgroup of agent %" PRId64 ": %s", id,
-		    strerror(errno));
-		goto fail;
-	}
-	if (make_fresh(a->dir, err, errlen) < 0) {
-		free(a->dir);
-		a->dir = NULL;
-		goto fail;
-	}
-	for (int i = 0; i < NCTL; i++) {
-		size_t j;
-
-		/* v1's pids and cpu only for a limit: v2 counts the
-		 * processes (cgroup.procs) and the CPU time. */
-		if (!cg->v1[i] || (i == CTL_CPU && !cpu_limit) ||
-		    (i == CTL_PIDS && !l->pids_max))
-			continue;
-		if (pathf(path, "%s/%s", cg->v1[i], name) < 0) {
-			say(err, errlen, "cgroup path too long under '%s'",
-			    cg->v1[i]);
-			goto fail;
-		}
-		for (j = 0; j < a->nv1 && strcmp(a->v1[j], path); j++)
-			;
-		if (j == a->nv1) {
-			if (make_fresh(path, err, errlen) < 0)
-				goto fail;
-			a->v1[j] = strdup(path);
-			if (!a->v1[j]) {
-				rmdir(path);
-				say(err, errlen, "out of memory");
-				goto fail;
-			}
-			a->nv1++;
-		}
-		a->of[i] = a->v1[j];
-	}
-	if (write_limits(cg, a, l, err, errlen) < 0)
-		goto fail;
-	/* Its figures' files are opened at its first read: an agent that
-	 * ends within a second never opens them. */
-	a->mem_v2 = (cg->v2 & SUP_CG_MEMORY) != 0;
-	a->pids_v2 = (cg->v2 & SUP_CG_PIDS) != 0;
-	a->mem_dir = a->mem_v2 ? a->dir : a->of[CTL_MEMORY];
-	a->pids_dir = a->pids_v2 ? a->dir : a->of[CTL_PIDS];
-	return a;
-fail:
-	sup_cg_agent_free(a);
-	return NULL;
-}
-
-const char *sup_cg_agent_dir(const struct sup_cg_agent *a)
-{
-	return a->dir;
-}
-
-const char *const *sup_cg_agent_v1(const struct sup_cg_agent *a, size_t *n)
-{
-	*n = a->nv1;
-	return (const char *const *)a->v1;
-}
-
-/* The lines of the file FD (cgroup.procs: one process a line); -1. */
-static int64_t count_lines(int fd)
-{
-	char buf[4096];
-	int64_t lines = 0;
-	off_t off = 0;
-
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return lines;
-		for (ssize_t i = 0; i < n; i++)
-			lines += buf[i] == '\n';
-		off += n;
-	}
-}
-
-void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
-		       int final)
-{
-	if (!a->opened)
-		open_figures(a);
-	u->mem_bytes = a->fd_mem >= 0 ? cm_cg_pread_int(a->fd_mem) : -1;
-	u->cpu_usec =
-		a->fd_cpu >= 0 ? cm_cg_pread_key(a->fd_cpu, "usage_usec") : -1;
-	if (a->fd_pids >= 0)
-		u->nprocs = cm_cg_pread_int(a->fd_pids);
-	else
-		u->nprocs = a->fd_procs >= 0 ? count_lines(a->fd_procs) : -1;
-	u->mem_peak = u->oom_kills = u->pids_refused = -1;
-	if (!final)
-		return;
-	u->mem_peak = figure(a->mem_dir,
-			     a->mem_v2 ? "memory.peak"
-				       : "memory.max_usage_in_bytes",
-			     NULL);
-	u->oom_kills = figure(a->mem_dir,
-			      a->mem_v2 ? "memory.events" : "memory.oom_control",
-			      "oom_kill");
-	u->pids_refused = figure(a->pids_dir, "pids.events", "max");
-}
-
-int sup_cg_agent_kill(struct sup_cg_agent *a)
-{
-	return cm_cg_kill(a->dir);
-}
-
-void sup_cg_agent_free(struct sup_cg_agent *a)
-{
-	if (!a)
-		return;
-	close_figures(a);
-	/* v2 first: it kills them all; v1's are then empty. */
-	if (a->dir && kill_remove(a->dir, FREE_WAIT_MS) < 0)
-		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", a->dir,
-			strerror(errno));
-	for (size_t i = 0; i < a->nv1; i++) {
-		if (kill_remove(a->v1[i], FREE_WAIT_MS) < 0)
-			sup_log(SUP_WARN, "cannot remove cgroup '%s': %s",
-				a->v1[i], strerror(errno));
-		free(a->v1[i]);
-	}
-	free(a->dir);
-	free(a);
 }
