@@ -638,6 +638,14 @@ const char *sup_cg_describe(const struct sup_cg *cg)
 
 /* ---- what limits need ---------------------------------------------------- */
 
+int sup_cg_left(const char *state_dir)
+{
+	char file[PATH_MAX];
+
+	return cg_pathf(file, "%s/cgroups", state_dir) == 0 &&
+	       access(file, F_OK) == 0;
+}
+
 unsigned sup_cg_needs(const struct sup_limits *l)
 {
 	unsigned need = 0;

@@ -50,6 +50,10 @@ struct sup_cg; /* the state dir's cgroups */
 struct sup_cg *sup_cg_open(const char *state_dir, unsigned needs,
 			   int *leftovers, char *err, size_t errlen);
 
+/* Whether a supervisor of STATE_DIR left cgroups (STATE_DIR/cgroups
+ * exists): a run without cgroups opens and closes them to kill those. */
+int sup_cg_left(const char *state_dir);
+
 /* Whether the host enforces limits L with CG (NULL: no cgroups): 0, or -1
  * with the first reason in ERR, naming the key: "memory_max needs the
  * memory controller, not available here (WHY)", "memory_high needs the

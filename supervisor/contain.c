@@ -58,21 +58,26 @@ int contain_open(struct run *r)
 
 	for (size_t i = 0; i < wf->nagents; i++)
 		needs |= sup_cg_needs(&wf->agents[i].limits);
-	if (wf->cgroups == SUP_CGROUPS_OFF) {
+	if (wf->cgroups == SUP_CGROUPS_OFF)
 		r->containment = xasprintf("process groups (cgroups = off)");
-		return check_limits(r);
-	}
 	/* The test suite's second run, without cgroups (smithers(1)). */
-	if (wf->cgroups == SUP_CGROUPS_AUTO && env && !strcmp(env, "off")) {
+	else if (wf->cgroups == SUP_CGROUPS_AUTO && env && !strcmp(env, "off"))
 		r->containment =
 			xasprintf("process groups (SMITHERS_CGROUPS=off)");
-		return check_limits(r);
-	}
-	r->cg = sup_cg_open(r->state_dir, needs, &leftovers, err, sizeof(err));
+	else
+		r->cg = sup_cg_open(r->state_dir, needs, &leftovers, err,
+				    sizeof(err));
+	/* Without cgroups of our own, those a supervisor that died left
+	 * are killed and removed all the same. */
+	if (r->containment && sup_cg_left(r->state_dir))
+		sup_cg_close(sup_cg_open(r->state_dir, 0, &leftovers, err,
+					 sizeof(err)));
 	if (leftovers > 0)
 		sup_log(SUP_WARN, "killed and removed %d agent cgroup%s left "
 			"by a supervisor that died", leftovers,
 			leftovers == 1 ? "" : "s");
+	if (r->containment)
+		return check_limits(r);
 	if (!r->cg && wf->cgroups == SUP_CGROUPS_REQUIRED) {
 		sup_log(SUP_ERROR, "%s: cgroups = required, but %s", wf->path,
 			err);

@@ -86,32 +86,40 @@ wait_until 2 all_gone
 
 # 4. SIGKILL to the workers and the supervisor (stopped first, so that
 # nobody kills the agent's cgroup): the daemons live on in it until the
-# next supervisor of the state dir starts.
-flow auto sleep
-start_run flow.ini
-wait_until 20 test -f "$T/p/ready"
-workers=$(pgrep -P "$SUP" -f smithers-worker)
-[ -n "$workers" ] || fail "no worker under the supervisor"
-kill -STOP "$SUP"
-kill -9 $workers
-kill -9 "$SUP"
-wait_run
-sleep 0.2
-for p in $(pids); do
-	alive "$p" || fail "process $p died without its cgroup being killed"
-done
-left=$(head -n 1 "$T/.smithers/cgroups")
-cat >flow2.ini <<INI
+# next supervisor of the state dir starts - with cgroups or without.
+left_behind() {
+	flow auto sleep
+	start_run flow.ini
+	wait_until 20 test -f "$T/p/ready"
+	workers=$(pgrep -P "$SUP" -f smithers-worker)
+	[ -n "$workers" ] || fail "no worker under the supervisor"
+	kill -STOP "$SUP"
+	kill -9 $workers
+	kill -9 "$SUP"
+	wait_run
+	sleep 0.2
+	for p in $(pids); do
+		alive "$p" ||
+			fail "process $p died without its cgroup being killed"
+	done
+	left=$(head -n 1 "$T/.smithers/cgroups")
+	cat >flow2.ini <<INI
+[workflow]
+cgroups = $1
 [phase other]
 [agent quick]
 phase = other
 command = true
 INI
-run "$SMITHERS" --dir "$T" run --no-resume flow2.ini
-expect_rc 0
-err_has "killed and removed 1 agent cgroup left by a supervisor that died"
-wait_until 2 all_gone
-[ ! -d "$left" ] || fail "'$left' was not removed"
+	run "$SMITHERS" --dir "$T" run --no-resume flow2.ini
+	expect_rc 0
+	err_has "killed and removed 1 agent cgroup left by a supervisor that died"
+	wait_until 2 all_gone
+	[ ! -d "$left" ] || fail "'$left' was not removed"
+	[ ! -e "$T/.smithers/cgroups" ] || fail "the cgroups file is left"
+}
+left_behind auto
+left_behind off
 
 # 5. cgroups = off: the process group is all there is, and the setsid
 # daemon leaves it.
