@@ -283,6 +283,21 @@ static int64_t count_lines(int fd)
 void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
 		       int final)
 {
+	if (final) {
+		/* Once, by path: no fds opened for an agent that ended. */
+		u->mem_bytes = u->nprocs = -1;
+		u->cpu_usec = figure(a->dir, "cpu.stat", "usage_usec");
+		u->mem_peak = figure(a->mem_dir,
+				     a->mem_v2 ? "memory.peak"
+					       : "memory.max_usage_in_bytes",
+				     NULL);
+		u->oom_kills = figure(a->mem_dir,
+				      a->mem_v2 ? "memory.events"
+						: "memory.oom_control",
+				      "oom_kill");
+		u->pids_refused = figure(a->pids_dir, "pids.events", "max");
+		return;
+	}
 	if (!a->opened)
 		open_figures(a);
 	u->mem_bytes = a->fd_mem >= 0 ? cm_cg_pread_int(a->fd_mem) : -1;
@@ -293,16 +308,6 @@ void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
 	else
 		u->nprocs = a->fd_procs >= 0 ? count_lines(a->fd_procs) : -1;
 	u->mem_peak = u->oom_kills = u->pids_refused = -1;
-	if (!final)
-		return;
-	u->mem_peak = figure(a->mem_dir,
-			     a->mem_v2 ? "memory.peak"
-				       : "memory.max_usage_in_bytes",
-			     NULL);
-	u->oom_kills = figure(a->mem_dir,
-			      a->mem_v2 ? "memory.events" : "memory.oom_control",
-			      "oom_kill");
-	u->pids_refused = figure(a->pids_dir, "pids.events", "max");
 }
 
 int sup_cg_agent_kill(struct sup_cg_agent *a)

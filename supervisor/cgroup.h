@@ -96,10 +96,10 @@ struct sup_cg_usage {
 	int64_t pids_refused;	/* forks refused by pids_max */
 };
 
-/* Read A's figures into *U: memory now, CPU time and processes from fds
- * kept open (no open(2): the supervisor reads them every second); with
- * FINAL (its end) also the peak, the OOM kills and the forks refused,
- * else -1 for those. */
+/* Read A's figures into *U: memory now, CPU time and processes, from fds
+ * kept open (no open(2): the supervisor reads them every second), the
+ * others -1; with FINAL (at its end, once), the CPU time, the peak, the
+ * OOM kills and the forks refused, the others -1. */
 void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
 		       int final);
 

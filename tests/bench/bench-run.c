@@ -95,6 +95,7 @@
 #define TARGET_UP_S   0.5
 #define TARGET_RS_MS  10.0
 #define TARGET_CG_RATIO 1.2 /* cgroups at most 20% more */
+#define CG_ROUNDS     5      /* cgroups: rounds of each, in turn */
 #define IDLE_CPU_S    5.0    /* the idle supervisor's CPU, measured over */
 
 /* ---- shared ------------------------------------------------------------ */
@@ -1067,15 +1068,17 @@ static void measure_restart(const struct bench *b)
 static void measure_cgroups(struct bench *b)
 {
 	double up[2] = {0, 0}, share[2] = {0, 0}, med[2];
-	int nlat = b->restarts * b->rounds;
+	/* More rounds than the others: a ratio of two noisy figures. */
+	int rounds = b->quick ? 1 : CG_ROUNDS;
+	int nlat = b->restarts * rounds;
 	double *lat[2] = {xcalloc((size_t)nlat, sizeof(double)),
 			  xcalloc((size_t)nlat, sizeof(double))};
 	static const char *const modes[2] = {"auto", "off"};
 	char label[64];
 
 	fprintf(stderr, "cgroups: %d rounds of %d agents and %d kill -9, "
-		"with and without\n", b->rounds, b->idle, b->restarts);
-	for (int i = 0; i < b->rounds; i++)
+		"with and without\n", rounds, b->idle, b->restarts);
+	for (int i = 0; i < rounds; i++)
 		for (int m = 0; m < 2; m++) {
 			double t, c;
 			long kib;
