@@ -205,7 +205,6 @@ int main(int argc, char **argv)
 	free(t.snap.keys);
 	free(t.snap.text);
 	free(t.wal_path);
-	top_release(&t);
 	top_procs_free(t.procs);
 	shm_reader_close(t.r);
 	return rc;

@@ -13,17 +13,21 @@
  * are the kernel's get_mm_rss()), so one file per process and round is
  * enough: that keeps 256 agents at a 1 s refresh far below 1% of a core.
  *
- * The samples of a round go into a new array sorted by pid; the last
+ * The samples of a round go into a new array sorted by key; the last
  * round's is searched with bsearch, and dropped at the end of the round,
  * so processes that went away are forgotten without bookkeeping. A pid
  * whose start time changed is a new process (a reused pid); one that is
  * not its own process group leader is not an agent (every agent leads its
  * group), and is not reported.
+ *
+ * An agent in a cgroup has its whole tree's CPU time in the segment: the
+ * same rounds, keyed by its row id, give its CPU% (top_procs_tree).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +37,23 @@
 #include "supervisor/proc.h"
 #include "tools/top.h"
 
-struct proc_entry {
-	pid_t pid;
-	unsigned long long start; /* ticks since boot */
-	unsigned long long ticks; /* utime + stime */
+/* One sample: KEY (a pid, or an agent's row id), STAMP (what tells a
+ * reused key from the same one: a start time), COUNT (a counter that only
+ * grows: CPU ticks, microseconds). */
+struct entry {
+	int64_t key;
+	unsigned long long stamp, count;
+};
+
+/* This round's samples, and the last round's sorted by key. */
+struct round {
+	struct entry *last, *cur;
+	size_t nlast, cap_last, ncur, cap_cur;
 };
 
 struct top_procs {
-	struct proc_entry *last, *cur;
-	size_t nlast, cap_last, ncur, cap_cur;
+	struct round procs; /* by pid: ticks */
+	struct round trees; /* by agent id: the cgroup's CPU microseconds */
 	double now;  /* monotonic seconds at the start of this round */
 	double then; /* and of the last round; 0: none */
 	double boot; /* CLOCK_BOOTTIME seconds at the start of this round */
@@ -75,24 +87,71 @@ void top_procs_free(struct top_procs *p)
 {
 	if (!p)
 		return;
-	free(p->last);
-	free(p->cur);
+	free(p->procs.last);
+	free(p->procs.cur);
+	free(p->trees.last);
+	free(p->trees.cur);
 	free(p);
 }
 
 void top_procs_begin(struct top_procs *p)
 {
-	p->ncur = 0;
+	p->procs.ncur = p->trees.ncur = 0;
 	p->now = clock_s(CLOCK_MONOTONIC);
 	p->boot = clock_s(CLOCK_BOOTTIME);
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
-	pid_t x = ((const struct proc_entry *)a)->pid;
-	pid_t y = ((const struct proc_entry *)b)->pid;
+	int64_t x = ((const struct entry *)a)->key;
+	int64_t y = ((const struct entry *)b)->key;
 
 	return (x > y) - (x < y);
+}
+
+/* Add KEY's sample to R's round; the last round's of the same KEY and
+ * STAMP with a COUNT no greater, or NULL (none: first seen, reused, or a
+ * counter that went back). -1 in *FULL when out of memory. */
+static const struct entry *round_put(struct round *r, int64_t key,
+				     unsigned long long stamp,
+				     unsigned long long count, int *full)
+{
+	struct entry k = {.key = key}, *e;
+	const struct entry *old;
+
+	*full = 0;
+	if (r->ncur == r->cap_cur) {
+		size_t cap = r->cap_cur ? 2 * r->cap_cur : 64;
+
+		e = realloc(r->cur, cap * sizeof(*e));
+		if (!e) {
+			*full = 1;
+			return NULL;
+		}
+		r->cur = e;
+		r->cap_cur = cap;
+	}
+	r->cur[r->ncur++] = (struct entry){key, stamp, count};
+	old = r->nlast ? bsearch(&k, r->last, r->nlast, sizeof(*old),
+				 entry_cmp)
+		       : NULL;
+	return old && old->stamp == stamp && count >= old->count ? old : NULL;
+}
+
+/* This round becomes the last one (the arrays swapped, not copied). */
+static void round_end(struct round *r)
+{
+	struct entry *t = r->last;
+	size_t cap = r->cap_last;
+
+	if (r->ncur > 1)
+		qsort(r->cur, r->ncur, sizeof(*r->cur), entry_cmp);
+	r->last = r->cur;
+	r->nlast = r->ncur;
+	r->cap_last = r->cap_cur;
+	r->cur = t;
+	r->cap_cur = cap;
+	r->ncur = 0;
 }
 
 /* The fields of /proc/PID/stat we need (supervisor/proc.c reads them);
@@ -114,35 +173,23 @@ static int read_stat(pid_t pid, long long *pgrp, unsigned long long *ticks,
 int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
 		     long long *rss)
 {
-	struct proc_entry key = {.pid = pid}, *old, *e;
+	const struct entry *old;
 	unsigned long long ticks, start;
 	long long pgrp, pages;
 	double secs;
+	int full;
 
 	*cpu = -1;
 	*rss = -1;
 	if (pid <= 0 || read_stat(pid, &pgrp, &ticks, &start, &pages) < 0 ||
 	    pgrp != pid)
 		return -1;
-	if (p->ncur == p->cap_cur) {
-		size_t cap = p->cap_cur ? 2 * p->cap_cur : 64;
-		e = realloc(p->cur, cap * sizeof(*e));
-		if (!e)
-			return -1;
-		p->cur = e;
-		p->cap_cur = cap;
-	}
-	e = &p->cur[p->ncur++];
-	e->pid = pid;
-	e->start = start;
-	e->ticks = ticks;
-
-	old = p->nlast ? bsearch(&key, p->last, p->nlast, sizeof(*old),
-				 entry_cmp)
-		       : NULL;
-	if (old && old->start == start && p->then > 0 && ticks >= old->ticks) {
+	old = round_put(&p->procs, pid, start, ticks, &full);
+	if (full)
+		return -1;
+	if (old && p->then > 0) {
 		secs = p->now - p->then;
-		ticks -= old->ticks;
+		ticks -= old->count;
 	} else {
 		secs = p->boot - (double)start / (double)p->hz;
 	}
@@ -151,19 +198,28 @@ int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
 	return 0;
 }
 
+double top_procs_tree(struct top_procs *p, int64_t id, int64_t cpu_usec)
+{
+	const struct entry *old;
+	int full;
+
+	if (id <= 0 || cpu_usec < 0)
+		return -1;
+	old = round_put(&p->trees, id, 0, (unsigned long long)cpu_usec, &full);
+	if (!old || p->then <= 0 || p->now <= p->then)
+		return -1;
+	return (double)((unsigned long long)cpu_usec - old->count) / 1e6 /
+	       (p->now - p->then) * 100.0;
+}
+
 void top_procs_end(struct top_procs *p)
 {
-	struct proc_entry *t = p->last;
-	size_t cap = p->cap_last;
-
-	if (p->ncur > 1)
-		qsort(p->cur, p->ncur, sizeof(*p->cur), entry_cmp);
-	/* Swap the arrays: this round becomes the last one. */
-	p->last = p->cur;
-	p->nlast = p->ncur;
-	p->cap_last = p->cap_cur;
-	p->cur = t;
-	p->cap_cur = cap;
-	p->ncur = 0;
+	round_end(&p->procs);
+	round_end(&p->trees);
 	p->then = p->now;
+}
+
+void top_procs_forget_trees(struct top_procs *p)
+{
+	p->trees.nlast = 0;
 }

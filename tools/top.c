@@ -110,64 +110,6 @@ static int key_cmp(const void *a, const void *b, void *arg)
 	return strcmp(top_key_name(s, a), top_key_name(s, b));
 }
 
-static int mark_cmp(const void *pa, const void *pb)
-{
-	const struct top_cpu_mark *a = pa, *b = pb;
-
-	return (a->id > b->id) - (a->id < b->id);
-}
-
-/* The tree's CPU% of TA from its CPU time now and at the last sample, or
- * -1 (unknown, not sampled then, or a count that went back); remembers
- * this one's for the next sample. */
-static double tree_cpu(struct top *t, const struct top_agent *ta, double now)
-{
-	struct top_cpu_mark key = {.id = ta->a.id}, *m;
-	double secs = now - t->marks_time;
-
-	if (ta->a.cpu_usec < 0 || ta->a.id <= 0)
-		return -1;
-	if (t->nmarks_cur == t->marks_cur_cap) {
-		t->marks_cur_cap = t->marks_cur_cap ? 2 * t->marks_cur_cap : 64;
-		t->marks_cur = xrealloc(t->marks_cur, t->marks_cur_cap *
-							      sizeof(*t->marks_cur));
-	}
-	t->marks_cur[t->nmarks_cur].id = ta->a.id;
-	t->marks_cur[t->nmarks_cur++].cpu_usec = ta->a.cpu_usec;
-	if (!t->marks_time || secs <= 0 || !t->nmarks)
-		return -1;
-	m = bsearch(&key, t->marks, t->nmarks, sizeof(*m), mark_cmp);
-	if (!m || ta->a.cpu_usec < m->cpu_usec)
-		return -1;
-	return (double)(ta->a.cpu_usec - m->cpu_usec) / 1e6 / secs * 100.0;
-}
-
-/* This sample's CPU times become the last. */
-static void marks_swap(struct top *t, double now)
-{
-	struct top_cpu_mark *m = t->marks;
-	size_t cap = t->marks_cap;
-
-	if (t->nmarks_cur)
-		qsort(t->marks_cur, t->nmarks_cur, sizeof(*t->marks_cur),
-		      mark_cmp);
-	t->marks = t->marks_cur;
-	t->nmarks = t->nmarks_cur;
-	t->marks_cap = t->marks_cur_cap;
-	t->marks_cur = m;
-	t->marks_cur_cap = cap;
-	t->nmarks_cur = 0;
-	t->marks_time = now;
-}
-
-void top_release(struct top *t)
-{
-	free(t->marks);
-	free(t->marks_cur);
-	t->marks = t->marks_cur = NULL;
-	t->nmarks = t->nmarks_cur = t->marks_cap = t->marks_cur_cap = 0;
-}
-
 /*
  * A supervisor started since the segment was opened (a resume after a
  * crash) replaced it with its own: open that one, or the dead one's values
@@ -188,8 +130,7 @@ static void reattach(struct top *t)
 	t->reattached++;
 	/* New counters: no rate against the old ones. */
 	t->have_prev = 0;
-	t->nmarks = 0;
-	t->marks_time = 0;
+	top_procs_forget_trees(t->procs);
 	t->prev_messages = t->prev_commits = 0;
 }
 
@@ -261,7 +202,8 @@ void top_sample(struct top *t, int keys)
 		ta->mem = -1;
 		ta->tree = 0;
 		if (status_has_process(ta->a.status)) {
-			double cpu = tree_cpu(t, ta, now);
+			double cpu = top_procs_tree(t->procs, ta->a.id,
+						    ta->a.cpu_usec);
 
 			top_procs_sample(t->procs, ta->a.pid, &ta->cpu,
 					 &ta->rss);
@@ -278,7 +220,6 @@ void top_sample(struct top *t, int keys)
 		count_status(s, ta->a.status);
 	}
 	top_procs_end(t->procs);
-	marks_swap(t, now);
 	s->h.execution[sizeof(s->h.execution) - 1] = '\0';
 	s->h.status[sizeof(s->h.status) - 1] = '\0';
 	s->h.phase[sizeof(s->h.phase) - 1] = '\0';

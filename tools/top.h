@@ -38,8 +38,15 @@ void top_procs_begin(struct top_procs *p);
  */
 int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
 		     long long *rss);
+/* In the same round, agent ID in a cgroup whose whole tree has used
+ * CPU_USEC: its percent of one core since the last round, or -1 (not
+ * sampled then, or unknown). */
+double top_procs_tree(struct top_procs *p, int64_t id, int64_t cpu_usec);
 /* End the round: forget the processes it did not sample. */
 void top_procs_end(struct top_procs *p);
+/* Forget the trees' last round: a new segment's CPU times start again
+ * (the processes' stay: a pid and its start time name one process). */
+void top_procs_forget_trees(struct top_procs *p);
 
 /* ---- snapshots (top.c) ----------------------------------------------------- */
 
@@ -52,12 +59,6 @@ struct top_agent {
 	long long mem; /* bytes now; < 0: unknown */
 	long long rss; /* the leader's resident bytes (/proc); < 0: unknown */
 	int tree;      /* cpu and mem are the cgroup's */
-};
-
-/* An agent's CPU time at a sample, to take the next one's CPU% from. */
-struct top_cpu_mark {
-	int64_t id;
-	int64_t cpu_usec;
 };
 
 struct top_key {
@@ -94,11 +95,6 @@ struct top {
 	int have_prev;
 	uint64_t prev_messages, prev_commits;
 	double prev_time; /* monotonic seconds */
-	/* The agents' CPU times at the last sample (sorted by id) and at
-	 * this one, and when the last was taken (0: none). */
-	struct top_cpu_mark *marks, *marks_cur;
-	size_t nmarks, nmarks_cur, marks_cap, marks_cur_cap;
-	double marks_time;
 };
 
 /* The key K of S. */
@@ -166,8 +162,6 @@ char *top_fmt_bytes(char *buf, size_t len, long long bytes);
 char *top_fmt_cpu_time(char *buf, size_t len, int64_t usec);
 /* CPU% as the table shows it: 12.5, "-" when unknown. */
 char *top_fmt_cpu(char *buf, size_t len, double cpu);
-/* Free what T's sampler keeps between samples (not T). */
-void top_release(struct top *t);
 char *top_fmt_count(char *buf, size_t len, long long n);
 char *top_fmt_duration(char *buf, size_t len, int64_t ms);
 /* Tokens: exact below 1000, then 12.3k, 4.5M, 1.2G. */
