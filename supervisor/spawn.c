@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "supervisor/cgroup.h"
 #include "supervisor/proc.h"
 #include "supervisor/slog.h"
 #include "supervisor/stream.h"
@@ -427,6 +428,9 @@ int spawn(struct agent *a, const char **what)
 	free(log_path);
 	return 0;
 fail:
+	/* A cgroup made for a worker that never ran. */
+	sup_cg_agent_free(a->cg);
+	a->cg = NULL;
 	for (int i = 0; i < 2; i++) {
 		if (up[i] >= 0)
 			close(up[i]);
