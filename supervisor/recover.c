@@ -229,6 +229,7 @@ struct resume_agent {
 	char session[SUP_SESSION_LEN + 1];
 	int live;
 	struct usage sum; /* the row's counts: its session's, as far as known */
+	int64_t mem_peak, cpu_usec; /* its cgroups' so far; -1: unknown */
 };
 
 struct resume_plan {
@@ -285,6 +286,10 @@ static int add_resume_row(const struct wal_row *row, void *arg)
 	a->sum.out = col_int(row, "tokens_out");
 	a->sum.cache_read = col_int(row, "cache_read_tokens");
 	a->sum.cache_write = col_int(row, "cache_write_tokens");
+	a->mem_peak = wal_row_value(row, "mem_peak") ? col_int(row, "mem_peak")
+						    : -1;
+	a->cpu_usec = wal_row_value(row, "cpu_usec") ? col_int(row, "cpu_usec")
+						    : -1;
 	return 0;
 }
 
@@ -354,6 +359,9 @@ static int resume_agents(struct run *r, const struct resume_plan *p,
 			a->session.sum = row->sum;
 			a->session.cost = row->sum.cost;
 			a->session.tokens = row->sum.in + row->sum.out;
+			/* Its attempts' figures go on adding up. */
+			a->figures.mem_peak = row->mem_peak;
+			a->figures.cpu_usec = row->cpu_usec;
 			nresumed++;
 			if (wal_agent_restart(r->w, a->id, a->attempt,
 					      "interrupted: the supervisor "

@@ -227,7 +227,8 @@ int wal_recovery_plan(struct wal *w, wal_row_fn *fn, void *arg);
  * phase, iteration, phase_status, agent_id, agent, status, attempt, kind,
  * session_id, cli_version (non-NULL: the CLI reported its session, which
  * a resumed attempt can continue), cost_usd (NULL: unknown), tokens_in,
- * tokens_out, cache_read_tokens, cache_write_tokens, reasoning_tokens. */
+ * tokens_out, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+ * mem_peak, cpu_usec (NULL: unknown). */
 int wal_recovery_agents(struct wal *w, int64_t execution_id, wal_row_fn *fn,
 			void *arg);
 
