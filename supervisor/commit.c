@@ -275,8 +275,10 @@ static void disk_back(struct run *r)
 	c->space_back = 1; /* the loop reaps what ended meanwhile */
 }
 
-/* Every HEARTBEAT_MS: the database still ours, the execution's
- * heartbeat. */
+/* Every HEARTBEAT_MS: the database still ours, and, in a turn that
+ * commits anyway, the execution's heartbeat. A turn with nothing to commit
+ * writes nothing: an idle run neither writes nor syncs the disk. Readers
+ * tell a live supervisor by its lock and by the mirror's heartbeat. */
 static void heartbeat(struct run *r)
 {
 	struct commit *c = r->c;
@@ -292,7 +294,8 @@ static void heartbeat(struct run *r)
 		c->failed = 1;
 		r->p.exit_status = 1;
 	}
-	if (batch(r) == 0 && wal_execution_heartbeat(r->w, r->p.exec_id) < 0)
+	if (c->in_batch &&
+	    wal_execution_heartbeat(r->w, r->p.exec_id) < 0)
 		sup_log(SUP_WARN, "cannot record heartbeat: %s",
 			wal_errmsg(r->w));
 }

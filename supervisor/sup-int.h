@@ -60,8 +60,9 @@ struct wal_syncer;
 struct wrk_ctl_args;
 struct wrk_msg;
 
-/* The database's heartbeat is written when it is this old, checked every
- * turn: so it is never more than this plus WAKE_MS (and a commit) behind. */
+/* Every this often: the database file checked (still ours), and the
+ * execution's heartbeat written if the turn commits anyway: while it
+ * commits, never more than twice this behind its last commit. */
 #define HEARTBEAT_MS 500
 /* The loop wakes at least this often: the mirror's heartbeat (written at
  * most every 100 ms) is then never older than this plus a turn. */

@@ -188,7 +188,8 @@ int wal_execution_cancel(struct wal *w, int64_t id);
 /* End execution ID as interrupted (a run that will not be resumed), with
  * its unfinished phase iterations and agents. */
 int wal_execution_interrupt(struct wal *w, int64_t id);
-/* Set the heartbeat to now (the supervisor calls it every second). */
+/* Set the heartbeat to now (the supervisor does it in a turn that commits
+ * anyway, every half second at most: an idle run writes nothing). */
 int wal_execution_heartbeat(struct wal *w, int64_t id);
 /*
  * Execution ID was left running by a supervisor that died: it runs again
