@@ -363,6 +363,7 @@ int commit_turn(struct run *r)
 	wal_failpoint("after-commit-before-sync");
 	mirror_turn(r, t0);
 	after_commit(r);
+	wal_checkpointer_poke(c->checkpointer);
 	if (c->checkpointer && wal_trim(r->w, WAL_TRIM_PAGES) < 0)
 		sup_log(SUP_WARN, "%s", wal_errmsg(r->w));
 	if (c->disk_full)

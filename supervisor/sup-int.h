@@ -65,8 +65,11 @@ struct wrk_msg;
  * commits, never more than twice this behind its last commit. */
 #define HEARTBEAT_MS 500
 /* The loop wakes at least this often: the mirror's heartbeat (written at
- * most every 100 ms) is then never older than this plus a turn. */
-#define WAKE_MS 250
+ * most every 100 ms) is then never older than this plus a turn. Readers
+ * (smithers-top: ALIVE_MS) take a supervisor whose pid is gone for dead at
+ * once; the heartbeat's age tells one that is wedged. Once a second: an
+ * idle supervisor costs next to nothing. */
+#define WAKE_MS 1000
 /* How big the WAL may grow (pages) before the writer completes a
  * checkpoint itself so that it starts again from the beginning. */
 #define WAL_TRIM_PAGES 4096

@@ -6,7 +6,8 @@
  * wal_autocheckpoint pages, so one commit in a few pays for copying pages
  * and an fsync of the database: the acks of that turn wait for it. The
  * supervisor turns that off and runs this thread instead: its own
- * connection runs PRAGMA wal_checkpoint(PASSIVE) every interval. A passive
+ * connection runs PRAGMA wal_checkpoint(PASSIVE) every interval while
+ * commits come (each pokes it), and sleeps while none does. A passive
  * checkpoint copies what no reader still needs and never blocks the writer,
  * and SQLite restarts the WAL from its start at the writer's next
  * transaction once a checkpoint was complete (journal_size_limit truncates
@@ -39,6 +40,7 @@ struct wal_checkpointer {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stop;
+	int pending; /* a commit since the last checkpoint */
 	int interval_ms;
 	int64_t runs, full;
 };
@@ -61,6 +63,8 @@ static void checkpoint_once(struct wal_checkpointer *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Idle until a commit pokes it (an idle store is never touched), then a
+ * checkpoint every interval while commits go on. */
 static void *run(void *arg)
 {
 	struct wal_checkpointer *c = arg;
@@ -69,6 +73,9 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
+		while (!c->stop && !c->pending)
+			pthread_cond_wait(&c->wake, &c->lock);
+		/* The commits of the next interval go in the same one. */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += c->interval_ms / 1000;
 		until.tv_nsec += (long)(c->interval_ms % 1000) * 1000000;
@@ -80,6 +87,7 @@ static void *run(void *arg)
 		       pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0)
 			;
 		stop = c->stop;
+		c->pending = 0;
 		pthread_mutex_unlock(&c->lock);
 		checkpoint_once(c);
 		pthread_mutex_lock(&c->lock);
@@ -88,6 +96,18 @@ static void *run(void *arg)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+void wal_checkpointer_poke(struct wal_checkpointer *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (!c->pending) {
+		c->pending = 1;
+		pthread_cond_signal(&c->wake);
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 struct wal_checkpointer *wal_checkpointer_start(const char *dir,

@@ -447,7 +447,8 @@ int wal_stats(struct wal *w, struct wal_stats *out);
 
 /*
  * Checkpoint the WAL into the database from a thread of its own, with a
- * connection of its own, every INTERVAL_MS milliseconds (PASSIVE: it never
+ * connection of its own, INTERVAL_MS milliseconds after a commit pokes it
+ * (wal_checkpointer_poke), then every INTERVAL_MS while commits go on (PASSIVE: it never
  * waits for the writer nor blocks it), so that the writer's commits never
  * pay for a checkpoint: turn the writer's automatic checkpoints off with
  * wal_autocheckpoint(w, 0). Returns NULL with errno (and, when ERR is not
@@ -457,6 +458,9 @@ struct wal_checkpointer;
 struct wal_checkpointer *wal_checkpointer_start(const char *dir,
 						int interval_ms, char *err,
 						size_t errlen);
+/* A commit was made: a checkpoint follows within INTERVAL_MS. Without
+ * one, the thread sleeps: an idle store is not touched. NULL: nothing. */
+void wal_checkpointer_poke(struct wal_checkpointer *c);
 /* Stop the thread (after one last checkpoint) and free C; NULL is a no-op. */
 void wal_checkpointer_stop(struct wal_checkpointer *c);
 /* Checkpoints the checkpointer has run, and how many completed fully. */

@@ -1186,6 +1186,13 @@ static void test_checkpointer(void **state)
 
 	c = wal_checkpointer_start(fx->dir, 20, err, sizeof(err));
 	assert_non_null(c);
+	/* Not poked: it sleeps, the store untouched. */
+	usleep(100000);
+	wal_checkpointer_counts(c, &runs, &full);
+	assert_int_equal(runs, 0);
+	assert_int_equal(state_file_size(fx, "smithers.db"), before);
+	/* A commit pokes it: a checkpoint follows. */
+	wal_checkpointer_poke(c);
 	for (int i = 0; i < 200 && full == 0; i++) {
 		usleep(10000);
 		wal_checkpointer_counts(c, &runs, &full);
@@ -1233,6 +1240,7 @@ static void test_wal_trim_bounds_the_wal(void **state)
 				wal_state_set(fx->w, key, value, NULL, 0), 0);
 		}
 		assert_int_equal(wal_batch_commit(fx->w), 0);
+		wal_checkpointer_poke(c);
 		rc = wal_trim(fx->w, 256);
 		assert_true(rc >= 0);
 		restarted += rc;
