@@ -277,7 +277,8 @@ int cm_cg_wait_empty(const char *dir, int timeout_ms)
 	return rc;
 }
 
-int cm_cg_v2_mount(char *out, size_t len)
+/* Where the cgroup2 file system is mounted, from /proc/self/mountinfo. */
+static int find_v2_mount(char *out, size_t len)
 {
 	char line[4096];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -313,6 +314,22 @@ int cm_cg_v2_mount(char *out, size_t len)
 	return rc;
 }
 
+int cm_cg_v2_mount(char *out, size_t len)
+{
+	/* Looked up once: smithers-top asks for every agent it shows. */
+	static char mnt[PATH_MAX];
+	static int known; /* 1: found, -1: none, 0: not looked up yet */
+
+	if (!known)
+		known = find_v2_mount(mnt, sizeof(mnt)) == 0 ? 1 : -1;
+	if (known < 0 || strlen(mnt) + 1 > len) {
+		errno = known < 0 ? ENOENT : ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(out, mnt, strlen(mnt) + 1);
+	return 0;
+}
+
 int cm_cg_of_pid(pid_t pid, char *out, size_t len)
 {
 	char path[64], line[PATH_MAX], mnt[PATH_MAX];
@@ -345,6 +362,145 @@ int cm_cg_of_pid(pid_t pid, char *out, size_t len)
 	}
 	if (rc < 0 && !ferror(f) && errno != ENAMETOOLONG)
 		errno = ENOENT;
+	fclose(f);
+	return rc;
+}
+
+int cm_cg_has_word(const char *list, size_t n, const char *seps,
+		   const char *word)
+{
+	size_t wlen = strlen(word);
+
+	while (n) {
+		size_t k = strcspn(list, seps);
+
+		if (k > n)
+			k = n;
+		if (k == wlen && !memcmp(list, word, k))
+			return 1;
+		if (k == n)
+			break;
+		list += k + 1;
+		n -= k + 1;
+	}
+	return 0;
+}
+
+/* The root and mount point of the v1 hierarchy of CTL into ROOT and MNT
+ * (PATH_MAX each), from /proc/self/mountinfo; 0, or -1 with errno
+ * ENOENT. */
+static int find_v1_mount(const char *ctl, char *root, char *mnt)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -1;
+	*mnt = '\0';
+	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE SRC SUPER
+	 */
+	while (!*mnt && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - "), *super, *fld[5];
+
+		if (!dash || strncmp(dash + 3, "cgroup ", 7))
+			continue;
+		super = strchr(dash + 10, ' ');
+		if (!super)
+			continue;
+		super++;
+		super[strcspn(super, "\n")] = '\0';
+		if (!cm_cg_has_word(super, strlen(super), ",", ctl))
+			continue;
+		fld[0] = line;
+		for (int i = 1; i < 5 && fld[i - 1]; i++) {
+			fld[i] = strchr(fld[i - 1], ' ');
+			if (fld[i])
+				*fld[i]++ = '\0';
+		}
+		if (!fld[4])
+			continue;
+		fld[4][strcspn(fld[4], " ")] = '\0';
+		snprintf(root, PATH_MAX, "%s", fld[3]);
+		snprintf(mnt, PATH_MAX, "%s", fld[4]);
+	}
+	fclose(f);
+	if (!*mnt) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/* find_v1_mount, looked up once for each of the few controllers asked
+ * for (smithers-top asks for every agent it shows). */
+static int v1_mount(const char *ctl, char *root, char *mnt)
+{
+	static struct {
+		char ctl[16], root[PATH_MAX], mnt[PATH_MAX];
+		int found;
+	} seen[4];
+	static size_t nseen;
+	size_t i;
+
+	for (i = 0; i < nseen && strcmp(seen[i].ctl, ctl); i++)
+		;
+	if (i == nseen) {
+		if (nseen == sizeof(seen) / sizeof(seen[0]) ||
+		    strlen(ctl) >= sizeof(seen[0].ctl))
+			return find_v1_mount(ctl, root, mnt);
+		snprintf(seen[i].ctl, sizeof(seen[i].ctl), "%s", ctl);
+		seen[i].found =
+			find_v1_mount(ctl, seen[i].root, seen[i].mnt) == 0;
+		nseen++;
+	}
+	if (!seen[i].found) {
+		errno = ENOENT;
+		return -1;
+	}
+	memcpy(root, seen[i].root, PATH_MAX);
+	memcpy(mnt, seen[i].mnt, PATH_MAX);
+	return 0;
+}
+
+int cm_cg_v1_of_pid(pid_t pid, const char *ctl, char *out, size_t len)
+{
+	char line[4096], root[PATH_MAX], mnt[PATH_MAX], path[64];
+	FILE *f;
+	int rc = -1;
+
+	if (v1_mount(ctl, root, mnt) < 0)
+		return -1;
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/cgroup");
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	/* N:CONTROLLERS:PATH */
+	errno = ENOENT;
+	while (rc < 0 && fgets(line, sizeof(line), f)) {
+		char *ctls = strchr(line, ':'), *p;
+		size_t rlen;
+		int n;
+
+		if (!ctls || !(p = strchr(++ctls, ':')))
+			continue;
+		if (!cm_cg_has_word(ctls, (size_t)(p - ctls), ",", ctl))
+			continue;
+		p++;
+		p[strcspn(p, "\n")] = '\0';
+		rlen = strcmp(root, "/") ? strlen(root) : 0;
+		if (strncmp(p, root, rlen) || (p[rlen] != '/' && p[rlen] != '\0'))
+			break; /* not below the mount */
+		p += rlen;
+		n = snprintf(out, len, "%s%s", mnt, strcmp(p, "/") ? p : "");
+		if (n < 0 || (size_t)n >= len) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		rc = 0;
+	}
 	fclose(f);
 	return rc;
 }

@@ -4,6 +4,9 @@
  * process in it, wait until it is empty, read its counters, and find the
  * cgroup of a process.
  *
+ * The mount points are looked up once in a process (mounts of cgroup file
+ * systems do not move under a running supervisor); not for threads.
+ *
  * DIR is always a directory of a mounted cgroup2 file system (e.g.
  * /sys/fs/cgroup/unified/.../agent-12-1), never a v1 hierarchy's, except
  * for cm_cg_enter() and cm_cg_read_*(), which take either. libc only.
@@ -62,5 +65,18 @@ int cm_cg_v2_mount(char *out, size_t len);
 /* The directory of PID's cgroup v2 (the mount point and the "0::" line of
  * /proc/PID/cgroup; PID 0: ourselves) into OUT; 0 or -1 with errno. */
 int cm_cg_of_pid(pid_t pid, char *out, size_t len);
+
+/* The directory of PID's cgroup (PID 0: ourselves) in the v1 hierarchy of
+ * controller CTL ("memory", "pids", "cpu") into OUT: the hierarchy's
+ * mount point (a "cgroup" mount whose options name CTL) and the path
+ * /proc/PID/cgroup gives for it, less the mount's root. 0, or -1 with
+ * errno (ENOENT: no such hierarchy here, or the cgroup is not below its
+ * mount). */
+int cm_cg_v1_of_pid(pid_t pid, const char *ctl, char *out, size_t len);
+
+/* Whether WORD is one of the words of LIST (its first N bytes), split at
+ * any of SEPS: a controller in "memory pids", an option in "rw,cpu". */
+int cm_cg_has_word(const char *list, size_t n, const char *seps,
+		   const char *word);
 
 #endif /* SMITHERS_COMMON_CGROUP_H */

@@ -99,11 +99,9 @@ _Static_assert(offsetof(struct shm_agent, running_tool) == 448, "layout");
 _Static_assert(offsetof(struct shm_agent, kind) == 512, "layout");
 _Static_assert(offsetof(struct shm_agent, reasoning) == 528, "layout");
 _Static_assert(offsetof(struct shm_agent, cost_known) == 536, "layout");
-_Static_assert(offsetof(struct shm_agent, mem_bytes) == 544, "layout");
-_Static_assert(offsetof(struct shm_agent, mem_peak) == 552, "layout");
-_Static_assert(offsetof(struct shm_agent, cpu_usec) == 560, "layout");
-_Static_assert(offsetof(struct shm_agent, nprocs) == 568, "layout");
-_Static_assert(sizeof(struct shm_agent) == 576, "layout");
+_Static_assert(offsetof(struct shm_agent, mem_peak) == 544, "layout");
+_Static_assert(offsetof(struct shm_agent, cpu_usec) == 552, "layout");
+_Static_assert(sizeof(struct shm_agent) == 560, "layout");
 _Static_assert(offsetof(struct seg_key, key) == 32, "layout");
 _Static_assert(offsetof(struct seg_key, value) == 32 + SHM_KEY_LEN, "layout");
 _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
@@ -122,7 +120,7 @@ _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
 #define AGENT_1_0  offsetof(struct shm_agent, cache_read)
 #define HEADER_1_1 offsetof(struct seg_header, reasoning)
 #define AGENT_1_1  offsetof(struct shm_agent, kind)
-#define AGENT_1_2  offsetof(struct shm_agent, mem_bytes)
+#define AGENT_1_2  offsetof(struct shm_agent, mem_peak)
 
 /* ---- helpers (shm.c) ------------------------------------------------------ */
 

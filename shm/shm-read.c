@@ -304,10 +304,8 @@ int shm_read_agent(const struct shm_reader *r, uint32_t index,
 		return -1;
 	/* Nor does it count its agents' process trees: unknown. */
 	if (r->agent_len <= AGENT_1_2) {
-		out->mem_bytes = -1;
 		out->mem_peak = -1;
 		out->cpu_usec = -1;
-		out->nprocs = -1;
 	}
 	out->name[sizeof(out->name) - 1] = '\0';
 	out->phase[sizeof(out->phase) - 1] = '\0';

@@ -28,8 +28,8 @@
  * each agent's kind (command, claude, codex), reasoning tokens and
  * whether its cost is known (a CLI may report tokens and no cost), and
  * the same totals in the header; 1.3 adds what each agent's whole process
- * tree uses, as its cgroup counts it: memory now and at its peak, CPU
- * time, processes (-1: unknown, as in an older segment).
+ * tree used in its attempts that ended, as their cgroups counted it: its
+ * peak memory and its CPU time (-1: unknown, as in an older segment).
  *
  * Torn reads are impossible: the header and every slot carry a sequence
  * counter, odd while the writer changes them. A reader copies the fields,
@@ -139,16 +139,15 @@ struct shm_agent {
 	int64_t reasoning;
 	int32_t cost_known;
 	uint32_t pad2;
-	/* Since 1.3 (-1 in an older segment). The agent's whole process
-	 * tree, as its cgroup counts it, -1 when unknown (no cgroup, not
-	 * read yet): its memory now and at its peak over its attempts, in
-	 * bytes; its CPU time over its attempts, in microseconds; the
-	 * processes in it now. */
-	int64_t mem_bytes;
+	/* Since 1.3 (-1 in an older segment). What the agent's whole
+	 * process tree used in the attempts that ended, as their cgroups
+	 * counted it, -1 when unknown (no cgroup, none ended yet): its
+	 * memory at its peak, in bytes; its CPU time, in microseconds. The
+	 * running attempt's figures are not here: a reader takes them from
+	 * the agent's cgroup (smithers-top does), so that an idle supervisor
+	 * reads nothing for nobody. */
 	int64_t mem_peak;
 	int64_t cpu_usec;
-	int32_t nprocs;
-	uint32_t pad3;
 };
 
 /* ---- the writer (the supervisor only) ------------------------------------ */

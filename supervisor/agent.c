@@ -55,7 +55,6 @@ static void act_reset(struct agent *a, const struct agent_ev *x)
 	a->id = 0;
 	a->attempt = 1;
 	a->figures.mem_peak = a->figures.cpu_usec = -1;
-	a->figures.seen_peak = 0;
 	a->resume = 0;
 	/* A Ralph loop's next iteration talks in a new session, unless it
 	 * goes on with the one the last iteration had (session = continue). */

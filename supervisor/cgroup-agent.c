@@ -7,14 +7,13 @@
  * - Each controller is used where cgroup.c found it: v2 when it is
  *   enabled in smithers-H, else the v1 hierarchy that has it. v1's pids
  *   and cpu directories are made only for a limit.
- * - An agent's figures read every second go through fds opened once, at
- *   its first read: after that, sup_cg_agent_read() does no open(2) but
- *   for its final figures.
+ * - The supervisor reads an agent's figures once, at its end: its live
+ *   ones are for readers to take (smithers-top), so that nothing is read
+ *   every second for nobody.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -38,23 +37,11 @@ struct sup_cg_agent {
 	size_t nv1;
 	const char *of[NCTL]; /* the v1 directory of each controller, or NULL
 			       * (borrowed from v1[]) */
-	/* Read every second, through fds kept open */
-	int fd_mem, fd_cpu, fd_pids, fd_procs;
-	/* Read at the end: the peak, the OOM kills, the forks refused */
+	/* Where its end figures are: the peak, the OOM kills, the forks
+	 * refused */
 	const char *mem_dir, *pids_dir; /* NULL: no such controller */
-	int mem_v2, pids_v2;
-	int opened; /* the fds were opened (at the first read) */
+	int mem_v2;
 };
-
-/* Open DIR/NAME to read figures from; -1 when the host has no such file. */
-static int open_figure(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	if (!dir || cg_pathf(path, "%s/%s", dir, name) < 0)
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
 
 /* Make DIR, removing a leftover of the same name first. */
 static int make_fresh(const char *dir, char *err, size_t errlen)
@@ -135,31 +122,6 @@ static int write_limits(const struct sup_cg *cg, const struct sup_cg_agent *a,
 	return limit(cpu, "cpu.cfs_quota_us", err, errlen, "%lld", quota);
 }
 
-/* Open the files A's figures are read from every second; the others are
- * read once, at its end (sup_cg_agent_read's FINAL). Three fds an agent at
- * most. */
-static void open_figures(struct sup_cg_agent *a)
-{
-	a->opened = 1;
-	a->fd_mem = open_figure(a->mem_dir, a->mem_v2 ? "memory.current"
-						      : "memory.usage_in_bytes");
-	a->fd_cpu = open_figure(a->dir, "cpu.stat");
-	a->fd_pids = open_figure(a->pids_dir, "pids.current");
-	if (a->fd_pids < 0)
-		a->fd_procs = open_figure(a->dir, "cgroup.procs");
-}
-
-static void close_figures(struct sup_cg_agent *a)
-{
-	int *fds[] = {&a->fd_mem, &a->fd_cpu, &a->fd_pids, &a->fd_procs};
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
 /* KEY of DIR/NAME ("KEY N" lines), or the number it holds when KEY is
  * NULL; -1 when DIR is NULL or the file is missing. */
 static int64_t figure(const char *dir, const char *name, const char *key)
@@ -191,7 +153,6 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 		cg_say(err, errlen, "out of memory");
 		return NULL;
 	}
-	a->fd_mem = a->fd_cpu = a->fd_pids = a->fd_procs = -1;
 	snprintf(name, sizeof(name), "agent-%" PRId64 "-%d", id, attempt);
 	if (cg_pathf(path, "%s/%s", cg->base, name) < 0 ||
 	    !(a->dir = strdup(path))) {
@@ -235,12 +196,9 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 	}
 	if (write_limits(cg, a, l, err, errlen) < 0)
 		goto fail;
-	/* Its figures' files are opened at its first read: an agent that
-	 * ends within a second never opens them. */
 	a->mem_v2 = (cg->v2 & SUP_CG_MEMORY) != 0;
-	a->pids_v2 = (cg->v2 & SUP_CG_PIDS) != 0;
 	a->mem_dir = a->mem_v2 ? a->dir : a->of[CTL_MEMORY];
-	a->pids_dir = a->pids_v2 ? a->dir : a->of[CTL_PIDS];
+	a->pids_dir = (cg->v2 & SUP_CG_PIDS) ? a->dir : a->of[CTL_PIDS];
 	return a;
 fail:
 	sup_cg_agent_free(a);
@@ -258,56 +216,17 @@ const char *const *sup_cg_agent_v1(const struct sup_cg_agent *a, size_t *n)
 	return (const char *const *)a->v1;
 }
 
-/* The lines of the file FD (cgroup.procs: one process a line); -1. */
-static int64_t count_lines(int fd)
+void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u)
 {
-	char buf[4096];
-	int64_t lines = 0;
-	off_t off = 0;
-
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return lines;
-		for (ssize_t i = 0; i < n; i++)
-			lines += buf[i] == '\n';
-		off += n;
-	}
-}
-
-void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
-		       int final)
-{
-	if (final) {
-		/* Once, by path: no fds opened for an agent that ended. */
-		u->mem_bytes = u->nprocs = -1;
-		u->cpu_usec = figure(a->dir, "cpu.stat", "usage_usec");
-		u->mem_peak = figure(a->mem_dir,
-				     a->mem_v2 ? "memory.peak"
-					       : "memory.max_usage_in_bytes",
-				     NULL);
-		u->oom_kills = figure(a->mem_dir,
-				      a->mem_v2 ? "memory.events"
-						: "memory.oom_control",
-				      "oom_kill");
-		u->pids_refused = figure(a->pids_dir, "pids.events", "max");
-		return;
-	}
-	if (!a->opened)
-		open_figures(a);
-	u->mem_bytes = a->fd_mem >= 0 ? cm_cg_pread_int(a->fd_mem) : -1;
-	u->cpu_usec =
-		a->fd_cpu >= 0 ? cm_cg_pread_key(a->fd_cpu, "usage_usec") : -1;
-	if (a->fd_pids >= 0)
-		u->nprocs = cm_cg_pread_int(a->fd_pids);
-	else
-		u->nprocs = a->fd_procs >= 0 ? count_lines(a->fd_procs) : -1;
-	u->mem_peak = u->oom_kills = u->pids_refused = -1;
+	u->cpu_usec = figure(a->dir, "cpu.stat", "usage_usec");
+	u->mem_peak = figure(a->mem_dir,
+			     a->mem_v2 ? "memory.peak"
+				       : "memory.max_usage_in_bytes",
+			     NULL);
+	u->oom_kills = figure(a->mem_dir,
+			      a->mem_v2 ? "memory.events" : "memory.oom_control",
+			      "oom_kill");
+	u->pids_refused = figure(a->pids_dir, "pids.events", "max");
 }
 
 int sup_cg_agent_kill(struct sup_cg_agent *a)
@@ -319,7 +238,6 @@ void sup_cg_agent_free(struct sup_cg_agent *a)
 {
 	if (!a)
 		return;
-	close_figures(a);
 	/* v2 first: it kills them all; v1's are then empty. */
 	if (a->dir && cg_kill_remove(a->dir, FREE_WAIT_MS) < 0)
 		sup_log(SUP_WARN, "cannot remove cgroup '%s': %s", a->dir,

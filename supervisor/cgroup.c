@@ -98,28 +98,6 @@ static int get(const char *dir, const char *name, char *buf, size_t len)
 	return 0;
 }
 
-/* Whether WORD is one of the words of LIST (its first N bytes), split at
- * any of SEPS. */
-static int has_word(const char *list, size_t n, const char *seps,
-		    const char *word)
-{
-	size_t wlen = strlen(word);
-
-	while (n) {
-		size_t k = strcspn(list, seps);
-
-		if (k > n)
-			k = n;
-		if (k == wlen && !memcmp(list, word, k))
-			return 1;
-		if (k == n)
-			break;
-		list += k + 1;
-		n -= k + 1;
-	}
-	return 0;
-}
-
 /* Add a copy of S to the list *V (*N items, capacity *CAP) unless it is
  * there already; 1 when added, 0 when there, -1 (ENOMEM). */
 static int add_unique(char ***v, size_t *n, size_t *cap, const char *s)
@@ -223,79 +201,6 @@ static void hash_of(const char *s, char out[17])
 	snprintf(out, 17, "%016" PRIx64, h);
 }
 
-/*
- * The directory of our cgroup in the v1 hierarchy of controller CTL into
- * OUT (PATH_MAX): its mount point (a "cgroup" mount whose super options
- * name CTL, e.g. "rw,cpu,cpuacct") plus the path /proc/self/cgroup gives
- * for it, less the mount's root. 0, or -1 with errno (ENOENT: no such
- * hierarchy, or ours is not below its mount).
- */
-static int v1_dir(const char *ctl, char *out)
-{
-	char line[4096], root[PATH_MAX] = "", mnt[PATH_MAX] = "";
-	char *p;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	size_t rlen;
-	int rc = -1;
-
-	if (!f)
-		return -1;
-	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE SRC SUPER
-	 */
-	while (!*mnt && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - "), *super, *fld[5];
-
-		if (!dash || strncmp(dash + 3, "cgroup ", 7))
-			continue;
-		super = strchr(dash + 10, ' ');
-		if (!super)
-			continue;
-		super++;
-		super[strcspn(super, "\n")] = '\0';
-		if (!has_word(super, strlen(super), ",", ctl))
-			continue;
-		fld[0] = line;
-		for (int i = 1; i < 5 && fld[i - 1]; i++) {
-			fld[i] = strchr(fld[i - 1], ' ');
-			if (fld[i])
-				*fld[i]++ = '\0';
-		}
-		if (!fld[4])
-			continue;
-		fld[4][strcspn(fld[4], " ")] = '\0';
-		snprintf(root, sizeof(root), "%s", fld[3]);
-		snprintf(mnt, sizeof(mnt), "%s", fld[4]);
-	}
-	fclose(f);
-	if (!*mnt) {
-		errno = ENOENT;
-		return -1;
-	}
-	f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -1;
-	/* N:CONTROLLERS:PATH */
-	errno = ENOENT;
-	while (rc < 0 && fgets(line, sizeof(line), f)) {
-		char *ctls = strchr(line, ':'), *path;
-
-		if (!ctls || !(path = strchr(++ctls, ':')))
-			continue;
-		if (!has_word(ctls, (size_t)(path - ctls), ",", ctl))
-			continue;
-		path++;
-		path[strcspn(path, "\n")] = '\0';
-		rlen = strcmp(root, "/") ? strlen(root) : 0;
-		if (strncmp(path, root, rlen) ||
-		    (path[rlen] != '/' && path[rlen] != '\0'))
-			break; /* our cgroup is not below the mount */
-		p = path + rlen;
-		rc = cg_pathf(out, "%s%s", mnt, strcmp(p, "/") ? p : "");
-	}
-	fclose(f);
-	return rc;
-}
-
 /* ---- the state dir's cgroups --------------------------------------------- */
 
 /* Kill and remove what a dead supervisor left under BASE (one line of
@@ -339,7 +244,7 @@ static int sweep_leftovers(struct sup_cg *cg)
 	/* Ours too: a supervisor may die before it writes the file. */
 	add_unique(&bases, &nbases, &bases_cap, cg->base);
 	for (int i = 0; i < NCTL; i++)
-		if (v1_dir(ctl_name[i], path) == 0 &&
+		if (cm_cg_v1_of_pid(0, ctl_name[i], path, PATH_MAX) == 0 &&
 		    cg_pathf(line, "%s/smithers-%s", path, cg->hash) == 0)
 			add_unique(&bases, &nbases, &bases_cap, line);
 	for (size_t i = 0; i < nbases; i++)
@@ -356,7 +261,7 @@ static void enable_v2(struct sup_cg *cg, int i, const char *controllers)
 	char on[256], plus[16], minus[16];
 	const char *name = ctl_name[i];
 
-	if (!has_word(controllers, strlen(controllers), " ", name)) {
+	if (!cm_cg_has_word(controllers, strlen(controllers), " ", name)) {
 		snprintf(cg->why[i], sizeof(cg->why[i]),
 			 "no %s controller in '%s/cgroup.controllers'", name,
 			 cg->start);
@@ -366,7 +271,7 @@ static void enable_v2(struct sup_cg *cg, int i, const char *controllers)
 	snprintf(minus, sizeof(minus), "-%s", name);
 	if (get(cg->start, "cgroup.subtree_control", on, sizeof(on)) < 0)
 		*on = '\0';
-	if (!has_word(on, strlen(on), " ", name)) {
+	if (!cm_cg_has_word(on, strlen(on), " ", name)) {
 		if (cm_cg_write(cg->start, "cgroup.subtree_control", plus) < 0) {
 			int e = errno;
 
@@ -401,7 +306,7 @@ static void make_v1(struct sup_cg *cg, int i)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 
-	if (v1_dir(ctl_name[i], dir) < 0) {
+	if (cm_cg_v1_of_pid(0, ctl_name[i], dir, PATH_MAX) < 0) {
 		if (!*cg->why[i])
 			snprintf(cg->why[i], sizeof(cg->why[i]),
 				 "no %s controller in cgroup v2 or v1",
@@ -599,7 +504,7 @@ struct sup_cg *sup_cg_open(const char *state_dir, unsigned needs,
 			enable_v2(cg, i, controllers);
 	for (int i = 0; i < NCTL; i++)
 		if (!(cg->v2 & (1u << i)) &&
-		    !has_word(controllers, strlen(controllers), " ",
+		    !cm_cg_has_word(controllers, strlen(controllers), " ",
 			      ctl_name[i]))
 			make_v1(cg, i);
 

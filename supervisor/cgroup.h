@@ -87,21 +87,16 @@ const char *const *sup_cg_agent_v1(const struct sup_cg_agent *a, size_t *n);
 /* What an agent's cgroup says of its whole process tree. -1: unknown (the
  * host has no counter for it). */
 struct sup_cg_usage {
-	int64_t mem_bytes;	/* memory now */
 	int64_t mem_peak;	/* memory at its peak */
 	int64_t cpu_usec;	/* CPU time, user + system */
-	int64_t nprocs;		/* processes now (threads included where the
-				 * pids controller counts them) */
 	int64_t oom_kills;	/* processes the OOM killer killed in it */
 	int64_t pids_refused;	/* forks refused by pids_max */
 };
 
-/* Read A's figures into *U: memory now, CPU time and processes, from fds
- * kept open (no open(2): the supervisor reads them every second), the
- * others -1; with FINAL (at its end, once), the CPU time, the peak, the
- * OOM kills and the forks refused, the others -1. */
-void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u,
-		       int final);
+/* Read A's figures into *U, once, at its end. The live ones (memory and
+ * processes now) are for readers to take from the cgroup: the supervisor
+ * reads nothing while its agents run. */
+void sup_cg_agent_read(struct sup_cg_agent *a, struct sup_cg_usage *u);
 
 /* SIGKILL every process of A (cm_cg_kill); 0 or -1 with errno. */
 int sup_cg_agent_kill(struct sup_cg_agent *a);

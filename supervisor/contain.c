@@ -1,9 +1,10 @@
 /*
  * contain.c - the run's containment: the state dir's cgroups made (or why
  * not, said once), each agent attempt's cgroup made before its worker is
- * forked, its figures read every second for the mirror, and at its end
- * kept in its row, with what the cgroup says of the end (the OOM killer,
- * forks refused), before it is killed and removed.
+ * forked, and at its end its figures kept in its row and the mirror, with
+ * what the cgroup says of the end (the OOM killer, forks refused), before
+ * it is killed and removed. While it runs nothing is read: a reader
+ * (smithers-top) takes its live figures from its cgroup itself.
  *
  * supervisor/cgroup.c does the cgroups themselves; this file decides when.
  */
@@ -25,9 +26,6 @@
 #include "supervisor/sup-int.h"
 #include "wal/wal.h"
 #include "worker/ctl.h"
-
-/* The mirror's figures are read this often. */
-#define SAMPLE_MS 1000
 
 /* Every limit the workflow's agents have, checked against what the host
  * enforces: 0, or -1 with the first one it cannot (logged). */
@@ -155,20 +153,16 @@ static char *end_note(const struct agent *a, const struct sup_cg_usage *u,
 	return NULL;
 }
 
-/* What attempt's end U adds to A's row: its CPU time, its peak (where the
- * host keeps none, the most its samples saw) if the highest yet. */
+/* What attempt's end U adds to A's row: its CPU time, its peak if the
+ * highest yet. */
 static void add_figures(struct agent *a, const struct sup_cg_usage *u)
 {
-	int64_t peak = u->mem_peak;
-
 	if (u->cpu_usec >= 0)
 		a->figures.cpu_usec =
 			(a->figures.cpu_usec > 0 ? a->figures.cpu_usec : 0) +
 			u->cpu_usec;
-	if (peak < 0 && a->figures.seen_peak > 0)
-		peak = a->figures.seen_peak;
-	if (peak > a->figures.mem_peak)
-		a->figures.mem_peak = peak;
+	if (u->mem_peak > a->figures.mem_peak)
+		a->figures.mem_peak = u->mem_peak;
 }
 
 char *contain_end(struct agent *a, int status)
@@ -177,7 +171,7 @@ char *contain_end(struct agent *a, int status)
 
 	if (!a->cg)
 		return NULL;
-	sup_cg_agent_read(a->cg, &u, 1);
+	sup_cg_agent_read(a->cg, &u);
 	/* Whatever the worker could not kill (it was killed itself). */
 	if (!a->end.worker_done)
 		sup_cg_agent_kill(a->cg);
@@ -190,8 +184,8 @@ char *contain_end(struct agent *a, int status)
 				a->figures.cpu_usec) < 0)
 		sup_log(SUP_WARN, "agent '%s': %s", a->spec->name,
 			wal_errmsg(a->run->w));
-	sup_mirror_resources(a->run->mirror, a->id, -1, a->figures.mem_peak,
-			     a->figures.cpu_usec, -1);
+	sup_mirror_resources(a->run->mirror, a->index, a->figures.mem_peak,
+			     a->figures.cpu_usec);
 	if (u.oom_kills > 0)
 		sup_log(SUP_WARN, "agent '%s': the OOM killer killed %" PRId64
 			" of its processes", a->spec->name, u.oom_kills);
@@ -200,36 +194,6 @@ char *contain_end(struct agent *a, int status)
 			PRId64 " forks", a->spec->name, a->spec->limits.pids_max,
 			u.pids_refused);
 	return end_note(a, &u, status);
-}
-
-void contain_sample(struct run *r)
-{
-	int64_t now = cm_mono_ms();
-
-	if (!r->cg || !r->mirror || now - r->sampled_ms < SAMPLE_MS)
-		return;
-	r->sampled_ms = now;
-	for (size_t i = 0; i < r->wf->nagents; i++) {
-		struct agent *a = &r->agents[i];
-		struct sup_cg_usage u;
-
-		if (!a->cg)
-			continue;
-		sup_cg_agent_read(a->cg, &u, 0);
-		/* The peak so far: the attempts' before, and what this
-		 * one was seen to use (its exact peak is read at its
-		 * end). */
-		if (u.mem_bytes > a->figures.seen_peak)
-			a->figures.seen_peak = u.mem_bytes;
-		u.mem_peak =
-			a->figures.seen_peak > 0 ? a->figures.seen_peak : -1;
-		if (a->figures.mem_peak > u.mem_peak)
-			u.mem_peak = a->figures.mem_peak;
-		if (u.cpu_usec >= 0 && a->figures.cpu_usec > 0)
-			u.cpu_usec += a->figures.cpu_usec;
-		sup_mirror_resources(r->mirror, a->id, u.mem_bytes, u.mem_peak,
-				     u.cpu_usec, u.nprocs);
-	}
 }
 
 void contain_close(struct run *r)

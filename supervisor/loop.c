@@ -208,7 +208,6 @@ static void end_turn(struct run *r)
 
 	phase_check(r);
 	agents_to_mirror(r);
-	contain_sample(r);
 	what = commit_turn(r);
 	if ((what & TURN_STOP) && !r->p.stopping)
 		stop_all(r, -1);

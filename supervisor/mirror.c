@@ -120,10 +120,8 @@ struct sup_mirror *sup_mirror_open(const char *state_dir,
 	for (size_t i = 0; i < m->nagents; i++) {
 		copy(m->agents[i].kind, sizeof(m->agents[i].kind),
 		     kind_name(wf->agents[i].kind));
-		m->agents[i].mem_bytes = -1;
 		m->agents[i].mem_peak = -1;
 		m->agents[i].cpu_usec = -1;
-		m->agents[i].nprocs = -1;
 	}
 	if (wf->nagents > m->nagents)
 		sup_log(SUP_WARN,
@@ -447,35 +445,23 @@ void sup_mirror_agent_key(struct sup_mirror *m, size_t index, const char *key)
 		copy(s->last_key, sizeof(s->last_key), key);
 }
 
-void sup_mirror_resources(struct sup_mirror *m, int64_t agent_id,
-			  int64_t mem_bytes, int64_t mem_peak,
-			  int64_t cpu_usec, int64_t nprocs)
+void sup_mirror_resources(struct sup_mirror *m, size_t index,
+			  int64_t mem_peak, int64_t cpu_usec)
 {
 	struct shm_agent *s;
-	int32_t procs;
-	size_t i;
 
-	if (!m || agent_id <= 0)
+	if (!m || index >= m->nagents)
 		return;
-	for (i = 0; i < m->nagents; i++)
-		if (m->agents[i].id == agent_id)
-			break;
-	if (i == m->nagents)
-		return;
-	s = &m->agents[i];
-	procs = nprocs < 0 ? -1 : nprocs > INT32_MAX ? INT32_MAX
-						      : (int32_t)nprocs;
-	mem_bytes = mem_bytes < 0 ? -1 : mem_bytes;
 	mem_peak = mem_peak < 0 ? -1 : mem_peak;
 	cpu_usec = cpu_usec < 0 ? -1 : cpu_usec;
-	if (s->mem_bytes == mem_bytes && s->mem_peak == mem_peak &&
-	    s->cpu_usec == cpu_usec && s->nprocs == procs)
+	if (m->agents[index].mem_peak == mem_peak &&
+	    m->agents[index].cpu_usec == cpu_usec)
 		return;
-	s = slot(m, i);
-	s->mem_bytes = mem_bytes;
+	s = slot(m, index);
+	if (!s)
+		return;
 	s->mem_peak = mem_peak;
 	s->cpu_usec = cpu_usec;
-	s->nprocs = procs;
 }
 
 void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,

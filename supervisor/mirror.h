@@ -89,15 +89,12 @@ void sup_mirror_usage(struct sup_mirror *m, int64_t in, int64_t out,
 		      double cost_usd);
 void sup_mirror_agent_key(struct sup_mirror *m, size_t index,
 			  const char *key);
-/* What the process tree of the agent whose agents row is AGENT_ID uses, as
- * its cgroup counts it (slot fields since 1.3): MEM_BYTES now and MEM_PEAK
- * (bytes), CPU_USEC (its CPU time, microseconds), NPROCS (processes now).
- * They replace the last, each < 0 meaning unknown; the caller accumulates
- * the peak and the CPU time across attempts. Found by id, not by index
- * (an id no slot shows: ignored); only a change is written. */
-void sup_mirror_resources(struct sup_mirror *m, int64_t agent_id,
-			  int64_t mem_bytes, int64_t mem_peak,
-			  int64_t cpu_usec, int64_t nprocs);
+/* What the process tree of agent INDEX used in its attempts that ended, as
+ * their cgroups counted it (slot fields since 1.3): MEM_PEAK (bytes) and
+ * CPU_USEC (microseconds), each < 0 meaning unknown; only a change is
+ * written. */
+void sup_mirror_resources(struct sup_mirror *m, size_t index,
+			  int64_t mem_peak, int64_t cpu_usec);
 
 /* Counters of the turn. */
 void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,

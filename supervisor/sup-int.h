@@ -199,7 +199,6 @@ struct agent {
 	/* What its row's attempts used, from their cgroups (contain.c). */
 	struct {
 		int64_t mem_peak, cpu_usec; /* -1: unknown */
-		int64_t seen_peak; /* the most its row's samples saw */
 	} figures;
 };
 
@@ -241,7 +240,6 @@ struct run {
 	int64_t crash_rotation;
 	struct sup_cg *cg;  /* the state dir's cgroups; NULL: none */
 	char *containment;  /* how agents are contained, for the records */
-	int64_t sampled_ms; /* the agents' figures were last read then */
 	struct rlimit nofile; /* RLIMIT_NOFILE as we started: the workers' */
 };
 
@@ -318,8 +316,6 @@ int contain_agent(struct agent *a, struct wrk_ctl_args *args, char *err,
  * mirror, the cgroup killed and removed. What the cgroup says of the end
  * ("killed by the OOM killer (memory_max 2G)"; owned), or NULL. */
 char *contain_end(struct agent *a, int status);
-/* Every second: the running agents' figures to the mirror. */
-void contain_sample(struct run *r);
 /* Kill and remove every cgroup left; back to where we started. */
 void contain_close(struct run *r);
 

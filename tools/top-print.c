@@ -69,8 +69,8 @@ void top_print_batch(const struct top_snap *s, FILE *fp)
 			ta->a.status, top_agent_kind(&ta->a), pid,
 			top_fmt_cpu(cpu, sizeof(cpu), ta->cpu),
 			top_fmt_bytes(mem, sizeof(mem), ta->mem),
-			top_fmt_bytes(peak, sizeof(peak), ta->a.mem_peak),
-			top_fmt_cpu_time(cputime, sizeof(cputime), ta->a.cpu_usec),
+			top_fmt_bytes(peak, sizeof(peak), ta->peak),
+			top_fmt_cpu_time(cputime, sizeof(cputime), ta->cpu_usec),
 			(int)ta->a.restarts,
 			top_fmt_count(tools, sizeof(tools), ta->a.tool_calls),
 			top_fmt_cost_known(cost, sizeof(cost),
@@ -185,10 +185,10 @@ static void json_agent(FILE *fp, const struct top_snap *s,
 	json_double(fp, "cpu", sa->cpu);
 	json_int(fp, "mem", sa->mem);
 	fprintf(fp, ",\"tree\":%s", sa->tree ? "true" : "false");
-	json_int(fp, "mem_bytes", a->mem_bytes);
-	json_int(fp, "mem_peak", a->mem_peak);
-	json_int(fp, "cpu_usec", a->cpu_usec);
-	json_int(fp, "nprocs", a->nprocs);
+	json_int(fp, "mem_bytes", sa->tree ? sa->mem : -1);
+	json_int(fp, "mem_peak", sa->peak);
+	json_int(fp, "cpu_usec", sa->cpu_usec);
+	json_int(fp, "nprocs", sa->nprocs);
 	json_int(fp, "rss", sa->rss);
 	fputc('}', fp);
 }

@@ -20,22 +20,48 @@
  * not its own process group leader is not an agent (every agent leads its
  * group), and is not reported.
  *
- * An agent in a cgroup has its whole tree's CPU time in the segment: the
- * same rounds, keyed by its row id, give its CPU% (top_procs_tree).
+ * An agent in a cgroup of its own (agent-ID-ATTEMPT, supervisor/cgroup.h)
+ * has its whole tree's figures there: memory now and at its peak, CPU
+ * time, processes. They are read here, by the reader that shows them, not
+ * by the supervisor: an idle supervisor reads nothing for nobody. The
+ * cgroup of a process is found once (/proc/PID/cgroup) and its files kept
+ * open while the process lives (preads after that). The same rounds, keyed
+ * by the agent's row id, give its tree's CPU% (top_procs_tree).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "supervisor/proc.h"
 #include "tools/top.h"
+
+/* An agent's cgroup, its files kept open (-1: the host has none); NONE:
+ * the process is in no agent cgroup (looked up once all the same). */
+struct top_cgroup {
+	int none;
+	int mem, peak, cpu, pids, procs;
+};
+
+static void cg_close(struct top_cgroup *cg)
+{
+	int fds[] = {cg ? cg->mem : -1, cg ? cg->peak : -1, cg ? cg->cpu : -1,
+		     cg ? cg->pids : -1, cg ? cg->procs : -1};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(cg);
+}
 
 /* One sample: KEY (a pid, or an agent's row id), STAMP (what tells a
  * reused key from the same one: a start time), COUNT (a counter that only
@@ -43,6 +69,7 @@
 struct entry {
 	int64_t key;
 	unsigned long long stamp, count;
+	struct top_cgroup *cg; /* a process' (procs round); NULL: not yet */
 };
 
 /* This round's samples, and the last round's sorted by key. */
@@ -71,9 +98,18 @@ static double clock_s(clockid_t id)
 struct top_procs *top_procs_new(void)
 {
 	struct top_procs *p = calloc(1, sizeof(*p));
+	struct rlimit nofile;
 
 	if (!p)
 		return NULL;
+	/* Up to four files kept open an agent: past a login shell's soft
+	 * limit (1024) at 256 agents, so up to the hard one. A file that
+	 * does not open is a figure unknown, nothing worse. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	p->hz = sysconf(_SC_CLK_TCK);
 	p->page = sysconf(_SC_PAGESIZE);
 	if (p->hz <= 0)
@@ -87,6 +123,10 @@ void top_procs_free(struct top_procs *p)
 {
 	if (!p)
 		return;
+	for (size_t i = 0; i < p->procs.nlast; i++)
+		cg_close(p->procs.last[i].cg);
+	for (size_t i = 0; i < p->procs.ncur; i++)
+		cg_close(p->procs.cur[i].cg);
 	free(p->procs.last);
 	free(p->procs.cur);
 	free(p->trees.last);
@@ -112,12 +152,11 @@ static int entry_cmp(const void *a, const void *b)
 /* Add KEY's sample to R's round; the last round's of the same KEY and
  * STAMP with a COUNT no greater, or NULL (none: first seen, reused, or a
  * counter that went back). -1 in *FULL when out of memory. */
-static const struct entry *round_put(struct round *r, int64_t key,
-				     unsigned long long stamp,
-				     unsigned long long count, int *full)
+static struct entry *round_put(struct round *r, int64_t key,
+			       unsigned long long stamp,
+			       unsigned long long count, int *full)
 {
-	struct entry k = {.key = key}, *e;
-	const struct entry *old;
+	struct entry k = {.key = key}, *e, *old;
 
 	*full = 0;
 	if (r->ncur == r->cap_cur) {
@@ -131,18 +170,23 @@ static const struct entry *round_put(struct round *r, int64_t key,
 		r->cur = e;
 		r->cap_cur = cap;
 	}
-	r->cur[r->ncur++] = (struct entry){key, stamp, count};
+	r->cur[r->ncur++] = (struct entry){key, stamp, count, NULL};
 	old = r->nlast ? bsearch(&k, r->last, r->nlast, sizeof(*old),
 				 entry_cmp)
 		       : NULL;
 	return old && old->stamp == stamp && count >= old->count ? old : NULL;
 }
 
-/* This round becomes the last one (the arrays swapped, not copied). */
+
+/* This round becomes the last one (the arrays swapped, not copied); the
+ * cgroups of the processes it did not see are closed. */
 static void round_end(struct round *r)
 {
 	struct entry *t = r->last;
 	size_t cap = r->cap_last;
+
+	for (size_t i = 0; i < r->nlast; i++)
+		cg_close(r->last[i].cg);
 
 	if (r->ncur > 1)
 		qsort(r->cur, r->ncur, sizeof(*r->cur), entry_cmp);
@@ -170,10 +214,92 @@ static int read_stat(pid_t pid, long long *pgrp, unsigned long long *ticks,
 	return 0;
 }
 
-int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
-		     long long *rss)
+/* Whether DIR is an agent's cgroup: its last component agent-ID-ATTEMPT. */
+static int agent_dir(const char *dir)
 {
-	const struct entry *old;
+	const char *slash = strrchr(dir, '/');
+
+	return slash && !strncmp(slash + 1, "agent-", 6);
+}
+
+static int open_in(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* The cgroup of agent process PID: its v2 directory, and its v1 memory
+ * and pids ones on a hybrid host, when each is an agent's. */
+static struct top_cgroup *cg_open(pid_t pid)
+{
+	struct top_cgroup *cg = calloc(1, sizeof(*cg));
+	char v2[PATH_MAX], v1[PATH_MAX];
+
+	if (!cg)
+		return NULL;
+	cg->mem = cg->peak = cg->cpu = cg->pids = cg->procs = -1;
+	if (cm_cg_of_pid(pid, v2, sizeof(v2)) < 0 || !agent_dir(v2)) {
+		cg->none = 1;
+		return cg;
+	}
+	cg->cpu = open_in(v2, "cpu.stat");
+	cg->mem = open_in(v2, "memory.current");
+	if (cg->mem >= 0)
+		cg->peak = open_in(v2, "memory.peak");
+	else if (cm_cg_v1_of_pid(pid, "memory", v1, sizeof(v1)) == 0 &&
+		 agent_dir(v1)) {
+		cg->mem = open_in(v1, "memory.usage_in_bytes");
+		cg->peak = open_in(v1, "memory.max_usage_in_bytes");
+	}
+	cg->pids = open_in(v2, "pids.current");
+	if (cg->pids < 0 && cm_cg_v1_of_pid(pid, "pids", v1, sizeof(v1)) == 0 &&
+	    agent_dir(v1))
+		cg->pids = open_in(v1, "pids.current");
+	if (cg->pids < 0)
+		cg->procs = open_in(v2, "cgroup.procs");
+	return cg;
+}
+
+/* The lines of the file FD (cgroup.procs: one process a line); -1. */
+static long long count_lines(int fd)
+{
+	char buf[4096];
+	long long lines = 0;
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return lines;
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		off += n;
+	}
+}
+
+static void cg_read(const struct top_cgroup *cg, struct top_tree *t)
+{
+	t->mem = cg->mem >= 0 ? cm_cg_pread_int(cg->mem) : -1;
+	t->peak = cg->peak >= 0 ? cm_cg_pread_int(cg->peak) : -1;
+	t->cpu_usec = cg->cpu >= 0 ? cm_cg_pread_key(cg->cpu, "usage_usec") : -1;
+	t->nprocs = cg->pids >= 0    ? cm_cg_pread_int(cg->pids)
+		    : cg->procs >= 0 ? count_lines(cg->procs)
+				     : -1;
+}
+
+int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
+		     long long *rss, struct top_tree *tree)
+{
+	struct entry *old, *e;
 	unsigned long long ticks, start;
 	long long pgrp, pages;
 	double secs;
@@ -181,12 +307,23 @@ int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
 
 	*cpu = -1;
 	*rss = -1;
+	*tree = (struct top_tree){-1, -1, -1, -1};
 	if (pid <= 0 || read_stat(pid, &pgrp, &ticks, &start, &pages) < 0 ||
 	    pgrp != pid)
 		return -1;
 	old = round_put(&p->procs, pid, start, ticks, &full);
 	if (full)
 		return -1;
+	/* The process' cgroup goes on to this round's entry. */
+	e = &p->procs.cur[p->procs.ncur - 1];
+	if (old) {
+		e->cg = old->cg;
+		old->cg = NULL;
+	}
+	if (!e->cg)
+		e->cg = cg_open(pid);
+	if (e->cg && !e->cg->none)
+		cg_read(e->cg, tree);
 	if (old && p->then > 0) {
 		secs = p->now - p->then;
 		ticks -= old->count;
@@ -200,7 +337,7 @@ int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
 
 double top_procs_tree(struct top_procs *p, int64_t id, int64_t cpu_usec)
 {
-	const struct entry *old;
+	struct entry *old;
 	int full;
 
 	if (id <= 0 || cpu_usec < 0)

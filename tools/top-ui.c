@@ -108,10 +108,10 @@ static void cell(const struct top_snap *s, const struct top_agent *a, int col,
 		top_fmt_bytes(buf, len, a->mem);
 		break;
 	case COL_PEAK:
-		top_fmt_bytes(buf, len, a->a.mem_peak);
+		top_fmt_bytes(buf, len, a->peak);
 		break;
 	case COL_TIME:
-		top_fmt_cpu_time(buf, len, a->a.cpu_usec);
+		top_fmt_cpu_time(buf, len, a->cpu_usec);
 		break;
 	case COL_RESTARTS:
 		snprintf(buf, len, "%d", (int)a->a.restarts);

@@ -5,8 +5,8 @@
  * both the screen (top-ui.c) and the printed outputs (top-print.c) use.
  * It calls neither of them: they call it.
  *
- * An agent in a cgroup has its whole process tree's figures in the
- * segment (1.3): its memory now, and its CPU time, whose growth between
+ * An agent in a cgroup has its whole process tree's figures there, read
+ * by top-proc.c: its memory now, and its CPU time, whose growth between
  * two samples over the time between them is its CPU%. Those are shown
  * where they are known; elsewhere, and for the first sample of a CPU%,
  * the process group leader's from /proc.
@@ -110,6 +110,31 @@ static int key_cmp(const void *a, const void *b, void *arg)
 	return strcmp(top_key_name(s, a), top_key_name(s, b));
 }
 
+/* A running agent's figures: its leader's from /proc, its tree's from its
+ * cgroup over them where it has one, added to what its ended attempts
+ * used (the segment's). */
+static void sample_tree(struct top *t, struct top_agent *ta)
+{
+	struct top_tree tr;
+	double cpu;
+
+	top_procs_sample(t->procs, ta->a.pid, &ta->cpu, &ta->rss, &tr);
+	ta->mem = ta->rss;
+	ta->nprocs = tr.nprocs;
+	if (tr.mem >= 0) {
+		ta->mem = tr.mem;
+		ta->tree = 1;
+	}
+	if (tr.peak > ta->peak)
+		ta->peak = tr.peak;
+	if (tr.cpu_usec < 0)
+		return;
+	ta->cpu_usec = tr.cpu_usec + (ta->a.cpu_usec > 0 ? ta->a.cpu_usec : 0);
+	cpu = top_procs_tree(t->procs, ta->a.id, ta->cpu_usec);
+	if (cpu >= 0)
+		ta->cpu = cpu;
+}
+
 /*
  * A supervisor started since the segment was opened (a resume after a
  * crash) replaced it with its own: open that one, or the dead one's values
@@ -201,22 +226,11 @@ void top_sample(struct top *t, int keys)
 		ta->rss = -1;
 		ta->mem = -1;
 		ta->tree = 0;
-		if (status_has_process(ta->a.status)) {
-			double cpu = top_procs_tree(t->procs, ta->a.id,
-						    ta->a.cpu_usec);
-
-			top_procs_sample(t->procs, ta->a.pid, &ta->cpu,
-					 &ta->rss);
-			ta->mem = ta->rss;
-			if (ta->a.mem_bytes >= 0) {
-				ta->mem = ta->a.mem_bytes;
-				ta->tree = 1;
-			}
-			if (cpu >= 0) {
-				ta->cpu = cpu;
-				ta->tree = 1;
-			}
-		}
+		ta->peak = ta->a.mem_peak;
+		ta->cpu_usec = ta->a.cpu_usec;
+		ta->nprocs = -1;
+		if (status_has_process(ta->a.status))
+			sample_tree(t, ta);
 		count_status(s, ta->a.status);
 	}
 	top_procs_end(t->procs);
@@ -328,10 +342,10 @@ static int agent_cmp(const void *pa, const void *pb, void *arg)
 		c = CMP(x->mem, y->mem);
 		break;
 	case COL_PEAK:
-		c = CMP(x->a.mem_peak, y->a.mem_peak);
+		c = CMP(x->peak, y->peak);
 		break;
 	case COL_TIME:
-		c = CMP(x->a.cpu_usec, y->a.cpu_usec);
+		c = CMP(x->cpu_usec, y->cpu_usec);
 		break;
 	case COL_RESTARTS:
 		c = CMP(x->a.restarts, y->a.restarts);

@@ -30,14 +30,24 @@ void top_procs_free(struct top_procs *p);
 
 /* Start a round of samples: one per process, all at about the same time. */
 void top_procs_begin(struct top_procs *p);
+/* An agent's whole process tree, from its cgroup: memory now and at its
+ * peak (bytes), CPU time (microseconds), processes; each -1 when unknown
+ * (no agent cgroup, or no such counter on this host). */
+struct top_tree {
+	long long mem, peak;
+	int64_t cpu_usec;
+	long long nprocs;
+};
+
 /*
  * Sample process group leader PID: *CPU its percent of one core since the
  * last round (since it started, the first time it is seen), *RSS its
- * resident bytes. 0, or -1 when PID is gone or is not a group leader (a
- * reused pid): both are then -1.
+ * resident bytes, *TREE what its cgroup says when it is an agent's. 0, or
+ * -1 when PID is gone or is not a group leader (a reused pid): all are
+ * then -1.
  */
 int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
-		     long long *rss);
+		     long long *rss, struct top_tree *tree);
 /* In the same round, agent ID in a cgroup whose whole tree has used
  * CPU_USEC: its percent of one core since the last round, or -1 (not
  * sampled then, or unknown). */
@@ -51,14 +61,20 @@ void top_procs_forget_trees(struct top_procs *p);
 /* ---- snapshots (top.c) ----------------------------------------------------- */
 
 /* What the table shows of an agent's CPU and memory: its whole process
- * tree's, from its cgroup (segment 1.3), where the segment knows it, else
- * its process group leader's from /proc. */
+ * tree's, read from its cgroup (top-proc.c), where it runs in one, else
+ * its process group leader's from /proc; its peak and CPU time over its
+ * attempts: the ended ones' from the segment (1.3) and the running one's
+ * from its cgroup. */
 struct top_agent {
 	struct shm_agent a;
 	double cpu;    /* percent of one core; < 0: unknown */
 	long long mem; /* bytes now; < 0: unknown */
 	long long rss; /* the leader's resident bytes (/proc); < 0: unknown */
-	int tree;      /* cpu and mem are the cgroup's */
+	int tree;      /* mem (and cpu, from a second sample) is the
+			  cgroup's */
+	long long peak;	   /* bytes; < 0: unknown */
+	int64_t cpu_usec;  /* its tree's CPU time; < 0: unknown */
+	long long nprocs;  /* processes in its cgroup now; < 0: unknown */
 };
 
 struct top_key {

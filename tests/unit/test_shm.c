@@ -579,10 +579,8 @@ static void test_resources_round_trip(void **state)
 	struct shm_writer *w = writer(fx, &opt);
 	struct shm_reader *r = reader(fx);
 	struct shm_agent a = {.id = 9,
-			      .mem_bytes = 340LL << 20,
 			      .mem_peak = 1288490188LL,
-			      .cpu_usec = 61500000,
-			      .nprocs = 7},
+			      .cpu_usec = 61500000},
 			 b;
 	struct shm_header_snap h;
 
@@ -591,19 +589,14 @@ static void test_resources_round_trip(void **state)
 	shm_read_header(r, &h);
 	assert_int_equal(h.minor, 3);
 	assert_int_equal(shm_read_agent(r, 1, &b), 1);
-	assert_int_equal(b.mem_bytes, 340LL << 20);
 	assert_int_equal(b.mem_peak, 1288490188LL);
 	assert_int_equal(b.cpu_usec, 61500000);
-	assert_int_equal(b.nprocs, 7);
 	/* Unknown again: no cgroup for the next attempt. */
-	a.mem_bytes = a.mem_peak = a.cpu_usec = -1;
-	a.nprocs = -1;
+	a.mem_peak = a.cpu_usec = -1;
 	assert_int_equal(shm_agent_put(w, 1, &a), 0);
 	assert_int_equal(shm_read_agent(r, 1, &b), 1);
-	assert_int_equal(b.mem_bytes, -1);
 	assert_int_equal(b.mem_peak, -1);
 	assert_int_equal(b.cpu_usec, -1);
-	assert_int_equal(b.nprocs, -1);
 	shm_reader_close(r);
 	shm_writer_close(w, 1);
 }
@@ -619,10 +612,8 @@ static void test_minor_2_read(void **state)
 	struct shm_agent a = {.id = 3,
 			      .reasoning = 8,
 			      .cost_known = 1,
-			      .mem_bytes = 100,
 			      .mem_peak = 200,
-			      .cpu_usec = 300,
-			      .nprocs = 4},
+			      .cpu_usec = 300},
 			 b;
 	struct shm_header_snap h;
 	struct shm_reader *r;
@@ -643,10 +634,8 @@ static void test_minor_2_read(void **state)
 	assert_string_equal(b.kind, "codex");
 	assert_int_equal(b.reasoning, 8);
 	assert_int_equal(b.cost_known, 1);
-	assert_int_equal(b.mem_bytes, -1);
 	assert_int_equal(b.mem_peak, -1);
 	assert_int_equal(b.cpu_usec, -1);
-	assert_int_equal(b.nprocs, -1);
 	shm_reader_close(r);
 	munmap(p, size);
 	shm_writer_close(w, 1);
@@ -697,8 +686,6 @@ static void test_minor_1_read(void **state)
 	assert_string_equal(b.kind, "");
 	assert_int_equal(b.reasoning, 0);
 	assert_int_equal(b.cost_known, 0);
-	assert_int_equal(b.mem_bytes, -1);
-	assert_int_equal(b.nprocs, -1);
 	shm_reader_close(r);
 	munmap(p, size);
 	shm_writer_close(w, 1);
@@ -962,10 +949,8 @@ static void stress_agent(uint64_t n, struct shm_agent *a)
 	a->reasoning = (int64_t)(n * 11);
 	a->cost_known = (int32_t)(n & 1);
 	/* The 1.3 fields, the last of the slot. */
-	a->mem_bytes = (int64_t)(n * 13);
 	a->mem_peak = (int64_t)(n * 17);
 	a->cpu_usec = (int64_t)(n ^ 0x33cc33ccull);
-	a->nprocs = (int32_t)(n % 97);
 }
 
 static int agent_whole(const struct shm_agent *a)
