@@ -274,6 +274,8 @@ static void fire(struct agent *a, enum agent_event ev,
 	if (!t->ok)
 		return;
 	a->state = (enum agent_state)t->next;
+	/* What the mirror shows of it (state, attempt, row) may change. */
+	a->run->agents_dirty = 1;
 	if (t->act)
 		t->act(a, x);
 }
@@ -581,6 +583,11 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void agents_to_mirror(struct run *r)
 {
+	/* A turn that changed no agent walks none: an idle run's wakes
+	 * cost nothing per agent. */
+	if (!r->agents_dirty)
+		return;
+	r->agents_dirty = 0;
 	for (size_t i = 0; r->mirror && i < r->wf->nagents; i++) {
 		struct agent *a = &r->agents[i];
 		struct sup_mirror_agent m = {

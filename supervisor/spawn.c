@@ -464,6 +464,7 @@ static void ctl_line(struct agent *a, char *line)
 		};
 
 		a->pid = pid;
+		r->agents_dirty = 1;
 		if (procs.pid_start < 0)
 			procs.pid_start = 0; /* already gone */
 		if (procs.worker_start < 0)

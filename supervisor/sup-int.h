@@ -241,6 +241,7 @@ struct run {
 	struct sup_cg *cg;  /* the state dir's cgroups; NULL: none */
 	char *containment;  /* how agents are contained, for the records */
 	struct rlimit nofile; /* RLIMIT_NOFILE as we started: the workers' */
+	int agents_dirty; /* an agent changed since the mirror was told */
 };
 
 /* ---- small helpers (util.c) --------------------------------------------- */

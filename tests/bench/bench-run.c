@@ -41,8 +41,8 @@
  *    its pid (from its row) until its row shows the replacement's pid.
  *  - cgroups: startup and restart again, in rounds with `cgroups = auto`
  *    and `cgroups = off` in turn, as ratios; and the supervisor's CPU
- *    while 256 agents idle, with and without (the figures of each agent's
- *    cgroup are read every second for smithers-top).
+ *    while 256 agents idle, with and without (it reads no cgroup while
+ *    they run: smithers-top does, bench-top.sh measures that).
  *
  * usage: bench-run [--quick] [--normal] [--only NAME] [--rate R]
  * NAME: throughput, mirror, latency, rss, startup, restart or cgroups.
@@ -1110,7 +1110,7 @@ static void measure_cgroups(struct bench *b)
 	snprintf(label, sizeof(label), "supervisor CPU, %d idle, off",
 		 b->idle);
 	row(label, NULL, -1, "%.2f%% of a core", share[1] * 100);
-	row("reading the figures (difference)", "< 1% core",
+	row("cgroups' idle cost (difference)", "< 1% core",
 	    share[0] - share[1] < 0.01, "%.2f%% of a core",
 	    (share[0] - share[1]) * 100);
 	free(lat[0]);
