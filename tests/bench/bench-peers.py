@@ -14,7 +14,8 @@ never through a tool's own CLI:
             waits until the program has run for 1.1 s, so that no
             supervisor's guard against a crash loop (s6-supervise and
             runsv wait a second before restarting a program that ran for
-            less) is what gets measured.
+            less) is what gets measured. s6 runs with readiness
+            (notification-fd): without it, it waits that second anyway.
   start-up  from just before the fork of the supervisor (s6-svscan,
             runsvdir, supervisord, `smithers run`) until N programs run
             under it (the same walk, every millisecond).
