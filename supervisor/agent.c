@@ -611,6 +611,8 @@ int agent_init(struct run *r, struct agent *a, size_t index)
 	a->spec = &r->wf->agents[index];
 	a->index = index;
 	a->ctl.fd = -1;
+	if (a->spec->command)
+		a->words = command_words(a->spec->command);
 	a->timer = evtimer_new(r->base, agent_timer_cb, a);
 	return a->timer ? 0 : -1;
 }
@@ -629,6 +631,7 @@ void agent_release(struct agent *a)
 	free(a->end.result_json);
 	free(a->end.over_budget);
 	free(a->end.cgroup_note);
+	free_strv(a->words);
 	free(a->calls.v);
 	free(a->parents.v);
 }

@@ -169,10 +169,14 @@ struct sup_cg_agent *sup_cg_agent_new(struct sup_cg *cg, int64_t id,
 	for (int i = 0; i < NCTL; i++) {
 		size_t j;
 
-		/* v1's pids and cpu only for a limit: v2 counts the
-		 * processes (cgroup.procs) and the CPU time. */
+		/* A v1 directory only for a limit: v2 counts the
+		 * processes (cgroup.procs) and the CPU time, and the
+		 * worker's clone3 puts the agent in v2 at its birth, while
+		 * entering a v1 one is a migration that waits for an RCU
+		 * grace period (ms) at each start. */
 		if (!cg->v1[i] || (i == CTL_CPU && !cpu_limit) ||
-		    (i == CTL_PIDS && !l->pids_max))
+		    (i == CTL_PIDS && !l->pids_max) ||
+		    (i == CTL_MEMORY && !l->memory_max && !l->memory_high))
 			continue;
 		if (cg_pathf(path, "%s/%s", cg->v1[i], name) < 0) {
 			cg_say(err, errlen, "cgroup path too long under '%s'",

@@ -225,7 +225,9 @@ static int worker_argv(struct agent *a, const char *log_path, char ***out)
 	args.parent = getpid();
 	/* Our failpoint "during-log-rotation" is reached in the worker. */
 	args.crash_rotation = r->crash_rotation;
-	args.command = shell;
+	/* A command without shell syntax is exec'd as it is: one exec (and a
+	 * shell's start) less at each start and restart. */
+	args.command = a->words ? a->words : shell;
 	args.frame_max = r->wf->frame_max;
 	if (ad) {
 		resume = cli_resumes(a, &prompt);

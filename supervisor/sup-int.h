@@ -196,6 +196,7 @@ struct agent {
 	struct session session;
 	struct tally tally;
 	struct sup_cg_agent *cg; /* its attempt's cgroup; NULL: none */
+	char **words; /* its command exec'd as words; NULL: by /bin/sh -c */
 	/* What its row's attempts used, from their cgroups (contain.c). */
 	struct {
 		int64_t mem_peak, cpu_usec; /* -1: unknown */
@@ -263,6 +264,11 @@ struct argv {
 };
 void argv_add(struct argv *a, const char *s);
 void argv_add_all(struct argv *a, char *const *list);
+/* COMMAND's words when it has no shell syntax (no quote, expansion, glob,
+ * redirection, pipe, list, comment, assignment, nor a builtin first), to
+ * exec without a shell: "exec sleep 60" -> {"sleep", "60"}. NULL when it
+ * needs /bin/sh -c. Free with free_strv(). */
+char **command_words(const char *command);
 
 /* ---- commit.c ------------------------------------------------------------ */
 

@@ -96,3 +96,53 @@ void argv_add_all(struct argv *a, char *const *list)
 	for (; list && *list; list++)
 		argv_add(a, *list);
 }
+
+/* Shell builtins with no program of the same name on PATH (and words that
+ * only a shell gives a meaning): a command that starts with one needs it. */
+static const char *const shell_only[] = {
+	".",	  ":",	     "alias",  "bg",	    "break", "builtin", "cd",
+	"command", "continue", "eval",   "exit",    "export", "fg",     "getopts",
+	"hash",	  "jobs",    "local",  "read",	    "readonly", "return", "set",
+	"shift",   "source",  "times",  "trap",	    "type",  "ulimit",  "umask",
+	"unalias", "unset",   "wait",   NULL,
+};
+
+char **command_words(const char *command)
+{
+	struct argv words = {0};
+	const char *p = command;
+
+	/* Anything a shell would interpret: quotes, expansions, globs,
+	 * redirections, pipes, lists, comments, escapes, line breaks. */
+	if (command[strcspn(command, "'\"\\$`*?[]~|&;<>(){}#!\n\t\r")])
+		return NULL;
+	while (*p) {
+		size_t n;
+		char *w;
+
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (!n)
+			break;
+		w = xasprintf("%.*s", (int)n, p);
+		/* `exec CMD` is CMD; `VAR=value CMD` sets the environment. */
+		if (!words.n && !strcmp(w, "exec")) {
+			free(w);
+			p += n;
+			continue;
+		}
+		argv_add(&words, w);
+		free(w);
+		p += n;
+	}
+	if (!words.n || strchr(words.v[0], '=')) {
+		free_strv(words.v);
+		return NULL;
+	}
+	for (const char *const *b = shell_only; *b; b++)
+		if (!strcmp(words.v[0], *b)) {
+			free_strv(words.v);
+			return NULL;
+		}
+	return words.v;
+}

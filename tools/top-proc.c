@@ -259,41 +259,59 @@ static struct top_cgroup *cg_open(pid_t pid)
 	if (cg->pids < 0 && cm_cg_v1_of_pid(pid, "pids", v1, sizeof(v1)) == 0 &&
 	    agent_dir(v1))
 		cg->pids = open_in(v1, "pids.current");
-	if (cg->pids < 0)
+	if (cg->pids < 0 || cg->mem < 0)
 		cg->procs = open_in(v2, "cgroup.procs");
 	return cg;
 }
 
-/* The lines of the file FD (cgroup.procs: one process a line); -1. */
-static long long count_lines(int fd)
+/* The processes of cgroup.procs FD: their number, and in *RSS (when not
+ * NULL) the sum of their resident bytes (PAGE bytes a page); -1. */
+static long long members(int fd, long long *rss, long page)
 {
 	char buf[4096];
-	long long lines = 0;
+	long long n = 0, pid = 0;
 	off_t off = 0;
 
+	if (rss)
+		*rss = 0;
 	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		ssize_t got = pread(fd, buf, sizeof(buf), off);
 
-		if (n < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (got < 0)
 			return -1;
-		if (n == 0)
-			return lines;
-		for (ssize_t i = 0; i < n; i++)
-			lines += buf[i] == '\n';
-		off += n;
+		if (got == 0)
+			return n;
+		for (ssize_t i = 0; i < got; i++) {
+			struct cm_proc_stat st;
+
+			if (buf[i] != '\n') {
+				pid = pid * 10 + (buf[i] - '0');
+				continue;
+			}
+			n++;
+			if (rss && cm_proc_stat((pid_t)pid, &st) == 0)
+				*rss += st.rss_pages * page;
+			pid = 0;
+		}
+		off += got;
 	}
 }
 
-static void cg_read(const struct top_cgroup *cg, struct top_tree *t)
+/* The tree's figures. Without a memory counter (a hybrid host, where an
+ * agent without memory_max has no v1 memory cgroup), its memory is the
+ * sum of its processes' resident memory. */
+static void cg_read(const struct top_cgroup *cg, struct top_tree *t, long page)
 {
-	t->mem = cg->mem >= 0 ? cm_cg_pread_int(cg->mem) : -1;
+	long long rss = -1, n = -1;
+
+	if (cg->procs >= 0)
+		n = members(cg->procs, cg->mem < 0 ? &rss : NULL, page);
+	t->mem = cg->mem >= 0 ? cm_cg_pread_int(cg->mem) : rss;
 	t->peak = cg->peak >= 0 ? cm_cg_pread_int(cg->peak) : -1;
 	t->cpu_usec = cg->cpu >= 0 ? cm_cg_pread_key(cg->cpu, "usage_usec") : -1;
-	t->nprocs = cg->pids >= 0    ? cm_cg_pread_int(cg->pids)
-		    : cg->procs >= 0 ? count_lines(cg->procs)
-				     : -1;
+	t->nprocs = cg->pids >= 0 ? cm_cg_pread_int(cg->pids) : n;
 }
 
 int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
@@ -323,7 +341,7 @@ int top_procs_sample(struct top_procs *p, pid_t pid, double *cpu,
 	if (!e->cg)
 		e->cg = cg_open(pid);
 	if (e->cg && !e->cg->none)
-		cg_read(e->cg, tree);
+		cg_read(e->cg, tree, p->page);
 	if (old && p->then > 0) {
 		secs = p->now - p->then;
 		ticks -= old->count;

@@ -72,9 +72,12 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/sched.h>
 
 #include "common/cgroup.h"
 #include "common/clock.h"
@@ -108,6 +111,7 @@ struct worker {
 	const char *cgroup; /* the agent's cgroup v2 directory; NULL: none */
 	const char *const *cgroup_v1; /* entered only, NCGROUP_V1 of them */
 	int ncgroup_v1;
+	int born_in; /* the agent's child: clone3 put it in its v2 cgroup */
 	int log_fd;
 	int64_t log_size;
 	int at_line_start; /* the log's last byte is a newline (or it is empty)
@@ -291,8 +295,8 @@ static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 	int null_fd;
 
 	/* The cgroups first: every process the agent starts is born in
-	 * them. */
-	if (wk->cgroup && cm_cg_enter(wk->cgroup) < 0) {
+	 * them (the v2 one it was born in, when clone3 could). */
+	if (wk->cgroup && !wk->born_in && cm_cg_enter(wk->cgroup) < 0) {
 		e.cgroup = 0;
 		goto fail;
 	}
@@ -328,6 +332,42 @@ fail:
 	_exit(127);
 }
 
+/*
+ * Fork the agent, born in its v2 cgroup where the kernel can
+ * (clone3(CLONE_INTO_CGROUP), Linux 5.7): moving a process into a cgroup
+ * (a write to cgroup.procs) waits for an RCU grace period, milliseconds
+ * at each start. Else, or when clone3 refuses, a fork: the child then
+ * enters its cgroup itself (exec_agent), saying why if it cannot. The
+ * child of the raw clone3 only runs exec_agent's async-signal-safe calls,
+ * as after a fork.
+ */
+static pid_t fork_into(struct worker *wk)
+{
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+	int fd = wk->cgroup ? open(wk->cgroup, O_RDONLY | O_DIRECTORY |
+							O_CLOEXEC)
+			    : -1;
+
+	if (fd >= 0) {
+		struct clone_args args = {
+			.flags = CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.cgroup = (uint64_t)fd,
+		};
+		long pid = syscall(SYS_clone3, &args, sizeof(args));
+
+		if (pid == 0) {
+			wk->born_in = 1;
+			return 0;
+		}
+		close(fd);
+		if (pid > 0)
+			return (pid_t)pid;
+	}
+#endif
+	return fork();
+}
+
 static int start_agent(struct worker *wk, char **argv, int *out_fd)
 {
 	struct start_error e;
@@ -345,7 +385,7 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 	 * the agent writes fast. 64 pages of the user's pipe budget
 	 * (fs.pipe-user-pages-soft: 16384); refused, the default stays. */
 	(void)fcntl(out[0], F_SETPIPE_SZ, AGENT_PIPE_SIZE);
-	wk->agent = fork();
+	wk->agent = fork_into(wk);
 	if (wk->agent < 0) {
 		err = errno;
 		say("cannot fork the agent: %s", strerror(err));

@@ -45,6 +45,39 @@ static const int expected[A_NSTATES][AE_NEVENTS] = {
 	[A_CANCELLED] = {A_PENDING, A_IDLE, -1, -1, -1, -1, -1, -1, -1, -1},
 };
 
+/* A command with no shell syntax is exec'd as its words; anything a shell
+ * would interpret keeps /bin/sh -c. */
+static void test_command_words(void **state)
+{
+	static const char *const shell[] = {
+		"echo $HOME",	  "a | b",	 "a && b",	"a; b",
+		"a > f",	  "echo 'x y'",	 "echo \"x\"",	"ls *.c",
+		"cd /tmp",	  "VAR=1 prog",	 "exec",	"",
+		"   ",		  "a\nb",	 "echo ~",	"a # c",
+		"export X",	  ". ./env",	 "(a)",		"a\\ b",
+	};
+	char **w;
+
+	(void)state;
+	w = command_words("exec sleep 60");
+	assert_non_null(w);
+	assert_string_equal(w[0], "sleep");
+	assert_string_equal(w[1], "60");
+	assert_null(w[2]);
+	free_strv(w);
+	w = command_words("  /usr/bin/python3 agent.py --n=3  x,y@z+1 ");
+	assert_non_null(w);
+	assert_string_equal(w[0], "/usr/bin/python3");
+	assert_string_equal(w[1], "agent.py");
+	assert_string_equal(w[2], "--n=3");
+	assert_string_equal(w[3], "x,y@z+1");
+	assert_null(w[4]);
+	free_strv(w);
+	for (size_t i = 0; i < sizeof(shell) / sizeof(shell[0]); i++)
+		if (command_words(shell[i]))
+			fail_msg("'%s' would run without a shell", shell[i]);
+}
+
 /* The command lines of the CLIs smithers runs: every key its own argv
  * entries, the prompt last after "--", a resume through the CLI's own
  * way. */
@@ -445,6 +478,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cli_argv),
+		cmocka_unit_test(test_command_words),
 		cmocka_unit_test(test_agent_table),
 		cmocka_unit_test(test_ended_agents_stay_ended),
 		cmocka_unit_test(test_backoff_schedule),
