@@ -45,13 +45,6 @@ static void put_env(char ***env, size_t *n, char *entry)
 	(*env)[*n] = NULL;
 }
 
-void free_strv(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 /*
  * What every agent of this run gets: our environment less SMITHERS_*, PATH
  * led by the directory of the smithers that started us (for `smithers

@@ -264,6 +264,8 @@ struct argv {
 };
 void argv_add(struct argv *a, const char *s);
 void argv_add_all(struct argv *a, char *const *list);
+/* Free a NULL-terminated argv of copies; NULL is a no-op. */
+void free_strv(char **v);
 /* COMMAND's words when it has no shell syntax (no quote, expansion, glob,
  * redirection, pipe, list, comment, assignment, nor a builtin first), to
  * exec without a shell: "exec sleep 60" -> {"sleep", "60"}. NULL when it
@@ -342,7 +344,6 @@ void ctl_close(struct agent *a);
 int sup_token(char out[33]);
 /* The environment every agent of R starts with. */
 void shared_environment(struct run *r);
-void free_strv(char **v);
 
 /* ---- budget.c ------------------------------------------------------------ */
 

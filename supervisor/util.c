@@ -97,6 +97,13 @@ void argv_add_all(struct argv *a, char *const *list)
 		argv_add(a, *list);
 }
 
+void free_strv(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
 /* Shell builtins with no program of the same name on PATH (and words that
  * only a shell gives a meaning): a command that starts with one needs it. */
 static const char *const shell_only[] = {

@@ -138,7 +138,9 @@ struct sup_agent {
 	int line;	     /* of its [agent NAME] header */
 	size_t phase;	     /* index into sup_workflow.phases */
 	enum sup_kind kind;
-	char *command;	     /* run by /bin/sh -c; may span lines; NULL
+	char *command;	     /* run by /bin/sh -c, or as its words without
+				shell syntax (command_words()); may span
+				lines; NULL
 				for a CLI's kind */
 	char *model;	     /* NULL if not set */
 	char *prompt;	     /* prompt, or the contents of prompt_file; NULL */
