@@ -38,7 +38,8 @@
  *    agents with a pid (the supervisor records it once the worker reported
  *    it), polled every millisecond; then the supervisor's VmHWM.
  *  - restart: one agent restarted on failure with no backoff; kill -9 of
- *    its pid (from its row) until its row shows the replacement's pid.
+ *    its pid (from its row) until its row shows the replacement's pid and
+ *    that process runs the program (`sleep`, exec'd).
  *  - cgroups: startup and restart again, in rounds with `cgroups = auto`
  *    and `cgroups = off` in turn, as ratios; and the supervisor's CPU
  *    while 256 agents idle, with and without (it reads no cgroup while
@@ -847,6 +848,13 @@ static int run_restart(const struct bench *b, int n, double *lat)
 		t0 = bench_now_s();
 		kill((pid_t)pid, SIGKILL);
 		pid = wait_pid(&p, sup, dir, pid, RESTART_POLL);
+		/* Until the program runs, not only its pid is known: what
+		 * happens between the fork and the exec (entering a cgroup)
+		 * is part of the restart. */
+		for (int tries = 0; pid > 0 && !is_sleep((pid_t)pid) &&
+				    tries < 100000;
+		     tries++)
+			sleep_s(RESTART_POLL);
 		lat[i] = bench_now_s() - t0;
 	}
 	if (pid > 0) {
