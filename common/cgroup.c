@@ -330,19 +330,27 @@ int cm_cg_v2_mount(char *out, size_t len)
 	return 0;
 }
 
+/* /proc/PID/cgroup (PID 0: ours), open for reading; NULL with errno. */
+static FILE *open_cgroups(pid_t pid)
+{
+	char path[64];
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/cgroup");
+	return fopen(path, "re");
+}
+
 int cm_cg_of_pid(pid_t pid, char *out, size_t len)
 {
-	char path[64], line[PATH_MAX], mnt[PATH_MAX];
+	char line[PATH_MAX], mnt[PATH_MAX];
 	FILE *f;
 	int rc = -1;
 
 	if (cm_cg_v2_mount(mnt, sizeof(mnt)) < 0)
 		return -1;
-	if (pid > 0)
-		snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/cgroup");
-	f = fopen(path, "re");
+	f = open_cgroups(pid);
 	if (!f)
 		return -1;
 	while (rc < 0 && fgets(line, sizeof(line), f)) {
@@ -464,17 +472,13 @@ static int v1_mount(const char *ctl, char *root, char *mnt)
 
 int cm_cg_v1_of_pid(pid_t pid, const char *ctl, char *out, size_t len)
 {
-	char line[4096], root[PATH_MAX], mnt[PATH_MAX], path[64];
+	char line[4096], root[PATH_MAX], mnt[PATH_MAX];
 	FILE *f;
 	int rc = -1;
 
 	if (v1_mount(ctl, root, mnt) < 0)
 		return -1;
-	if (pid > 0)
-		snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/cgroup");
-	f = fopen(path, "re");
+	f = open_cgroups(pid);
 	if (!f)
 		return -1;
 	/* N:CONTROLLERS:PATH */

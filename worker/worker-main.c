@@ -9,9 +9,10 @@
  *  - ask the kernel for SIGUSR2 when the supervisor dies (PR_SET_PDEATHSIG),
  *    checking getppid() after, for the race where it died first;
  *  - start the agent command in a new process group (and, with --cgroup,
- *    in the agent's cgroup v2 directory and each --cgroup-v1 one, entered
- *    by the child before it execs, so that no process of the agent ever
- *    runs outside them), its stdin /dev/null,
+ *    in the agent's cgroup v2 directory, born in it by clone3 where the
+ *    kernel can, and each --cgroup-v1 one, entered by the child before it
+ *    execs, so that no process of the agent ever runs outside them), its
+ *    stdin /dev/null,
  *    its stdout and stderr into a pipe of ours, fds 3 and 4 passed on
  *    (with an adapter, --claude or --codex: kept, the agent gets neither,
  *    nor SMITHERS_FD and SMITHERS_ACK_FD in its environment);
