@@ -137,6 +137,37 @@ char *sup_wf_slurp(const char *path, size_t max, size_t *len);
 /* Line number (from 1) of byte OFF of TEXT. */
 int sup_wf_line_of(const char *text, size_t off);
 
+/* ---- the table of keys and the grammar of values (workflow-values.c) ---
+ * The sup_wf_set_* parsers read VALUE, the value of key ID (its name for
+ * the messages) on the current line, into *OUT: 0, or -1 with the error
+ * recorded in PS, *OUT untouched. */
+
+/* A whole number in [MIN, MAX]. */
+int sup_wf_set_count(struct parser *ps, enum key_id id, const char *value,
+		     int64_t min, int64_t max, int *out);
+/* A size (common/units.h) in [MIN, MAX] bytes. */
+int sup_wf_set_size(struct parser *ps, enum key_id id, const char *value,
+		    int64_t min, int64_t max, int64_t *out);
+/* A duration of at most a year; WHAT names the key in the messages. */
+int sup_wf_duration(struct parser *ps, const char *what, const char *value,
+		    int64_t *out);
+/* A budget in US dollars (max_cost_usd): above 0. */
+int sup_wf_set_cost(struct parser *ps, const char *value, double *out);
+/* A price in US dollars per million tokens: 0 or more. */
+int sup_wf_set_price(struct parser *ps, enum key_id id, const char *value,
+		     double *out);
+/* A budget of tokens (max_tokens): above 0. */
+int sup_wf_set_tokens(struct parser *ps, const char *value, int64_t *out);
+/* Words (COMMAS 0) or comma-separated names, replacing *OUT. */
+int sup_wf_set_list(struct parser *ps, enum key_id id, const char *value,
+		    int commas, char ***out);
+/* A share of cores (cpu_max), 0.01 to 1024. */
+int sup_wf_set_cores(struct parser *ps, const char *value, double *out);
+/* ASCII letters and digits only: the locale must not change a name. */
+int sup_wf_is_alnum(char c);
+/* Whether the N bytes at S are an environment variable's name. */
+int sup_wf_valid_env_name(const char *s, size_t n);
+
 /* The key NAME of a section of type SEC (borrowed, static), or NULL. */
 const struct keydef *sup_wf_find_key(enum sec_type sec, const char *name);
 /* The name of key ID (the first section's that has it). */
