@@ -436,7 +436,7 @@ static void agent_exited(struct agent *a, int status)
 	struct agent_ev x = {.code = -1};
 	enum agent_event ev;
 	char *why = NULL;
-	int ok;
+	int ok, now = 0;
 
 	r->running--;
 	evtimer_del(a->timer);
@@ -496,9 +496,19 @@ static void agent_exited(struct agent *a, int status)
 		 sp->restart != SUP_RESTART_NEVER)
 		sup_log(SUP_WARN, "agent '%s' failed %d times: giving up",
 			sp->name, a->failures);
+	now = ev == AE_RETRY && x.delay_ms == 0;
 out:
 	free(why);
 	schedule(r); /* the loop checks the phase after the turn */
+	/* No backoff: the replacement starts in this turn, before the turn's
+	 * commit (which then covers its row too), not after it; after the
+	 * agents that waited for a slot, as when a backoff ends. */
+	if (now && a->state == A_BACKOFF) {
+		evtimer_del(a->timer);
+		fire(a, AE_TIMER, NULL);
+		if (a->state == A_RUNNING)
+			wal_failpoint("restart-before-commit");
+	}
 }
 
 static struct agent *agent_of_worker(struct run *r, pid_t pid)

@@ -4,16 +4,21 @@
  * (worker/ctl.h), fork and exec; then the control pipe on which the worker
  * says what became of the agent.
  *
- * The child does as little as it can between fork and exec: its own process
- * group (so the terminal's ^C is for the supervisor alone), the signal mask
- * and SIGPIPE reset, the fds placed. Everything else (argv, environment)
- * is built before the fork.
+ * The worker is started by vfork(2): the supervisor's memory is not copied
+ * (a restart waits on this), and the child, which runs on that memory until
+ * it execs, does as little as it can: its own process group (so the
+ * terminal's ^C is for the supervisor alone), the signal handlers and mask
+ * and SIGPIPE reset, the fds placed, the open files limit lowered. Every
+ * signal is blocked around the vfork, so that no handler of the supervisor
+ * ever runs in the child. Everything else (argv, environment) is built
+ * before.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,17 @@
 #include "supervisor/supervisor.h"
 #include "wal/wal.h"
 #include "worker/ctl.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SUP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SUP_SANITIZED 1
+#endif
+#endif
+#ifndef SUP_SANITIZED
+#define SUP_SANITIZED 0
+#endif
 
 static void put_env(char ***env, size_t *n, char *entry)
 {
@@ -240,8 +256,10 @@ static int worker_argv(struct agent *a, const char *log_path, char ***out)
 	return 0;
 }
 
-/* In the child: place the ends at the contract's fds, the open files
- * limit back to NOFILE, and exec. */
+/* In the vforked child, every signal blocked: the handlers the
+ * supervisor set back to the default before a signal can reach one, the
+ * ends placed at the contract's fds, the open files limit back to NOFILE,
+ * and exec. Nothing here writes the parent's memory but errno. */
 static void exec_worker(char **argv, char **env, int up, int down, int ctl,
 			const struct rlimit *nofile)
 {
@@ -251,9 +269,20 @@ static void exec_worker(char **argv, char **env, int up, int down, int ctl,
 
 	/* Our own group: the terminal's ^C is for the supervisor. */
 	setpgid(0, 0);
+	for (int s = 1; s < NSIG; s++) {
+		struct sigaction sa;
+
+		if (s != SIGKILL && s != SIGSTOP &&
+		    sigaction(s, NULL, &sa) == 0 &&
+		    (s == SIGPIPE || (sa.sa_handler != SIG_DFL &&
+				      sa.sa_handler != SIG_IGN))) {
+			sa.sa_handler = SIG_DFL;
+			sa.sa_flags = 0;
+			sigaction(s, &sa, NULL);
+		}
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 	/* Ends above the contract's fds go straight to their places; moving
 	 * them out of the way first would take fds that a supervisor at its
 	 * RLIMIT_NOFILE does not have. */
@@ -274,6 +303,30 @@ static void exec_worker(char **argv, char **env, int up, int down, int ctl,
 	setrlimit(RLIMIT_NOFILE, nofile);
 	execve(argv[0], argv, env);
 	_exit(127);
+}
+
+/* Start the worker: its pid, or -1 with errno. The sanitizers' runtimes
+ * get a fork: they cannot be trusted to run a vforked child. */
+static pid_t start_worker(char **argv, char **env, int up, int down, int ctl,
+			  const struct rlimit *nofile)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+#if SUP_SANITIZED
+	pid = fork();
+#else
+	pid = vfork();
+#endif
+	if (pid == 0)
+		exec_worker(argv, env, up, down, ctl, nofile);
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return pid;
 }
 
 static void ctl_cb(evutil_socket_t fd, short what, void *arg);
@@ -391,14 +444,12 @@ int spawn(struct agent *a, const char **what)
 		goto fail;
 	}
 	env = agent_env(a);
-	pid = fork();
+	pid = start_worker(argv, env, up[1], down[0], ctl[1], &r->nofile);
 	if (pid < 0) {
 		err = errno;
 		*what = "fork the worker";
 		goto fail;
 	}
-	if (pid == 0)
-		exec_worker(argv, env, up[1], down[0], ctl[1], &r->nofile);
 	setpgid(pid, pid);
 	a->worker_start = sup_proc_start(pid);
 	close(up[1]);
@@ -496,6 +547,10 @@ void ctl_drain(struct agent *a)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* At its end the pipe stays readable until the worker is
+		 * reaped: watched still, it would spin the loop until then. */
+		if (n == 0 && c->ev)
+			event_del(c->ev);
 		if (n <= 0)
 			break;
 		c->len += (size_t)n;

@@ -1,0 +1,108 @@
+#!/bin/sh
+# A restart with no backoff starts the replacement in the turn the agent
+# ended, before that turn's commit: SIGKILLed right after the replacement
+# started (failpoint restart-before-commit), the supervisor leaves a store
+# that still says attempt 1 runs; the next supervisor stops the orphaned
+# worker and its agent and runs the agent to its end.
+#
+# And the supervisor does not spin while a worker that closed its control
+# pipe has not been reaped yet: a worker (SMITHERS_WORKER) that closes fd 5
+# and then lives 2 s more costs the supervisor far less than those 2 s of
+# CPU (it read the pipe's end in a loop until the worker was reaped).
+#
+# And smithers-worker is linked statically (no dynamic loader at each
+# start) unless the build is sanitized (configure --disable-static-worker).
+. "$top_srcdir/tests/integration/lib.sh"
+
+# The agent: the first start fails at once, the second one runs until it
+# is stopped, every later one succeeds.
+cat >agent.sh <<'SH'
+echo $$ >>"$1/starts"
+case $(wc -l <"$1/starts") in
+1) exit 3 ;;
+2) exec sleep 300 ;;
+esac
+exit 0
+SH
+cat >flow.ini <<INI
+[workflow]
+[phase work]
+[agent a]
+phase = work
+command = sh $T/agent.sh $T
+restart = on-failure
+backoff = 0..0
+startsecs = 0
+max_restarts = 5
+stop_grace = 200ms
+INI
+
+if [ "${failpoints:-no}" = yes ]; then
+	# run() fails a run killed by a signal: this one must be.
+	set +e
+	SMITHERS_FAILPOINT=restart-before-commit \
+		"$SMITHERS" --dir "$T" run flow.ini >"$OUT" 2>"$ERR"
+	rc=$?
+	set -e
+	LAST="smithers run (failpoint restart-before-commit)"
+	expect_rc 137
+	err_has "failpoint restart-before-commit reached"
+	err_has "agent 'a' restarts in 0 ms (attempt 2)"
+	err_has "agent 'a' started (attempt 2,"
+	# The end of attempt 1 and the start of attempt 2 were not committed.
+	sql_is "SELECT status, attempt FROM agents" "running|1"
+	run "$SMITHERS" --dir "$T" run flow.ini
+	expect_rc 0
+	sql_is "SELECT status FROM executions" "completed"
+	sql_is "SELECT status FROM agents" "completed"
+	# Every process of the dead supervisor's generation is gone.
+	for pid in $(cat starts); do
+		! alive "$pid" || fail "agent $pid of an earlier start is alive"
+	done
+	if pgrep -f "smithers-worker.*$T/" >/dev/null; then
+		fail "a worker of the dead supervisor is alive"
+	fi
+else
+	echo "no failpoints in this build: the crash half is not run"
+fi
+
+# A worker that closes its control pipe, then lives 2 s more.
+cat >worker.sh <<'SH'
+#!/bin/sh
+exec 5>&-
+sleep 2
+exit 0
+SH
+chmod +x worker.sh
+cat >flow2.ini <<INI
+[workflow]
+[phase work]
+[agent b]
+phase = work
+command = true
+INI
+mkdir two
+cpu=$(SMITHERS_WORKER=$T/worker.sh "$PYTHON" - "$SMITHERS" "$T" <<'PY'
+import resource, subprocess, sys
+subprocess.run([sys.argv[1], "--dir", sys.argv[2] + "/two", "run",
+                sys.argv[2] + "/flow2.ini"], stdout=subprocess.DEVNULL,
+               stderr=open(sys.argv[2] + "/two.err", "w"))
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.3f" % (r.ru_utime + r.ru_stime))
+PY
+)
+cat "$T/two.err"
+echo "CPU of the supervisor over a worker's 2 s: $cpu s"
+"$PYTHON" -c "import sys; sys.exit(float(sys.argv[1]) >= 0.6)" "$cpu" ||
+	fail "the supervisor spun while its worker ran on ($cpu s of CPU)"
+
+# The worker: static where configure made it so, dynamic where not.
+worker="$top_builddir/worker/smithers-worker"
+if [ "${worker_ldflags:-}" = -all-static ]; then
+	if ldd "$worker" >/dev/null 2>&1; then
+		fail "smithers-worker is not static: $(ldd "$worker" | head -n 3)"
+	fi
+else
+	ldd "$worker" >/dev/null 2>&1 ||
+		fail "smithers-worker is static in a build that did not ask for it"
+fi
