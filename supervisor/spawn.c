@@ -305,8 +305,8 @@ static void exec_worker(char **argv, char **env, int up, int down, int ctl,
 	_exit(127);
 }
 
-/* Start the worker: its pid, or -1 with errno. The sanitizers' runtimes
- * get a fork: they cannot be trusted to run a vforked child. */
+/* Start the worker: its pid, or -1 with errno. An ASan build forks: its
+ * runtime is not made to run in a vforked child. */
 static pid_t start_worker(char **argv, char **env, int up, int down, int ctl,
 			  const struct rlimit *nofile)
 {

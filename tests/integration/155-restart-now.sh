@@ -96,6 +96,29 @@ echo "CPU of the supervisor over a worker's 2 s: $cpu s"
 "$PYTHON" -c "import sys; sys.exit(float(sys.argv[1]) >= 0.6)" "$cpu" ||
 	fail "the supervisor spun while its worker ran on ($cpu s of CPU)"
 
+# The worker is started by vfork with every signal blocked: its agent
+# still starts with none blocked and none of the standard ones (1 to 31)
+# ignored, even when the supervisor was started with SIGPIPE and SIGHUP
+# ignored. (What caught signals grep has is grep's own.)
+cat >flow3.ini <<INI
+[workflow]
+[phase work]
+[agent c]
+phase = work
+command = exec grep -E "^Sig(Blk|Ign)" /proc/self/status
+INI
+mkdir three
+(trap '' PIPE HUP && exec "$SMITHERS" --dir "$T/three" run flow3.ini) \
+	>"$OUT" 2>"$ERR" || fail "the signals' run failed"
+log="$T/three/.smithers/logs/c.log"
+[ -f "$log" ] || log=$(find "$T/three/.smithers" -name 'c.log' | head -n 1)
+"$PYTHON" - "$log" <<'PY' || fail "the agent started with $(cat "$log")"
+import sys
+sig = dict(l.split(":") for l in open(sys.argv[1]).read().split("\n") if l)
+assert int(sig["SigBlk"], 16) == 0
+assert int(sig["SigIgn"], 16) & 0x7FFFFFFF == 0
+PY
+
 # The worker: static where configure made it so, dynamic where not.
 worker="$top_builddir/worker/smithers-worker"
 if [ "${worker_ldflags:-}" = -all-static ]; then
