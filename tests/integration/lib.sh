@@ -31,11 +31,36 @@ export GIT_CONFIG_NOSYSTEM HOME
 OUT="$T/.out"
 ERR="$T/.err"
 BG_PIDS=
+# The cgroups of a supervisor the test SIGKILLed (its state dir's cgroups
+# file lists them) are the next supervisor's to remove: when no next one
+# came, the test removes them itself, killing what is left in them.
+# Best effort: nothing here can fail the test.
+remove_cgroups() {
+	for list in "$T"/.smithers/cgroups "$T"/*/.smithers/cgroups; do
+		[ -f "$list" ] || continue
+		while read -r dir; do
+			[ -d "$dir" ] || continue
+			for sub in "$dir"/*/; do
+				[ -d "$sub" ] || continue
+				if [ -e "$sub/cgroup.kill" ]; then
+					echo 1 >"$sub/cgroup.kill" 2>/dev/null || :
+				fi
+				i=0
+				until rmdir "$sub" 2>/dev/null || [ "$i" -ge 40 ]; do
+					i=$((i + 1))
+					sleep 0.05
+				done
+			done
+			rmdir "$dir" 2>/dev/null || :
+		done <"$list" || :
+	done
+}
 cleanup() {
 	for pid in $BG_PIDS; do
 		kill "$pid" 2>/dev/null || :
 		wait "$pid" 2>/dev/null || :
 	done
+	remove_cgroups || :
 	cd /
 	rm -rf "$T"
 }
