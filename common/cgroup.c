@@ -277,41 +277,54 @@ int cm_cg_wait_empty(const char *dir, int timeout_ms)
 	return rc;
 }
 
-/* Where the cgroup2 file system is mounted, from /proc/self/mountinfo. */
-static int find_v2_mount(char *out, size_t len)
+/*
+ * The first mount in /proc/self/mountinfo of a file system of type TYPE
+ * whose super options name OPTION (NULL: any): its root and its mount point
+ * into ROOT and MNT (PATH_MAX each). 0, or -1 with errno (ENOENT: none).
+ */
+static int find_mount(const char *type, const char *option, char *root,
+		      char *mnt)
 {
 	char line[4096];
+	size_t tlen = strlen(type);
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int rc = -1;
 
 	if (!f)
 		return -1;
-	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE ... */
-	while (rc < 0 && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - "), *mnt;
-		size_t n;
+	*mnt = '\0';
+	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE SRC SUPER
+	 */
+	while (!*mnt && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - "), *super, *fld[5];
 
-		if (!dash || strncmp(dash + 3, "cgroup2 ", 8))
+		if (!dash || strncmp(dash + 3, type, tlen) ||
+		    dash[3 + tlen] != ' ')
 			continue;
-		mnt = line;
-		for (int field = 0; field < 4 && mnt; field++) {
-			mnt = strchr(mnt, ' ');
-			if (mnt)
-				mnt++;
+		super = strchr(dash + 4 + tlen, ' ');
+		if (!super)
+			continue;
+		super++;
+		super[strcspn(super, "\n")] = '\0';
+		if (option && !cm_cg_has_word(super, strlen(super), ",", option))
+			continue;
+		fld[0] = line;
+		for (int i = 1; i < 5 && fld[i - 1]; i++) {
+			fld[i] = strchr(fld[i - 1], ' ');
+			if (fld[i])
+				*fld[i]++ = '\0';
 		}
-		if (!mnt)
+		if (!fld[4])
 			continue;
-		n = strcspn(mnt, " ");
-		if (n + 1 > len)
-			continue;
-		memcpy(out, mnt, n);
-		out[n] = '\0';
-		rc = 0;
+		fld[4][strcspn(fld[4], " ")] = '\0';
+		snprintf(root, PATH_MAX, "%s", fld[3]);
+		snprintf(mnt, PATH_MAX, "%s", fld[4]);
 	}
 	fclose(f);
-	if (rc < 0)
+	if (!*mnt) {
 		errno = ENOENT;
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 int cm_cg_v2_mount(char *out, size_t len)
@@ -319,9 +332,10 @@ int cm_cg_v2_mount(char *out, size_t len)
 	/* Looked up once: smithers-top asks for every agent it shows. */
 	static char mnt[PATH_MAX];
 	static int known; /* 1: found, -1: none, 0: not looked up yet */
+	char root[PATH_MAX];
 
 	if (!known)
-		known = find_v2_mount(mnt, sizeof(mnt)) == 0 ? 1 : -1;
+		known = find_mount("cgroup2", NULL, root, mnt) == 0 ? 1 : -1;
 	if (known < 0 || strlen(mnt) + 1 > len) {
 		errno = known < 0 ? ENOENT : ENAMETOOLONG;
 		return -1;
@@ -394,53 +408,9 @@ int cm_cg_has_word(const char *list, size_t n, const char *seps,
 	return 0;
 }
 
-/* The root and mount point of the v1 hierarchy of CTL into ROOT and MNT
- * (PATH_MAX each), from /proc/self/mountinfo; 0, or -1 with errno
- * ENOENT. */
-static int find_v1_mount(const char *ctl, char *root, char *mnt)
-{
-	char line[4096];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return -1;
-	*mnt = '\0';
-	/* ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - TYPE SRC SUPER
-	 */
-	while (!*mnt && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - "), *super, *fld[5];
-
-		if (!dash || strncmp(dash + 3, "cgroup ", 7))
-			continue;
-		super = strchr(dash + 10, ' ');
-		if (!super)
-			continue;
-		super++;
-		super[strcspn(super, "\n")] = '\0';
-		if (!cm_cg_has_word(super, strlen(super), ",", ctl))
-			continue;
-		fld[0] = line;
-		for (int i = 1; i < 5 && fld[i - 1]; i++) {
-			fld[i] = strchr(fld[i - 1], ' ');
-			if (fld[i])
-				*fld[i]++ = '\0';
-		}
-		if (!fld[4])
-			continue;
-		fld[4][strcspn(fld[4], " ")] = '\0';
-		snprintf(root, PATH_MAX, "%s", fld[3]);
-		snprintf(mnt, PATH_MAX, "%s", fld[4]);
-	}
-	fclose(f);
-	if (!*mnt) {
-		errno = ENOENT;
-		return -1;
-	}
-	return 0;
-}
-
-/* find_v1_mount, looked up once for each of the few controllers asked
- * for (smithers-top asks for every agent it shows). */
+/* The root and mount point of the v1 hierarchy of controller CTL (a
+ * "cgroup" mount whose options name it), looked up once for each of the
+ * few controllers asked for (smithers-top asks for every agent it shows). */
 static int v1_mount(const char *ctl, char *root, char *mnt)
 {
 	static struct {
@@ -455,10 +425,10 @@ static int v1_mount(const char *ctl, char *root, char *mnt)
 	if (i == nseen) {
 		if (nseen == sizeof(seen) / sizeof(seen[0]) ||
 		    strlen(ctl) >= sizeof(seen[0].ctl))
-			return find_v1_mount(ctl, root, mnt);
+			return find_mount("cgroup", ctl, root, mnt);
 		snprintf(seen[i].ctl, sizeof(seen[i].ctl), "%s", ctl);
-		seen[i].found =
-			find_v1_mount(ctl, seen[i].root, seen[i].mnt) == 0;
+		seen[i].found = find_mount("cgroup", ctl, seen[i].root,
+					   seen[i].mnt) == 0;
 		nseen++;
 	}
 	if (!seen[i].found) {

@@ -7,11 +7,12 @@
  * The worker is started by vfork(2): the supervisor's memory is not copied
  * (a restart waits on this), and the child, which runs on that memory until
  * it execs, does as little as it can: its own process group (so the
- * terminal's ^C is for the supervisor alone), the signal handlers and mask
- * and SIGPIPE reset, the fds placed, the open files limit lowered. Every
- * signal is blocked around the vfork, so that no handler of the supervisor
- * ever runs in the child. Everything else (argv, environment) is built
- * before.
+ * terminal's ^C is for the supervisor alone), the fds placed, the open
+ * files limit lowered. Every signal is blocked around the vfork and stays
+ * blocked through the exec, so that no handler of the supervisor ever runs
+ * in the child; the exec sets the handlers back to the default, and the
+ * worker sets its own mask (worker/ctl.h). Everything else (argv,
+ * environment) is built before.
  */
 #include "config.h"
 
@@ -256,33 +257,18 @@ static int worker_argv(struct agent *a, const char *log_path, char ***out)
 	return 0;
 }
 
-/* In the vforked child, every signal blocked: the handlers the
- * supervisor set back to the default before a signal can reach one, the
- * ends placed at the contract's fds, the open files limit back to NOFILE,
- * and exec. Nothing here writes the parent's memory but errno. */
+/* In the vforked child, every signal blocked (and left so: the worker
+ * sets its mask): the ends placed at the contract's fds, the open files
+ * limit back to NOFILE, and exec. Nothing here writes the parent's memory
+ * but errno. */
 static void exec_worker(char **argv, char **env, int up, int down, int ctl,
 			const struct rlimit *nofile)
 {
-	sigset_t none;
 	int hi_up, hi_down, hi_ctl;
 	int lowest = WRK_FD_CTL > WRK_FD_DOWN ? WRK_FD_CTL : WRK_FD_DOWN;
 
 	/* Our own group: the terminal's ^C is for the supervisor. */
 	setpgid(0, 0);
-	for (int s = 1; s < NSIG; s++) {
-		struct sigaction sa;
-
-		if (s != SIGKILL && s != SIGSTOP &&
-		    sigaction(s, NULL, &sa) == 0 &&
-		    (s == SIGPIPE || (sa.sa_handler != SIG_DFL &&
-				      sa.sa_handler != SIG_IGN))) {
-			sa.sa_handler = SIG_DFL;
-			sa.sa_flags = 0;
-			sigaction(s, &sa, NULL);
-		}
-	}
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Ends above the contract's fds go straight to their places; moving
 	 * them out of the way first would take fds that a supervisor at its
 	 * RLIMIT_NOFILE does not have. */

@@ -177,7 +177,6 @@ static struct entry *round_put(struct round *r, int64_t key,
 	return old && old->stamp == stamp && count >= old->count ? old : NULL;
 }
 
-
 /* This round becomes the last one (the arrays swapped, not copied); the
  * cgroups of the processes it did not see are closed. */
 static void round_end(struct round *r)
@@ -187,7 +186,6 @@ static void round_end(struct round *r)
 
 	for (size_t i = 0; i < r->nlast; i++)
 		cg_close(r->last[i].cg);
-
 	if (r->ncur > 1)
 		qsort(r->cur, r->ncur, sizeof(*r->cur), entry_cmp);
 	r->last = r->cur;

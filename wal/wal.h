@@ -448,11 +448,12 @@ int wal_stats(struct wal *w, struct wal_stats *out);
 /*
  * Checkpoint the WAL into the database from a thread of its own, with a
  * connection of its own, INTERVAL_MS milliseconds after a commit pokes it
- * (wal_checkpointer_poke), then every INTERVAL_MS while commits go on (PASSIVE: it never
- * waits for the writer nor blocks it), so that the writer's commits never
- * pay for a checkpoint: turn the writer's automatic checkpoints off with
- * wal_autocheckpoint(w, 0). Returns NULL with errno (and, when ERR is not
- * NULL, a message in ERR of ERRLEN bytes) if it cannot start.
+ * (wal_checkpointer_poke), then every INTERVAL_MS while commits go on
+ * (PASSIVE: it never waits for the writer nor blocks it), so that the
+ * writer's commits never pay for a checkpoint: turn the writer's automatic
+ * checkpoints off with wal_autocheckpoint(w, 0). Returns NULL with errno
+ * (and, when ERR is not NULL, a message in ERR of ERRLEN bytes) if it
+ * cannot start.
  */
 struct wal_checkpointer;
 struct wal_checkpointer *wal_checkpointer_start(const char *dir,

@@ -23,6 +23,11 @@
 #define WRK_FD_DOWN 4 /* supervisor -> agent acks */
 #define WRK_FD_CTL 5  /* worker -> supervisor control lines */
 
+/* The signal mask the worker starts with is not its own: the supervisor
+ * starts it with every signal blocked (no handler of the supervisor's can
+ * run between its vfork and its exec), and the worker sets its whole mask
+ * itself, first thing; its agent starts with none blocked. */
+
 /* The program's name: recovery looks for processes of this name. */
 #define WRK_PROGRAM "smithers-worker"
 

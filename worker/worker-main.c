@@ -113,6 +113,8 @@ struct worker {
 	const char *const *cgroup_v1; /* entered only, NCGROUP_V1 of them */
 	int ncgroup_v1;
 	int born_in; /* the agent's child: clone3 put it in its v2 cgroup */
+	int cg_killed; /* a cm_cg_kill() of the cgroup succeeded: nothing in
+			* it can fork again, none need follow */
 	int log_fd;
 	int64_t log_size;
 	int at_line_start; /* the log's last byte is a newline (or it is empty)
@@ -440,7 +442,11 @@ static void signal_agent(struct worker *wk, int sig)
 	if (sig == SIGKILL || !wk->cgroup ||
 	    cm_cg_signal(wk->cgroup, sig, 0) < 0)
 		kill(-wk->agent, sig);
-	if (sig == SIGKILL && wk->cgroup && cm_cg_kill(wk->cgroup) < 0)
+	if (sig != SIGKILL || !wk->cgroup)
+		return;
+	if (cm_cg_kill(wk->cgroup) == 0)
+		wk->cg_killed = 1;
+	else
 		say("cannot kill cgroup '%s': %s", wk->cgroup, strerror(errno));
 }
 
@@ -795,14 +801,16 @@ int main(int argc, char **argv)
 	}
 	fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
 
-	/* Signals arrive through a signalfd, never in a handler. */
+	/* Signals arrive through a signalfd, never in a handler. The mask is
+	 * set whole: the supervisor starts us with every signal blocked
+	 * (ctl.h). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		say("cannot make a signalfd: %s", strerror(errno));
@@ -832,12 +840,13 @@ int main(int argc, char **argv)
 		adapter_finish(&wk, sfd);
 	if (wk.log_fd >= 0)
 		close(wk.log_fd);
-	/* The cgroup was killed when the agent ended; once more, in case the
-	 * kernel has no cgroup.kill and a fork slipped past (the group is not
-	 * signalled: the agent was reaped, its pid may be anyone's). Then its
-	 * processes take a moment to exit. */
+	/* The cgroup was killed when the agent ended (cgroup.kill, or every
+	 * member signalled until none was left: nothing forks past either);
+	 * here only if that could not be done (the group is not signalled:
+	 * the agent was reaped, its pid may be anyone's). Then its processes
+	 * take a moment to exit. */
 	if (wk.cgroup) {
-		if (cm_cg_kill(wk.cgroup) < 0)
+		if (!wk.cg_killed && cm_cg_kill(wk.cgroup) < 0)
 			say("cannot kill cgroup '%s': %s", wk.cgroup,
 			    strerror(errno));
 		if (cm_cg_wait_empty(wk.cgroup, CG_EMPTY_MS) < 0)
