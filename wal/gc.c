@@ -493,6 +493,7 @@ static int collect(struct gc *g)
 
 	if (wal_exec(w, "BEGIN IMMEDIATE", "cannot collect garbage") < 0)
 		return -1;
+	wal_keys_forget(w); /* heads are relinked, agents go */
 	if (drop_rows(g) < 0 || find_objects(g) < 0 || find_logs(g) < 0 ||
 	    wal_exec(w, "DROP TABLE temp.gc_exec; DROP TABLE temp.gc_keys",
 		     "cannot collect garbage") < 0)

@@ -28,24 +28,28 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RELEASE] = "RELEASE op",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
 	[ST_STATE_GET] = "SELECT value FROM state WHERE key = ?1",
-	[ST_STATE_UPSERT] =
+	/* What the store knows of a key before it sets it (keys.c): always
+	 * one row, NULLs for a key that has none. */
+	[ST_STATE_FIND] =
+		"SELECT s.rowid, s.value, COALESCE(s.head,"
+		" (SELECT head FROM deleted_state WHERE key = ?1))"
+		" FROM (SELECT 1) LEFT JOIN state AS s ON s.key = ?1",
+	[ST_STATE_INSERT] =
 		"INSERT INTO state(key, value, updated_at, updated_by, head)"
-		" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key) DO UPDATE SET"
-		" value = excluded.value, updated_at = excluded.updated_at,"
-		" updated_by = excluded.updated_by, head = excluded.head",
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_STATE_UPDATE] =
+		"UPDATE state SET value = ?2, updated_at = ?3,"
+		" updated_by = ?4, head = ?5 WHERE rowid = ?1",
 	[ST_STATE_DELETE] = "DELETE FROM state WHERE key = ?1",
 	[ST_STATE_TOMBSTONE] =
 		"INSERT OR REPLACE INTO deleted_state(key, head)"
 		" VALUES (?1, ?2)",
-	/* The old value and the previous transition in one lookup. */
+	/* The old value (?7) and the previous transition (?8) are known. */
 	[ST_TRANSITION_SET] =
 		"INSERT INTO transitions(execution_id, key, old_value,"
-		" new_value, trigger, agent_id, created_at, prev_id) SELECT"
-		" COALESCE((SELECT execution_id FROM agents WHERE id = ?5), "
-		"?1),"
-		" ?2, s.value, ?3, ?4, ?5, ?6, COALESCE(s.head,"
-		" (SELECT head FROM deleted_state WHERE key = ?2))"
-		" FROM (SELECT 1) LEFT JOIN state AS s ON s.key = ?2",
+		" new_value, trigger, agent_id, created_at, prev_id) VALUES ("
+		"COALESCE((SELECT execution_id FROM agents WHERE id = ?5), ?1),"
+		" ?2, ?7, ?3, ?4, ?5, ?6, ?8)",
 	[ST_TRANSITION_DELETE] =
 		"INSERT INTO transitions(execution_id, key, old_value,"
 		" new_value, trigger, agent_id, created_at, prev_id) SELECT"

@@ -7,8 +7,11 @@
  *
  * The hot path (set) needs no savepoint: the transition is inserted first,
  * and it carries every check that input can fail (key, JSON, agent), so if it
- * fails nothing has changed; the upsert after it can only fail on I/O, where
- * SQLite rolls the whole transaction back, or we remove the transition again.
+ * fails nothing has changed; the row's write after it can only fail on I/O,
+ * where SQLite rolls the whole transaction back, or we remove the transition
+ * again. Neither reads the key first when the store knows it (keys.c): the
+ * old value and the previous transition are bound, and the row is updated by
+ * its rowid.
  */
 #include "config.h"
 
@@ -58,43 +61,104 @@ static sqlite3_stmt *transition(struct wal *w, enum wal_stmt_id id,
 	return st;
 }
 
+/* KEY as known (E, its entry), else read from the database into *TMP (the
+ * caller frees TMP->value). NULL on failure. */
+static struct wal_key *key_of(struct wal *w, const char *key,
+			      struct wal_key *e, struct wal_key *tmp)
+{
+	sqlite3_stmt *st;
+	const char *value;
+	int rc;
+
+	if (e && e->known)
+		return e;
+	st = wal_stmt(w, ST_STATE_FIND);
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		wal_sqlfail(w, rc, "cannot read state");
+		return NULL;
+	}
+	tmp->rowid = sqlite3_column_int64(st, 0);
+	tmp->head = sqlite3_column_int64(st, 2);
+	value = (const char *)sqlite3_column_text(st, 1);
+	if (value && !(tmp->value = strdup(value))) {
+		sqlite3_reset(st);
+		wal_fail(w, ENOMEM, "out of memory");
+		return NULL;
+	}
+	sqlite3_reset(st);
+	return tmp;
+}
+
 int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 			 const char *trigger, int64_t agent_id)
 {
+	struct wal_key tmp = {0}, *e, *k;
 	char now[WAL_TIME_LEN];
 	sqlite3_stmt *st;
-	int64_t tid;
+	int64_t tid, rowid;
 	int rc;
 
 	if (check_key(w, key) < 0)
 		return -1;
 	if (!json)
 		return wal_fail(w, EINVAL, "cannot set '%s': no value", key);
+	e = wal_key_find(w, key);
+	k = key_of(w, key, e, &tmp);
+	if (!k)
+		return -1;
 	wal_now(now);
 	st = transition(w, ST_TRANSITION_SET, key, trigger, agent_id, now);
 	if (!st)
-		return -1;
+		goto fail;
 	sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+	if (k->rowid)
+		sqlite3_bind_text(st, 7, k->value, -1, SQLITE_STATIC);
+	wal_bind_id(st, 8, k->head);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return transition_fail(w, rc, key);
+	if (rc != SQLITE_DONE) {
+		transition_fail(w, rc, key);
+		goto fail;
+	}
 	tid = sqlite3_last_insert_rowid(w->db);
 
-	st = wal_stmt(w, ST_STATE_UPSERT);
+	/* The key's row: known, so no conflict to look for. */
+	st = wal_stmt(w, k->rowid ? ST_STATE_UPDATE : ST_STATE_INSERT);
 	if (!st)
 		goto undo;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (k->rowid)
+		sqlite3_bind_int64(st, 1, k->rowid);
+	else
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
 	wal_bind_id(st, 4, agent_id);
 	sqlite3_bind_int64(st, 5, tid);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	wal_sqlfail(w, rc, "cannot set state");
+	if (rc != SQLITE_DONE) {
+		wal_sqlfail(w, rc, "cannot set state");
+		goto undo;
+	}
+	if (k->rowid && sqlite3_changes(w->db) != 1) {
+		wal_fail(w, EIO, "cannot set '%s': its row changed under the "
+				 "store", key);
+		goto undo;
+	}
+	rowid = k->rowid ? k->rowid : sqlite3_last_insert_rowid(w->db);
+	if (e)
+		wal_key_set(w, e, json, rowid, tid);
+	else
+		wal_key_keep(w, key, json, rowid, tid);
+	free(tmp.value);
+	return 0;
 undo:
+	wal_keys_forget(w);
 	if (!sqlite3_get_autocommit(w->db)) {
 		char keep[sizeof(w->errmsg)];
 		int err = errno;
@@ -109,6 +173,8 @@ undo:
 		memcpy(w->errmsg, keep, sizeof(keep));
 		errno = err;
 	}
+fail:
+	free(tmp.value);
 	return -1;
 }
 
@@ -116,7 +182,9 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 			    int64_t agent_id)
 {
 	char now[WAL_TIME_LEN];
+	struct wal_key *e;
 	sqlite3_stmt *st;
+	int64_t tid;
 	int rc;
 
 	if (check_key(w, key) < 0)
@@ -131,12 +199,13 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 		return transition_fail(w, rc, key);
 	if (sqlite3_changes(w->db) == 0)
 		return 0;
+	tid = sqlite3_last_insert_rowid(w->db);
 	/* The key's history goes on from its delete when it is set again. */
 	st = wal_stmt(w, ST_STATE_TOMBSTONE);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, sqlite3_last_insert_rowid(w->db));
+	sqlite3_bind_int64(st, 2, tid);
 	if (wal_step_done(w, st, "cannot delete state") < 0)
 		return -1;
 	st = wal_stmt(w, ST_STATE_DELETE);
@@ -145,6 +214,11 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (wal_step_done(w, st, "cannot delete state") < 0)
 		return -1;
+	e = wal_key_find(w, key);
+	if (e)
+		wal_key_set(w, e, NULL, 0, tid);
+	else
+		wal_key_keep(w, key, NULL, 0, tid);
 	return 1;
 }
 

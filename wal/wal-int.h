@@ -29,7 +29,9 @@ enum wal_stmt_id {
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
 	ST_STATE_GET,
-	ST_STATE_UPSERT,
+	ST_STATE_FIND,
+	ST_STATE_INSERT,
+	ST_STATE_UPDATE,
 	ST_STATE_DELETE,
 	ST_STATE_TOMBSTONE,
 	ST_TRANSITION_SET,
@@ -58,6 +60,7 @@ struct wal {
 	ino_t file_ino;		/* wal_check_file() */
 	int64_t execution_id; /* attribution of agent-less transitions */
 	struct wal_objects *objects; /* object.c: known and pending objects */
+	struct wal_keys *keys;	     /* keys.c: the state keys set */
 	sqlite3_stmt *st[ST_COUNT];
 	/* wal_run()'s statements, prepared once: by the address of their
 	 * SQL text (a literal), checked against the text itself. */
@@ -67,6 +70,34 @@ struct wal {
 	} run_cache[WAL_RUN_CACHE];
 	char errmsg[1024];
 };
+
+/* keys.c: a state key as the database holds it. */
+struct wal_key {
+	char *key;
+	char *value; /* its value, when it has a row */
+	size_t value_cap;
+	uint64_t hash; /* 0: a free slot */
+	int64_t rowid; /* its state row; 0: none (never set, or deleted) */
+	int64_t head;  /* its newest transition; 0: none */
+	int known;     /* 0: the rest is not kept (the value is too big) */
+};
+
+/* KEY's entry, or NULL when there is none (an entry may be unknown). */
+struct wal_key *wal_key_find(struct wal *w, const char *key);
+/* Remember KEY as the database now holds it (VALUE NULL: no row). Best
+ * effort: what cannot be kept is simply not known. */
+void wal_key_keep(struct wal *w, const char *key, const char *value,
+		  int64_t rowid, int64_t head);
+/* E's key now holds VALUE (NULL: no row) in ROWID, its newest transition
+ * HEAD. Best effort too: E may become unknown, or everything forgotten. */
+void wal_key_set(struct wal *w, struct wal_key *e, const char *value,
+		 int64_t rowid, int64_t head);
+/* Forget everything. */
+void wal_keys_forget(struct wal *w);
+/* At a transaction's start, write lock held: forget everything when
+ * another connection committed since the last one. */
+void wal_keys_check(struct wal *w);
+void wal_keys_free(struct wal *w);
 
 /* Record a failure: message from FMT, errno ERR; returns -1. */
 int wal_fail(struct wal *w, int err, const char *fmt, ...)

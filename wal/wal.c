@@ -88,7 +88,10 @@ int wal_op_begin(struct wal *w)
 		return -1;
 	if (w->in_batch)
 		return control(w, ST_SAVEPOINT, "cannot open savepoint");
-	return control(w, ST_BEGIN, "cannot begin transaction");
+	if (control(w, ST_BEGIN, "cannot begin transaction") < 0)
+		return -1;
+	wal_keys_check(w);
+	return 0;
 }
 
 /* SQLite rolled the whole batch back by itself: the objects it wrote go
@@ -99,6 +102,7 @@ static void batch_lost(struct wal *w)
 
 	memcpy(keep, w->errmsg, sizeof(keep));
 	wal_objects_drop(w);
+	wal_keys_forget(w);
 	w->in_batch = 0;
 	snprintf(w->errmsg, sizeof(w->errmsg),
 		 "%s (the whole batch was rolled back)", keep);
@@ -117,6 +121,7 @@ int wal_op_end(struct wal *w, int ok)
 		    control(w, ST_COMMIT, "cannot commit") == 0)
 			return 0;
 		wal_objects_drop(w);
+		wal_keys_forget(w);
 		/* A failed COMMIT may leave the transaction open. */
 		if (!sqlite3_get_autocommit(w->db)) {
 			memcpy(keep, w->errmsg, sizeof(keep));
@@ -129,6 +134,7 @@ int wal_op_end(struct wal *w, int ok)
 	}
 	/* Undo, keeping the message of the failure that got us here. */
 	memcpy(keep, w->errmsg, sizeof(keep));
+	wal_keys_forget(w);
 	if (!w->in_batch)
 		wal_objects_drop(w);
 	if (sqlite3_get_autocommit(w->db)) {
@@ -197,6 +203,7 @@ int wal_batch_begin(struct wal *w)
 		return wal_fail(w, EBUSY, "a batch is already open");
 	if (control(w, ST_BEGIN, "cannot begin batch") < 0)
 		return -1;
+	wal_keys_check(w);
 	w->in_batch = 1;
 	return 0;
 }
@@ -211,6 +218,7 @@ int wal_batch_commit(struct wal *w)
 	w->in_batch = 0;
 	if (sqlite3_get_autocommit(w->db)) {
 		wal_objects_drop(w);
+		wal_keys_forget(w);
 		return wal_fail(w, EIO,
 				"the batch was rolled back by an "
 				"earlier error");
@@ -220,6 +228,7 @@ int wal_batch_commit(struct wal *w)
 	    control(w, ST_COMMIT, "cannot commit batch") == 0)
 		return 0;
 	wal_objects_drop(w);
+	wal_keys_forget(w);
 	err = errno;
 	memcpy(keep, w->errmsg, sizeof(keep));
 	if (!sqlite3_get_autocommit(w->db))
@@ -235,6 +244,7 @@ int wal_batch_rollback(struct wal *w)
 		return wal_fail(w, EINVAL, "no batch is open");
 	w->in_batch = 0;
 	wal_objects_drop(w);
+	wal_keys_forget(w);
 	if (sqlite3_get_autocommit(w->db))
 		return 0;
 	return control(w, ST_ROLLBACK, "cannot roll back batch");
@@ -534,6 +544,7 @@ void wal_close(struct wal *w)
 		sqlite3_close(w->db);
 	}
 	wal_objects_free(w);
+	wal_keys_free(w);
 	git_warmed(w);
 	if (w->git_initialised)
 		git_libgit2_shutdown();

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,194 @@ static void test_batch_rollback_loses_transitions(void **state)
 	tu_rows_free(&r);
 }
 
+/* ---- what the writer knows of its keys (wal/keys.c) ------------------ */
+
+/* Every transition names its key's previous one and (those after SINCE,
+ * gc drops some) that one's new value as its old value; every row holds its
+ * key's newest transition's value. */
+static void assert_chains(struct wal *w, int64_t since)
+{
+	assert_int_equal(
+		tu_query_int(w, "SELECT count(*) FROM transitions AS t WHERE"
+				" t.prev_id IS NOT (SELECT max(id) FROM"
+				" transitions WHERE key = t.key AND id < t.id)"),
+		0);
+	assert_int_equal(
+		tu_query_int(w,
+			     "SELECT count(*) FROM transitions AS t WHERE"
+			     " t.id > %" PRId64 " AND t.old_value IS NOT"
+			     " (SELECT new_value FROM transitions WHERE"
+			     " id = t.prev_id)",
+			     since),
+		0);
+	assert_int_equal(
+		tu_query_int(w, "SELECT count(*) FROM state AS s WHERE"
+				" s.head IS NOT (SELECT max(id) FROM"
+				" transitions WHERE key = s.key) OR s.value IS"
+				" NOT (SELECT new_value FROM transitions WHERE"
+				" id = s.head)"),
+		0);
+	assert_int_equal(
+		tu_query_int(w, "SELECT count(DISTINCT key) FROM transitions"
+				" AS t WHERE (SELECT new_value FROM transitions"
+				" WHERE id = (SELECT max(id) FROM transitions"
+				" WHERE key = t.key)) IS NOT NULL"),
+		count(w, "state"));
+}
+
+/* A value of N bytes, bigger than any the store keeps (64 KiB) when N is. */
+static char *big_value(size_t n, int tag)
+{
+	char *v = malloc(n + 1);
+
+	assert_non_null(v);
+	memset(v, 'x', n);
+	v[0] = '"';
+	v[1] = (char)('a' + tag % 26);
+	v[n - 1] = '"';
+	v[n] = '\0';
+	return v;
+}
+
+/* Sets, deletes and rollbacks from two handles in turn, with values too big
+ * to keep among them: whatever one handle knew of a key, a change of it by
+ * the other, a rollback or a gc must not leave a wrong old value or a broken
+ * chain behind. */
+static void test_known_keys_follow_the_database(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal *other = tu_open(fx->dir, &(struct wal_options){0});
+	struct wal_gc_options gco = {.keep = 1,
+				     .older_than_s = WAL_GC_NO_RULE};
+	struct wal_gc_result gcr;
+	unsigned seed = 11;
+	char key[16], value[32];
+	int64_t e, since, mark;
+	char db[4096];
+
+	/* The other handle changes a key this one knows. */
+	assert_int_equal(wal_state_set(fx->w, "k", "1", "a", 0), 0);
+	assert_int_equal(wal_state_set(other, "k", "2", "b", 0), 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "3", "a", 0), 0);
+	assert_int_equal(wal_state_delete(other, "k", "b", 0), 1);
+	assert_int_equal(wal_state_set(fx->w, "k", "4", "a", 0), 0);
+	assert_int_equal(
+		tu_query_int(fx->w, "SELECT count(*) FROM transitions"
+				    " WHERE key = 'k' AND old_value IS NULL"),
+		2);
+	assert_chains(fx->w, 0);
+
+	/* A rolled back batch leaves what this handle knew behind it. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "5", "a", 0), 0);
+	assert_int_equal(wal_state_delete(fx->w, "k", "a", 0), 1);
+	assert_int_equal(wal_state_set(fx->w, "k", "6", "a", 0), 0);
+	assert_int_equal(wal_batch_rollback(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "7", "a", 0), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT old_value FROM"
+					     " transitions WHERE new_value = 7"),
+			 4);
+	/* An operation undone inside a batch: the sets before it stay. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "8", "a", 0), 0);
+	assert_true(wal_state_replay(fx->w, 999999) < 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "9", "a", 0), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	assert_chains(fx->w, 0);
+	/* One that fails after it set a key: the key is back as it was. */
+	assert_int_equal(wal_state_set(fx->w, "z-boom", "1", "a", 0), 0);
+	mark = tu_query_int(fx->w, "SELECT max(id) FROM transitions");
+	assert_int_equal(wal_state_set(fx->w, "z-boom", "2", "a", 0), 0);
+	snprintf(db, sizeof(db), "%s/.smithers/smithers.db", fx->dir);
+	tu_sqlite_exec(db, "CREATE TRIGGER boom BEFORE INSERT ON transitions"
+			   " WHEN new.key = 'z-boom' BEGIN"
+			   " SELECT RAISE(ABORT, 'boom'); END");
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "10", "a", 0), 0);
+	assert_true(wal_state_replay(fx->w, mark) < 0); /* k, then z-boom */
+	assert_int_equal(wal_state_set(fx->w, "k", "11", "a", 0), 0);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT old_value FROM"
+					     " transitions WHERE new_value = 11"),
+			 10);
+	tu_sqlite_exec(db, "DROP TRIGGER boom");
+	assert_chains(fx->w, 0);
+
+	/* Many keys (the table grows), big values, both handles. */
+	for (int i = 0; i < 3000; i++) {
+		struct wal *w = (seed >> 20) % 50 == 0 ? other : fx->w;
+		int in_batch = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		if (w == fx->w && (seed >> 10) % 50 == 0) {
+			assert_int_equal(wal_batch_begin(w), 0);
+			in_batch = 1;
+		}
+		for (int j = 0; j < (in_batch ? 20 : 1); j++) {
+			seed = seed * 1103515245u + 12345u;
+			snprintf(key, sizeof(key), "k%u", (seed >> 16) % 100);
+			if ((seed >> 8) % 9 == 0) {
+				assert_true(wal_state_delete(w, key, "d", 0) >=
+					    0);
+			} else if ((seed >> 8) % 9 == 1) {
+				char *v = big_value(70 * 1024, i);
+
+				assert_int_equal(
+					wal_state_set(w, key, v, "big", 0), 0);
+				free(v);
+			} else {
+				snprintf(value, sizeof(value), "%d", i);
+				assert_int_equal(
+					wal_state_set(w, key, value, "s", 0), 0);
+			}
+		}
+		if (in_batch && (seed >> 12) % 3 == 0)
+			assert_int_equal(wal_batch_rollback(w), 0);
+		else if (in_batch)
+			assert_int_equal(wal_batch_commit(w), 0);
+	}
+	assert_chains(fx->w, 0);
+
+	/* More than the store keeps in all (16 MiB): it starts over. */
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	for (int i = 0; i < 600; i++) {
+		char *v = big_value(60 * 1024, i);
+
+		snprintf(key, sizeof(key), "m%d", i % 300);
+		assert_int_equal(wal_state_set(fx->w, key, v, "many", 0), 0);
+		free(v);
+	}
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	assert_chains(fx->w, 0);
+
+	/* gc drops an execution's transitions and relinks the chains: sets
+	 * after it follow the new links. */
+	e = wal_execution_start(fx->w, "old", NULL, NULL);
+	assert_true(e > 0);
+	/* A key whose whole history goes: its tombstone goes too. */
+	assert_int_equal(wal_state_set(fx->w, "gone", "1", "s", 0), 0);
+	assert_int_equal(wal_state_delete(fx->w, "gone", "s", 0), 1);
+	for (int i = 0; i < 400; i += 2) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(wal_state_set(fx->w, key, "1", "s", 0), 0);
+		assert_int_equal(wal_state_set(fx->w, key, "2", "s", 0), 0);
+	}
+	assert_int_equal(wal_execution_complete(fx->w, e, NULL), 0);
+	assert_true(wal_execution_start(fx->w, "new", NULL, NULL) > e);
+	assert_int_equal(wal_gc(fx->w, &gco, &gcr), 0);
+	assert_true(gcr.transitions > 0);
+	assert_int_equal(gcr.tombstones, 1);
+	assert_int_equal(wal_state_set(fx->w, "gone", "2", "s", 0), 0);
+	since = tu_query_int(fx->w, "SELECT max(id) FROM transitions");
+	for (int i = 0; i < 400; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(wal_state_set(fx->w, key, "0", "after", 0),
+				 0);
+	}
+	assert_chains(fx->w, since);
+	wal_close(other);
+}
+
 /* ---- replay --------------------------------------------------------- */
 
 #define MAXKEYS 16
@@ -644,6 +833,7 @@ int main(void)
 		T(test_attribution),
 		T(test_batch_failing_op_keeps_neighbours),
 		T(test_batch_rollback_loses_transitions),
+		T(test_known_keys_follow_the_database),
 		T(test_replay),
 		T(test_replay_missing),
 		T(test_replay_in_batch),
