@@ -26,7 +26,9 @@
  *    next send is due, then smithers_acked()). Then the baseline: the raw
  *    loop at the same pace and in the same mode, what is due committed
  *    once a millisecond, each change timed from its tick to its commit.
- *    On a disk whose syncs stall now and then, both tails show it.
+ *    On a disk whose syncs stall now and then, both tails show it, so
+ *    both are measured LAT_RUNS times in turn (2 with --quick), and the
+ *    target is the ratio of the two p99s in each run.
  *
  * Temporary dirs are made in $TMPDIR (default /tmp): a tmpfs there takes
  * the disk out of every figure.
@@ -90,8 +92,9 @@
 #define TICK_S        0.001  /* a paced agent sends at most once a ms */
 #define RESTART_POLL  0.0002 /* restart: the db is polled every 0.2 ms */
 #define STARTUP_POLL  0.001  /* startup: every millisecond */
-#define TARGET_RATIO  0.8    /* 8 agents vs the raw loop */
-#define TARGET_P99_MS 5.0
+#define TARGET_RATIO  1.0    /* 8 agents vs the raw loop */
+#define TARGET_P99_RATIO 2.0 /* send->ack p99 vs the raw loop's, each run */
+#define LAT_RUNS      5      /* latency runs, each with its baseline */
 #define TARGET_RSS    64.0 /* MiB */
 #define TARGET_UP_S   0.5
 #define TARGET_RS_MS  10.0
@@ -950,7 +953,7 @@ static void measure_throughput(const struct bench *b, double *peak8)
 		snprintf(label, sizeof(label), "%d agent%s, committed changes",
 			 agents[i], agents[i] > 1 ? "s" : "");
 		if (agents[i] == 8)
-			row(label, ">= 0.80x raw",
+			row(label, ">= 1.00x raw",
 			    best[i] >= TARGET_RATIO * raw,
 			    "%.0f ops/s = %.2fx raw", best[i], best[i] / raw);
 		else
@@ -987,7 +990,11 @@ static void measure_mirror(const struct bench *b)
 static void measure_latency(const struct bench *b, double peak8)
 {
 	const char *label = "send->ack p50, 8 agents at peak/2";
-	struct bench_latency l, raw;
+	struct bench_latency l[LAT_RUNS], raw[LAT_RUNS];
+	double ratio[LAT_RUNS], sorted[LAT_RUNS];
+	int runs = b->quick ? 2 : LAT_RUNS, mid, worst = 0;
+	char dist[256];
+	size_t len = 0;
 
 	if (b->rate > 0) {
 		peak8 = 2 * b->rate;
@@ -999,23 +1006,42 @@ static void measure_latency(const struct bench *b, double peak8)
 		row("8 agents (peak for the latency run)", NULL, -1,
 		    "%.0f ops/s", peak8);
 	}
-	fprintf(stderr, "latency: 8 agents, %.0f msg/s in all, %d ms\n",
-		peak8 / 2, b->latency_ms);
-	if (run_paced(b, 8, peak8 / 2, &l) < 0)
-		die("the latency run failed");
-	/* The baseline: SQLite alone, the same changes at the same pace in
-	 * the same mode, each timed from its tick to its commit. What the
-	 * disk's syncs cost it, it costs the supervisor too. */
-	fprintf(stderr, "latency: the raw loop at the same pace\n");
-	bench_raw_paced(peak8 / 2, b->latency_ms, b->normal, TICK_S, &raw);
-	row(label, NULL, -1, "%.2f ms (%.0f/s)", l.p50 * 1e3, peak8 / 2);
-	row("send->ack p99", "<= 5 ms", l.p99 * 1e3 <= TARGET_P99_MS, "%.2f ms",
-	    l.p99 * 1e3);
+	/* Each run: the supervisor, then the baseline - SQLite alone, the
+	 * same changes at the same pace in the same mode, each timed from its
+	 * tick to its commit. What the disk's syncs cost it, it costs the
+	 * supervisor too; one run's ratio says little on a disk whose syncs
+	 * stall now and then, so there are several. */
+	for (int i = 0; i < runs; i++) {
+		fprintf(stderr,
+			"latency %d/%d: 8 agents, %.0f msg/s in all, %d ms; "
+			"then the raw loop at the same pace\n",
+			i + 1, runs, peak8 / 2, b->latency_ms);
+		if (run_paced(b, 8, peak8 / 2, &l[i]) < 0)
+			die("the latency run failed");
+		bench_raw_paced(peak8 / 2, b->latency_ms, b->normal, TICK_S,
+				&raw[i]);
+		ratio[i] = sorted[i] = l[i].p99 / raw[i].p99;
+		worst = ratio[i] > ratio[worst] ? i : worst;
+	}
+	qsort(sorted, (size_t)runs, sizeof(*sorted), bench_cmp_double);
+	for (int i = 0; i < runs && len < sizeof(dist); i++)
+		len += (size_t)snprintf(dist + len, sizeof(dist) - len, "%s%.2f",
+					i ? " " : "", sorted[i]);
+	/* The figures of the run with the median ratio. */
+	for (mid = 0; ratio[mid] != sorted[(runs - 1) / 2]; mid++)
+		;
+	row(label, NULL, -1, "%.2f ms (%.0f/s)", l[mid].p50 * 1e3, peak8 / 2);
+	row("send->ack p99", NULL, -1, "%.2f ms", l[mid].p99 * 1e3);
 	row("send->ack max", NULL, -1, "%.2f ms (%" PRId64 " msgs)",
-	    l.max * 1e3, l.count);
-	row("raw SQLite, same pace: p50", NULL, -1, "%.2f ms", raw.p50 * 1e3);
-	row("raw SQLite, same pace: p99", NULL, -1, "%.2f ms", raw.p99 * 1e3);
-	row("raw SQLite, same pace: max", NULL, -1, "%.2f ms", raw.max * 1e3);
+	    l[mid].max * 1e3, l[mid].count);
+	row("raw SQLite, same pace: p50", NULL, -1, "%.2f ms",
+	    raw[mid].p50 * 1e3);
+	row("raw SQLite, same pace: p99", NULL, -1, "%.2f ms",
+	    raw[mid].p99 * 1e3);
+	row("raw SQLite, same pace: max", NULL, -1, "%.2f ms",
+	    raw[mid].max * 1e3);
+	row("p99 / raw p99, each run, sorted", "<= 2x in each",
+	    ratio[worst] <= TARGET_P99_RATIO, "%s", dist);
 }
 
 static void measure_idle(const struct bench *b, int rss, int startup)
