@@ -78,15 +78,20 @@ void wal_keys_free(struct wal *w)
 
 void wal_keys_check(struct wal *w)
 {
+	static const char sql[] = "PRAGMA data_version";
 	struct wal_keys *k = keys_of(w);
-	int64_t version = -1;
+	int64_t version = -1; /* unknown: nothing known can be trusted */
 	char keep[sizeof(w->errmsg)];
+	sqlite3_stmt *st;
 
 	if (!k)
 		return;
 	memcpy(keep, w->errmsg, sizeof(keep));
-	if (wal_read_int(w, "PRAGMA data_version", &version) < 0)
-		version = -1; /* unknown: nothing known can be trusted */
+	st = wal_cached(w, sql); /* each transaction: prepared once */
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
 	memcpy(w->errmsg, keep, sizeof(keep));
 	if (version < 0 || version != k->data_version)
 		wal_keys_forget(w);
