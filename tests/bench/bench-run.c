@@ -1020,6 +1020,8 @@ static void measure_latency(const struct bench *b, double peak8)
 			die("the latency run failed");
 		bench_raw_paced(peak8 / 2, b->latency_ms, b->normal, TICK_S,
 				&raw[i]);
+		if (!(l[i].p99 > 0 && raw[i].p99 > 0))
+			die("latency run %d measured nothing", i + 1);
 		ratio[i] = sorted[i] = l[i].p99 / raw[i].p99;
 		worst = ratio[i] > ratio[worst] ? i : worst;
 	}
