@@ -107,6 +107,10 @@ int wal_state_set_locked(struct wal *w, const char *key, const char *json,
 		return -1;
 	if (!json)
 		return wal_fail(w, EINVAL, "cannot set '%s': no value", key);
+	/* A batch SQLite rolled back by itself (I/O, a full disk) took what
+	 * was known of it along. */
+	if (w->in_batch && sqlite3_get_autocommit(w->db))
+		wal_keys_forget(w);
 	e = wal_key_find(w, key);
 	k = key_of(w, key, e, &tmp);
 	if (!k)

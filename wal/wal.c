@@ -86,8 +86,13 @@ int wal_op_begin(struct wal *w)
 {
 	if (wal_writable(w) < 0)
 		return -1;
-	if (w->in_batch)
+	if (w->in_batch) {
+		/* SQLite rolled the batch back by itself (I/O, a full disk):
+		 * what was known of it went too. */
+		if (sqlite3_get_autocommit(w->db))
+			wal_keys_forget(w);
 		return control(w, ST_SAVEPOINT, "cannot open savepoint");
+	}
 	if (control(w, ST_BEGIN, "cannot begin transaction") < 0)
 		return -1;
 	wal_keys_check(w);

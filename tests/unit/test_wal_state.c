@@ -482,6 +482,24 @@ static void test_known_keys_follow_the_database(void **state)
 			 10);
 	tu_sqlite_exec(db, "DROP TRIGGER boom");
 	assert_chains(fx->w, 0);
+	/* A batch SQLite rolls back whole by itself, as on a full disk. */
+	tu_sqlite_exec(db, "CREATE TRIGGER rollback BEFORE INSERT ON"
+			   " transitions WHEN new.key = 'z-rollback' BEGIN"
+			   " SELECT RAISE(ROLLBACK, 'rolled back'); END");
+	mark = tu_query_int(fx->w, "SELECT max(id) FROM transitions");
+	assert_int_equal(wal_state_set(fx->w, "k", "115", "a", 0), 0);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "12", "a", 0), 0);
+	assert_true(wal_state_set(fx->w, "z-rollback", "1", "a", 0) < 0);
+	/* An operation (k back to 11), then a set, after it. */
+	assert_int_equal(wal_state_replay(fx->w, mark), 1);
+	assert_int_equal(wal_state_set(fx->w, "k", "13", "a", 0), 0);
+	assert_true(wal_batch_commit(fx->w) < 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT old_value FROM"
+					     " transitions WHERE new_value = 13"),
+			 11);
+	tu_sqlite_exec(db, "DROP TRIGGER rollback");
+	assert_chains(fx->w, 0);
 
 	/* Many keys (the table grows), big values, both handles. */
 	for (int i = 0; i < 3000; i++) {
