@@ -98,22 +98,25 @@ void wal_keys_check(struct wal *w)
 	k->data_version = version;
 }
 
-struct wal_key *wal_key_find(struct wal *w, const char *key)
+/* KEY's entry in K, or the free slot where it goes (hash 0). K has slots. */
+static struct wal_key *probe(struct wal_keys *k, const char *key, uint64_t h)
 {
-	struct wal_keys *k = w->keys;
-	uint64_t h;
-
-	if (!k || !k->used)
-		return NULL;
-	h = hash_of(key);
 	for (size_t i = h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
 		struct wal_key *e = &k->slot[i];
 
-		if (!e->hash)
-			return NULL;
-		if (e->hash == h && !strcmp(e->key, key))
+		if (!e->hash || (e->hash == h && !strcmp(e->key, key)))
 			return e;
 	}
+}
+
+struct wal_key *wal_key_find(struct wal *w, const char *key)
+{
+	struct wal_key *e;
+
+	if (!w->keys || !w->keys->used)
+		return NULL;
+	e = probe(w->keys, key, hash_of(key));
+	return e->hash ? e : NULL;
 }
 
 /* Twice the slots, every entry moved; -1 when there is no memory. */
@@ -181,7 +184,7 @@ void wal_key_keep(struct wal *w, const char *key, const char *value,
 	struct wal_keys *k = keys_of(w);
 	size_t klen = strlen(key) + 1;
 	struct wal_key *e;
-	uint64_t h;
+	uint64_t h = hash_of(key);
 
 	if (!k)
 		return;
@@ -189,18 +192,15 @@ void wal_key_keep(struct wal *w, const char *key, const char *value,
 		wal_keys_forget(w);
 	if ((k->used + 1) * 4 > k->cap * 3 && grow(k) < 0)
 		return;
-	h = hash_of(key);
-	for (size_t i = h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
-		e = &k->slot[i];
-		if (!e->hash)
-			break;
+	e = probe(k, key, h);
+	if (!e->hash) {
+		e->key = malloc(klen);
+		if (!e->key)
+			return;
+		memcpy(e->key, key, klen);
+		e->hash = h;
+		k->used++;
+		k->bytes += klen;
 	}
-	e->key = malloc(klen);
-	if (!e->key)
-		return;
-	memcpy(e->key, key, klen);
-	e->hash = h;
-	k->used++;
-	k->bytes += klen;
 	wal_key_set(w, e, value, rowid, head);
 }

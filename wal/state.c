@@ -186,7 +186,6 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 			    int64_t agent_id)
 {
 	char now[WAL_TIME_LEN];
-	struct wal_key *e;
 	sqlite3_stmt *st;
 	int64_t tid;
 	int rc;
@@ -218,11 +217,7 @@ int wal_state_delete_locked(struct wal *w, const char *key, const char *trigger,
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (wal_step_done(w, st, "cannot delete state") < 0)
 		return -1;
-	e = wal_key_find(w, key);
-	if (e)
-		wal_key_set(w, e, NULL, 0, tid);
-	else
-		wal_key_keep(w, key, NULL, 0, tid);
+	wal_key_keep(w, key, NULL, 0, tid);
 	return 1;
 }
 

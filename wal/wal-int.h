@@ -84,8 +84,9 @@ struct wal_key {
 
 /* KEY's entry, or NULL when there is none (an entry may be unknown). */
 struct wal_key *wal_key_find(struct wal *w, const char *key);
-/* Remember KEY as the database now holds it (VALUE NULL: no row). Best
- * effort: what cannot be kept is simply not known. */
+/* Remember KEY as the database now holds it (VALUE NULL: no row), in its
+ * entry or a new one. Best effort: what cannot be kept is simply not
+ * known. */
 void wal_key_keep(struct wal *w, const char *key, const char *value,
 		  int64_t rowid, int64_t head);
 /* E's key now holds VALUE (NULL: no row) in ROWID, its newest transition
