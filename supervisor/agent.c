@@ -87,6 +87,7 @@ static void act_spawned(struct agent *a, const struct agent_ev *x)
 	a->end.interrupt = 0;
 	a->end.timed_out = a->end.proto_error = 0;
 	a->end.worker_done = a->end.transient = 0;
+	a->end.ended = 0;
 	a->run->running++;
 	if (sp->timeout_ms > 0) {
 		struct timeval tv = tv_ms(sp->timeout_ms);
@@ -428,8 +429,9 @@ static void end_calls(struct agent *a)
 	a->parents.n = 0;
 }
 
-/* The worker of A ended with STATUS: decide what comes next. */
-static void agent_exited(struct agent *a, int status)
+/* The attempt of A ended with STATUS (its worker's, or the one a living
+ * worker said, ALIVE): decide what comes next. */
+static void agent_exited(struct agent *a, int status, int alive)
 {
 	struct run *r = a->run;
 	const struct sup_agent *sp = a->spec;
@@ -450,7 +452,15 @@ static void agent_exited(struct agent *a, int status)
 	if (a->pid > 0 && !a->end.worker_done)
 		kill(-a->pid, SIGKILL);
 	a->end.cgroup_note = contain_end(a, status);
-	ctl_close(a);
+	/* A worker that lives on may run the next attempt, unless we sent it
+	 * a stop for this one (it may still be pending: worker/ctl.h). */
+	if (alive) {
+		a->idle = 1;
+		if (a->state != A_RUNNING)
+			release_worker(a);
+	} else {
+		ctl_close(a);
+	}
 	/* The agent is dead, so its pipe holds all it will ever send. */
 	if (a->pipes)
 		sup_stream_finish(a->pipes);
@@ -509,6 +519,22 @@ out:
 		if (a->state == A_RUNNING)
 			wal_failpoint("restart-before-commit");
 	}
+	/* Not taken by a restart now: it goes. */
+	release_worker(a);
+}
+
+void agents_ended(struct run *r)
+{
+	if (!r->ended_pending || (disk_is_full(r) && !r->p.stopping))
+		return; /* as reap() */
+	r->ended_pending = 0;
+	for (size_t i = 0; i < r->wf->nagents; i++) {
+		struct agent *a = &r->agents[i];
+
+		if (a->end.ended &&
+		    (a->state == A_RUNNING || a->state == A_STOPPING))
+			agent_exited(a, a->end.ended_status, 1);
+	}
 }
 
 static struct agent *agent_of_worker(struct run *r, pid_t pid)
@@ -532,8 +558,8 @@ void reap(struct run *r)
 		struct agent *a = agent_of_worker(r, pid);
 
 		if (a)
-			agent_exited(a, status);
-		else
+			agent_exited(a, status, 0);
+		else if (!forget_released(r, pid))
 			sup_log(SUP_DEBUG, "reaped orphan %ld", (long)pid);
 	}
 }

@@ -206,6 +206,9 @@ static void end_turn(struct run *r)
 {
 	int what;
 
+	/* Attempts that ended this turn with their workers alive: restarts
+	 * take them now, in this turn, before its commit. */
+	agents_ended(r);
 	phase_check(r);
 	agents_to_mirror(r);
 	what = commit_turn(r);
@@ -213,6 +216,7 @@ static void end_turn(struct run *r)
 		stop_all(r, -1);
 	if (what & TURN_RESUME) {
 		reap(r); /* what ended while the disk was full */
+		agents_ended(r);
 		schedule(r);
 	}
 	listener_follow_disk(r);
@@ -476,7 +480,9 @@ static int run_begin(struct run *r)
 /* The loop: a turn runs what is ready, then commits and acks. */
 static void run_loop(struct run *r)
 {
-	while (!r->p.finished || r->running > 0) {
+	/* Until every worker is reaped: the last ones were let go as their
+	 * agents ended (release_worker) and exit at once. */
+	while (!r->p.finished || r->running > 0 || r->released.n > 0) {
 		if (event_base_loop(r->base, EVLOOP_ONCE) < 0) {
 			sup_log(SUP_ERROR, "event loop failed");
 			r->p.exit_status = 1;
@@ -524,6 +530,7 @@ static int run_close(struct run *r)
 	if (l->lock_fd >= 0)
 		close(l->lock_fd);
 	free_strv(r->env_base);
+	free(r->released.v);
 	free(r->p.failure);
 	free(r->log_dir);
 	free(l->log_path);

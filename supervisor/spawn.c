@@ -1,8 +1,13 @@
 /*
  * spawn.c - starting an agent's worker: its row, the socket token, the
  * agent's environment, the pipes placed at the fds of the worker contract
- * (worker/ctl.h), fork and exec; then the control pipe on which the worker
- * says what became of the agent.
+ * (worker/ctl.h), fork and exec; then the control socket on which the
+ * worker says what became of the agent.
+ *
+ * A restart in the turn its agent ended takes the worker that ran it, which
+ * waits for it (--await): the attempt's command line, environment and
+ * pipes go down its control socket, and no process of ours is made. A
+ * worker no restart took goes at the end of that turn (release_worker).
  *
  * The worker is started by vfork(2): the supervisor's memory is not copied
  * (a restart waits on this), and the child, which runs on that memory until
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -233,6 +239,7 @@ static int worker_argv(struct agent *a, const char *log_path, char ***out)
 	args.stop_grace_ms = a->spec->stop_grace_ms;
 	args.cwd = a->spec->cwd;
 	args.parent = getpid();
+	args.await = 1;
 	/* Our failpoint "during-log-rotation" is reached in the worker. */
 	args.crash_rotation = r->crash_rotation;
 	/* A command without shell syntax is exec'd as it is: one exec (and a
@@ -401,12 +408,49 @@ static int record_agent(struct agent *a, const char *log_path)
 	return 0;
 }
 
+/* Start A's worker with ARGV and ENV, the attempt's pipe ends UP and DOWN
+ * (borrowed); its control socket watched. 0, or -1 with errno and *WHAT. */
+static int new_worker(struct agent *a, char **argv, char **env, int up,
+		      int down, const char **what)
+{
+	struct run *r = a->run;
+	int ctl[2];
+	pid_t pid;
+	int err;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) {
+		*what = "make the pipes";
+		return -1;
+	}
+	pid = start_worker(argv, env, up, down, ctl[1], &r->nofile);
+	err = errno;
+	close(ctl[1]);
+	if (pid < 0) {
+		close(ctl[0]);
+		*what = "fork the worker";
+		errno = err;
+		return -1;
+	}
+	setpgid(pid, pid);
+	a->worker_start = sup_proc_start(pid);
+	a->worker = pid;
+	a->ctl.fd = ctl[0];
+	a->ctl.len = 0;
+	evutil_make_socket_nonblocking(ctl[0]);
+	a->ctl.ev = event_new(r->base, ctl[0], EV_READ | EV_PERSIST, ctl_cb, a);
+	if (!a->ctl.ev || event_add(a->ctl.ev, NULL) < 0) {
+		sup_log(SUP_ERROR, "agent '%s': out of memory", a->spec->name);
+		kill(pid, SIGKILL);
+		abort();
+	}
+	return 0;
+}
+
 int spawn(struct agent *a, const char **what)
 {
 	struct run *r = a->run;
-	int up[2] = {-1, -1}, down[2] = {-1, -1}, ctl[2] = {-1, -1};
+	int up[2] = {-1, -1}, down[2] = {-1, -1};
 	char **env = NULL, **argv = NULL, *log_path;
-	pid_t pid;
 	int err = EIO;
 
 	*what = NULL;
@@ -418,8 +462,7 @@ int spawn(struct agent *a, const char **what)
 		*what = "draw the agent's socket token";
 		goto fail;
 	}
-	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
-	    pipe2(ctl, O_CLOEXEC) < 0) {
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0) {
 		err = errno;
 		*what = "make the pipes";
 		goto fail;
@@ -430,31 +473,33 @@ int spawn(struct agent *a, const char **what)
 		goto fail;
 	}
 	env = agent_env(a);
-	pid = start_worker(argv, env, up[1], down[0], ctl[1], &r->nofile);
-	if (pid < 0) {
-		err = errno;
-		*what = "fork the worker";
-		goto fail;
+	/* The worker of the attempt that just ended, if it waits for this
+	 * one; else (or if it cannot take it now) a new one. */
+	if (a->idle &&
+	    wrk_ctl_send_next(a->ctl.fd, argv, env, up[1], down[0]) == 0) {
+		a->idle = 0;
+	} else {
+		if (a->idle)
+			sup_log(SUP_DEBUG,
+				"agent '%s': worker %ld cannot take the next "
+				"attempt (%s): starting another",
+				a->spec->name, (long)a->worker, strerror(errno));
+		release_worker(a);
+		if (new_worker(a, argv, env, up[1], down[0], what) < 0) {
+			err = errno;
+			goto fail;
+		}
 	}
-	setpgid(pid, pid);
-	a->worker_start = sup_proc_start(pid);
 	close(up[1]);
 	close(down[0]);
-	close(ctl[1]);
-	up[1] = down[0] = ctl[1] = -1;
-	a->worker = pid;
+	up[1] = down[0] = -1;
 	a->pid = 0;
-	a->ctl.fd = ctl[0];
-	a->ctl.len = 0;
-	evutil_make_socket_nonblocking(ctl[0]);
-	a->ctl.ev = event_new(r->base, ctl[0], EV_READ | EV_PERSIST, ctl_cb, a);
 	a->pipes = sup_stream_new(r->streams, up[0], down[1], a);
-	if (!a->ctl.ev || !a->pipes) {
+	if (!a->pipes) {
 		sup_log(SUP_ERROR, "agent '%s': out of memory", a->spec->name);
-		kill(pid, SIGKILL);
+		kill(a->worker, SIGKILL);
 		abort();
 	}
-	event_add(a->ctl.ev, NULL);
 	wrk_ctl_argv_free(argv);
 	free_agent_env(r, env);
 	free(log_path);
@@ -468,8 +513,6 @@ fail:
 			close(up[i]);
 		if (down[i] >= 0)
 			close(down[i]);
-		if (ctl[i] >= 0)
-			close(ctl[i]);
 	}
 	wrk_ctl_argv_free(argv);
 	free_agent_env(r, env);
@@ -478,24 +521,56 @@ fail:
 	return -1;
 }
 
+void release_worker(struct agent *a)
+{
+	struct run *r = a->run;
+
+	if (!a->idle)
+		return;
+	a->idle = 0;
+	ctl_close(a);
+	if (r->released.n == r->released.cap) {
+		size_t cap = r->released.cap ? 2 * r->released.cap : 16;
+		pid_t *v = realloc(r->released.v, cap * sizeof(*v));
+
+		if (!v) {
+			sup_log(SUP_ERROR, "out of memory");
+			abort();
+		}
+		r->released.v = v;
+		r->released.cap = cap;
+	}
+	r->released.v[r->released.n++] = a->worker;
+}
+
+int forget_released(struct run *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->released.n; i++)
+		if (r->released.v[i] == pid) {
+			r->released.v[i] = r->released.v[--r->released.n];
+			return 1;
+		}
+	return 0;
+}
+
 /* One line the worker said (ctl.h). */
 static void ctl_line(struct agent *a, char *line)
 {
 	struct run *r = a->run;
-	pid_t pid;
+	long value;
 
-	switch (wrk_ctl_parse_line(line, &pid)) {
+	switch (wrk_ctl_parse_line(line, &value)) {
 	case WRK_CTL_AGENT: {
 		/* Recorded with the start times a later supervisor checks
 		 * before it signals these pids (proc.h). */
 		struct wal_procs procs = {
-			.pid = pid,
-			.pid_start = sup_proc_start(pid),
+			.pid = (pid_t)value,
+			.pid_start = sup_proc_start((pid_t)value),
 			.worker = a->worker,
 			.worker_start = a->worker_start,
 		};
 
-		a->pid = pid;
+		a->pid = procs.pid;
 		r->agents_dirty = 1;
 		if (procs.pid_start < 0)
 			procs.pid_start = 0; /* already gone */
@@ -508,6 +583,12 @@ static void ctl_line(struct agent *a, char *line)
 	}
 	case WRK_CTL_DONE:
 		a->end.worker_done = 1;
+		return;
+	case WRK_CTL_ENDED:
+		a->end.worker_done = 1;
+		a->end.ended = 1;
+		a->end.ended_status = (int)value;
+		r->ended_pending = 1;
 		return;
 	case WRK_CTL_TRANSIENT:
 		a->end.transient = 1;

@@ -114,7 +114,8 @@ struct call {
 	int64_t id;
 };
 
-/* The control pipe on which the worker speaks (spawn.c). */
+/* The control socket on which the worker speaks, and on which it is sent
+ * its next attempt (spawn.c, worker/ctl.h). */
 struct ctl_pipe {
 	int fd;
 	struct event *ev;
@@ -131,6 +132,8 @@ struct outcome {
 	char *over_budget; /* "budget exceeded: ...": failed for good */
 	int interrupt;	   /* stopped with SIGINT first (a budget) */
 	int worker_done; /* the worker said its agent's group is gone */
+	int ended;	 /* it said "ended": it lives on, waiting */
+	int ended_status; /* the agent's wait status it said then */
 	int transient;	 /* the worker could not start it, for now */
 	char *cgroup_note; /* what its cgroup says: the OOM killer, ... */
 };
@@ -181,6 +184,10 @@ struct agent {
 	int64_t id; /* row of the current phase iteration; 0: none yet */
 	pid_t worker, pid;
 	int64_t worker_start; /* the worker's start time (proc.h) */
+	/* The worker lives on after its agent ended, waiting on its socket
+	 * (ctl) for the next attempt: until the end of the turn, which lets
+	 * it go unless an immediate restart took it (spawn). */
+	int idle;
 	struct sup_stream *pipes;
 	struct event *timer;
 	struct ctl_pipe ctl;
@@ -243,6 +250,13 @@ struct run {
 	char *containment;  /* how agents are contained, for the records */
 	struct rlimit nofile; /* RLIMIT_NOFILE as we started: the workers' */
 	int agents_dirty; /* an agent changed since the mirror was told */
+	int ended_pending; /* a worker said "ended" (agents_ended) */
+	/* Workers let go (release_worker), not reaped yet: the run ends
+	 * after them. */
+	struct {
+		pid_t *v;
+		size_t n, cap;
+	} released;
 };
 
 /* ---- small helpers (util.c) --------------------------------------------- */
@@ -338,6 +352,11 @@ void contain_close(struct run *r);
 int spawn(struct agent *a, const char **what);
 /* Read what the worker said on the control pipe. */
 void ctl_drain(struct agent *a);
+/* Let A's idle worker go: its socket closed, it exits (as its agent did),
+ * and is reaped as one of R->released. */
+void release_worker(struct agent *a);
+/* Whether PID was a released worker (forgotten now). */
+int forget_released(struct run *r, pid_t pid);
 /* Close A's control pipe. */
 void ctl_close(struct agent *a);
 /* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */
@@ -419,6 +438,9 @@ void stop_agent(struct agent *a, const char *why);
 void agent_over_budget(struct agent *a, const char *why);
 /* Reap the workers that ended. */
 void reap(struct run *r);
+/* The attempts whose workers said "ended" (and wait): decide what comes
+ * next, as reap() does for a worker that exited. */
+void agents_ended(struct run *r);
 /* Start pending agents while there are free slots. */
 void schedule(struct run *r);
 /* Set A up as agent INDEX of R's workflow: 0, or -1 out of memory. */

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "common/units.h"
 #include "worker/ctl.h"
@@ -31,6 +34,7 @@ enum flag {
 	F_FRAME_MAX,
 	F_CGROUP,
 	F_CGROUP_V1, /* repeated: one per v1 hierarchy */
+	F_AWAIT,
 	F_HELP,
 	F_CRASH_ROTATION, /* builds with failpoints only */
 	NFLAGS
@@ -51,6 +55,7 @@ static const struct option options[] = {
 	[F_FRAME_MAX] = {"frame-max", required_argument, NULL, F_FRAME_MAX},
 	[F_CGROUP] = {"cgroup", required_argument, NULL, F_CGROUP},
 	[F_CGROUP_V1] = {"cgroup-v1", required_argument, NULL, F_CGROUP_V1},
+	[F_AWAIT] = {"await", no_argument, NULL, F_AWAIT},
 	[F_HELP] = {"help", no_argument, NULL, F_HELP},
 #ifdef SMITHERS_FAILPOINTS
 	[F_CRASH_ROTATION] = {"crash-at-rotation", required_argument, NULL,
@@ -68,7 +73,8 @@ const char wrk_ctl_usage[] =
 	"                       [--parent PID] [--claude | --codex] "
 	"[--line-max BYTES]\n"
 	"                       [--frame-max BYTES] [--cgroup DIR] "
-	"[--cgroup-v1 DIR]..."
+	"[--cgroup-v1 DIR]...\n"
+	"                       [--await]"
 #ifdef SMITHERS_FAILPOINTS
 	" [--crash-at-rotation N]"
 #endif
@@ -84,7 +90,10 @@ const char wrk_ctl_usage[] =
 	"--cgroup: the agent's cgroup v2 directory, entered before exec; "
 	"stopping or\nending the agent kills every process in it. "
 	"--cgroup-v1 (at most 4): a\ncgroup v1 directory the agent enters "
-	"too (limits on a hybrid host).\n";
+	"too (limits on a hybrid host).\n"
+	"--await: when the agent ended, say \"ended STATUS\" on fd 5 and "
+	"wait there for\nthe supervisor's next attempt, or for the "
+	"socket's end.\n";
 
 _Static_assert(WRK_FD_UP == 3 && WRK_FD_DOWN == 4 && WRK_FD_CTL == 5,
 	       "wrk_ctl_usage names the fds");
@@ -181,6 +190,8 @@ char **wrk_ctl_argv(const char *worker, const struct wrk_ctl_args *a)
 		rc |= put(v, &n, flag(F_CGROUP_V1));
 		rc |= put(v, &n, strdup(a->cgroup_v1[i]));
 	}
+	if (a->await)
+		rc |= put(v, &n, flag(F_AWAIT));
 #ifdef SMITHERS_FAILPOINTS
 	if (a->crash_rotation) {
 		rc |= put(v, &n, flag(F_CRASH_ROTATION));
@@ -251,6 +262,9 @@ static int set(struct wrk_ctl_args *a, enum flag f, char *arg)
 			return -1;
 		a->cgroup_v1[a->ncgroup_v1++] = arg;
 		return 0;
+	case F_AWAIT:
+		a->await = 1;
+		return 0;
 #ifdef SMITHERS_FAILPOINTS
 	case F_CRASH_ROTATION:
 		return cm_parse_int(arg, 1, INT64_MAX, &a->crash_rotation);
@@ -300,13 +314,17 @@ int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
 	return 0;
 }
 
-size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind, pid_t pid)
+size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind,
+		      long value)
 {
 	int n;
 
 	switch (kind) {
 	case WRK_CTL_AGENT:
-		n = snprintf(buf, len, "agent %ld\n", (long)pid);
+		n = snprintf(buf, len, "agent %ld\n", value);
+		break;
+	case WRK_CTL_ENDED:
+		n = snprintf(buf, len, "ended %ld\n", value);
 		break;
 	case WRK_CTL_DONE:
 		n = snprintf(buf, len, "done\n");
@@ -323,15 +341,20 @@ size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind, pid_t pid)
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
 }
 
-enum wrk_ctl_line wrk_ctl_parse_line(const char *line, pid_t *pid)
+enum wrk_ctl_line wrk_ctl_parse_line(const char *line, long *value)
 {
 	long v;
 	char end;
 
 	if (sscanf(line, "agent %ld%c", &v, &end) == 1 && v > 0 &&
 	    v <= INT32_MAX) {
-		*pid = (pid_t)v;
+		*value = v;
 		return WRK_CTL_AGENT;
+	}
+	if (sscanf(line, "ended %ld%c", &v, &end) == 1 && v >= 0 &&
+	    v <= INT32_MAX) {
+		*value = v;
+		return WRK_CTL_ENDED;
 	}
 	if (!strcmp(line, "done"))
 		return WRK_CTL_DONE;
@@ -365,4 +388,216 @@ const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
 	    strncmp(log + dlen, logs, sizeof(logs) - 1))
 		return NULL;
 	return log;
+}
+
+/* The next attempt's header; the strings follow. */
+struct next_header {
+	uint32_t magic, argc, envc, len;
+};
+
+static size_t strings_len(char *const *v, uint32_t *count)
+{
+	size_t len = 0;
+
+	*count = 0;
+	for (; v && *v; v++, (*count)++)
+		len += strlen(*v) + 1;
+	return len;
+}
+
+static char *put_strings(char *p, char *const *v)
+{
+	for (; v && *v; v++) {
+		size_t n = strlen(*v) + 1;
+
+		memcpy(p, *v, n);
+		p += n;
+	}
+	return p;
+}
+
+int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
+		      int down)
+{
+	struct next_header h = {.magic = WRK_CTL_NEXT_MAGIC};
+	size_t len = strings_len(argv, &h.argc);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct msghdr msg = {0};
+	struct cmsghdr *cm;
+	struct iovec iov;
+	char *buf;
+	ssize_t n;
+	int fds[2] = {up, down};
+
+	len += strings_len(env, &h.envc);
+	if (len > WRK_CTL_NEXT_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	h.len = (uint32_t)len;
+	buf = malloc(sizeof(h) + len);
+	if (!buf)
+		return -1;
+	memcpy(buf, &h, sizeof(h));
+	put_strings(put_strings(buf + sizeof(h), argv), env);
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(h) + len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	memset(&u, 0, sizeof(u));
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	do
+		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	free(buf);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != iov.iov_len) {
+		errno = EAGAIN; /* a part only: the rest would block */
+		return -1;
+	}
+	return 0;
+}
+
+void wrk_ctl_next_free(struct wrk_ctl_next *n)
+{
+	if (n->up >= 0)
+		close(n->up);
+	if (n->down >= 0)
+		close(n->down);
+	free(n->mem);
+	memset(n, 0, sizeof(*n));
+	n->up = n->down = -1;
+}
+
+/* LEN bytes of FD into BUF: 0, or -1 (EPROTO at an early end). */
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The COUNT strings of P (LEN bytes) into V, NULL-terminated; the bytes
+ * they took. */
+static size_t split(char *p, size_t len, uint32_t count, char **v)
+{
+	size_t off = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		v[i] = off < len ? p + off : NULL; /* NULL: missing */
+		if (v[i])
+			off += strlen(p + off) + 1;
+	}
+	v[count] = NULL;
+	return off;
+}
+
+int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *out)
+{
+	struct next_header h;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} u;
+	struct msghdr msg = {0};
+	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
+	struct wrk_ctl_next n = {.up = -1, .down = -1};
+	size_t vec;
+	char *strings;
+	ssize_t got;
+	int nfds = 0, fds[4];
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	do
+		got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return (int)got;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
+	     cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(f));
+				if (nfds < 4)
+					fds[nfds++] = f;
+				else
+					close(f);
+			}
+		}
+	if (nfds == 2) {
+		n.up = fds[0];
+		n.down = fds[1];
+	} else {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+	if (nfds != 2 || (msg.msg_flags & MSG_CTRUNC) ||
+	    ((size_t)got < sizeof(h) &&
+	     read_full(fd, (char *)&h + got, sizeof(h) - (size_t)got) < 0) ||
+	    h.magic != WRK_CTL_NEXT_MAGIC || h.len > WRK_CTL_NEXT_MAX ||
+	    h.argc < 1 || h.argc > h.len || h.envc > h.len)
+		goto bad;
+	vec = ((size_t)h.argc + 1 + h.envc + 1) * sizeof(char *);
+	n.mem = malloc(vec + h.len + 1);
+	if (!n.mem)
+		goto fail;
+	n.argv = n.mem;
+	n.env = n.argv + h.argc + 1;
+	strings = (char *)n.mem + vec;
+	if (read_full(fd, strings, h.len) < 0)
+		goto fail;
+	/* Every string ends in the message, and they fill it. */
+	strings[h.len] = '\0';
+	if (h.len == 0 || strings[h.len - 1] != '\0')
+		goto bad;
+	vec = split(strings, h.len, h.argc, n.argv);
+	if (split(strings + vec, h.len - vec, h.envc, n.env) + vec != h.len)
+		goto bad;
+	for (uint32_t i = 0; i < h.argc; i++)
+		if (!n.argv[i])
+			goto bad;
+	for (uint32_t i = 0; i < h.envc; i++)
+		if (!n.env[i])
+			goto bad;
+	n.argc = (int)h.argc;
+	*out = n;
+	return 1;
+bad:
+	errno = EPROTO;
+fail:
+	wrk_ctl_next_free(&n);
+	return -1;
 }

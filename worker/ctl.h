@@ -87,6 +87,10 @@ struct wrk_ctl_args {
 	int ncgroup_v1;
 	int64_t crash_rotation; /* the rotation that crashes: builds with
 				   --enable-failpoints only; 0 */
+	/* --await: when the agent ended, say "ended STATUS" (not "done")
+	 * and wait on fd 5 for the next attempt (wrk_ctl_send_next) or for
+	 * its end (then exit as the agent did). */
+	int await;
 	char **command;		/* the agent's argv, NULL-terminated */
 };
 
@@ -112,15 +116,58 @@ enum wrk_ctl_line {
 	WRK_CTL_AGENT,	   /* "agent PID": the agent was started */
 	WRK_CTL_DONE,	   /* "done": the agent's group (and cgroup) is
 			      gone */
+	WRK_CTL_ENDED,	   /* "ended STATUS": "done", by a worker started
+			      with --await, which waits for the next
+			      attempt; STATUS is the agent's wait status */
 	WRK_CTL_TRANSIENT, /* "transient": the failed start may pass */
 	WRK_CTL_OTHER,	   /* a complaint, for the log */
 };
-/* Format the line KIND (PID for WRK_CTL_AGENT) with its newline into BUF;
- * its length. */
+/* Format the line KIND (VALUE: the pid for WRK_CTL_AGENT, the status for
+ * WRK_CTL_ENDED) with its newline into BUF; its length. */
 size_t wrk_ctl_format(char *buf, size_t len, enum wrk_ctl_line kind,
-		      pid_t pid);
-/* What LINE (without its newline) is; *PID for WRK_CTL_AGENT. */
-enum wrk_ctl_line wrk_ctl_parse_line(const char *line, pid_t *pid);
+		      long value);
+/* What LINE (without its newline) is; *VALUE for WRK_CTL_AGENT (a pid)
+ * and WRK_CTL_ENDED (a wait status). */
+enum wrk_ctl_line wrk_ctl_parse_line(const char *line, long *value);
+
+/*
+ * The next attempt, supervisor -> worker, on fd 5 (a unix stream socket),
+ * to a worker started with --await once it said "ended": the worker's whole
+ * command line (as wrk_ctl_argv makes it, the worker's path first), the
+ * environment the agent gets, and the ends of the attempt's protocol pipes
+ * (fds 3 and 4 to be), passed along (SCM_RIGHTS). The worker then runs the
+ * attempt as if it had just been exec'd with them: a restart costs no
+ * process of ours. The message is a header (magic, argument and
+ * environment counts, the strings' length), then the strings, each ended
+ * by a NUL.
+ *
+ * The supervisor never signals a worker for an attempt that ended before
+ * it heard "ended" (a stop it sent may be pending): it lets that worker go
+ * and starts a new one.
+ */
+#define WRK_CTL_NEXT_MAGIC 0x534d4e58u /* "SMNX" */
+#define WRK_CTL_NEXT_MAX (1024 * 1024) /* the strings' bytes, at most */
+
+struct wrk_ctl_next {
+	int argc;
+	char **argv; /* NULL-terminated, like ENV; both point into MEM */
+	char **env;
+	int up, down; /* close-on-exec; -1: none */
+	void *mem;
+};
+
+/* Send the next attempt (ARGV, ENV, UP, DOWN; all borrowed) on FD, whole,
+ * without blocking: 0, or -1 with errno (EAGAIN: the socket's buffer
+ * cannot take it now, E2BIG: past WRK_CTL_NEXT_MAX). A part may have been
+ * sent: after a failure the socket is of no more use. */
+int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
+		      int down);
+/* Read the next attempt from FD (blocking) into *N: 1, or 0 at the
+ * socket's end (the supervisor let the worker go), or -1 with errno
+ * (EPROTO: not a whole message of ours). Free it with wrk_ctl_next_free. */
+int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *n);
+/* The memory and the fds still held by N. */
+void wrk_ctl_next_free(struct wrk_ctl_next *n);
 
 /* Whether a start that failed with ERR may succeed later: short of
  * processes, memory or fds. The worker says "transient", the supervisor

@@ -37,7 +37,12 @@
  *  - when the agent ends: SIGKILL to whatever is left of its group (before
  *    reaping it, so its pid cannot be recycled meanwhile), "done\n" on fd 5,
  *    and exit with the agent's status: its exit code, or death by the same
- *    signal.
+ *    signal;
+ *  - with --await, instead: "ended STATUS\n" on fd 5 (a socket then), and
+ *    wait there for the supervisor's next attempt (ctl.h), its command
+ *    line, environment and protocol pipes, which we run as if just
+ *    exec'd with them; at the socket's end (or a stop, or the supervisor's
+ *    death) exit as the agent did.
  * With --cgroup, "the agent's group" above is its cgroup: a stop signal goes
  * to every process in it (a setsid daemon too, so that it may clean up), once
  * each (not to the group as well: a second SIGINT is no gentle stop); each
@@ -760,12 +765,135 @@ static void watch(struct worker *wk, int sfd, int out_fd)
 	}
 }
 
+/* Run one attempt of the agent (ARGS) to its end: its wait status, or -1
+ * when it could not be started (said on fd 5). */
+static int run_attempt(struct worker *wk, const struct wrk_ctl_args *args,
+		       int sfd)
+{
+	int out_fd = -1;
+
+	wk->log_path = args->log;
+	wk->log_max = args->log_max;
+	wk->log_keep = args->log_keep;
+	wk->stop_signal = args->stop_signal;
+	wk->stop_grace_ms = args->stop_grace_ms;
+	wk->cwd = args->cwd;
+	wk->cgroup = args->cgroup;
+	wk->cgroup_v1 = args->cgroup_v1;
+	wk->ncgroup_v1 = args->ncgroup_v1;
+	wk->parent = args->parent;
+	wk->line_max = args->line_max;
+	wk->frame_max = args->frame_max;
+#ifdef SMITHERS_FAILPOINTS
+	wk->crash_rotation = args->crash_rotation;
+#endif
+	if (wk->log_path && open_log(wk) < 0)
+		return -1;
+	wk->adapter = args->adapter;
+	if (wk->adapter != WRK_ADAPTER_NONE)
+		adapter_start(wk);
+	if (start_agent(wk, args->command, &out_fd) < 0) {
+		wrk_parser_free(wk->parser);
+		wrk_decoder_free(wk->down);
+		if (wk->log_fd >= 0)
+			close(wk->log_fd);
+		return -1;
+	}
+	if (wk->parser &&
+	    wrk_parser_hello(wk->parser, (int64_t)wk->agent, &wk->up) < 0)
+		complain("cannot say hello: %s", strerror(errno));
+
+	watch(wk, sfd, out_fd);
+	if (wk->parser)
+		adapter_finish(wk, sfd);
+	if (wk->log_fd >= 0)
+		close(wk->log_fd);
+	wk->log_fd = -1;
+	/* The cgroup was killed when the agent ended (cgroup.kill, or every
+	 * member signalled until none was left: nothing forks past either);
+	 * here only if that could not be done (the group is not signalled:
+	 * the agent was reaped, its pid may be anyone's). Then its processes
+	 * take a moment to exit. */
+	if (wk->cgroup) {
+		if (!wk->cg_killed && cm_cg_kill(wk->cgroup) < 0)
+			say("cannot kill cgroup '%s': %s", wk->cgroup,
+			    strerror(errno));
+		if (cm_cg_wait_empty(wk->cgroup, CG_EMPTY_MS) < 0)
+			say("cgroup '%s' not empty after %d ms: %s", wk->cgroup,
+			    CG_EMPTY_MS, strerror(errno));
+	}
+	return wk->status;
+}
+
+/*
+ * After "ended" (--await): the next attempt into *N (1), or none (0: the
+ * supervisor closed fd 5, died, or a stop came for an agent that is not
+ * there), or -1 (said on fd 5). A SIGCHLD left from the last agent is
+ * nothing; a stop the supervisor sent that last agent cannot be pending
+ * here (ctl.h: it does not reuse such a worker).
+ */
+static int await_next(int sfd, struct wrk_ctl_next *n)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{.fd = sfd, .events = POLLIN},
+			{.fd = CTL_FD, .events = POLLIN},
+		};
+		struct signalfd_siginfo si;
+		int rc;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			say("poll: %s", strerror(errno));
+			return -1;
+		}
+		if ((pfd[0].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGCHLD)
+			return 0;
+		if (!pfd[1].revents)
+			continue;
+		rc = wrk_ctl_recv_next(CTL_FD, n);
+		if (rc < 0)
+			say("cannot read the next attempt: %s", strerror(errno));
+		return rc;
+	}
+}
+
+/* N's protocol pipes to fds 3 and 4, as at our start (not close-on-exec).
+ * 0, or -1 with errno. */
+static int place_pipes(struct wrk_ctl_next *n)
+{
+	int up = fcntl(n->up, F_DUPFD_CLOEXEC, 10);
+	int down = fcntl(n->down, F_DUPFD_CLOEXEC, 10);
+	int rc = -1;
+
+	if (up >= 0 && down >= 0) {
+		close(n->up);
+		close(n->down);
+		n->up = n->down = -1;
+		rc = dup2(up, WRK_FD_UP) < 0 || dup2(down, WRK_FD_DOWN) < 0
+			     ? -1
+			     : 0;
+	}
+	if (up >= 0)
+		close(up);
+	if (down >= 0)
+		close(down);
+	return rc;
+}
+
+/* The attempt the supervisor sent last: its arguments and environment are
+ * in use until the next one. */
+static struct wrk_ctl_next current = {.up = -1, .down = -1};
+
 int main(int argc, char **argv)
 {
-	struct worker wk = {.log_fd = -1, .up_fd = -1, .down_fd = -1};
+	extern char **environ;
 	struct wrk_ctl_args args;
 	sigset_t mask;
-	int sfd, out_fd = -1;
+	int sfd, status;
 	char buf[64], err[256];
 	size_t len;
 
@@ -777,21 +905,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smithers-worker: %s\n%s", err, wrk_ctl_usage);
 		return 2;
 	}
-	wk.log_path = args.log;
-	wk.log_max = args.log_max;
-	wk.log_keep = args.log_keep;
-	wk.stop_signal = args.stop_signal;
-	wk.stop_grace_ms = args.stop_grace_ms;
-	wk.cwd = args.cwd;
-	wk.cgroup = args.cgroup;
-	wk.cgroup_v1 = args.cgroup_v1;
-	wk.ncgroup_v1 = args.ncgroup_v1;
-	wk.parent = args.parent;
-	wk.line_max = args.line_max;
-	wk.frame_max = args.frame_max;
-#ifdef SMITHERS_FAILPOINTS
-	wk.crash_rotation = args.crash_rotation;
-#endif
 	if (fcntl(CTL_FD, F_GETFD) < 0 || fcntl(WRK_FD_UP, F_GETFD) < 0 ||
 	    fcntl(WRK_FD_DOWN, F_GETFD) < 0) {
 		fputs("smithers-worker: fds 3, 4 and 5 must be open (run by "
@@ -817,41 +930,40 @@ int main(int argc, char **argv)
 		return 127;
 	}
 	prctl(PR_SET_PDEATHSIG, SIGUSR2);
-	if (wk.parent && getppid() != wk.parent)
+	if (args.parent && getppid() != args.parent)
 		return 127; /* the supervisor died before we got here */
 	signal(SIGPIPE, SIG_IGN);
 
-	if (wk.log_path && open_log(&wk) < 0)
-		return 127;
-	wk.adapter = args.adapter;
-	if (wk.adapter != WRK_ADAPTER_NONE)
-		adapter_start(&wk);
-	if (start_agent(&wk, args.command, &out_fd) < 0) {
-		wrk_parser_free(wk.parser);
-		wrk_decoder_free(wk.down);
-		return 127;
-	}
-	if (wk.parser &&
-	    wrk_parser_hello(wk.parser, (int64_t)wk.agent, &wk.up) < 0)
-		complain("cannot say hello: %s", strerror(errno));
+	for (;;) {
+		struct worker wk = {.log_fd = -1, .up_fd = -1, .down_fd = -1};
+		struct wrk_ctl_next next;
 
-	watch(&wk, sfd, out_fd);
-	if (wk.parser)
-		adapter_finish(&wk, sfd);
-	if (wk.log_fd >= 0)
-		close(wk.log_fd);
-	/* The cgroup was killed when the agent ended (cgroup.kill, or every
-	 * member signalled until none was left: nothing forks past either);
-	 * here only if that could not be done (the group is not signalled:
-	 * the agent was reaped, its pid may be anyone's). Then its processes
-	 * take a moment to exit. */
-	if (wk.cgroup) {
-		if (!wk.cg_killed && cm_cg_kill(wk.cgroup) < 0)
-			say("cannot kill cgroup '%s': %s", wk.cgroup,
+		status = run_attempt(&wk, &args, sfd);
+		if (status < 0)
+			return 127;
+		if (!args.await || wk.orphaned)
+			break;
+		/* Nothing of the agent is left (below); we stay for the
+		 * next attempt, which costs no new process. */
+		len = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_ENDED, status);
+		if (cm_write_all(CTL_FD, buf, len) < 0 ||
+		    await_next(sfd, &next) <= 0)
+			exit_like(status);
+		if (wrk_ctl_parse(next.argc, next.argv, &args, err,
+				  sizeof(err)) != 0) {
+			say("the next attempt: %s", err);
+			wrk_ctl_next_free(&next);
+			return 127;
+		}
+		if (place_pipes(&next) < 0) {
+			say("cannot place the next attempt's pipes: %s",
 			    strerror(errno));
-		if (cm_cg_wait_empty(wk.cgroup, CG_EMPTY_MS) < 0)
-			say("cgroup '%s' not empty after %d ms: %s", wk.cgroup,
-			    CG_EMPTY_MS, strerror(errno));
+			wrk_ctl_next_free(&next);
+			return 127;
+		}
+		environ = next.env;
+		wrk_ctl_next_free(&current);
+		current = next;
 	}
 	/* Nothing of the agent's group (or cgroup) is left: the supervisor
 	 * need not (and must not, its pid may be anyone's now) signal it. */
@@ -859,5 +971,5 @@ int main(int argc, char **argv)
 	if (cm_write_all(CTL_FD, buf, len) < 0) {
 		/* the supervisor is gone */
 	}
-	exit_like(wk.status);
+	exit_like(status);
 }

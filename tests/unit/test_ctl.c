@@ -5,12 +5,19 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -44,6 +51,7 @@ static void test_argv_round_trip(void **state)
 	in.adapter = WRK_ADAPTER_CLAUDE;
 	in.line_max = 1 << 20;
 	in.frame_max = 65536;
+	in.await = 1;
 	in.command = command;
 	argv = wrk_ctl_argv("/usr/libexec/smithers/smithers-worker", &in);
 	assert_non_null(argv);
@@ -60,6 +68,7 @@ static void test_argv_round_trip(void **state)
 	assert_int_equal(out.adapter, WRK_ADAPTER_CLAUDE);
 	assert_int_equal(out.line_max, 1 << 20);
 	assert_int_equal(out.frame_max, 65536);
+	assert_int_equal(out.await, 1);
 #ifdef SMITHERS_FAILPOINTS
 	assert_int_equal(out.crash_rotation, 3);
 #else
@@ -217,7 +226,7 @@ static void test_parse_errors(void **state)
 static void test_lines(void **state)
 {
 	char buf[64];
-	pid_t pid = 0;
+	long pid = 0;
 	size_t n;
 
 	(void)state;
@@ -232,12 +241,244 @@ static void test_lines(void **state)
 	n = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_TRANSIENT, 0);
 	buf[n - 1] = '\0';
 	assert_int_equal(wrk_ctl_parse_line(buf, &pid), WRK_CTL_TRANSIENT);
+	/* "ended" carries a wait status, 0 included. */
+	n = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_ENDED, 9);
+	assert_int_equal(n, strlen("ended 9\n"));
+	buf[n - 1] = '\0';
+	assert_int_equal(wrk_ctl_parse_line(buf, &pid), WRK_CTL_ENDED);
+	assert_int_equal(pid, 9);
+	assert_int_equal(wrk_ctl_parse_line("ended 0", &pid), WRK_CTL_ENDED);
+	assert_int_equal(pid, 0);
+	assert_int_equal(wrk_ctl_parse_line("ended -1", &pid), WRK_CTL_OTHER);
+	assert_int_equal(wrk_ctl_parse_line("ended", &pid), WRK_CTL_OTHER);
 	assert_int_equal(wrk_ctl_parse_line("agent 12x", &pid), WRK_CTL_OTHER);
 	assert_int_equal(wrk_ctl_parse_line("agent -1", &pid), WRK_CTL_OTHER);
 	assert_int_equal(wrk_ctl_parse_line("cannot run 'x'", &pid),
 			 WRK_CTL_OTHER);
 	assert_true(wrk_transient_errno(EAGAIN));
 	assert_false(wrk_transient_errno(ENOENT));
+}
+
+/* The inode of FD, to tell that two fds are one pipe. */
+static ino_t inode(int fd)
+{
+	struct stat sb;
+
+	assert_int_equal(fstat(fd, &sb), 0);
+	return sb.st_ino;
+}
+
+/* The next attempt goes down a socket whole: the command line the worker
+ * parses, the environment, both pipe ends, close-on-exec. */
+static void test_next_round_trip(void **state)
+{
+	char *command[] = {"sleep", "9", NULL};
+	char *env[] = {"SMITHERS_TOKEN=ab", "EMPTY=", "PATH=/bin", NULL};
+	struct wrk_ctl_args in, out;
+	struct wrk_ctl_next n;
+	int sv[2], up[2], down[2];
+	char **argv, err[128];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	wrk_ctl_args_init(&in);
+	in.log = "/s/.smithers/logs/agents/1/a.log";
+	in.cgroup = "/sys/fs/cgroup/smithers-1/a-2";
+	in.await = 1;
+	in.command = command;
+	argv = wrk_ctl_argv("/x/smithers-worker", &in);
+	assert_non_null(argv);
+	assert_int_equal(wrk_ctl_send_next(sv[0], argv, env, up[1], down[0]),
+			 0);
+	assert_int_equal(wrk_ctl_recv_next(sv[1], &n), 1);
+	assert_int_equal(n.argc, argc_of(argv));
+	for (int i = 0; i < n.argc; i++)
+		assert_string_equal(n.argv[i], argv[i]);
+	assert_null(n.argv[n.argc]);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(n.env[i], env[i]);
+	assert_null(n.env[3]);
+	assert_int_equal(inode(n.up), inode(up[1]));
+	assert_int_equal(inode(n.down), inode(down[0]));
+	assert_int_equal(fcntl(n.up, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(wrk_ctl_parse(n.argc, n.argv, &out, err, sizeof(err)),
+			 0);
+	assert_string_equal(out.cgroup, in.cgroup);
+	assert_int_equal(out.await, 1);
+	assert_string_equal(out.command[0], "sleep");
+	wrk_ctl_next_free(&n);
+	assert_int_equal(n.up, -1);
+	assert_null(n.mem);
+	wrk_ctl_argv_free(argv);
+	for (int i = 0; i < 2; i++) {
+		close(sv[i]);
+		close(up[i]);
+		close(down[i]);
+	}
+}
+
+/* The supervisor closed its end: no next attempt, and no error. */
+static void test_next_end(void **state)
+{
+	struct wrk_ctl_next n;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[0]);
+	assert_int_equal(wrk_ctl_recv_next(sv[1], &n), 0);
+	close(sv[1]);
+}
+
+/* How many fds this process has open. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Write LEN bytes of MSG to a fresh socket with NFDS pipe ends, close the
+ * writing end, and read it as a next attempt: what recv says, errno in
+ * *ERR. No fd it received may be left open. */
+static int recv_raw(const void *msg, size_t len, int nfds, int *err)
+{
+	struct wrk_ctl_next n = {.up = -1, .down = -1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	int sv[2], p[2], fds[3], rc, before = open_fds();
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	for (int i = 0; i < 3; i++)
+		fds[i] = p[i % 2];
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	assert_int_equal(sendmsg(sv[0], &mh, 0), (ssize_t)len);
+	close(sv[0]);
+	close(p[0]);
+	close(p[1]);
+	errno = 0;
+	rc = wrk_ctl_recv_next(sv[1], &n);
+	*err = errno;
+	if (rc == 1)
+		wrk_ctl_next_free(&n);
+	close(sv[1]);
+	/* Every fd received was closed. */
+	assert_int_equal(open_fds(), before);
+	return rc;
+}
+
+struct raw_next {
+	uint32_t magic, argc, envc, len;
+	char strings[32];
+};
+
+/* Not ours, cut short, strings that do not fill it or overrun it, the
+ * wrong number of fds: refused (EPROTO), and nothing received kept. */
+static void test_next_malformed(void **state)
+{
+	struct raw_next good = {WRK_CTL_NEXT_MAGIC, 2, 1, 9, "w\0--\0E=1"};
+	struct raw_next m;
+	size_t whole = 16 + 9;
+	int err;
+
+	(void)state;
+	/* The well-formed one, sent by hand, is taken. */
+	assert_int_equal(recv_raw(&good, whole, 2, &err), 1);
+
+	m = good;
+	m.magic = 0x12345678;
+	assert_int_equal(recv_raw(&m, whole, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	/* Cut short: in the header, in the strings. */
+	assert_int_equal(recv_raw(&good, 10, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	assert_int_equal(recv_raw(&good, whole - 3, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	/* More strings counted than sent, fewer, none at all. */
+	m = good;
+	m.envc = 2;
+	assert_int_equal(recv_raw(&m, whole, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	m = good;
+	m.envc = 0;
+	assert_int_equal(recv_raw(&m, whole, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	m = good;
+	m.argc = 0;
+	m.envc = 3;
+	assert_int_equal(recv_raw(&m, whole, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	/* The last string not ended. */
+	m = good;
+	m.len = 8;
+	assert_int_equal(recv_raw(&m, 16 + 8, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	/* Past the bound, whatever follows. */
+	m = good;
+	m.len = WRK_CTL_NEXT_MAX + 1;
+	assert_int_equal(recv_raw(&m, whole, 2, &err), -1);
+	assert_int_equal(err, EPROTO);
+	/* No fds, one, three. */
+	assert_int_equal(recv_raw(&good, whole, 0, &err), -1);
+	assert_int_equal(err, EPROTO);
+	assert_int_equal(recv_raw(&good, whole, 1, &err), -1);
+	assert_int_equal(err, EPROTO);
+	assert_int_equal(recv_raw(&good, whole, 3, &err), -1);
+	assert_int_equal(err, EPROTO);
+}
+
+/* Too big to send, or more than the socket takes now: refused, and said
+ * so, so that the supervisor starts a new worker instead. */
+static void test_next_too_big(void **state)
+{
+	size_t big = WRK_CTL_NEXT_MAX / 2 + 1;
+	char *s = malloc(big), *argv[] = {"w", s, s, NULL};
+	char *env[] = {NULL};
+	int sv[2], p[2], buf = 4096;
+
+	(void)state;
+	assert_non_null(s);
+	memset(s, 'x', big - 1);
+	s[big - 1] = '\0';
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(wrk_ctl_send_next(sv[0], argv, env, p[0], p[1]), -1);
+	assert_int_equal(errno, E2BIG);
+	/* Under the bound, over the socket's buffer: a part, or nothing. */
+	argv[2] = NULL;
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf,
+				    sizeof(buf)),
+			 0);
+	assert_int_equal(wrk_ctl_send_next(sv[0], argv, env, p[0], p[1]), -1);
+	assert_int_equal(errno, EAGAIN);
+	free(s);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* /proc/PID/cmdline of a worker the supervisor would have started. */
@@ -300,6 +541,10 @@ int main(void)
 		cmocka_unit_test(test_cgroup_flags),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_next_round_trip),
+		cmocka_unit_test(test_next_end),
+		cmocka_unit_test(test_next_malformed),
+		cmocka_unit_test(test_next_too_big),
 		cmocka_unit_test(test_marker),
 	};
 
