@@ -120,6 +120,8 @@ struct worker {
 	int born_in; /* the agent's child: clone3 put it in its v2 cgroup */
 	int cg_killed; /* a cm_cg_kill() of the cgroup succeeded: nothing in
 			* it can fork again, none need follow */
+	int cg_events; /* its cgroup.events, open while it runs; -1 */
+	int cg_empty;  /* nothing was left in it when the agent ended */
 	int log_fd;
 	int64_t log_size;
 	int at_line_start; /* the log's last byte is a newline (or it is empty)
@@ -316,8 +318,9 @@ static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	/* The exec sets caught signals back to the default; of the ignored
+	 * ones, which it keeps, we have SIGPIPE only (main). */
+	signal(SIGPIPE, SIG_DFL);
 	null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
 	    dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
@@ -404,6 +407,12 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 		exec_agent(wk, out[1], errp[1], argv);
 	/* Also from here, so the group exists before we signal it. */
 	setpgid(wk->agent, wk->agent);
+	if (wk->cgroup) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/cgroup.events", wk->cgroup);
+		wk->cg_events = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	close(out[1]);
 	close(errp[1]);
 	/* The protocol pipes belong to the agent now, or to us with an
@@ -428,6 +437,9 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 			    wk->cwd ? wk->cwd : ".", strerror(e.err));
 		waitpid(wk->agent, NULL, 0);
 		close(out[0]);
+		if (wk->cg_events >= 0)
+			close(wk->cg_events);
+		wk->cg_events = -1;
 		return -1;
 	}
 	if (cm_write_all(CTL_FD, line,
@@ -465,7 +477,15 @@ static void agent_ended(struct worker *wk)
 		    0 ||
 	    si.si_pid != wk->agent)
 		return;
-	signal_agent(wk, SIGKILL);
+	/* Its cgroup empty (a zombie has left it): nothing in it lives to
+	 * fork, so there is nothing to kill or wait for but the group. */
+	if (wk->cg_events >= 0 &&
+	    cm_cg_pread_key(wk->cg_events, "populated") == 0) {
+		kill(-wk->agent, SIGKILL);
+		wk->cg_killed = wk->cg_empty = 1;
+	} else {
+		signal_agent(wk, SIGKILL);
+	}
 	if (waitpid(wk->agent, &wk->status, 0) == wk->agent)
 		wk->ended = 1;
 }
@@ -814,7 +834,10 @@ static int run_attempt(struct worker *wk, const struct wrk_ctl_args *args,
 	 * here only if that could not be done (the group is not signalled:
 	 * the agent was reaped, its pid may be anyone's). Then its processes
 	 * take a moment to exit. */
-	if (wk->cgroup) {
+	if (wk->cg_events >= 0)
+		close(wk->cg_events);
+	wk->cg_events = -1;
+	if (wk->cgroup && !wk->cg_empty) {
 		if (!wk->cg_killed && cm_cg_kill(wk->cgroup) < 0)
 			say("cannot kill cgroup '%s': %s", wk->cgroup,
 			    strerror(errno));
@@ -932,10 +955,22 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGUSR2);
 	if (args.parent && getppid() != args.parent)
 		return 127; /* the supervisor died before we got here */
+	/* Signals ignored where we were started are not ignored by the
+	 * agents (an exec keeps them ignored), once here rather than at each
+	 * attempt's start; SIGPIPE, ours, each child sets back itself. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			signal(sig, SIG_DFL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	for (;;) {
-		struct worker wk = {.log_fd = -1, .up_fd = -1, .down_fd = -1};
+		struct worker wk = {.log_fd = -1,
+				    .up_fd = -1,
+				    .down_fd = -1,
+				    .cg_events = -1};
 		struct wrk_ctl_next next;
 
 		status = run_attempt(&wk, &args, sfd);
