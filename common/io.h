@@ -1,5 +1,5 @@
 /*
- * io.h - writing a whole buffer to a file descriptor.
+ * io.h - writing a whole buffer to a file descriptor, and reading one.
  */
 #ifndef SMITHERS_COMMON_IO_H
 #define SMITHERS_COMMON_IO_H
@@ -13,5 +13,12 @@
  * write(2) ever return 0; a prefix may then have been written.
  */
 int cm_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Read LEN bytes from FD into BUF, going on after short reads and after
+ * EINTR. 0 when all are read; -1 with read(2)'s errno otherwise, or ENODATA
+ * when FD ended before; a prefix may then have been read.
+ */
+int cm_read_all(int fd, void *buf, size_t len);
 
 #endif /* SMITHERS_COMMON_IO_H */

@@ -557,8 +557,12 @@ void reap(struct run *r)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct agent *a = agent_of_worker(r, pid);
 
+		/* A worker that died after it said "ended" told the
+		 * agent's own status. */
 		if (a)
-			agent_exited(a, status, 0);
+			agent_exited(a, a->end.ended ? a->end.ended_status
+						     : status,
+				     0);
 		else if (!forget_released(r, pid))
 			sup_log(SUP_DEBUG, "reaped orphan %ld", (long)pid);
 	}

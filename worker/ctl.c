@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/units.h"
 #include "worker/ctl.h"
 
@@ -482,23 +483,11 @@ void wrk_ctl_next_free(struct wrk_ctl_next *n)
 /* LEN bytes of FD into BUF: 0, or -1 (EPROTO at an early end). */
 static int read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = EPROTO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (cm_read_all(fd, buf, len) == 0)
+		return 0;
+	if (errno == ENODATA)
+		errno = EPROTO;
+	return -1;
 }
 
 /* The COUNT strings of P (LEN bytes) into V, NULL-terminated; the bytes

@@ -829,14 +829,14 @@ static int run_attempt(struct worker *wk, const struct wrk_ctl_args *args,
 	if (wk->log_fd >= 0)
 		close(wk->log_fd);
 	wk->log_fd = -1;
-	/* The cgroup was killed when the agent ended (cgroup.kill, or every
-	 * member signalled until none was left: nothing forks past either);
-	 * here only if that could not be done (the group is not signalled:
-	 * the agent was reaped, its pid may be anyone's). Then its processes
-	 * take a moment to exit. */
 	if (wk->cg_events >= 0)
 		close(wk->cg_events);
 	wk->cg_events = -1;
+	/* The cgroup was found empty or killed when the agent ended
+	 * (cgroup.kill, or every member signalled until none was left:
+	 * nothing forks past either); killed here only if that could not be
+	 * done (the group is not signalled: the agent was reaped, its pid may
+	 * be anyone's). Then its processes take a moment to exit. */
 	if (wk->cgroup && !wk->cg_empty) {
 		if (!wk->cg_killed && cm_cg_kill(wk->cgroup) < 0)
 			say("cannot kill cgroup '%s': %s", wk->cgroup,
@@ -978,8 +978,9 @@ int main(int argc, char **argv)
 			return 127;
 		if (!args.await || wk.orphaned)
 			break;
-		/* Nothing of the agent is left (below); we stay for the
-		 * next attempt, which costs no new process. */
+		/* Nothing of the agent is left (run_attempt saw its cgroup
+		 * empty); we stay for the next attempt, which then costs no
+		 * new process. */
 		len = wrk_ctl_format(buf, sizeof(buf), WRK_CTL_ENDED, status);
 		if (cm_write_all(CTL_FD, buf, len) < 0 ||
 		    await_next(sfd, &next) <= 0)

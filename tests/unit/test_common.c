@@ -1,12 +1,13 @@
 /*
  * test_common.c - the leaf helpers of common/: the clocks, cm_write_all
  * across a pipe with short writes and EINTR (write() is wrapped by the
- * linker, see common/include.am), array growth, the grammar of durations,
- * sizes, whole numbers and signals, the /proc/PID/stat reader on this
- * process, a zombie, a dead pid and a command name full of parentheses, and
- * a cgroup's files on real cgroups: a temporary directory under our own
- * cgroup v2 (skipped where none can be made: no cgroup2, not root), which
- * only our own children enter and which is removed whatever the outcome.
+ * linker, see common/include.am), cm_read_all, array growth, the grammar
+ * of durations, sizes, whole numbers and signals, the /proc/PID/stat
+ * reader on this process, a zombie, a dead pid and a command name full of
+ * parentheses, and a cgroup's files on real cgroups: a temporary directory
+ * under our own cgroup v2 (skipped where none can be made: no cgroup2, not
+ * root), which only our own children enter and which is removed whatever
+ * the outcome.
  */
 #include "config.h"
 
@@ -128,6 +129,60 @@ static void test_write_all_pipe(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(got, N);
 	assert_memory_equal(in, out, N);
+	free(in);
+	free(out);
+}
+
+/* Reading a whole buffer across a pipe written to in small pieces; the
+ * writer's end before it is all there is ENODATA, a bad fd read's error. */
+static void test_read_all(void **state)
+{
+	enum { N = 1 << 20 };
+	char *in = malloc(N), *out = malloc(N);
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(out);
+	fill(in, N);
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		for (size_t off = 0; off < N; off += 1000)
+			if (cm_write_all(fds[1], in + off,
+					 off + 1000 < N ? 1000 : N - off) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(cm_read_all(fds[0], out, N), 0);
+	assert_memory_equal(in, out, N);
+	/* The writer is gone: one byte more is not there. */
+	errno = 0;
+	assert_int_equal(cm_read_all(fds[0], out, 1), -1);
+	assert_int_equal(errno, ENODATA);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* A prefix, then the end. */
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	assert_int_equal(write(fds[1], "abc", 3), 3);
+	close(fds[1]);
+	memset(out, 0, 8);
+	errno = 0;
+	assert_int_equal(cm_read_all(fds[0], out, 8), -1);
+	assert_int_equal(errno, ENODATA);
+	assert_memory_equal(out, "abc", 3);
+	close(fds[0]);
+
+	errno = 0;
+	assert_int_equal(cm_read_all(-1, out, 1), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(cm_read_all(-1, out, 0), 0);
 	free(in);
 	free(out);
 }
@@ -845,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_write_all_short),
 		cmocka_unit_test(test_write_all_pipe),
 		cmocka_unit_test(test_write_all_errors),
+		cmocka_unit_test(test_read_all),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_durations),
