@@ -129,10 +129,10 @@ class ExecEvents:
 
     def read(self, timeout):
         """The execs of one datagram, [(tgid, ns)], waiting TIMEOUT s at
-        most; [] when none came."""
+        most; None when no datagram came."""
         r, _, _ = select.select([self.sock], [], [], timeout)
         if not r:
-            return []
+            return None
         try:
             data = self.sock.recv(65536)
         except OSError:  # ENOBUFS: events were lost; later ones are not
@@ -151,7 +151,7 @@ class ExecEvents:
         return out
 
     def drain(self):
-        while self.read(0):
+        while self.read(0) is not None:
             pass
 
 
@@ -486,19 +486,24 @@ def wait_exec(events, root, old, t0):
     read at once, each event would wake this script, on one of the same
     two processors."""
     time.sleep(EVENTS_LATER)
+    found = None  # (tgid, ns)
     while True:
-        for tgid, ns in events.read(1.0):
-            if tgid == old or comm(tgid) != PROGRAM or \
-                    not ancestor(tgid, root):
-                continue
+        batch = events.read(0 if found else 1.0)
+        if batch is None:
+            if found:
+                return found[1]
+            if time.monotonic_ns() - t0 > 30e9:
+                return None
+            continue
+        for tgid, ns in batch:
             # A shell that exec'd the program execs twice: the program's
-            # exec is the pid's last, queued already once its comm says so.
-            for t2, ns2 in events.read(0):
-                if t2 == tgid:
-                    ns = max(ns, ns2)
-            return ns
-        if time.monotonic_ns() - t0 > 30e9:
-            return None
+            # exec is the pid's last, queued already once its comm says
+            # so.
+            if found and tgid == found[0]:
+                found = (tgid, max(found[1], ns))
+            elif not found and tgid != old and comm(tgid) == PROGRAM \
+                    and ancestor(tgid, root):
+                found = (tgid, ns)
 
 
 def wait_walk(ln, old, t0):
