@@ -11,7 +11,8 @@
  *               (stream.h)
  *   dispatch.c  a decoded message -> store and mirror calls
  *   spawn.c     fork and exec of the worker, the agent's environment, the
- *               socket token, the control pipe
+ *               socket token, the control socket, a waiting worker's
+ *               next attempt
  *   budget.c    the cost an agent's usage adds up to, and the stop of
  *               the agents a budget covers once it is crossed
  *   tally.c     an agent's counters (usage, tool calls), summed over the
@@ -350,14 +351,14 @@ void contain_close(struct run *r);
  * failure was the store's (already logged).
  */
 int spawn(struct agent *a, const char **what);
-/* Read what the worker said on the control pipe. */
+/* Read what the worker said on the control socket. */
 void ctl_drain(struct agent *a);
 /* Let A's idle worker go: its socket closed, it exits (as its agent did),
  * and is reaped as one of R->released. */
 void release_worker(struct agent *a);
 /* Whether PID was a released worker (forgotten now). */
 int forget_released(struct run *r, pid_t pid);
-/* Close A's control pipe. */
+/* Close A's control socket. */
 void ctl_close(struct agent *a);
 /* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */
 int sup_token(char out[33]);

@@ -81,7 +81,7 @@ const char wrk_ctl_usage[] =
 #endif
 	" -- COMMAND [ARG...]\n"
 	"Started by the smithers supervisor with the agent's protocol "
-	"pipes at\nfds 3 and 4 and its control pipe at fd 5; not meant "
+	"pipes at\nfds 3 and 4 and its control socket at fd 5; not meant "
 	"to be run by hand.\n"
 	"--claude: the agent is a Claude Code CLI printing stream-json; "
 	"--codex: a\nCodex CLI printing `codex exec --json`. The worker "

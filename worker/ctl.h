@@ -2,8 +2,9 @@
  * ctl.h - the contract between the supervisor and smithers-worker: the fds
  * the worker is started with, its command line (built and parsed here, so
  * that no flag or position is spelled twice), the lines it says on its
- * control pipe, the errnos that make a failed start worth retrying, and the
- * marker by which a later supervisor recognises a worker of its state dir.
+ * control socket and the next attempts it may be sent there, the errnos
+ * that make a failed start worth retrying, and the marker by which a later
+ * supervisor recognises a worker of its state dir.
  *
  * Bump nothing here without changing both sides: both include this file.
  */
@@ -21,7 +22,7 @@
  * itself. */
 #define WRK_FD_UP 3   /* agent -> supervisor frames */
 #define WRK_FD_DOWN 4 /* supervisor -> agent acks */
-#define WRK_FD_CTL 5  /* worker -> supervisor control lines */
+#define WRK_FD_CTL 5  /* control socket: lines up, next attempts down */
 
 /* The signal mask the worker starts with is not its own: the supervisor
  * starts it with every signal blocked (no handler of the supervisor's can
@@ -110,7 +111,7 @@ int wrk_ctl_parse(int argc, char **argv, struct wrk_ctl_args *a, char *err,
 /* One line per flag, for the worker's --help. */
 extern const char wrk_ctl_usage[];
 
-/* Lines on the control pipe, worker -> supervisor. Anything else the
+/* Lines on the control socket, worker -> supervisor. Anything else the
  * worker says there is a complaint, logged by the supervisor. */
 enum wrk_ctl_line {
 	WRK_CTL_AGENT,	   /* "agent PID": the agent was started */
@@ -141,11 +142,12 @@ enum wrk_ctl_line wrk_ctl_parse_line(const char *line, long *value);
  * environment counts, the strings' length), then the strings, each ended
  * by a NUL.
  *
- * The supervisor never signals a worker for an attempt that ended before
- * it heard "ended" (a stop it sent may be pending): it lets that worker go
- * and starts a new one.
+ * The supervisor never sends the next attempt to a worker it sent a stop
+ * (a signal) during the last one: that stop may still be pending, and
+ * would reach the next attempt. It lets that worker go and starts a new
+ * one.
  */
-#define WRK_CTL_NEXT_MAGIC 0x534d4e58u /* "SMNX" */
+#define WRK_CTL_NEXT_MAGIC 0x534d4e58u /* 'SMNX' as a number */
 #define WRK_CTL_NEXT_MAX (1024 * 1024) /* the strings' bytes, at most */
 
 struct wrk_ctl_next {

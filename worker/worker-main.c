@@ -4,8 +4,8 @@
  *
  * The contract with the supervisor (fds, flags, control lines) is
  * worker/ctl.h. The supervisor forks, puts the agent's protocol pipes at
- * fds 3 (up) and 4 (down) and the worker's control pipe at fd 5, and execs
- * us right away, so we inherit none of its memory. We then:
+ * fds 3 (up) and 4 (down) and the worker's control socket at fd 5, and
+ * execs us right away, so we inherit none of its memory. We then:
  *  - ask the kernel for SIGUSR2 when the supervisor dies (PR_SET_PDEATHSIG),
  *    checking getppid() after, for the race where it died first;
  *  - start the agent command in a new process group (and, with --cgroup,
