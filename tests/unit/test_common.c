@@ -99,6 +99,40 @@ static void test_write_all_short(void **state)
 	assert_memory_equal(in, out, N);
 }
 
+/* A child that writes IN (N bytes) to a new pipe with cm_write_all, PIECE
+ * bytes a call (0: all in one): its pid, the pipe's read end in *RD. */
+static pid_t start_writer(const char *in, size_t n, size_t piece, int *rd)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (!piece)
+			piece = n;
+		for (size_t off = 0; off < n; off += piece)
+			if (cm_write_all(fds[1], in + off,
+					 off + piece < n ? piece : n - off) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	*rd = fds[0];
+	return pid;
+}
+
+/* The writer PID exited 0. */
+static void writer_done(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Across a pipe with a slower reader: more than the pipe holds. */
 static void test_write_all_pipe(void **state)
 {
@@ -106,27 +140,18 @@ static void test_write_all_pipe(void **state)
 	char *in = malloc(N), *out = malloc(N);
 	size_t got = 0;
 	ssize_t n;
-	int fds[2], status;
 	pid_t pid;
+	int rd;
 
 	(void)state;
 	assert_non_null(in);
 	assert_non_null(out);
 	fill(in, N);
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		_exit(cm_write_all(fds[1], in, N) == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], out + got, got + 4096 < N ? 4096 : N - got)) >
-	       0)
+	pid = start_writer(in, N, 0, &rd);
+	while ((n = read(rd, out + got, got + 4096 < N ? 4096 : N - got)) > 0)
 		got += (size_t)n;
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(rd);
+	writer_done(pid);
 	assert_int_equal(got, N);
 	assert_memory_equal(in, out, N);
 	free(in);
@@ -139,34 +164,22 @@ static void test_read_all(void **state)
 {
 	enum { N = 1 << 20 };
 	char *in = malloc(N), *out = malloc(N);
-	int fds[2], status;
+	int fds[2], rd;
 	pid_t pid;
 
 	(void)state;
 	assert_non_null(in);
 	assert_non_null(out);
 	fill(in, N);
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		for (size_t off = 0; off < N; off += 1000)
-			if (cm_write_all(fds[1], in + off,
-					 off + 1000 < N ? 1000 : N - off) < 0)
-				_exit(1);
-		_exit(0);
-	}
-	close(fds[1]);
-	assert_int_equal(cm_read_all(fds[0], out, N), 0);
+	pid = start_writer(in, N, 1000, &rd);
+	assert_int_equal(cm_read_all(rd, out, N), 0);
 	assert_memory_equal(in, out, N);
 	/* The writer is gone: one byte more is not there. */
 	errno = 0;
-	assert_int_equal(cm_read_all(fds[0], out, 1), -1);
+	assert_int_equal(cm_read_all(rd, out, 1), -1);
 	assert_int_equal(errno, ENODATA);
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(rd);
+	writer_done(pid);
 
 	/* A prefix, then the end. */
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
