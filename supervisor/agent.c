@@ -563,7 +563,7 @@ void reap(struct run *r)
 			agent_exited(a, a->end.ended ? a->end.ended_status
 						     : status,
 				     0);
-		else if (!forget_released(r, pid))
+		else if (!forget_released(r, pid) && !zygote_reaped(r, pid))
 			sup_log(SUP_DEBUG, "reaped orphan %ld", (long)pid);
 	}
 }

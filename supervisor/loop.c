@@ -481,8 +481,13 @@ static int run_begin(struct run *r)
 static void run_loop(struct run *r)
 {
 	/* Until every worker is reaped: the last ones were let go as their
-	 * agents ended (release_worker) and exit at once. */
-	while (!r->p.finished || r->running > 0 || r->released.n > 0) {
+	 * agents ended (release_worker) and exit at once, as does the zygote
+	 * when no agent is left. */
+	for (;;) {
+		if (r->p.finished && r->running == 0)
+			zygote_stop(r);
+		if (r->p.finished && r->running == 0 && r->released.n == 0)
+			break;
 		if (event_base_loop(r->base, EVLOOP_ONCE) < 0) {
 			sup_log(SUP_ERROR, "event loop failed");
 			r->p.exit_status = 1;
@@ -504,6 +509,7 @@ static int run_close(struct run *r)
 
 	if (r->p.exit_status == 0 && r->p.stopping > 0)
 		r->p.exit_status = 128 + r->p.stopping;
+	zygote_stop(r);
 	sup_streams_free(r->streams);
 	contain_close(r);
 	for (size_t i = 0; r->agents && i < r->wf->nagents; i++)

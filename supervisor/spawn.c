@@ -9,22 +9,14 @@
  * pipes go down its control socket, and no process of ours is made. A
  * worker no restart took goes at the end of that turn (release_worker).
  *
- * The worker is started by vfork(2): the supervisor's memory is not copied
- * (a restart waits on this), and the child, which runs on that memory until
- * it execs, does as little as it can: its own process group (so the
- * terminal's ^C is for the supervisor alone), the fds placed, the open
- * files limit lowered. Every signal is blocked around the vfork and stays
- * blocked through the exec, so that no handler of the supervisor ever runs
- * in the child; the exec sets the handlers back to the default, and the
- * worker sets its own mask (worker/ctl.h). Everything else (argv,
- * environment) is built before.
+ * The worker process itself is forked by the zygote, or exec'd
+ * (zygote.c).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,16 +36,6 @@
 #include "wal/wal.h"
 #include "worker/ctl.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SUP_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SUP_SANITIZED 1
-#endif
-#endif
-#ifndef SUP_SANITIZED
-#define SUP_SANITIZED 0
-#endif
 
 static void put_env(char ***env, size_t *n, char *entry)
 {
@@ -144,14 +126,6 @@ static void free_agent_env(struct run *r, char **env)
 	for (char **p = env + r->nenv_base; *p; p++)
 		free(*p);
 	free(env);
-}
-
-/* Move FD to TARGET in a child about to exec (clearing close-on-exec). */
-static int place_fd(int fd, int target)
-{
-	if (fd == target)
-		return fcntl(fd, F_SETFD, 0);
-	return dup2(fd, target) < 0 ? -1 : 0;
 }
 
 int sup_token(char out[33])
@@ -264,64 +238,6 @@ static int worker_argv(struct agent *a, const char *log_path, char ***out)
 	return 0;
 }
 
-/* In the vforked child, every signal blocked (and left so: the worker
- * sets its mask): the ends placed at the contract's fds, the open files
- * limit back to NOFILE, and exec. Nothing here writes the parent's memory
- * but errno. */
-static void exec_worker(char **argv, char **env, int up, int down, int ctl,
-			const struct rlimit *nofile)
-{
-	int hi_up, hi_down, hi_ctl;
-	int lowest = WRK_FD_CTL > WRK_FD_DOWN ? WRK_FD_CTL : WRK_FD_DOWN;
-
-	/* Our own group: the terminal's ^C is for the supervisor. */
-	setpgid(0, 0);
-	/* Ends above the contract's fds go straight to their places; moving
-	 * them out of the way first would take fds that a supervisor at its
-	 * RLIMIT_NOFILE does not have. */
-	if (up > lowest && down > lowest && ctl > lowest) {
-		hi_up = up;
-		hi_down = down;
-		hi_ctl = ctl;
-	} else {
-		hi_up = fcntl(up, F_DUPFD_CLOEXEC, 10);
-		hi_down = fcntl(down, F_DUPFD_CLOEXEC, 10);
-		hi_ctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
-	}
-	if (hi_up < 0 || hi_down < 0 || hi_ctl < 0 ||
-	    place_fd(hi_up, WRK_FD_UP) < 0 ||
-	    place_fd(hi_down, WRK_FD_DOWN) < 0 ||
-	    place_fd(hi_ctl, WRK_FD_CTL) < 0)
-		_exit(127);
-	setrlimit(RLIMIT_NOFILE, nofile);
-	execve(argv[0], argv, env);
-	_exit(127);
-}
-
-/* Start the worker: its pid, or -1 with errno. An ASan build forks: its
- * runtime is not made to run in a vforked child. */
-static pid_t start_worker(char **argv, char **env, int up, int down, int ctl,
-			  const struct rlimit *nofile)
-{
-	sigset_t all, old;
-	pid_t pid;
-	int err;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-#if SUP_SANITIZED
-	pid = fork();
-#else
-	pid = vfork();
-#endif
-	if (pid == 0)
-		exec_worker(argv, env, up, down, ctl, nofile);
-	err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = err;
-	return pid;
-}
-
 static void ctl_cb(evutil_socket_t fd, short what, void *arg);
 
 /*
@@ -422,7 +338,7 @@ static int new_worker(struct agent *a, char **argv, char **env, int up,
 		*what = "make the pipes";
 		return -1;
 	}
-	pid = start_worker(argv, env, up, down, ctl[1], &r->nofile);
+	pid = new_process(r, argv, env, up, down, ctl[1]);
 	err = errno;
 	close(ctl[1]);
 	if (pid < 0) {
@@ -529,18 +445,7 @@ void release_worker(struct agent *a)
 		return;
 	a->idle = 0;
 	ctl_close(a);
-	if (r->released.n == r->released.cap) {
-		size_t cap = r->released.cap ? 2 * r->released.cap : 16;
-		pid_t *v = realloc(r->released.v, cap * sizeof(*v));
-
-		if (!v) {
-			sup_log(SUP_ERROR, "out of memory");
-			abort();
-		}
-		r->released.v = v;
-		r->released.cap = cap;
-	}
-	r->released.v[r->released.n++] = a->worker;
+	keep_released(r, a->worker);
 }
 
 int forget_released(struct run *r, pid_t pid)

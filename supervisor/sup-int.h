@@ -10,9 +10,9 @@
  *   stream.c    one protocol peer: read, decode, dispatch hook, acks
  *               (stream.h)
  *   dispatch.c  a decoded message -> store and mirror calls
- *   spawn.c     fork and exec of the worker, the agent's environment, the
- *               socket token, the control socket, a waiting worker's
- *               next attempt
+ *   spawn.c     an agent's worker: its command line, the agent's
+ *               environment, the socket token, the control socket, a
+ *               waiting worker's next attempt
  *   budget.c    the cost an agent's usage adds up to, and the stop of
  *               the agents a budget covers once it is crossed
  *   tally.c     an agent's counters (usage, tool calls), summed over the
@@ -25,6 +25,8 @@
  *   recover.c   what a dead supervisor left: stale and stray processes,
  *               the resume plan
  *   contain.c   the agents' cgroups: when they are made, read, removed
+ *   zygote.c    worker processes: forked by the zygote, or exec'd; the
+ *               ones let go
  *
  * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
  * that is ready; every decoded message is applied inside one batch, which
@@ -32,9 +34,9 @@
  * acked means durable.
  *
  * Calls go one way, down this list: loop -> recover, dispatch -> phase ->
- * agent -> spawn -> commit -> stream, util. What a lower room needs done
- * above it, it says: commit_turn() returns TURN_* bits, the stream calls
- * its hooks, and the loop checks the phase after every turn.
+ * agent -> spawn -> zygote, commit -> stream, util. What a lower room needs
+ * done above it, it says: commit_turn() returns TURN_* bits, the stream
+ * calls its hooks, and the loop checks the phase after every turn.
  */
 #ifndef SMITHERS_SUP_INT_H
 #define SMITHERS_SUP_INT_H
@@ -258,6 +260,13 @@ struct run {
 		pid_t *v;
 		size_t n, cap;
 	} released;
+	/* The process new workers are forked from (zygote.c); pid 0: none
+	 * (yet, or OFF: no more in this run). */
+	struct {
+		pid_t pid;
+		int fd;
+		int off;
+	} zygote;
 };
 
 /* ---- small helpers (util.c) --------------------------------------------- */
@@ -358,6 +367,20 @@ void ctl_drain(struct agent *a);
 void release_worker(struct agent *a);
 /* Whether PID was a released worker (forgotten now). */
 int forget_released(struct run *r, pid_t pid);
+
+/* ---- zygote.c ------------------------------------------------------------ */
+
+/* A worker process with ARGV and ENV, the fds UP, DOWN and CTL (borrowed)
+ * placed at the worker contract's: forked by R's zygote (started at the
+ * first call), or exec'd. Its pid, or -1 with errno. */
+pid_t new_process(struct run *r, char **argv, char **env, int up, int down,
+		  int ctl);
+/* PID, a child let go: the run ends after it is reaped. */
+void keep_released(struct run *r, pid_t pid);
+/* Whether PID was R's zygote, which died (then none is used any more). */
+int zygote_reaped(struct run *r, pid_t pid);
+/* The run ended: the zygote is let go (and none started any more). */
+void zygote_stop(struct run *r);
 /* Close A's control socket. */
 void ctl_close(struct agent *a);
 /* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */

@@ -364,6 +364,43 @@ enum wrk_ctl_line wrk_ctl_parse_line(const char *line, long *value)
 	return WRK_CTL_OTHER;
 }
 
+size_t wrk_ctl_format_spawned(char *buf, size_t len, pid_t pid, int err)
+{
+	int n = pid > 0 ? snprintf(buf, len, "worker %ld\n", (long)pid)
+			: snprintf(buf, len, "failed %d\n", err);
+
+	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* The number after PREFIX in LINE (and nothing else): > 0, or -1. */
+static long number_after(const char *line, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long v;
+
+	if (strncmp(line, prefix, n) || line[n] < '1' || line[n] > '9')
+		return -1;
+	errno = 0;
+	v = strtol(line + n, &end, 10);
+	if (errno || *end || v <= 0 || v > INT32_MAX)
+		return -1;
+	return v;
+}
+
+pid_t wrk_ctl_parse_spawned(const char *line, int *err)
+{
+	long v = number_after(line, "worker ");
+
+	*err = 0;
+	if (v > 0)
+		return (pid_t)v;
+	v = number_after(line, "failed ");
+	if (v > 0)
+		*err = (int)v;
+	return -1;
+}
+
 const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
 			      const char *state_dir)
 {
@@ -374,6 +411,14 @@ const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
 
 	if (!len || strcmp(name ? name + 1 : cmdline, WRK_PROGRAM))
 		return NULL;
+	/* A zygote, and every worker it forked: its DIR. */
+	name = cmdline + strlen(cmdline) + 1;
+	if (name < end && !strcmp(name, WRK_CTL_ZYGOTE)) {
+		log = name + strlen(name) + 1;
+		if (log >= end)
+			return NULL;
+		goto check;
+	}
 	for (const char *a = cmdline; a < end; a += strlen(a) + 1) {
 		const char *v = a + strlen(a) + 1;
 
@@ -385,6 +430,7 @@ const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
 			break;
 		}
 	}
+check:
 	if (!log || strncmp(log, state_dir, dlen) ||
 	    strncmp(log + dlen, logs, sizeof(logs) - 1))
 		return NULL;
@@ -417,21 +463,26 @@ static char *put_strings(char *p, char *const *v)
 	return p;
 }
 
-int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
-		      int down)
+/* The message MAGIC: ARGV and ENV, and the NFDS fds FDS passed along. */
+static int send_msg(int fd, uint32_t magic, char *const *argv,
+		    char *const *env, const int *fds, size_t nfds)
 {
-	struct next_header h = {.magic = WRK_CTL_NEXT_MAGIC};
+	struct next_header h = {.magic = magic};
 	size_t len = strings_len(argv, &h.argc);
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(3 * sizeof(int))];
 	} u;
 	struct msghdr msg = {0};
 	struct cmsghdr *cm;
 	struct iovec iov;
 	char *buf;
 	ssize_t n;
-	int fds[2] = {up, down};
+
+	if (nfds < 1 || nfds > 3) {
+		errno = EINVAL;
+		return -1;
+	}
 
 	len += strings_len(env, &h.envc);
 	if (len > WRK_CTL_NEXT_MAX) {
@@ -450,12 +501,12 @@ int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
 	msg.msg_iovlen = 1;
 	memset(&u, 0, sizeof(u));
 	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
 	do
 		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -469,15 +520,33 @@ int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
 	return 0;
 }
 
+int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
+		      int down)
+{
+	int fds[2] = {up, down};
+
+	return send_msg(fd, WRK_CTL_NEXT_MAGIC, argv, env, fds, 2);
+}
+
+int wrk_ctl_send_spawn(int fd, char *const *argv, char *const *env, int up,
+		       int down, int ctl)
+{
+	int fds[3] = {up, down, ctl};
+
+	return send_msg(fd, WRK_CTL_SPAWN_MAGIC, argv, env, fds, 3);
+}
+
 void wrk_ctl_next_free(struct wrk_ctl_next *n)
 {
 	if (n->up >= 0)
 		close(n->up);
 	if (n->down >= 0)
 		close(n->down);
+	if (n->ctl >= 0)
+		close(n->ctl);
 	free(n->mem);
 	memset(n, 0, sizeof(*n));
-	n->up = n->down = -1;
+	n->up = n->down = n->ctl = -1;
 }
 
 /* LEN bytes of FD into BUF: 0, or -1 (EPROTO at an early end). */
@@ -505,7 +574,8 @@ static size_t split(char *p, size_t len, uint32_t count, char **v)
 	return off;
 }
 
-int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *out)
+/* A message MAGIC with NFDS fds (2: up, down; 3: and ctl) into *OUT. */
+static int recv_msg(int fd, uint32_t magic, int want, struct wrk_ctl_next *out)
 {
 	struct next_header h;
 	union {
@@ -514,7 +584,7 @@ int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *out)
 	} u;
 	struct msghdr msg = {0};
 	struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
-	struct wrk_ctl_next n = {.up = -1, .down = -1};
+	struct wrk_ctl_next n = {.up = -1, .down = -1, .ctl = -1};
 	size_t vec;
 	char *strings;
 	ssize_t got;
@@ -546,17 +616,19 @@ int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *out)
 					close(f);
 			}
 		}
-	if (nfds == 2) {
+	if (nfds == want) {
 		n.up = fds[0];
 		n.down = fds[1];
+		if (want == 3)
+			n.ctl = fds[2];
 	} else {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
 	}
-	if (nfds != 2 || (msg.msg_flags & MSG_CTRUNC) ||
+	if (nfds != want || (msg.msg_flags & MSG_CTRUNC) ||
 	    ((size_t)got < sizeof(h) &&
 	     read_full(fd, (char *)&h + got, sizeof(h) - (size_t)got) < 0) ||
-	    h.magic != WRK_CTL_NEXT_MAGIC || h.len > WRK_CTL_NEXT_MAX ||
+	    h.magic != magic || h.len > WRK_CTL_NEXT_MAX ||
 	    h.argc < 1 || h.argc > h.len || h.envc > h.len)
 		goto bad;
 	vec = ((size_t)h.argc + 1 + h.envc + 1) * sizeof(char *);
@@ -589,4 +661,14 @@ bad:
 fail:
 	wrk_ctl_next_free(&n);
 	return -1;
+}
+
+int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *n)
+{
+	return recv_msg(fd, WRK_CTL_NEXT_MAGIC, 2, n);
+}
+
+int wrk_ctl_recv_spawn(int fd, struct wrk_ctl_next *n)
+{
+	return recv_msg(fd, WRK_CTL_SPAWN_MAGIC, 3, n);
 }

@@ -155,6 +155,7 @@ struct wrk_ctl_next {
 	char **argv; /* NULL-terminated, like ENV; both point into MEM */
 	char **env;
 	int up, down; /* close-on-exec; -1: none */
+	int ctl;      /* a spawn's control socket (fd 5 to be); -1: none */
 	void *mem;
 };
 
@@ -171,6 +172,36 @@ int wrk_ctl_recv_next(int fd, struct wrk_ctl_next *n);
 /* The memory and the fds still held by N. */
 void wrk_ctl_next_free(struct wrk_ctl_next *n);
 
+/*
+ * The zygote: a worker started as `smithers-worker --zygote DIR PARENT`
+ * (DIR: the state dir's logs/agents/, the marker; PARENT: the supervisor)
+ * with a control socket at fd 5 and nothing at fds 3 and 4. It starts no
+ * agent: for each spawn read on fd 5 it forks a worker, a child of the
+ * supervisor (CLONE_PARENT), which runs the spawn's command line and
+ * environment as if it had been exec'd with them, its pipes and its own
+ * control socket at fds 3, 4 and 5. A start of many agents then costs no
+ * exec of ours but the zygote's. Before each fork the zygote takes the
+ * supervisor's resource limits (but RLIMIT_NOFILE, which the supervisor
+ * raised for itself alone). It answers each spawn with one line on fd 5:
+ * "worker PID", "failed ERRNO" (its fork failed), or a complaint (the
+ * supervisor then execs its workers itself), and exits 0 at the socket's end
+ * (or 127 after a message that is not ours, said first), or when the
+ * supervisor dies. A spawn is the next attempt's message (magic
+ * WRK_CTL_SPAWN_MAGIC) with a third fd, the worker's control socket.
+ */
+#define WRK_CTL_SPAWN_MAGIC 0x534d5a53u /* 'SMZS' */
+#define WRK_CTL_ZYGOTE "--zygote" /* its first argument */
+int wrk_ctl_send_spawn(int fd, char *const *argv, char *const *env, int up,
+		       int down, int ctl);
+/* As wrk_ctl_recv_next, for a spawn (N->ctl set). */
+int wrk_ctl_recv_spawn(int fd, struct wrk_ctl_next *n);
+/* Format the zygote's answer into BUF: "worker PID\n" for PID > 0, else
+ * "failed ERR\n" (the fork's errno); its length. What LINE (without its
+ * newline) says: the pid, or -1 with *ERR the errno of a failed fork, or 0
+ * for anything else (a complaint). */
+size_t wrk_ctl_format_spawned(char *buf, size_t len, pid_t pid, int err);
+pid_t wrk_ctl_parse_spawned(const char *line, int *err);
+
 /* Whether a start that failed with ERR may succeed later: short of
  * processes, memory or fds. The worker says "transient", the supervisor
  * retries whatever the restart policy. */
@@ -182,8 +213,9 @@ static inline int wrk_transient_errno(int err)
 /*
  * The marker: CMDLINE (LEN bytes of /proc/PID/cmdline: arguments each ended
  * by a NUL, and a NUL at CMDLINE[LEN]) is a smithers-worker whose log is
- * under STATE_DIR/logs/agents/. Returns that log (pointing into CMDLINE) or
- * NULL.
+ * under STATE_DIR/logs/agents/, or a zygote of that dir, or a worker it
+ * forked (which has its command line). Returns that log or dir (pointing
+ * into CMDLINE) or NULL.
  */
 const char *wrk_ctl_worker_of(const char *cmdline, size_t len,
 			      const char *state_dir);

@@ -64,6 +64,11 @@ struct worker {
 	struct wrk_decoder *down; /* what the supervisor says on fd 4 */
 };
 
+/* smithers-worker --zygote (zygote.c): returns only in a worker forked
+ * from it, with the spawn it is to run in *OUT (its fds placed), which
+ * main() then runs as its command line and environment. */
+void zygote(int argc, char **argv, struct wrk_ctl_next *out);
+
 /* A line on fd 5 (for the supervisor's log) and on stderr. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A note on stderr only: the supervisor hears of the stream itself. */

@@ -373,7 +373,7 @@ static void handle_signal(struct worker *wk, int sig)
 }
 
 /* Exit as the agent did. */
-static void exit_like(int status)
+__attribute__((noreturn)) static void exit_like(int status)
 {
 	struct rlimit none = {0, 0};
 	int sig;
@@ -611,9 +611,9 @@ static int place_pipes(struct wrk_ctl_next *n)
 
 /* The attempt the supervisor sent last: its arguments and environment are
  * in use until the next one. */
-static struct wrk_ctl_next current = {.up = -1, .down = -1};
+static struct wrk_ctl_next current = {.up = -1, .down = -1, .ctl = -1};
 
-int main(int argc, char **argv)
+static int worker_main(int argc, char **argv)
 {
 	extern char **environ;
 	struct wrk_ctl_args args;
@@ -710,4 +710,16 @@ int main(int argc, char **argv)
 		/* the supervisor is gone */
 	}
 	exit_like(status);
+}
+
+int main(int argc, char **argv)
+{
+	extern char **environ;
+
+	if (argc > 1 && !strcmp(argv[1], WRK_CTL_ZYGOTE)) {
+		zygote(argc, argv, &current);
+		environ = current.env;
+		return worker_main(current.argc, current.argv);
+	}
+	return worker_main(argc, argv);
 }

@@ -350,7 +350,7 @@ static int open_fds(void)
  * *ERR. No fd it received may be left open. */
 static int recv_raw(const void *msg, size_t len, int nfds, int *err)
 {
-	struct wrk_ctl_next n = {.up = -1, .down = -1};
+	struct wrk_ctl_next n = {.up = -1, .down = -1, .ctl = -1};
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(3 * sizeof(int))];
@@ -481,6 +481,79 @@ static void test_next_too_big(void **state)
 	close(sv[1]);
 }
 
+/* A spawn for the zygote: the next attempt's message with the worker's
+ * control socket as a third fd. Neither reader takes the other's. */
+static void test_spawn_round_trip(void **state)
+{
+	char *argv[] = {"/x/smithers-worker", "--", "true", NULL};
+	char *env[] = {"A=1", NULL};
+	struct wrk_ctl_next n;
+	int sv[2], p[2], ctl[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ctl), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(
+		wrk_ctl_send_spawn(sv[0], argv, env, p[1], p[0], ctl[1]), 0);
+	assert_int_equal(wrk_ctl_recv_spawn(sv[1], &n), 1);
+	assert_int_equal(n.argc, 3);
+	assert_string_equal(n.argv[2], "true");
+	assert_string_equal(n.env[0], "A=1");
+	assert_int_equal(inode(n.up), inode(p[1]));
+	assert_int_equal(inode(n.down), inode(p[0]));
+	assert_int_equal(inode(n.ctl), inode(ctl[1]));
+	assert_int_equal(fcntl(n.ctl, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	wrk_ctl_next_free(&n);
+	assert_int_equal(n.ctl, -1);
+	/* A spawn is no next attempt, nor the other way round. */
+	assert_int_equal(
+		wrk_ctl_send_spawn(sv[0], argv, env, p[1], p[0], ctl[1]), 0);
+	assert_int_equal(wrk_ctl_recv_next(sv[1], &n), -1);
+	assert_int_equal(errno, EPROTO);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(wrk_ctl_send_next(sv[0], argv, env, p[1], p[0]), 0);
+	assert_int_equal(wrk_ctl_recv_spawn(sv[1], &n), -1);
+	assert_int_equal(errno, EPROTO);
+	for (int i = 0; i < 2; i++) {
+		close(sv[i]);
+		close(p[i]);
+		close(ctl[i]);
+	}
+}
+
+/* The zygote's answers. */
+static void test_spawned_lines(void **state)
+{
+	char buf[64];
+	size_t n;
+	int err;
+
+	(void)state;
+	assert_int_equal(wrk_ctl_format_spawned(buf, sizeof(buf), 4321, 0),
+			 12);
+	assert_string_equal(buf, "worker 4321\n");
+	n = wrk_ctl_format_spawned(buf, sizeof(buf), -1, EAGAIN);
+	assert_int_equal(n, strlen(buf));
+	assert_int_equal(buf[n - 1], '\n');
+	buf[n - 1] = '\0';
+	assert_int_equal(wrk_ctl_parse_spawned(buf, &err), -1);
+	assert_int_equal(err, EAGAIN);
+	assert_int_equal(wrk_ctl_parse_spawned("worker 4321", &err), 4321);
+	assert_int_equal(err, 0);
+	/* Anything else is a complaint: no pid, no errno. */
+	const char *bad[] = {"worker 0",     "worker -5", "worker 12x",
+			     "worker ",	     "worker 099", "failed 0",
+			     "failed",	     "agent 12",  "",
+			     "worker 99999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(wrk_ctl_parse_spawned(bad[i], &err), -1);
+		assert_int_equal(err, 0);
+	}
+}
+
 /* /proc/PID/cmdline of a worker the supervisor would have started. */
 static size_t cmdline(char *buf, size_t len, const char *worker,
 		      const char *log)
@@ -530,6 +603,14 @@ static void test_marker(void **state)
 		    "/p/.smithers/supervisor.log");
 	assert_null(wrk_ctl_worker_of(buf, n, dir));
 	assert_null(wrk_ctl_worker_of("", 0, dir));
+	/* A zygote of the dir, and each worker it forked: ours. */
+	static const char z[] = "/x/smithers-worker\0--zygote\0"
+				"/p/.smithers/logs/agents/\0" "77";
+	assert_string_equal(wrk_ctl_worker_of(z, sizeof(z) - 1, dir),
+			    "/p/.smithers/logs/agents/");
+	assert_null(wrk_ctl_worker_of(z, sizeof(z) - 1, "/q/.smithers"));
+	static const char bare[] = "/x/smithers-worker\0--zygote";
+	assert_null(wrk_ctl_worker_of(bare, sizeof(bare) - 1, dir));
 }
 
 int main(void)
@@ -545,6 +626,8 @@ int main(void)
 		cmocka_unit_test(test_next_end),
 		cmocka_unit_test(test_next_malformed),
 		cmocka_unit_test(test_next_too_big),
+		cmocka_unit_test(test_spawn_round_trip),
+		cmocka_unit_test(test_spawned_lines),
 		cmocka_unit_test(test_marker),
 	};
 
