@@ -457,6 +457,29 @@ static void test_broken_stream(void **state)
 	assert_int_equal(p->freed, 1);
 }
 
+/* A stream at its EOF is freed by the reap of the turn after its last
+ * messages were committed and acked, not before; one still open never. */
+static void test_ended_stream(void **state)
+{
+	struct peer *p = *state;
+
+	send_range(p, 1, 3);
+	sup_stream_drain(p->s, SIZE_MAX);
+	sup_streams_committed(p->set, 0);
+	sup_streams_reap(p->set);
+	assert_int_equal(p->freed, 0); /* open */
+	send_range(p, 4, 5);
+	close(p->up[1]);
+	p->up[1] = -1;
+	sup_stream_drain(p->s, SIZE_MAX);
+	assert_int_equal(p->nseen, 5);
+	sup_streams_reap(p->set);
+	assert_int_equal(p->freed, 0); /* 4 and 5 not acked yet */
+	sup_streams_committed(p->set, 0);
+	sup_streams_reap(p->set);
+	assert_int_equal(p->freed, 1);
+}
+
 /* The counters a turn hands the mirror. */
 static void test_counts(void **state)
 {
@@ -491,6 +514,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unprocessed_not_acked,
 						peer_setup, peer_teardown),
 		cmocka_unit_test_setup_teardown(test_hold, peer_setup,
+						peer_teardown),
+		cmocka_unit_test_setup_teardown(test_ended_stream, peer_setup,
 						peer_teardown),
 		cmocka_unit_test_setup_teardown(test_broken_stream,
 						peer_setup, peer_teardown),
