@@ -230,10 +230,15 @@ static pid_t zygote_spawn(struct run *r, char **argv, char **env, int up,
 		return -2;
 	if (wrk_ctl_send_spawn(r->zygote.fd, argv, env, up, down, ctl) < 0) {
 		/* Past the most a message holds, nothing was sent: this
-		 * worker is exec'd, the zygote stays. Else a part may have
-		 * gone: the socket is of no more use. */
-		if (errno != E2BIG)
-			zygote_drop(r, "cannot take a spawn whole", 0);
+		 * worker is exec'd, the zygote stays. Else the zygote is gone
+		 * (EPIPE), or a part may have gone: it is of no more use. */
+		if (errno != E2BIG) {
+			char *why = xasprintf("cannot be sent a spawn (%s)",
+					      strerror(errno));
+
+			zygote_drop(r, why, 0);
+			free(why);
+		}
 		return -2;
 	}
 	return answer(r);

@@ -463,9 +463,10 @@ static char *put_strings(char *p, char *const *v)
 	return p;
 }
 
-/* The message MAGIC: ARGV and ENV, and the NFDS fds FDS passed along. */
+/* The message MAGIC: ARGV and ENV, and the NFDS fds FDS passed along;
+ * FLAGS for sendmsg (MSG_DONTWAIT or none). */
 static int send_msg(int fd, uint32_t magic, char *const *argv,
-		    char *const *env, const int *fds, size_t nfds)
+		    char *const *env, const int *fds, size_t nfds, int flags)
 {
 	struct next_header h = {.magic = magic};
 	size_t len = strings_len(argv, &h.argc);
@@ -508,7 +509,7 @@ static int send_msg(int fd, uint32_t magic, char *const *argv,
 	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
 	do
-		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	free(buf);
 	if (n < 0)
@@ -525,7 +526,8 @@ int wrk_ctl_send_next(int fd, char *const *argv, char *const *env, int up,
 {
 	int fds[2] = {up, down};
 
-	return send_msg(fd, WRK_CTL_NEXT_MAGIC, argv, env, fds, 2);
+	return send_msg(fd, WRK_CTL_NEXT_MAGIC, argv, env, fds, 2,
+			MSG_DONTWAIT);
 }
 
 int wrk_ctl_send_spawn(int fd, char *const *argv, char *const *env, int up,
@@ -533,7 +535,9 @@ int wrk_ctl_send_spawn(int fd, char *const *argv, char *const *env, int up,
 {
 	int fds[3] = {up, down, ctl};
 
-	return send_msg(fd, WRK_CTL_SPAWN_MAGIC, argv, env, fds, 3);
+	/* Whole, however long the zygote takes to read it (it reads
+	 * nothing else). */
+	return send_msg(fd, WRK_CTL_SPAWN_MAGIC, argv, env, fds, 3, 0);
 }
 
 void wrk_ctl_next_free(struct wrk_ctl_next *n)

@@ -191,6 +191,8 @@ void wrk_ctl_next_free(struct wrk_ctl_next *n);
  */
 #define WRK_CTL_SPAWN_MAGIC 0x534d5a53u /* 'SMZS' */
 #define WRK_CTL_ZYGOTE "--zygote" /* its first argument */
+/* Send a spawn on FD, blocking until it is sent whole: 0, or -1 with
+ * errno (E2BIG: past WRK_CTL_NEXT_MAX, nothing sent). */
 int wrk_ctl_send_spawn(int fd, char *const *argv, char *const *env, int up,
 		       int down, int ctl);
 /* As wrk_ctl_recv_next, for a spawn (N->ctl set). */

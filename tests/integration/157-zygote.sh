@@ -75,9 +75,10 @@ if pgrep -f -- "$T/" >/dev/null; then
 	fail "left behind: $(pgrep -af -- "$T/")"
 fi
 
-# ---- 2. a spawn too big for the zygote: exec'd -------------------------------
-# Ten variables of 120 000 bytes: past what a spawn holds (1 MiB), within
-# what an exec takes.
+# ---- 2. big spawns ----------------------------------------------------------
+# Three variables of 120 000 bytes: more than a socket's buffer takes at
+# once, yet one spawn, sent whole to the zygote. Ten: past what a spawn
+# holds (1 MiB), within what an exec takes: exec'd, the zygote kept.
 B=$T/big
 mkdir "$B"
 cat >"$B/note.sh" <<SH
@@ -91,6 +92,14 @@ phase = one
 command = sh $B/note.sh
 INI
 big=$("$PYTHON" -c 'print("x" * 120000)')
+env BIG0="$big" BIG1="$big" BIG2="$big" \
+	"$SMITHERS" --dir "$B" run "$B/flow.ini" >"$T/.out" 2>"$T/.err" ||
+	fail "the run with a big environment failed: $(tail -n 5 "$T/.err")"
+grep -q -- "--zygote $B/.smithers/logs/agents/" "$B/cmdline" ||
+	fail "e's worker was not forked by the zygote: $(cat "$B/cmdline")"
+if grep -q "zygote" "$T/.err"; then
+	fail "the zygote was let go for a big spawn: $(grep zygote "$T/.err")"
+fi
 env BIG0="$big" BIG1="$big" BIG2="$big" BIG3="$big" BIG4="$big" \
 	BIG5="$big" BIG6="$big" BIG7="$big" BIG8="$big" BIG9="$big" \
 	"$SMITHERS" --dir "$B" run "$B/flow.ini" >"$T/.out" 2>"$T/.err" ||
