@@ -519,7 +519,7 @@ void ctl_drain(struct agent *a)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* At its end the pipe stays readable until the worker is
+		/* At its end the socket stays readable until the worker is
 		 * reaped: watched still, it would spin the loop until then. */
 		if (n == 0 && c->ev)
 			event_del(c->ev);

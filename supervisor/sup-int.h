@@ -355,7 +355,7 @@ void contain_close(struct run *r);
 /* ---- spawn.c ------------------------------------------------------------- */
 
 /*
- * Fork and exec A's worker. Returns 0, or -1 with errno and, in *WHAT,
+ * Start A's worker. Returns 0, or -1 with errno and, in *WHAT,
  * what could not be done ("fork the worker"); *WHAT is NULL when the
  * failure was the store's (already logged).
  */
@@ -367,6 +367,12 @@ void ctl_drain(struct agent *a);
 void release_worker(struct agent *a);
 /* Whether PID was a released worker (forgotten now). */
 int forget_released(struct run *r, pid_t pid);
+/* Close A's control socket. */
+void ctl_close(struct agent *a);
+/* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */
+int sup_token(char out[33]);
+/* The environment every agent of R starts with. */
+void shared_environment(struct run *r);
 
 /* ---- zygote.c ------------------------------------------------------------ */
 
@@ -381,12 +387,6 @@ void keep_released(struct run *r, pid_t pid);
 int zygote_reaped(struct run *r, pid_t pid);
 /* The run ended: the zygote is let go (and none started any more). */
 void zygote_stop(struct run *r);
-/* Close A's control socket. */
-void ctl_close(struct agent *a);
-/* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */
-int sup_token(char out[33]);
-/* The environment every agent of R starts with. */
-void shared_environment(struct run *r);
 
 /* ---- budget.c ------------------------------------------------------------ */
 
