@@ -36,7 +36,6 @@
 #include "wal/wal.h"
 #include "worker/ctl.h"
 
-
 static void put_env(char ***env, size_t *n, char *entry)
 {
 	char **grown = realloc(*env, (*n + 2) * sizeof(**env));
@@ -446,16 +445,6 @@ void release_worker(struct agent *a)
 	a->idle = 0;
 	ctl_close(a);
 	keep_released(r, a->worker);
-}
-
-int forget_released(struct run *r, pid_t pid)
-{
-	for (size_t i = 0; i < r->released.n; i++)
-		if (r->released.v[i] == pid) {
-			r->released.v[i] = r->released.v[--r->released.n];
-			return 1;
-		}
-	return 0;
 }
 
 /* One line the worker said (ctl.h). */

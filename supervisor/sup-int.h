@@ -365,8 +365,6 @@ void ctl_drain(struct agent *a);
 /* Let A's idle worker go: its socket closed, it exits (as its agent did),
  * and is reaped as one of R->released. */
 void release_worker(struct agent *a);
-/* Whether PID was a released worker (forgotten now). */
-int forget_released(struct run *r, pid_t pid);
 /* Close A's control socket. */
 void ctl_close(struct agent *a);
 /* A fresh socket token (32 hex digits) into OUT: 0, or -1 with errno. */
@@ -383,6 +381,8 @@ pid_t new_process(struct run *r, char **argv, char **env, int up, int down,
 		  int ctl);
 /* PID, a child let go: the run ends after it is reaped. */
 void keep_released(struct run *r, pid_t pid);
+/* Whether PID was a released worker (forgotten now). */
+int forget_released(struct run *r, pid_t pid);
 /* Whether PID was R's zygote, which died (then none is used any more). */
 int zygote_reaped(struct run *r, pid_t pid);
 /* The run ended: the zygote is let go (and none started any more). */

@@ -131,6 +131,15 @@ void keep_released(struct run *r, pid_t pid)
 	r->released.v[r->released.n++] = pid;
 }
 
+int forget_released(struct run *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->released.n; i++)
+		if (r->released.v[i] == pid) {
+			r->released.v[i] = r->released.v[--r->released.n];
+			return 1;
+		}
+	return 0;
+}
 
 /* Let the zygote go, for WHY (NULL: the run ended): its socket closed, it
  * exits, and is reaped as a released worker (unless REAPED already). */
