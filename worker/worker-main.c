@@ -142,18 +142,32 @@ struct start_error {
 	int err;
 };
 
-/* The agent's child side of the fork: never returns. Async-signal-safe
- * calls only until the exec (the worker is single-threaded, but keep it
- * so). */
-static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
+/* What the agent's child needs, set up by the parent before the clone: the
+ * child of a vfork-style clone shares our memory, so it changes none of
+ * it. */
+struct agent_child {
+	const struct worker *wk;
+	int born_in; /* clone3 put it in its v2 cgroup */
+	int out_fd, err_pipe;
+	char **argv, **envp;
+};
+
+/* The agent's child side of the clone: never returns. Async-signal-safe
+ * calls only until the exec, and no write to memory but its own stack's:
+ * with CLONE_VM it runs in ours. Not instrumented by AddressSanitizer,
+ * whose bookkeeping of a stack it does not know (the vfork child's) would
+ * be ours. */
+__attribute__((no_sanitize_address)) static void
+exec_agent(const struct agent_child *c)
 {
+	const struct worker *wk = c->wk;
 	struct start_error e = {.cgroup = -1};
 	sigset_t none;
 	int null_fd;
 
 	/* The cgroups first: every process the agent starts is born in
 	 * them (the v2 one it was born in, when clone3 could). */
-	if (wk->cgroup && !wk->born_in && cm_cg_enter(wk->cgroup) < 0) {
+	if (wk->cgroup && !c->born_in && cm_cg_enter(wk->cgroup) < 0) {
 		e.cgroup = 0;
 		goto fail;
 	}
@@ -166,68 +180,165 @@ static void exec_agent(struct worker *wk, int out_fd, int err_pipe, char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* The exec sets caught signals back to the default; of the ignored
-	 * ones, which it keeps, we have SIGPIPE only (main). */
+	 * ones, which it keeps, we have SIGPIPE only (main). Our signal
+	 * dispositions are the child's own (no CLONE_SIGHAND). */
 	signal(SIGPIPE, SIG_DFL);
 	null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-	    dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
+	    dup2(c->out_fd, STDOUT_FILENO) < 0 ||
+	    dup2(c->out_fd, STDERR_FILENO) < 0)
 		goto fail;
 	close(CTL_FD); /* the agent does not talk to us */
-	if (wk->parser) {
-		/* Fds 3 and 4 are ours (close-on-exec): what the CLI runs
-		 * that speaks the protocol uses the socket instead. */
-		unsetenv("SMITHERS_FD");
-		unsetenv("SMITHERS_ACK_FD");
-	}
 	if (wk->cwd && chdir(wk->cwd) < 0)
 		goto fail;
-	execvp(argv[0], argv);
+	/* PATH searched in our environment, as execvp does. */
+	execvpe(c->argv[0], c->argv, c->envp);
 fail:
 	e.err = errno;
-	if (write(err_pipe, &e, sizeof(e)) < 0) {
+	if (write(c->err_pipe, &e, sizeof(e)) < 0) {
 		/* the parent sees EOF and an unknown failure */
 	}
 	_exit(127);
 }
 
+/* The agent's environment: ours, but with an adapter (fds 3 and 4 are
+ * ours then, close-on-exec) without SMITHERS_FD and SMITHERS_ACK_FD: what
+ * the CLI runs that speaks the protocol uses the socket instead. NULL
+ * when out of memory. */
+static char **agent_env(const struct worker *wk)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	if (!wk->parser)
+		return environ;
+	while (environ[n])
+		n++;
+	env = malloc((n + 1) * sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "SMITHERS_FD=", 12) != 0 &&
+		    strncmp(environ[i], "SMITHERS_ACK_FD=", 16) != 0)
+			env[k++] = environ[i];
+	env[k] = NULL;
+	return env;
+}
+
+#if defined(__x86_64__) && defined(SYS_clone3)
+#define HAVE_VFORK_INTO 1
+/* The vfork child's stack (it runs no deeper than exec_agent and the
+ * libc's execvpe; we wait, so one will do). */
+static char child_stack[64 * 1024] __attribute__((aligned(16)));
+
+__attribute__((no_sanitize_address)) static void
+vfork_child(const struct agent_child *c)
+{
+	exec_agent(c);
+}
+
 /*
- * Fork the agent, born in its v2 cgroup where the kernel can
+ * clone3(CLONE_VM | CLONE_VFORK), into CGFD (CLONE_INTO_CGROUP) unless -1:
+ * the child borrows our address space until its exec, instead of a copy of
+ * our page tables made for it and torn down at its exec (on a machine
+ * whose page tables go through a hypervisor, most of the cost of a
+ * restart). It runs vfork_child(C) on child_stack, never on ours, while
+ * we wait in the kernel for its exec or exit. The syscall and the call are
+ * one asm block: no C code runs in the child between them (the kernel
+ * starts it at the instruction after the syscall, on the new stack).
+ * Returns the child's pid, or -1 with errno.
+ */
+static pid_t vfork_into(int cgfd, struct agent_child *c)
+{
+	struct clone_args args = {
+		.flags = CLONE_VM | CLONE_VFORK,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(uintptr_t)child_stack,
+		.stack_size = sizeof(child_stack),
+	};
+	long ret;
+
+	/* Before: the child reads it. */
+	c->born_in = cgfd >= 0;
+	if (cgfd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
+	/* rcx and r11 are the syscall's; rax, rdi and rsi its number and
+	 * arguments; fn and arg survive it in the child (the kernel copies
+	 * our registers), and are moved for the call; the child never
+	 * comes back from it (hlt: a fault if it did). */
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %[arg], %%rdi\n\t"
+			 "call *%[fn]\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone3), "D"(&args),
+			   "S"(sizeof(args)), [fn] "r"(vfork_child),
+			   [arg] "r"(c)
+			 : "rcx", "r11", "memory");
+	if (ret < 0) {
+		c->born_in = 0;
+		errno = (int)-ret;
+		return -1;
+	}
+	return (pid_t)ret;
+}
+#endif
+
+/*
+ * Start the agent's child, born in its v2 cgroup where the kernel can
  * (clone3(CLONE_INTO_CGROUP), Linux 5.7): moving a process into a cgroup
  * (a write to cgroup.procs) waits for an RCU grace period, milliseconds
- * at each start. Else, or when clone3 refuses, a fork: the child then
- * enters its cgroup itself (exec_agent), saying why if it cannot. The
- * child of the raw clone3 only runs exec_agent's async-signal-safe calls,
- * as after a fork.
+ * at each start. On x86-64 a vfork-style clone3 (vfork_into); where the
+ * kernel refuses it, a clone3 that copies us, and else a fork: the child
+ * then enters its cgroup itself (exec_agent), saying why if it cannot.
  */
-static pid_t fork_into(struct worker *wk)
+static pid_t fork_into(struct worker *wk, struct agent_child *c)
 {
+	pid_t pid = -1;
 #if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
 	int fd = wk->cgroup ? open(wk->cgroup, O_RDONLY | O_DIRECTORY |
 							O_CLOEXEC)
 			    : -1;
 
-	if (fd >= 0) {
+#ifdef HAVE_VFORK_INTO
+	pid = vfork_into(fd, c);
+	if (pid < 0 && fd >= 0)
+		pid = vfork_into(-1, c); /* no CLONE_INTO_CGROUP here */
+#endif
+	if (pid < 0 && fd >= 0) {
 		struct clone_args args = {
 			.flags = CLONE_INTO_CGROUP,
 			.exit_signal = SIGCHLD,
 			.cgroup = (uint64_t)fd,
 		};
-		long pid = syscall(SYS_clone3, &args, sizeof(args));
 
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 		if (pid == 0) {
-			wk->born_in = 1;
-			return 0;
+			c->born_in = 1;
+			exec_agent(c);
 		}
-		close(fd);
-		if (pid > 0)
-			return (pid_t)pid;
 	}
+	if (fd >= 0)
+		close(fd);
+	if (pid > 0)
+		return pid;
 #endif
-	return fork();
+	(void)wk;
+	pid = fork();
+	if (pid == 0)
+		exec_agent(c);
+	return pid;
 }
 
 static int start_agent(struct worker *wk, char **argv, int *out_fd)
 {
+	struct agent_child child = {.born_in = 0};
 	struct start_error e;
 	int out[2], errp[2], err = 0;
 	ssize_t n;
@@ -243,15 +354,29 @@ static int start_agent(struct worker *wk, char **argv, int *out_fd)
 	 * the agent writes fast. 64 pages of the user's pipe budget
 	 * (fs.pipe-user-pages-soft: 16384); refused, the default stays. */
 	(void)fcntl(out[0], F_SETPIPE_SZ, AGENT_PIPE_SIZE);
-	wk->agent = fork_into(wk);
-	if (wk->agent < 0) {
+	child.wk = wk;
+	child.out_fd = out[1];
+	child.err_pipe = errp[1];
+	child.argv = argv;
+	child.envp = agent_env(wk);
+	if (!child.envp) {
 		err = errno;
+		wk->agent = -1;
+	} else {
+		wk->agent = fork_into(wk, &child);
+		err = errno;
+		if (child.envp != environ)
+			free(child.envp);
+	}
+	if (wk->agent < 0) {
 		say("cannot fork the agent: %s", strerror(err));
 		say_transient(err);
+		close(out[0]);
+		close(out[1]);
+		close(errp[0]);
+		close(errp[1]);
 		return -1;
 	}
-	if (wk->agent == 0)
-		exec_agent(wk, out[1], errp[1], argv);
 	/* Also from here, so the group exists before we signal it. */
 	setpgid(wk->agent, wk->agent);
 	if (wk->cgroup) {
