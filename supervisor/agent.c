@@ -440,6 +440,8 @@ static void agent_exited(struct agent *a, int status, int alive)
 	char *why = NULL;
 	int ok, now = 0;
 
+	/* Its lines written after a restart in this turn was sent. */
+	sup_log_hold();
 	r->running--;
 	evtimer_del(a->timer);
 	ctl_drain(a);
@@ -516,11 +518,13 @@ out:
 	if (now && a->state == A_BACKOFF) {
 		evtimer_del(a->timer);
 		fire(a, AE_TIMER, NULL);
+		sup_log_flush(); /* sent: now the lines */
 		if (a->state == A_RUNNING)
 			wal_failpoint("restart-before-commit");
 	}
 	/* Not taken by a restart now: it goes. */
 	release_worker(a);
+	sup_log_flush();
 }
 
 void agents_ended(struct run *r)

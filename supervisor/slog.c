@@ -3,6 +3,11 @@
  *
  * A line is written with one write(2) per destination, so lines of the
  * supervisor never interleave mid-line with anything else appending there.
+ * Between sup_log_hold() and sup_log_flush(), lines below an error are
+ * kept (up to PIPE_BUF bytes, so a write of them is still whole on a
+ * pipe) and written together at the flush: a restart decided in the turn
+ * its agent ended is sent before its log lines are written, since an
+ * append to a file may wait for the journal of the disk the store syncs.
  */
 #include "config.h"
 
@@ -20,6 +25,32 @@
 static int log_fd = -1;
 static char *log_path;
 static enum sup_level min_level = SUP_INFO;
+static char held[4096]; /* PIPE_BUF */
+static size_t nheld;
+static int holding;
+
+static void emit(const char *buf, size_t n)
+{
+	if (write(STDERR_FILENO, buf, n) < 0) {
+		/* stderr closed: the file still has it */
+	}
+	if (log_fd >= 0 && write(log_fd, buf, n) < 0) {
+		/* a full disk must not stop the supervisor */
+	}
+}
+
+void sup_log_hold(void)
+{
+	holding = 1;
+}
+
+void sup_log_flush(void)
+{
+	holding = 0;
+	if (nheld)
+		emit(held, nheld);
+	nheld = 0;
+}
 
 int sup_log_open(const char *path)
 {
@@ -39,6 +70,7 @@ int sup_log_open(const char *path)
 
 int sup_log_reopen(void)
 {
+	sup_log_flush();
 	if (!log_path)
 		return 0;
 	return sup_log_open(log_path);
@@ -46,6 +78,7 @@ int sup_log_reopen(void)
 
 void sup_log_close(void)
 {
+	sup_log_flush();
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = -1;
@@ -84,10 +117,21 @@ void sup_log(enum sup_level level, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-		/* stderr closed: the file still has it */
+	if (holding && level < SUP_ERROR) {
+		if (nheld + (size_t)n > sizeof(held)) {
+			emit(held, nheld);
+			nheld = 0;
+		}
+		if ((size_t)n <= sizeof(held)) {
+			memcpy(held + nheld, line, (size_t)n);
+			nheld += (size_t)n;
+			return;
+		}
 	}
-	if (log_fd >= 0 && write(log_fd, line, (size_t)n) < 0) {
-		/* a full disk must not stop the supervisor */
-	}
+	/* An error (an abort may follow) goes out at once, after what was
+	 * held. */
+	if (nheld)
+		emit(held, nheld);
+	nheld = 0;
+	emit(line, (size_t)n);
 }

@@ -17,5 +17,9 @@ void sup_log_close(void);
 void sup_log_level(enum sup_level level);
 void sup_log(enum sup_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Keep the lines below SUP_ERROR from now on, until sup_log_flush() writes
+ * them (an error line, a reopen or the close writes them too). */
+void sup_log_hold(void);
+void sup_log_flush(void);
 
 #endif /* SMITHERS_SUP_SLOG_H */

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "supervisor/slog.h"
 #include "supervisor/stream.h"
 #include "supervisor/sup-int.h"
 #include "worker/proto.h"
@@ -497,9 +498,78 @@ static void test_counts(void **state)
 	assert_int_equal(messages + bytes + rejected, 0);
 }
 
+/* ---- the log's held lines ------------------------------------------------ */
+
+/* The log file at PATH, whole, into BUF (NUL-ended). */
+static const char *log_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, size - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Held lines reach the file at the flush, in order; an error line writes
+ * them before itself at once; past PIPE_BUF bytes they go out whole. */
+static void test_log_hold(void **state)
+{
+	char path[] = "/tmp/smithers-slog-XXXXXX", buf[65536];
+	int fd = mkstemp(path), stderr_copy = dup(STDERR_FILENO);
+	const char *t, *one, *two;
+
+	(void)state;
+	assert_true(fd >= 0 && stderr_copy >= 0);
+	close(fd);
+	/* stderr to /dev/null for the test: the file says it all. */
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	assert_int_equal(sup_log_open(path), 0);
+	sup_log(SUP_INFO, "before");
+	sup_log_hold();
+	sup_log(SUP_INFO, "one");
+	sup_log(SUP_WARN, "two");
+	t = log_text(path, buf, sizeof(buf));
+	assert_non_null(strstr(t, "before"));
+	assert_null(strstr(t, "one"));
+	sup_log_flush();
+	t = log_text(path, buf, sizeof(buf));
+	one = strstr(t, "info: one\n");
+	two = strstr(t, "warning: two\n");
+	assert_true(one && two && one < two);
+	sup_log_hold();
+	sup_log(SUP_INFO, "three");
+	sup_log(SUP_ERROR, "four");
+	t = log_text(path, buf, sizeof(buf));
+	one = strstr(t, "info: three\n");
+	two = strstr(t, "error: four\n");
+	assert_true(one && two && one < two);
+	for (int i = 0; i < 100; i++)
+		sup_log(SUP_INFO, "line %03d %0100d", i, 0);
+	t = log_text(path, buf, sizeof(buf));
+	assert_non_null(strstr(t, "line 000"));	 /* past 4096 bytes */
+	assert_null(strstr(t, "line 099"));
+	sup_log_flush();
+	t = log_text(path, buf, sizeof(buf));
+	assert_non_null(strstr(t, "line 099 "));
+	sup_log(SUP_INFO, "after");
+	t = log_text(path, buf, sizeof(buf));
+	assert_non_null(strstr(t, "info: after\n"));
+	sup_log_close();
+	dup2(stderr_copy, STDERR_FILENO);
+	close(stderr_copy);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_log_hold),
 		cmocka_unit_test(test_cli_argv),
 		cmocka_unit_test(test_command_words),
 		cmocka_unit_test(test_agent_table),
