@@ -47,6 +47,7 @@ then SIGKILL to what is left) and checked to be gone.
 
 usage: bench-peers.py [--quick] [--rounds N] [--programs N] [--kills N]
                       [--idle-seconds S] [--cgroups auto|off]
+                      [--only restart|many] [--only-smithers]
 Run as root from the build dir (`make bench-peers`); it installs the
 Debian packages supervisor, s6 and runit with apt-get if their programs
 are missing. smithers is $SMITHERS_BIN, else tools/smithers of the build
@@ -689,7 +690,7 @@ def report(best, opts, vers):
             "smithers / best peer", "target", ""]
     lines = []
     for key, label in rows:
-        vals = [best[s].get(key) for s in ALL]
+        vals = [best.get(s, {}).get(key) for s in ALL]
         peers = [v for v in vals[:3] if v is not None]
         fast = min(peers) if peers else None
         mine = vals[3]
@@ -707,7 +708,7 @@ def report(best, opts, vers):
             target = "<= 0.3 ms/s"
             ok = "PASS" if mine <= 0.3 else "MISS"
         elif key == "pss" and mine is not None and \
-                best["runit"].get("pss") is not None:
+                best.get("runit", {}).get("pss") is not None:
             target = "<= runit's"
             ok = "PASS" if mine <= best["runit"]["pss"] else "MISS"
         lines.append([label] + [fmt(key, v) for v in vals] +
@@ -730,6 +731,11 @@ def main():
     ap.add_argument("--cgroups", choices=("auto", "off"), default="auto",
                     help="smithers' cgroups setting (default: auto, its "
                     "default)")
+    ap.add_argument("--only", choices=("restart", "many"),
+                    help="measure only the restart, or only what 'many' "
+                    "programs give (start-up, idle CPU, PSS)")
+    ap.add_argument("--only-smithers", action="store_true",
+                    help="run no peer (to compare smithers with itself)")
     opts = ap.parse_args()
     dflt = (1, 32, 5, 3.0) if opts.quick else (3, 256, 20, 10.0)
     for k, v in zip(("rounds", "programs", "kills", "idle_seconds"), dflt):
@@ -747,22 +753,28 @@ def main():
             "smithers %s (cgroups %s)"
             % (opts.rounds, opts.programs, opts.kills, opts.idle_seconds,
                opts.smithers, opts.cgroups))
-        rounds = {s: [] for s in ALL}
+        who = ("smithers",) if opts.only_smithers else ALL
+        rounds = {s: [] for s in who}
         for r in range(opts.rounds):
-            for s in ALL:
+            for s in who:
+                if opts.only == "restart":
+                    rounds[s].append({})
+                    continue
                 m = measure_many(s, opts)
                 say("round %d %-11s start-up %.3f s, idle CPU %.2f ms/s "
                     "(schedstat %.3f), PSS %.1f MiB, %d own processes"
                     % (r + 1, s, m["startup"], m["cpu"], m["cpu_ns"],
                        m["pss"], m["own"]))
                 rounds[s].append(m)
-            for s in ALL:
+            for s in who:
+                if opts.only == "many":
+                    continue
                 lat = measure_restart(s, opts)
                 say("round %d %-11s restart %.2f ms" % (r + 1, s,
                                                          lat * 1e3))
                 rounds[s][-1]["restart"] = lat
         best = {s: {k: min(m[k] for m in rounds[s])
-                    for k in rounds[s][0]} for s in ALL}
+                    for k in rounds[s][0]} for s in who}
     except BenchError as e:
         say(str(e))
         return 1
