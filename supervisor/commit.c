@@ -45,6 +45,7 @@ struct commit {
 	struct event *sync_ev;
 	struct wal_checkpointer *checkpointer;
 	int64_t last_heartbeat_ms;
+	int64_t last_file_check_ms;
 	/* The disk is full: the open batch waits, nothing is read. */
 	int disk_full;
 	int64_t disk_full_ms; /* since when (wall clock) */
@@ -157,7 +158,7 @@ struct commit *commit_new(struct run *r, int full)
 		if (!c->sync_ev || event_add(c->sync_ev, NULL) < 0)
 			return NULL; /* commit_end() frees it */
 	}
-	c->last_heartbeat_ms = cm_mono_ms();
+	c->last_heartbeat_ms = c->last_file_check_ms = cm_mono_ms();
 	return c;
 }
 
@@ -275,17 +276,22 @@ static void disk_back(struct run *r)
 	c->space_back = 1; /* the loop reaps what ended meanwhile */
 }
 
-/* Every HEARTBEAT_MS: the database still ours, and, in a turn that
- * commits anyway, the execution's heartbeat. A turn with nothing to commit
- * writes nothing: an idle run neither writes nor syncs the disk. Readers
- * tell a live supervisor by its lock and by the mirror's heartbeat. */
-static void heartbeat(struct run *r)
+/* Every HEARTBEAT_MS: the database still ours (when the turn commits, or
+ * every FILE_CHECK_IDLE_MS), and, in a turn that commits anyway, the
+ * execution's heartbeat. A turn with nothing to commit writes nothing: an
+ * idle run neither writes nor syncs the disk. Readers tell a live
+ * supervisor by its lock and by the mirror's heartbeat. */
+static void heartbeat(struct run *r, int64_t now)
 {
 	struct commit *c = r->c;
+	int check = c->in_batch ||
+		    now - c->last_file_check_ms >= FILE_CHECK_IDLE_MS;
 
+	if (check)
+		c->last_file_check_ms = now;
 	/* Deleted or replaced under us: what we commit goes to a file
 	 * nobody else sees. Stop; it is copied out at the end. */
-	if (!c->db_lost && wal_check_file(r->w) < 0) {
+	if (check && !c->db_lost && wal_check_file(r->w) < 0) {
 		c->db_lost = 1;
 		sup_log(SUP_ERROR,
 			"%s: stopping the execution; everything committed "
@@ -316,7 +322,7 @@ int commit_turn(struct run *r)
 	int64_t now = cm_mono_ms(), t0;
 
 	if (r->p.exec_id && now - c->last_heartbeat_ms >= HEARTBEAT_MS) {
-		heartbeat(r);
+		heartbeat(r, now);
 		c->last_heartbeat_ms = now;
 	}
 	if (!c->in_batch) {

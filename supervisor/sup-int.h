@@ -67,6 +67,10 @@ struct wrk_msg;
  * execution's heartbeat written if the turn commits anyway: while it
  * commits, never more than twice this behind its last commit. */
 #define HEARTBEAT_MS 500
+/* A turn with nothing to commit checks the database file only this often:
+ * nothing is written that a deleted file would hide, and the path's lookup
+ * was a quarter of an idle wake's CPU. */
+#define FILE_CHECK_IDLE_MS 10000
 /* The loop wakes at least this often: the mirror's heartbeat (written at
  * most every 100 ms) is then never older than this plus a turn. Readers
  * (smithers-top: ALIVE_MS) take a supervisor whose pid is gone for dead at

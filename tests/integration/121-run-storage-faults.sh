@@ -3,6 +3,7 @@
 # nothing acknowledged lost.
 #  1. the database deleted under a running supervisor: it says so, stops,
 #     and copies everything committed to .smithers/smithers.db.rescued;
+#     under an idle one too, within FILE_CHECK_IDLE_MS;
 #  2. the database locked by another process: at start, a clear error after
 #     the busy timeout; while running, a short lock only delays the commits;
 #  3. a read-only state dir (a tmpfs remounted read-only; root only):
@@ -53,6 +54,31 @@ rm -f .smithers/smithers.db-wal .smithers/smithers.db-shm
 run "$SMITHERS" db stats --json
 expect_rc 0
 json 'j["executions"] == 1'
+
+# ---- 1b. deleted under an idle run -----------------------------------------
+# Nothing is committed while the agent sleeps: the file is checked every
+# 10 s then (FILE_CHECK_IDLE_MS), not at each wake, and the run still stops.
+rm -rf .smithers
+cat >idle.ini <<INI
+[workflow]
+name = idle
+[phase work]
+[agent s]
+phase = work
+command = exec sleep 600
+INI
+start_run idle.ini
+wait_until 30 logged "agent 's' started"
+sleep 1
+rm .smithers/smithers.db
+gone_at=$(date +%s)
+wait_until 30 logged "was deleted while in use: stopping the execution"
+took=$(($(date +%s) - gone_at))
+wait_run
+expect_rc 1
+[ "$took" -le 12 ] || fail "the deleted database was seen after $took s"
+logged "everything it held is in '$T/.smithers/smithers.db.rescued'" ||
+	fail "no word of the rescued copy (idle)"
 
 # ---- 2. locked by another process ------------------------------------------
 rm -rf .smithers "$T"/acked.*
