@@ -266,12 +266,12 @@ static pid_t vfork_into(int cgfd, struct agent_child *c)
 	}
 	/* rcx and r11 are the syscall's; rax, rdi and rsi its number and
 	 * arguments; fn and arg survive it in the child (the kernel copies
-	 * our registers), and are moved for the call; the child never
-	 * comes back from it (hlt: a fault if it did). */
+	 * our registers, whichever the compiler chose for them: none of
+	 * those five), and the child calls fn(arg) and never comes back
+	 * from it (hlt: a fault if it did). */
 	__asm__ volatile("syscall\n\t"
 			 "test %%rax, %%rax\n\t"
 			 "jnz 1f\n\t"
-			 "xor %%ebp, %%ebp\n\t"
 			 "mov %[arg], %%rdi\n\t"
 			 "call *%[fn]\n\t"
 			 "hlt\n"
