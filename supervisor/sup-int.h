@@ -69,7 +69,7 @@ struct wrk_msg;
 #define HEARTBEAT_MS 500
 /* A turn with nothing to commit checks the database file only this often:
  * nothing is written that a deleted file would hide, and the path's lookup
- * was a quarter of an idle wake's CPU. */
+ * was a third or more of an idle wake's CPU. */
 #define FILE_CHECK_IDLE_MS 10000
 /* The loop wakes at least this often: the mirror's heartbeat (written at
  * most every 100 ms) is then never older than this plus a turn. Readers
