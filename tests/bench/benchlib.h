@@ -31,10 +31,12 @@ int bench_cmp_double(const void *a, const void *b);
 /* Sort the N values V (seconds) and summarize them into OUT. */
 void bench_latency_of(double *v, int64_t n, struct bench_latency *out);
 /* The raw loop paced at RATE changes a second for MS milliseconds: what is
- * due is committed in one transaction, at most one every TICK seconds;
- * each change timed from the start of its transaction's tick to the end of
- * its commit. */
+ * due is committed in one transaction, at most one every TICK seconds.
+ * OUT: each change timed from when it was due to the end of its commit
+ * (the wait behind a stalled commit counted, as a pipelining client sees
+ * it); TICK_OUT: from the start of its transaction's tick (that wait not
+ * counted: the changes due during a stall are timed from after it). */
 void bench_raw_paced(double rate, int ms, int normal, double tick,
-		     struct bench_latency *out);
+		     struct bench_latency *out, struct bench_latency *tick_out);
 
 #endif /* SMITHERS_BENCHLIB_H */
