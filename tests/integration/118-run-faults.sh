@@ -111,15 +111,6 @@ has_key() {
 	[ -n "$(sql_in "$1" "SELECT 1 FROM state WHERE key = '$2'")" ]
 }
 
-# cpu_ms PID: the CPU time PID used so far, in milliseconds.
-cpu_ms() {
-	"$PYTHON" -c '
-import os, sys
-f = open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
-print((int(f[11]) + int(f[12])) * 1000 // os.sysconf("SC_CLK_TCK"))
-' "$1"
-}
-
 # soft_limit PID NAME [VALUE]: print the soft limit NAME (NPROC, NOFILE;
 # -1: none) of PID, or set it to VALUE, its hard limit unchanged.
 LIMIT_PY='

@@ -233,6 +233,16 @@ wait_run() {
 	fi
 }
 
+# cpu_ms PID: the CPU time PID itself used so far (user and system, not
+# its children's), in milliseconds.
+cpu_ms() {
+	"$PYTHON" -c '
+import os, sys
+f = open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
+print((int(f[11]) + int(f[12])) * 1000 // os.sysconf("SC_CLK_TCK"))
+' "$1"
+}
+
 # alive PID: whether a process PID exists (and is not a zombie).
 alive() {
 	[ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
