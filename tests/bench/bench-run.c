@@ -909,9 +909,12 @@ static void row(const char *figure, const char *target, int pass,
 static void row(const char *figure, const char *target, int pass,
 		const char *fmt, ...)
 {
-	struct row *r = &rows[nrows++];
+	struct row *r;
 	va_list ap;
 
+	if (nrows == (int)(sizeof(rows) / sizeof(rows[0])))
+		die("more than %d rows in the table", nrows);
+	r = &rows[nrows++];
 	snprintf(r->figure, sizeof(r->figure), "%s", figure);
 	snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
 	va_start(ap, fmt);
