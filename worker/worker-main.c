@@ -290,6 +290,28 @@ static pid_t vfork_into(int cgfd, struct agent_child *c)
 }
 #endif
 
+#ifdef SMITHERS_FAILPOINTS
+/* Test builds only: SMITHERS_SPAWN makes fork_into() take a way this
+ * kernel never needs, and say on stderr which way it took: "outside" (the
+ * vfork-style clone, the child entering its cgroup itself), "clone3" (a
+ * clone3 that copies us), "fork"; any other value, the usual way. */
+static int spawn_is(const char *way)
+{
+	const char *v = getenv("SMITHERS_SPAWN");
+
+	return v && !strcmp(v, way);
+}
+
+static void spawn_said(const char *way)
+{
+	if (getenv("SMITHERS_SPAWN"))
+		fprintf(stderr, "smithers-worker: spawned by %s\n", way);
+}
+#else
+#define spawn_is(way) 0
+#define spawn_said(way) ((void)0)
+#endif
+
 /*
  * Start the agent's child, born in its v2 cgroup where the kernel can
  * (clone3(CLONE_INTO_CGROUP), Linux 5.7): moving a process into a cgroup
@@ -302,16 +324,20 @@ static pid_t fork_into(struct worker *wk, struct agent_child *c)
 {
 	pid_t pid = -1;
 #if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
-	int fd = wk->cgroup ? open(wk->cgroup, O_RDONLY | O_DIRECTORY |
-							O_CLOEXEC)
-			    : -1;
+	int fd = wk->cgroup && !spawn_is("outside")
+			 ? open(wk->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+			 : -1;
 
 #ifdef HAVE_VFORK_INTO
-	pid = vfork_into(fd, c);
-	if (pid < 0 && fd >= 0)
-		pid = vfork_into(-1, c); /* no CLONE_INTO_CGROUP here */
+	if (!spawn_is("clone3") && !spawn_is("fork")) {
+		pid = vfork_into(fd, c);
+		if (pid < 0 && fd >= 0)
+			pid = vfork_into(-1, c); /* no CLONE_INTO_CGROUP */
+		if (pid > 0)
+			spawn_said(c->born_in ? "vfork into" : "vfork outside");
+	}
 #endif
-	if (pid < 0 && fd >= 0) {
+	if (pid < 0 && fd >= 0 && !spawn_is("fork")) {
 		struct clone_args args = {
 			.flags = CLONE_INTO_CGROUP,
 			.exit_signal = SIGCHLD,
@@ -323,6 +349,8 @@ static pid_t fork_into(struct worker *wk, struct agent_child *c)
 			c->born_in = 1;
 			exec_agent(c);
 		}
+		if (pid > 0)
+			spawn_said("clone3 into");
 	}
 	if (fd >= 0)
 		close(fd);
@@ -333,6 +361,8 @@ static pid_t fork_into(struct worker *wk, struct agent_child *c)
 	pid = fork();
 	if (pid == 0)
 		exec_agent(c);
+	if (pid > 0)
+		spawn_said("fork");
 	return pid;
 }
 

@@ -7,7 +7,8 @@
 # (SIGUSR2), none of them is left once the worker exited, the cgroup is
 # empty and can be removed. Without --cgroup, the setsid daemon survives the
 # same agent: the cgroup is what kills it. Also: a cgroup the agent cannot
-# enter is told as such, and the agent never runs.
+# enter is told as such, and the agent never runs; in a test build, the
+# same by each way of starting the agent that this kernel never needs.
 # (The double fork stays in the agent's process group: without a cgroup it
 # goes with the group; it is here for the reparenting.)
 . "$top_srcdir/tests/integration/lib.sh"
@@ -199,3 +200,41 @@ grep -qx done "$T/nocg/ctl" || fail "nocg: no 'done' on fd 5"
 alive "$(cat "$T/nocg/setsid.pid")" ||
 	fail "without a cgroup the setsid daemon died: the test proves nothing"
 kill -9 "$(cat "$T/nocg/setsid.pid")"
+
+# 6. The ways of starting the agent that this kernel never needs, taken
+# when a test build is told to (SMITHERS_SPAWN): the vfork-style clone
+# whose child enters the cgroup itself, a clone3 that copies the worker
+# into the cgroup, a plain fork; and the usual way (the vfork-style clone
+# into the cgroup), to see it said. Each runs case 1 and case 4 again.
+if [ "${failpoints:-no}" = yes ]; then
+	for way in into outside clone3 fork; do
+		case $way in
+		into) said="vfork into" ;; # the usual way, said
+		outside) said="vfork outside" ;;
+		clone3) said="clone3 into" ;;
+		fork) said=fork ;;
+		esac
+		new_cg "ex-$way"
+		export SMITHERS_SPAWN=$way
+		worker "ex-$way" exit --cgroup "$CG"
+		in_cg "ex-$way"
+		touch "$T/ex-$way/go"
+		wait_worker
+		[ "$rc" -eq 3 ] || fail "$way: the worker exited $rc, not 3"
+		grep -qx "smithers-worker: spawned by $said" "$T/ex-$way/err" ||
+			fail "$way: not spawned by $said: $(cat "$T/ex-$way/err")"
+		all_gone "ex-$way"
+		new_cg "gone-$way"
+		rmdir "$CG"
+		run "$WORKER" --cgroup "$CG" -- \
+			sh -c 'echo ran >"$1/ran"' x "$T" \
+			3>/dev/null 4</dev/null 5>"$T/gone-$way.ctl"
+		expect_rc 127
+		grep -qF "cannot enter cgroup '$CG': No such file or directory" \
+			"$T/gone-$way.ctl" || fail "$way: no 'cannot enter cgroup'"
+		[ ! -f "$T/ran" ] || fail "$way: the agent ran outside its cgroup"
+		unset SMITHERS_SPAWN
+	done
+else
+	echo "no failpoints in this build: the other ways to spawn not run"
+fi
