@@ -92,23 +92,26 @@ phase = one
 command = sh $B/note.sh
 INI
 big=$("$PYTHON" -c 'print("x" * 120000)')
-env BIG0="$big" BIG1="$big" BIG2="$big" \
-	"$SMITHERS" --dir "$B" run "$B/flow.ini" >"$T/.out" 2>"$T/.err" ||
-	fail "the run with a big environment failed: $(tail -n 5 "$T/.err")"
-grep -q -- "--zygote $B/.smithers/logs/agents/" "$B/cmdline" ||
-	fail "e's worker was not forked by the zygote: $(cat "$B/cmdline")"
-if grep -q "zygote" "$T/.err"; then
-	fail "the zygote was let go for a big spawn: $(grep zygote "$T/.err")"
-fi
-env BIG0="$big" BIG1="$big" BIG2="$big" BIG3="$big" BIG4="$big" \
-	BIG5="$big" BIG6="$big" BIG7="$big" BIG8="$big" BIG9="$big" \
-	"$SMITHERS" --dir "$B" run "$B/flow.ini" >"$T/.out" 2>"$T/.err" ||
-	fail "the run with a big environment failed: $(tail -n 5 "$T/.err")"
-grep -q -- "--log $B/.smithers/logs/agents/" "$B/cmdline" ||
-	fail "e's worker was not exec'd: $(cat "$B/cmdline")"
-if grep -q "zygote" "$T/.err"; then
-	fail "the zygote was let go for a big spawn: $(grep zygote "$T/.err")"
-fi
+# big_run N PATTERN HOW: the flow run with N variables of $big; its worker's
+# command line has PATTERN (it was not started HOW, if not), and the zygote
+# was not let go.
+big_run() {
+	(
+		i=0
+		while [ "$i" -lt "$1" ]; do
+			export "BIG$i=$big"
+			i=$((i + 1))
+		done
+		exec "$SMITHERS" --dir "$B" run "$B/flow.ini" >"$T/.out" 2>"$T/.err"
+	) || fail "the run with a big environment failed: $(tail -n 5 "$T/.err")"
+	grep -q -- "$2" "$B/cmdline" ||
+		fail "e's worker was not $3: $(cat "$B/cmdline")"
+	if grep -q "zygote" "$T/.err"; then
+		fail "the zygote was let go for a big spawn: $(grep zygote "$T/.err")"
+	fi
+}
+big_run 3 "--zygote $B/.smithers/logs/agents/" "forked by the zygote"
+big_run 10 "--log $B/.smithers/logs/agents/" "exec'd"
 
 # ---- 3. the zygote by hand ---------------------------------------------------
 "$PYTHON" - "$WORKER" "$T" <<'PY' || fail "the zygote by hand"
