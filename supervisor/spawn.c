@@ -497,7 +497,7 @@ static void ctl_line(struct agent *a, char *line)
 
 void ctl_drain(struct agent *a)
 {
-	struct ctl_pipe *c = &a->ctl;
+	struct ctl_conn *c = &a->ctl;
 	char *nl;
 
 	if (c->fd < 0)

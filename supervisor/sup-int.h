@@ -123,7 +123,7 @@ struct call {
 
 /* The control socket on which the worker speaks, and on which it is sent
  * its next attempt (spawn.c, worker/ctl.h). */
-struct ctl_pipe {
+struct ctl_conn {
 	int fd;
 	struct event *ev;
 	char buf[512];
@@ -197,7 +197,7 @@ struct agent {
 	int idle;
 	struct sup_stream *pipes;
 	struct event *timer;
-	struct ctl_pipe ctl;
+	struct ctl_conn ctl;
 	char token[33];
 	int attempt;	 /* 1 for the first run */
 	int resume;	 /* it ran under a supervisor that died */
