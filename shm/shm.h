@@ -83,7 +83,7 @@ struct shm_header_snap {
 	uint64_t writer_start; /* the writer's start time, in clock ticks
 				* since boot (/proc/PID/stat field 22) */
 	int64_t started_ms;    /* wall clock, ms since the epoch */
-	int64_t heartbeat_ms;  /* wall clock; updated at least every second */
+	int64_t heartbeat_ms;  /* wall clock; updated at least every 2 s */
 	uint64_t generation;   /* bumped by every change to the segment */
 	int64_t execution_id;
 	char execution[SHM_NAME_LEN];

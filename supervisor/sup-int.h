@@ -67,16 +67,18 @@ struct wrk_msg;
  * execution's heartbeat written if the turn commits anyway: while it
  * commits, never more than twice this behind its last commit. */
 #define HEARTBEAT_MS 500
-/* A turn with nothing to commit checks the database file only this often:
- * nothing is written that a deleted file would hide, and the path's lookup
- * was a third or more of an idle wake's CPU. */
-#define FILE_CHECK_IDLE_MS 10000
+/* A turn with nothing to commit checks the database file only this often
+ * (at the first wake past it: within 10 s): nothing is written that a
+ * deleted file would hide, and the path's lookup was a third or more of an
+ * idle wake's CPU. */
+#define FILE_CHECK_IDLE_MS (10000 - WAKE_MS)
 /* The loop wakes at least this often: the mirror's heartbeat (written at
  * most every 100 ms) is then never older than this plus a turn. Readers
  * (smithers-top: ALIVE_MS) take a supervisor whose pid is gone for dead at
- * once; the heartbeat's age tells one that is wedged. Once a second: an
- * idle supervisor costs next to nothing. */
-#define WAKE_MS 1000
+ * once; the heartbeat's age tells one that is wedged. Every 2 s: an idle
+ * supervisor's cost is its wakes (on a guest whose context switches go
+ * through the hypervisor, 0.2-0.4 ms each), and nothing else needs them. */
+#define WAKE_MS 2000
 /* How big the WAL may grow (pages) before the writer completes a
  * checkpoint itself so that it starts again from the beginning. */
 #define WAL_TRIM_PAGES 4096

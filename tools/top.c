@@ -30,8 +30,10 @@
 #include "tools/cli.h"
 #include "tools/top.h"
 
-/* The heartbeat is written at least every 500 ms: four missed is dead. */
-#define ALIVE_MS 2000
+/* The heartbeat is written at least every 2 s (the supervisor's WAKE_MS):
+ * a supervisor whose pid lives but whose heartbeat is twice that old is
+ * wedged, shown as not running. A gone pid is seen at once. */
+#define ALIVE_MS 4000
 
 const char *const top_col_names[COL_COUNT] = {
 	[COL_AGENT] = "AGENT",	 [COL_PHASE] = "PHASE",
