@@ -143,15 +143,32 @@ all_gone() {
 	rmdir "$CG" || fail "$1: cannot remove the cgroup"
 }
 
+# exits NAME: case 1 in a new cgroup, the agent's run named NAME.
+exits() {
+	new_cg "$1"
+	worker "$1" exit --cgroup "$CG"
+	in_cg "$1"
+	touch "$T/$1/go"
+	wait_worker
+	[ "$rc" -eq 3 ] || fail "$1: the worker exited $rc, not the agent's 3"
+	all_gone "$1"
+	grep -qx started "$T/$1/log" || fail "$1: the agent's output is not logged"
+}
+
+# cannot_enter NAME: case 4 in a new cgroup, removed at once.
+cannot_enter() {
+	new_cg "$1"
+	rmdir "$CG"
+	run "$WORKER" --cgroup "$CG" -- sh -c 'echo ran >"$1/ran"' x "$T" \
+		3>/dev/null 4</dev/null 5>"$T/$1.ctl"
+	expect_rc 127
+	grep -qF "cannot enter cgroup '$CG': No such file or directory" \
+		"$T/$1.ctl" || fail "$1: no 'cannot enter cgroup' on fd 5"
+	[ ! -f "$T/ran" ] || fail "$1: the agent ran outside its cgroup"
+}
+
 # 1. The agent exits (status 3) leaving its escapees behind.
-new_cg exit
-worker exit exit --cgroup "$CG"
-in_cg exit
-touch "$T/exit/go"
-wait_worker
-[ "$rc" -eq 3 ] || fail "the worker exited $rc, not the agent's 3"
-all_gone exit
-grep -qx started "$T/exit/log" || fail "the agent's output is not logged"
+exits exit
 
 # 2. The supervisor stops the agent: SIGTERM to the worker. The setsid
 # daemon is told too (it writes setsid.term), the rest is killed.
@@ -176,14 +193,7 @@ wait_worker
 all_gone usr2
 
 # 4. A cgroup the agent cannot enter (gone): said as such, no agent.
-new_cg gone
-rmdir "$CG"
-run "$WORKER" --cgroup "$CG" -- sh -c 'echo ran >"$1/ran"' x "$T" \
-	3>/dev/null 4</dev/null 5>"$T/gone.ctl"
-expect_rc 127
-grep -qF "cannot enter cgroup '$CG': No such file or directory" \
-	"$T/gone.ctl" || fail "no 'cannot enter cgroup' on fd 5"
-[ ! -f "$T/ran" ] || fail "the agent ran outside its cgroup"
+cannot_enter gone
 
 # 5. Without --cgroup: the setsid daemon left the agent's process group and
 # survives the agent (killed here); the double fork and the one that ignores
@@ -214,25 +224,11 @@ if [ "${failpoints:-no}" = yes ]; then
 		clone3) said="clone3 into" ;;
 		fork) said=fork ;;
 		esac
-		new_cg "ex-$way"
 		export SMITHERS_SPAWN=$way
-		worker "ex-$way" exit --cgroup "$CG"
-		in_cg "ex-$way"
-		touch "$T/ex-$way/go"
-		wait_worker
-		[ "$rc" -eq 3 ] || fail "$way: the worker exited $rc, not 3"
+		exits "ex-$way"
 		grep -qx "smithers-worker: spawned by $said" "$T/ex-$way/err" ||
 			fail "$way: not spawned by $said: $(cat "$T/ex-$way/err")"
-		all_gone "ex-$way"
-		new_cg "gone-$way"
-		rmdir "$CG"
-		run "$WORKER" --cgroup "$CG" -- \
-			sh -c 'echo ran >"$1/ran"' x "$T" \
-			3>/dev/null 4</dev/null 5>"$T/gone-$way.ctl"
-		expect_rc 127
-		grep -qF "cannot enter cgroup '$CG': No such file or directory" \
-			"$T/gone-$way.ctl" || fail "$way: no 'cannot enter cgroup'"
-		[ ! -f "$T/ran" ] || fail "$way: the agent ran outside its cgroup"
+		cannot_enter "gone-$way"
 		unset SMITHERS_SPAWN
 	done
 else
