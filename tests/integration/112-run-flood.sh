@@ -10,13 +10,21 @@
 # turn or two. A loaded machine slows both alike, so the bound does not
 # make the test flaky, as a fixed 1 s did (a loaded machine here reached
 # 836 ms).
+#
+# Under the sanitizers the first seconds are slow beyond their share: the
+# heap grows until ASan's quarantine of freed memory is full, and every new
+# page of it is a page fault (the non-sanitized build shows no such start).
+# A probe sent in them waited 3 s in a 20 s flood of 400 000 changes, where
+# later ones waited 1 s; with 200 000, once 5.3 s in a 15.3 s flood. So the
+# flood there is longer and the floor higher: a supervisor that drained the
+# flood first would still make the probe wait 13 s or more.
 . "$top_srcdir/tests/integration/lib.sh"
 
 n=1000000
 floor=1000
 if ldd "$SMITHERS" 2>/dev/null | grep -q libasan; then
-	n=200000 # the sanitizers make everything several times slower
-	floor=3000
+	n=400000 # the sanitizers make everything several times slower
+	floor=6000
 fi
 
 cat >flow.ini <<INI
@@ -48,5 +56,7 @@ limit=$((flood_ms / 3))
 [ "$limit" -ge "$floor" ] || limit=$floor
 echo "probe: median and worst $(cat probe.txt) ms; flood: $flood_ms ms;" \
 	"limit $limit ms"
-[ "$worst" -le "$limit" ] ||
+if [ "$worst" -gt "$limit" ]; then
+	cat probe.txt.worst >&2
 	fail "the probe waited $worst ms for an ack (the flood took $flood_ms ms)"
+fi

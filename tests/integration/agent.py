@@ -17,7 +17,9 @@ usage: agent.py ACTION [ARGS...]   (run by the supervisor)
                          then wait to be stopped
   noack N                state.set N times, never reading the ack pipe
   probe N FILE           N synced state.set, one every 5 ms; writes the
-                         median and worst milliseconds to an ack to FILE
+                         median and worst milliseconds to an ack to FILE,
+                         and the five worst (which, when, how long) to
+                         FILE.worst
   grandchild PIDFILE THEN  start a grandchild that ignores SIGTERM, write its
                          pid to PIDFILE, then THEN: exit | sleep
   tree PIDFILE           a tree of 7 processes that ignore SIGTERM (the agent,
@@ -251,13 +253,16 @@ def main():
     elif action == "probe":
         # N changes one at a time; note the median and worst ms to an ack.
         waits = []
+        start = time.monotonic()
         for i in range(int(args[0])):
             t0 = time.monotonic()
             c.sync(c.send("state.set", key="probe.%d" % i, value=i))
-            waits.append((time.monotonic() - t0) * 1000)
+            waits.append(((time.monotonic() - t0) * 1000, i, (t0 - start) * 1000))
             time.sleep(0.005)
         waits.sort()
-        note(args[1], "%d %d" % (waits[len(waits) // 2], waits[-1]))
+        note(args[1], "%d %d" % (waits[len(waits) // 2][0], waits[-1][0]))
+        for ms, i, at in reversed(waits[-5:]):
+            note(args[1] + ".worst", "probe %d, sent %d ms after the first: %d ms" % (i, at, ms))
     elif action == "noack":
         for i in range(int(args[0])):
             c.send("state.set", key="noack.%d" % (i % 100), value=i)
