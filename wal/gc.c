@@ -140,6 +140,10 @@ static int drop_rows(struct gc *g)
 		    "  julianday('now') - ?2 / 86400.0)",
 		    "II", g->o->keep, g->o->older_than_s) < 0)
 		return -1;
+	n = wal_fleet_gc_hold(w);
+	if (n < 0)
+		return -1;
+	out->held = n;
 
 	/* Each key's newest transition stays, detached. */
 	n = wal_run(w, "cannot keep the newest transitions",

@@ -412,6 +412,24 @@ static const char migration_7[] =
 	"ALTER TABLE agents ADD COLUMN mem_peak INTEGER;"
 	"ALTER TABLE agents ADD COLUMN cpu_usec INTEGER;";
 
+/*
+ * Version 8: the outbox of a state dir that ships its commits to a fleet
+ * (wal/fleet.c, docs/FLEET.md). Empty and untouched until shipping is
+ * turned on: the triggers that fill it are made then, not here. An
+ * entry's id is the version of its row: AUTOINCREMENT, so that it never
+ * goes back, even once the newest entries were deleted.
+ */
+static const char migration_8[] =
+	"CREATE TABLE fleet_outbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tbl TEXT NOT NULL,"
+	" row_id INTEGER NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" UNIQUE (tbl, row_id));"
+	"CREATE TABLE fleet_cursor ("
+	" name TEXT PRIMARY KEY CHECK (name IN ('outbox', 'transitions')),"
+	" shipped INTEGER NOT NULL CHECK (shipped >= 0));";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
@@ -420,6 +438,7 @@ static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[5] = migration_5,
 	[6] = migration_6,
 	[7] = migration_7,
+	[8] = migration_8,
 };
 
 int wal_schema_version(struct wal *w)

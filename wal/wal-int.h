@@ -237,6 +237,10 @@ void wal_now(char buf[WAL_TIME_LEN]);
 int wal_bind_text(sqlite3_stmt *st, int i, const char *text);
 int wal_bind_id(sqlite3_stmt *st, int i, int64_t id);
 
+/* fleet.c, for gc: keep in temp.gc_exec only what is shipped (wal/fleet.c).
+ */
+int64_t wal_fleet_gc_hold(struct wal *w);
+
 /* Apply migrations up to TARGET and the custom schema; see schema.c (which
  * uses sql.c's helpers alone: wal.c calls it, never the reverse). */
 int wal_schema_migrate(struct wal *w, int target);

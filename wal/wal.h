@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 7
+#define WAL_SCHEMA_VERSION 8
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -577,6 +577,42 @@ int wal_failpoint_setup(void);
 #define wal_failpoint_setup() 0
 #endif
 
+/* ---- shipping to a fleet (docs/FLEET.md) ----------------------------------
+ */
+
+/* What is not shipped yet. */
+struct wal_fleet_lag {
+	int on;			    /* shipping is on for this state dir */
+	int64_t rows;		    /* rows changed and not shipped */
+	int64_t oldest_ms;	    /* when the oldest of them changed (ms since
+				       the epoch); 0: none */
+	int64_t outbox_cursor;	    /* versions shipped: every one up to it */
+	int64_t transitions_cursor; /* transitions shipped: every one up to it */
+};
+
+/*
+ * Turn shipping on: from now on, every row of executions, phases, agents,
+ * tool_calls, memories and artifacts written or changed gets an entry in
+ * the outbox, whose id is the row's version, in the same transaction; and
+ * every row there already is gets one now, so that the history ships too.
+ * Transitions ship by id from the cursor, which starts at 0. Returns 1
+ * (turned on), 0 (it was on: nothing done) or -1.
+ */
+int wal_fleet_enable(struct wal *w);
+/* 1 when shipping is on, 0 when not, -1 on error. */
+int wal_fleet_enabled(struct wal *w);
+/* Turn shipping off: the outbox and the cursors are emptied. 0 or -1. */
+int wal_fleet_off(struct wal *w);
+/*
+ * Record that every outbox version up to OUTBOX and every transition up to
+ * TRANSITIONS is shipped (a cursor never goes back: a lower value changes
+ * nothing); the entries shipped leave the outbox. 0, or -1 (EINVAL:
+ * negative).
+ */
+int wal_fleet_shipped(struct wal *w, int64_t outbox, int64_t transitions);
+/* Fill OUT (all 0 when shipping is off). 0 or -1. */
+int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out);
+
 /* ---- garbage collection ---------------------------------------------------
  */
 
@@ -585,7 +621,8 @@ int wal_failpoint_setup(void);
 
 /*
  * Which executions wal_gc() drops: those every rule given allows, and never
- * one that is running or pending. At least one rule must be given.
+ * one that is running or pending, nor, while shipping is on, one with a row
+ * not shipped yet (wal_gc_result.held). At least one rule must be given.
  */
 struct wal_gc_options {
 	int64_t keep;	      /* keep the KEEP newest (by id); or NO_RULE */
@@ -602,6 +639,7 @@ struct wal_gc_result {
 	int64_t heads_kept; /* transitions of dropped executions kept, with
 			       execution_id NULL, as the newest of their key */
 	int64_t tombstones; /* deleted_state rows pruned: no history left */
+	int64_t held;	    /* executions chosen but kept: not all shipped */
 	int64_t objects, object_bytes; /* files of logs/objects deleted */
 	int64_t log_dirs, log_bytes;   /* logs/agents/ID dirs deleted */
 	/* smithers.db and its -wal before and after (a dry run: equal) */

@@ -611,7 +611,6 @@ static void test_migrate_from_6(void **state)
 			   " 'completed', 'claude', 20, 0.5);");
 
 	w = tu_open(fx->dir, NULL);
-	assert_int_equal(wal_schema_version(w), 7);
 	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
 	assert_int_equal(wal_agent_list(w, 0, tu_collect, &r), 0);
 	assert_int_equal(r.n, 1);
@@ -630,6 +629,48 @@ static void test_migrate_from_6(void **state)
 	assert_int_equal(tu_query_int(w, "SELECT mem_peak + cpu_usec FROM"
 					 " agents WHERE id = 1"),
 			 4096 + 99);
+	wal_close(w);
+	free(db);
+}
+
+/*
+ * A version-7 database: the fleet's outbox and cursors come, empty, and no
+ * trigger with them (shipping is off); turned on, it takes the rows that
+ * were there.
+ */
+static void test_migrate_from_7(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1, .target_version = 7};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct wal *w;
+
+	w = tu_open(fx->dir, &old);
+	assert_int_equal(wal_schema_version(w), 7);
+	assert_true(wal_execution_start(w, "old", "wf.ini", NULL) > 0);
+	wal_close(w);
+	assert_int_equal(tu_sqlite_int(db, "SELECT count(*) FROM sqlite_master"
+					   " WHERE name LIKE 'fleet%'"),
+			 0);
+
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
+					 " WHERE type = 'table'"
+					 " AND name LIKE 'fleet%%'"),
+			 2);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
+					 " WHERE type = 'trigger'"
+					 " AND name LIKE 'fleet%%'"),
+			 0);
+	assert_int_equal(wal_fleet_enabled(w), 0);
+	assert_true(wal_execution_start(w, "new", "wf.ini", NULL) > 0);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM fleet_outbox"),
+			 0);
+	assert_int_equal(wal_fleet_enable(w), 1);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM fleet_outbox"
+					 " WHERE tbl = 'executions'"),
+			 2);
 	wal_close(w);
 	free(db);
 }
@@ -1448,6 +1489,7 @@ int main(void)
 		TD(test_migrate_from_4),
 		TD(test_migrate_from_5),
 		TD(test_migrate_from_6),
+		TD(test_migrate_from_7),
 		TD(test_migrate_foreign_key_check),
 		TD(test_migrate_empty_file),
 		TD(test_migrate_from_previous),

@@ -5,8 +5,8 @@
  * drops and changing nothing, objects (shared by a kept and a dropped
  * execution, unique, orphan) and agent log dirs, the chains of transitions
  * after links were dropped (history and replay on what remains), the
- * integrity of the database and of its FTS5 index, and VACUUM shrinking the
- * file. Every check reads the real database and the real files.
+ * integrity of the database and of its FTS5 index, VACUUM shrinking the
+ * file, and what shipping to a fleet holds back. Every check reads the real database and the real files.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -922,6 +922,83 @@ static void test_handle_settings_restored(void **state)
 	wal_close(w);
 }
 
+/*
+ * While shipping is on (wal/fleet.c), an execution with a row not shipped
+ * is kept, whatever the rules say; once all is shipped it goes, and the
+ * newest transition stays (detached), so that the next one gets a new id
+ * above the cursor rather than the dropped one's.
+ */
+static void test_fleet_holds_unshipped(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_gc_result r;
+	struct ex e1 = ex_start(fx->w, "one"), e2;
+	int64_t newest, t;
+
+	set(fx->w, e1.id, "a", "1");
+	ex_end(fx->w, &e1);
+	ended(fx->w, e1.id, "-10 days");
+	/* Seeded in table order: the first execution's rows, its agent
+	 * last, then the second's as they are written. */
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	e2 = ex_start(fx->w, "two");
+	set(fx->w, e2.id, "b", "1");
+	ex_end(fx->w, &e2);
+	ended(fx->w, e2.id, "-10 days");
+
+	r = gc(fx->w, 0, WAL_GC_NO_RULE, 0);
+	assert_int_equal(r.executions, 0);
+	assert_int_equal(r.held, 2);
+	assert_exec_ids(fx->w, "1,2");
+
+	/* The transitions shipped, not the other rows: still held. */
+	newest = tu_query_int(fx->w, "SELECT max(id) FROM transitions");
+	assert_int_equal(wal_fleet_shipped(fx->w, 0, newest), 0);
+	r = gc(fx->w, 0, WAL_GC_NO_RULE, 0);
+	assert_int_equal(r.held, 2);
+
+	/* Everything up to the first execution's agent: the second is
+	 * held alone. */
+	assert_int_equal(
+		wal_fleet_shipped(fx->w,
+				  tu_query_int(fx->w,
+					       "SELECT id FROM fleet_outbox"
+					       " WHERE tbl = 'agents'"
+					       " AND row_id = %lld",
+					       (long long)e1.agent),
+				  newest),
+		0);
+	r = gc(fx->w, 0, WAL_GC_NO_RULE, 0);
+	assert_int_equal(r.held, 1);
+	assert_int_equal(r.executions, 1);
+	assert_exec_ids(fx->w, "2");
+
+	assert_int_equal(
+		wal_fleet_shipped(fx->w,
+				  tu_query_int(fx->w, "SELECT max(id)"
+						      " FROM fleet_outbox"),
+				  newest),
+		0);
+	r = gc(fx->w, 0, WAL_GC_NO_RULE, 0);
+	assert_int_equal(r.held, 0);
+	assert_int_equal(r.executions, 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT max(id) FROM transitions"
+					     " WHERE execution_id IS NULL"),
+			 newest);
+	set(fx->w, 0, "c", "1");
+	t = tu_query_int(fx->w, "SELECT max(id) FROM transitions");
+	assert_true(t > newest);
+
+	/* Shipping off: the rules alone decide again. */
+	assert_int_equal(wal_fleet_off(fx->w), 0);
+	e1 = ex_start(fx->w, "three");
+	ex_end(fx->w, &e1);
+	ended(fx->w, e1.id, "-10 days");
+	r = gc(fx->w, 0, WAL_GC_NO_RULE, 0);
+	assert_int_equal(r.held, 0);
+	assert_int_equal(r.executions, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -941,6 +1018,7 @@ int main(void)
 		T(test_vacuum_shrinks),
 		T(test_refusals),
 		T(test_handle_settings_restored),
+		T(test_fleet_holds_unshipped),
 	};
 
 	return cmocka_run_group_tests_name("wal_gc", tests, NULL, NULL);

@@ -1,0 +1,325 @@
+/*
+ * test_wal_fleet.c - the outbox of a state dir that ships to a fleet
+ * (wal/fleet.c): off until turned on, and then every row there is seeded
+ * once in table order; a row written or changed gets one entry whose
+ * version only grows, however the change was made (through the store, by
+ * another connection, under an outer OR IGNORE or OR REPLACE); transitions
+ * stay out of it; the cursors only go forward and take the shipped entries
+ * with them; the lag counts both; off empties it all; a read-only handle
+ * changes nothing. Every check reads the real database file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/unit/testutil.h"
+
+/* An execution with one phase and one agent; the agent's id. */
+static int64_t agent(struct wal *w, int64_t *execution)
+{
+	struct wal_agent_spec spec = {.name = "worker"};
+	int64_t e = wal_execution_start(w, "run", "flow.ini", NULL), p, a;
+
+	assert_true(e > 0);
+	p = wal_phase_start(w, e, "work", 0);
+	assert_true(p > 0);
+	a = wal_agent_start(w, e, p, &spec);
+	assert_true(a > 0);
+	if (execution)
+		*execution = e;
+	return a;
+}
+
+static int64_t entries(struct wal *w, const char *table)
+{
+	return tu_query_int(w,
+			    "SELECT count(*) FROM fleet_outbox WHERE tbl = '%s'",
+			    table);
+}
+
+/* The version of ROW of TABLE: its entry's id; -1 when it has none. */
+static int64_t version(struct wal *w, const char *table, int64_t row)
+{
+	char *v = tu_query1(w,
+			    "SELECT id FROM fleet_outbox"
+			    " WHERE tbl = '%s' AND row_id = %lld",
+			    table, (long long)row);
+	int64_t n = v ? strtoll(v, NULL, 10) : -1;
+
+	free(v);
+	return n;
+}
+
+static int64_t newest(struct wal *w, const char *table)
+{
+	char *v = tu_query1(w, "SELECT max(id) FROM %s", table);
+	int64_t n = v ? strtoll(v, NULL, 10) : 0;
+
+	free(v);
+	return n;
+}
+
+static struct wal_fleet_lag lag(struct wal *w)
+{
+	struct wal_fleet_lag l;
+
+	if (wal_fleet_lag(w, &l) < 0)
+		fail_msg("wal_fleet_lag: %s", wal_errmsg(w));
+	return l;
+}
+
+static void test_off_until_turned_on(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_fleet_lag l;
+
+	assert_int_equal(wal_fleet_enabled(fx->w), 0);
+	agent(fx->w, NULL);
+	assert_int_equal(wal_state_set(fx->w, "k", "1", "test", 0), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 0);
+	l = lag(fx->w);
+	assert_int_equal(l.on, 0);
+	assert_int_equal(l.rows, 0);
+}
+
+static void test_seeded_once_in_table_order(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_memory m = {.category = "fact", .key = "k", .content = "c"};
+	struct wal_fleet_lag l;
+	int64_t e, a = agent(fx->w, &e);
+
+	assert_true(wal_memory_add(fx->w, &m) > 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "1", "test", a), 0);
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	assert_int_equal(wal_fleet_enabled(fx->w), 1);
+	assert_int_equal(entries(fx->w, "executions"), 1);
+	assert_int_equal(entries(fx->w, "phases"), 1);
+	assert_int_equal(entries(fx->w, "agents"), 1);
+	assert_int_equal(entries(fx->w, "memories"), 1);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 4);
+	assert_true(version(fx->w, "executions", e) <
+		    version(fx->w, "agents", a));
+	assert_true(version(fx->w, "agents", a) <
+		    version(fx->w, "memories", 1));
+	l = lag(fx->w);
+	assert_int_equal(l.on, 1);
+	assert_int_equal(l.outbox_cursor, 0);
+	assert_int_equal(l.transitions_cursor, 0);
+	assert_int_equal(l.rows, 4 + newest(fx->w, "transitions"));
+	assert_true(l.oldest_ms > 0);
+
+	/* Again: nothing more. */
+	assert_int_equal(wal_fleet_enable(fx->w), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 4);
+}
+
+static void test_versions_grow_and_coalesce(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_memory m = {.category = "fact", .key = "k", .content = "c"};
+	int64_t e, a, v, before, total;
+	char *sql;
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	a = agent(fx->w, &e);
+	v = version(fx->w, "agents", a);
+	assert_true(v > 0);
+	total = tu_query_int(fx->w, "SELECT count(*) FROM fleet_outbox");
+
+	/* Through the store, twice: one entry, a newer version each time. */
+	assert_int_equal(wal_agent_usage(fx->w, a, 10, 20), 0);
+	before = v;
+	v = version(fx->w, "agents", a);
+	assert_true(v > before);
+	assert_int_equal(wal_agent_usage(fx->w, a, 1, 2), 0);
+	assert_true(version(fx->w, "agents", a) > v);
+	assert_int_equal(entries(fx->w, "agents"), 1);
+	/* The usage went to the execution too: its entry moved, not added. */
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 total);
+
+	/* Another connection, under an outer OR IGNORE, then an outer
+	 * OR REPLACE: the triggers are the database's, and the version still
+	 * grows (a REPLACE in the trigger would give way to the IGNORE). */
+	v = version(fx->w, "agents", a);
+	sql = tu_path("UPDATE OR IGNORE agents SET model = 'm' WHERE id = %lld",
+		      (long long)a);
+	tu_sqlite_exec(wal_db_path(fx->w), sql);
+	free(sql);
+	assert_true(version(fx->w, "agents", a) > v);
+	assert_true(wal_memory_add(fx->w, &m) > 0);
+	v = version(fx->w, "memories", 1);
+	tu_sqlite_exec(wal_db_path(fx->w),
+		       "INSERT OR REPLACE INTO memories (id, category, scope,"
+		       " key, content, created_at, updated_at) VALUES (1,"
+		       " 'fact', 'global', 'k', 'd', 'x', 'x')");
+	assert_true(version(fx->w, "memories", 1) > v);
+	assert_int_equal(entries(fx->w, "memories"), 1);
+
+	/* Versions never go back, even once the newest entries are gone. */
+	v = newest(fx->w, "fleet_outbox");
+	tu_sqlite_exec(wal_db_path(fx->w), "DELETE FROM fleet_outbox");
+	assert_int_equal(wal_agent_usage(fx->w, a, 1, 1), 0);
+	assert_true(version(fx->w, "agents", a) > v);
+}
+
+static void test_transitions_by_cursor(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_fleet_lag l;
+	int64_t t;
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(wal_state_set(fx->w, "k", "1", "test", 0), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 0);
+	t = newest(fx->w, "transitions");
+	assert_int_equal(lag(fx->w).rows, t);
+	assert_int_equal(wal_fleet_shipped(fx->w, 0, t - 2), 0);
+	l = lag(fx->w);
+	assert_int_equal(l.rows, 2);
+	assert_int_equal(l.transitions_cursor, t - 2);
+	assert_true(l.oldest_ms > 0);
+	assert_int_equal(wal_fleet_shipped(fx->w, 0, t), 0);
+	l = lag(fx->w);
+	assert_int_equal(l.rows, 0);
+	assert_int_equal(l.oldest_ms, 0);
+}
+
+static void test_cursors_go_forward(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_fleet_lag l;
+	int64_t a, v, now_ms;
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	a = agent(fx->w, NULL);
+	/* Up to the agent: the execution and the phase it counted in
+	 * changed after it. */
+	assert_int_equal(wal_fleet_shipped(fx->w, version(fx->w, "agents", a),
+					   0),
+			 0);
+	assert_int_equal(lag(fx->w).rows, 2);
+	assert_int_equal(version(fx->w, "agents", a), -1);
+	v = newest(fx->w, "fleet_outbox");
+	assert_int_equal(wal_fleet_shipped(fx->w, v, 0), 0);
+	/* The entries shipped are gone. */
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 0);
+	l = lag(fx->w);
+	assert_int_equal(l.outbox_cursor, v);
+	assert_int_equal(l.rows, 0);
+
+	/* Back: nothing changes. */
+	assert_int_equal(wal_fleet_shipped(fx->w, 1, 0), 0);
+	assert_int_equal(lag(fx->w).outbox_cursor, v);
+	assert_int_equal(wal_fleet_shipped(fx->w, -1, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(lag(fx->w).outbox_cursor, v);
+
+	/* A change after: one row, changed just now. */
+	assert_int_equal(wal_agent_usage(fx->w, a, 1, 1), 0);
+	l = lag(fx->w);
+	now_ms = (int64_t)time(NULL) * 1000;
+	assert_int_equal(l.rows, 2); /* the agent and its execution */
+	assert_true(l.oldest_ms > now_ms - 60000 && l.oldest_ms < now_ms + 60000);
+}
+
+static void test_off_empties(void **state)
+{
+	struct tu_fx *fx = *state;
+	int64_t a;
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	a = agent(fx->w, NULL);
+	assert_int_equal(wal_fleet_shipped(fx->w, 1, 0), 0);
+	assert_int_equal(wal_fleet_off(fx->w), 0);
+	assert_int_equal(wal_fleet_enabled(fx->w), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_cursor"),
+			 0);
+	assert_int_equal(wal_agent_usage(fx->w, a, 1, 1), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 0);
+	assert_int_equal(lag(fx->w).on, 0);
+	/* On again: seeded afresh, from cursors at 0. */
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	assert_int_equal(entries(fx->w, "agents"), 1);
+	assert_int_equal(lag(fx->w).outbox_cursor, 0);
+}
+
+static void test_read_only_changes_nothing(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options ro = {.readonly = 1};
+	struct wal *r;
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	r = tu_open(fx->dir, &ro);
+	assert_int_equal(wal_fleet_enabled(r), 1);
+	assert_int_equal(lag(r).on, 1);
+	assert_int_equal(wal_fleet_off(r), -1);
+	assert_int_equal(errno, EROFS);
+	assert_int_equal(wal_fleet_shipped(r, 1, 1), -1);
+	assert_int_equal(errno, EROFS);
+	wal_close(r);
+	assert_int_equal(wal_fleet_enabled(fx->w), 1);
+	assert_int_equal(lag(fx->w).outbox_cursor, 0);
+}
+
+/* In a batch, a shipping turned on goes with the batch: a rollback leaves
+ * it off and the outbox empty. */
+static void test_in_a_batch(void **state)
+{
+	struct tu_fx *fx = *state;
+
+	agent(fx->w, NULL);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	wal_batch_rollback(fx->w);
+	assert_int_equal(wal_fleet_enabled(fx->w), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 0);
+	assert_int_equal(wal_batch_begin(fx->w), 0);
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	assert_int_equal(wal_batch_commit(fx->w), 0);
+	assert_int_equal(wal_fleet_enabled(fx->w), 1);
+	assert_int_equal(entries(fx->w, "agents"), 1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_off_until_turned_on),
+		T(test_seeded_once_in_table_order),
+		T(test_versions_grow_and_coalesce),
+		T(test_transitions_by_cursor),
+		T(test_cursors_go_forward),
+		T(test_off_empties),
+		T(test_read_only_changes_nothing),
+		T(test_in_a_batch),
+	};
+
+	return cmocka_run_group_tests_name("wal_fleet", tests, NULL, NULL);
+}

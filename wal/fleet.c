@@ -1,0 +1,243 @@
+/*
+ * fleet.c - the outbox of a state dir that ships its commits to a fleet
+ * (docs/FLEET.md): which rows changed since they were last shipped, and how
+ * far the shipping has got.
+ *
+ * Shipping is on while the fleet_* triggers exist. Each of them, in the
+ * writer's own transaction, gives the row it fired for a new entry in
+ * fleet_outbox: the old entry of that row goes, and the new one's id, drawn
+ * from an AUTOINCREMENT sequence that never goes back, is the row's version.
+ * The entry is deleted and inserted rather than REPLACEd because a
+ * trigger's conflict clause gives way to the firing statement's: under an
+ * INSERT OR IGNORE, a REPLACE would keep the old, lower version.
+ * Transitions are append-only and ordered by id: a cursor on their id is
+ * all they need.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wal/wal-int.h"
+
+/* The tables whose rows change after they are written, parents first. */
+static const char *const fleet_tables[] = {
+	"executions", "phases",	  "agents",
+	"tool_calls", "memories", "artifacts",
+};
+#define FLEET_NTABLES (sizeof(fleet_tables) / sizeof(fleet_tables[0]))
+
+/* Milliseconds since the epoch, in SQL. */
+#define FLEET_NOW_MS                                                           \
+	"CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
+
+/* The triggers of TABLE, for EVENT (INSERT or UPDATE). */
+static int create_trigger(struct wal *w, const char *table, const char *event)
+{
+	char sql[640];
+
+	snprintf(sql, sizeof(sql),
+		 "CREATE TRIGGER fleet_%s_%s AFTER %s ON %s BEGIN"
+		 " DELETE FROM fleet_outbox"
+		 "  WHERE tbl = '%s' AND row_id = NEW.id;"
+		 " INSERT INTO fleet_outbox (tbl, row_id, at_ms)"
+		 "  VALUES ('%s', NEW.id, " FLEET_NOW_MS ");"
+		 " END",
+		 table, strcmp(event, "INSERT") ? "upd" : "ins", event, table,
+		 table, table);
+	return wal_exec(w, sql, "cannot start shipping");
+}
+
+/* Every row there is, to be shipped: an entry each, in id order. */
+static int seed(struct wal *w, const char *table)
+{
+	char sql[320];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO fleet_outbox (tbl, row_id, at_ms)"
+		 " SELECT '%s', id, " FLEET_NOW_MS " FROM %s ORDER BY id",
+		 table, table);
+	return wal_exec(w, sql, "cannot start shipping");
+}
+
+int wal_fleet_enabled(struct wal *w)
+{
+	int64_t n = 0;
+
+	if (wal_read_int(w,
+			 "SELECT count(*) FROM sqlite_master"
+			 " WHERE type = 'trigger' AND name = 'fleet_agents_ins'",
+			 &n) < 0)
+		return -1;
+	return n > 0;
+}
+
+static int64_t fleet_enable(struct wal *w)
+{
+	int on = wal_fleet_enabled(w);
+
+	if (on != 0)
+		return on < 0 ? -1 : 0;
+	/* What an earlier `fleet off` left cannot be: it empties both. */
+	if (wal_exec(w,
+		     "DELETE FROM fleet_outbox;"
+		     " INSERT OR REPLACE INTO fleet_cursor (name, shipped)"
+		     "  VALUES ('outbox', 0), ('transitions', 0)",
+		     "cannot start shipping") < 0)
+		return -1;
+	for (size_t i = 0; i < FLEET_NTABLES; i++)
+		if (seed(w, fleet_tables[i]) < 0 ||
+		    create_trigger(w, fleet_tables[i], "INSERT") < 0 ||
+		    create_trigger(w, fleet_tables[i], "UPDATE") < 0)
+			return -1;
+	return 1;
+}
+
+int wal_fleet_enable(struct wal *w)
+{
+	if (wal_writable(w) < 0)
+		return -1;
+	return (int)WAL_OP(w, fleet_enable(w));
+}
+
+static int64_t fleet_off(struct wal *w)
+{
+	char sql[96];
+
+	for (size_t i = 0; i < FLEET_NTABLES; i++) {
+		snprintf(sql, sizeof(sql),
+			 "DROP TRIGGER IF EXISTS fleet_%s_ins;"
+			 " DROP TRIGGER IF EXISTS fleet_%s_upd",
+			 fleet_tables[i], fleet_tables[i]);
+		if (wal_exec(w, sql, "cannot stop shipping") < 0)
+			return -1;
+	}
+	return wal_exec(w, "DELETE FROM fleet_outbox; DELETE FROM fleet_cursor",
+			"cannot stop shipping");
+}
+
+int wal_fleet_off(struct wal *w)
+{
+	if (wal_writable(w) < 0)
+		return -1;
+	return (int)WAL_OP(w, fleet_off(w));
+}
+
+static int64_t fleet_shipped(struct wal *w, int64_t outbox,
+			     int64_t transitions)
+{
+	static const char sql[] =
+		"UPDATE fleet_cursor SET shipped = max(shipped, ?2)"
+		" WHERE name = ?1";
+
+	if (wal_run(w, "cannot record what was shipped", sql, "tI", "outbox",
+		    outbox) < 0 ||
+	    wal_run(w, "cannot record what was shipped", sql, "tI",
+		    "transitions", transitions) < 0 ||
+	    wal_run(w, "cannot record what was shipped",
+		    "DELETE FROM fleet_outbox WHERE id <= ?1", "I", outbox) < 0)
+		return -1;
+	return 0;
+}
+
+int wal_fleet_shipped(struct wal *w, int64_t outbox, int64_t transitions)
+{
+	if (outbox < 0 || transitions < 0)
+		return wal_fail(w, EINVAL, "a cursor cannot be negative");
+	if (wal_writable(w) < 0)
+		return -1;
+	return (int)WAL_OP(w, fleet_shipped(w, outbox, transitions));
+}
+
+int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out)
+{
+	static const char sql[] =
+		"WITH c AS (SELECT"
+		"  (SELECT shipped FROM fleet_cursor WHERE name = 'outbox') AS o,"
+		"  (SELECT shipped FROM fleet_cursor WHERE name = 'transitions')"
+		"   AS t)"
+		" SELECT c.o, c.t,"
+		"  (SELECT count(*) FROM fleet_outbox, c WHERE id > c.o),"
+		"  (SELECT count(*) FROM transitions, c WHERE id > c.t),"
+		"  (SELECT min(at_ms) FROM fleet_outbox, c WHERE id > c.o),"
+		"  (SELECT CAST(round((julianday(created_at) - 2440587.5)"
+		"    * 86400000) AS INTEGER) FROM transitions, c"
+		"    WHERE id > c.t ORDER BY id LIMIT 1)"
+		" FROM c";
+	sqlite3_stmt *st;
+	int on, rc;
+
+	memset(out, 0, sizeof(*out));
+	on = wal_fleet_enabled(w);
+	if (on <= 0)
+		return on;
+	out->on = 1;
+	st = wal_cached(w, sql);
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t a = sqlite3_column_int64(st, 4);
+		int64_t b = sqlite3_column_int64(st, 5);
+
+		out->outbox_cursor = sqlite3_column_int64(st, 0);
+		out->transitions_cursor = sqlite3_column_int64(st, 1);
+		out->rows = sqlite3_column_int64(st, 2) +
+			    sqlite3_column_int64(st, 3);
+		/* A NULL reads as 0: none there. */
+		out->oldest_ms = a && (!b || a < b) ? a : b;
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return wal_sqlfail(w, rc, "cannot read the shipping lag");
+	return 0;
+}
+
+/*
+ * For gc (temp.gc_exec holds the executions it chose): keep every execution
+ * with a row not shipped yet - a transition above the cursor, or an outbox
+ * entry above it for the execution, or one of its phases, agents, tool
+ * calls or artifacts - and detach the newest transition rather than drop
+ * it: SQLite gives the id of a dropped newest row to the next insert, and
+ * an id at or below the cursor would never be shipped. Returns how many
+ * executions were kept, or -1.
+ */
+int64_t wal_fleet_gc_hold(struct wal *w)
+{
+	int64_t n;
+	int on = wal_fleet_enabled(w);
+
+	if (on <= 0)
+		return on;
+	n = wal_run(
+		w, "cannot keep what is not shipped",
+		"WITH c AS (SELECT"
+		"  (SELECT shipped FROM fleet_cursor WHERE name = 'outbox') AS o,"
+		"  (SELECT shipped FROM fleet_cursor WHERE name = 'transitions')"
+		"   AS t),"
+		" e AS (SELECT o.tbl, o.row_id FROM fleet_outbox AS o, c"
+		"  WHERE o.id > c.o)"
+		" DELETE FROM temp.gc_exec WHERE id IN ("
+		"  SELECT execution_id FROM transitions, c WHERE id > c.t"
+		"  UNION SELECT row_id FROM e WHERE tbl = 'executions'"
+		"  UNION SELECT x.execution_id FROM e JOIN phases AS x"
+		"   ON e.tbl = 'phases' AND x.id = e.row_id"
+		"  UNION SELECT x.execution_id FROM e JOIN agents AS x"
+		"   ON e.tbl = 'agents' AND x.id = e.row_id"
+		"  UNION SELECT x.execution_id FROM e JOIN tool_calls AS x"
+		"   ON e.tbl = 'tool_calls' AND x.id = e.row_id"
+		"  UNION SELECT x.execution_id FROM e JOIN artifacts AS x"
+		"   ON e.tbl = 'artifacts' AND x.id = e.row_id)",
+		"");
+	if (n < 0)
+		return -1;
+	if (wal_run(w, "cannot keep the newest transition",
+		    "UPDATE transitions SET execution_id = NULL"
+		    " WHERE id = (SELECT max(id) FROM transitions)"
+		    " AND execution_id IN (SELECT id FROM temp.gc_exec)",
+		    "") < 0)
+		return -1;
+	return n;
+}
