@@ -12,11 +12,16 @@
  * INSERT OR IGNORE, a REPLACE would keep the old, lower version.
  * Transitions are append-only and ordered by id: a cursor on their id is
  * all they need.
+ *
+ * What ships is each row as a JSON object of all its columns, read in one
+ * snapshot (wal_fleet_next); a column declared JSON is nested as JSON, not
+ * as the text that holds it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wal/wal-int.h"
@@ -239,5 +244,211 @@ int64_t wal_fleet_gc_hold(struct wal *w)
 		    " AND execution_id IN (SELECT id FROM temp.gc_exec)",
 		    "") < 0)
 		return -1;
+	return n;
+}
+
+/* ---- reading what is to ship ------------------------------------------- */
+
+/*
+ * "SELECT json_object('id', id, ..., 'config', json(config), ...) FROM
+ * TABLE WHERE id = ?1", from the table's columns as they are now (a later
+ * migration's columns ship without a change here). Caller frees; NULL with
+ * the failure recorded.
+ */
+static char *row_sql(struct wal *w, const char *table)
+{
+	sqlite3_stmt *st;
+	size_t len = 0, cap = 256;
+	char *sql = malloc(cap);
+	int rc, n = 0;
+
+	if (!sql) {
+		wal_fail(w, ENOMEM, "out of memory");
+		return NULL;
+	}
+	len = (size_t)snprintf(sql, cap, "SELECT json_object(");
+	st = wal_prepare(w, "SELECT name, type FROM pragma_table_info(?1)"
+			    " ORDER BY cid");
+	if (!st)
+		goto fail;
+	rc = wal_bind_text(st, 1, table);
+	if (rc != SQLITE_OK) {
+		wal_sqlfail(w, rc, "cannot read the columns to ship");
+		goto fail;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		int json = type && strstr(type, "JSON");
+		size_t need = 2 * strlen(name) + 32;
+		int k;
+
+		if (len + need >= cap) {
+			char *more = realloc(sql, cap * 2 + need);
+
+			if (!more) {
+				wal_fail(w, ENOMEM, "out of memory");
+				goto fail;
+			}
+			sql = more;
+			cap = cap * 2 + need;
+		}
+		/* Our own column names: letters, digits and '_'. */
+		k = snprintf(sql + len, cap - len, "%s'%s', %s%s%s",
+			     n++ ? ", " : "", name, json ? "json(" : "",
+			     name, json ? ")" : "");
+		len += (size_t)k;
+	}
+	if (rc != SQLITE_DONE) {
+		wal_sqlfail(w, rc, "cannot read the columns to ship");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (n == 0) {
+		wal_fail(w, ENOENT, "no table '%s' to ship", table);
+		goto fail;
+	}
+	if (len + strlen(table) + 32 >= cap) {
+		char *more = realloc(sql, len + strlen(table) + 32);
+
+		if (!more) {
+			wal_fail(w, ENOMEM, "out of memory");
+			goto fail;
+		}
+		sql = more;
+		cap = len + strlen(table) + 32;
+	}
+	snprintf(sql + len, cap - len, ") FROM %s WHERE id = ?1", table);
+	return sql;
+fail:
+	sqlite3_finalize(st);
+	free(sql);
+	return NULL;
+}
+
+/* A statement per table that ships, transitions last. */
+#define FLEET_NSTMT (FLEET_NTABLES + 1)
+
+struct reader {
+	struct wal *w;
+	sqlite3_stmt *row[FLEET_NSTMT];
+	wal_fleet_fn *fn;
+	void *arg;
+};
+
+static const char *table_name(size_t i)
+{
+	return i < FLEET_NTABLES ? fleet_tables[i] : "transitions";
+}
+
+static int table_index(const char *table)
+{
+	for (size_t i = 0; i < FLEET_NSTMT; i++)
+		if (!strcmp(table, table_name(i)))
+			return (int)i;
+	return -1;
+}
+
+/* Call the reader's FN for row ID of table I at VERSION: its JSON, or NULL
+ * when the row is gone. 1 when FN said stop, 0, or -1. */
+static int deliver(struct reader *r, size_t i, int64_t id, int64_t version)
+{
+	sqlite3_stmt *st = r->row[i];
+	const char *json = NULL;
+	int rc, stop;
+
+	if (!st) {
+		char *sql = row_sql(r->w, table_name(i));
+
+		if (!sql)
+			return -1;
+		st = r->row[i] = wal_prepare(r->w, sql);
+		free(sql);
+		if (!st)
+			return -1;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		json = (const char *)sqlite3_column_text(st, 0);
+	else if (rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return wal_sqlfail(r->w, rc, "cannot read a row to ship");
+	}
+	stop = r->fn(table_name(i), id, version, json, r->arg);
+	sqlite3_reset(st);
+	return stop != 0;
+}
+
+static int64_t next_rows(struct reader *r, int64_t after_v, int64_t after_t,
+			 int limit)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc, k = 0;
+
+	st = wal_prepare(r->w, "SELECT id FROM transitions WHERE id > ?1"
+			       " ORDER BY id LIMIT ?2");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after_t);
+	sqlite3_bind_int(st, 2, limit);
+	while (k == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		k = deliver(r, FLEET_NTABLES, sqlite3_column_int64(st, 0), 1);
+		n += k >= 0;
+	}
+	sqlite3_finalize(st);
+	if (k)
+		return k < 0 ? -1 : n;
+	if (rc != SQLITE_DONE)
+		return wal_sqlfail(r->w, rc, "cannot read what is to ship");
+
+	st = wal_prepare(r->w, "SELECT id, tbl, row_id FROM fleet_outbox"
+			       " WHERE id > ?1 ORDER BY id LIMIT ?2");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after_v);
+	sqlite3_bind_int(st, 2, limit);
+	while (k == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *tbl = (const char *)sqlite3_column_text(st, 1);
+		int i = tbl ? table_index(tbl) : -1;
+
+		if (i < 0 || (size_t)i >= FLEET_NTABLES) {
+			wal_fail(r->w, EIO, "the outbox names a table '%s'"
+					    " that does not ship",
+				 tbl ? tbl : "");
+			k = -1;
+			break;
+		}
+		k = deliver(r, (size_t)i, sqlite3_column_int64(st, 2),
+			    sqlite3_column_int64(st, 0));
+		n += k >= 0;
+	}
+	sqlite3_finalize(st);
+	if (k)
+		return k < 0 ? -1 : n;
+	if (rc != SQLITE_DONE)
+		return wal_sqlfail(r->w, rc, "cannot read what is to ship");
+	return n;
+}
+
+int64_t wal_fleet_next(struct wal *w, int64_t after_v, int64_t after_t,
+		       int limit, wal_fleet_fn *fn, void *arg)
+{
+	struct reader r = {.w = w, .fn = fn, .arg = arg};
+	int own = sqlite3_get_autocommit(w->db);
+	int64_t n;
+
+	if (limit <= 0)
+		return wal_fail(w, EINVAL, "a read of what ships needs a limit");
+	/* One snapshot for both reads and every row. */
+	if (own && wal_exec(w, "BEGIN", "cannot read what is to ship") < 0)
+		return -1;
+	n = next_rows(&r, after_v, after_t, limit);
+	for (size_t i = 0; i < FLEET_NSTMT; i++)
+		sqlite3_finalize(r.row[i]);
+	if (own && !sqlite3_get_autocommit(w->db))
+		sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
 	return n;
 }

@@ -613,6 +613,26 @@ int wal_fleet_shipped(struct wal *w, int64_t outbox, int64_t transitions);
 /* Fill OUT (all 0 when shipping is off). 0 or -1. */
 int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out);
 
+/*
+ * One row to ship: TABLE's row ID at VERSION (the outbox entry's id; 1 for
+ * a transition), as a JSON object of all its columns, JSON columns nested;
+ * JSON is NULL when the row is gone (collected after it changed): nothing
+ * to ship, but its version is passed. Return 0 to go on, anything else to
+ * stop.
+ */
+typedef int wal_fleet_fn(const char *table, int64_t id, int64_t version,
+			 const char *json, void *arg);
+/*
+ * Call FN for what is to ship after the cursors AFTER_VERSION and
+ * AFTER_TRANSITION: up to LIMIT transitions in id order, then up to LIMIT
+ * outbox entries in version order, all read in one snapshot (a read
+ * transaction of its own unless W is in one). A read-only handle will do.
+ * Returns how many rows FN was called for, or -1 (EINVAL: LIMIT <= 0).
+ */
+int64_t wal_fleet_next(struct wal *w, int64_t after_version,
+		       int64_t after_transition, int limit, wal_fleet_fn *fn,
+		       void *arg);
+
 /* ---- garbage collection ---------------------------------------------------
  */
 

@@ -6,7 +6,8 @@
  * another connection, under an outer OR IGNORE or OR REPLACE); transitions
  * stay out of it; the cursors only go forward and take the shipped entries
  * with them; the lag counts both; off empties it all; a read-only handle
- * changes nothing. Every check reads the real database file.
+ * changes nothing; what is to ship reads back as JSON rows, in order, from
+ * the cursors. Every check reads the real database file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -306,6 +307,139 @@ static void test_in_a_batch(void **state)
 	assert_int_equal(entries(fx->w, "agents"), 1);
 }
 
+/* What wal_fleet_next() gave: "table id version json" lines. */
+struct got {
+	char lines[64][640];
+	int n, stop_at;
+};
+
+static int got_row(const char *table, int64_t id, int64_t version,
+		   const char *json, void *arg)
+{
+	struct got *g = arg;
+
+	assert_true(g->n < 64);
+	snprintf(g->lines[g->n], sizeof(g->lines[0]), "%s %lld %lld %s",
+		 table, (long long)id, (long long)version,
+		 json ? json : "(gone)");
+	g->n++;
+	return g->stop_at && g->n == g->stop_at;
+}
+
+static struct got next(struct wal *w, int64_t after_v, int64_t after_t,
+		       int limit)
+{
+	struct got g = {.n = 0};
+	int64_t n = wal_fleet_next(w, after_v, after_t, limit, got_row, &g);
+
+	if (n < 0)
+		fail_msg("wal_fleet_next: %s", wal_errmsg(w));
+	assert_int_equal(n, g.n);
+	return g;
+}
+
+static void assert_has(const struct got *g, int i, const char *want)
+{
+	assert_true(i < g->n);
+	if (!strstr(g->lines[i], want))
+		fail_msg("row %d is '%s', without '%s'", i, g->lines[i], want);
+}
+
+/* The index of the one row of TABLE in G; fails unless there is one. */
+static int row_of(const struct got *g, const char *table)
+{
+	size_t len = strlen(table);
+	int at = -1;
+
+	for (int i = 0; i < g->n; i++)
+		if (!strncmp(g->lines[i], table, len) &&
+		    g->lines[i][len] == ' ') {
+			if (at >= 0)
+				fail_msg("two rows of %s", table);
+			at = i;
+		}
+	if (at < 0)
+		fail_msg("no row of %s", table);
+	return at;
+}
+
+/* The versions of G's rows, from I on, grow. */
+static void assert_versions_grow(const struct got *g, int i)
+{
+	long long last = 0, v;
+
+	for (; i < g->n; i++) {
+		assert_int_equal(sscanf(g->lines[i], "%*s %*s %lld", &v), 1);
+		assert_true(v > last);
+		last = v;
+	}
+}
+
+static void test_next_rows_as_json(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_agent_spec spec = {.name = "w"};
+	struct wal_options ro = {.readonly = 1};
+	struct got g;
+	struct wal *r;
+	int64_t e, p, a, t, v;
+
+	e = wal_execution_start(fx->w, "run", "flow.ini", "{\"a\":[1,2]}");
+	assert_true(e > 0);
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	p = wal_phase_start(fx->w, e, "work", 0);
+	a = wal_agent_start(fx->w, e, p, &spec);
+	assert_true(a > 0);
+	assert_int_equal(wal_state_set(fx->w, "k", "{\"x\":\"y\"}", "t", a),
+			 0);
+	t = newest(fx->w, "transitions");
+
+	g = next(fx->w, 0, 0, 100);
+	/* The transition first, then the entries by version. */
+	assert_int_equal(g.n, 4);
+	assert_int_equal(row_of(&g, "transitions"), 0);
+	assert_has(&g, 0, " 1 {\"id\":");
+	assert_has(&g, 0, "\"new_value\":{\"x\":\"y\"}");
+	assert_has(&g, 0, "\"old_value\":null");
+	assert_has(&g, row_of(&g, "agents"), "\"name\":\"w\"");
+	assert_has(&g, row_of(&g, "executions"),
+		   "\"config\":{\"a\":[1,2]}");
+	assert_has(&g, row_of(&g, "phases"), "\"name\":\"work\"");
+	assert_versions_grow(&g, 1);
+	v = newest(fx->w, "fleet_outbox");
+
+	/* The limit applies to each; the cursors start after. */
+	g = next(fx->w, 0, 0, 1);
+	assert_int_equal(g.n, 2);
+	g = next(fx->w, v - 1, t, 100);
+	assert_int_equal(g.n, 1);
+	assert_has(&g, 0, " 1 "); /* id 1 of whichever table came last */
+	assert_int_equal(next(fx->w, v, t, 100).n, 0);
+
+	/* FN stops it. */
+	g.stop_at = 2;
+	g.n = 0;
+	assert_int_equal(wal_fleet_next(fx->w, 0, 0, 100, got_row, &g), 2);
+
+	/* A row gone after it changed: its version, no JSON. */
+	assert_int_equal(wal_agent_usage(fx->w, a, 1, 1), 0);
+	tu_sqlite_exec(wal_db_path(fx->w), "PRAGMA foreign_keys = OFF;"
+					   " DELETE FROM agents");
+	g = next(fx->w, v, t, 100);
+	assert_int_equal(g.n, 2);
+	assert_has(&g, 0, "agents ");
+	assert_has(&g, 0, "(gone)");
+
+	/* A read-only handle reads the same. */
+	r = tu_open(fx->dir, &ro);
+	g.n = 0;
+	g.stop_at = 0;
+	assert_int_equal(wal_fleet_next(r, 0, 0, 100, got_row, &g), 4);
+	assert_int_equal(wal_fleet_next(r, 0, 0, 0, got_row, &g), -1);
+	assert_int_equal(errno, EINVAL);
+	wal_close(r);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -319,6 +453,7 @@ int main(void)
 		T(test_off_empties),
 		T(test_read_only_changes_nothing),
 		T(test_in_a_batch),
+		T(test_next_rows_as_json),
 	};
 
 	return cmocka_run_group_tests_name("wal_fleet", tests, NULL, NULL);
