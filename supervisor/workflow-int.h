@@ -12,7 +12,14 @@
 
 #include "supervisor/workflow.h"
 
-enum sec_type { SEC_NONE, SEC_WORKFLOW, SEC_SHM, SEC_PHASE, SEC_AGENT };
+enum sec_type {
+	SEC_NONE,
+	SEC_WORKFLOW,
+	SEC_SHM,
+	SEC_FLEET,
+	SEC_PHASE,
+	SEC_AGENT
+};
 
 enum key_id {
 	K_NAME,
@@ -34,6 +41,15 @@ enum key_id {
 	K_SHM_KEYS,
 	K_SHM_AGENTS,
 	K_SHM_KEY_SLOTS,
+	/* [fleet] */
+	K_FLEET_NATS,
+	K_FLEET_MACHINE,
+	K_FLEET_SUBJECT_PREFIX,
+	K_FLEET_CREDENTIALS,
+	K_FLEET_STREAM,
+	K_FLEET_REPLICAS,
+	K_FLEET_DUPLICATE_WINDOW,
+	K_FLEET_SHIP_WAIT,
 	K_MAX_ITERATIONS,
 	K_UNTIL,
 	K_ON_FAILURE,
@@ -120,6 +136,8 @@ struct parser {
 	int seen[K_COUNT]; /* line each key was set on in this section */
 	int workflow_line; /* of [workflow], 0 if none yet */
 	int shm_line;	   /* of [shm], 0 if none yet */
+	int fleet_line;	   /* of [fleet], 0 if none yet */
+	int fleet_only;	   /* a fleet.ini: [fleet] and nothing else */
 	int cgroups_line;  /* of [workflow] cgroups, 0 if not set */
 	int limit_line[N_LIMIT_KEYS]; /* of [workflow]'s limit keys; 0 */
 };
@@ -167,6 +185,12 @@ int sup_wf_set_cores(struct parser *ps, const char *value, double *out);
 int sup_wf_is_alnum(char c);
 /* Whether the N bytes at S are an environment variable's name. */
 int sup_wf_valid_env_name(const char *s, size_t n);
+/* Whether the N bytes at S are one NATS subject token (machine, a token of
+ * subject_prefix) or, with STREAM, a JetStream stream's name. */
+int sup_wf_valid_token(const char *s, size_t n, int stream);
+/* Whether the N bytes at S are one server of [fleet] nats:
+ * nats://HOST:PORT or tls://HOST:PORT. */
+int sup_wf_valid_server(const char *s, size_t n);
 
 /* The key NAME of a section of type SEC (borrowed, static), or NULL. */
 const struct keydef *sup_wf_find_key(enum sec_type sec, const char *name);
@@ -177,6 +201,14 @@ const char *sup_wf_key_name(enum key_id id);
 unsigned sup_wf_key_kinds(enum key_id id);
 /* "claude", "codex", "claude or codex": the kinds of KINDS (bits). */
 const char *sup_wf_kinds_text(unsigned kinds);
+/* F's defaults (workflow.h), where F has nothing yet: 0, or -1 with
+ * errno ENOMEM. */
+/* Set the [fleet] key ID to VALUE (workflow-fleet.c): 0, or -1 with the
+ * error recorded. */
+int sup_wf_set_fleet_key(struct parser *ps, enum key_id id, const char *value);
+int sup_wf_fleet_defaults(struct sup_fleet *f);
+/* The keys of SRC that DST was not given, moved into DST (and given). */
+void sup_wf_fleet_take(struct sup_fleet *dst, struct sup_fleet *src);
 /* Set key KD of the current section (PS->sec, PS->idx) to VALUE: 0, or -1
  * with the error recorded in PS. */
 int sup_wf_set_key(struct parser *ps, const struct keydef *kd,

@@ -614,6 +614,8 @@ int sup_wf_set_key(struct parser *ps, const struct keydef *kd,
 		return set_workflow_key(ps, kd->id, value);
 	case SEC_SHM:
 		return set_shm_key(ps, kd->id, value);
+	case SEC_FLEET:
+		return sup_wf_set_fleet_key(ps, kd->id, value);
 	case SEC_PHASE:
 		return set_phase_key(ps, kd->id, value);
 	default:

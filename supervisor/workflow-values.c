@@ -22,6 +22,8 @@
 #define COST_MAX     1000000.0 /* USD */
 #define CPU_MIN	     0.01      /* cores */
 #define CPU_MAX	     1024.0
+/* Longest subject token or stream name in [fleet]. */
+#define FLEET_TOKEN_MAX 64
 
 #define KIND_BIT(k) (1u << (k))
 #define CLI_KINDS   (KIND_BIT(SUP_KIND_CLAUDE) | KIND_BIT(SUP_KIND_CODEX))
@@ -50,6 +52,14 @@ static const struct keydef keys[] = {
 	{"keys", SEC_SHM, K_SHM_KEYS, 0},
 	{"agents", SEC_SHM, K_SHM_AGENTS, 0},
 	{"key_slots", SEC_SHM, K_SHM_KEY_SLOTS, 0},
+	{"nats", SEC_FLEET, K_FLEET_NATS, 0},
+	{"machine", SEC_FLEET, K_FLEET_MACHINE, 0},
+	{"subject_prefix", SEC_FLEET, K_FLEET_SUBJECT_PREFIX, 0},
+	{"credentials", SEC_FLEET, K_FLEET_CREDENTIALS, 0},
+	{"stream", SEC_FLEET, K_FLEET_STREAM, 0},
+	{"replicas", SEC_FLEET, K_FLEET_REPLICAS, 0},
+	{"duplicate_window", SEC_FLEET, K_FLEET_DUPLICATE_WINDOW, 0},
+	{"ship_wait", SEC_FLEET, K_FLEET_SHIP_WAIT, 0},
 	{"max_iterations", SEC_PHASE, K_MAX_ITERATIONS, 0},
 	{"until", SEC_PHASE, K_UNTIL, 0},
 	{"on_failure", SEC_PHASE, K_ON_FAILURE, 0},
@@ -198,6 +208,69 @@ int sup_wf_valid_env_name(const char *s, size_t n)
 		if (!sup_wf_is_alnum(s[i]) && s[i] != '_')
 			return 0;
 	return 1;
+}
+
+/* NATS refuses these in a subject token, JetStream in a stream's name
+ * too, with '/' and '\\' (the name is a directory of the server's store).
+ * Bytes past ASCII are UTF-8 to NATS, and welcome. */
+int sup_wf_valid_token(const char *s, size_t n, int stream)
+{
+	size_t i;
+
+	if (!n || n > FLEET_TOKEN_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || c == '.' || c == '*' || c == '>' ||
+		    (stream && (c == '/' || c == '\\')))
+			return 0;
+	}
+	return 1;
+}
+
+/* A host name or an IPv4 address: letters, digits, '.', '-' and '_'; an
+ * IPv6 address in brackets. No user or password: those go in the
+ * credentials file, never in the workflow. */
+static int valid_host(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n >= 3 && s[0] == '[' && s[n - 1] == ']') {
+		for (i = 1; i < n - 1; i++)
+			if (!strchr("0123456789abcdefABCDEF:.", s[i]))
+				return 0;
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		if (!sup_wf_is_alnum(s[i]) && s[i] != '.' && s[i] != '-' &&
+		    s[i] != '_')
+			return 0;
+	return n > 0;
+}
+
+int sup_wf_valid_server(const char *s, size_t n)
+{
+	const char *host, *colon, *end = s + n;
+	char port[8];
+	size_t plen;
+	int64_t v;
+
+	if (n > 7 && !strncmp(s, "nats://", 7))
+		host = s + 7;
+	else if (n > 6 && !strncmp(s, "tls://", 6))
+		host = s + 6;
+	else
+		return 0;
+	for (colon = end - 1; colon > host && *colon != ':'; colon--)
+		;
+	plen = (size_t)(end - colon - 1);
+	if (colon == host || plen >= sizeof(port))
+		return 0;
+	memcpy(port, colon + 1, plen);
+	port[plen] = '\0';
+	return valid_host(host, (size_t)(colon - host)) &&
+	       cm_parse_int(port, 1, 65535, &v) == 0;
 }
 
 /* A budget in US dollars ("2.50", "0.1"): positive, at most COST_MAX. */

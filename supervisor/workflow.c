@@ -26,6 +26,10 @@
  * Checks that need the whole file (references to phases, phases without
  * agents, defaults taken from [workflow], the agents' limits) run after the
  * last line, in file order.
+ *
+ * A state dir's fleet.ini goes through the same glue with fleet_only set:
+ * a [fleet] section and nothing else, its keys merged under the
+ * workflow's (sup_fleet_merge_file()).
  */
 #include "config.h"
 
@@ -59,6 +63,9 @@ static const char *sec_label(struct parser *ps, char *buf, size_t len)
 		break;
 	case SEC_SHM:
 		snprintf(buf, len, "[shm]");
+		break;
+	case SEC_FLEET:
+		snprintf(buf, len, "[fleet]");
 		break;
 	default:
 		snprintf(buf, len, "[workflow]");
@@ -351,6 +358,22 @@ static int begin_agent(struct parser *ps, const char *name)
 	return 0;
 }
 
+/* A section that takes no name and comes once ([shm], [fleet]): LABEL,
+ * with NLEN bytes of name; the line of its first header in *FIRST. */
+static int begin_once(struct parser *ps, const char *label, size_t nlen,
+		      int *first, enum sec_type sec)
+{
+	if (nlen)
+		return sup_wf_err(ps, ps->line, "%s takes no name", label);
+	if (*first)
+		return sup_wf_err(ps, ps->line,
+				  "duplicate section %s (first at line %d)",
+				  label, *first);
+	*first = ps->line;
+	ps->sec = sec;
+	return 0;
+}
+
 /* The section header whose text (between the brackets) is [S, E). */
 static int begin_section(struct parser *ps, const char *s, const char *e)
 {
@@ -379,6 +402,16 @@ static int begin_section(struct parser *ps, const char *s, const char *e)
 	ps->prev_key = NULL;
 	memset(ps->seen, 0, sizeof(ps->seen));
 	ps->sec_line = ps->line;
+	if (tlen == 5 && !strncmp(type, "fleet", 5))
+		return begin_once(ps, "[fleet]", nlen, &ps->fleet_line,
+				  SEC_FLEET);
+	if (ps->fleet_only) {
+		ps->sec = SEC_NONE;
+		return sup_wf_err(ps, ps->line,
+				  "section [%.*s] does not go in this file: "
+				  "it takes [fleet] only",
+				  (int)(e - s), s);
+	}
 	if (tlen == 8 && !strncmp(type, "workflow", 8)) {
 		if (nlen)
 			return sup_wf_err(
@@ -396,18 +429,8 @@ static int begin_section(struct parser *ps, const char *s, const char *e)
 		ps->sec = SEC_WORKFLOW;
 		return 0;
 	}
-	if (tlen == 3 && !strncmp(type, "shm", 3)) {
-		if (nlen)
-			return sup_wf_err(ps, ps->line, "[shm] takes no name");
-		if (ps->shm_line)
-			return sup_wf_err(
-				ps, ps->line,
-				"duplicate section [shm] (first at line %d)",
-				ps->shm_line);
-		ps->shm_line = ps->line;
-		ps->sec = SEC_SHM;
-		return 0;
-	}
+	if (tlen == 3 && !strncmp(type, "shm", 3))
+		return begin_once(ps, "[shm]", nlen, &ps->shm_line, SEC_SHM);
 	if ((tlen == 5 && !strncmp(type, "phase", 5)) ||
 	    (tlen == 5 && !strncmp(type, "agent", 5))) {
 		const char *what = type[0] == 'p' ? "phase" : "agent";
@@ -568,8 +591,11 @@ static int on_pair(void *arg, const char *section, const char *name,
 	if (ps->sec == SEC_NONE)
 		return sup_wf_err(ps, ps->line,
 				  "key '%s' outside any section (start with "
-				  "[workflow], [phase NAME] or [agent NAME])",
-				  name) == 0;
+				  "%s)",
+				  name,
+				  ps->fleet_only ? "[fleet]"
+						 : "[workflow], [phase NAME] "
+						   "or [agent NAME]") == 0;
 	kd = sup_wf_find_key(ps->sec, name);
 	if (!kd)
 		return sup_wf_err(ps, ps->line, "unknown key '%s' in %s", name,
@@ -586,6 +612,17 @@ static int on_pair(void *arg, const char *section, const char *name,
 		return sup_wf_err(ps, ps->line, "empty value for '%s'", name) ==
 		       0;
 	return sup_wf_set_key(ps, kd, value) == 0;
+}
+
+/* inih over the text of PS, line by line; the first error recorded. */
+static void run_ini(struct parser *ps)
+{
+	int rc = ini_parse_stream(read_line, ps, on_pair, ps);
+
+	if (!ps->failed && rc == -2)
+		sup_wf_nomem(ps);
+	else if (!ps->failed && rc)
+		sup_wf_err(ps, rc > 0 ? rc : 0, "syntax error");
 }
 
 /* The whole file read: references, defaults, phases' agents. */
@@ -668,7 +705,6 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 	struct sup_workflow *wf;
 	char *cwd = NULL;
 	size_t i;
-	int rc;
 
 	memset(&ps, 0, sizeof(ps));
 	ps.path = path ? path : "workflow";
@@ -697,6 +733,10 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 	wf->shm_key_slots = SUP_DEFAULT_SHM_KEYS;
 	wf->stop_grace_ms = SUP_DEFAULT_STOP_GRACE;
 	wf->cgroups = SUP_CGROUPS_AUTO;
+	if (sup_wf_fleet_defaults(&wf->fleet) < 0) {
+		sup_wf_nomem(&ps);
+		goto out;
+	}
 	wf->path = strdup(ps.path);
 	if (!base_dir || base_dir[0] != '/') {
 		cwd = getcwd(NULL, 0);
@@ -716,11 +756,7 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 		goto out;
 	}
 
-	rc = ini_parse_stream(read_line, &ps, on_pair, &ps);
-	if (!ps.failed && rc == -2)
-		sup_wf_nomem(&ps);
-	else if (!ps.failed && rc)
-		sup_wf_err(&ps, rc > 0 ? rc : 0, "syntax error");
+	run_ini(&ps);
 	if (!ps.failed)
 		finish(&ps);
 out:
@@ -737,17 +773,20 @@ out:
 	return wf;
 }
 
-struct sup_workflow *sup_workflow_load(const char *path, char *err,
-				       size_t errlen)
+/* The file PATH to parse: its text into *TEXT and the real path of its
+ * directory (where its relative paths start) into *DIR, both new. 0, or
+ * -1 with errno and the message in ERR. */
+static int read_file(const char *path, char **text, char **dir, char *err,
+		     size_t errlen)
 {
-	struct sup_workflow *wf = NULL;
-	char *text = NULL, *dir = NULL, *real = NULL, *nul;
+	char *parent = NULL, *nul;
 	const char *slash;
 	size_t len;
 	int saved;
 
-	text = sup_wf_slurp(path, SUP_WORKFLOW_FILE_MAX, &len);
-	if (!text) {
+	*dir = NULL;
+	*text = sup_wf_slurp(path, SUP_WORKFLOW_FILE_MAX, &len);
+	if (!*text) {
 		saved = errno;
 		if (err && errlen && saved == EFBIG)
 			snprintf(err, errlen, "%s: larger than %d bytes", path,
@@ -756,46 +795,105 @@ struct sup_workflow *sup_workflow_load(const char *path, char *err,
 			snprintf(err, errlen, "cannot open '%s': %s", path,
 				 strerror(saved));
 		errno = saved;
-		goto out;
+		return -1;
 	}
-	nul = memchr(text, '\0', len);
+	nul = memchr(*text, '\0', len);
 	if (nul) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s:%d: NUL byte in the file",
 				 path,
-				 sup_wf_line_of(text, (size_t)(nul - text)));
+				 sup_wf_line_of(*text, (size_t)(nul - *text)));
 		errno = EINVAL;
-		goto out;
+		goto fail;
 	}
 	slash = strrchr(path, '/');
 	if (!slash)
-		dir = strdup(".");
+		parent = strdup(".");
 	else if (slash == path)
-		dir = strdup("/");
+		parent = strdup("/");
 	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir) {
+		parent = strndup(path, (size_t)(slash - path));
+	if (!parent) {
 		if (err && errlen)
 			snprintf(err, errlen, "out of memory");
-		goto out;
+		errno = ENOMEM;
+		goto fail;
 	}
-	real = realpath(dir, NULL);
-	if (!real) {
+	*dir = realpath(parent, NULL);
+	if (!*dir) {
 		saved = errno;
 		if (err && errlen)
-			snprintf(err, errlen, "cannot resolve '%s': %s", dir,
+			snprintf(err, errlen, "cannot resolve '%s': %s", parent,
 				 strerror(saved));
 		errno = saved;
-		goto out;
+		goto fail;
 	}
-	wf = sup_workflow_parse(text, path, real, err, errlen);
-out:
+	free(parent);
+	return 0;
+fail:
+	saved = errno;
+	free(*text);
+	*text = NULL;
+	free(parent);
+	errno = saved;
+	return -1;
+}
+
+struct sup_workflow *sup_workflow_load(const char *path, char *err,
+				       size_t errlen)
+{
+	struct sup_workflow *wf = NULL;
+	char *text, *dir;
+	int saved;
+
+	if (read_file(path, &text, &dir, err, errlen) < 0)
+		return NULL;
+	wf = sup_workflow_parse(text, path, dir, err, errlen);
 	saved = errno;
 	free(text);
 	free(dir);
-	free(real);
 	errno = saved;
 	return wf;
+}
+
+int sup_fleet_merge_file(struct sup_fleet *f, const char *path, char *err,
+			 size_t errlen)
+{
+	struct sup_workflow file;
+	struct parser ps;
+	char *text = NULL;
+
+	if (err && errlen)
+		err[0] = '\0';
+	memset(&file, 0, sizeof(file));
+	memset(&ps, 0, sizeof(ps));
+	ps.path = path;
+	ps.err = err;
+	ps.errlen = errlen;
+	ps.wf = &file;
+	ps.fleet_only = 1;
+	if (read_file(path, &text, &file.dir, err, errlen) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		/* No such file: nothing to merge. */
+		if (err && errlen)
+			err[0] = '\0';
+	} else {
+		ps.pos = text;
+		run_ini(&ps);
+	}
+	if (!ps.failed) {
+		sup_wf_fleet_take(f, &file.fleet);
+		if (sup_wf_fleet_defaults(f) < 0)
+			sup_wf_nomem(&ps);
+	}
+	sup_fleet_free(&file.fleet);
+	free(file.dir);
+	free(text);
+	if (!ps.failed)
+		return 0;
+	errno = ps.saved_errno;
+	return -1;
 }
 
 void sup_workflow_free(struct sup_workflow *wf)
@@ -836,6 +934,7 @@ void sup_workflow_free(struct sup_workflow *wf)
 	}
 	free(wf->phases);
 	free(wf->agents);
+	sup_fleet_free(&wf->fleet);
 	free(wf->name);
 	free(wf->path);
 	free(wf->dir);

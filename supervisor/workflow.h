@@ -45,6 +45,10 @@
 #define SUP_DEFAULT_STOP_GRACE	  10000 /* ms */
 #define SUP_DEFAULT_LINE_MAX	  (64 * 1024 * 1024) /* a CLI's kind */
 #define SUP_DEFAULT_RESUME_PROMPT "Continue where you left off."
+#define SUP_DEFAULT_FLEET_PREFIX  "smithers"
+#define SUP_DEFAULT_FLEET_STREAM  "SMITHERS"
+#define SUP_DEFAULT_FLEET_WINDOW  3600000 /* ms */
+#define SUP_DEFAULT_SHIP_WAIT	  10000 /* ms */
 
 enum sup_synchronous {
 	SUP_SYNC_FULL,	 /* an acked change survives power loss */
@@ -161,6 +165,38 @@ struct sup_agent {
 	struct sup_limits limits; /* its own keys over [workflow]'s */
 };
 
+/* [fleet]: shipping every commit to NATS JetStream (docs/FLEET.md). The
+ * same keys may come from a state dir's fleet.ini (sup_fleet_merge_file()),
+ * the workflow's winning key by key. Loaded, every value is checked and
+ * every default filled in, whether shipping is on (nats) or not. */
+struct sup_fleet {
+	char *nats;	      /* "nats://HOST:PORT[,nats://HOST:PORT...]";
+				 NULL: no shipping (the other keys unused) */
+	char *machine;	      /* one subject token; default: the host name */
+	char *subject_prefix; /* default "smithers" */
+	char *credentials;    /* a .creds file, absolute (relative to the
+				 file that named it); NULL: none */
+	char *stream;	      /* the stream's name; default "SMITHERS" */
+	int replicas;	      /* 1..5; 0: not given (1, or 3 when nats names
+				 three servers or more: decided by the user of
+				 it, not here) */
+	int64_t duplicate_window_ms; /* default 1 h; > 0 */
+	int64_t ship_wait_ms;	     /* at the end of a run, how long to wait
+					for the rest to ship; default 10 s;
+					0: not at all */
+	unsigned given;	      /* bit per key given (SUP_FLEET_*), for merging */
+};
+
+/* The bits of sup_fleet.given: the keys a file set. */
+#define SUP_FLEET_NATS		   1u
+#define SUP_FLEET_MACHINE	   2u
+#define SUP_FLEET_SUBJECT_PREFIX   4u
+#define SUP_FLEET_CREDENTIALS	   8u
+#define SUP_FLEET_STREAM	   16u
+#define SUP_FLEET_REPLICAS	   32u
+#define SUP_FLEET_DUPLICATE_WINDOW 64u
+#define SUP_FLEET_SHIP_WAIT	   128u
+
 struct sup_workflow {
 	char *name;
 	char *path;	  /* as given, for messages */
@@ -187,6 +223,7 @@ struct sup_workflow {
 	size_t nphases;		  /* >= 1 */
 	struct sup_agent *agents; /* in file order */
 	size_t nagents;
+	struct sup_fleet fleet;	  /* [fleet], defaults filled in */
 };
 
 /*
@@ -209,8 +246,24 @@ struct sup_workflow *sup_workflow_parse(const char *text, const char *path,
 					const char *base_dir, char *err,
 					size_t errlen);
 
-/* Free WF and everything it holds; NULL is a no-op. */
+/* Free WF and everything it holds (its fleet too); NULL is a no-op. */
 void sup_workflow_free(struct sup_workflow *wf);
+
+/*
+ * Read the [fleet] keys of the file PATH (a state dir's fleet.ini: only a
+ * [fleet] section is allowed in it) into F for each key F was not given
+ * (the workflow's keys win, key by key); the keys taken are then given in
+ * F too. F is a loaded workflow's fleet, or zeroed (then it gets the
+ * defaults of the keys neither gives). A relative credentials starts from
+ * PATH's directory. A missing file is no error (0). Returns 0, or -1 with
+ * errno (EINVAL for an invalid file) and a message in ERR like the
+ * loader's ("fleet.ini:3: ..."); F is unchanged by a file refused. Either
+ * way F is the caller's, to free with sup_fleet_free().
+ */
+int sup_fleet_merge_file(struct sup_fleet *f, const char *path, char *err,
+			 size_t errlen);
+/* Free what F holds (not F), leaving it zeroed; NULL is a no-op. */
+void sup_fleet_free(struct sup_fleet *f);
 
 /* The J-th agent (in file order) of phase PHASE, or NULL past the last one
  * or for a phase that does not exist (borrowed). */

@@ -150,6 +150,14 @@ static int cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "smithers: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/* The state dir's [fleet] keys, for those the workflow left out. */
+	snprintf(self, sizeof(self), "%s/.smithers/fleet.ini",
+		 ctx->dir ? ctx->dir : ".");
+	if (sup_fleet_merge_file(&wf->fleet, self, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smithers: %s\n", err);
+		sup_workflow_free(wf);
+		return EXIT_USAGE;
+	}
 
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0) {

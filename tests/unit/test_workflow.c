@@ -834,6 +834,493 @@ static void test_shm_section(void **state)
 		  "line 2)");
 }
 
+/* [fleet]: the machine the loader makes of the host name when none is
+ * given (what workflow.h promises: invalid characters become '-'). */
+static void host_machine(char *buf, size_t len)
+{
+	char host[65] = "";
+
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[64] = '\0';
+	for (char *c = host; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '.' ||
+		    *c == '*' || *c == '>')
+			*c = '-';
+	snprintf(buf, len, "%s", host);
+}
+
+/* The defaults of [fleet], in F (given or not). */
+static void assert_fleet_defaults(const struct sup_fleet *f)
+{
+	char machine[80];
+
+	host_machine(machine, sizeof(machine));
+	assert_null(f->nats);
+	assert_string_equal(f->machine, machine);
+	assert_string_equal(f->subject_prefix, "smithers");
+	assert_null(f->credentials);
+	assert_string_equal(f->stream, "SMITHERS");
+	assert_int_equal(f->replicas, 0);
+	assert_int_equal(f->duplicate_window_ms, 3600 * 1000);
+	assert_int_equal(f->ship_wait_ms, 10000);
+	assert_int_equal(f->given, 0);
+}
+
+/* Without [fleet]: no shipping, and every default filled in. */
+static void test_fleet_defaults(void **state)
+{
+	struct sup_workflow *wf = parse_ok(MIN_PHASE MIN_AGENT);
+
+	(void)state;
+	assert_fleet_defaults(&wf->fleet);
+	sup_workflow_free(wf);
+
+	/* An empty [fleet] is no different. */
+	wf = parse_ok("[fleet]\n" MIN_PHASE MIN_AGENT);
+	assert_fleet_defaults(&wf->fleet);
+	sup_workflow_free(wf);
+}
+
+/* Every key of [fleet], wherever the section is; paths from the file's
+ * directory. */
+static void test_fleet_keys(void **state)
+{
+	char *dir = make_tmpdir(), *creds, *text;
+	struct sup_workflow *wf;
+	const struct sup_fleet *f;
+
+	(void)state;
+	creds = fmt("%s/ship.creds", dir);
+	write_file(creds, "-----BEGIN NATS USER JWT-----\n", 30);
+	text = MIN_PHASE MIN_AGENT
+		"[fleet]\n"
+		"nats = nats://n1.example.com:4222 ,tls://10.0.0.2:1,"
+		"  nats://[::1]:65535\n"
+		"machine = build-box_7\n"
+		"subject_prefix = acme.ci.v1\n"
+		"credentials = ./ship.creds\n"
+		"stream = ACME-CI\n"
+		"replicas = 5\n"
+		"duplicate_window = 2h\n"
+		"ship_wait = 0\n";
+	errbuf[0] = '\0';
+	wf = sup_workflow_parse(text, "flow.ini", dir, errbuf, sizeof(errbuf));
+	if (!wf)
+		fail_msg("%s", errbuf);
+	f = &wf->fleet;
+	assert_string_equal(f->nats, "nats://n1.example.com:4222,"
+				     "tls://10.0.0.2:1,nats://[::1]:65535");
+	assert_string_equal(f->machine, "build-box_7");
+	assert_string_equal(f->subject_prefix, "acme.ci.v1");
+	assert_string_equal(f->credentials, creds);
+	assert_string_equal(f->stream, "ACME-CI");
+	assert_int_equal(f->replicas, 5);
+	assert_int_equal(f->duplicate_window_ms, 2 * 3600 * 1000);
+	assert_int_equal(f->ship_wait_ms, 0);
+	assert_int_equal(
+		f->given,
+		SUP_FLEET_NATS | SUP_FLEET_MACHINE | SUP_FLEET_SUBJECT_PREFIX |
+			SUP_FLEET_CREDENTIALS | SUP_FLEET_STREAM |
+			SUP_FLEET_REPLICAS | SUP_FLEET_DUPLICATE_WINDOW |
+			SUP_FLEET_SHIP_WAIT);
+	/* The agents' section ended before [fleet] began. */
+	assert_string_equal(wf->agents[0].command, "true");
+	sup_workflow_free(wf);
+
+	/* The other keys without nats: kept, for a fleet.ini's nats. */
+	wf = parse_ok("[fleet]\nmachine = m1\nreplicas = 1\n"
+		      "duplicate_window = 1ms\nship_wait = 1.5s\n"
+		      "subject_prefix = x\nstream = \xc3\xa9t\xc3\xa9\n"
+		      "nats = nats://one:1\n" MIN_PHASE MIN_AGENT);
+	f = &wf->fleet;
+	assert_string_equal(f->nats, "nats://one:1");
+	assert_string_equal(f->machine, "m1");
+	assert_string_equal(f->subject_prefix, "x");
+	assert_string_equal(f->stream, "\xc3\xa9t\xc3\xa9");
+	assert_int_equal(f->replicas, 1);
+	assert_int_equal(f->duplicate_window_ms, 1);
+	assert_int_equal(f->ship_wait_ms, 1500);
+	sup_workflow_free(wf);
+	wf = parse_ok("[fleet]\nmachine = m2\n" MIN_PHASE MIN_AGENT);
+	assert_null(wf->fleet.nats);
+	assert_string_equal(wf->fleet.machine, "m2");
+	assert_int_equal(wf->fleet.given, SUP_FLEET_MACHINE);
+	sup_workflow_free(wf);
+
+	/* Tokens of 64 bytes are fine. */
+	text = fmt("[fleet]\nmachine = %064d\nstream = %064d\n"
+		   "subject_prefix = a.%064d.b\n" MIN_PHASE MIN_AGENT,
+		   1, 2, 3);
+	wf = parse_ok(text);
+	assert_int_equal(strlen(wf->fleet.machine), 64);
+	assert_int_equal(strlen(wf->fleet.stream), 64);
+	sup_workflow_free(wf);
+	free(text);
+
+	free(creds);
+	rmrf(dir);
+	free(dir);
+}
+
+/* Every refusal of [fleet], with FILE:LINE, the section and the key. */
+static void test_fleet_errors(void **state)
+{
+	static const char nats_expect[] =
+		"': expected nats://HOST:PORT or tls://HOST:PORT (PORT 1 to "
+		"65535), separated by commas";
+	static const char token_expect[] =
+		"': expected one token of 1 to 64 bytes without '.', '*', "
+		"'>', blanks or control characters";
+	static const char stream_expect[] =
+		"': expected one token of 1 to 64 bytes without '.', '*', "
+		"'>', '/', '\\', blanks or control characters";
+	static const char prefix_expect[] =
+		"': expected subject tokens separated by '.', each 1 to 64 "
+		"bytes without '*', '>', blanks or control characters";
+	static const char *const bad_nats[][2] = {
+		{"http://h:4222", "http://h:4222"},
+		{"nats://h", "nats://h"},
+		{"nats://h:", "nats://h:"},
+		{"nats://h:0", "nats://h:0"},
+		{"nats://h:65536", "nats://h:65536"},
+		{"nats://h:-1", "nats://h:-1"},
+		{"nats://h:42x", "nats://h:42x"},
+		{"nats://:4222", "nats://:4222"},
+		{"nats://", "nats://"},
+		{"nats://h x:4222", "nats://h x:4222"},
+		{"nats://user:pw@h:4222", "nats://user:pw@h:4222"},
+		{"nats://h:4222/", "nats://h:4222/"},
+		{"nats://[::1:4222", "nats://[::1:4222"},
+		{"NATS://h:4222", "NATS://h:4222"},
+		{"nats://a:1, tls://b", "tls://b"},
+		{",nats://a:1", NULL},
+		{"nats://a:1,,nats://b:2", NULL},
+		{"nats://a:1, ,nats://b:2", NULL},
+		{"nats://a:1,", NULL},
+	};
+	static const char *const bad_tokens[] = {
+		"a.b", "a*", "a>", "a b", "a\tb", "a\x01z", "a\x7fz", "*",
+	};
+	static const char *const bad_prefixes[] = {
+		"a..b", ".a", "a.", "a.*", "a.b c", "a.>", "smithers.>",
+	};
+	char *text, *want, *dir, *sub;
+	size_t i;
+
+	(void)state;
+	/* Sections and keys. */
+	parse_err("[fleet]\nnats = nats://h:4222\nnatz = x\n",
+		  "flow.ini:3: unknown key 'natz' in [fleet]");
+	parse_err(MIN_PHASE "[fleet]\n" MIN_AGENT "[fleet]\n",
+		  "flow.ini:6: duplicate section [fleet] (first at line 2)");
+	parse_err("[fleet x]\n", "flow.ini:1: [fleet] takes no name");
+	parse_err("[fleet]\nstream = A\nstream = B\n",
+		  "flow.ini:3: duplicate key 'stream' in [fleet] (first set "
+		  "at line 2)");
+	parse_err("[fleet]\nnats =\n", "flow.ini:2: empty value for 'nats'");
+	parse_err("[fleet]\ncredentials =\n",
+		  "flow.ini:2: empty value for 'credentials'");
+	parse_err("[fleet]\nmachine = a\n  b\n",
+		  "flow.ini:3: indented line continues 'machine', which takes "
+		  "one line (remove the indentation)");
+
+	/* nats: each bad server named. */
+	for (i = 0; i < sizeof(bad_nats) / sizeof(*bad_nats); i++) {
+		text = fmt("[fleet]\nnats = %s\n", bad_nats[i][0]);
+		if (bad_nats[i][1])
+			want = fmt("flow.ini:2: invalid [fleet] nats server "
+				   "'%s%s",
+				   bad_nats[i][1], nats_expect);
+		else
+			want = fmt("flow.ini:2: invalid [fleet] nats '%s': a "
+				   "server is missing between commas",
+				   bad_nats[i][0]);
+		parse_err(text, want);
+		free(text);
+		free(want);
+	}
+
+	/* machine, stream, subject_prefix. */
+	for (i = 0; i < sizeof(bad_tokens) / sizeof(*bad_tokens); i++) {
+		text = fmt("[fleet]\nmachine = %s\n", bad_tokens[i]);
+		want = fmt("flow.ini:2: invalid [fleet] machine '%s%s",
+			   bad_tokens[i], token_expect);
+		parse_err(text, want);
+		free(text);
+		free(want);
+		text = fmt("[fleet]\nstream = %s\n", bad_tokens[i]);
+		want = fmt("flow.ini:2: invalid [fleet] stream '%s%s",
+			   bad_tokens[i], stream_expect);
+		parse_err(text, want);
+		free(text);
+		free(want);
+	}
+	parse_err("[fleet]\nstream = a/b\n",
+		  "flow.ini:2: invalid [fleet] stream 'a/b"
+		  "': expected one token of 1 to 64 bytes without '.', '*', "
+		  "'>', '/', '\\', blanks or control characters");
+	want = fmt("flow.ini:2: invalid [fleet] stream 'a\\b%s", stream_expect);
+	parse_err("[fleet]\nstream = a\\b\n", want);
+	free(want);
+	for (i = 0; i < sizeof(bad_prefixes) / sizeof(*bad_prefixes); i++) {
+		text = fmt("[fleet]\nsubject_prefix = %s\n", bad_prefixes[i]);
+		want = fmt("flow.ini:2: invalid [fleet] subject_prefix '%s%s",
+			   bad_prefixes[i], prefix_expect);
+		parse_err(text, want);
+		free(text);
+		free(want);
+	}
+	text = fmt("[fleet]\nmachine = %065d\n", 1);
+	want = fmt("flow.ini:2: invalid [fleet] machine '%065d%s", 1,
+		   token_expect);
+	parse_err(text, want);
+	free(text);
+	free(want);
+	text = fmt("[fleet]\nsubject_prefix = a.%065d\n", 1);
+	want = fmt("flow.ini:2: invalid [fleet] subject_prefix 'a.%065d%s", 1,
+		   prefix_expect);
+	parse_err(text, want);
+	free(text);
+	free(want);
+
+	/* replicas, duplicate_window, ship_wait. */
+	parse_err("[fleet]\nreplicas = 0\n",
+		  "flow.ini:2: invalid [fleet] replicas '0': expected a whole "
+		  "number from 1 to 5");
+	parse_err("[fleet]\nreplicas = 6\n",
+		  "flow.ini:2: invalid [fleet] replicas '6': expected a whole "
+		  "number from 1 to 5");
+	parse_err("[fleet]\nreplicas = three\n",
+		  "flow.ini:2: invalid [fleet] replicas 'three': expected a "
+		  "whole number from 1 to 5");
+	parse_err("[fleet]\nduplicate_window = 0\n",
+		  "flow.ini:2: [fleet] duplicate_window '0' out of range "
+		  "(above 0, at most 7d)");
+	parse_err("[fleet]\nduplicate_window = 0s\n",
+		  "flow.ini:2: [fleet] duplicate_window '0s' out of range "
+		  "(above 0, at most 7d)");
+	parse_err("[fleet]\nduplicate_window = 169h\n",
+		  "flow.ini:2: [fleet] duplicate_window '169h' out of range "
+		  "(above 0, at most 7d)");
+	parse_err("[fleet]\nduplicate_window = 1 hour\n",
+		  "flow.ini:2: invalid [fleet] duplicate_window '1 hour': "
+		  "expected a duration such as '250ms', '1.5s', '2m' or '1h' "
+		  "(a bare number is seconds)");
+	parse_err("[fleet]\nship_wait = -1s\n",
+		  "flow.ini:2: invalid [fleet] ship_wait '-1s': expected a "
+		  "duration such as '250ms', '1.5s', '2m' or '1h' (a bare "
+		  "number is seconds)");
+	parse_err("[fleet]\nship_wait = 8761h\n",
+		  "flow.ini:2: [fleet] ship_wait '8761h' out of range (at most "
+		  "8760h)");
+
+	/* credentials: a file that can be read, from the file's directory. */
+	parse_err("[fleet]\ncredentials = none.creds\n",
+		  "flow.ini:2: cannot read [fleet] credentials "
+		  "'/base/dir/none.creds': No such file or directory");
+	dir = make_tmpdir();
+	errbuf[0] = '\0';
+	assert_null(sup_workflow_parse("[fleet]\ncredentials = .\n", "f.ini",
+				       dir, errbuf, sizeof(errbuf)));
+	want = fmt("f.ini:2: cannot read [fleet] credentials '%s': Is a "
+		   "directory",
+		   dir);
+	assert_string_equal(errbuf, want);
+	free(want);
+	if (geteuid() != 0) {
+		sub = fmt("%s/locked.creds", dir);
+		write_file(sub, "x", 1);
+		assert_int_equal(chmod(sub, 0), 0);
+		errbuf[0] = '\0';
+		assert_null(sup_workflow_parse("[fleet]\ncredentials = "
+					       "locked.creds\n",
+					       "f.ini", dir, errbuf,
+					       sizeof(errbuf)));
+		want = fmt("f.ini:2: cannot read [fleet] credentials '%s': "
+			   "Permission denied",
+			   sub);
+		assert_string_equal(errbuf, want);
+		free(want);
+		free(sub);
+	}
+	rmrf(dir);
+	free(dir);
+}
+
+/* sup_fleet_merge_file(F, PATH) with errbuf and errno cleared first. */
+static int merge(struct sup_fleet *f, const char *path)
+{
+	errbuf[0] = '\0';
+	errno = 0;
+	return sup_fleet_merge_file(f, path, errbuf, sizeof(errbuf));
+}
+
+/* TEXT as the fleet.ini PATH is refused with "PATH:WANT"; F unchanged. */
+static void merge_err(struct sup_fleet *f, const char *path, const char *text,
+		      const char *want)
+{
+	unsigned given = f->given;
+	char *full = fmt("%s:%s", path, want);
+
+	write_file(path, text, strlen(text));
+	assert_int_equal(merge(f, path), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(errbuf, full);
+	assert_int_equal(f->given, given);
+	free(full);
+}
+
+/* A state dir's fleet.ini: its keys under the workflow's, key by key. */
+static void test_fleet_merge(void **state)
+{
+	char *dir = make_tmpdir(), *real, *sdir, *path, *creds, *want, *here;
+	struct sup_workflow *wf;
+	struct sup_fleet f;
+	const char *text;
+
+	(void)state;
+	real = realpath(dir, NULL);
+	assert_non_null(real);
+	sdir = fmt("%s/.smithers", dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	path = fmt("%s/fleet.ini", sdir);
+	creds = fmt("%s/my.creds", sdir);
+	write_file(creds, "x", 1);
+	text = "; for every run of this state dir\n"
+	       "[fleet]\n"
+	       "nats = nats://n1:4222, nats://n2:4222\n"
+	       "machine = from-file\n"
+	       "stream = FILE\n"
+	       "replicas = 3\n"
+	       "ship_wait = 0\n"
+	       "credentials = my.creds\n";
+	write_file(path, text, strlen(text));
+
+	/* The workflow's machine and ship_wait win; the rest is the file's. */
+	wf = parse_ok("[fleet]\nmachine = from-wf\nship_wait = 2s\n" MIN_PHASE
+			      MIN_AGENT);
+	assert_int_equal(merge(&wf->fleet, path), 0);
+	assert_string_equal(errbuf, "");
+	assert_string_equal(wf->fleet.nats, "nats://n1:4222,nats://n2:4222");
+	assert_string_equal(wf->fleet.machine, "from-wf");
+	assert_string_equal(wf->fleet.stream, "FILE");
+	assert_int_equal(wf->fleet.replicas, 3);
+	assert_int_equal(wf->fleet.ship_wait_ms, 2000);
+	want = fmt("%s/.smithers/my.creds", real);
+	assert_string_equal(wf->fleet.credentials, want);
+	free(want);
+	assert_string_equal(wf->fleet.subject_prefix, "smithers");
+	assert_int_equal(wf->fleet.duplicate_window_ms, 3600 * 1000);
+	assert_int_equal(wf->fleet.given,
+			 SUP_FLEET_NATS | SUP_FLEET_MACHINE | SUP_FLEET_STREAM |
+				 SUP_FLEET_REPLICAS | SUP_FLEET_SHIP_WAIT |
+				 SUP_FLEET_CREDENTIALS);
+	/* Merged again: nothing left to take. */
+	assert_int_equal(merge(&wf->fleet, path), 0);
+	assert_string_equal(wf->fleet.machine, "from-wf");
+	sup_workflow_free(wf);
+
+	/* A zeroed fleet gets the defaults, then the file's keys. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(merge(&f, path), 0);
+	assert_string_equal(f.machine, "from-file");
+	assert_string_equal(f.subject_prefix, "smithers");
+	assert_string_equal(f.stream, "FILE");
+	assert_int_equal(f.ship_wait_ms, 0);
+	assert_int_equal(f.duplicate_window_ms, 3600 * 1000);
+	sup_fleet_free(&f);
+	assert_null(f.machine);
+	sup_fleet_free(&f);
+	sup_fleet_free(NULL);
+
+	/* Through a relative path: messages name it as given; credentials
+	 * still start from the file's directory. */
+	here = getcwd(NULL, 0);
+	assert_non_null(here);
+	assert_int_equal(chdir(dir), 0);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(merge(&f, ".smithers/fleet.ini"), 0);
+	want = fmt("%s/.smithers/my.creds", real);
+	assert_string_equal(f.credentials, want);
+	free(want);
+	sup_fleet_free(&f);
+	merge_err(&f, ".smithers/fleet.ini", "[fleet]\nreplicas = 9\n",
+		  "2: invalid [fleet] replicas '9': expected a whole number "
+		  "from 1 to 5");
+	assert_int_equal(chdir(here), 0);
+	free(here);
+
+	/* A missing file: 0, nothing changed (a zeroed fleet gets the
+	 * defaults). */
+	wf = parse_ok("[fleet]\nmachine = from-wf\n" MIN_PHASE MIN_AGENT);
+	want = fmt("%s/none.ini", sdir);
+	strcpy(errbuf, "stale");
+	assert_int_equal(
+		sup_fleet_merge_file(&wf->fleet, want, errbuf, sizeof(errbuf)),
+		0);
+	assert_string_equal(errbuf, "");
+	assert_string_equal(wf->fleet.machine, "from-wf");
+	assert_null(wf->fleet.nats);
+	assert_int_equal(wf->fleet.given, SUP_FLEET_MACHINE);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(sup_fleet_merge_file(&f, want, NULL, 0), 0);
+	assert_fleet_defaults(&f);
+	sup_fleet_free(&f);
+	free(want);
+
+	/* Refused: only [fleet] goes in a fleet.ini, with known keys; the
+	 * fleet stays as it was. */
+	merge_err(&wf->fleet, path,
+		  "[fleet]\nnats = nats://n1:4222\n[agent x]\nphase = p\n",
+		  "3: section [agent x] does not go in this file: it takes "
+		  "[fleet] only");
+	assert_null(wf->fleet.nats);
+	assert_string_equal(wf->fleet.machine, "from-wf");
+	merge_err(&wf->fleet, path, "[workflow]\nname = x\n",
+		  "1: section [workflow] does not go in this file: it takes "
+		  "[fleet] only");
+	merge_err(&wf->fleet, path,
+		  "[fleet]\nnats = nats://n1:4222\nbogus = 1\n",
+		  "3: unknown key 'bogus' in [fleet]");
+	merge_err(&wf->fleet, path, "nats = nats://n1:4222\n",
+		  "1: key 'nats' outside any section (start with [fleet])");
+	merge_err(&wf->fleet, path, "[fleet]\n[fleet]\n",
+		  "2: duplicate section [fleet] (first at line 1)");
+	want = fmt("2: cannot read [fleet] credentials "
+		   "'%s/.smithers/gone.creds': No such file or directory",
+		   real);
+	merge_err(&wf->fleet, path, "[fleet]\ncredentials = gone.creds\n",
+		  want);
+	free(want);
+	assert_null(wf->fleet.nats);
+	assert_null(wf->fleet.credentials);
+
+	/* No [fleet] at all, or an empty file: nothing to take. */
+	write_file(path, "; nothing yet\n", 14);
+	assert_int_equal(merge(&wf->fleet, path), 0);
+	write_file(path, "", 0);
+	assert_int_equal(merge(&wf->fleet, path), 0);
+	assert_int_equal(wf->fleet.given, SUP_FLEET_MACHINE);
+	assert_null(wf->fleet.nats);
+
+	/* Not a file. */
+	assert_int_equal(merge(&wf->fleet, sdir), -1);
+	assert_int_equal(errno, EISDIR);
+	want = fmt("cannot open '%s': Is a directory", sdir);
+	assert_string_equal(errbuf, want);
+	free(want);
+	assert_string_equal(wf->fleet.machine, "from-wf");
+	sup_workflow_free(wf);
+
+	free(creds);
+	free(path);
+	free(sdir);
+	free(real);
+	rmrf(dir);
+	free(dir);
+}
+
 /* Every error names FILE:LINE and the problem; the first one wins. */
 static void test_errors(void **state)
 {
@@ -2081,6 +2568,10 @@ int main(void)
 		cmocka_unit_test(test_cwd),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_shm_section),
+		cmocka_unit_test(test_fleet_defaults),
+		cmocka_unit_test(test_fleet_keys),
+		cmocka_unit_test(test_fleet_errors),
+		cmocka_unit_test(test_fleet_merge),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_claude_keys),
 		cmocka_unit_test(test_codex_keys),
