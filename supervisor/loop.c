@@ -212,6 +212,7 @@ static void end_turn(struct run *r)
 	phase_check(r);
 	agents_to_mirror(r);
 	what = commit_turn(r);
+	fleet_poke(r); /* what the turn committed may ship */
 	if ((what & TURN_STOP) && !r->p.stopping)
 		stop_all(r, -1);
 	if (what & TURN_RESUME) {
@@ -449,6 +450,10 @@ static int run_begin(struct run *r)
 			r->p.exec_id, wf->name, wf->path, r->dir);
 	}
 	contain_record(r);
+	if (fleet_start(r) < 0) {
+		r->p.exit_status = 1;
+		return -1;
+	}
 	/* Under the lock: a segment of ours is replaced by nobody else. */
 	if (wf->shm_enabled)
 		r->mirror = sup_mirror_open(r->state_dir, wf);
@@ -509,6 +514,7 @@ static int run_close(struct run *r)
 
 	if (r->p.exit_status == 0 && r->p.stopping > 0)
 		r->p.exit_status = 128 + r->p.stopping;
+	fleet_stop(r);
 	zygote_stop(r);
 	sup_streams_free(r->streams);
 	contain_close(r);

@@ -27,6 +27,8 @@
  *   contain.c   the agents' cgroups: when they are made, read, removed
  *   zygote.c    worker processes: forked by the zygote, or exec'd; the
  *               ones let go
+ *   fleet.c     the shipper: a thread that sends what is committed to
+ *               NATS JetStream, and the cursors it reports
  *
  * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
  * that is ready; every decoded message is applied inside one batch, which
@@ -34,7 +36,7 @@
  * acked means durable.
  *
  * Calls go one way, down this list: loop -> recover, dispatch -> phase ->
- * agent -> spawn -> zygote, commit -> stream, util. What a lower room needs
+ * agent -> spawn -> zygote, fleet -> commit -> stream, util. What a lower room needs
  * done above it, it says: commit_turn() returns TURN_* bits, the stream
  * calls its hooks, and the loop checks the phase after every turn.
  */
@@ -256,6 +258,7 @@ struct run {
 	 * "during-log-rotation:N"); 0: none. */
 	int64_t crash_rotation;
 	struct sup_cg *cg;  /* the state dir's cgroups; NULL: none */
+	struct fleet *fleet; /* the shipper (fleet.c); NULL: none */
 	char *containment;  /* how agents are contained, for the records */
 	struct rlimit nofile; /* RLIMIT_NOFILE as we started: the workers' */
 	int agents_dirty; /* an agent changed since the mirror was told */
@@ -512,5 +515,19 @@ void stop_all(struct run *r, int why);
  * afresh). -1 when the run cannot start (r->p.exit_status says why).
  */
 int recover(struct run *r);
+
+/* ---- fleet.c ------------------------------------------------------------- */
+
+/*
+ * With [fleet] nats set: turn shipping on for the state dir (the store's
+ * outbox) and start the shipper thread. 0 (also without nats), or -1 when
+ * the store cannot turn it on or the thread cannot start.
+ */
+int fleet_start(struct run *r);
+/* After a turn (and its commit): there may be more to ship. */
+void fleet_poke(struct run *r);
+/* At the end of the run: let the rest ship for ship_wait at most, then
+ * stop the thread. The loop must be done (no batch open). */
+void fleet_stop(struct run *r);
 
 #endif /* SMITHERS_SUP_INT_H */

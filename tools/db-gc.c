@@ -102,6 +102,11 @@ static void gc_print_text(const struct wal_gc_result *g, int dry)
 	       count_of(b[0], sizeof(b[0]), g->heads_kept, "transition"),
 	       dry ? "would prune" : "pruned",
 	       count_of(b[1], sizeof(b[1]), g->tombstones, "deleted key"));
+	if (g->held)
+		printf("%s %s that %s not shipped to the fleet yet\n",
+		       dry ? "would keep" : "kept",
+		       count_of(b[0], sizeof(b[0]), g->held, "execution"),
+		       g->held == 1 ? "is" : "are");
 	printf("%s %s (%lld bytes) and %s (%lld bytes)\n",
 	       dry ? "would delete" : "deleted",
 	       count_of(b[0], sizeof(b[0]), g->objects, "object"),
@@ -120,14 +125,14 @@ static void gc_print_text(const struct wal_gc_result *g, int dry)
 static void gc_print_json(struct out *out, const struct wal_gc_result *g,
 			  int dry)
 {
-	enum { NGC = 16 };
+	enum { NGC = 17 };
 	static const char *const names[NGC] = {
 		"dry_run",	  "executions",	     "phases",
 		"agents",	  "tool_calls",	     "transitions",
 		"artifacts",	  "heads_kept",	     "tombstones",
 		"objects",	  "object_bytes",    "log_dirs",
 		"log_bytes",	  "db_bytes_before", "db_bytes_after",
-		"reclaimed_bytes"};
+		"reclaimed_bytes", "held"};
 	const int64_t nums[NGC - 1] = {g->executions,
 				       g->phases,
 				       g->agents,
@@ -142,7 +147,8 @@ static void gc_print_json(struct out *out, const struct wal_gc_result *g,
 				       g->log_bytes,
 				       g->db_bytes_before,
 				       g->db_bytes_after,
-				       g->db_bytes_before - g->db_bytes_after};
+				       g->db_bytes_before - g->db_bytes_after,
+				       g->held};
 	char buf[NGC][24];
 	const char *values[NGC];
 	enum wal_type types[NGC];

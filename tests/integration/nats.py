@@ -14,6 +14,9 @@ still works with some of the servers dead. Commands:
                                         Nats-Msg-Id header if MSGID is
                                         given); prints the PubAck
     count NAME                          the messages in the stream
+    ids NAME                            the Nats-Msg-Id of each message
+                                        of the stream, a line each ('-'
+                                        for none), in stream order
     stream-leader NAME                  the name of the stream's leader
                                         (fails while it has none)
 
@@ -28,6 +31,7 @@ a request nobody serves (a stream without a leader) then comes back at
 once as a 503 status, not as a timeout.
 """
 
+import base64
 import json
 import os
 import socket
@@ -235,6 +239,25 @@ def stream_info(conn, name):
     return conn.js("$JS.API.STREAM.INFO." + name, {})
 
 
+def msg_ids(conn, name):
+    """Each message's Nats-Msg-Id, read one by one by sequence number."""
+    state = stream_info(conn, name)["state"]
+    ids = []
+    for seq in range(state["first_seq"], state["last_seq"] + 1):
+        try:
+            doc = conn.js("$JS.API.STREAM.MSG.GET." + name, {"seq": seq})
+        except NatsError as e:
+            if "10037" in str(e):  # deleted: no message there
+                continue
+            raise
+        hdrs = doc["message"].get("hdrs")
+        headers = {}
+        if hdrs:
+            headers, _ = parse_headers(base64.b64decode(hdrs))
+        ids.append(headers.get("Nats-Msg-Id", "-"))
+    return ids
+
+
 def main(argv):
     timeout = 5.0
     if len(argv) >= 2 and argv[0] == "--timeout":
@@ -245,10 +268,11 @@ def main(argv):
             return 2
         argv = argv[2:]
     usage = {"stream-add": 3, "stream-info": 1, "pub": (2, 3), "count": 1,
-             "stream-leader": 1}
+             "ids": 1, "stream-leader": 1}
     if len(argv) < 2 or argv[1] not in usage:
         sys.stderr.write("usage: nats.py [--timeout S] URLS stream-add|"
-                         "stream-info|pub|count|stream-leader ARGS...\n")
+                         "stream-info|pub|count|ids|stream-leader "
+                         "ARGS...\n")
         return 2
     urls, cmd, args = argv[0], argv[1], argv[2:]
     want = usage[cmd]
@@ -270,6 +294,10 @@ def main(argv):
             headers = {"Nats-Msg-Id": args[2]} if len(args) == 3 else None
             data = conn.request(args[0], args[1].encode(), headers)
             doc = js_reply(args[0], data)
+        elif cmd == "ids":
+            for i in msg_ids(conn, args[0]):
+                print(i)
+            return 0
         elif cmd == "count":
             print(stream_info(conn, args[0])["state"]["messages"])
             return 0

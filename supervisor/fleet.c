@@ -1,0 +1,585 @@
+/*
+ * fleet.c - the shipper (docs/FLEET.md): every row the store commits goes
+ * to a NATS JetStream stream, from a thread of its own, so that a slow or
+ * absent NATS never slows the loop.
+ *
+ * The thread reads what is to ship from its own read-only handle
+ * (wal_fleet_next), publishes each row with a message id that makes a
+ * re-send harmless (JetStream drops a duplicate id inside the stream's
+ * window), waits for the acks of the whole batch, and only then tells the
+ * loop how far it got. The loop writes the cursors in its next commit (the
+ * store has one writer), so a cursor only ever says what JetStream holds;
+ * a crash before that commit makes the next run publish the batch again.
+ *
+ * The thread never logs: its lines go to the loop through the report pipe,
+ * as do the cursors, in records of one write each (under PIPE_BUF: whole).
+ * The loop wakes it after each commit through the wake pipe; it also reads
+ * once a second.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nats/nats.h>
+
+#include "common/clock.h"
+#include "supervisor/slog.h"
+#include "supervisor/sup-int.h"
+#include "supervisor/workflow.h"
+#include "wal/wal.h"
+
+#define SHIP_BATCH 512	     /* rows read and published at a time */
+#define ACK_WAIT_MS 5000     /* for the acks of a batch */
+#define IDLE_MS 1000	     /* a read at least this often */
+#define BACKOFF_MIN_MS 100   /* after a failure, doubling */
+#define BACKOFF_MAX_MS 30000 /* up to this */
+
+enum report_kind { REPORT_SHIPPED, REPORT_INFO, REPORT_WARN, REPORT_ERROR };
+
+/* One write of the thread, one read of the loop. */
+struct report {
+	int kind;
+	int64_t outbox, transitions; /* REPORT_SHIPPED: the new cursors */
+	char text[400];		     /* the others: a line for the log */
+};
+
+struct fleet {
+	const struct sup_fleet *cfg;
+	char *dir; /* the project dir, for the thread's own handle */
+	pthread_t thread;
+	int started;
+	int wake[2];   /* loop -> thread */
+	int report[2]; /* thread -> loop */
+	struct event *report_ev;
+	atomic_int stop;
+	atomic_int gave_up; /* the stream is not ours: nothing will ship */
+
+	/* The thread's alone. */
+	struct wal *ro;
+	natsOptions *opts;
+	natsConnection *nc;
+	jsCtx *js;
+	int stream_ok;
+	int64_t cur_outbox, cur_transitions; /* shipped, as far as it knows */
+	int64_t batch_outbox, batch_transitions; /* the batch's highest */
+	atomic_int batch_failed; /* an ack said no (the library's thread) */
+	int published;		 /* since connected (the library's pending
+				    list does not exist before) */
+	int failing;		 /* warned; says when it works again */
+	int64_t backoff_ms;
+};
+
+/* ---- the thread ----------------------------------------------------------- */
+
+static void say(struct fleet *f, int kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(struct fleet *f, int kind, const char *fmt, ...)
+{
+	struct report rep = {.kind = kind};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep.text, sizeof(rep.text), fmt, ap);
+	va_end(ap);
+	if (write(f->report[1], &rep, sizeof(rep)) < 0) {
+		/* The loop is gone: nobody to tell. */
+	}
+}
+
+/* Wait up to MS for a wake from the loop (or the stop); drain it. */
+static void nap(struct fleet *f, int64_t ms)
+{
+	struct pollfd p = {.fd = f->wake[0], .events = POLLIN};
+	char buf[64];
+
+	if (atomic_load(&f->stop))
+		return;
+	if (poll(&p, 1, (int)ms) > 0)
+		while (read(f->wake[0], buf, sizeof(buf)) > 0)
+			;
+}
+
+/* A failure: warn once (until it works again), then wait a while, longer
+ * each time. */
+static void failed(struct fleet *f, const char *what, const char *why)
+{
+	if (!f->failing)
+		say(f, REPORT_WARN,
+		    "fleet: %s: %s; the run goes on, and shipping is retried"
+		    " until it works",
+		    what, why);
+	f->failing = 1;
+	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (f->backoff_ms > BACKOFF_MAX_MS)
+		f->backoff_ms = BACKOFF_MAX_MS;
+	nap(f, f->backoff_ms);
+}
+
+static void worked(struct fleet *f)
+{
+	if (f->failing)
+		say(f, REPORT_INFO, "fleet: shipping to NATS works again");
+	f->failing = 0;
+	f->backoff_ms = 0;
+}
+
+static void ack_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
+{
+	struct fleet *f = arg;
+
+	(void)js;
+	(void)pae;
+	atomic_store(&f->batch_failed, 1);
+}
+
+static void disconnect(struct fleet *f)
+{
+	jsCtx_Destroy(f->js);
+	f->js = NULL;
+	natsConnection_Destroy(f->nc);
+	f->nc = NULL;
+	f->stream_ok = 0;
+	f->published = 0;
+}
+
+static int connect_nats(struct fleet *f)
+{
+	const char *urls[16];
+	char *list, *save = NULL, *u;
+	int n = 0;
+	natsStatus s;
+	jsOptions jo;
+
+	list = strdup(f->cfg->nats);
+	if (!list)
+		return -1;
+	for (u = strtok_r(list, ",", &save); u && n < 16;
+	     u = strtok_r(NULL, ",", &save))
+		urls[n++] = u;
+	s = natsOptions_Create(&f->opts);
+	if (s == NATS_OK)
+		s = natsOptions_SetServers(f->opts, urls, n);
+	free(list);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(f->opts, 2000);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(f->opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(f->opts, 500);
+	if (s == NATS_OK && f->cfg->credentials)
+		s = natsOptions_SetUserCredentialsFromFiles(
+			f->opts, f->cfg->credentials, NULL);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&f->nc, f->opts);
+	natsOptions_Destroy(f->opts);
+	f->opts = NULL;
+	if (s == NATS_OK) {
+		jsOptions_Init(&jo);
+		jo.Wait = ACK_WAIT_MS;
+		jo.PublishAsync.ErrHandler = ack_failed;
+		jo.PublishAsync.ErrHandlerClosure = f;
+		jo.PublishAsync.MaxPending = SHIP_BATCH;
+		s = natsConnection_JetStream(&f->js, f->nc, &jo);
+	}
+	if (s != NATS_OK) {
+		failed(f, "cannot reach NATS", natsStatus_GetText(s));
+		disconnect(f);
+		return -1;
+	}
+	return 0;
+}
+
+static int count_urls(const char *list)
+{
+	int n = 1;
+
+	for (; *list; list++)
+		n += *list == ',';
+	return n;
+}
+
+/* The stream: made as ours if missing; if there, with our settings, or a
+ * clear error naming the difference. 0, -1 (try again), -2 (never). */
+static int ensure_stream(struct fleet *f)
+{
+	const struct sup_fleet *c = f->cfg;
+	jsStreamConfig sc;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	char subj[300];
+	const char *subjects[1] = {subj};
+	int64_t dup_ns = c->duplicate_window_ms * 1000000;
+	int64_t replicas = c->replicas;
+
+	snprintf(subj, sizeof(subj), "%s.>", c->subject_prefix);
+	if (replicas == 0) /* 3 when there are three servers to hold them */
+		replicas = count_urls(c->nats) >= 3 ? 3 : 1;
+	s = js_GetStreamInfo(&si, f->js, c->stream, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+		jsStreamConfig_Init(&sc);
+		sc.Name = c->stream;
+		sc.Subjects = subjects;
+		sc.SubjectsLen = 1;
+		sc.Storage = js_FileStorage;
+		sc.Retention = js_LimitsPolicy;
+		sc.Replicas = replicas;
+		sc.Duplicates = dup_ns;
+		s = js_AddStream(&si, f->js, &sc, NULL, &jerr);
+		if (s != NATS_OK) {
+			failed(f, "cannot create the JetStream stream",
+			       natsStatus_GetText(s));
+			return -1;
+		}
+		say(f, REPORT_INFO,
+		    "fleet: created the JetStream stream '%s' (subjects %s,"
+		    " %" PRId64 " replica%s)",
+		    c->stream, subj, replicas, replicas == 1 ? "" : "s");
+	} else if (s != NATS_OK) {
+		failed(f, "cannot look up the JetStream stream",
+		       natsStatus_GetText(s));
+		return -1;
+	} else {
+		const jsStreamConfig *have = si->Config;
+		const char *diff = NULL;
+		int covers = 0;
+
+		for (int i = 0; i < have->SubjectsLen; i++)
+			if (!strcmp(have->Subjects[i], subj))
+				covers = 1;
+		if (!covers)
+			diff = "its subjects do not include ours";
+		else if (have->Storage != js_FileStorage)
+			diff = "its storage is memory, not file";
+		else if (have->Retention != js_LimitsPolicy)
+			diff = "its retention is not 'limits'";
+		else if (have->Duplicates < dup_ns)
+			diff = "its duplicate window is shorter than ours";
+		if (diff) {
+			say(f, REPORT_ERROR,
+			    "fleet: the JetStream stream '%s' has other"
+			    " settings than ours: %s (we need subjects %s, file"
+			    " storage, limits retention, a duplicate window of"
+			    " %" PRId64 " ms at least); nothing is shipped",
+			    c->stream, diff, subj, c->duplicate_window_ms);
+			jsStreamInfo_Destroy(si);
+			return -2;
+		}
+	}
+	jsStreamInfo_Destroy(si);
+	f->stream_ok = 1;
+	return 0;
+}
+
+/* Publish one row (wal_fleet_fn). */
+static int publish(const char *table, int64_t id, int64_t version,
+		   const char *json, void *arg)
+{
+	struct fleet *f = arg;
+	const struct sup_fleet *c = f->cfg;
+	char subject[400], msgid[300];
+	natsMsg *msg = NULL;
+	char *body;
+	natsStatus s;
+	int len;
+
+	if (!strcmp(table, "transitions"))
+		f->batch_transitions = id;
+	else
+		f->batch_outbox = version;
+	if (!json)
+		return 0; /* gone: nothing to ship, the cursor goes past */
+	len = asprintf(&body,
+		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
+		       ",\"version\":%" PRId64 ",\"row\":%s}",
+		       c->machine, table, id, version, json);
+	if (len < 0)
+		return -1;
+	snprintf(subject, sizeof(subject), "%s.%s.%s", c->subject_prefix,
+		 c->machine, table);
+	snprintf(msgid, sizeof(msgid), "%s:%s:%" PRId64 ":%" PRId64,
+		 c->machine, table, id, version);
+	s = natsMsg_Create(&msg, subject, NULL, body, len);
+	free(body);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msgid);
+	if (s == NATS_OK) {
+		f->published = 1;
+		s = js_PublishMsgAsync(f->js, &msg, NULL);
+	}
+	natsMsg_Destroy(msg);
+	if (s != NATS_OK) {
+		atomic_store(&f->batch_failed, 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* Drop what is still waiting for an ack: the batch is sent again. */
+static void drop_pending(struct fleet *f)
+{
+	natsMsgList pending;
+
+	if (f->published &&
+	    js_PublishAsyncGetPendingList(&pending, f->js) == NATS_OK)
+		natsMsgList_Destroy(&pending);
+}
+
+/* One batch: 1 shipped something, 0 nothing to ship, -1 failed. */
+static int ship_batch(struct fleet *f)
+{
+	jsPubOptions po;
+	natsStatus s;
+	int64_t n;
+
+	f->batch_outbox = f->cur_outbox;
+	f->batch_transitions = f->cur_transitions;
+	atomic_store(&f->batch_failed, 0);
+	n = wal_fleet_next(f->ro, f->cur_outbox, f->cur_transitions,
+			   SHIP_BATCH, publish, f);
+	if (n < 0) {
+		failed(f, "cannot read what is to ship", wal_errmsg(f->ro));
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	jsPubOptions_Init(&po);
+	po.MaxWait = ACK_WAIT_MS;
+	s = js_PublishAsyncComplete(f->js, &po);
+	if (s != NATS_OK || atomic_load(&f->batch_failed)) {
+		drop_pending(f);
+		failed(f, "JetStream did not take what was published",
+		       s != NATS_OK ? natsStatus_GetText(s)
+				    : "a publish was refused");
+		/* The stream may be gone: look again. */
+		f->stream_ok = 0;
+		return -1;
+	}
+	worked(f);
+	f->cur_outbox = f->batch_outbox;
+	f->cur_transitions = f->batch_transitions;
+	{
+		struct report rep = {.kind = REPORT_SHIPPED,
+				     .outbox = f->cur_outbox,
+				     .transitions = f->cur_transitions};
+
+		if (write(f->report[1], &rep, sizeof(rep)) < 0) {
+			/* The loop is gone. */
+		}
+	}
+	return 1;
+}
+
+static void *shipper(void *arg)
+{
+	struct fleet *f = arg;
+	struct wal_options ro = {.readonly = 1};
+	struct wal_fleet_lag lag;
+
+	if (wal_open(f->dir, &ro, &f->ro) < 0 ||
+	    wal_fleet_lag(f->ro, &lag) < 0) {
+		say(f, REPORT_ERROR, "fleet: cannot read the store: %s",
+		    f->ro ? wal_errmsg(f->ro) : strerror(errno));
+		wal_close(f->ro);
+		f->ro = NULL;
+		return NULL;
+	}
+	f->cur_outbox = lag.outbox_cursor;
+	f->cur_transitions = lag.transitions_cursor;
+	while (!atomic_load(&f->stop)) {
+		int rc;
+
+		if (!f->js && connect_nats(f) < 0)
+			continue;
+		if (!f->stream_ok) {
+			rc = ensure_stream(f);
+			if (rc == -2) {
+				/* Not ours to change: wait to be stopped. */
+				atomic_store(&f->gave_up, 1);
+				while (!atomic_load(&f->stop))
+					nap(f, IDLE_MS);
+				break;
+			}
+			if (rc < 0)
+				continue;
+		}
+		rc = ship_batch(f);
+		if (rc == 0)
+			nap(f, IDLE_MS);
+	}
+	if (f->js)
+		drop_pending(f);
+	disconnect(f);
+	wal_close(f->ro);
+	f->ro = NULL;
+	return NULL;
+}
+
+/* ---- the loop's side ------------------------------------------------------ */
+
+/* A report from the thread. The cursors go in the turn's batch, or, once
+ * the loop is done (!IN_LOOP), in a transaction of their own. */
+static void handle(struct run *r, const struct report *rep, int in_loop)
+{
+	switch (rep->kind) {
+	case REPORT_SHIPPED:
+		if ((!in_loop || batch(r) == 0) &&
+		    wal_fleet_shipped(r->w, rep->outbox, rep->transitions) < 0)
+			sup_log(SUP_WARN,
+				"fleet: cannot record what was shipped: %s",
+				wal_errmsg(r->w));
+		break;
+	case REPORT_INFO:
+		sup_log(SUP_INFO, "%s", rep->text);
+		break;
+	case REPORT_WARN:
+		sup_log(SUP_WARN, "%s", rep->text);
+		break;
+	default:
+		sup_log(SUP_ERROR, "%s", rep->text);
+		break;
+	}
+}
+
+/* Read the reports there are (the pipe's read end is non-blocking). */
+static void read_reports(struct run *r, int in_loop)
+{
+	struct report rep;
+
+	while (read(r->fleet->report[0], &rep, sizeof(rep)) ==
+	       (ssize_t)sizeof(rep))
+		handle(r, &rep, in_loop);
+}
+
+static void report_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	read_reports(arg, 1);
+}
+
+int fleet_start(struct run *r)
+{
+	const struct sup_fleet *c = &r->wf->fleet;
+	sigset_t all, old;
+	struct fleet *f;
+	int rc;
+
+	if (!c->nats)
+		return 0;
+	rc = wal_fleet_enable(r->w);
+	if (rc < 0) {
+		sup_log(SUP_ERROR, "fleet: cannot turn shipping on: %s",
+			wal_errmsg(r->w));
+		return -1;
+	}
+	if (rc == 1)
+		sup_log(SUP_INFO, "fleet: shipping turned on for this state"
+				  " dir: every row there is will be shipped");
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	f->cfg = c;
+	f->wake[0] = f->wake[1] = f->report[0] = f->report[1] = -1;
+	f->dir = strdup(r->dir);
+	if (!f->dir || pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    pipe2(f->report, O_CLOEXEC) < 0 ||
+	    fcntl(f->report[0], F_SETFL, O_NONBLOCK) < 0)
+		goto fail;
+	f->report_ev = event_new(r->base, f->report[0], EV_READ | EV_PERSIST,
+				 report_cb, r);
+	if (!f->report_ev || event_add(f->report_ev, NULL) < 0)
+		goto fail;
+	r->fleet = f;
+	/* Signals are the loop's: the thread, and the threads of the NATS
+	 * library it starts, take none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&f->thread, NULL, shipper, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		r->fleet = NULL;
+		errno = rc;
+		goto fail;
+	}
+	f->started = 1;
+	sup_log(SUP_INFO, "fleet: shipping to %s as '%s' (stream '%s',"
+			  " subjects %s.%s.*)",
+		c->nats, c->machine, c->stream, c->subject_prefix, c->machine);
+	return 0;
+fail:
+	sup_log(SUP_ERROR, "fleet: cannot start the shipper: %s",
+		strerror(errno));
+	if (f->report_ev)
+		event_free(f->report_ev);
+	for (int i = 0; i < 2; i++) {
+		if (f->wake[i] >= 0)
+			close(f->wake[i]);
+		if (f->report[i] >= 0)
+			close(f->report[i]);
+	}
+	free(f->dir);
+	free(f);
+	return -1;
+}
+
+void fleet_poke(struct run *r)
+{
+	if (r->fleet && write(r->fleet->wake[1], "", 1) < 0) {
+		/* Full: a wake is pending already. */
+	}
+}
+
+void fleet_stop(struct run *r)
+{
+	struct fleet *f = r->fleet;
+	struct wal_fleet_lag lag = {0};
+	int64_t until;
+
+	if (!f)
+		return;
+	/* The rest ships, for ship_wait at most: cursors are written here,
+	 * each in its own transaction, the loop being done. */
+	until = cm_mono_ms() + f->cfg->ship_wait_ms;
+	fleet_poke(r);
+	while (wal_fleet_lag(r->w, &lag) == 0 && lag.rows > 0 &&
+	       cm_mono_ms() < until && !atomic_load(&f->gave_up)) {
+		struct pollfd p = {.fd = f->report[0], .events = POLLIN};
+		int64_t left = until - cm_mono_ms();
+
+		if (poll(&p, 1, left > 0 ? (int)left : 0) > 0)
+			read_reports(r, 0);
+	}
+	if (lag.rows > 0)
+		sup_log(SUP_WARN,
+			"fleet: %" PRId64 " rows not shipped yet; the next run"
+			" of this state dir ships them",
+			lag.rows);
+	atomic_store(&f->stop, 1);
+	fleet_poke(r);
+	pthread_join(f->thread, NULL);
+	read_reports(r, 0);
+	event_free(f->report_ev);
+	for (int i = 0; i < 2; i++) {
+		close(f->wake[i]);
+		close(f->report[i]);
+	}
+	free(f->dir);
+	free(f);
+	r->fleet = NULL;
+	/* The library's own threads and memory. */
+	nats_CloseAndWait(2000);
+}
