@@ -381,56 +381,68 @@ static int deliver(struct reader *r, size_t i, int64_t id, int64_t version)
 	return stop != 0;
 }
 
+/*
+ * Deliver the rows SQL gives (?1 the cursor, ?2 the limit): for
+ * transitions (!OUTBOX) their ids; for the outbox its entries (id, tbl,
+ * row_id). Adds to *N the rows delivered. 1 when FN said stop, 0, or -1.
+ */
+static int walk(struct reader *r, const char *sql, int outbox, int64_t after,
+		int limit, int64_t *n)
+{
+	sqlite3_stmt *st = wal_prepare(r->w, sql);
+	int rc, k = 0;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
+	while (k == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *tbl;
+		int i = FLEET_NTABLES;
+
+		if (outbox) {
+			tbl = (const char *)sqlite3_column_text(st, 1);
+			i = tbl ? table_index(tbl) : -1;
+			if (i < 0 || (size_t)i >= FLEET_NTABLES) {
+				wal_fail(r->w, EIO,
+					 "the outbox names a table '%s' that"
+					 " does not ship",
+					 tbl ? tbl : "");
+				k = -1;
+				break;
+			}
+			k = deliver(r, (size_t)i, sqlite3_column_int64(st, 2),
+				    id);
+		} else {
+			k = deliver(r, (size_t)i, id, 1);
+		}
+		*n += k >= 0;
+	}
+	sqlite3_finalize(st);
+	if (k)
+		return k;
+	if (rc != SQLITE_DONE)
+		return wal_sqlfail(r->w, rc, "cannot read what is to ship");
+	return 0;
+}
+
 static int64_t next_rows(struct reader *r, int64_t after_v, int64_t after_t,
 			 int limit)
 {
-	sqlite3_stmt *st;
 	int64_t n = 0;
-	int rc, k = 0;
+	int k;
 
-	st = wal_prepare(r->w, "SELECT id FROM transitions WHERE id > ?1"
-			       " ORDER BY id LIMIT ?2");
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, after_t);
-	sqlite3_bind_int(st, 2, limit);
-	while (k == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		k = deliver(r, FLEET_NTABLES, sqlite3_column_int64(st, 0), 1);
-		n += k >= 0;
-	}
-	sqlite3_finalize(st);
-	if (k)
-		return k < 0 ? -1 : n;
-	if (rc != SQLITE_DONE)
-		return wal_sqlfail(r->w, rc, "cannot read what is to ship");
-
-	st = wal_prepare(r->w, "SELECT id, tbl, row_id FROM fleet_outbox"
-			       " WHERE id > ?1 ORDER BY id LIMIT ?2");
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, after_v);
-	sqlite3_bind_int(st, 2, limit);
-	while (k == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *tbl = (const char *)sqlite3_column_text(st, 1);
-		int i = tbl ? table_index(tbl) : -1;
-
-		if (i < 0 || (size_t)i >= FLEET_NTABLES) {
-			wal_fail(r->w, EIO, "the outbox names a table '%s'"
-					    " that does not ship",
-				 tbl ? tbl : "");
-			k = -1;
-			break;
-		}
-		k = deliver(r, (size_t)i, sqlite3_column_int64(st, 2),
-			    sqlite3_column_int64(st, 0));
-		n += k >= 0;
-	}
-	sqlite3_finalize(st);
-	if (k)
-		return k < 0 ? -1 : n;
-	if (rc != SQLITE_DONE)
-		return wal_sqlfail(r->w, rc, "cannot read what is to ship");
-	return n;
+	k = walk(r,
+		 "SELECT id FROM transitions WHERE id > ?1 ORDER BY id"
+		 " LIMIT ?2",
+		 0, after_t, limit, &n);
+	if (k == 0)
+		k = walk(r,
+			 "SELECT id, tbl, row_id FROM fleet_outbox"
+			 " WHERE id > ?1 ORDER BY id LIMIT ?2",
+			 1, after_v, limit, &n);
+	return k < 0 ? -1 : n;
 }
 
 int64_t wal_fleet_next(struct wal *w, int64_t after_v, int64_t after_t,

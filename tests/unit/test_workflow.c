@@ -964,6 +964,18 @@ static void test_fleet_keys(void **state)
 }
 
 /* Every refusal of [fleet], with FILE:LINE, the section and the key. */
+/* [fleet] KEY = VALUE is refused: "invalid [fleet] KEY 'VALUE" then TAIL. */
+static void bad_fleet(const char *key, const char *value, const char *tail)
+{
+	char *text = fmt("[fleet]\n%s = %s\n", key, value);
+	char *want = fmt("flow.ini:2: invalid [fleet] %s '%s%s", key, value,
+			 tail);
+
+	parse_err(text, want);
+	free(text);
+	free(want);
+}
+
 static void test_fleet_errors(void **state)
 {
 	static const char nats_expect[] =
@@ -1043,46 +1055,22 @@ static void test_fleet_errors(void **state)
 
 	/* machine, stream, subject_prefix. */
 	for (i = 0; i < sizeof(bad_tokens) / sizeof(*bad_tokens); i++) {
-		text = fmt("[fleet]\nmachine = %s\n", bad_tokens[i]);
-		want = fmt("flow.ini:2: invalid [fleet] machine '%s%s",
-			   bad_tokens[i], token_expect);
-		parse_err(text, want);
-		free(text);
-		free(want);
-		text = fmt("[fleet]\nstream = %s\n", bad_tokens[i]);
-		want = fmt("flow.ini:2: invalid [fleet] stream '%s%s",
-			   bad_tokens[i], stream_expect);
-		parse_err(text, want);
-		free(text);
-		free(want);
+		bad_fleet("machine", bad_tokens[i], token_expect);
+		bad_fleet("stream", bad_tokens[i], stream_expect);
 	}
 	parse_err("[fleet]\nstream = a/b\n",
 		  "flow.ini:2: invalid [fleet] stream 'a/b"
 		  "': expected one token of 1 to 64 bytes without '.', '*', "
 		  "'>', '/', '\\', blanks or control characters");
-	want = fmt("flow.ini:2: invalid [fleet] stream 'a\\b%s", stream_expect);
-	parse_err("[fleet]\nstream = a\\b\n", want);
-	free(want);
-	for (i = 0; i < sizeof(bad_prefixes) / sizeof(*bad_prefixes); i++) {
-		text = fmt("[fleet]\nsubject_prefix = %s\n", bad_prefixes[i]);
-		want = fmt("flow.ini:2: invalid [fleet] subject_prefix '%s%s",
-			   bad_prefixes[i], prefix_expect);
-		parse_err(text, want);
-		free(text);
-		free(want);
-	}
-	text = fmt("[fleet]\nmachine = %065d\n", 1);
-	want = fmt("flow.ini:2: invalid [fleet] machine '%065d%s", 1,
-		   token_expect);
-	parse_err(text, want);
+	bad_fleet("stream", "a\\b", stream_expect);
+	for (i = 0; i < sizeof(bad_prefixes) / sizeof(*bad_prefixes); i++)
+		bad_fleet("subject_prefix", bad_prefixes[i], prefix_expect);
+	text = fmt("%065d", 1);
+	bad_fleet("machine", text, token_expect);
 	free(text);
-	free(want);
-	text = fmt("[fleet]\nsubject_prefix = a.%065d\n", 1);
-	want = fmt("flow.ini:2: invalid [fleet] subject_prefix 'a.%065d%s", 1,
-		   prefix_expect);
-	parse_err(text, want);
+	text = fmt("a.%065d", 1);
+	bad_fleet("subject_prefix", text, prefix_expect);
 	free(text);
-	free(want);
 
 	/* replicas, duplicate_window, ship_wait. */
 	parse_err("[fleet]\nreplicas = 0\n",
