@@ -65,6 +65,7 @@ struct fleet {
 	struct event *report_ev;
 	atomic_int stop;
 	atomic_int gave_up; /* the stream is not ours: nothing will ship */
+	atomic_int poked;   /* a wake is in the pipe, not yet read */
 
 	/* The thread's alone. */
 	struct wal *ro;
@@ -164,8 +165,10 @@ static int connect_nats(struct fleet *f)
 	jsOptions jo;
 
 	list = strdup(f->cfg->nats);
-	if (!list)
+	if (!list) {
+		failed(f, "cannot reach NATS", strerror(ENOMEM));
 		return -1;
+	}
 	for (u = strtok_r(list, ",", &save); u && n < 16;
 	     u = strtok_r(NULL, ",", &save))
 		urls[n++] = u;
@@ -345,6 +348,8 @@ static int ship_batch(struct fleet *f)
 	natsStatus s;
 	int64_t n;
 
+	/* A commit from now on wakes us again: the read below may miss it. */
+	atomic_store(&f->poked, 0);
 	f->batch_outbox = f->cur_outbox;
 	f->batch_transitions = f->cur_transitions;
 	atomic_store(&f->batch_failed, 0);
@@ -536,9 +541,12 @@ fail:
 	return -1;
 }
 
+/* One wake in the pipe at a time: a busy loop turns thousands of times a
+ * second, and one read after the last of them ships them all. */
 void fleet_poke(struct run *r)
 {
-	if (r->fleet && write(r->fleet->wake[1], "", 1) < 0) {
+	if (r->fleet && !atomic_exchange(&r->fleet->poked, 1) &&
+	    write(r->fleet->wake[1], "", 1) < 0) {
 		/* Full: a wake is pending already. */
 	}
 }
@@ -569,7 +577,9 @@ void fleet_stop(struct run *r)
 			" of this state dir ships them",
 			lag.rows);
 	atomic_store(&f->stop, 1);
-	fleet_poke(r);
+	if (write(f->wake[1], "", 1) < 0) {
+		/* Full: it wakes all the same. */
+	}
 	pthread_join(f->thread, NULL);
 	read_reports(r, 0);
 	event_free(f->report_ev);

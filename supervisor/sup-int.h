@@ -36,9 +36,10 @@
  * acked means durable.
  *
  * Calls go one way, down this list: loop -> recover, dispatch -> phase ->
- * agent -> spawn -> zygote, fleet -> commit -> stream, util. What a lower room needs
- * done above it, it says: commit_turn() returns TURN_* bits, the stream
- * calls its hooks, and the loop checks the phase after every turn.
+ * agent -> spawn -> zygote, fleet -> commit -> stream, util. What a lower
+ * room needs done above it, it says: commit_turn() returns TURN_* bits,
+ * the stream calls its hooks, and the loop checks the phase after every
+ * turn.
  */
 #ifndef SMITHERS_SUP_INT_H
 #define SMITHERS_SUP_INT_H

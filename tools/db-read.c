@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "tools/db.h"
 #include "tools/output.h"
 #include "wal/wal.h"
@@ -362,23 +363,24 @@ const struct db_sub db_sub_artifacts = {
 
 static int db_stats(struct db_run *r)
 {
-	enum { NSTAT = 17 };
+	enum { NSTAT = 19 };
 	static const char *const names[NSTAT] = {
 		"database",	 "schema_version", "journal_mode", "page_size",
 		"page_count",	 "freelist_count", "db_bytes",	   "wal_bytes",
 		"executions",	 "phases",	   "agents",	   "tool_calls",
 		"state",	 "transitions",	   "memories",	   "artifacts",
-		"supervisor_pid"};
+		"supervisor_pid", "fleet_unshipped", "fleet_lag_s"};
 	char buf[NSTAT][24];
 	const char *values[NSTAT];
 	enum wal_type types[NSTAT];
 	struct wal_stats st;
+	struct wal_fleet_lag lag;
 	struct wal_row row = {NSTAT, names, values, types};
-	int64_t nums[NSTAT - 4];
+	int64_t nums[NSTAT - 6];
 	pid_t holder;
 	int i;
 
-	if (wal_stats(r->w, &st) < 0)
+	if (wal_stats(r->w, &st) < 0 || wal_fleet_lag(r->w, &lag) < 0)
 		return db_fail(r, "statistics");
 	holder = wal_lock_holder(r->ctx->dir);
 	nums[0] = st.page_size;
@@ -401,15 +403,30 @@ static int db_stats(struct db_run *r)
 	types[1] = WAL_INTEGER;
 	values[2] = st.journal_mode;
 	types[2] = WAL_TEXT;
-	for (i = 3; i < NSTAT - 1; i++) {
+	for (i = 3; i < NSTAT - 3; i++) {
 		snprintf(buf[i], sizeof(buf[i]), "%lld",
 			 (long long)nums[i - 3]);
 		values[i] = buf[i];
 		types[i] = WAL_INTEGER;
 	}
-	snprintf(buf[NSTAT - 1], sizeof(buf[0]), "%ld", (long)holder);
-	values[NSTAT - 1] = holder > 0 ? buf[NSTAT - 1] : NULL;
-	types[NSTAT - 1] = holder > 0 ? WAL_INTEGER : WAL_NULL;
+	i = NSTAT - 3;
+	snprintf(buf[i], sizeof(buf[0]), "%ld", (long)holder);
+	values[i] = holder > 0 ? buf[i] : NULL;
+	types[i] = holder > 0 ? WAL_INTEGER : WAL_NULL;
+	/* Shipping to a fleet: rows not shipped, and how long the oldest of
+	 * them has waited (whole seconds); null when it is off, the age
+	 * null when nothing waits. */
+	i = NSTAT - 2;
+	snprintf(buf[i], sizeof(buf[0]), "%lld", (long long)lag.rows);
+	values[i] = lag.on ? buf[i] : NULL;
+	types[i] = lag.on ? WAL_INTEGER : WAL_NULL;
+	i = NSTAT - 1;
+	snprintf(buf[i], sizeof(buf[0]), "%lld",
+		 (long long)(lag.oldest_ms
+				     ? (cm_wall_ms() - lag.oldest_ms) / 1000
+				     : 0));
+	values[i] = lag.on && lag.oldest_ms ? buf[i] : NULL;
+	types[i] = lag.on && lag.oldest_ms ? WAL_INTEGER : WAL_NULL;
 	out_object_begin(r->out, &row);
 	out_object_end(r->out);
 	return EXIT_OK;
@@ -419,7 +436,8 @@ const struct db_sub db_sub_stats = {
 	"stats", "", "row counts and database size",
 	"Show the row count of every table, the size of the database and\n"
 	"of its WAL, page count and size, free pages, journal mode, the\n"
-	"schema version and the pid of the running supervisor (if any).",
+	"schema version, the pid of the running supervisor (if any), and\n"
+	"what is not shipped to the fleet yet (if it ships).",
 	0, 0, 0, DB_READ, db_stats,
 };
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # db stats: row counts of every table, database and WAL size, pages,
-# journal mode, schema version, and the pid of a supervisor holding the
-# lock; as text (name and value lines) and as one JSON object.
+# journal mode, schema version, the pid of a supervisor holding the lock,
+# and (null here: it does not ship) the fleet's lag; as text (name and
+# value lines) and as one JSON object.
 . "$top_srcdir/tests/integration/lib.sh"
 
 populate .
@@ -17,6 +18,8 @@ json 'j["freelist_count"] >= 0 and j["wal_bytes"] >= 0'
 json 'j["db_bytes"] == j["page_size"] * j["page_count"]'
 json 'j["database"].endswith(".smithers/smithers.db")'
 json 'j["supervisor_pid"] is None'
+# Not shipping to a fleet: nothing to say of it.
+json 'j["fleet_unshipped"] is None and j["fleet_lag_s"] is None'
 db_bytes=$(wc -c <.smithers/smithers.db)
 json 'j["db_bytes"] == '"$db_bytes"
 

@@ -7,8 +7,8 @@
 # - a supervisor SIGKILLed while it ships, then run again: it goes on from
 #   its cursor; still every transition in the stream, no id twice;
 # - NATS unreachable from the start: the run completes as fast as without,
-#   says so once (not once per retry), leaves the rows to ship, and gc
-#   keeps them; the next run of the state dir, with NATS there, ships them,
+#   says so once (not once per retry), leaves the rows to ship (db stats
+#   counts them), and gc keeps them; the next run of the state dir, with NATS there, ships them,
 #   and gc may drop them then;
 # - a stream of ours with other settings: one clear error naming the
 #   difference, and the run goes on.
@@ -100,6 +100,10 @@ err_has "rows not shipped yet; the next run of this state dir ships them"
 	transitions WHERE id > (SELECT shipped FROM fleet_cursor
 	WHERE name = 'transitions')")" -eq 40 ] ||
 	fail "the transitions are not all left to ship"
+# db stats says what waits, and for how long.
+run "$SMITHERS" --dir "$D" db stats --json
+expect_rc 0
+json 'j["fleet_unshipped"] >= 40 and j["fleet_lag_s"] >= 0'
 # gc keeps what is not shipped, and says so.
 run "$SMITHERS" --dir "$D" db gc --keep 0 --json
 expect_rc 0
@@ -113,6 +117,8 @@ expect_rc 0
 [ "$(sqlite3 "$D/.smithers/smithers.db" "SELECT max(id) = (SELECT
 	shipped FROM fleet_cursor WHERE name = 'transitions')
 	FROM transitions")" -eq 1 ] || fail "transitions of m2 not shipped"
+run "$SMITHERS" --dir "$D" db stats --json
+json 'j["fleet_unshipped"] == 0 and j["fleet_lag_s"] is None'
 run "$SMITHERS" --dir "$D" db gc --keep 0
 expect_rc 0
 out_lacks "not shipped"
