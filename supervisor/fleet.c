@@ -299,18 +299,16 @@ static int publish(const char *table, int64_t id, int64_t version,
 	natsStatus s;
 	int len;
 
-	if (!strcmp(table, "transitions"))
-		f->batch_transitions = id;
-	else
-		f->batch_outbox = version;
 	if (!json)
-		return 0; /* gone: nothing to ship, the cursor goes past */
+		goto done; /* gone: nothing to ship, the cursor goes past */
 	len = asprintf(&body,
 		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
 		       ",\"version\":%" PRId64 ",\"row\":%s}",
 		       c->machine, table, id, version, json);
-	if (len < 0)
-		return -1;
+	if (len < 0) {
+		atomic_store(&f->batch_failed, 1);
+		return 1;
+	}
 	snprintf(subject, sizeof(subject), "%s.%s.%s", c->subject_prefix,
 		 c->machine, table);
 	snprintf(msgid, sizeof(msgid), "%s:%s:%" PRId64 ":%" PRId64,
@@ -328,6 +326,12 @@ static int publish(const char *table, int64_t id, int64_t version,
 		atomic_store(&f->batch_failed, 1);
 		return 1;
 	}
+done:
+	/* Sent (acked or not, the batch will say): the cursor may pass it. */
+	if (!strcmp(table, "transitions"))
+		f->batch_transitions = id;
+	else
+		f->batch_outbox = version;
 	return 0;
 }
 
