@@ -203,6 +203,19 @@ unsigned sup_wf_key_kinds(enum key_id id);
 const char *sup_wf_kinds_text(unsigned kinds);
 /* F's defaults (workflow.h), where F has nothing yet: 0, or -1 with
  * errno ENOMEM. */
+/* workflow-check.c: the checks once a section or the file is read. Prices
+ * are all three or none (_set: all; _any: at least one). */
+int sup_wf_prices_set(const struct sup_prices *p);
+int sup_wf_prices_any(const struct sup_prices *p);
+/* Agent A's prices: its own or the workflow's, all three or none. */
+int sup_wf_finish_prices(struct parser *ps, struct sup_agent *a);
+/* Limits L of SECTION (each key set at its LINES) are ones the kernel
+ * takes. */
+int sup_wf_check_limits(struct parser *ps, const char *section,
+			const struct sup_limits *l, const int *lines);
+/* Agent I's limits over the [workflow] defaults, then checked. */
+int sup_wf_finish_limits(struct parser *ps, size_t i);
+
 /* Set the [fleet] key ID to VALUE (workflow-fleet.c): 0, or -1 with the
  * error recorded. */
 int sup_wf_set_fleet_key(struct parser *ps, enum key_id id, const char *value);
