@@ -58,6 +58,7 @@ extern const struct cmd_entry cmd_init_entry;
 extern const struct cmd_entry cmd_db_entry;
 extern const struct cmd_entry cmd_emit_entry;
 extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_fleet_entry;
 extern const struct cmd_entry cmd_help_entry;
 
 /* Every command, NULL-terminated (smithers.c). */

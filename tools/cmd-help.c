@@ -39,7 +39,8 @@ static int cmd_help_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "smithers: unknown command '%s'\n", argv[1]);
 		return cmd_usage(&cmd_help_entry);
 	}
-	if (argc > 3 || (argc == 3 && e != &cmd_db_entry)) {
+	if (argc > 3 || (argc == 3 && e != &cmd_db_entry &&
+				  e != &cmd_fleet_entry)) {
 		fputs("smithers: too many arguments\n", stderr);
 		return cmd_usage(&cmd_help_entry);
 	}

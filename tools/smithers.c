@@ -25,6 +25,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_run_entry,
 	&cmd_db_entry,
 	&cmd_emit_entry,
+	&cmd_fleet_entry,
 	&cmd_help_entry,
 	NULL,
 };
