@@ -476,6 +476,8 @@ int fleet_pg_upsert(struct pg_conn *c, const struct fleet_table *t,
 			*data = 1;
 		pg_err(err, t->name, PQresultErrorMessage(res));
 		rc = -1;
+	} else {
+		rc = !strcmp(PQcmdTuples(res), "1");
 	}
 	PQclear(res);
 	return rc;

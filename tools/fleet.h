@@ -146,8 +146,9 @@ void fleet_pg_rollback(struct pg_conn *c);
 /*
  * Write ROW (a JSON object whose values have the types of T's columns) as
  * MACHINE's row of T at VERSION, unless a version as new is there. Inside
- * a batch (fleet_pg_begin). *DATA is set to 1 when PostgreSQL refused the
- * row itself (a value it will never take) rather than failing.
+ * a batch (fleet_pg_begin). 1 when written, 0 when not newer; -1 with
+ * ERR, and *DATA set to 1 when PostgreSQL refused the row itself (a value
+ * it will never take) rather than failing.
  */
 int fleet_pg_upsert(struct pg_conn *c, const struct fleet_table *t,
 		    const char *machine, int64_t version, const char *row,
