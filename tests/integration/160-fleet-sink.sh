@@ -81,7 +81,12 @@ stop_sink() {
 	kill -TERM "$_p"
 	wait "$_p" || fail "sink $1 exited $? on SIGTERM: $(cat "$1.err")"
 }
-trap 'for p in $SINKS; do kill -9 $p 2>/dev/null || :; done; fleet_cleanup' EXIT
+# At exit the sinks go, and the end of what each said goes to the log.
+trap 'for p in $SINKS; do kill -9 $p 2>/dev/null || :; done
+	for f in s*.err bad.err; do
+		[ -f "$f" ] && { echo "== $f"; tail -n 8 "$f"; }
+	done >&2 2>/dev/null || :
+	fleet_cleanup' EXIT
 
 # rows_in MACHINE TABLE N: the fleet view holds N rows of MACHINE's TABLE.
 rows_in() {
@@ -251,4 +256,3 @@ wait "$bad" || fail "the sink exited $? on SIGTERM"
 sink s5
 same "$DB1" m1 "$DB2" m2
 stop_sink s5
-for f in s1 s2 s3 s4 s5 bad; do echo "== $f"; cat $f.err; done >&2; cat compare.out >&2
