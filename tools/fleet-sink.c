@@ -18,7 +18,7 @@
  * under a savepoint, and is skipped the same way.
  *
  * PostgreSQL or NATS failing: one line saying why, nothing acked, and the
- * sink tries again, waiting longer each time (up to 30 s), with a line
+ * sink tries again, waiting longer each time (up to 5 s), with a line
  * when it works again. The batch in hand is kept and retried (its
  * messages told "in progress" so that they stay ours). SIGINT or SIGTERM:
  * the sink stops after the batch it is writing.
@@ -46,7 +46,7 @@
 #define ACK_WAIT_S 10		  /* the consumer's: unacked, redelivered */
 #define MAX_ACK_PENDING 8192	  /* messages out at once, all sinks */
 #define BACKOFF_MIN_MS 100	  /* after a failure, doubling */
-#define BACKOFF_MAX_MS 30000	  /* up to this */
+#define BACKOFF_MAX_MS 5000	  /* up to this: back soon after an outage */
 #define SKIP_LOG_MS (60 * 1000)	  /* skipped messages: a line at most this
 				     often */
 
