@@ -47,13 +47,22 @@
  *  - restart: one agent restarted on failure with no backoff; kill -9 of
  *    its pid (from its row) until its row shows the replacement's pid and
  *    that process runs the program (`sleep`, exec'd).
+ *  - fleet (with --nats URLS): 8 agents as in throughput, shipping to the
+ *    NATS JetStream of URLS (a `[fleet]` section, a machine name of its
+ *    own per run) and not shipping, rounds in turn (target: at least
+ *    0.9x); and the shipper's rate: the changes of a shipping run over
+ *    the time from its first send until the supervisor exits, which it
+ *    does once everything is shipped. With --nats, every other run ships
+ *    too (the latency run, for the lag of tests/bench/bench-fleet.sh).
  *  - cgroups: startup and restart again, in rounds with `cgroups = auto`
  *    and `cgroups = off` in turn, as ratios; and the supervisor's CPU
  *    while 256 agents idle, with and without (it reads no cgroup while
  *    they run: smithers-top does, bench-top.sh measures that).
  *
  * usage: bench-run [--quick] [--normal] [--only NAME] [--rate R]
- * NAME: throughput, mirror, latency, rss, startup, restart or cgroups.
+ *                  [--nats URLS]
+ * NAME: throughput, mirror, latency, rss, startup, restart, cgroups or
+ * fleet.
  * --rate R runs the latency test at R messages a second in all instead of
  * half the measured
  * peak (to find the load where a target holds). Prints one table with
@@ -365,6 +374,7 @@ struct bench {
 	int quick, normal, rounds;
 	int mirror_off; /* [shm] enabled = no in the workflows */
 	const char *cgroups; /* [workflow] cgroups; NULL: the default */
+	const char *nats;    /* [fleet] nats: the runs ship; NULL: they do not */
 	int total;	/* state changes per throughput run */
 	int idle;	/* idle agents for rss and startup */
 	int restarts;	/* kill -9 repetitions */
@@ -423,6 +433,16 @@ static void write_flow(const struct bench *b, const char *dir, int n,
 	fprintf(f, "\n");
 	if (b->mirror_off)
 		fprintf(f, "[shm]\nenabled = no\n\n");
+	if (b->nats) {
+		/* A machine of its own: the ids of each run start at 1, and
+		 * JetStream drops a message id it has seen. */
+		static int runs;
+
+		fprintf(f,
+			"[fleet]\nnats = %s\nmachine = bench%d-%d\n"
+			"ship_wait = 600s\n\n",
+			b->nats, (int)getpid(), ++runs);
+	}
 	fprintf(f, "[phase run]\n\n");
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "[agent a%d]\nphase = run\ncommand = %s", i,
@@ -607,8 +627,10 @@ static int64_t db_int(const char *dir, const char *sql)
 
 /* ---- the measurements -------------------------------------------------- */
 
-/* Throughput of N agents sending TOTAL sets in all: ops/s, or -1. */
-static double run_flood(const struct bench *b, int n, int total)
+/* Throughput of N agents sending TOTAL sets in all: ops/s, or -1.
+ * *DONE_S (unless NULL): from the first send until the supervisor exited. */
+static double run_flood_done(const struct bench *b, int n, int total,
+			     double *done_s)
 {
 	char *dir = bench_make_dir(), *cmd;
 	int per = total / n;
@@ -625,6 +647,8 @@ static double run_flood(const struct bench *b, int n, int total)
 	touch(dir, "go");
 	if (wait_supervisor(pid, dir, 0) < 0)
 		goto out;
+	if (done_s)
+		*done_s = bench_now_s();
 	for (int i = 0; i < n; i++) {
 		char *path = xasprintf("%s/res-%d", dir, i);
 		FILE *f = fopen(path, "r");
@@ -650,11 +674,18 @@ static double run_flood(const struct bench *b, int n, int total)
 		goto out;
 	}
 	rate = per * n / (last - first);
+	if (done_s)
+		*done_s -= first;
 out:
 	free(cmd);
 	bench_remove_dir(dir);
 	free(dir);
 	return rate;
+}
+
+static double run_flood(const struct bench *b, int n, int total)
+{
+	return run_flood_done(b, n, total, NULL);
 }
 
 /* N agents sending RATE messages a second in all: 0, or -1. */
@@ -984,6 +1015,36 @@ static void measure_throughput(const struct bench *b, double *peak8)
 	*peak8 = best[1];
 }
 
+/* 8 agents shipping to NATS and not, rounds taken in turn (best of each):
+ * what the shipper costs the run; and how fast it ships. */
+static void measure_fleet(const struct bench *b)
+{
+	struct bench off = *b;
+	double on_best = 0, off_best = 0, ship_best = 0, r, done;
+
+	if (!b->nats)
+		die("the fleet measure needs --nats URLS");
+	off.nats = NULL;
+	fprintf(stderr, "fleet: 8 agents, %d changes, shipping to %s and not, "
+			"best of %d\n",
+		b->total, b->nats, b->rounds);
+	for (int round = 0; round < b->rounds; round++) {
+		r = run_flood(&off, 8, b->total);
+		off_best = r > off_best ? r : off_best;
+		r = run_flood_done(b, 8, b->total, &done);
+		on_best = r > on_best ? r : on_best;
+		if (r < 0 || off_best <= 0)
+			die("the fleet runs failed");
+		r = b->total / done;
+		ship_best = r > ship_best ? r : ship_best;
+	}
+	row("8 agents, not shipping", NULL, -1, "%.0f ops/s", off_best);
+	row("8 agents, shipping", ">= 0.90x", on_best >= 0.90 * off_best,
+	    "%.0f ops/s = %.3fx not", on_best, on_best / off_best);
+	row("shipper: changes into JetStream", NULL, -1,
+	    "%.0f rows/s (send to all shipped)", ship_best);
+}
+
 /* 8 agents with the shared-memory mirror and without, rounds taken in
  * turn (best of each): what publishing costs the writer. */
 static void measure_mirror(const struct bench *b)
@@ -1201,7 +1262,7 @@ int main(int argc, char **argv)
 {
 	static const char *const names[] = {"throughput", "mirror", "latency",
 					    "rss", "startup", "restart",
-					    "cgroups"};
+					    "cgroups", "fleet"};
 	struct bench b = {0};
 	const char *only = NULL;
 	double peak8 = 0, t0 = bench_now_s();
@@ -1219,6 +1280,10 @@ int main(int argc, char **argv)
 			b.normal = 1;
 			continue;
 		}
+		if (!strcmp(argv[i], "--nats") && i + 1 < argc) {
+			b.nats = argv[++i];
+			continue;
+		}
 		if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
 			b.rate = atof(argv[++i]);
 			if (b.rate >= 8)
@@ -1234,8 +1299,8 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "usage: bench-run [--quick] [--normal] [--only "
 				"throughput|mirror|latency|rss|startup|restart|"
-				"cgroups]"
-				" [--rate R]\n");
+				"cgroups|fleet]"
+				" [--rate R] [--nats URLS]\n");
 		return 2;
 	}
 	find_programs(&b);
@@ -1259,6 +1324,8 @@ int main(int argc, char **argv)
 		measure_restart(&b);
 	if (wanted(only, "cgroups"))
 		measure_cgroups(&b);
+	if (b.nats && wanted(only, "fleet"))
+		measure_fleet(&b);
 	print_table(&b);
 	printf("(took %.0f s)\n", bench_now_s() - t0);
 	return 0;

@@ -1,0 +1,91 @@
+#!/bin/sh
+# bench-fleet.sh - what shipping to a fleet costs and how fast it goes
+# (issue 15), against the servers the fleet tests run (a 3-server
+# JetStream cluster on loopback, PostgreSQL on a socket: fleet-lib.sh):
+#
+# 1. `bench-run --only fleet`: 8 agents flooding state.set, shipping and
+#    not, rounds in turn: the ratio (target >= 0.9x), and the shipper's
+#    rate (changes over the time from the first send until the supervisor
+#    exits, which it does once JetStream holds them all);
+# 2. the sink's rate: one sink, started on the stream those runs filled,
+#    until the fleet view holds every transition: rows/s into PostgreSQL;
+# 3. the lag: `bench-run --only latency` at half the peak of 1 (not
+#    shipping), now shipping, with the sink running; for each transition,
+#    the time from its local commit (created_at, taken just before the
+#    commit) to its write in PostgreSQL (sunk_at, in the sink's
+#    transaction, just before its commit): p50, p99 and max.
+#
+# Run from the build dir: tests/bench/bench-fleet.sh [--quick]
+# (make bench-fleet). About 4 minutes; --quick, a smoke run of a minute.
+set -eu
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_srcdir=${top_srcdir:-$(sed -n 's/^abs_top_srcdir = //p' \
+	"$top_builddir/Makefile")}
+export top_builddir top_srcdir
+QUICK=
+[ "${1:-}" = --quick ] && QUICK=--quick
+BENCH_RUN=$top_builddir/tests/bench/bench-run
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/fleet-lib.sh"
+. "$top_srcdir/tests/integration/sink-lib.sh"
+need_nats
+need_pg
+
+nats_cluster_start
+wait_until 30 nats_leader
+pg_start
+
+# ---- 1. shipping and not ------------------------------------------------------
+"$BENCH_RUN" --only fleet --nats "$NATS_URLS" $QUICK >fleet.txt
+cat fleet.txt
+if [ -n "$QUICK" ]; then rounds=1 total=20000; else rounds=3 total=200000; fi
+shipped=$((rounds * total))
+peak=$(sed -n 's/^8 agents, not shipping *\([0-9]*\) ops\/s.*/\1/p' fleet.txt)
+[ -n "$peak" ] || fail "no 8-agent rate in bench-run's output"
+
+# ---- 2. the sink -----------------------------------------------------------------
+t0=$(date +%s.%N)
+sink s
+all_in() {
+	[ "$(pg_sql "SELECT count(*) FROM smithers.transitions")" -ge \
+		"$shipped" ]
+}
+wait_until 900 all_in
+t1=$(date +%s.%N)
+rows=$(pg_sql "SELECT (SELECT count(*) FROM smithers.transitions) +
+	(SELECT count(*) FROM smithers.executions) +
+	(SELECT count(*) FROM smithers.phases) +
+	(SELECT count(*) FROM smithers.agents)")
+echo
+printf '%-44s %s\n' "sink: rows into PostgreSQL" \
+	"$(echo "$rows $t0 $t1" |
+		awk '{printf "%.0f rows/s (%d rows in %.1f s)", $1 / ($3 - $2),
+			$1, $3 - $2}')"
+
+# ---- 3. the lag, at half the peak --------------------------------------------
+since=$(pg_sql "SELECT clock_timestamp()")
+rate=$((peak / 2))
+"$BENCH_RUN" --only latency --nats "$NATS_URLS" --rate "$rate" $QUICK \
+	>latency.txt
+# Every change of the latency runs in the fleet view.
+lat_in() {
+	[ "$(pg_sql "SELECT count(*) FROM smithers.executions
+		WHERE sunk_at > '$since' AND status = 'running'")" = 0 ] &&
+		[ "$(pg_sql "SELECT count(*) FROM smithers.executions
+		WHERE sunk_at > '$since'")" -gt 0 ]
+}
+wait_until 120 lat_in
+sleep 2
+stop_sink s
+pg_sql "SELECT count(*),
+	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+	round(max(ms)::numeric, 1)
+	FROM (SELECT extract(epoch FROM t.sunk_at - t.created_at::timestamptz)
+		* 1000 AS ms FROM smithers.transitions t
+		WHERE t.machine IN (SELECT machine FROM smithers.executions
+			WHERE sunk_at > '$since')) AS l" |
+	awk -F'|' -v rate="$rate" '{printf "%-44s %s\n",
+		"lag, local commit -> PostgreSQL, " rate "/s",
+		"p50 " $2 " ms, p99 " $3 " ms, max " $4 " ms (" $1 " rows)"}'
+grep "send->ack p99 \|raw SQLite, same pace: p99" latency.txt || :
