@@ -50,6 +50,10 @@ struct seg_header {
 	int64_t reasoning;
 	int32_t cost_known;
 	uint32_t pad4;
+	/* Since 1.4. */
+	int32_t fleet;
+	uint32_t pad5;
+	int64_t fleet_unshipped, fleet_oldest_ms;
 };
 
 struct seg_agent {
@@ -91,7 +95,10 @@ _Static_assert(offsetof(struct seg_header, tokens_in) == 328, "layout");
 _Static_assert(offsetof(struct seg_header, cost_micro_usd) == 360, "layout");
 _Static_assert(offsetof(struct seg_header, reasoning) == 368, "layout");
 _Static_assert(offsetof(struct seg_header, cost_known) == 376, "layout");
-_Static_assert(sizeof(struct seg_header) == 384, "layout");
+_Static_assert(offsetof(struct seg_header, fleet) == 384, "layout");
+_Static_assert(offsetof(struct seg_header, fleet_unshipped) == 392, "layout");
+_Static_assert(offsetof(struct seg_header, fleet_oldest_ms) == 400, "layout");
+_Static_assert(sizeof(struct seg_header) == 408, "layout");
 _Static_assert(offsetof(struct seg_agent, a) == 8, "layout");
 _Static_assert(offsetof(struct shm_agent, cache_read) == 408, "layout");
 _Static_assert(offsetof(struct shm_agent, running_since_ms) == 432, "layout");
@@ -113,14 +120,16 @@ _Static_assert(sizeof(atomic_uint) == 4 && ATOMIC_INT_LOCK_FREE == 2,
 #define AGENT_SLOT  ROUND64(sizeof(struct seg_agent))
 #define KEY_SLOT    ROUND64(sizeof(struct seg_key))
 
-/* What versions 1.0, 1.1 and 1.2 had of the header and of an agent: a
- * segment of that minor holds nothing past them (readers give 0 for the
- * rest, -1 for the fields of 1.3). 1.3 changed no header. */
+/* What versions 1.0 to 1.3 had of the header and of an agent: a segment
+ * of that minor holds nothing past them (readers give 0 for the rest, -1
+ * for the fields of 1.3, SHM_FLEET_OFF for those of 1.4). 1.3 changed no
+ * header, 1.4 no agent. */
 #define HEADER_1_0 offsetof(struct seg_header, tokens_in)
 #define AGENT_1_0  offsetof(struct shm_agent, cache_read)
 #define HEADER_1_1 offsetof(struct seg_header, reasoning)
 #define AGENT_1_1  offsetof(struct shm_agent, kind)
 #define AGENT_1_2  offsetof(struct shm_agent, mem_peak)
+#define HEADER_1_3 offsetof(struct seg_header, fleet)
 
 /* ---- helpers (shm.c) ------------------------------------------------------ */
 

@@ -146,8 +146,11 @@ struct shm_reader *shm_reader_open(const char *dir, char *err, size_t errlen)
 	if (h->minor >= SHM_MINOR) {
 		header_len = sizeof(struct seg_header);
 		agent_len = sizeof(struct shm_agent);
+	} else if (h->minor == 3) {
+		header_len = HEADER_1_3;
+		agent_len = sizeof(struct shm_agent);
 	} else if (h->minor == 2) {
-		header_len = sizeof(struct seg_header);
+		header_len = HEADER_1_3;
 		agent_len = AGENT_1_2;
 	} else if (h->minor == 1) {
 		header_len = HEADER_1_1;
@@ -285,6 +288,10 @@ void shm_read_header(const struct shm_reader *r, struct shm_header_snap *out)
 	out->cost_micro_usd = copy.cost_micro_usd;
 	out->reasoning = copy.reasoning;
 	out->cost_known = copy.cost_known;
+	/* Before 1.4 the copy stops short of these: 0, off. */
+	out->fleet = copy.fleet;
+	out->fleet_unshipped = copy.fleet_unshipped;
+	out->fleet_oldest_ms = copy.fleet_oldest_ms;
 }
 
 int shm_read_agent(const struct shm_reader *r, uint32_t index,

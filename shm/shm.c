@@ -325,6 +325,16 @@ void shm_set_usage(struct shm_writer *w, const struct shm_usage *u)
 	header_end(w);
 }
 
+void shm_set_fleet(struct shm_writer *w, int state, int64_t unshipped,
+		   int64_t oldest_ms)
+{
+	header_begin(w);
+	w->h->fleet = state;
+	w->h->fleet_unshipped = state == SHM_FLEET_OFF ? 0 : unshipped;
+	w->h->fleet_oldest_ms = state == SHM_FLEET_OFF ? 0 : oldest_ms;
+	header_end(w);
+}
+
 void shm_heartbeat(struct shm_writer *w)
 {
 	atomic_store_explicit(&w->h->heartbeat_ms, cm_wall_ms(),

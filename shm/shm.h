@@ -21,7 +21,8 @@
  * structs); a different major version is refused. A minor version only
  * appends fields at the end of the header and of struct shm_agent; a
  * reader gives the fields a segment of an older minor lacks as 0, or as
- * the value that field documents for "unknown" (-1 for those of 1.3).
+ * the value that field documents for "unknown" (-1 for those of 1.3,
+ * "off" for those of 1.4).
  *
  * Versions: 1.0 the first; 1.1 adds the agents' cache tokens, cost and
  * running tool call, and the execution's totals in the header; 1.2 adds
@@ -29,7 +30,10 @@
  * whether its cost is known (a CLI may report tokens and no cost), and
  * the same totals in the header; 1.3 adds what each agent's whole process
  * tree used in its attempts that ended, as their cgroups counted it: its
- * peak memory and its CPU time (-1: unknown, as in an older segment).
+ * peak memory and its CPU time (-1: unknown, as in an older segment);
+ * 1.4 adds in the header the shipping to a fleet (docs/FLEET.md): whether
+ * it is on and how it goes, the rows not shipped yet and when the oldest
+ * of them changed.
  *
  * Torn reads are impossible: the header and every slot carry a sequence
  * counter, odd while the writer changes them. A reader copies the fields,
@@ -45,7 +49,7 @@
 
 #define SHM_MAGIC 0x534d5348u /* "SMSH" */
 #define SHM_MAJOR 1
-#define SHM_MINOR 3
+#define SHM_MINOR 4
 
 #define SHM_NAME_LEN  64   /* agent, phase, execution names (with NUL) */
 #define SHM_STATUS_LEN 16  /* status words (with NUL) */
@@ -76,6 +80,14 @@
 /* SHM_COUNTERS(SHM_COUNTER_FIELD): the counters as struct members. */
 #define SHM_COUNTER_FIELD(name, meaning) uint64_t name;
 
+/* Shipping to a fleet (the header's fleet, since 1.4). */
+enum shm_fleet_state {
+	SHM_FLEET_OFF = 0,	/* no [fleet] nats (or a segment before 1.4) */
+	SHM_FLEET_SHIPPING = 1, /* shipping, or waiting for rows to ship */
+	SHM_FLEET_FAILING = 2,	/* NATS unreachable or refusing: retried */
+	SHM_FLEET_STOPPED = 3,	/* the stream is not ours: nothing ships */
+};
+
 /* What a reader gets of the header: a consistent copy. */
 struct shm_header_snap {
 	uint16_t major, minor;
@@ -104,6 +116,13 @@ struct shm_header_snap {
 	 * reported (0: unknown, whatever cost_micro_usd says). */
 	int64_t reasoning;
 	int32_t cost_known;
+	/* Since 1.4 (SHM_FLEET_OFF in an older segment). Shipping to a
+	 * fleet: an enum shm_fleet_state; the rows changed and not shipped
+	 * yet (-1: not counted yet); when the oldest of them changed (wall
+	 * clock, ms; 0: none). Off, the other two are 0. */
+	int32_t fleet;
+	int64_t fleet_unshipped;
+	int64_t fleet_oldest_ms;
 };
 
 /* One agent's slot. */
@@ -200,6 +219,11 @@ struct shm_usage {
 	int cost_known; /* some agent reported a cost */
 };
 void shm_set_usage(struct shm_writer *w, const struct shm_usage *u);
+/* The shipping to a fleet (header fields since 1.4), replacing the last:
+ * STATE an enum shm_fleet_state, UNSHIPPED rows (-1: not counted yet),
+ * OLDEST_MS when the oldest of them changed (0: none). */
+void shm_set_fleet(struct shm_writer *w, int state, int64_t unshipped,
+		   int64_t oldest_ms);
 /* Write the heartbeat (now). */
 void shm_heartbeat(struct shm_writer *w);
 

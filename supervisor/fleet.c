@@ -15,6 +15,13 @@
  * as do the cursors, in records of one write each (under PIPE_BUF: whole).
  * The loop wakes it after each commit through the wake pipe; it also reads
  * once a second.
+ *
+ * The lag (rows above the thread's cursors, and when the oldest of them
+ * changed) is counted by the thread on its own handle, after a batch and
+ * while it backs off, once a second at most; a read that finds nothing to
+ * ship says 0 without a count. The thread leaves it in atomics, with how
+ * shipping goes, and the loop copies them to the mirror each turn: the
+ * loop never counts, and never waits for the thread.
  */
 #include "config.h"
 
@@ -35,6 +42,8 @@
 #include <nats/nats.h>
 
 #include "common/clock.h"
+#include "shm/shm.h"
+#include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
 #include "supervisor/workflow.h"
@@ -66,6 +75,10 @@ struct fleet {
 	atomic_int stop;
 	atomic_int gave_up; /* the stream is not ours: nothing will ship */
 	atomic_int poked;   /* a wake is in the pipe, not yet read */
+	/* The lag, for the mirror: the thread writes, the loop reads. */
+	atomic_int lag_state;	    /* enum shm_fleet_state */
+	atomic_llong lag_rows;	    /* -1: not counted yet */
+	atomic_llong lag_oldest_ms; /* wall clock; 0: none */
 
 	/* The thread's alone. */
 	struct wal *ro;
@@ -80,6 +93,7 @@ struct fleet {
 				    list does not exist before) */
 	int failing;		 /* warned; says when it works again */
 	int64_t backoff_ms;
+	int64_t lag_at_ms; /* monotonic: when the lag was last counted */
 };
 
 /* ---- the thread ----------------------------------------------------------- */
@@ -100,17 +114,57 @@ static void say(struct fleet *f, int kind, const char *fmt, ...)
 	}
 }
 
-/* Wait up to MS for a wake from the loop (or the stop); drain it. */
-static void nap(struct fleet *f, int64_t ms)
+/* Wait up to MS for a wake from the loop (or the stop); drain it. 1 when
+ * woken, 0 when the time ran out. */
+static int nap(struct fleet *f, int64_t ms)
 {
 	struct pollfd p = {.fd = f->wake[0], .events = POLLIN};
 	char buf[64];
 
 	if (atomic_load(&f->stop))
+		return 1;
+	if (poll(&p, 1, (int)ms) <= 0)
+		return 0;
+	while (read(f->wake[0], buf, sizeof(buf)) > 0)
+		;
+	return 1;
+}
+
+/* The lag is ROWS, the oldest changed at OLDEST_MS: for the loop. */
+static void tell_lag(struct fleet *f, int64_t rows, int64_t oldest_ms)
+{
+	atomic_store(&f->lag_oldest_ms, oldest_ms);
+	atomic_store(&f->lag_rows, rows);
+}
+
+/* Count the lag from our cursors, unless it was counted less than a
+ * second ago: a count reads the outbox, which grows while NATS is away. */
+static void count_lag(struct fleet *f)
+{
+	struct wal_fleet_lag lag;
+	int64_t now = cm_mono_ms();
+
+	if (f->lag_at_ms && now - f->lag_at_ms < IDLE_MS)
 		return;
-	if (poll(&p, 1, (int)ms) > 0)
-		while (read(f->wake[0], buf, sizeof(buf)) > 0)
-			;
+	f->lag_at_ms = now;
+	/* A failed count leaves the last figures: the next one may work. */
+	if (wal_fleet_lag_after(f->ro, f->cur_outbox, f->cur_transitions,
+				&lag) == 0)
+		tell_lag(f, lag.rows, lag.oldest_ms);
+}
+
+/* Wait MS, less if woken, counting the lag meanwhile: while shipping
+ * fails, rows pile up, and the mirror shows them. */
+static void rest(struct fleet *f, int64_t ms)
+{
+	int64_t until = cm_mono_ms() + ms, left;
+
+	for (;;) {
+		count_lag(f);
+		left = until - cm_mono_ms();
+		if (left <= 0 || nap(f, left < IDLE_MS ? left : IDLE_MS))
+			return;
+	}
 }
 
 /* A failure: warn once (until it works again), then wait a while, longer
@@ -123,10 +177,11 @@ static void failed(struct fleet *f, const char *what, const char *why)
 		    " until it works",
 		    what, why);
 	f->failing = 1;
+	atomic_store(&f->lag_state, SHM_FLEET_FAILING);
 	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (f->backoff_ms > BACKOFF_MAX_MS)
 		f->backoff_ms = BACKOFF_MAX_MS;
-	nap(f, f->backoff_ms);
+	rest(f, f->backoff_ms);
 }
 
 static void worked(struct fleet *f)
@@ -134,6 +189,7 @@ static void worked(struct fleet *f)
 	if (f->failing)
 		say(f, REPORT_INFO, "fleet: shipping to NATS works again");
 	f->failing = 0;
+	atomic_store(&f->lag_state, SHM_FLEET_SHIPPING);
 	f->backoff_ms = 0;
 }
 
@@ -402,12 +458,15 @@ static void *shipper(void *arg)
 	    wal_fleet_lag(f->ro, &lag) < 0) {
 		say(f, REPORT_ERROR, "fleet: cannot read the store: %s",
 		    f->ro ? wal_errmsg(f->ro) : strerror(errno));
+		atomic_store(&f->lag_state, SHM_FLEET_STOPPED);
 		wal_close(f->ro);
 		f->ro = NULL;
 		return NULL;
 	}
 	f->cur_outbox = lag.outbox_cursor;
 	f->cur_transitions = lag.transitions_cursor;
+	tell_lag(f, lag.rows, lag.oldest_ms);
+	f->lag_at_ms = cm_mono_ms();
 	while (!atomic_load(&f->stop)) {
 		int rc;
 
@@ -418,16 +477,26 @@ static void *shipper(void *arg)
 			if (rc == -2) {
 				/* Not ours to change: wait to be stopped. */
 				atomic_store(&f->gave_up, 1);
-				while (!atomic_load(&f->stop))
+				atomic_store(&f->lag_state, SHM_FLEET_STOPPED);
+				while (!atomic_load(&f->stop)) {
+					count_lag(f);
 					nap(f, IDLE_MS);
+				}
 				break;
 			}
 			if (rc < 0)
 				continue;
 		}
 		rc = ship_batch(f);
-		if (rc == 0)
+		if (rc == 0) {
+			/* Connected, and nothing above our cursors: all is
+			 * well, and no count is needed. */
+			worked(f);
+			tell_lag(f, 0, 0);
 			nap(f, IDLE_MS);
+		} else if (rc > 0) {
+			count_lag(f);
+		}
 	}
 	if (f->js)
 		drop_pending(f);
@@ -503,6 +572,9 @@ int fleet_start(struct run *r)
 		return -1;
 	f->cfg = c;
 	f->wake[0] = f->wake[1] = f->report[0] = f->report[1] = -1;
+	atomic_init(&f->lag_state, SHM_FLEET_SHIPPING);
+	atomic_init(&f->lag_rows, -1);
+	atomic_init(&f->lag_oldest_ms, 0);
 	f->dir = strdup(r->dir);
 	if (!f->dir || pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    pipe2(f->report, O_CLOEXEC) < 0 ||
@@ -545,6 +617,16 @@ fail:
 	return -1;
 }
 
+void fleet_to_mirror(struct run *r)
+{
+	struct fleet *f = r->fleet;
+
+	if (f)
+		sup_mirror_fleet(r->mirror, atomic_load(&f->lag_state),
+				 atomic_load(&f->lag_rows),
+				 atomic_load(&f->lag_oldest_ms));
+}
+
 /* One wake in the pipe at a time: a busy loop turns thousands of times a
  * second, and one read after the last of them ships them all. */
 void fleet_poke(struct run *r)
@@ -574,6 +656,9 @@ void fleet_stop(struct run *r)
 
 		if (poll(&p, 1, left > 0 ? (int)left : 0) > 0)
 			read_reports(r, 0);
+		/* No more turns: smithers-top sees the rest ship here. */
+		fleet_to_mirror(r);
+		sup_mirror_publish(r->mirror, -1);
 	}
 	if (lag.rows > 0)
 		sup_log(SUP_WARN,

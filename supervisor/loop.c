@@ -211,6 +211,7 @@ static void end_turn(struct run *r)
 	agents_ended(r);
 	phase_check(r);
 	agents_to_mirror(r);
+	fleet_to_mirror(r);
 	what = commit_turn(r);
 	fleet_poke(r); /* what the turn committed may ship */
 	if ((what & TURN_STOP) && !r->p.stopping)

@@ -51,6 +51,12 @@ struct totals {
 	int cost_known; /* some agent reported a cost */
 };
 
+/* Shipping to a fleet, as the header shows it. */
+struct ship {
+	int state; /* enum shm_fleet_state */
+	int64_t unshipped, oldest_ms;
+};
+
 struct sup_mirror {
 	struct shm_writer *w;
 	struct shm_agent *agents; /* what the slots hold */
@@ -58,6 +64,8 @@ struct sup_mirror {
 	unsigned char *dirty;	  /* per slot: to write at the next publish */
 	struct totals totals;
 	int totals_dirty;
+	struct ship ship;
+	int ship_dirty;
 	size_t nagents;
 	char *held; /* the turn's keys: [klen u32][vlen u32][key][value]... */
 	size_t held_len, held_cap;
@@ -464,6 +472,18 @@ void sup_mirror_resources(struct sup_mirror *m, size_t index,
 	s->cpu_usec = cpu_usec;
 }
 
+void sup_mirror_fleet(struct sup_mirror *m, int state, int64_t unshipped,
+		      int64_t oldest_ms)
+{
+	if (!m || (m->ship.state == state && m->ship.unshipped == unshipped &&
+		   m->ship.oldest_ms == oldest_ms))
+		return;
+	m->ship.state = state;
+	m->ship.unshipped = unshipped;
+	m->ship.oldest_ms = oldest_ms;
+	m->ship_dirty = 1;
+}
+
 void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,
 		      uint64_t rejected)
 {
@@ -519,6 +539,11 @@ void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us)
 
 		shm_set_usage(m->w, &u);
 		m->totals_dirty = 0;
+	}
+	if (m->ship_dirty) {
+		shm_set_fleet(m->w, m->ship.state, m->ship.unshipped,
+			      m->ship.oldest_ms);
+		m->ship_dirty = 0;
 	}
 	m->counted.commits = commit_us >= 0;
 	shm_count(m->w, &m->counted, commit_us);

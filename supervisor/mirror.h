@@ -96,12 +96,20 @@ void sup_mirror_agent_key(struct sup_mirror *m, size_t index,
 void sup_mirror_resources(struct sup_mirror *m, size_t index,
 			  int64_t mem_peak, int64_t cpu_usec);
 
+/* Shipping to a fleet, as the shipper last said (header fields since
+ * 1.4): STATE an enum shm_fleet_state, UNSHIPPED rows (-1: not counted
+ * yet), OLDEST_MS when the oldest of them changed (0: none). Only a change
+ * is written, at the next publish; never told, the segment says off. */
+void sup_mirror_fleet(struct sup_mirror *m, int state, int64_t unshipped,
+		      int64_t oldest_ms);
+
 /* Counters of the turn. */
 void sup_mirror_count(struct sup_mirror *m, uint64_t messages, uint64_t bytes,
 		      uint64_t rejected);
 
 /* After the turn's commit (COMMIT_US >= 0) or a turn without one (-1):
- * write the held keys, the changed agents, the counters, the heartbeat. */
+ * write the held keys, the changed agents, the totals, the shipping, the
+ * counters, the heartbeat. */
 void sup_mirror_publish(struct sup_mirror *m, int64_t commit_us);
 
 #endif /* SMITHERS_MIRROR_H */

@@ -527,6 +527,10 @@ int recover(struct run *r);
 int fleet_start(struct run *r);
 /* After a turn (and its commit): there may be more to ship. */
 void fleet_poke(struct run *r);
+/* Tell the mirror the lag the shipper last counted, and how shipping
+ * goes (nothing without a shipper: the mirror says off). Reads atomics
+ * only: once a turn costs nothing. */
+void fleet_to_mirror(struct run *r);
 /* At the end of the run: let the rest ship for ship_wait at most, then
  * stop the thread. The loop must be done (no batch open). */
 void fleet_stop(struct run *r);

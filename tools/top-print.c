@@ -132,6 +132,27 @@ static void json_int(FILE *fp, const char *name, long long v)
 		fprintf(fp, ",\"%s\":%lld", name, v);
 }
 
+/* Shipping to a fleet: null when off; the rows not shipped and how many
+ * seconds behind (0: up to date), each null until counted. */
+static void json_fleet(FILE *fp, const struct top_snap *s)
+{
+	const struct shm_header_snap *h = &s->h;
+	const char *state = top_fleet_state(s);
+
+	if (!state) {
+		fputs(",\"fleet\":null", fp);
+		return;
+	}
+	fprintf(fp, ",\"fleet\":{\"state\":\"%s\"", state);
+	json_int(fp, "unshipped", h->fleet_unshipped);
+	json_int(fp, "lag_s", top_fleet_lag_s(s));
+	json_int(fp, "oldest_ms",
+		 h->fleet_unshipped > 0 && h->fleet_oldest_ms > 0
+			 ? h->fleet_oldest_ms
+			 : -1);
+	fputc('}', fp);
+}
+
 /* One agent of the --json output; COMMA: one came before. */
 static void json_agent(FILE *fp, const struct top_snap *s,
 		       const struct top_agent *sa, int comma)
@@ -241,6 +262,7 @@ void top_print_json(const struct top_snap *s, FILE *fp)
 		fputs(",\"wal_bytes\":null", fp);
 	else
 		fprintf(fp, ",\"wal_bytes\":%lld", s->wal_bytes);
+	json_fleet(fp, s);
 	fprintf(fp,
 		",\"agent_counts\":{\"total\":%zu,\"running\":%u,\"done\":%u"
 		",\"failed\":%u,\"restarting\":%u}",

@@ -601,6 +601,75 @@ static char *fmt_age(char *buf, size_t len, int64_t ms)
 	return buf;
 }
 
+/* Seconds as "45s", "12m05s", "3h07m", "2d04h". */
+static char *fmt_secs(char *buf, size_t len, int64_t s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%ds", (int)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%dh%02dm", (int)(s / 3600),
+			 (int)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%dd%02dh", (int)(s / 86400),
+			 (int)(s / 3600 % 24));
+	return buf;
+}
+
+int64_t top_fleet_lag_s(const struct top_snap *s)
+{
+	const struct shm_header_snap *h = &s->h;
+
+	if (h->fleet == SHM_FLEET_OFF || h->fleet_unshipped < 0)
+		return -1;
+	if (h->fleet_unshipped == 0 || h->fleet_oldest_ms <= 0 ||
+	    s->now_ms < h->fleet_oldest_ms)
+		return 0;
+	return (s->now_ms - h->fleet_oldest_ms) / 1000;
+}
+
+const char *top_fleet_state(const struct top_snap *s)
+{
+	switch (s->h.fleet) {
+	case SHM_FLEET_OFF:
+		return NULL;
+	case SHM_FLEET_SHIPPING:
+		return "shipping";
+	case SHM_FLEET_FAILING:
+		return "failing";
+	case SHM_FLEET_STOPPED:
+		return "stopped";
+	}
+	return "unknown"; /* a newer writer's */
+}
+
+/* The ship line into LINE: how far shipping to the fleet is behind. */
+static void ship_line(const struct top_snap *s, char *line, size_t len)
+{
+	const struct shm_header_snap *h = &s->h;
+	const char *how = "";
+	char lag[64], t[32];
+
+	if (h->fleet_unshipped < 0)
+		snprintf(lag, sizeof(lag), "not counted yet");
+	else if (h->fleet_unshipped == 0)
+		snprintf(lag, sizeof(lag), "up to date");
+	else
+		snprintf(lag, sizeof(lag), "%" PRId64 " row%s, %s behind",
+			 h->fleet_unshipped, h->fleet_unshipped == 1 ? "" : "s",
+			 fmt_secs(t, sizeof(t), top_fleet_lag_s(s)));
+	if (h->fleet == SHM_FLEET_FAILING)
+		how = "; NATS failing, retrying";
+	else if (h->fleet == SHM_FLEET_STOPPED)
+		how = "; stopped (the supervisor's log says why)";
+	else if (h->fleet != SHM_FLEET_SHIPPING)
+		how = "; state unknown";
+	snprintf(line, len, "ship: %s%s", lag, how);
+}
+
 int top_header(const struct top_snap *s, char lines[][256], int width,
 	       int *banner)
 {
@@ -659,6 +728,11 @@ int top_header(const struct top_snap *s, char lines[][256], int width,
 		 fmt_age(b, sizeof(b), s->now_ms - h->heartbeat_ms),
 		 (int)h->writer_pid);
 	top_fit(lines[n++], 256, line, width);
+	/* Shipping to a fleet: nothing when it is off. */
+	if (h->fleet != SHM_FLEET_OFF) {
+		ship_line(s, line, sizeof(line));
+		top_fit(lines[n++], 256, line, width);
+	}
 	*banner = -1;
 	if (!s->alive) {
 		snprintf(line, sizeof(line),

@@ -202,11 +202,18 @@ char *top_fmt_running(char *buf, size_t len, const struct shm_agent *a,
  */
 char *top_fit(char *buf, size_t len, const char *s, int width);
 
+/* Shipping to a fleet (segment 1.4): its state as a word ("shipping",
+ * "failing", "stopped"), NULL when it is off; how many seconds behind it
+ * is (the oldest row not shipped), 0 up to date, -1 off or not counted. */
+const char *top_fleet_state(const struct top_snap *s);
+int64_t top_fleet_lag_s(const struct top_snap *s);
+
 /* Lines top_header() writes at most. */
-#define TOP_HEADER_LINES 6
+#define TOP_HEADER_LINES 7
 
 /* The header lines (without newlines) of S into LINES (up to
- * TOP_HEADER_LINES, each WIDTH columns at most); returns how many. The
+ * TOP_HEADER_LINES, each WIDTH columns at most); returns how many. With
+ * shipping to a fleet on, one of them says how far behind it is. The
  * not-running banner, if any, is the last one and *BANNER is set to its
  * index (else -1). */
 int top_header(const struct top_snap *s, char lines[][256], int width,

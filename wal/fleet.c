@@ -157,11 +157,20 @@ int wal_fleet_shipped(struct wal *w, int64_t outbox, int64_t transitions)
 
 int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out)
 {
+	return wal_fleet_lag_after(w, 0, 0, out);
+}
+
+/* The cursors are the store's, or the caller's where those are further
+ * (the shipper knows what JetStream holds before the loop commits it). */
+int wal_fleet_lag_after(struct wal *w, int64_t outbox, int64_t transitions,
+			struct wal_fleet_lag *out)
+{
 	static const char sql[] =
 		"WITH c AS (SELECT"
-		"  (SELECT shipped FROM fleet_cursor WHERE name = 'outbox') AS o,"
-		"  (SELECT shipped FROM fleet_cursor WHERE name = 'transitions')"
-		"   AS t)"
+		"  max(coalesce((SELECT shipped FROM fleet_cursor"
+		"   WHERE name = 'outbox'), 0), ?1) AS o,"
+		"  max(coalesce((SELECT shipped FROM fleet_cursor"
+		"   WHERE name = 'transitions'), 0), ?2) AS t)"
 		" SELECT c.o, c.t,"
 		"  (SELECT count(*) FROM fleet_outbox, c WHERE id > c.o),"
 		"  (SELECT count(*) FROM transitions, c WHERE id > c.t),"
@@ -181,6 +190,8 @@ int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out)
 	st = wal_cached(w, sql);
 	if (!st)
 		return -1;
+	sqlite3_bind_int64(st, 1, outbox);
+	sqlite3_bind_int64(st, 2, transitions);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		int64_t a = sqlite3_column_int64(st, 4);

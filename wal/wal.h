@@ -612,6 +612,11 @@ int wal_fleet_off(struct wal *w);
 int wal_fleet_shipped(struct wal *w, int64_t outbox, int64_t transitions);
 /* Fill OUT (all 0 when shipping is off). 0 or -1. */
 int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out);
+/* The same, counting as shipped at least every version up to OUTBOX and
+ * every transition up to TRANSITIONS (the shipper's own cursors, ahead of
+ * the store's until the loop commits them). 0 or -1. */
+int wal_fleet_lag_after(struct wal *w, int64_t outbox, int64_t transitions,
+			struct wal_fleet_lag *out);
 
 /*
  * One row to ship: TABLE's row ID at VERSION (the outbox entry's id; 1 for

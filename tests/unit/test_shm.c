@@ -587,7 +587,7 @@ static void test_resources_round_trip(void **state)
 	snprintf(a.name, sizeof(a.name), "tree");
 	assert_int_equal(shm_agent_put(w, 1, &a), 0);
 	shm_read_header(r, &h);
-	assert_int_equal(h.minor, 3);
+	assert_int_equal(h.minor, SHM_MINOR);
 	assert_int_equal(shm_read_agent(r, 1, &b), 1);
 	assert_int_equal(b.mem_peak, 1288490188LL);
 	assert_int_equal(b.cpu_usec, 61500000);
@@ -598,6 +598,77 @@ static void test_resources_round_trip(void **state)
 	assert_int_equal(b.mem_peak, -1);
 	assert_int_equal(b.cpu_usec, -1);
 	shm_reader_close(r);
+	shm_writer_close(w, 1);
+}
+
+/* Version 1.4's fields: the shipping to a fleet, off until told. */
+static void test_fleet_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_reader *r = reader(fx);
+	struct shm_header_snap h;
+
+	shm_read_header(r, &h);
+	assert_int_equal(h.fleet, SHM_FLEET_OFF);
+	assert_int_equal(h.fleet_unshipped, 0);
+	shm_set_fleet(w, SHM_FLEET_FAILING, 1234, 1700000000123LL);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 4);
+	assert_int_equal(h.fleet, SHM_FLEET_FAILING);
+	assert_int_equal(h.fleet_unshipped, 1234);
+	assert_int_equal(h.fleet_oldest_ms, 1700000000123LL);
+	shm_set_fleet(w, SHM_FLEET_SHIPPING, 0, 0);
+	shm_read_header(r, &h);
+	assert_int_equal(h.fleet, SHM_FLEET_SHIPPING);
+	assert_int_equal(h.fleet_unshipped, 0);
+	assert_int_equal(h.fleet_oldest_ms, 0);
+	/* Off says nothing of rows. */
+	shm_set_fleet(w, SHM_FLEET_OFF, 7, 8);
+	shm_read_header(r, &h);
+	assert_int_equal(h.fleet, SHM_FLEET_OFF);
+	assert_int_equal(h.fleet_unshipped, 0);
+	assert_int_equal(h.fleet_oldest_ms, 0);
+	shm_reader_close(r);
+	shm_writer_close(w, 1);
+}
+
+/* A segment of minor 3 has no 1.4 fields: a reader says fleet off, and
+ * no rows, whatever the bytes hold. */
+static void test_minor_3_read(void **state)
+{
+	struct fx *fx = *state;
+	struct shm_writer_options opt = {.agent_capacity = 2,
+					 .key_capacity = 4};
+	struct shm_writer *w = writer(fx, &opt);
+	struct shm_agent a = {.id = 4, .mem_peak = 200, .cpu_usec = 300}, b;
+	struct shm_usage u = {.tokens_in = 5, .cost_known = 1};
+	struct shm_header_snap h;
+	struct shm_reader *r;
+	unsigned char *p;
+	size_t size;
+
+	snprintf(a.name, sizeof(a.name), "one-three");
+	shm_set_usage(w, &u);
+	shm_set_fleet(w, SHM_FLEET_SHIPPING, 99, 12345);
+	assert_int_equal(shm_agent_put(w, 0, &a), 0);
+	p = map_rw(fx, &size);
+	set16(p, OFF_MINOR, 3);
+	r = reader(fx);
+	shm_read_header(r, &h);
+	assert_int_equal(h.minor, 3);
+	assert_int_equal(h.tokens_in, 5);
+	assert_int_equal(h.cost_known, 1);
+	assert_int_equal(h.fleet, SHM_FLEET_OFF);
+	assert_int_equal(h.fleet_unshipped, 0);
+	assert_int_equal(h.fleet_oldest_ms, 0);
+	assert_int_equal(shm_read_agent(r, 0, &b), 1);
+	assert_int_equal(b.mem_peak, 200);
+	assert_int_equal(b.cpu_usec, 300);
+	shm_reader_close(r);
+	munmap(p, size);
 	shm_writer_close(w, 1);
 }
 
@@ -1109,6 +1180,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resources_round_trip,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fleet_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_minor_3_read, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_minor_2_read, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_minor_1_read, setup,

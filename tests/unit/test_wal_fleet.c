@@ -200,6 +200,30 @@ static void test_transitions_by_cursor(void **state)
 	assert_int_equal(l.oldest_ms, 0);
 }
 
+/* The shipper's cursors count when they are ahead of the store's, never
+ * when behind. */
+static void test_lag_after_own_cursors(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_fleet_lag l;
+	int64_t t;
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(wal_state_set(fx->w, "k", "1", "test", 0), 0);
+	t = newest(fx->w, "transitions");
+	assert_int_equal(wal_fleet_lag_after(fx->w, 0, t - 1, &l), 0);
+	assert_int_equal(l.on, 1);
+	assert_int_equal(l.rows, 1);
+	assert_int_equal(l.transitions_cursor, t - 1);
+	assert_true(l.oldest_ms > 0);
+	assert_int_equal(wal_fleet_shipped(fx->w, 0, t), 0);
+	assert_int_equal(wal_fleet_lag_after(fx->w, 0, 1, &l), 0);
+	assert_int_equal(l.rows, 0);
+	assert_int_equal(l.transitions_cursor, t);
+	assert_int_equal(l.oldest_ms, 0);
+}
+
 static void test_cursors_go_forward(void **state)
 {
 	struct tu_fx *fx = *state;
@@ -449,6 +473,7 @@ int main(void)
 		T(test_seeded_once_in_table_order),
 		T(test_versions_grow_and_coalesce),
 		T(test_transitions_by_cursor),
+		T(test_lag_after_own_cursors),
 		T(test_cursors_go_forward),
 		T(test_off_empties),
 		T(test_read_only_changes_nothing),
