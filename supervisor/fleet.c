@@ -53,7 +53,7 @@
 #define ACK_WAIT_MS 5000     /* for the acks of a batch */
 #define IDLE_MS 1000	     /* a read at least this often */
 #define BACKOFF_MIN_MS 100   /* after a failure, doubling */
-#define BACKOFF_MAX_MS 30000 /* up to this */
+#define BACKOFF_MAX_MS 5000  /* up to this: back soon after an outage */
 
 enum report_kind { REPORT_SHIPPED, REPORT_INFO, REPORT_WARN, REPORT_ERROR };
 
