@@ -18,7 +18,9 @@
  *   WHERE T.version < EXCLUDED.version
  *
  * so a redelivered or older version changes nothing, and a key of the row
- * that the table does not have (a newer smithers) is left out.
+ * that the table does not have (a newer smithers) is left out. The same
+ * with jsonb_populate_recordset() writes a batch's rows of T in one
+ * statement, each row's machine and version among its keys.
  */
 #include "config.h"
 
@@ -402,8 +404,9 @@ int fleet_pg_savepoint(struct pg_conn *c, int release, int rollback,
 	return pg_exec(c, sql, "cannot use a savepoint", err);
 }
 
-/* The upsert of T, as in the comment at the top. */
-static char *upsert_sql(const struct fleet_table *t)
+/* The upsert of T, as in the comment at the top; MANY: of every row of
+ * the JSON array $1, each with its "machine" and "version". */
+static char *upsert_sql(const struct fleet_table *t, int many)
 {
 	struct sbuf b = {0};
 	int j;
@@ -412,15 +415,25 @@ static char *upsert_sql(const struct fleet_table *t)
 		   " sunk_at", t->name);
 	for (j = 0; j < t->ncols; j++)
 		sb_add(&b, ", %s", t->cols[j].name);
-	sb_add(&b, ") SELECT $1, $2, clock_timestamp()");
+	if (many)
+		sb_add(&b, ") SELECT r.machine, r.version, clock_timestamp()");
+	else
+		sb_add(&b, ") SELECT $1, $2, clock_timestamp()");
 	for (j = 0; j < t->ncols; j++)
 		sb_add(&b, ", r.%s", t->cols[j].name);
+	if (many)
+		sb_add(&b,
+		       " FROM jsonb_populate_recordset(NULL::" FLEET_PG_SCHEMA
+		       ".%s, $1::jsonb) AS r",
+		       t->name);
+	else
+		sb_add(&b,
+		       " FROM jsonb_populate_record(NULL::" FLEET_PG_SCHEMA
+		       ".%s, $3::jsonb) AS r",
+		       t->name);
 	sb_add(&b,
-	       " FROM jsonb_populate_record(NULL::" FLEET_PG_SCHEMA
-	       ".%s, $3::jsonb) AS r"
 	       " ON CONFLICT (machine, id) DO UPDATE SET"
-	       " version = EXCLUDED.version, sunk_at = EXCLUDED.sunk_at",
-	       t->name);
+	       " version = EXCLUDED.version, sunk_at = EXCLUDED.sunk_at");
 	for (j = 1; j < t->ncols; j++)
 		sb_add(&b, ", %s = EXCLUDED.%s", t->cols[j].name,
 		       t->cols[j].name);
@@ -432,12 +445,17 @@ static int prepare(struct pg_conn *c, char *err)
 {
 	int i;
 
-	for (i = 0; i < fleet_ntables; i++) {
-		char *sql = upsert_sql(&fleet_tables[i]);
-		PGresult *res = PQprepare(c->pg, fleet_tables[i].name, sql, 3,
-					  NULL);
-		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	for (i = 0; i < 2 * fleet_ntables; i++) {
+		const struct fleet_table *t = &fleet_tables[i / 2];
+		int many = i % 2;
+		char *sql = upsert_sql(t, many), name[80];
+		PGresult *res;
+		int ok;
 
+		snprintf(name, sizeof(name), "%s%s", t->name,
+			 many ? "_set" : "");
+		res = PQprepare(c->pg, name, sql, many ? 1 : 3, NULL);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		if (!ok)
 			pg_err(err, "cannot prepare the writes",
 			       PQresultErrorMessage(res));
@@ -478,6 +496,37 @@ int fleet_pg_upsert(struct pg_conn *c, const struct fleet_table *t,
 		rc = -1;
 	} else {
 		rc = !strcmp(PQcmdTuples(res), "1");
+	}
+	PQclear(res);
+	return rc;
+}
+
+int fleet_pg_upsert_set(struct pg_conn *c, const struct fleet_table *t,
+			const char *rows, int *data, char *err)
+{
+	const char *params[1] = {rows};
+	char name[80];
+	PGresult *res;
+	const char *state;
+	int rc;
+
+	*data = 0;
+	if (!c->prepared) {
+		snprintf(err, FLEET_ERR_MAX, "the writes are not prepared");
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s_set", t->name);
+	res = PQexecPrepared(c->pg, name, 1, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state && (!strncmp(state, "22", 2) ||
+			      !strncmp(state, "23", 2) ||
+			      !strcmp(state, "21000")))
+			*data = 1;
+		pg_err(err, t->name, PQresultErrorMessage(res));
+		rc = -1;
+	} else {
+		rc = atoi(PQcmdTuples(res));
 	}
 	PQclear(res);
 	return rc;

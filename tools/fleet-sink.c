@@ -4,9 +4,10 @@
  *
  * The sink pulls from one durable consumer (FLEET_CONSUMER) that every
  * sink shares, so each message goes to one of them. It takes up to
- * SINK_BATCH messages at a time and writes them in one transaction: each
- * row is an upsert that only a newer version wins (fleet-pg.c). Only
- * after COMMIT does it ack them. So a sink killed at any point acks
+ * SINK_BATCH messages at a time and writes them in one transaction, one
+ * upsert per table for all of its rows (sorted, the older versions of a
+ * row in the batch left out), which only a newer version wins
+ * (fleet-pg.c). Only after COMMIT does it ack them. So a sink killed at any point acks
  * nothing it did not write, and what it wrote and did not ack comes back
  * and changes nothing.
  *
@@ -78,8 +79,9 @@ struct item {
 	natsMsg *msg;
 	const struct fleet_table *t; /* NULL: not ours, skip it */
 	char machine[128];
-	int64_t version;
-	char *row; /* the row, compact JSON */
+	int64_t id, version;
+	json_t *row; /* the row, with its "machine" and "version" */
+	int stale;   /* a newer version of the row is in the same batch */
 	char why[200];
 };
 
@@ -337,6 +339,7 @@ static void parse(struct sink *k, struct item *it)
 		goto bad;
 	}
 	id = json_integer_value(v);
+	it->id = id;
 	v = json_object_get(root, "version");
 	if (!json_is_integer(v) || json_integer_value(v) < 1) {
 		why = "no version of 1 or more";
@@ -351,11 +354,14 @@ static void parse(struct sink *k, struct item *it)
 	why = row_check(t, row, id);
 	if (*why)
 		goto bad;
-	it->row = json_dumps(row, JSON_COMPACT);
-	if (!it->row) {
+	/* The set's upsert takes them from the row (fleet-pg.c); a row's
+	 * own key of either name would be a newer smithers' column. */
+	if (json_object_set_new(row, "machine", json_string(it->machine)) ||
+	    json_object_set_new(row, "version", json_integer(it->version))) {
 		why = "out of memory";
 		goto bad;
 	}
+	it->row = json_incref(row);
 	it->t = t;
 	json_decref(root);
 	return;
@@ -398,11 +404,90 @@ static int pg_ready(struct sink *k)
 	return 0;
 }
 
+/* Rows of the same table together, in (machine, id) order, the newest
+ * version first; what is not ours last. */
+static int item_cmp(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int c;
+
+	if (!a->t || !b->t)
+		return !a->t - !b->t;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	c = strcmp(a->machine, b->machine);
+	if (c)
+		return c;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->version > b->version ? -1 : a->version < b->version;
+}
+
 /*
- * Write the batch ITEMS[0..N-1] in one transaction. ONE_BY_ONE: each row
- * under a savepoint, a row PostgreSQL refuses skipped. 0 when committed;
- * 1 when a row was refused (try again one by one); -1 when PostgreSQL
- * failed (ERR).
+ * Sort ITEMS (item_cmp) and mark the rows a newer version among them
+ * replaces: a set's upsert may not change one row twice. The order also
+ * makes concurrent sinks lock rows in the same order: no deadlock.
+ */
+static void sort_items(struct item *items, int n)
+{
+	int i;
+
+	qsort(items, (size_t)n, sizeof(*items), item_cmp);
+	for (i = 1; i < n; i++)
+		items[i].stale = items[i].t && items[i].t == items[i - 1].t &&
+				 items[i].id == items[i - 1].id &&
+				 !strcmp(items[i].machine, items[i - 1].machine);
+}
+
+/* Every row of table T in ITEMS as one upsert: the rows written, or -1
+ * with ERR and *DATA as fleet_pg_upsert_set() says. */
+static int write_table(struct sink *k, const struct fleet_table *t,
+		       struct item *items, int n, int *data, char *err)
+{
+	json_t *set = json_array();
+	char *text;
+	int i, rc;
+
+	*data = 0;
+	for (i = 0; set && i < n; i++)
+		if (items[i].t == t && !items[i].stale &&
+		    json_array_append(set, items[i].row) < 0) {
+			json_decref(set);
+			set = NULL;
+		}
+	if (!set || !(text = json_dumps(set, JSON_COMPACT))) {
+		json_decref(set);
+		snprintf(err, FLEET_ERR_MAX, "out of memory");
+		return -1;
+	}
+	json_decref(set);
+	rc = fleet_pg_upsert_set(k->pg, t, text, data, err);
+	free(text);
+	return rc;
+}
+
+/* One row under a savepoint: 1 or 0 written, -1 (ERR, *DATA). */
+static int write_one(struct sink *k, struct item *it, int *data, char *err)
+{
+	char *text = json_dumps(it->row, JSON_COMPACT);
+	int rc;
+
+	if (!text) {
+		*data = 0;
+		snprintf(err, FLEET_ERR_MAX, "out of memory");
+		return -1;
+	}
+	rc = fleet_pg_upsert(k->pg, it->t, it->machine, it->version, text,
+			     data, err);
+	free(text);
+	return rc;
+}
+
+/*
+ * Write the batch ITEMS[0..N-1] in one transaction: a statement per table
+ * (the rows of a table all at once), or with ONE_BY_ONE each row under a
+ * savepoint, a row PostgreSQL refuses skipped. 0 when committed; 1 when a
+ * row was refused (try again one by one); -1 when PostgreSQL failed (ERR).
  */
 static int write_batch(struct sink *k, struct item *items, int n,
 		       int one_by_one, long long *wrote, char *err)
@@ -412,30 +497,39 @@ static int write_batch(struct sink *k, struct item *items, int n,
 	*wrote = 0;
 	if (fleet_pg_begin(k->pg, err) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
+	for (i = 0; !one_by_one && i < fleet_ntables; i++) {
+		int rc, j, any = 0;
+
+		for (j = 0; j < n && !any; j++)
+			any = items[j].t == &fleet_tables[i] && !items[j].stale;
+		if (!any)
+			continue;
+		rc = write_table(k, &fleet_tables[i], items, n, &data, err);
+		if (rc >= 0) {
+			*wrote += rc;
+			continue;
+		}
+		fleet_pg_rollback(k->pg);
+		return data ? 1 : -1;
+	}
+	for (i = 0; one_by_one && i < n; i++) {
 		struct item *it = &items[i];
 		int rc;
 
-		if (!it->t)
+		if (!it->t || it->stale)
 			continue;
-		if (one_by_one && fleet_pg_savepoint(k->pg, 0, 0, err) < 0)
+		if (fleet_pg_savepoint(k->pg, 0, 0, err) < 0)
 			goto fail;
-		rc = fleet_pg_upsert(k->pg, it->t, it->machine, it->version,
-				     it->row, &data, err);
+		rc = write_one(k, it, &data, err);
 		if (rc > 0)
 			(*wrote)++;
 		if (rc >= 0) {
-			if (one_by_one &&
-			    fleet_pg_savepoint(k->pg, 1, 0, err) < 0)
+			if (fleet_pg_savepoint(k->pg, 1, 0, err) < 0)
 				goto fail;
 			continue;
 		}
 		if (!data)
 			goto fail;
-		if (!one_by_one) {
-			fleet_pg_rollback(k->pg);
-			return 1;
-		}
 		if (fleet_pg_savepoint(k->pg, 0, 1, err) < 0)
 			goto fail;
 		snprintf(it->why, sizeof(it->why), "PostgreSQL refused it: %s",
@@ -454,15 +548,15 @@ fail:
 static int write_all(struct sink *k, struct item *items, int n)
 {
 	char err[FLEET_ERR_MAX];
-	long long wrote, rows = 0;
+	long long wrote, rows;
 	int i, rc, one_by_one = 0;
 
-	for (i = 0; i < n; i++)
-		rows += items[i].t != NULL;
 	for (;;) {
 		if (pg_ready(k) == 0) {
 			rc = write_batch(k, items, n, one_by_one, &wrote, err);
 			if (rc == 0) {
+				for (i = 0, rows = 0; i < n; i++)
+					rows += items[i].t != NULL;
 				k->written += wrote;
 				k->unchanged += rows - wrote;
 				k->backoff_ms = 0;
@@ -500,11 +594,12 @@ static void sink_batch(struct sink *k, natsMsgList *list)
 		if (!items[i].t)
 			skip(k, &items[i]);
 	}
+	sort_items(items, n);
 	if (write_all(k, items, n) == 0)
 		for (i = 0; i < n; i++)
 			natsMsg_Ack(items[i].msg, NULL);
 	for (i = 0; i < n; i++)
-		free(items[i].row);
+		json_decref(items[i].row);
 	free(items);
 	skip_log(k, 0);
 }

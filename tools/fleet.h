@@ -154,6 +154,14 @@ int fleet_pg_upsert(struct pg_conn *c, const struct fleet_table *t,
 		    const char *machine, int64_t version, const char *row,
 		    int *data, char *err);
 
+/*
+ * The same for many rows of T at once: ROWS is a JSON array of rows, each
+ * with its "machine" and "version" among its columns, no two of them the
+ * same (machine, id). The number of rows written, or -1 as above.
+ */
+int fleet_pg_upsert_set(struct pg_conn *c, const struct fleet_table *t,
+			const char *rows, int *data, char *err);
+
 /* A savepoint around one row, when a batch is retried row by row. */
 int fleet_pg_savepoint(struct pg_conn *c, int release, int rollback,
 		       char *err);
