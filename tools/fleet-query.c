@@ -285,6 +285,8 @@ static const char *const execution_text[] = {
 	"tokens_in",   "tokens_out",   "cost_usd",
 	NULL};
 
+/* The store gives every execution its started_at when it makes it: plain
+ * DESC, so that the index on started_at serves -n. */
 /* clang-format off */
 static const char execution_sql[] =
 	"SELECT e.machine, e.id, e.name, e.workflow, e.status, e.started_at,"
@@ -292,7 +294,7 @@ static const char execution_sql[] =
 	" e.tokens_in, e.tokens_out, e.reasoning_tokens, e.cache_read_tokens,"
 	" e.cache_write_tokens, e.cost_usd, " STAMP("e.sunk_at") " AS sunk_at"
 	" FROM " S "executions e WHERE" FILTERS("e", "e")
-	" ORDER BY e.started_at DESC NULLS LAST, e.machine, e.id DESC"
+	" ORDER BY e.started_at DESC, e.machine, e.id DESC"
 	" LIMIT $5::bigint";
 /* clang-format on */
 
@@ -372,7 +374,8 @@ static const char *const agent_text[] = {
 	"tokens_out", "cost_usd",     "tool_call_count", "started_at",
 	NULL};
 
-/* An agent's execution may not have arrived yet: a left join. */
+/* An agent's execution may not have arrived yet: a left join. An agent
+ * not started yet has no started_at: last. */
 /* clang-format off */
 static const char agent_sql[] =
 	"SELECT a.machine, a.id, a.execution_id, e.name AS execution, a.name,"
@@ -652,7 +655,7 @@ static const char running_sql[] =
 	"  AS agents_running,"
 	" e.tokens_in, e.tokens_out, e.cost_usd"
 	" FROM " S "executions e WHERE e.status = 'running'"
-	" ORDER BY e.started_at DESC NULLS LAST, e.machine, e.id DESC"
+	" ORDER BY e.started_at DESC, e.machine, e.id DESC"
 	" LIMIT $1::bigint";
 /* clang-format on */
 
