@@ -101,7 +101,7 @@ static void fleet_print_sub_help(FILE *fp, const struct fleet_sub *s)
 	fprintf(fp, "\n%s\n", s->help);
 }
 
-static int fleet_usage(const struct fleet_sub *s)
+int fleet_usage(const struct fleet_sub *s)
 {
 	if (s) {
 		fputs("usage: ", stderr);

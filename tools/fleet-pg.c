@@ -567,3 +567,9 @@ int fleet_pg_query(struct pg_conn *c, const char *sql, int n,
 	PQclear(res);
 	return rc;
 }
+
+int fleet_pg_snapshot(struct pg_conn *c, char *err)
+{
+	return pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		       "cannot begin a snapshot", err);
+}

@@ -112,6 +112,9 @@ struct fleet_run {
 	long long limit;			 /* -n; 0: all */
 };
 
+/* Print S's usage line on stderr; returns EXIT_USAGE (cmd-fleet.c). */
+int fleet_usage(const struct fleet_sub *s);
+
 /* The subcommands, in the order of `smithers fleet --help`. */
 extern const struct fleet_sub fleet_sub_sink;	    /* fleet-sink.c */
 extern const struct fleet_sub fleet_sub_executions, /* fleet-query.c */
@@ -177,5 +180,9 @@ typedef int fleet_pg_row_fn(int ncol, const char *const *names,
 int fleet_pg_query(struct pg_conn *c, const char *sql, int n,
 		   const char *const *params, fleet_pg_row_fn *fn, void *arg,
 		   char *err);
+
+/* Begin a read-only transaction whose queries all see one snapshot
+ * (REPEATABLE READ); it ends with fleet_pg_close(). For the readers. */
+int fleet_pg_snapshot(struct pg_conn *c, char *err);
 
 #endif /* SMITHERS_TOOLS_FLEET_H */

@@ -56,6 +56,37 @@ for sub in $SUBS; do
 	out_has "usage: smithers db $sub"
 done
 
+# The fleet subcommands that read the fleet view (the sink documents
+# itself), the same way; they read no state dir.
+FLEET_SUBS="executions agents costs top"
+run "$SMITHERS" fleet --help
+expect_rc 0
+out_has "usage: smithers fleet SUBCOMMAND"
+for sub in $FLEET_SUBS; do
+	grep -q "^  $sub  *[a-z]" "$OUT" || fail "fleet --help lacks $sub"
+done
+for sub in $FLEET_SUBS; do
+	run "$SMITHERS" fleet "$sub" --help
+	expect_rc 0
+	out_has "usage: smithers fleet $sub [--postgres CONNINFO]"
+	out_has "[--json]"
+	out_lacks "--dir"
+	cp "$OUT" "$T/help-f"
+	err_is ""
+	run "$SMITHERS" help fleet "$sub"
+	expect_rc 0
+	cmp -s "$OUT" "$T/help-f" || fail "'help fleet $sub' differs"
+	run "$SMITHERS" --dir "$T/nowhere" fleet "$sub" -h
+	expect_rc 0
+	out_has "usage: smithers fleet $sub"
+done
+run "$SMITHERS" fleet executions --help
+out_has "[--machine M] [--workflow W] [--status S] [--since D] [-n N]"
+run "$SMITHERS" fleet costs --help
+out_has "[--by machine|workflow|day]"
+run "$SMITHERS" fleet top --help
+out_has "[-n N]"
+
 # The options each subcommand documents.
 run "$SMITHERS" db transitions --help
 out_has "[--key KEY] [-n N]"
@@ -80,12 +111,17 @@ grep -q '^\.BR help ' "$man" || fail "smithers.1 does not cover help"
 for sub in $SUBS; do
 	grep -q "db $sub" "$man" || fail "smithers.1 does not cover db $sub"
 done
+grep -q '^\.BR fleet ' "$man" || fail "smithers.1 does not cover fleet"
+for sub in $FLEET_SUBS; do
+	grep -q "fleet $sub" "$man" || fail "smithers.1 does not cover fleet $sub"
+done
 for word in '\\-\\-dir' '\\-\\-json' '\\-\\-key' '\\-\\-search' \
 	'\\-\\-category' '\\-\\-scope' '\\-\\-agent' '\\-n' \
 	'\\-\\-help' '\\-\\-version' SMITHERS_DIR smithers.db \
 	supervisor.lock logs/objects '^\.SH EXIT STATUS' '^\.SH FILES' \
 	'^\.SH ENVIRONMENT' '\\-\\-keep' '\\-\\-older\\-than' \
-	'\\-\\-dry\\-run'; do
+	'\\-\\-dry\\-run' '\\-\\-postgres' '\\-\\-machine' \
+	'\\-\\-workflow' '\\-\\-status' '\\-\\-since' '\\-\\-by'; do
 	grep -q -- "$word" "$man" || fail "smithers.1 lacks $word"
 done
 
