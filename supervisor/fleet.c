@@ -36,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -52,6 +54,7 @@
 #define SHIP_BATCH 512	     /* rows read and published at a time */
 #define ACK_WAIT_MS 5000     /* for the acks of a batch */
 #define IDLE_MS 1000	     /* a read at least this often */
+#define SHIP_NICE 10	     /* the thread's nice, above the loop's */
 #define BACKOFF_MIN_MS 100   /* after a failure, doubling */
 #define BACKOFF_MAX_MS 5000  /* up to this: back soon after an outage */
 
@@ -453,7 +456,16 @@ static void *shipper(void *arg)
 	struct fleet *f = arg;
 	struct wal_options ro = {.readonly = 1};
 	struct wal_fleet_lag lag;
+	int prio;
 
+	/* Behind the loop for the CPU: a shipper catching up must not slow
+	 * the run (Linux's nice is per thread; the client library's threads,
+	 * started from this one, inherit it). */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+				  prio + SHIP_NICE > 19 ? 19 : prio + SHIP_NICE);
 	if (wal_open(f->dir, &ro, &f->ro) < 0 ||
 	    wal_fleet_lag(f->ro, &lag) < 0) {
 		say(f, REPORT_ERROR, "fleet: cannot read the store: %s",

@@ -298,7 +298,12 @@ static const char execution_sql[] =
 	" LIMIT $5::bigint";
 /* clang-format on */
 
-static int fleet_executions(struct fleet_run *r)
+/* A list of rows (executions, agents): STATUSES and DEFAULT_STATUS for
+ * --status, the query SQL of the columns COLS[0..NCOL-1], TEXT the
+ * columns text shows. */
+static int list_cmd(struct fleet_run *r, const char *const *statuses,
+		    const char *default_status, const struct col *cols,
+		    int ncol, const char *const *text, const char *sql)
 {
 	const char *p[5];
 	char buf[2][24];
@@ -306,17 +311,23 @@ static int fleet_executions(struct fleet_run *r)
 	struct pg_conn *c;
 	int rc;
 
-	if (filter_params(r, execution_statuses, NULL, p, buf) < 0)
+	if (filter_params(r, statuses, default_status, p, buf) < 0)
 		return fleet_usage(r->sub);
 	c = view_open(r);
 	if (!c)
 		return EXIT_FAIL;
-	reader_init(&rd, r, execution_cols, NCOLS(execution_cols), 0);
-	out_list_begin(r->out, NULL, execution_text);
-	rc = view_query(c, execution_sql, 5, p, list_row, &rd);
+	reader_init(&rd, r, cols, ncol, 0);
+	out_list_begin(r->out, NULL, text);
+	rc = view_query(c, sql, 5, p, list_row, &rd);
 	if (rc == EXIT_OK)
 		out_list_end(r->out);
 	return view_done(c, rc);
+}
+
+static int fleet_executions(struct fleet_run *r)
+{
+	return list_cmd(r, execution_statuses, NULL, execution_cols,
+			NCOLS(execution_cols), execution_text, execution_sql);
 }
 
 /* clang-format off */
@@ -392,23 +403,8 @@ static const char agent_sql[] =
 
 static int fleet_agents(struct fleet_run *r)
 {
-	const char *p[5];
-	char buf[2][24];
-	struct reader rd;
-	struct pg_conn *c;
-	int rc;
-
-	if (filter_params(r, agent_statuses, "running", p, buf) < 0)
-		return fleet_usage(r->sub);
-	c = view_open(r);
-	if (!c)
-		return EXIT_FAIL;
-	reader_init(&rd, r, agent_cols, NCOLS(agent_cols), 0);
-	out_list_begin(r->out, NULL, agent_text);
-	rc = view_query(c, agent_sql, 5, p, list_row, &rd);
-	if (rc == EXIT_OK)
-		out_list_end(r->out);
-	return view_done(c, rc);
+	return list_cmd(r, agent_statuses, "running", agent_cols,
+			NCOLS(agent_cols), agent_text, agent_sql);
 }
 
 /* clang-format off */

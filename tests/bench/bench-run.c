@@ -86,6 +86,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -492,11 +493,14 @@ static void show_supervisor_output(const char *dir)
 }
 
 /* Wait for the supervisor PID; its exit status, or -1 (the output shown). */
-static int wait_supervisor(pid_t pid, const char *dir, int expect)
+/* The same, with the supervisor's CPU time in *CPU_S unless NULL. */
+static int wait_supervisor_cpu(pid_t pid, const char *dir, int expect,
+			       double *cpu_s)
 {
+	struct rusage ru;
 	int status, code;
 
-	while (waitpid(pid, &status, 0) < 0)
+	while (wait4(pid, &status, 0, &ru) < 0)
 		if (errno != EINTR)
 			die("waitpid: %s", strerror(errno));
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -507,7 +511,15 @@ static int wait_supervisor(pid_t pid, const char *dir, int expect)
 		show_supervisor_output(dir);
 		return -1;
 	}
+	if (cpu_s)
+		*cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			 ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	return code;
+}
+
+static int wait_supervisor(pid_t pid, const char *dir, int expect)
+{
+	return wait_supervisor_cpu(pid, dir, expect, NULL);
 }
 
 /* 1 once the supervisor PID has ended (reaped: the caller must not wait). */
@@ -628,9 +640,10 @@ static int64_t db_int(const char *dir, const char *sql)
 /* ---- the measurements -------------------------------------------------- */
 
 /* Throughput of N agents sending TOTAL sets in all: ops/s, or -1.
- * *DONE_S (unless NULL): from the first send until the supervisor exited. */
+ * *DONE_S (unless NULL): from the first send until the supervisor exited;
+ * *CPU_S: the supervisor's CPU time, all its threads. */
 static double run_flood_done(const struct bench *b, int n, int total,
-			     double *done_s)
+			     double *done_s, double *cpu_s)
 {
 	char *dir = bench_make_dir(), *cmd;
 	int per = total / n;
@@ -645,7 +658,7 @@ static double run_flood_done(const struct bench *b, int n, int total,
 	if (wait_ready(pid, dir, n) < 0)
 		goto out;
 	touch(dir, "go");
-	if (wait_supervisor(pid, dir, 0) < 0)
+	if (wait_supervisor_cpu(pid, dir, 0, cpu_s) < 0)
 		goto out;
 	if (done_s)
 		*done_s = bench_now_s();
@@ -685,7 +698,7 @@ out:
 
 static double run_flood(const struct bench *b, int n, int total)
 {
-	return run_flood_done(b, n, total, NULL);
+	return run_flood_done(b, n, total, NULL, NULL);
 }
 
 /* N agents sending RATE messages a second in all: 0, or -1. */
@@ -1021,6 +1034,7 @@ static void measure_fleet(const struct bench *b)
 {
 	struct bench off = *b;
 	double on_best = 0, off_best = 0, ship_best = 0, r, done;
+	double cpu, on_cpu = 1e9, off_cpu = 1e9;
 
 	if (!b->nats)
 		die("the fleet measure needs --nats URLS");
@@ -1029,10 +1043,12 @@ static void measure_fleet(const struct bench *b)
 			"best of %d\n",
 		b->total, b->nats, b->rounds);
 	for (int round = 0; round < b->rounds; round++) {
-		r = run_flood(&off, 8, b->total);
+		r = run_flood_done(&off, 8, b->total, NULL, &cpu);
 		off_best = r > off_best ? r : off_best;
-		r = run_flood_done(b, 8, b->total, &done);
+		off_cpu = cpu < off_cpu ? cpu : off_cpu;
+		r = run_flood_done(b, 8, b->total, &done, &cpu);
 		on_best = r > on_best ? r : on_best;
+		on_cpu = cpu < on_cpu ? cpu : on_cpu;
 		if (r < 0 || off_best <= 0)
 			die("the fleet runs failed");
 		r = b->total / done;
@@ -1043,6 +1059,10 @@ static void measure_fleet(const struct bench *b)
 	    "%.0f ops/s = %.3fx not", on_best, on_best / off_best);
 	row("shipper: changes into JetStream", NULL, -1,
 	    "%.0f rows/s (send to all shipped)", ship_best);
+	row("supervisor CPU per change, not shipping", NULL, -1, "%.2f us",
+	    off_cpu / b->total * 1e6);
+	row("supervisor CPU per change, shipping", NULL, -1,
+	    "%.2f us = %.2fx not", on_cpu / b->total * 1e6, on_cpu / off_cpu);
 }
 
 /* 8 agents with the shared-memory mirror and without, rounds taken in

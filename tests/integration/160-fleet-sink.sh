@@ -12,7 +12,8 @@
 # - a sink SIGKILLed while it writes, then started again: exactly the rows;
 # - PostgreSQL stopped under a sink: it says why once, acks nothing, and
 #   writes all once PostgreSQL is back; PostgreSQL unreachable from the
-#   start, or with a fleet view newer than ours: it says why, and never
+#   start, refusing to create the fleet view (a role without the right),
+#   or with a fleet view newer than ours: it says why, once, and never
 #   acks (the next sink gets every message);
 # - an older version of a row, sent again, changes nothing.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -137,33 +138,38 @@ grep -q "writing to PostgreSQL again" s4.err ||
 	fail "PostgreSQL down said more than once: $(cat s4.err)"
 stop_sink s4
 
-# ---- PostgreSQL unreachable, or a fleet view newer than ours ---------------
+# ---- PostgreSQL unreachable, refusing, or with a newer fleet view ---------
 flow "$M2/flow.ini" m2 10 0
 run "$SMITHERS" --dir "$M2" run "$M2/flow.ini"
 expect_rc 0
-dead=$(free_ports 1)
-"$SMITHERS" fleet sink --nats "$NATS_URLS" \
-	--postgres "host=127.0.0.1 port=$dead dbname=postgres" \
-	>bad.out 2>bad.err &
-bad=$!
-wait_until 20 grep -q "cannot connect to PostgreSQL" bad.err
-sleep 2
-kill -TERM "$bad"
-wait "$bad" || fail "the sink exited $? on SIGTERM"
-[ "$(grep -c "cannot connect to PostgreSQL" bad.err)" -eq 1 ] ||
-	fail "the refused connection said more than once: $(cat bad.err)"
+# refused CONNINFO WHY: a sink on CONNINFO says WHY (a pattern) once,
+# however often it retries, and exits 0 on SIGTERM.
+refused() {
+	"$SMITHERS" fleet sink --nats "$NATS_URLS" --postgres "$1" \
+		>bad.out 2>bad.err &
+	bad=$!
+	wait_until 20 grep -q "$2" bad.err
+	sleep 2
+	kill -TERM "$bad"
+	wait "$bad" || fail "the sink exited $? on SIGTERM"
+	[ "$(grep -c "$2" bad.err)" -eq 1 ] ||
+		fail "a sink said '$2' more than once: $(cat bad.err)"
+}
+refused "host=127.0.0.1 port=$(free_ports 1) dbname=postgres" \
+	"cannot connect to PostgreSQL"
+# A role that may not create the fleet view.
+pg_sql "CREATE DATABASE weakdb"
+pg_sql "CREATE ROLE weak LOGIN"
+refused "${PG_CONNINFO%user=smithers dbname=postgres}user=weak dbname=weakdb" \
+	"cannot create the schema smithers: .*permission denied"
+# A fleet view newer than ours.
 pg_sql "CREATE DATABASE newer"
 "$PG_BIN/psql" -X -q -d "${PG_CONNINFO%dbname=postgres}dbname=newer" -c \
 	"CREATE SCHEMA smithers; CREATE TABLE smithers.schema_version
 	(version integer); INSERT INTO smithers.schema_version VALUES (99)" ||
 	fail "cannot make the newer fleet view"
-"$SMITHERS" fleet sink --nats "$NATS_URLS" \
-	--postgres "${PG_CONNINFO%dbname=postgres}dbname=newer" \
-	>bad.out 2>bad.err &
-bad=$!
-wait_until 20 grep -q "the fleet view has schema version 99, newer than this smithers knows (1): upgrade smithers" bad.err
-kill -TERM "$bad"
-wait "$bad" || fail "the sink exited $? on SIGTERM"
+refused "${PG_CONNINFO%dbname=postgres}dbname=newer" \
+	"the fleet view has schema version 99, newer than this smithers knows (1): upgrade smithers"
 # Nothing was acked: the next sink writes it all.
 sink s5
 same "$DB1" m1 "$DB2" m2
