@@ -19,7 +19,8 @@
 # Run from the build dir: tests/bench/bench-fleet.sh [--quick]
 # [--ship-only] (make bench-fleet). About 8 minutes; --quick, a smoke run
 # of a minute; --ship-only, step 1 alone. NATS_NICE=N runs the NATS
-# servers at nice N, as if they were on other machines.
+# servers at nice N and NATS_TMPFS=1 keeps their stores in memory: both
+# as if they were on other machines, not sharing this one's cores or disk.
 set -eu
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$(sed -n 's/^abs_top_srcdir = //p' \
@@ -43,6 +44,17 @@ BENCH_RUN=$top_builddir/tests/bench/bench-run
 need_nats
 need_pg
 
+# NATS_TMPFS=1: the servers' stores in memory (a tmpfs; as root), so that
+# their writes do not share this machine's disk with the run they measure.
+if [ "${NATS_TMPFS:-0}" = 1 ]; then
+	mkdir -p "$T/nats"
+	mount -t tmpfs -o size=4g tmpfs "$T/nats" ||
+		fail "cannot mount a tmpfs (NATS_TMPFS=1 needs root)"
+	trap 'for p in $SINKS; do kill -9 $p 2>/dev/null || :; done
+		_nats_kill_all || :
+		umount "$T/nats" 2>/dev/null || :
+		fleet_cleanup' EXIT
+fi
 nats_cluster_start
 wait_until 30 nats_leader
 # NATS_NICE=N: the servers at nice N, as if they ran elsewhere (they share
