@@ -278,7 +278,7 @@ static int migrate(struct pg_conn *c, char *err)
 	/* Migrations 2 and up go here, each from the version before it. */
 	return pg_exec(c, "COMMIT", "cannot commit the schema", err);
 fail:
-	PQexec(c->pg, "ROLLBACK");
+	PQclear(PQexec(c->pg, "ROLLBACK"));
 	return -1;
 }
 
