@@ -34,12 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <nats/nats.h>
 
+#include "common/clock.h"
 #include "tools/fleet.h"
 
 #define SINK_BATCH 512		  /* messages written in one transaction */
@@ -85,14 +85,6 @@ struct item {
 	char why[200];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void say(const char *fmt, ...)
@@ -135,7 +127,7 @@ static void skip_log(struct sink *k, int force)
 {
 	if (k->skipped == k->skipped_logged)
 		return;
-	if (!force && now_ms() - k->skip_log_ms < SKIP_LOG_MS)
+	if (!force && cm_mono_ms() - k->skip_log_ms < SKIP_LOG_MS)
 		return;
 	say("skipped %lld message%s on our subjects that %s not smithers rows"
 	    " (the last: %s)",
@@ -143,7 +135,7 @@ static void skip_log(struct sink *k, int force)
 	    k->skipped - k->skipped_logged == 1 ? "" : "s",
 	    k->skipped - k->skipped_logged == 1 ? "is" : "are", k->last_skip);
 	k->skipped_logged = k->skipped;
-	k->skip_log_ms = now_ms();
+	k->skip_log_ms = cm_mono_ms();
 }
 
 /* ---- NATS ----------------------------------------------------------------- */
