@@ -7,7 +7,10 @@
  * (wal_fleet_next), publishes each row with a message id that makes a
  * re-send harmless (JetStream drops a duplicate id inside the stream's
  * window), waits for the acks of the whole batch, and only then tells the
- * loop how far it got. The loop writes the cursors in its next commit (the
+ * loop how far it got: each cursor passes the rows JetStream acked from the
+ * batch's start, up to the first it did not (a failed batch is sent again
+ * from there, not whole: every re-send is one more duplicate for the
+ * stream to drop). The loop writes the cursors in its next commit (the
  * store has one writer), so a cursor only ever says what JetStream holds;
  * a crash before that commit makes the next run publish the batch again.
  *
@@ -67,6 +70,14 @@ struct report {
 	char text[400];		     /* the others: a line for the log */
 };
 
+/* A batch's rows of one cursor, in the order published (keys rising):
+ * transition ids, or outbox versions. */
+struct sent {
+	int n;
+	int64_t key[SHIP_BATCH];
+	unsigned char acked[SHIP_BATCH];
+};
+
 struct fleet {
 	const struct sup_fleet *cfg;
 	char *dir; /* the project dir, for the thread's own handle */
@@ -90,7 +101,10 @@ struct fleet {
 	jsCtx *js;
 	int stream_ok;
 	int64_t cur_outbox, cur_transitions; /* shipped, as far as it knows */
-	int64_t batch_outbox, batch_transitions; /* the batch's highest */
+	/* The batch: the thread adds, the acks (the library's thread) mark;
+	 * under MU, as an ack from an earlier batch may come late. */
+	pthread_mutex_t mu;
+	struct sent sent_transitions, sent_outbox;
 	atomic_int batch_failed; /* an ack said no (the library's thread) */
 	int published;		 /* since connected (the library's pending
 				    list does not exist before) */
@@ -196,13 +210,62 @@ static void worked(struct fleet *f)
 	f->backoff_ms = 0;
 }
 
-static void ack_failed(jsCtx *js, jsPubAckErr *pae, void *arg)
+static struct sent *sent_of(struct fleet *f, const char *table)
+{
+	return strcmp(table, "transitions") ? &f->sent_outbox
+					    : &f->sent_transitions;
+}
+
+/* KEY of L (rising) was acked. */
+static void mark(struct sent *l, int64_t key)
+{
+	int lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (l->key[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < l->n && l->key[lo] == key)
+		l->acked[lo] = 1;
+}
+
+/* An ack, or a refusal, of a message (the library's thread; the message is
+ * ours to free). Its row is known by its id, MACHINE:TABLE:ID:VERSION; an
+ * ack of an earlier batch's send marks the same row again, truly: it is in
+ * the stream. */
+static void acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+		  void *arg)
 {
 	struct fleet *f = arg;
+	const char *subject = natsMsg_GetSubject(msg), *id = NULL, *table;
+	const char *v = NULL, *t;
 
 	(void)js;
-	(void)pae;
-	atomic_store(&f->batch_failed, 1);
+	table = subject ? strrchr(subject, '.') : NULL;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK)
+		v = strrchr(id, ':');
+	/* A duplicate without a sequence: the server has the id but cannot
+	 * say where its message is (a server may stage an id before the
+	 * message is stored): not known to be in the stream. */
+	if (pae || !pa || (pa->Duplicate && pa->Sequence == 0) || !table ||
+	    !v || v == id) {
+		atomic_store(&f->batch_failed, 1);
+		natsMsg_Destroy(msg);
+		return;
+	}
+	for (t = v - 1; t > id && *t != ':'; t--)
+		;
+	pthread_mutex_lock(&f->mu);
+	if (!strcmp(table + 1, "transitions"))
+		mark(&f->sent_transitions, strtoll(t + 1, NULL, 10));
+	else
+		mark(&f->sent_outbox, strtoll(v + 1, NULL, 10));
+	pthread_mutex_unlock(&f->mu);
+	natsMsg_Destroy(msg);
 }
 
 static void disconnect(struct fleet *f)
@@ -251,9 +314,11 @@ static int connect_nats(struct fleet *f)
 	if (s == NATS_OK) {
 		jsOptions_Init(&jo);
 		jo.Wait = ACK_WAIT_MS;
-		jo.PublishAsync.ErrHandler = ack_failed;
-		jo.PublishAsync.ErrHandlerClosure = f;
-		jo.PublishAsync.MaxPending = SHIP_BATCH;
+		jo.PublishAsync.AckHandler = acked;
+		jo.PublishAsync.AckHandlerClosure = f;
+		/* A batch never waits for room: it is two lists of SHIP_BATCH
+		 * at most. */
+		jo.PublishAsync.MaxPending = 2 * SHIP_BATCH;
 		s = natsConnection_JetStream(&f->js, f->nc, &jo);
 	}
 	if (s != NATS_OK) {
@@ -355,11 +420,20 @@ static int publish(const char *table, int64_t id, int64_t version,
 	char subject[400], msgid[300];
 	natsMsg *msg = NULL;
 	char *body;
+	struct sent *l = sent_of(f, table);
 	natsStatus s;
 	int len;
 
+	if (l->n == SHIP_BATCH)
+		return 1; /* full: wal_fleet_next gives no more than that */
+	/* Listed before it is sent: its ack may come at once. */
+	pthread_mutex_lock(&f->mu);
+	l->key[l->n] = l == &f->sent_transitions ? id : version;
+	l->acked[l->n] = !json; /* gone: nothing to ship, the cursor passes */
+	l->n++;
+	pthread_mutex_unlock(&f->mu);
 	if (!json)
-		goto done; /* gone: nothing to ship, the cursor goes past */
+		return 0;
 	len = asprintf(&body,
 		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
 		       ",\"version\":%" PRId64 ",\"row\":%s}",
@@ -385,12 +459,6 @@ static int publish(const char *table, int64_t id, int64_t version,
 		atomic_store(&f->batch_failed, 1);
 		return 1;
 	}
-done:
-	/* Sent (acked or not, the batch will say): the cursor may pass it. */
-	if (!strcmp(table, "transitions"))
-		f->batch_transitions = id;
-	else
-		f->batch_outbox = version;
 	return 0;
 }
 
@@ -404,17 +472,33 @@ static void drop_pending(struct fleet *f)
 		natsMsgList_Destroy(&pending);
 }
 
+/* How far L's rows were acked from its start, from CUR. */
+static int64_t acked_to(const struct sent *l, int64_t cur)
+{
+	for (int i = 0; i < l->n && l->acked[i]; i++)
+		cur = l->key[i];
+	return cur;
+}
+
+/* Whether every row of L was acked. */
+static int all_acked(const struct sent *l)
+{
+	return l->n == 0 || acked_to(l, -1) == l->key[l->n - 1];
+}
+
 /* One batch: 1 shipped something, 0 nothing to ship, -1 failed. */
 static int ship_batch(struct fleet *f)
 {
 	jsPubOptions po;
 	natsStatus s;
-	int64_t n;
+	int64_t n, to_outbox, to_transitions;
+	int whole, refused;
 
 	/* A commit from now on wakes us again: the read below may miss it. */
 	atomic_store(&f->poked, 0);
-	f->batch_outbox = f->cur_outbox;
-	f->batch_transitions = f->cur_transitions;
+	pthread_mutex_lock(&f->mu);
+	f->sent_outbox.n = f->sent_transitions.n = 0;
+	pthread_mutex_unlock(&f->mu);
 	atomic_store(&f->batch_failed, 0);
 	n = wal_fleet_next(f->ro, f->cur_outbox, f->cur_transitions,
 			   SHIP_BATCH, publish, f);
@@ -427,27 +511,37 @@ static int ship_batch(struct fleet *f)
 	jsPubOptions_Init(&po);
 	po.MaxWait = ACK_WAIT_MS;
 	s = js_PublishAsyncComplete(f->js, &po);
-	if (s != NATS_OK || atomic_load(&f->batch_failed)) {
+	refused = atomic_load(&f->batch_failed);
+	if (s != NATS_OK || refused)
 		drop_pending(f);
+	pthread_mutex_lock(&f->mu);
+	to_outbox = acked_to(&f->sent_outbox, f->cur_outbox);
+	to_transitions = acked_to(&f->sent_transitions, f->cur_transitions);
+	whole = all_acked(&f->sent_outbox) && all_acked(&f->sent_transitions);
+	pthread_mutex_unlock(&f->mu);
+	if (to_outbox != f->cur_outbox || to_transitions != f->cur_transitions) {
+		struct report rep = {.kind = REPORT_SHIPPED,
+				     .outbox = to_outbox,
+				     .transitions = to_transitions};
+
+		f->cur_outbox = to_outbox;
+		f->cur_transitions = to_transitions;
+		if (write(f->report[1], &rep, sizeof(rep)) < 0) {
+			/* The loop is gone. */
+		}
+	}
+	if (s != NATS_OK || refused || !whole) {
+		/* !whole alone: every ack came and said yes, and yet a row has
+		 * none; sent again all the same. */
 		failed(f, "JetStream did not take what was published",
 		       s != NATS_OK ? natsStatus_GetText(s)
-				    : "a publish was refused");
+		       : refused    ? "a publish was refused"
+				    : "fewer acks than messages");
 		/* The stream may be gone: look again. */
 		f->stream_ok = 0;
 		return -1;
 	}
 	worked(f);
-	f->cur_outbox = f->batch_outbox;
-	f->cur_transitions = f->batch_transitions;
-	{
-		struct report rep = {.kind = REPORT_SHIPPED,
-				     .outbox = f->cur_outbox,
-				     .transitions = f->cur_transitions};
-
-		if (write(f->report[1], &rep, sizeof(rep)) < 0) {
-			/* The loop is gone. */
-		}
-	}
 	return 1;
 }
 
@@ -583,6 +677,7 @@ int fleet_start(struct run *r)
 	if (!f)
 		return -1;
 	f->cfg = c;
+	pthread_mutex_init(&f->mu, NULL);
 	f->wake[0] = f->wake[1] = f->report[0] = f->report[1] = -1;
 	atomic_init(&f->lag_state, SHM_FLEET_SHIPPING);
 	atomic_init(&f->lag_rows, -1);
@@ -624,6 +719,7 @@ fail:
 		if (f->report[i] >= 0)
 			close(f->report[i]);
 	}
+	pthread_mutex_destroy(&f->mu);
 	free(f->dir);
 	free(f);
 	return -1;
@@ -688,9 +784,11 @@ void fleet_stop(struct run *r)
 		close(f->wake[i]);
 		close(f->report[i]);
 	}
+	r->fleet = NULL;
+	/* The library's own threads and memory; then F, which an ack that
+	 * came late may still have been given. */
+	nats_CloseAndWait(2000);
+	pthread_mutex_destroy(&f->mu);
 	free(f->dir);
 	free(f);
-	r->fleet = NULL;
-	/* The library's own threads and memory. */
-	nats_CloseAndWait(2000);
 }

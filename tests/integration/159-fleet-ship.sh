@@ -11,7 +11,10 @@
 #   counts them), and gc keeps them; the next run of the state dir, with NATS there, ships them,
 #   and gc may drop them then;
 # - a stream of ours with other settings: one clear error naming the
-#   difference, and the run goes on.
+#   difference, and the run goes on;
+# - a row the stream refuses (larger than its messages may be): the rows
+#   before it in its batch ship all the same, and the cursor stops right
+#   before it (a failed batch is sent again from its first refused row).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/fleet-lib.sh"
 need_nats
@@ -136,3 +139,57 @@ expect_rc 0
 err_has "fleet: the JetStream stream 'OTHER' has other settings than ours: its subjects do not include ours"
 [ "$(grep -c "other settings than ours" "$ERR")" -eq 1 ] ||
 	fail "the stream's settings said more than once"
+
+# ---- a row the stream refuses ----------------------------------------------
+# Written while NATS is out of reach, so that the rows before the big one
+# and after it ship in one batch with it.
+wait_until 30 $NATS "$NATS_URLS" stream-add SMALL 'small.>' 3 2000
+D=$T/m4
+mkdir "$D"
+big=$(head -c 3000 /dev/zero | tr '\0' x)
+cat >"$D/big.sh" <<SH
+for i in 1 2 3 4 5; do $SMITHERS emit state.set a\$i \$i || exit 1; done
+$SMITHERS emit state.set big '"$big"' || exit 1
+for i in 1 2 3; do $SMITHERS emit state.set b\$i \$i || exit 1; done
+SH
+write_big_flow() {
+	cat >"$D/flow.ini" <<INI
+[workflow]
+[fleet]
+nats = $1
+machine = m4
+stream = SMALL
+subject_prefix = small
+duplicate_window = 1m
+ship_wait = $2
+[phase work]
+[agent setter]
+phase = work
+command = $3
+INI
+}
+write_big_flow "nats://127.0.0.1:$dead" 1s "sh $D/big.sh"
+run "$SMITHERS" --dir "$D" run "$D/flow.ini"
+expect_rc 0
+err_has "rows not shipped yet"
+m4sql() { sqlite3 "$D/.smithers/smithers.db" "$1"; }
+bigid=$(m4sql "SELECT id FROM transitions WHERE key = 'big'")
+[ -n "$bigid" ] || fail "no transition of the big value"
+write_big_flow "$NATS_URLS" 3s true
+run "$SMITHERS" --dir "$D" run "$D/flow.ini"
+expect_rc 0
+err_has "fleet: JetStream did not take what was published"
+[ "$(m4sql "SELECT shipped FROM fleet_cursor WHERE name = 'transitions'")" \
+	-eq "$(m4sql "SELECT max(id) FROM transitions WHERE id < $bigid")" ] ||
+	fail "the transitions cursor is not right before the refused row:" \
+		"$(m4sql "SELECT * FROM fleet_cursor")"
+[ "$(m4sql "SELECT count(*) FROM fleet_outbox")" -eq 0 ] ||
+	fail "rows shipped with the refused one are left to ship"
+$NATS "$NATS_URLS" ids SMALL >small-ids.txt ||
+	fail "cannot read the stream's message ids"
+for k in $(m4sql "SELECT id FROM transitions WHERE id < $bigid"); do
+	grep -qx "m4:transitions:$k:1" small-ids.txt ||
+		fail "transition $k, before the refused one, is not in the stream"
+done
+! grep -q "m4:transitions:$bigid:" small-ids.txt ||
+	fail "the refused row is in the stream"

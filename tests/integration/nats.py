@@ -6,9 +6,12 @@ URLS is one nats://HOST:PORT (or HOST:PORT) or a comma-separated list of
 them: each is tried in turn until one takes the connection, so a list
 still works with some of the servers dead. Commands:
 
-    stream-add NAME SUBJECTS REPLICAS   create a stream (file storage, a
-                                        2 min duplicate window); SUBJECTS
-                                        is a comma list; prints the reply
+    stream-add NAME SUBJECTS REPLICAS [MAX_MSG_SIZE]
+                                        create a stream (file storage, a
+                                        2 min duplicate window, messages
+                                        of MAX_MSG_SIZE bytes at most if
+                                        given); SUBJECTS is a comma list;
+                                        prints the reply
     stream-info NAME                    prints $JS.API.STREAM.INFO.NAME
     pub SUBJECT DATA [MSGID]            a JetStream publish (with the
                                         Nats-Msg-Id header if MSGID is
@@ -267,7 +270,7 @@ def main(argv):
             sys.stderr.write("nats.py: bad --timeout '%s'\n" % argv[1])
             return 2
         argv = argv[2:]
-    usage = {"stream-add": 3, "stream-info": 1, "pub": (2, 3), "count": 1,
+    usage = {"stream-add": (3, 4), "stream-info": 1, "pub": (2, 3), "count": 1,
              "ids": 1, "stream-leader": 1}
     if len(argv) < 2 or argv[1] not in usage:
         sys.stderr.write("usage: nats.py [--timeout S] URLS stream-add|"
@@ -282,12 +285,15 @@ def main(argv):
     conn = connect(urls, timeout)
     try:
         if cmd == "stream-add":
-            name, subjects, replicas = args
-            doc = conn.js("$JS.API.STREAM.CREATE." + name, {
+            name, subjects, replicas = args[:3]
+            config = {
                 "name": name, "subjects": subjects.split(","),
                 "retention": "limits", "storage": "file",
                 "num_replicas": int(replicas), "discard": "old",
-                "duplicate_window": DUPLICATE_WINDOW_NS})
+                "duplicate_window": DUPLICATE_WINDOW_NS}
+            if len(args) == 4:
+                config["max_msg_size"] = int(args[3])
+            doc = conn.js("$JS.API.STREAM.CREATE." + name, config)
         elif cmd == "stream-info":
             doc = stream_info(conn, args[0])
         elif cmd == "pub":
