@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/units.h"
 #include "tools/fleet.h"
 #include "tools/output.h"
 
@@ -124,28 +125,15 @@ static int allowed(const struct fleet_sub *s, unsigned flag,
 	return 0;
 }
 
-/* A duration: N[s|m|h|d] in seconds; -1 when it is not one. */
+/* A duration, as everywhere (cm_parse_duration: 90s, 2h, 1.5d, 2w; a bare
+ * number is seconds), in seconds rounded up; -1 when it is not one. */
 static long long parse_since(const char *s)
 {
-	char *end;
-	long long n, mul = 1;
+	int64_t ms;
 
-	if (*s < '0' || *s > '9')
+	if (cm_parse_duration(s, &ms) < 0)
 		return -1;
-	n = strtoll(s, &end, 10);
-	if (!strcmp(end, "") || !strcmp(end, "s"))
-		mul = 1;
-	else if (!strcmp(end, "m"))
-		mul = 60;
-	else if (!strcmp(end, "h"))
-		mul = 3600;
-	else if (!strcmp(end, "d"))
-		mul = 86400;
-	else
-		return -1;
-	if (n > 100LL * 365 * 86400 / mul)
-		return -1;
-	return n * mul;
+	return ms / 1000 + (ms % 1000 != 0);
 }
 
 static int fleet_option(struct fleet_run *r, int c, const char *arg)
@@ -199,8 +187,8 @@ static int fleet_option(struct fleet_run *r, int c, const char *arg)
 		r->since = parse_since(arg);
 		if (r->since < 0) {
 			fprintf(stderr,
-				"smithers: bad --since '%s' (want N, Ns, Nm, "
-				"Nh or Nd)\n",
+				"smithers: bad --since '%s' (want a duration:"
+				" 90s, 30m, 2h, 1d, 2w)\n",
 				arg);
 			return -1;
 		}

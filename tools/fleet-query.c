@@ -348,7 +348,7 @@ const struct fleet_sub fleet_sub_executions = {
 	"                       its file)\n"
 	"  --status S           pending, running, completed, failed,\n"
 	"                       cancelled, interrupted, or all (default)\n"
-	"  --since D            started in the last D (N[s|m|h|d])\n"
+	"  --since D            started in the last D (30m, 2h, 1d, 2w)\n"
 	"  -n N                 at most N executions (default: all)",
 	FLEET_OPT_POSTGRES | FLEET_OPT_FILTER | FLEET_OPT_N, 0, 0,
 	fleet_executions,
@@ -427,7 +427,7 @@ const struct fleet_sub fleet_sub_agents = {
 	"  --status S           running (default), pending, restarting,\n"
 	"                       completed, failed, cancelled, interrupted,\n"
 	"                       or all\n"
-	"  --since D            started in the last D (N[s|m|h|d])\n"
+	"  --since D            started in the last D (30m, 2h, 1d, 2w)\n"
 	"  -n N                 at most N agents (default: all)",
 	FLEET_OPT_POSTGRES | FLEET_OPT_FILTER | FLEET_OPT_N, 0, 0, fleet_agents,
 };
@@ -552,7 +552,7 @@ const struct fleet_sub fleet_sub_costs = {
 	"                       its file)\n"
 	"  --status S           pending, running, completed, failed,\n"
 	"                       cancelled, interrupted, or all (default)\n"
-	"  --since D            started in the last D (N[s|m|h|d])",
+	"  --since D            started in the last D (30m, 2h, 1d, 2w)",
 	FLEET_OPT_POSTGRES | FLEET_OPT_FILTER | FLEET_OPT_BY, 0, 0, fleet_costs,
 };
 /* clang-format on */

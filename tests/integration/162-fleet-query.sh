@@ -230,6 +230,8 @@ ids_are "m1:3 m2:7" executions --since 3h
 ids_are "m1:3 m2:7 m2:8" executions --since 1d
 ids_are "m1:3" executions --since 10m
 ids_are "m1:3 m2:7 m2:8 m1:2 m2:1 m1:1" executions --status all --since 3650d
+ids_are "m1:3 m2:7 m2:8 m1:2 m2:1 m1:1" executions --status all --since 530w
+ids_are "m1:3" executions --since 0.2h
 ids_are "m2:7 m2:8" executions --workflow /b/fix.ini
 ids_are "m1:3 m2:1 m1:1" executions --workflow survey
 ids_are "m2:8" executions --workflow fix --machine m2 --status cancelled
@@ -397,7 +399,7 @@ for sub in executions agents costs top; do
 	out_is ""
 done
 # Bad values, before any connection (the database is unreachable).
-for args in "executions --since yesterday" "costs --since 5w" \
+for args in "executions --since yesterday" "costs --since 5x" \
 	"costs --by week" "executions --status done" "agents --status busy" \
 	"executions -n 0" "agents -n x" "executions --by day" "top --machine m1" \
 	"costs -n 3" "top --status running" "executions extra"; do
@@ -407,6 +409,8 @@ for args in "executions --since yesterday" "costs --since 5w" \
 	err_has "usage: smithers fleet ${args%% *}"
 	out_is ""
 done
+run "$SMITHERS" fleet executions --since 5x
+err_has "smithers: bad --since '5x' (want a duration: 90s, 30m, 2h, 1d, 2w)"
 run "$SMITHERS" fleet agents --status busy
 err_has "smithers: bad --status 'busy' (want all, pending, running, restarting,"
 run "$SMITHERS" fleet costs --by week
