@@ -95,8 +95,10 @@ for d in "$M1" "$M2"; do
 		FROM fleet_outbox")" = 0 ] ||
 		fail "$d: rows left to ship at the end of its run"
 done
-# When rows differ, where each missing one was lost: in the stream (the
-# shipper's side) or after it (the sink's side).
+# When rows differ, where each missing one was lost: whether the stream's
+# leader has it (if not: lost on the way in), and each server's copy of the
+# stream (one short of the others: a replica lost it, and a consumer led
+# from there never delivers it).
 where_lost() {
 	$NATS "$NATS_URLS" ids SMITHERS >stream-ids.txt 2>&1 || :
 	awk '/^m[12] [a-z_]+:/ { m = $1; t = $2; sub(":", "", t) }
@@ -104,11 +106,28 @@ where_lost() {
 			print m ":" t ":" id ":" }' compare.out |
 		while read -r key; do
 			if grep -q "^$key" stream-ids.txt; then
-				echo "$key in the stream: lost after it"
+				echo "$key in the stream (its leader's copy)"
 			else
 				echo "$key not in the stream"
 			fi
 		done >&2
+	for i in 1 2 3; do
+		eval "http=\$NATS_HTTP_$i"
+		"$PYTHON" -c '
+import json, sys, urllib.request
+u = "http://127.0.0.1:%s/jsz?consumers=true" % sys.argv[1]
+d = json.loads(urllib.request.urlopen(u, timeout=3).read())
+for a in d.get("account_details", []):
+    for s in a.get("stream_detail", []):
+        st = s["state"]
+        print("n%s %s: %d messages, last %d" % (sys.argv[2], s["name"],
+              st["messages"], st["last_seq"]))
+        for c in s.get("consumer_detail") or []:
+            print("  consumer %s, led by %s: delivered to %d" % (c["name"],
+                  c.get("cluster", {}).get("leader"),
+                  c["delivered"]["stream_seq"]))
+' "$http" "$i" >&2 || echo "n$i: no stream state" >&2
+	done
 }
 i=0
 until caught_up "$DB1" m1 && caught_up "$DB2" m2; do
