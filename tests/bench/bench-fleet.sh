@@ -21,6 +21,10 @@
 # of a minute; --ship-only, step 1 alone. NATS_NICE=N runs the NATS
 # servers at nice N and NATS_TMPFS=1 keeps their stores in memory: both
 # as if they were on other machines, not sharing this one's cores or disk.
+# NATS_CPUS=LIST RUN_CPUS=LIST (taskset(1) lists, e.g. 1 and 0) pin the
+# servers to some cores and the runs of 1 (shipping and not alike) to the
+# others: NATS elsewhere, as in a fleet, at the price of fewer cores for
+# the run.
 set -eu
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$(sed -n 's/^abs_top_srcdir = //p' \
@@ -63,10 +67,21 @@ if [ "${NATS_NICE:-0}" != 0 ]; then
 	renice -n "$NATS_NICE" -p $NATS_PID_1 $NATS_PID_2 $NATS_PID_3 \
 		>/dev/null
 fi
+PIN=
+if [ -n "${NATS_CPUS:-}" ] || [ -n "${RUN_CPUS:-}" ]; then
+	[ -n "${NATS_CPUS:-}" ] && [ -n "${RUN_CPUS:-}" ] ||
+		fail "NATS_CPUS and RUN_CPUS go together"
+	for p in $NATS_PID_1 $NATS_PID_2 $NATS_PID_3; do
+		taskset -a -c -p "$NATS_CPUS" "$p" >/dev/null ||
+			fail "cannot pin the NATS servers to cores $NATS_CPUS"
+	done
+	PIN="taskset -c $RUN_CPUS"
+	echo "NATS servers on cores $NATS_CPUS, the runs on cores $RUN_CPUS"
+fi
 pg_start
 
 # ---- 1. shipping and not ------------------------------------------------------
-"$BENCH_RUN" --only fleet --nats "$NATS_URLS" $QUICK >fleet.txt
+$PIN "$BENCH_RUN" --only fleet --nats "$NATS_URLS" $QUICK >fleet.txt
 cat fleet.txt
 if [ -n "$QUICK" ]; then rounds=1 total=20000; else rounds=3 total=200000; fi
 shipped=$((rounds * total))
