@@ -36,6 +36,9 @@
 /* Bump with a new migration below. */
 #define FLEET_PG_VERSION 1
 
+/* The longest a connection may take, in seconds (connect_pg). */
+#define FLEET_PG_CONNECT_S "10"
+
 /* ---- the tables ----------------------------------------------------------- */
 
 #define T(name, ...)                                                           \
@@ -335,13 +338,26 @@ static int read_version(struct pg_conn *c, char *err)
 	return 0;
 }
 
+/* libpq waits for a server that never answers for ever, unless told: so
+ * FLEET_PG_CONNECT_S, unless PGCONNECT_TIMEOUT or CONNINFO says otherwise
+ * (CONNINFO, expanded after it, wins). */
+static PGconn *connect_pg(const char *conninfo)
+{
+	const char *keys[] = {"connect_timeout", "dbname", NULL};
+	const char *values[] = {FLEET_PG_CONNECT_S, conninfo ? conninfo : "",
+				NULL};
+	int skip = getenv("PGCONNECT_TIMEOUT") != NULL;
+
+	return PQconnectdbParams(keys + skip, values + skip, 1);
+}
+
 struct pg_conn *fleet_pg_open(const char *conninfo, int migrate_it,
 			      char *err)
 {
 	struct pg_conn *c = xmalloc(sizeof(*c));
 
 	memset(c, 0, sizeof(*c));
-	c->pg = PQconnectdb(conninfo ? conninfo : "");
+	c->pg = connect_pg(conninfo);
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		pg_err(err, "cannot connect to PostgreSQL",
 		       PQerrorMessage(c->pg));

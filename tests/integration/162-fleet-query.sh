@@ -387,6 +387,37 @@ err_has "smithers: cannot connect to PostgreSQL: "
 err_has "$T/nowhere"
 [ "$(wc -l <"$ERR")" = 1 ] || fail "more than one line: $(cat "$ERR")"
 out_is ""
+# A server that takes the connection and never answers: given up after
+# 10 s (libpq would wait for ever), unless the conninfo says less.
+"$PYTHON" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)
+' >silent.port &
+silent=$!
+wait_until 10 test -s silent.port
+t0=$(date +%s)
+run "$SMITHERS" fleet executions --postgres \
+	"host=127.0.0.1 port=$(cat silent.port) dbname=x user=x"
+t1=$(date +%s)
+expect_rc 1
+err_has "smithers: cannot connect to PostgreSQL: "
+err_has "timeout"
+[ $((t1 - t0)) -ge 9 ] && [ $((t1 - t0)) -le 30 ] ||
+	fail "gave up on a silent server after $((t1 - t0)) s, not 10"
+t0=$(date +%s)
+run "$SMITHERS" fleet executions --postgres \
+	"host=127.0.0.1 port=$(cat silent.port) dbname=x connect_timeout=2"
+t1=$(date +%s)
+expect_rc 1
+err_has "timeout"
+[ $((t1 - t0)) -le 8 ] ||
+	fail "the conninfo's connect_timeout=2 not taken: $((t1 - t0)) s"
+kill "$silent" 2>/dev/null || :
+wait "$silent" 2>/dev/null || :
 # libpq's PG* variables without --postgres.
 run env PGHOST="$T/nowhere" PGPORT=5 "$SMITHERS" fleet top
 expect_rc 1
