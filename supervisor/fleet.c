@@ -25,6 +25,15 @@
  * ship says 0 without a count. The thread leaves it in atomics, with how
  * shipping goes, and the loop copies them to the mirror each turn: the
  * loop never counts, and never waits for the thread.
+ *
+ * Verifying (docs/FLEET.md): an ack says the stream has a message, not
+ * that every replica keeps it. Every [fleet] verify, and at the end of the
+ * run, the thread asks a sink (a request on PREFIX-verify.MACHINE) whether
+ * the fleet view holds the rows shipped since the last verification, at
+ * their versions, a chunk at a time; the sink answers with those it lacks
+ * (or that it is still behind the stream), and the thread sends them again
+ * under new message ids. A chunk found whole moves the verified cursors,
+ * which the loop writes as it writes the others.
  */
 #include "config.h"
 
@@ -44,6 +53,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <nats/nats.h>
 
 #include "common/clock.h"
@@ -60,13 +70,23 @@
 #define SHIP_NICE 10	     /* the thread's nice, above the loop's */
 #define BACKOFF_MIN_MS 100   /* after a failure, doubling */
 #define BACKOFF_MAX_MS 5000  /* up to this: back soon after an outage */
+#define VERIFY_CHUNK 2048    /* rows asked about in one request */
+#define VERIFY_WAIT_MS 3000  /* for a sink's answer */
+#define VERIFY_SOON_MS 1000  /* again after a sink was behind, or a resend */
+#define VERIFY_TRIES 3	     /* resends of one chunk before it is let go */
 
-enum report_kind { REPORT_SHIPPED, REPORT_INFO, REPORT_WARN, REPORT_ERROR };
+enum report_kind {
+	REPORT_SHIPPED,
+	REPORT_VERIFIED,
+	REPORT_INFO,
+	REPORT_WARN,
+	REPORT_ERROR
+};
 
 /* One write of the thread, one read of the loop. */
 struct report {
 	int kind;
-	int64_t outbox, transitions; /* REPORT_SHIPPED: the new cursors */
+	int64_t outbox, transitions; /* REPORT_SHIPPED, _VERIFIED: cursors */
 	char text[400];		     /* the others: a line for the log */
 };
 
@@ -93,6 +113,9 @@ struct fleet {
 	atomic_int lag_state;	    /* enum shm_fleet_state */
 	atomic_llong lag_rows;	    /* -1: not counted yet */
 	atomic_llong lag_oldest_ms; /* wall clock; 0: none */
+	/* The end of the run: verify now (the loop sets it); done (the
+	 * thread: verified all, or no sink can say). */
+	atomic_int verify_now, verify_done;
 
 	/* The thread's alone. */
 	struct wal *ro;
@@ -111,6 +134,15 @@ struct fleet {
 	int failing;		 /* warned; says when it works again */
 	int64_t backoff_ms;
 	int64_t lag_at_ms; /* monotonic: when the lag was last counted */
+	/* Verifying. */
+	char *verify_subject;		     /* NULL: off */
+	int64_t ver_outbox, ver_transitions; /* verified, as far as it knows */
+	int64_t verify_due_ms;		     /* monotonic */
+	uint64_t stream_seq; /* the stream's newest sequence we know of: the
+				acks' (under MU), or the stream's */
+	int64_t tried_at;    /* the chunk sent again, from this key */
+	int tries;
+	int quiet;	     /* said that no sink answers */
 };
 
 /* ---- the thread ----------------------------------------------------------- */
@@ -260,6 +292,8 @@ static void acked(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	for (t = v - 1; t > id && *t != ':'; t--)
 		;
 	pthread_mutex_lock(&f->mu);
+	if (pa->Sequence > f->stream_seq)
+		f->stream_seq = pa->Sequence;
 	if (!strcmp(table + 1, "transitions"))
 		mark(&f->sent_transitions, strtoll(t + 1, NULL, 10));
 	else
@@ -406,9 +440,49 @@ static int ensure_stream(struct fleet *f)
 			return -2;
 		}
 	}
+	pthread_mutex_lock(&f->mu);
+	if (si->State.LastSeq > f->stream_seq)
+		f->stream_seq = si->State.LastSeq;
+	pthread_mutex_unlock(&f->mu);
 	jsStreamInfo_Destroy(si);
 	f->stream_ok = 1;
 	return 0;
+}
+
+/* The message of TABLE's row ID at VERSION (JSON): on PREFIX.MACHINE.TABLE,
+ * with the id MACHINE:TABLE:ID:VERSION, and AGAIN after it when the row is
+ * sent again (a new id: the stream would drop the old one's as a
+ * duplicate). */
+static natsStatus row_msg(struct fleet *f, natsMsg **msg, const char *table,
+			  int64_t id, int64_t version, const char *json,
+			  const char *again)
+{
+	const struct sup_fleet *c = f->cfg;
+	char subject[400], msgid[340];
+	natsStatus s;
+	char *body;
+	int len;
+
+	*msg = NULL;
+	len = asprintf(&body,
+		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
+		       ",\"version\":%" PRId64 ",\"row\":%s}",
+		       c->machine, table, id, version, json);
+	if (len < 0)
+		return NATS_NO_MEMORY;
+	snprintf(subject, sizeof(subject), "%s.%s.%s", c->subject_prefix,
+		 c->machine, table);
+	snprintf(msgid, sizeof(msgid), "%s:%s:%" PRId64 ":%" PRId64 "%s",
+		 c->machine, table, id, version, again ? again : "");
+	s = natsMsg_Create(msg, subject, NULL, body, len);
+	free(body);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(*msg, "Nats-Msg-Id", msgid);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(*msg);
+		*msg = NULL;
+	}
+	return s;
 }
 
 /* Publish one row (wal_fleet_fn). */
@@ -416,13 +490,9 @@ static int publish(const char *table, int64_t id, int64_t version,
 		   const char *json, void *arg)
 {
 	struct fleet *f = arg;
-	const struct sup_fleet *c = f->cfg;
-	char subject[400], msgid[300];
 	natsMsg *msg = NULL;
-	char *body;
 	struct sent *l = sent_of(f, table);
 	natsStatus s;
-	int len;
 
 	if (l->n == SHIP_BATCH)
 		return 1; /* full: wal_fleet_next gives no more than that */
@@ -434,22 +504,7 @@ static int publish(const char *table, int64_t id, int64_t version,
 	pthread_mutex_unlock(&f->mu);
 	if (!json)
 		return 0;
-	len = asprintf(&body,
-		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
-		       ",\"version\":%" PRId64 ",\"row\":%s}",
-		       c->machine, table, id, version, json);
-	if (len < 0) {
-		atomic_store(&f->batch_failed, 1);
-		return 1;
-	}
-	snprintf(subject, sizeof(subject), "%s.%s.%s", c->subject_prefix,
-		 c->machine, table);
-	snprintf(msgid, sizeof(msgid), "%s:%s:%" PRId64 ":%" PRId64,
-		 c->machine, table, id, version);
-	s = natsMsg_Create(&msg, subject, NULL, body, len);
-	free(body);
-	if (s == NATS_OK)
-		s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msgid);
+	s = row_msg(f, &msg, table, id, version, json, NULL);
 	if (s == NATS_OK) {
 		f->published = 1;
 		s = js_PublishMsgAsync(f->js, &msg, NULL);
@@ -545,6 +600,258 @@ static int ship_batch(struct fleet *f)
 	return 1;
 }
 
+/* ---- verifying ------------------------------------------------------------ */
+
+/* One chunk to ask a sink about: [[TABLE, ID, VERSION], ...], and its last
+ * key (a transition's id, or an outbox version). */
+struct chunk {
+	json_t *rows;
+	int64_t last;
+};
+
+static int add_key(const char *table, int64_t id, int64_t version, void *arg)
+{
+	struct chunk *c = arg;
+
+	c->last = strcmp(table, "transitions") ? version : id;
+	return json_array_append_new(c->rows,
+				     json_pack("[sII]", table, (json_int_t)id,
+					       (json_int_t)version)) < 0;
+}
+
+/* The chunk is done with: a verified cursor passes TO, for the loop. */
+static void verified(struct fleet *f, int outbox, int64_t to)
+{
+	struct report rep = {.kind = REPORT_VERIFIED};
+
+	*(outbox ? &f->ver_outbox : &f->ver_transitions) = to;
+	f->tries = 0;
+	rep.outbox = f->ver_outbox;
+	rep.transitions = f->ver_transitions;
+	if (write(f->report[1], &rep, sizeof(rep)) < 0) {
+		/* The loop is gone. */
+	}
+}
+
+/* A resend's state (wal_fleet_fn). */
+struct again {
+	struct fleet *f;
+	char suffix[40];
+	natsStatus s;
+	int sent;
+};
+
+/* Publish one row again, and wait for its ack. */
+static int again_one(const char *table, int64_t id, int64_t version,
+		     const char *json, void *arg)
+{
+	struct again *a = arg;
+	natsMsg *msg = NULL;
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+
+	if (!json)
+		return 0; /* gone since: nothing to send */
+	a->s = row_msg(a->f, &msg, table, id, version, json, a->suffix);
+	if (a->s == NATS_OK)
+		a->s = js_PublishMsg(&pa, a->f->js, msg, NULL, &jerr);
+	jsPubAck_Destroy(pa);
+	natsMsg_Destroy(msg);
+	a->sent += a->s == NATS_OK;
+	return a->s != NATS_OK;
+}
+
+/*
+ * A sink's answer to a chunk: 1 the fleet view holds it all, 2 it lacked
+ * rows, sent again now, 0 the sinks are behind the stream (asked again
+ * soon), -1 a wrong answer, or rows that cannot be sent again.
+ */
+static int answer(struct fleet *f, const char *data, int len)
+{
+	json_t *reply = json_loadb(data, (size_t)len, 0, NULL), *missing, *m;
+	struct again a = {.f = f, .s = NATS_OK};
+	const char *table = NULL, *err;
+	json_int_t id = 0, version;
+	size_t i;
+	int rc = -1;
+
+	missing = json_object_get(reply, "missing");
+	if (json_is_string(json_object_get(reply, "behind"))) {
+		/* The sinks have not written all the stream holds yet. */
+		f->verify_due_ms = cm_mono_ms() + VERIFY_SOON_MS;
+		rc = 0;
+	} else if ((err = json_string_value(json_object_get(reply, "error")))) {
+		if (!f->quiet)
+			say(f, REPORT_WARN,
+			    "fleet: a sink cannot verify what was shipped: %s;"
+			    " it is asked again in %" PRId64 " s",
+			    err, f->cfg->verify_ms / 1000);
+		f->quiet = 1;
+	} else if (!json_is_array(missing)) {
+		if (!f->quiet)
+			say(f, REPORT_WARN,
+			    "fleet: an answer on %s that is not a sink's;"
+			    " verifying is retried in %" PRId64 " s",
+			    f->verify_subject, f->cfg->verify_ms / 1000);
+		f->quiet = 1;
+	} else if (json_array_size(missing) == 0) {
+		rc = 1;
+	} else {
+		snprintf(a.suffix, sizeof(a.suffix), ":again-%" PRId64,
+			 cm_wall_ms());
+		json_array_foreach(missing, i, m)
+		{
+			if (json_unpack(m, "[sII]", &table, &id, &version) <
+				    0 ||
+			    wal_fleet_row(f->ro, table, id, version, again_one,
+					  &a) != 0)
+				break;
+		}
+		if (i < json_array_size(missing)) {
+			say(f, REPORT_WARN,
+			    "fleet: cannot send again what the fleet view"
+			    " lacks: %s; it is verified again in %" PRId64
+			    " s",
+			    a.s != NATS_OK ? natsStatus_GetText(a.s)
+			    : table	  ? wal_errmsg(f->ro)
+					  : "an answer that is not a sink's",
+			    f->cfg->verify_ms / 1000);
+		} else {
+			json_unpack(json_array_get(missing, 0), "[sI*]",
+				    &table, &id);
+			say(f, REPORT_WARN,
+			    "fleet: the fleet view lacked %zu row%s that"
+			    " JetStream had acked (the first: %s %" PRId64
+			    "); %d sent again",
+			    json_array_size(missing),
+			    json_array_size(missing) == 1 ? "" : "s", table,
+			    (int64_t)id, a.sent);
+			f->verify_due_ms = cm_mono_ms() + VERIFY_SOON_MS;
+			rc = 2;
+		}
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/* Ask a sink about C: as answer(). */
+static int ask(struct fleet *f, struct chunk *c)
+{
+	natsMsg *reply = NULL;
+	natsStatus s;
+	json_t *req;
+	char *body;
+	uint64_t seq;
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	seq = f->stream_seq;
+	pthread_mutex_unlock(&f->mu);
+	req = json_pack("{sssIsO}", "machine", f->cfg->machine, "seq",
+			(json_int_t)seq, "rows", c->rows);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return -1;
+	s = natsConnection_RequestString(&reply, f->nc, f->verify_subject,
+					 body, VERIFY_WAIT_MS);
+	free(body);
+	if (s != NATS_OK) {
+		if (!f->quiet)
+			say(f, REPORT_INFO,
+			    "fleet: no sink answers on %s (%s): what was"
+			    " shipped is verified once one does",
+			    f->verify_subject, natsStatus_GetText(s));
+		f->quiet = 1;
+		return -1;
+	}
+	rc = answer(f, natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+	natsMsg_Destroy(reply);
+	if (rc == 1 && f->quiet) {
+		say(f, REPORT_INFO, "fleet: a sink verifies what was shipped"
+				    " again");
+		f->quiet = 0;
+	}
+	return rc;
+}
+
+/*
+ * Verify what was shipped and not verified yet, a chunk at a time: 1 all
+ * of it is, 0 not now (a sink is behind, or rows were sent again: soon),
+ * -1 no sink can say (at the next [fleet] verify).
+ */
+static int verify(struct fleet *f)
+{
+	for (int outbox = 0; outbox < 2; outbox++) {
+		int64_t *ver = outbox ? &f->ver_outbox : &f->ver_transitions;
+		int64_t upto = outbox ? f->cur_outbox : f->cur_transitions;
+
+		while (*ver < upto && !atomic_load(&f->stop)) {
+			struct chunk c = {.rows = json_array(), .last = *ver};
+			int64_t n;
+			int rc = 1;
+
+			n = c.rows ? wal_fleet_unverified(f->ro, outbox, *ver,
+							  upto, VERIFY_CHUNK,
+							  add_key, &c)
+				   : -1;
+			if (n < 0) {
+				say(f, REPORT_WARN,
+				    "fleet: cannot read what to verify: %s",
+				    c.rows ? wal_errmsg(f->ro)
+					   : strerror(ENOMEM));
+				json_decref(c.rows);
+				return -1;
+			}
+			if (n > 0)
+				rc = ask(f, &c);
+			json_decref(c.rows);
+			if (rc == 2) {
+				/* Sent again: asked again soon, a few
+				 * times; a row still lacking then is one
+				 * the sinks will not write (their log says
+				 * which): let go. */
+				if (f->tried_at != *ver)
+					f->tries = 0;
+				f->tried_at = *ver;
+				if (++f->tries < VERIFY_TRIES)
+					return 0;
+				f->tries = 0;
+				say(f, REPORT_WARN,
+				    "fleet: rows sent again %d times are"
+				    " still not in the fleet view (a sink's"
+				    " log says why); not verified further",
+				    VERIFY_TRIES);
+				rc = 1;
+			}
+			if (rc <= 0)
+				return rc;
+			verified(f, outbox, n < VERIFY_CHUNK ? upto : c.last);
+		}
+	}
+	return 1;
+}
+
+/* Verify when it is time: every [fleet] verify, and at the end of the run
+ * (the loop asks) once CAUGHT_UP, until it is done. */
+static void maybe_verify(struct fleet *f, int caught_up)
+{
+	int asked = atomic_load(&f->verify_now), rc;
+
+	if (!f->verify_subject || (asked && !caught_up))
+		return;
+	if (asked == 1) {
+		atomic_store(&f->verify_now, 2);
+		f->verify_due_ms = 0;
+	}
+	if (cm_mono_ms() < f->verify_due_ms)
+		return;
+	f->verify_due_ms = cm_mono_ms() + f->cfg->verify_ms;
+	rc = verify(f);
+	if (rc != 0 && asked)
+		atomic_store(&f->verify_done, 1);
+}
+
 static void *shipper(void *arg)
 {
 	struct fleet *f = arg;
@@ -571,6 +878,14 @@ static void *shipper(void *arg)
 	}
 	f->cur_outbox = lag.outbox_cursor;
 	f->cur_transitions = lag.transitions_cursor;
+	f->ver_outbox = lag.outbox_verified;
+	f->ver_transitions = lag.transitions_verified;
+	if (lag.verifying && f->cfg->verify_ms > 0 &&
+	    asprintf(&f->verify_subject, "%s-verify.%s", f->cfg->subject_prefix,
+		     f->cfg->machine) < 0)
+		f->verify_subject = NULL;
+	/* The first verification once shipping is under way. */
+	f->verify_due_ms = cm_mono_ms() + VERIFY_SOON_MS;
 	tell_lag(f, lag.rows, lag.oldest_ms);
 	f->lag_at_ms = cm_mono_ms();
 	while (!atomic_load(&f->stop)) {
@@ -599,11 +914,15 @@ static void *shipper(void *arg)
 			 * well, and no count is needed. */
 			worked(f);
 			tell_lag(f, 0, 0);
+			maybe_verify(f, 1);
 			nap(f, IDLE_MS);
 		} else if (rc > 0) {
 			count_lag(f);
+			maybe_verify(f, 0);
 		}
 	}
+	/* Nothing more will be verified. */
+	atomic_store(&f->verify_done, 1);
 	if (f->js)
 		drop_pending(f);
 	disconnect(f);
@@ -624,6 +943,13 @@ static void handle(struct run *r, const struct report *rep, int in_loop)
 		    wal_fleet_shipped(r->w, rep->outbox, rep->transitions) < 0)
 			sup_log(SUP_WARN,
 				"fleet: cannot record what was shipped: %s",
+				wal_errmsg(r->w));
+		break;
+	case REPORT_VERIFIED:
+		if ((!in_loop || batch(r) == 0) &&
+		    wal_fleet_verified(r->w, rep->outbox, rep->transitions) < 0)
+			sup_log(SUP_WARN,
+				"fleet: cannot record what was verified: %s",
 				wal_errmsg(r->w));
 		break;
 	case REPORT_INFO:
@@ -673,6 +999,9 @@ int fleet_start(struct run *r)
 	if (rc == 1)
 		sup_log(SUP_INFO, "fleet: shipping turned on for this state"
 				  " dir: every row there is will be shipped");
+	if (wal_fleet_verify(r->w, c->verify_ms > 0) < 0)
+		sup_log(SUP_WARN, "fleet: cannot turn verifying %s: %s",
+			c->verify_ms > 0 ? "on" : "off", wal_errmsg(r->w));
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
@@ -745,6 +1074,38 @@ void fleet_poke(struct run *r)
 	}
 }
 
+/* All shipped: verify it, until UNTIL at most (the thread says when it
+ * is done, or that no sink can say). */
+static void verify_rest(struct run *r, int64_t until)
+{
+	struct fleet *f = r->fleet;
+	struct wal_fleet_lag lag;
+
+	if (atomic_load(&f->gave_up) || f->cfg->verify_ms <= 0)
+		return;
+	atomic_store(&f->verify_now, 1);
+	if (write(f->wake[1], "", 1) < 0) {
+		/* Full: it wakes all the same. */
+	}
+	while (!atomic_load(&f->verify_done) && cm_mono_ms() < until) {
+		struct pollfd p = {.fd = f->report[0], .events = POLLIN};
+		int64_t left = until - cm_mono_ms();
+
+		if (poll(&p, 1, left > 200 ? 200 : left > 0 ? (int)left : 0) >
+		    0)
+			read_reports(r, 0);
+	}
+	read_reports(r, 0);
+	if (wal_fleet_lag(r->w, &lag) == 0 && lag.verifying &&
+	    (lag.outbox_verified < lag.outbox_cursor ||
+	     lag.transitions_verified < lag.transitions_cursor))
+		sup_log(SUP_INFO,
+			"fleet: what was shipped after transition %" PRId64
+			" and version %" PRId64 " is not verified yet; the"
+			" next run of this state dir verifies it",
+			lag.transitions_verified, lag.outbox_verified);
+}
+
 void fleet_stop(struct run *r)
 {
 	struct fleet *f = r->fleet;
@@ -773,6 +1134,8 @@ void fleet_stop(struct run *r)
 			"fleet: %" PRId64 " rows not shipped yet; the next run"
 			" of this state dir ships them",
 			lag.rows);
+	else
+		verify_rest(r, until);
 	atomic_store(&f->stop, 1);
 	if (write(f->wake[1], "", 1) < 0) {
 		/* Full: it wakes all the same. */
@@ -789,6 +1152,7 @@ void fleet_stop(struct run *r)
 	 * came late may still have been given. */
 	nats_CloseAndWait(2000);
 	pthread_mutex_destroy(&f->mu);
+	free(f->verify_subject);
 	free(f->dir);
 	free(f);
 }

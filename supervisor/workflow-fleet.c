@@ -182,6 +182,10 @@ int sup_wf_set_fleet_key(struct parser *ps, enum key_id id, const char *value)
 		f->given |= SUP_FLEET_SHIP_WAIT;
 		return sup_wf_duration(ps, "[fleet] ship_wait", value,
 				       &f->ship_wait_ms);
+	case K_FLEET_VERIFY:
+		f->given |= SUP_FLEET_VERIFY;
+		return sup_wf_duration(ps, "[fleet] verify", value,
+				       &f->verify_ms);
 	default:
 		return 0;
 	}
@@ -209,6 +213,8 @@ int sup_wf_fleet_defaults(struct sup_fleet *f)
 		f->duplicate_window_ms = SUP_DEFAULT_FLEET_WINDOW;
 	if (!(f->given & SUP_FLEET_SHIP_WAIT))
 		f->ship_wait_ms = SUP_DEFAULT_SHIP_WAIT;
+	if (!(f->given & SUP_FLEET_VERIFY))
+		f->verify_ms = SUP_DEFAULT_FLEET_VERIFY;
 	return 0;
 }
 
@@ -235,7 +241,7 @@ void sup_wf_fleet_take(struct sup_fleet *dst, struct sup_fleet *src)
 {
 	unsigned take = src->given & ~dst->given;
 
-	for (unsigned b = 1; b <= SUP_FLEET_SHIP_WAIT; b <<= 1) {
+	for (unsigned b = 1; b <= SUP_FLEET_VERIFY; b <<= 1) {
 		char **d = fleet_text(dst, b), **s = fleet_text(src, b);
 
 		if (!(take & b) || !d)
@@ -250,6 +256,8 @@ void sup_wf_fleet_take(struct sup_fleet *dst, struct sup_fleet *src)
 		dst->duplicate_window_ms = src->duplicate_window_ms;
 	if (take & SUP_FLEET_SHIP_WAIT)
 		dst->ship_wait_ms = src->ship_wait_ms;
+	if (take & SUP_FLEET_VERIFY)
+		dst->verify_ms = src->verify_ms;
 	dst->given |= take;
 }
 

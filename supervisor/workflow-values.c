@@ -60,6 +60,7 @@ static const struct keydef keys[] = {
 	{"replicas", SEC_FLEET, K_FLEET_REPLICAS, 0},
 	{"duplicate_window", SEC_FLEET, K_FLEET_DUPLICATE_WINDOW, 0},
 	{"ship_wait", SEC_FLEET, K_FLEET_SHIP_WAIT, 0},
+	{"verify", SEC_FLEET, K_FLEET_VERIFY, 0},
 	{"max_iterations", SEC_PHASE, K_MAX_ITERATIONS, 0},
 	{"until", SEC_PHASE, K_UNTIL, 0},
 	{"on_failure", SEC_PHASE, K_ON_FAILURE, 0},

@@ -49,6 +49,7 @@
 #define SUP_DEFAULT_FLEET_STREAM  "SMITHERS"
 #define SUP_DEFAULT_FLEET_WINDOW  3600000 /* ms */
 #define SUP_DEFAULT_SHIP_WAIT	  10000 /* ms */
+#define SUP_DEFAULT_FLEET_VERIFY  60000 /* ms */
 
 enum sup_synchronous {
 	SUP_SYNC_FULL,	 /* an acked change survives power loss */
@@ -184,6 +185,9 @@ struct sup_fleet {
 	int64_t ship_wait_ms;	     /* at the end of a run, how long to wait
 					for the rest to ship; default 10 s;
 					0: not at all */
+	int64_t verify_ms;	     /* how often what was shipped is checked
+					against the fleet view; default 60 s;
+					0: never */
 	unsigned given;	      /* bit per key given (SUP_FLEET_*), for merging */
 };
 
@@ -196,6 +200,7 @@ struct sup_fleet {
 #define SUP_FLEET_REPLICAS	   32u
 #define SUP_FLEET_DUPLICATE_WINDOW 64u
 #define SUP_FLEET_SHIP_WAIT	   128u
+#define SUP_FLEET_VERIFY	   256u
 
 struct sup_workflow {
 	char *name;

@@ -363,24 +363,27 @@ const struct db_sub db_sub_artifacts = {
 
 static int db_stats(struct db_run *r)
 {
-	enum { NSTAT = 19 };
+	enum { NSTAT = 20 };
 	static const char *const names[NSTAT] = {
 		"database",	 "schema_version", "journal_mode", "page_size",
 		"page_count",	 "freelist_count", "db_bytes",	   "wal_bytes",
 		"executions",	 "phases",	   "agents",	   "tool_calls",
 		"state",	 "transitions",	   "memories",	   "artifacts",
-		"supervisor_pid", "fleet_unshipped", "fleet_lag_s"};
+		"supervisor_pid", "fleet_unshipped", "fleet_lag_s",
+		"fleet_unverified"};
 	char buf[NSTAT][24];
 	const char *values[NSTAT];
 	enum wal_type types[NSTAT];
 	struct wal_stats st;
 	struct wal_fleet_lag lag;
 	struct wal_row row = {NSTAT, names, values, types};
-	int64_t nums[NSTAT - 6];
+	int64_t nums[NSTAT - 7], unverified = 0;
 	pid_t holder;
 	int i;
 
-	if (wal_stats(r->w, &st) < 0 || wal_fleet_lag(r->w, &lag) < 0)
+	if (wal_stats(r->w, &st) < 0 || wal_fleet_lag(r->w, &lag) < 0 ||
+	    (lag.verifying &&
+	     (unverified = wal_fleet_unverified_rows(r->w)) < 0))
 		return db_fail(r, "statistics");
 	holder = wal_lock_holder(r->ctx->dir);
 	nums[0] = st.page_size;
@@ -403,30 +406,36 @@ static int db_stats(struct db_run *r)
 	types[1] = WAL_INTEGER;
 	values[2] = st.journal_mode;
 	types[2] = WAL_TEXT;
-	for (i = 3; i < NSTAT - 3; i++) {
+	for (i = 3; i < NSTAT - 4; i++) {
 		snprintf(buf[i], sizeof(buf[i]), "%lld",
 			 (long long)nums[i - 3]);
 		values[i] = buf[i];
 		types[i] = WAL_INTEGER;
 	}
-	i = NSTAT - 3;
+	i = NSTAT - 4;
 	snprintf(buf[i], sizeof(buf[0]), "%ld", (long)holder);
 	values[i] = holder > 0 ? buf[i] : NULL;
 	types[i] = holder > 0 ? WAL_INTEGER : WAL_NULL;
 	/* Shipping to a fleet: rows not shipped, and how long the oldest of
 	 * them has waited (whole seconds); null when it is off, the age
 	 * null when nothing waits. */
-	i = NSTAT - 2;
+	i = NSTAT - 3;
 	snprintf(buf[i], sizeof(buf[0]), "%lld", (long long)lag.rows);
 	values[i] = lag.on ? buf[i] : NULL;
 	types[i] = lag.on ? WAL_INTEGER : WAL_NULL;
-	i = NSTAT - 1;
+	i = NSTAT - 2;
 	snprintf(buf[i], sizeof(buf[0]), "%lld",
 		 (long long)(lag.oldest_ms
 				     ? (cm_wall_ms() - lag.oldest_ms) / 1000
 				     : 0));
 	values[i] = lag.on && lag.oldest_ms ? buf[i] : NULL;
 	types[i] = lag.on && lag.oldest_ms ? WAL_INTEGER : WAL_NULL;
+	/* Shipped, and not verified against the fleet view yet: null when
+	 * it is not verified. */
+	i = NSTAT - 1;
+	snprintf(buf[i], sizeof(buf[0]), "%lld", (long long)unverified);
+	values[i] = lag.on && lag.verifying ? buf[i] : NULL;
+	types[i] = lag.on && lag.verifying ? WAL_INTEGER : WAL_NULL;
 	out_object_begin(r->out, &row);
 	out_object_end(r->out);
 	return EXIT_OK;

@@ -16,6 +16,10 @@
  * What ships is each row as a JSON object of all its columns, read in one
  * snapshot (wal_fleet_next); a column declared JSON is nested as JSON, not
  * as the text that holds it.
+ *
+ * While verifying is on (a row per cursor in fleet_verified), an entry
+ * stays in the outbox until it is shipped and verified: its id is the
+ * version the fleet view must hold (wal_fleet_unverified).
  */
 #include "config.h"
 
@@ -86,7 +90,7 @@ static int64_t fleet_enable(struct wal *w)
 		return on < 0 ? -1 : 0;
 	/* What an earlier `fleet off` left cannot be: it empties both. */
 	if (wal_exec(w,
-		     "DELETE FROM fleet_outbox;"
+		     "DELETE FROM fleet_outbox; DELETE FROM fleet_verified;"
 		     " INSERT OR REPLACE INTO fleet_cursor (name, shipped)"
 		     "  VALUES ('outbox', 0), ('transitions', 0)",
 		     "cannot start shipping") < 0)
@@ -118,7 +122,9 @@ static int64_t fleet_off(struct wal *w)
 		if (wal_exec(w, sql, "cannot stop shipping") < 0)
 			return -1;
 	}
-	return wal_exec(w, "DELETE FROM fleet_outbox; DELETE FROM fleet_cursor",
+	return wal_exec(w,
+			"DELETE FROM fleet_outbox; DELETE FROM fleet_cursor;"
+			" DELETE FROM fleet_verified",
 			"cannot stop shipping");
 }
 
@@ -128,6 +134,13 @@ int wal_fleet_off(struct wal *w)
 		return -1;
 	return (int)WAL_OP(w, fleet_off(w));
 }
+
+/* The entries done with: shipped, and verified if verifying is on. */
+#define FLEET_DROP_DONE                                                        \
+	"DELETE FROM fleet_outbox WHERE id <= (SELECT min(c.shipped,"          \
+	" coalesce(v.verified, c.shipped)) FROM fleet_cursor AS c"             \
+	" LEFT JOIN fleet_verified AS v ON v.name = c.name"                    \
+	" WHERE c.name = 'outbox')"
 
 static int64_t fleet_shipped(struct wal *w, int64_t outbox,
 			     int64_t transitions)
@@ -140,8 +153,7 @@ static int64_t fleet_shipped(struct wal *w, int64_t outbox,
 		    outbox) < 0 ||
 	    wal_run(w, "cannot record what was shipped", sql, "tI",
 		    "transitions", transitions) < 0 ||
-	    wal_run(w, "cannot record what was shipped",
-		    "DELETE FROM fleet_outbox WHERE id <= ?1", "I", outbox) < 0)
+	    wal_run(w, "cannot record what was shipped", FLEET_DROP_DONE, "") < 0)
 		return -1;
 	return 0;
 }
@@ -153,6 +165,60 @@ int wal_fleet_shipped(struct wal *w, int64_t outbox, int64_t transitions)
 	if (wal_writable(w) < 0)
 		return -1;
 	return (int)WAL_OP(w, fleet_shipped(w, outbox, transitions));
+}
+
+static int64_t fleet_verify(struct wal *w, int on)
+{
+	if (on)
+		return wal_exec(w,
+				"INSERT OR IGNORE INTO fleet_verified"
+				" (name, verified)"
+				" SELECT name, shipped FROM fleet_cursor",
+				"cannot start verifying");
+	if (wal_exec(w, "DELETE FROM fleet_verified",
+		     "cannot stop verifying") < 0 ||
+	    wal_run(w, "cannot stop verifying", FLEET_DROP_DONE, "") < 0)
+		return -1;
+	return 0;
+}
+
+int wal_fleet_verify(struct wal *w, int on)
+{
+	if (wal_writable(w) < 0)
+		return -1;
+	return (int)WAL_OP(w, fleet_verify(w, on));
+}
+
+static int64_t fleet_verified(struct wal *w, int64_t outbox,
+			      int64_t transitions)
+{
+	static const char sql[] =
+		"UPDATE fleet_verified SET verified = max(verified, ?2)"
+		" WHERE name = ?1";
+	int64_t a, b;
+
+	a = wal_run(w, "cannot record what was verified", sql, "tI", "outbox",
+		    outbox);
+	b = a < 0 ? -1
+		  : wal_run(w, "cannot record what was verified", sql, "tI",
+			    "transitions", transitions);
+	if (b < 0)
+		return -1;
+	if (a == 0 || b == 0)
+		return wal_fail(w, ENOENT, "verifying is off");
+	return wal_run(w, "cannot record what was verified", FLEET_DROP_DONE,
+		       "") < 0
+		       ? -1
+		       : 0;
+}
+
+int wal_fleet_verified(struct wal *w, int64_t outbox, int64_t transitions)
+{
+	if (outbox < 0 || transitions < 0)
+		return wal_fail(w, EINVAL, "a cursor cannot be negative");
+	if (wal_writable(w) < 0)
+		return -1;
+	return (int)WAL_OP(w, fleet_verified(w, outbox, transitions));
 }
 
 int wal_fleet_lag(struct wal *w, struct wal_fleet_lag *out)
@@ -180,7 +246,10 @@ int wal_fleet_lag_after(struct wal *w, int64_t outbox, int64_t transitions,
 		"  (SELECT min(at_ms) FROM fleet_outbox, c WHERE id > c.o),"
 		"  (SELECT CAST(round((julianday(created_at) - 2440587.5)"
 		"    * 86400000) AS INTEGER) FROM transitions, c"
-		"    WHERE id > c.t ORDER BY id LIMIT 1)"
+		"    WHERE id > c.t ORDER BY id LIMIT 1),"
+		"  (SELECT verified FROM fleet_verified WHERE name = 'outbox'),"
+		"  (SELECT verified FROM fleet_verified"
+		"    WHERE name = 'transitions')"
 		" FROM c";
 	sqlite3_stmt *st;
 	int on, rc;
@@ -206,6 +275,9 @@ int wal_fleet_lag_after(struct wal *w, int64_t outbox, int64_t transitions,
 			    sqlite3_column_int64(st, 3);
 		/* A NULL reads as 0: none there. */
 		out->oldest_ms = a && (!b || a < b) ? a : b;
+		out->verifying = sqlite3_column_type(st, 6) != SQLITE_NULL;
+		out->outbox_verified = sqlite3_column_int64(st, 6);
+		out->transitions_verified = sqlite3_column_int64(st, 7);
 		rc = sqlite3_step(st);
 	}
 	sqlite3_reset(st);
@@ -476,5 +548,117 @@ int64_t wal_fleet_next(struct wal *w, int64_t after_v, int64_t after_t,
 		sqlite3_finalize(r.row[i]);
 	if (own && !sqlite3_get_autocommit(w->db))
 		sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	return n;
+}
+
+int wal_fleet_row(struct wal *w, const char *table, int64_t id,
+		  int64_t version, wal_fleet_fn *fn, void *arg)
+{
+	struct reader r = {.w = w, .fn = fn, .arg = arg};
+	int i = table_index(table), rc;
+
+	if (i < 0)
+		return wal_fail(w, ENOENT, "no table '%s' ships", table);
+	rc = deliver(&r, (size_t)i, id, version);
+	sqlite3_finalize(r.row[i]);
+	return rc;
+}
+
+/* ---- what to verify ---------------------------------------------------- */
+
+/* "EXISTS (SELECT 1 FROM executions WHERE id = o.row_id)" for each table,
+ * by o.tbl. */
+static char *exists_sql(void)
+{
+	char *sql = NULL, *more;
+
+	if (asprintf(&sql, "CASE o.tbl") < 0)
+		return NULL;
+	for (size_t i = 0; i < FLEET_NTABLES; i++) {
+		if (asprintf(&more,
+			     "%s WHEN '%s' THEN EXISTS (SELECT 1 FROM %s"
+			     " WHERE id = o.row_id)",
+			     sql, fleet_tables[i], fleet_tables[i]) < 0) {
+			free(sql);
+			return NULL;
+		}
+		free(sql);
+		sql = more;
+	}
+	if (asprintf(&more, "%s ELSE 0 END", sql) < 0)
+		more = NULL;
+	free(sql);
+	return more;
+}
+
+int64_t wal_fleet_unverified(struct wal *w, int outbox, int64_t after,
+			     int64_t upto, int limit, wal_fleet_key_fn *fn,
+			     void *arg)
+{
+	char *exists = NULL, *sql = NULL;
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc, stop = 0;
+
+	if (limit <= 0)
+		return wal_fail(w, EINVAL, "a read of what to verify needs a"
+					   " limit");
+	if (outbox) {
+		exists = exists_sql();
+		if (!exists || asprintf(&sql,
+					"SELECT o.row_id, o.id, o.tbl"
+					" FROM fleet_outbox AS o"
+					" WHERE o.id > ?1 AND o.id <= ?2"
+					" AND %s ORDER BY o.id LIMIT ?3",
+					exists) < 0) {
+			free(exists);
+			return wal_fail(w, ENOMEM, "out of memory");
+		}
+		free(exists);
+	}
+	st = wal_prepare(w, sql ? sql
+				: "SELECT id, 1, 'transitions' FROM transitions"
+				  " WHERE id > ?1 AND id <= ?2 ORDER BY id"
+				  " LIMIT ?3");
+	free(sql);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, upto);
+	sqlite3_bind_int(st, 3, limit);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *tbl = (const char *)sqlite3_column_text(st, 2);
+
+		stop = fn(tbl ? tbl : "", sqlite3_column_int64(st, 0),
+			  sqlite3_column_int64(st, 1), arg);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (!stop && rc != SQLITE_DONE)
+		return wal_sqlfail(w, rc, "cannot read what to verify");
+	return n;
+}
+
+int64_t wal_fleet_unverified_rows(struct wal *w)
+{
+	int64_t n = 0;
+
+	if (wal_read_int(
+		    w,
+		    "WITH c AS (SELECT"
+		    "  (SELECT shipped FROM fleet_cursor WHERE name = 'outbox')"
+		    "   AS so,"
+		    "  (SELECT shipped FROM fleet_cursor"
+		    "   WHERE name = 'transitions') AS st,"
+		    "  (SELECT verified FROM fleet_verified"
+		    "   WHERE name = 'outbox') AS vo,"
+		    "  (SELECT verified FROM fleet_verified"
+		    "   WHERE name = 'transitions') AS vt)"
+		    " SELECT coalesce((SELECT count(*) FROM fleet_outbox, c"
+		    "   WHERE id > c.vo AND id <= c.so), 0)"
+		    "  + coalesce((SELECT count(*) FROM transitions, c"
+		    "   WHERE id > c.vt AND id <= c.st), 0)",
+		    &n) < 0)
+		return -1;
 	return n;
 }

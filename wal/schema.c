@@ -430,6 +430,17 @@ static const char migration_8[] =
 	" name TEXT PRIMARY KEY CHECK (name IN ('outbox', 'transitions')),"
 	" shipped INTEGER NOT NULL CHECK (shipped >= 0));";
 
+/*
+ * Version 9: how far what was shipped is verified against the fleet view
+ * (docs/FLEET.md, "Verifying"). A row per cursor while verifying is on:
+ * the outbox keeps each entry until it is shipped and verified, so that a
+ * row JetStream acked and then lost can still be found and sent again.
+ */
+static const char migration_9[] =
+	"CREATE TABLE fleet_verified ("
+	" name TEXT PRIMARY KEY CHECK (name IN ('outbox', 'transitions')),"
+	" verified INTEGER NOT NULL CHECK (verified >= 0));";
+
 static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[1] = migration_1,
 	[2] = migration_2,
@@ -439,6 +450,7 @@ static const char *const migrations[WAL_SCHEMA_VERSION + 1] = {
 	[6] = migration_6,
 	[7] = migration_7,
 	[8] = migration_8,
+	[9] = migration_9,
 };
 
 int wal_schema_version(struct wal *w)

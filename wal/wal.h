@@ -31,7 +31,7 @@ extern "C" {
 
 /* The schema version this build creates and migrates to (PRAGMA user_version).
  */
-#define WAL_SCHEMA_VERSION 8
+#define WAL_SCHEMA_VERSION 9
 /* Tool outputs up to this many bytes are stored inline; larger ones spill. */
 #define WAL_INLINE_MAX 1024
 /* Length of a git object id in hex. */
@@ -588,6 +588,9 @@ struct wal_fleet_lag {
 				       the epoch); 0: none */
 	int64_t outbox_cursor;	    /* versions shipped: every one up to it */
 	int64_t transitions_cursor; /* transitions shipped: every one up to it */
+	int verifying;		    /* what ships is verified (below) */
+	int64_t outbox_verified;    /* versions verified: every one up to it */
+	int64_t transitions_verified; /* transitions verified: up to it */
 };
 
 /*
@@ -619,6 +622,40 @@ int wal_fleet_lag_after(struct wal *w, int64_t outbox, int64_t transitions,
 			struct wal_fleet_lag *out);
 
 /*
+ * Verifying: the shipper asks a sink whether the fleet view holds what was
+ * shipped (a stream may lose a message it acked) and sends again what it
+ * does not. While verifying is on, the outbox keeps each entry until it is
+ * both shipped and verified, so that the version of every row shipped
+ * since the last verification is known.
+ *
+ * Turn verifying on (ON 1: its cursors start at the shipping cursors, so
+ * nothing shipped before is verified; nothing done when it is on) or off
+ * (ON 0: the entries shipped leave the outbox). 0 or -1.
+ */
+int wal_fleet_verify(struct wal *w, int on);
+/* Record that every outbox version up to OUTBOX and every transition up to
+ * TRANSITIONS is verified (never back); the entries shipped and verified
+ * leave the outbox. 0 or -1 (EINVAL: negative; ENOENT: verifying is
+ * off). */
+int wal_fleet_verified(struct wal *w, int64_t outbox, int64_t transitions);
+/* One row to verify: TABLE's row ID at VERSION (1 for a transition). 0 to
+ * go on, anything else stops. */
+typedef int wal_fleet_key_fn(const char *table, int64_t id, int64_t version,
+			     void *arg);
+/*
+ * Call FN for up to LIMIT rows to verify above AFTER and up to UPTO, in
+ * order: transitions by id (!OUTBOX), or outbox entries by version
+ * (OUTBOX). Rows gone from the store are left out: there is nothing to
+ * send again. Returns how many FN was called for, or -1.
+ */
+int64_t wal_fleet_unverified(struct wal *w, int outbox, int64_t after,
+			     int64_t upto, int limit, wal_fleet_key_fn *fn,
+			     void *arg);
+/* How many rows are shipped and not verified yet (0 when verifying is
+ * off), or -1. */
+int64_t wal_fleet_unverified_rows(struct wal *w);
+
+/*
  * One row to ship: TABLE's row ID at VERSION (the outbox entry's id; 1 for
  * a transition), as a JSON object of all its columns, JSON columns nested;
  * JSON is NULL when the row is gone (collected after it changed): nothing
@@ -637,6 +674,10 @@ typedef int wal_fleet_fn(const char *table, int64_t id, int64_t version,
 int64_t wal_fleet_next(struct wal *w, int64_t after_version,
 		       int64_t after_transition, int limit, wal_fleet_fn *fn,
 		       void *arg);
+/* Call FN for TABLE's row ID as it is now, given VERSION (JSON NULL when
+ * the row is gone). What FN returned, or -1. */
+int wal_fleet_row(struct wal *w, const char *table, int64_t id,
+		  int64_t version, wal_fleet_fn *fn, void *arg);
 
 /* ---- garbage collection ---------------------------------------------------
  */

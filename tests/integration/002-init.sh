@@ -52,7 +52,7 @@ done
 # The new database is a valid, empty store of the current schema.
 run "$SMITHERS" --dir proj/sub db stats --json
 expect_rc 0
-json 'j["schema_version"] == 8 and j["executions"] == 0'
+json 'j["schema_version"] == 9 and j["executions"] == 0'
 json 'j["journal_mode"] == "wal"'
 
 # Twice is harmless: nothing overwritten, everything reported as kept.

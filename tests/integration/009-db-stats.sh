@@ -9,7 +9,7 @@ populate .
 
 run "$SMITHERS" db stats --json
 expect_rc 0
-json 'j["schema_version"] == 8 and j["journal_mode"] == "wal"'
+json 'j["schema_version"] == 9 and j["journal_mode"] == "wal"'
 json '(j["executions"], j["phases"], j["agents"], j["tool_calls"],
        j["state"], j["transitions"], j["memories"], j["artifacts"]) ==
       (1, 3, 5, 3, 3, 7, 5, 1)'
@@ -20,12 +20,13 @@ json 'j["database"].endswith(".smithers/smithers.db")'
 json 'j["supervisor_pid"] is None'
 # Not shipping to a fleet: nothing to say of it.
 json 'j["fleet_unshipped"] is None and j["fleet_lag_s"] is None'
+json 'j["fleet_unverified"] is None'
 db_bytes=$(wc -c <.smithers/smithers.db)
 json 'j["db_bytes"] == '"$db_bytes"
 
 run "$SMITHERS" db stats
 expect_rc 0
-for line in "schema_version +8" "journal_mode +wal" "executions +1" \
+for line in "schema_version +9" "journal_mode +wal" "executions +1" \
 	"phases +3" "agents +5" "tool_calls +3" "state +3" "transitions +7" \
 	"memories +5" "artifacts +1" "db_bytes +$db_bytes" \
 	"page_size +[0-9]+" "page_count +[0-9]+" "freelist_count +[0-9]+" \

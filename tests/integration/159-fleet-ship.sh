@@ -37,10 +37,14 @@ command = i=0; while [ \$i -lt $3 ]; do i=\$((i + 1)); $SMITHERS emit state.set 
 INI
 }
 
+# unshipped: the outbox's entries above the cursor (those below it stay
+# until a sink verifies them, and none answers here).
+unshipped="SELECT count(*) FROM fleet_outbox WHERE id > (SELECT shipped
+	FROM fleet_cursor WHERE name = 'outbox')"
 # shipped_all: the store has nothing left to ship, and the stream holds
 # every transition and every row of the store, no message id twice.
 shipped_all() {
-	sql_is "SELECT count(*) FROM fleet_outbox" 0
+	sql_is "$unshipped" 0
 	sql_is "SELECT shipped FROM fleet_cursor WHERE name = 'transitions'" \
 		"$(sql "SELECT max(id) FROM transitions")"
 	$NATS "$NATS_URLS" ids SMITHERS >ids.txt ||
@@ -115,8 +119,8 @@ json 'j["held"] == 1 and j["executions"] == 0'
 flow "$D/flow.ini" "$NATS_URLS" 3 0
 run "$SMITHERS" --dir "$D" run "$D/flow.ini"
 expect_rc 0
-[ "$(sqlite3 "$D/.smithers/smithers.db" "SELECT count(*) FROM
-	fleet_outbox")" -eq 0 ] || fail "rows of m2 not shipped"
+[ "$(sqlite3 "$D/.smithers/smithers.db" "$unshipped")" -eq 0 ] ||
+	fail "rows of m2 not shipped"
 [ "$(sqlite3 "$D/.smithers/smithers.db" "SELECT max(id) = (SELECT
 	shipped FROM fleet_cursor WHERE name = 'transitions')
 	FROM transitions")" -eq 1 ] || fail "transitions of m2 not shipped"
@@ -183,7 +187,7 @@ err_has "fleet: JetStream did not take what was published"
 	-eq "$(m4sql "SELECT max(id) FROM transitions WHERE id < $bigid")" ] ||
 	fail "the transitions cursor is not right before the refused row:" \
 		"$(m4sql "SELECT * FROM fleet_cursor")"
-[ "$(m4sql "SELECT count(*) FROM fleet_outbox")" -eq 0 ] ||
+[ "$(m4sql "$unshipped")" -eq 0 ] ||
 	fail "rows shipped with the refused one are left to ship"
 $NATS "$NATS_URLS" ids SMALL >small-ids.txt ||
 	fail "cannot read the stream's message ids"

@@ -93,7 +93,9 @@ wait "$p2" || fail "m2's run failed: $(tail -n 20 m2.err)"
 for d in "$M1" "$M2"; do
 	[ "$(sqlite3 "$d/.smithers/smithers.db" "SELECT count(*)
 		FROM fleet_outbox")" = 0 ] ||
-		fail "$d: rows left to ship at the end of its run"
+		fail "$d: rows left to ship or to verify at the end of its run:" \
+			"$(sqlite3 "$d/.smithers/smithers.db" "SELECT * FROM
+			fleet_cursor; SELECT * FROM fleet_verified")"
 done
 # When rows differ, where each missing one was lost: whether the stream's
 # leader has it (if not: lost on the way in), and each server's copy of the

@@ -4,7 +4,8 @@
 # loss is made on purpose: messages deleted from the stream after their
 # acks. Against a real 3-server JetStream cluster and a real PostgreSQL:
 # - a run with no sink: the shipper says once that no sink answers; the
-#   outbox keeps what it shipped (not verified), and says so at the end;
+#   outbox keeps what it shipped (not verified), says so at the end, and
+#   `db stats` counts it (fleet_unverified);
 # - a transition, the newest version of an agent and of an execution are
 #   deleted from the stream; the sink writes the rest: the fleet view
 #   lacks those three;
@@ -43,6 +44,11 @@ err_has "is not verified yet; the next run of this state dir verifies it"
 	fail "the outbox let go of rows no sink verified"
 [ "$(m1sql "SELECT sum(verified) FROM fleet_verified")" -eq 0 ] ||
 	fail "verified with no sink: $(m1sql "SELECT * FROM fleet_verified")"
+# db stats counts them: every transition and every row with an entry.
+run "$SMITHERS" --dir "$M1" db stats --json
+json 'j["fleet_unshipped"] == 0 and j["fleet_unverified"] == '"$(m1sql \
+	"SELECT (SELECT count(*) FROM transitions) +
+		(SELECT count(*) FROM fleet_outbox)")"
 
 # ---- three messages lost ----------------------------------------------------
 t=$(m1sql "SELECT min(id) + 3 FROM transitions")
@@ -85,6 +91,8 @@ grep -q "the fleet view lacks 1 of [0-9]* rows m1 asked about (the first: transi
 if grep -q "not verified yet" "$ERR"; then
 	fail "the end of a run with a sink left rows unverified"
 fi
+run "$SMITHERS" --dir "$M1" db stats --json
+json 'j["fleet_unverified"] == 0'
 
 # ---- requests that are not a supervisor's -----------------------------------
 before=$(pg_sql "SELECT count(*) FROM smithers.transitions")

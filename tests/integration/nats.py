@@ -242,8 +242,9 @@ def stream_info(conn, name):
     return conn.js("$JS.API.STREAM.INFO." + name, {})
 
 
-def msg_ids(conn, name):
-    """Each message's Nats-Msg-Id, read one by one by sequence number."""
+def msg_ids(conn, name, seqs=None):
+    """Each message's Nats-Msg-Id, read one by one by sequence number (and
+    each one's sequence into SEQS, a list, when given)."""
     state = stream_info(conn, name)["state"]
     ids = []
     for seq in range(state["first_seq"], state["last_seq"] + 1):
@@ -258,6 +259,8 @@ def msg_ids(conn, name):
         if hdrs:
             headers, _ = parse_headers(base64.b64decode(hdrs))
         ids.append(headers.get("Nats-Msg-Id", "-"))
+        if seqs is not None:
+            seqs.append(seq)
     return ids
 
 
@@ -271,10 +274,10 @@ def main(argv):
             return 2
         argv = argv[2:]
     usage = {"stream-add": (3, 4), "stream-info": 1, "pub": (2, 3), "count": 1,
-             "ids": 1, "stream-leader": 1}
+             "ids": 1, "stream-leader": 1, "rm": (2, 3, 4, 5), "req": 2}
     if len(argv) < 2 or argv[1] not in usage:
         sys.stderr.write("usage: nats.py [--timeout S] URLS stream-add|"
-                         "stream-info|pub|count|ids|stream-leader "
+                         "stream-info|pub|count|ids|stream-leader|rm|req "
                          "ARGS...\n")
         return 2
     urls, cmd, args = argv[0], argv[1], argv[2:]
@@ -303,6 +306,24 @@ def main(argv):
         elif cmd == "ids":
             for i in msg_ids(conn, args[0]):
                 print(i)
+            return 0
+        elif cmd == "rm":
+            # Lose the messages of these ids, as a replica may: deleted
+            # from the stream, whatever acked them.
+            seqs = []
+            ids = msg_ids(conn, args[0], seqs)
+            gone = 0
+            for i, seq in zip(ids, seqs):
+                if i in args[1:]:
+                    conn.js("$JS.API.STREAM.MSG.DELETE." + args[0],
+                            {"seq": seq, "no_erase": True})
+                    gone += 1
+            print(gone)
+            return 0
+        elif cmd == "req":
+            # A plain request; the answer as it came.
+            sys.stdout.write(conn.request(args[0], args[1].encode()).decode(
+                "utf-8", "replace") + "\n")
             return 0
         elif cmd == "count":
             print(stream_info(conn, args[0])["state"]["messages"])

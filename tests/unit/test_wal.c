@@ -658,7 +658,7 @@ static void test_migrate_from_7(void **state)
 	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
 					 " WHERE type = 'table'"
 					 " AND name LIKE 'fleet%%'"),
-			 2);
+			 3);
 	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM sqlite_master"
 					 " WHERE type = 'trigger'"
 					 " AND name LIKE 'fleet%%'"),
@@ -671,6 +671,45 @@ static void test_migrate_from_7(void **state)
 	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM fleet_outbox"
 					 " WHERE tbl = 'executions'"),
 			 2);
+	wal_close(w);
+	free(db);
+}
+
+/*
+ * Version 8 to 9: a store that ships keeps its outbox and cursors, and
+ * gains fleet_verified, empty: verifying starts at the shipping cursors.
+ */
+static void test_migrate_from_8(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_options old = {.create = 1, .target_version = 8};
+	char *db = tu_path("%s/.smithers/smithers.db", fx->dir);
+	struct wal *w;
+
+	w = tu_open(fx->dir, &old);
+	assert_int_equal(wal_schema_version(w), 8);
+	wal_close(w);
+	/* Shipping as version 8 left it: one entry shipped, one not. */
+	tu_sqlite_exec(db, "INSERT INTO fleet_cursor (name, shipped)"
+			   " VALUES ('outbox', 1), ('transitions', 0);"
+			   " INSERT INTO fleet_outbox (tbl, row_id, at_ms)"
+			   " VALUES ('executions', 1, 0), ('executions', 2, 0)");
+
+	w = tu_open(fx->dir, NULL);
+	assert_int_equal(wal_schema_version(w), WAL_SCHEMA_VERSION);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM fleet_verified"),
+			 0);
+	assert_int_equal(tu_query_int(w, "SELECT shipped FROM fleet_cursor"
+					 " WHERE name = 'outbox'"),
+			 1);
+	/* Verifying starts where shipping is. */
+	assert_int_equal(wal_fleet_verify(w, 1), 0);
+	assert_int_equal(tu_query_int(w, "SELECT verified FROM fleet_verified"
+					 " WHERE name = 'outbox'"),
+			 1);
+	assert_int_equal(wal_fleet_verified(w, 2, 0), 0);
+	assert_int_equal(tu_query_int(w, "SELECT count(*) FROM fleet_outbox"),
+			 1);
 	wal_close(w);
 	free(db);
 }
@@ -1490,6 +1529,7 @@ int main(void)
 		TD(test_migrate_from_5),
 		TD(test_migrate_from_6),
 		TD(test_migrate_from_7),
+		TD(test_migrate_from_8),
 		TD(test_migrate_foreign_key_check),
 		TD(test_migrate_empty_file),
 		TD(test_migrate_from_previous),

@@ -7,7 +7,9 @@
  * stay out of it; the cursors only go forward and take the shipped entries
  * with them; the lag counts both; off empties it all; a read-only handle
  * changes nothing; what is to ship reads back as JSON rows, in order, from
- * the cursors. Every check reads the real database file.
+ * the cursors; while verifying is on, an entry stays until it is shipped
+ * and verified, and what is to verify lists the rows still there. Every
+ * check reads the real database file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -464,6 +466,161 @@ static void test_next_rows_as_json(void **state)
 	wal_close(r);
 }
 
+/* What wal_fleet_unverified gives, one "TABLE ID VERSION" each. */
+struct keys {
+	int n;
+	char line[16][64];
+};
+
+static int got_key(const char *table, int64_t id, int64_t version,
+		   void *arg)
+{
+	struct keys *k = arg;
+
+	if (k->n < 16)
+		snprintf(k->line[k->n], sizeof(k->line[0]), "%s %lld %lld",
+			 table, (long long)id, (long long)version);
+	k->n++;
+	return 0;
+}
+
+static struct keys unverified(struct wal *w, int outbox, int64_t after,
+			      int64_t upto, int limit)
+{
+	struct keys k = {0};
+	int64_t n = wal_fleet_unverified(w, outbox, after, upto, limit,
+					 got_key, &k);
+
+	assert_int_equal(n, k.n);
+	return k;
+}
+
+static void test_verify_keeps_entries(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct wal_fleet_lag l;
+	struct keys k;
+	int64_t e, a, v, t, first;
+	char want[64];
+
+	assert_int_equal(wal_fleet_enable(fx->w), 1);
+	a = agent(fx->w, &e);
+	assert_int_equal(wal_state_set(fx->w, "k", "1", "t", a), 0);
+	t = newest(fx->w, "transitions");
+	v = newest(fx->w, "fleet_outbox");
+	assert_int_equal(lag(fx->w).verifying, 0);
+	/* Off: nothing to record. */
+	assert_int_equal(wal_fleet_verified(fx->w, 1, 1), -1);
+	assert_int_equal(errno, ENOENT);
+
+	assert_int_equal(wal_fleet_verify(fx->w, 1), 0);
+	l = lag(fx->w);
+	assert_int_equal(l.verifying, 1);
+	assert_int_equal(l.outbox_verified, 0);
+	assert_int_equal(l.transitions_verified, 0);
+	/* Shipped, not verified: the entries stay, out of the lag. */
+	assert_int_equal(wal_fleet_shipped(fx->w, v, t), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 3);
+	assert_int_equal(lag(fx->w).rows, 0);
+	/* Three entries and the transition wait to be verified. */
+	assert_int_equal(wal_fleet_unverified_rows(fx->w), 4);
+
+	/* What to verify: each row shipped, at its version, by version. */
+	k = unverified(fx->w, 1, 0, v, 100);
+	assert_int_equal(k.n, 3);
+	snprintf(want, sizeof(want), "agents %lld %lld", (long long)a,
+		 (long long)version(fx->w, "agents", a));
+	assert_true(!strcmp(k.line[0], want) || !strcmp(k.line[1], want) ||
+		    !strcmp(k.line[2], want));
+	first = strtoll(strrchr(k.line[0], ' ') + 1, NULL, 10);
+	assert_true(first < strtoll(strrchr(k.line[1], ' ') + 1, NULL, 10));
+	assert_int_equal(strtoll(strrchr(k.line[2], ' ') + 1, NULL, 10), v);
+	k = unverified(fx->w, 0, 0, t, 100);
+	assert_int_equal(k.n, 1);
+	snprintf(want, sizeof(want), "transitions %lld 1", (long long)t);
+	assert_string_equal(k.line[0], want);
+	/* The limit, and the range's ends. */
+	assert_int_equal(unverified(fx->w, 1, 0, v, 2).n, 2);
+	assert_int_equal(unverified(fx->w, 1, 0, v - 1, 100).n, 2);
+	assert_int_equal(unverified(fx->w, 1, v - 1, v, 100).n, 1);
+	assert_int_equal(wal_fleet_unverified(fx->w, 1, 0, v, 0, got_key, &k),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* Verified up to the first entry: it goes, the others stay. */
+	assert_int_equal(wal_fleet_verified(fx->w, first, 0), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 2);
+	assert_int_equal(wal_fleet_verified(fx->w, 0, 0), 0); /* not back */
+	assert_int_equal(lag(fx->w).outbox_verified, first);
+	assert_int_equal(wal_fleet_unverified_rows(fx->w), 3);
+
+	/* A row gone is not to verify: nothing to send again. The last
+	 * one's, here. */
+	k = unverified(fx->w, 1, 0, v, 100);
+	assert_int_equal(k.n, 2);
+	{
+		char tbl[32], sql[128];
+		long long id;
+
+		assert_int_equal(sscanf(k.line[1], "%31s %lld", tbl, &id), 2);
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA foreign_keys = OFF; DELETE FROM %s"
+			 " WHERE id = %lld",
+			 tbl, id);
+		tu_sqlite_exec(wal_db_path(fx->w), sql);
+	}
+	assert_int_equal(unverified(fx->w, 1, 0, v, 100).n, 1);
+	(void)e;
+
+	/* Verified past what was shipped: only the shipped ones go. */
+	assert_int_equal(wal_state_set(fx->w, "k", "2", "t", 0), 0);
+	assert_int_equal(wal_fleet_verified(fx->w, v + 100, t), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_outbox"),
+			 tu_query_int(fx->w, "SELECT count(*) FROM fleet_outbox"
+					     " WHERE id > %lld",
+				      (long long)v));
+	l = lag(fx->w);
+	assert_int_equal(l.transitions_verified, t);
+
+	/* Off: the entries shipped go at once; on again, it starts from
+	 * the shipping cursors. */
+	assert_int_equal(wal_fleet_shipped(fx->w, v, t), 0);
+	assert_int_equal(wal_fleet_verify(fx->w, 0), 0);
+	assert_int_equal(lag(fx->w).verifying, 0);
+	assert_int_equal(wal_fleet_verify(fx->w, 1), 0);
+	l = lag(fx->w);
+	assert_int_equal(l.outbox_verified, v);
+	assert_int_equal(l.transitions_verified, t);
+	/* fleet off forgets it. */
+	assert_int_equal(wal_fleet_off(fx->w), 0);
+	assert_int_equal(tu_query_int(fx->w, "SELECT count(*) FROM"
+					     " fleet_verified"),
+			 0);
+}
+
+static void test_row_as_it_is(void **state)
+{
+	struct tu_fx *fx = *state;
+	struct got g = {0};
+	int64_t a;
+
+	a = agent(fx->w, NULL);
+	assert_int_equal(wal_fleet_row(fx->w, "agents", a, 7, got_row, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_has(&g, 0, " 7 {\"id\":");
+	assert_has(&g, 0, "\"name\":\"worker\"");
+	assert_int_equal(wal_fleet_row(fx->w, "agents", a + 1, 8, got_row, &g),
+			 0);
+	assert_has(&g, 1, "(gone)");
+	assert_int_equal(wal_fleet_row(fx->w, "nope", 1, 1, got_row, &g), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 int main(void)
@@ -479,6 +636,8 @@ int main(void)
 		T(test_read_only_changes_nothing),
 		T(test_in_a_batch),
 		T(test_next_rows_as_json),
+		T(test_verify_keeps_entries),
+		T(test_row_as_it_is),
 	};
 
 	return cmocka_run_group_tests_name("wal_fleet", tests, NULL, NULL);

@@ -864,6 +864,7 @@ static void assert_fleet_defaults(const struct sup_fleet *f)
 	assert_int_equal(f->replicas, 0);
 	assert_int_equal(f->duplicate_window_ms, 3600 * 1000);
 	assert_int_equal(f->ship_wait_ms, 10000);
+	assert_int_equal(f->verify_ms, 60000);
 	assert_int_equal(f->given, 0);
 }
 
@@ -903,7 +904,8 @@ static void test_fleet_keys(void **state)
 		"stream = ACME-CI\n"
 		"replicas = 5\n"
 		"duplicate_window = 2h\n"
-		"ship_wait = 0\n";
+		"ship_wait = 0\n"
+		"verify = 0\n";
 	errbuf[0] = '\0';
 	wf = sup_workflow_parse(text, "flow.ini", dir, errbuf, sizeof(errbuf));
 	if (!wf)
@@ -918,12 +920,13 @@ static void test_fleet_keys(void **state)
 	assert_int_equal(f->replicas, 5);
 	assert_int_equal(f->duplicate_window_ms, 2 * 3600 * 1000);
 	assert_int_equal(f->ship_wait_ms, 0);
+	assert_int_equal(f->verify_ms, 0);
 	assert_int_equal(
 		f->given,
 		SUP_FLEET_NATS | SUP_FLEET_MACHINE | SUP_FLEET_SUBJECT_PREFIX |
 			SUP_FLEET_CREDENTIALS | SUP_FLEET_STREAM |
 			SUP_FLEET_REPLICAS | SUP_FLEET_DUPLICATE_WINDOW |
-			SUP_FLEET_SHIP_WAIT);
+			SUP_FLEET_SHIP_WAIT | SUP_FLEET_VERIFY);
 	/* The agents' section ended before [fleet] began. */
 	assert_string_equal(wf->agents[0].command, "true");
 	sup_workflow_free(wf);
@@ -931,6 +934,7 @@ static void test_fleet_keys(void **state)
 	/* The other keys without nats: kept, for a fleet.ini's nats. */
 	wf = parse_ok("[fleet]\nmachine = m1\nreplicas = 1\n"
 		      "duplicate_window = 1ms\nship_wait = 1.5s\n"
+		      "verify = 2s\n"
 		      "subject_prefix = x\nstream = \xc3\xa9t\xc3\xa9\n"
 		      "nats = nats://one:1\n" MIN_PHASE MIN_AGENT);
 	f = &wf->fleet;
@@ -941,6 +945,7 @@ static void test_fleet_keys(void **state)
 	assert_int_equal(f->replicas, 1);
 	assert_int_equal(f->duplicate_window_ms, 1);
 	assert_int_equal(f->ship_wait_ms, 1500);
+	assert_int_equal(f->verify_ms, 2000);
 	sup_workflow_free(wf);
 	wf = parse_ok("[fleet]\nmachine = m2\n" MIN_PHASE MIN_AGENT);
 	assert_null(wf->fleet.nats);
@@ -1102,6 +1107,10 @@ static void test_fleet_errors(void **state)
 	parse_err("[fleet]\nship_wait = 8761h\n",
 		  "flow.ini:2: [fleet] ship_wait '8761h' out of range (at most "
 		  "8760h)");
+	parse_err("[fleet]\nverify = often\n",
+		  "flow.ini:2: invalid [fleet] verify 'often': expected a "
+		  "duration such as '250ms', '1.5s', '2m' or '1h' (a bare "
+		  "number is seconds)");
 
 	/* credentials: a file that can be read, from the file's directory. */
 	parse_err("[fleet]\ncredentials = none.creds\n",
