@@ -274,10 +274,10 @@ def main(argv):
             return 2
         argv = argv[2:]
     usage = {"stream-add": (3, 4), "stream-info": 1, "pub": (2, 3), "count": 1,
-             "ids": 1, "stream-leader": 1, "rm": (2, 3, 4, 5), "req": 2}
+             "ids": 1, "stream-leader": 1, "rm": (2, 3, 4, 5), "req": 2, "flood": 2}
     if len(argv) < 2 or argv[1] not in usage:
         sys.stderr.write("usage: nats.py [--timeout S] URLS stream-add|"
-                         "stream-info|pub|count|ids|stream-leader|rm|req "
+                         "stream-info|pub|count|ids|stream-leader|rm|req|flood "
                          "ARGS...\n")
         return 2
     urls, cmd, args = argv[0], argv[1], argv[2:]
@@ -324,6 +324,19 @@ def main(argv):
             # A plain request; the answer as it came.
             sys.stdout.write(conn.request(args[0], args[1].encode()).decode(
                 "utf-8", "replace") + "\n")
+            return 0
+        elif cmd == "flood":
+            # N plain messages "{}" on a subject, at once: a backlog.
+            # In rounds of 5 000, each to its PONG: the server may not
+            # take more from one client at once.
+            n = int(args[1])
+            one = b"PUB %s 2\r\n{}\r\n" % args[0].encode()
+            while n > 0:
+                k = min(n, 5000)
+                conn.deadline = time.monotonic() + timeout
+                conn.send(one * k + b"PING\r\n")
+                conn.wait_pong()
+                n -= k
             return 0
         elif cmd == "count":
             print(stream_info(conn, args[0])["state"]["messages"])
