@@ -70,10 +70,11 @@
 #define SHIP_NICE 10	     /* the thread's nice, above the loop's */
 #define BACKOFF_MIN_MS 100   /* after a failure, doubling */
 #define BACKOFF_MAX_MS 5000  /* up to this: back soon after an outage */
-#define VERIFY_CHUNK 2048    /* rows asked about in one request */
+#define VERIFY_CHUNK 1024    /* rows asked about in one request */
 #define VERIFY_WAIT_MS 3000  /* for a sink's answer */
 #define VERIFY_SOON_MS 1000  /* again after a sink was behind, or a resend */
 #define VERIFY_TRIES 3	     /* resends of one chunk before it is let go */
+#define VERIFY_BURST 2	     /* chunks at a time: shipping goes on between */
 
 enum report_kind {
 	REPORT_SHIPPED,
@@ -776,20 +777,29 @@ static int ask(struct fleet *f, struct chunk *c)
 }
 
 /*
- * Verify what was shipped and not verified yet, a chunk at a time: 1 all
- * of it is, 0 not now (a sink is behind, or rows were sent again: soon),
- * -1 no sink can say (at the next [fleet] verify).
+ * Verify what was shipped and not verified yet, a chunk at a time, up to
+ * VERIFY_BURST chunks (then it is due again at once, after a batch): 1 all
+ * of it is, 0 not now (a sink is behind, or rows were sent again: soon;
+ * or the burst is over), -1 no sink can say (at the next [fleet] verify).
  */
 static int verify(struct fleet *f)
 {
+	int asked = 0;
+
 	for (int outbox = 0; outbox < 2; outbox++) {
 		int64_t *ver = outbox ? &f->ver_outbox : &f->ver_transitions;
 		int64_t upto = outbox ? f->cur_outbox : f->cur_transitions;
 
 		while (*ver < upto && !atomic_load(&f->stop)) {
-			struct chunk c = {.rows = json_array(), .last = *ver};
+			struct chunk c = {.last = *ver};
 			int64_t n;
 			int rc = 1;
+
+			if (asked++ == VERIFY_BURST) {
+				f->verify_due_ms = 0;
+				return 0;
+			}
+			c.rows = json_array();
 
 			n = c.rows ? wal_fleet_unverified(f->ro, outbox, *ver,
 							  upto, VERIFY_CHUNK,
@@ -833,23 +843,25 @@ static int verify(struct fleet *f)
 }
 
 /* Verify when it is time: every [fleet] verify, and at the end of the run
- * (the loop asks) once CAUGHT_UP, until it is done. */
-static void maybe_verify(struct fleet *f, int caught_up)
+ * (the loop asks) once CAUGHT_UP, until it is done. 1 when more is due at
+ * once. */
+static int maybe_verify(struct fleet *f, int caught_up)
 {
 	int asked = atomic_load(&f->verify_now), rc;
 
 	if (!f->verify_subject || (asked && !caught_up))
-		return;
+		return 0;
 	if (asked == 1) {
 		atomic_store(&f->verify_now, 2);
 		f->verify_due_ms = 0;
 	}
 	if (cm_mono_ms() < f->verify_due_ms)
-		return;
+		return 0;
 	f->verify_due_ms = cm_mono_ms() + f->cfg->verify_ms;
 	rc = verify(f);
 	if (rc != 0 && asked)
 		atomic_store(&f->verify_done, 1);
+	return rc == 0 && f->verify_due_ms == 0;
 }
 
 static void *shipper(void *arg)
@@ -914,8 +926,8 @@ static void *shipper(void *arg)
 			 * well, and no count is needed. */
 			worked(f);
 			tell_lag(f, 0, 0);
-			maybe_verify(f, 1);
-			nap(f, IDLE_MS);
+			if (!maybe_verify(f, 1))
+				nap(f, IDLE_MS);
 		} else if (rc > 0) {
 			count_lag(f);
 			maybe_verify(f, 0);

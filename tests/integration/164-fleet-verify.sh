@@ -6,8 +6,9 @@
 # - a run with no sink: the shipper says once that no sink answers; the
 #   outbox keeps what it shipped (not verified), says so at the end, and
 #   `db stats` counts it (fleet_unverified);
-# - a transition, the newest version of an agent and of an execution are
-#   deleted from the stream; the sink writes the rest: the fleet view
+# - the newest transition (past the first 2 048 verified at a time), and
+#   the newest version of an agent and of an execution are deleted from
+#   the stream; the sink writes the rest: the fleet view
 #   lacks those three;
 # - the next run of the state dir asks a sink, which names the three; the
 #   shipper sends them again under new ids; the fleet view then holds
@@ -27,8 +28,16 @@ pg_start
 M1=$T/m1
 DB1=$M1/.smithers/smithers.db
 mkdir "$M1"
-flow "$M1/flow.ini" m1 10 0
+# With a third agent that sets 2 400 keys: more transitions than the
+# shipper verifies at a time (1 024 a request, two requests, then a batch
+# is shipped before more).
+flow "$M1/flow.ini" m1 3 0
 sed -i 's/^ship_wait = .*/ship_wait = 20s\nverify = 1s/' "$M1/flow.ini"
+cat >>"$M1/flow.ini" <<INI
+[agent c]
+phase = work
+command = /usr/bin/python3 $top_srcdir/tests/integration/agent.py set k 2400 100
+INI
 m1sql() { sqlite3 "$DB1" "$1"; }
 
 # ---- no sink ----------------------------------------------------------------
@@ -53,13 +62,19 @@ json 'j["fleet_unshipped"] == 0 and j["fleet_unverified"] == '"$(m1sql \
 		(SELECT count(*) FROM fleet_outbox)")"
 
 # ---- three messages lost ----------------------------------------------------
-t=$(m1sql "SELECT min(id) + 3 FROM transitions")
+# The newest message of each: the transition is past the first two
+# chunks, found only if verifying goes on after them.
+t=$(m1sql "SELECT max(id) FROM transitions")
 a=$(m1sql "SELECT row_id || ':' || id FROM fleet_outbox WHERE tbl = 'agents'
 	ORDER BY id DESC LIMIT 1")
 e=$(m1sql "SELECT row_id || ':' || id FROM fleet_outbox
 	WHERE tbl = 'executions' ORDER BY id DESC LIMIT 1")
-[ "$($NATS "$NATS_URLS" rm SMITHERS "m1:transitions:$t:1" "m1:agents:$a" \
-	"m1:executions:$e")" = 3 ] || fail "cannot delete the three messages"
+$NATS "$NATS_URLS" rm-last SMITHERS smithers.m1.transitions \
+	smithers.m1.agents smithers.m1.executions >rm.out ||
+	fail "cannot delete the three messages"
+[ "$(cat rm.out)" = "m1:transitions:$t:1
+m1:agents:$a
+m1:executions:$e" ] || fail "not the three messages deleted: $(cat rm.out)"
 sink s1
 ntr=$(m1sql "SELECT count(*) FROM transitions")
 wait_until 30 rows_in m1 transitions $((ntr - 1))
@@ -120,14 +135,19 @@ grep -q "rows verified, 5 of them lacking" s1.err ||
 	fail "the sink's last line does not count: $(tail -n 2 s1.err)"
 
 # ---- a sink behind the stream says so ---------------------------------------
-# A backlog of 200 000 messages (not ours: skipped) for the next sink; while
+# A backlog of 100 000 messages (not ours: skipped) for the next sink; while
 # it reads them, a request about rows acked at the stream's end gets
 # "behind" (a row not written yet is not lost); once it has read them,
 # the same request gets what the fleet view lacks.
-$NATS "$NATS_URLS" flood smithers.m9.junk 200000 2>flood.err ||
-	fail "cannot flood: $(cat flood.err)"
-last=$($NATS "$NATS_URLS" stream-info SMITHERS | "$PYTHON" -c \
-	'import json, sys; print(json.load(sys.stdin)["state"]["last_seq"])')
+$NATS --timeout 30 "$NATS_URLS" flood smithers.m9.junk 100000 \
+	2>flood.err || fail "cannot flood: $(cat flood.err)"
+# The stream's end, once it has stored them (its replicas may take a while).
+last_seq() {
+	$NATS --timeout 20 "$NATS_URLS" stream-info SMITHERS | "$PYTHON" -c \
+		'import json, sys; print(json.load(sys.stdin)["state"]["last_seq"])'
+}
+wait_until 60 last_seq
+last=$(last_seq)
 ask='{"machine":"x","seq":'$last',"rows":[["agents",1,5]]}'
 sink s2
 got=

@@ -274,10 +274,12 @@ def main(argv):
             return 2
         argv = argv[2:]
     usage = {"stream-add": (3, 4), "stream-info": 1, "pub": (2, 3), "count": 1,
-             "ids": 1, "stream-leader": 1, "rm": (2, 3, 4, 5), "req": 2, "flood": 2}
+             "ids": 1, "stream-leader": 1, "rm": (2, 3, 4, 5), "rm-last": (2, 3, 4, 5),
+             "req": 2, "flood": 2}
     if len(argv) < 2 or argv[1] not in usage:
         sys.stderr.write("usage: nats.py [--timeout S] URLS stream-add|"
-                         "stream-info|pub|count|ids|stream-leader|rm|req|flood "
+                         "stream-info|pub|count|ids|stream-leader|rm|rm-last|req|"
+                         "flood "
                          "ARGS...\n")
         return 2
     urls, cmd, args = argv[0], argv[1], argv[2:]
@@ -319,6 +321,18 @@ def main(argv):
                             {"seq": seq, "no_erase": True})
                     gone += 1
             print(gone)
+            return 0
+        elif cmd == "rm-last":
+            # Lose the newest message of each subject; print its id.
+            for subject in args[1:]:
+                doc = conn.js("$JS.API.STREAM.MSG.GET." + args[0],
+                              {"last_by_subj": subject})["message"]
+                headers = {}
+                if doc.get("hdrs"):
+                    headers, _ = parse_headers(base64.b64decode(doc["hdrs"]))
+                conn.js("$JS.API.STREAM.MSG.DELETE." + args[0],
+                        {"seq": doc["seq"], "no_erase": True})
+                print(headers.get("Nats-Msg-Id", "-"))
             return 0
         elif cmd == "req":
             # A plain request; the answer as it came.
