@@ -732,6 +732,11 @@ static void verify_one(struct sink *k, natsMsg *m)
 				  "not a request of a smithers supervisor");
 		goto answer;
 	}
+	if (!k->pg) { /* PostgreSQL failed under the last batch */
+		reply = json_pack("{ss}", "error",
+				  "the sink cannot reach PostgreSQL");
+		goto answer;
+	}
 	s = js_GetConsumerInfo(&ci, k->js, k->r->stream, FLEET_CONSUMER, NULL,
 			       &jerr);
 	if (s != NATS_OK) {
