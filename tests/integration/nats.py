@@ -22,6 +22,14 @@ still works with some of the servers dead. Commands:
                                         for none), in stream order
     stream-leader NAME                  the name of the stream's leader
                                         (fails while it has none)
+    rm-last NAME SUBJECT...             delete the newest message of each
+                                        SUBJECT from the stream (a loss
+                                        made on purpose); prints the
+                                        Nats-Msg-Id of each
+    req SUBJECT DATA                    a plain request; prints the
+                                        answer as it came
+    flood SUBJECT N                     publish N messages "{}" (no
+                                        acks): a backlog
 
 Exit status: 0 done, 1 an error reply, a timeout or no server to talk to
 (said on stderr), 2 a usage error. No step waits longer than the timeout
@@ -242,9 +250,8 @@ def stream_info(conn, name):
     return conn.js("$JS.API.STREAM.INFO." + name, {})
 
 
-def msg_ids(conn, name, seqs=None):
-    """Each message's Nats-Msg-Id, read one by one by sequence number (and
-    each one's sequence into SEQS, a list, when given)."""
+def msg_ids(conn, name):
+    """Each message's Nats-Msg-Id, read one by one by sequence number."""
     state = stream_info(conn, name)["state"]
     ids = []
     for seq in range(state["first_seq"], state["last_seq"] + 1):
@@ -259,8 +266,6 @@ def msg_ids(conn, name, seqs=None):
         if hdrs:
             headers, _ = parse_headers(base64.b64decode(hdrs))
         ids.append(headers.get("Nats-Msg-Id", "-"))
-        if seqs is not None:
-            seqs.append(seq)
     return ids
 
 
@@ -274,11 +279,11 @@ def main(argv):
             return 2
         argv = argv[2:]
     usage = {"stream-add": (3, 4), "stream-info": 1, "pub": (2, 3), "count": 1,
-             "ids": 1, "stream-leader": 1, "rm": (2, 3, 4, 5), "rm-last": (2, 3, 4, 5),
+             "ids": 1, "stream-leader": 1, "rm-last": (2, 3, 4, 5),
              "req": 2, "flood": 2}
     if len(argv) < 2 or argv[1] not in usage:
         sys.stderr.write("usage: nats.py [--timeout S] URLS stream-add|"
-                         "stream-info|pub|count|ids|stream-leader|rm|rm-last|req|"
+                         "stream-info|pub|count|ids|stream-leader|rm-last|req|"
                          "flood "
                          "ARGS...\n")
         return 2
@@ -308,19 +313,6 @@ def main(argv):
         elif cmd == "ids":
             for i in msg_ids(conn, args[0]):
                 print(i)
-            return 0
-        elif cmd == "rm":
-            # Lose the messages of these ids, as a replica may: deleted
-            # from the stream, whatever acked them.
-            seqs = []
-            ids = msg_ids(conn, args[0], seqs)
-            gone = 0
-            for i, seq in zip(ids, seqs):
-                if i in args[1:]:
-                    conn.js("$JS.API.STREAM.MSG.DELETE." + args[0],
-                            {"seq": seq, "no_erase": True})
-                    gone += 1
-            print(gone)
             return 0
         elif cmd == "rm-last":
             # Lose the newest message of each subject; print its id.
