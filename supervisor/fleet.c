@@ -26,14 +26,10 @@
  * shipping goes, and the loop copies them to the mirror each turn: the
  * loop never counts, and never waits for the thread.
  *
- * Verifying (docs/FLEET.md): an ack says the stream has a message, not
- * that every replica keeps it. Every [fleet] verify, and at the end of the
- * run, the thread asks a sink (a request on PREFIX-verify.MACHINE) whether
- * the fleet view holds the rows shipped since the last verification, at
- * their versions, a chunk at a time; the sink answers with those it lacks
- * (or that it is still behind the stream), and the thread sends them again
- * under new message ids. A chunk found whole moves the verified cursors,
- * which the loop writes as it writes the others.
+ * Verifying what was shipped (a sink asked whether the fleet view holds
+ * it, and what it lacks sent again) is fleet-verify.c's; the thread calls
+ * it between batches, and fleet_stop at the end of the run. The state
+ * both share is in fleet-int.h.
  */
 #include "config.h"
 
@@ -58,100 +54,30 @@
 
 #include "common/clock.h"
 #include "shm/shm.h"
+#include "supervisor/fleet-int.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
 #include "supervisor/workflow.h"
 #include "wal/wal.h"
 
-#define SHIP_BATCH 512	     /* rows read and published at a time */
-#define ACK_WAIT_MS 5000     /* for the acks of a batch */
-#define IDLE_MS 1000	     /* a read at least this often */
-#define SHIP_NICE 10	     /* the thread's nice, above the loop's */
-#define BACKOFF_MIN_MS 100   /* after a failure, doubling */
-#define BACKOFF_MAX_MS 5000  /* up to this: back soon after an outage */
-#define VERIFY_CHUNK 1024    /* rows asked about in one request */
-#define VERIFY_WAIT_MS 3000  /* for a sink's answer */
-#define VERIFY_SOON_MS 1000  /* again after a sink was behind, or a resend */
-#define VERIFY_TRIES 3	     /* resends of one chunk before it is let go */
-#define VERIFY_BURST 2	     /* chunks at a time: shipping goes on between */
-
-enum report_kind {
-	REPORT_SHIPPED,
-	REPORT_VERIFIED,
-	REPORT_INFO,
-	REPORT_WARN,
-	REPORT_ERROR
-};
-
-/* One write of the thread, one read of the loop. */
-struct report {
-	int kind;
-	int64_t outbox, transitions; /* REPORT_SHIPPED, _VERIFIED: cursors */
-	char text[400];		     /* the others: a line for the log */
-};
-
-/* A batch's rows of one cursor, in the order published (keys rising):
- * transition ids, or outbox versions. */
-struct sent {
-	int n;
-	int64_t key[SHIP_BATCH];
-	unsigned char acked[SHIP_BATCH];
-};
-
-struct fleet {
-	const struct sup_fleet *cfg;
-	char *dir; /* the project dir, for the thread's own handle */
-	pthread_t thread;
-	int started;
-	int wake[2];   /* loop -> thread */
-	int report[2]; /* thread -> loop */
-	struct event *report_ev;
-	atomic_int stop;
-	atomic_int gave_up; /* the stream is not ours: nothing will ship */
-	atomic_int poked;   /* a wake is in the pipe, not yet read */
-	/* The lag, for the mirror: the thread writes, the loop reads. */
-	atomic_int lag_state;	    /* enum shm_fleet_state */
-	atomic_llong lag_rows;	    /* -1: not counted yet */
-	atomic_llong lag_oldest_ms; /* wall clock; 0: none */
-	/* The end of the run: verify now (the loop sets it); done (the
-	 * thread: verified all, or no sink can say). */
-	atomic_int verify_now, verify_done;
-
-	/* The thread's alone. */
-	struct wal *ro;
-	natsOptions *opts;
-	natsConnection *nc;
-	jsCtx *js;
-	int stream_ok;
-	int64_t cur_outbox, cur_transitions; /* shipped, as far as it knows */
-	/* The batch: the thread adds, the acks (the library's thread) mark;
-	 * under MU, as an ack from an earlier batch may come late. */
-	pthread_mutex_t mu;
-	struct sent sent_transitions, sent_outbox;
-	atomic_int batch_failed; /* an ack said no (the library's thread) */
-	int published;		 /* since connected (the library's pending
-				    list does not exist before) */
-	int failing;		 /* warned; says when it works again */
-	int64_t backoff_ms;
-	int64_t lag_at_ms; /* monotonic: when the lag was last counted */
-	/* Verifying. */
-	char *verify_subject;		     /* NULL: off */
-	int64_t ver_outbox, ver_transitions; /* verified, as far as it knows */
-	int64_t verify_due_ms;		     /* monotonic */
-	uint64_t stream_seq; /* the stream's newest sequence we know of: the
-				acks' (under MU), or the stream's */
-	int64_t tried_at;    /* the chunk sent again, from this key */
-	int tries;
-	int quiet;	     /* said that no sink answers */
-};
+#define ACK_WAIT_MS 5000    /* for the acks of a batch */
+#define IDLE_MS 1000	    /* a read at least this often */
+#define SHIP_NICE 10	    /* the thread's nice, above the loop's */
+#define BACKOFF_MIN_MS 100  /* after a failure, doubling */
+#define BACKOFF_MAX_MS 5000 /* up to this: back soon after an outage */
+#define AWAIT_MS 200	    /* fleet_await looks again at least this often */
 
 /* ---- the thread ----------------------------------------------------------- */
 
-static void say(struct fleet *f, int kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void fleet_tell(struct fleet *f, const struct report *rep)
+{
+	if (write(f->report[1], rep, sizeof(*rep)) < 0) {
+		/* The loop is gone: nobody to tell. */
+	}
+}
 
-static void say(struct fleet *f, int kind, const char *fmt, ...)
+void fleet_say(struct fleet *f, int kind, const char *fmt, ...)
 {
 	struct report rep = {.kind = kind};
 	va_list ap;
@@ -159,9 +85,7 @@ static void say(struct fleet *f, int kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(rep.text, sizeof(rep.text), fmt, ap);
 	va_end(ap);
-	if (write(f->report[1], &rep, sizeof(rep)) < 0) {
-		/* The loop is gone: nobody to tell. */
-	}
+	fleet_tell(f, &rep);
 }
 
 /* Wait up to MS for a wake from the loop (or the stop); drain it. 1 when
@@ -222,10 +146,10 @@ static void rest(struct fleet *f, int64_t ms)
 static void failed(struct fleet *f, const char *what, const char *why)
 {
 	if (!f->failing)
-		say(f, REPORT_WARN,
-		    "fleet: %s: %s; the run goes on, and shipping is retried"
-		    " until it works",
-		    what, why);
+		fleet_say(f, REPORT_WARN,
+			  "fleet: %s: %s; the run goes on, and shipping is"
+			  " retried until it works",
+			  what, why);
 	f->failing = 1;
 	atomic_store(&f->lag_state, SHM_FLEET_FAILING);
 	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -237,7 +161,8 @@ static void failed(struct fleet *f, const char *what, const char *why)
 static void worked(struct fleet *f)
 {
 	if (f->failing)
-		say(f, REPORT_INFO, "fleet: shipping to NATS works again");
+		fleet_say(f, REPORT_INFO,
+			  "fleet: shipping to NATS works again");
 	f->failing = 0;
 	atomic_store(&f->lag_state, SHM_FLEET_SHIPPING);
 	f->backoff_ms = 0;
@@ -406,10 +331,10 @@ static int ensure_stream(struct fleet *f)
 			       natsStatus_GetText(s));
 			return -1;
 		}
-		say(f, REPORT_INFO,
-		    "fleet: created the JetStream stream '%s' (subjects %s,"
-		    " %" PRId64 " replica%s)",
-		    c->stream, subj, replicas, replicas == 1 ? "" : "s");
+		fleet_say(f, REPORT_INFO,
+			  "fleet: created the JetStream stream '%s'"
+			  " (subjects %s, %" PRId64 " replica%s)",
+			  c->stream, subj, replicas, replicas == 1 ? "" : "s");
 	} else if (s != NATS_OK) {
 		failed(f, "cannot look up the JetStream stream",
 		       natsStatus_GetText(s));
@@ -431,12 +356,14 @@ static int ensure_stream(struct fleet *f)
 		else if (have->Duplicates < dup_ns)
 			diff = "its duplicate window is shorter than ours";
 		if (diff) {
-			say(f, REPORT_ERROR,
-			    "fleet: the JetStream stream '%s' has other"
-			    " settings than ours: %s (we need subjects %s, file"
-			    " storage, limits retention, a duplicate window of"
-			    " %" PRId64 " ms at least); nothing is shipped",
-			    c->stream, diff, subj, c->duplicate_window_ms);
+			fleet_say(f, REPORT_ERROR,
+				  "fleet: the JetStream stream '%s' has other"
+				  " settings than ours: %s (we need subjects"
+				  " %s, file storage, limits retention, a"
+				  " duplicate window of %" PRId64 " ms at"
+				  " least); nothing is shipped",
+				  c->stream, diff, subj,
+				  c->duplicate_window_ms);
 			jsStreamInfo_Destroy(si);
 			return -2;
 		}
@@ -450,13 +377,9 @@ static int ensure_stream(struct fleet *f)
 	return 0;
 }
 
-/* The message of TABLE's row ID at VERSION (JSON): on PREFIX.MACHINE.TABLE,
- * with the id MACHINE:TABLE:ID:VERSION, and AGAIN after it when the row is
- * sent again (a new id: the stream would drop the old one's as a
- * duplicate). */
-static natsStatus row_msg(struct fleet *f, natsMsg **msg, const char *table,
-			  int64_t id, int64_t version, const char *json,
-			  const char *again)
+natsStatus fleet_row_msg(struct fleet *f, natsMsg **msg, const char *table,
+			 int64_t id, int64_t version, const char *json,
+			 const char *again)
 {
 	const struct sup_fleet *c = f->cfg;
 	char subject[400], msgid[340];
@@ -505,7 +428,7 @@ static int publish(const char *table, int64_t id, int64_t version,
 	pthread_mutex_unlock(&f->mu);
 	if (!json)
 		return 0;
-	s = row_msg(f, &msg, table, id, version, json, NULL);
+	s = fleet_row_msg(f, &msg, table, id, version, json, NULL);
 	if (s == NATS_OK) {
 		f->published = 1;
 		s = js_PublishMsgAsync(f->js, &msg, NULL);
@@ -582,9 +505,7 @@ static int ship_batch(struct fleet *f)
 
 		f->cur_outbox = to_outbox;
 		f->cur_transitions = to_transitions;
-		if (write(f->report[1], &rep, sizeof(rep)) < 0) {
-			/* The loop is gone. */
-		}
+		fleet_tell(f, &rep);
 	}
 	if (s != NATS_OK || refused || !whole) {
 		/* !whole alone: every ack came and said yes, and yet a row has
@@ -601,268 +522,6 @@ static int ship_batch(struct fleet *f)
 	return 1;
 }
 
-/* ---- verifying ------------------------------------------------------------ */
-
-/* One chunk to ask a sink about: [[TABLE, ID, VERSION], ...], and its last
- * key (a transition's id, or an outbox version). */
-struct chunk {
-	json_t *rows;
-	int64_t last;
-};
-
-static int add_key(const char *table, int64_t id, int64_t version, void *arg)
-{
-	struct chunk *c = arg;
-
-	c->last = strcmp(table, "transitions") ? version : id;
-	return json_array_append_new(c->rows,
-				     json_pack("[sII]", table, (json_int_t)id,
-					       (json_int_t)version)) < 0;
-}
-
-/* The chunk is done with: a verified cursor passes TO, for the loop. */
-static void verified(struct fleet *f, int outbox, int64_t to)
-{
-	struct report rep = {.kind = REPORT_VERIFIED};
-
-	*(outbox ? &f->ver_outbox : &f->ver_transitions) = to;
-	f->tries = 0;
-	rep.outbox = f->ver_outbox;
-	rep.transitions = f->ver_transitions;
-	if (write(f->report[1], &rep, sizeof(rep)) < 0) {
-		/* The loop is gone. */
-	}
-}
-
-/* A resend's state (wal_fleet_fn). */
-struct again {
-	struct fleet *f;
-	char suffix[40];
-	natsStatus s;
-	int sent;
-};
-
-/* Publish one row again, and wait for its ack. */
-static int again_one(const char *table, int64_t id, int64_t version,
-		     const char *json, void *arg)
-{
-	struct again *a = arg;
-	natsMsg *msg = NULL;
-	jsPubAck *pa = NULL;
-	jsErrCode jerr = 0;
-
-	if (!json)
-		return 0; /* gone since: nothing to send */
-	a->s = row_msg(a->f, &msg, table, id, version, json, a->suffix);
-	if (a->s == NATS_OK)
-		a->s = js_PublishMsg(&pa, a->f->js, msg, NULL, &jerr);
-	jsPubAck_Destroy(pa);
-	natsMsg_Destroy(msg);
-	a->sent += a->s == NATS_OK;
-	return a->s != NATS_OK;
-}
-
-/*
- * A sink's answer to a chunk: 1 the fleet view holds it all, 2 it lacked
- * rows, sent again now, 0 the sinks are behind the stream (asked again
- * soon), -1 a wrong answer, or rows that cannot be sent again.
- */
-static int answer(struct fleet *f, const char *data, int len)
-{
-	json_t *reply = json_loadb(data, (size_t)len, 0, NULL), *missing, *m;
-	struct again a = {.f = f, .s = NATS_OK};
-	const char *table = NULL, *err;
-	json_int_t id = 0, version;
-	size_t i;
-	int rc = -1;
-
-	missing = json_object_get(reply, "missing");
-	if (json_is_string(json_object_get(reply, "behind"))) {
-		/* The sinks have not written all the stream holds yet. */
-		f->verify_due_ms = cm_mono_ms() + VERIFY_SOON_MS;
-		rc = 0;
-	} else if ((err = json_string_value(json_object_get(reply, "error")))) {
-		if (!f->quiet)
-			say(f, REPORT_WARN,
-			    "fleet: a sink cannot verify what was shipped: %s;"
-			    " it is asked again in %" PRId64 " s",
-			    err, f->cfg->verify_ms / 1000);
-		f->quiet = 1;
-	} else if (!json_is_array(missing)) {
-		if (!f->quiet)
-			say(f, REPORT_WARN,
-			    "fleet: an answer on %s that is not a sink's;"
-			    " verifying is retried in %" PRId64 " s",
-			    f->verify_subject, f->cfg->verify_ms / 1000);
-		f->quiet = 1;
-	} else if (json_array_size(missing) == 0) {
-		rc = 1;
-	} else {
-		snprintf(a.suffix, sizeof(a.suffix), ":again-%" PRId64,
-			 cm_wall_ms());
-		json_array_foreach(missing, i, m)
-		{
-			if (json_unpack(m, "[sII]", &table, &id, &version) <
-				    0 ||
-			    wal_fleet_row(f->ro, table, id, version, again_one,
-					  &a) != 0)
-				break;
-		}
-		if (i < json_array_size(missing)) {
-			say(f, REPORT_WARN,
-			    "fleet: cannot send again what the fleet view"
-			    " lacks: %s; it is verified again in %" PRId64
-			    " s",
-			    a.s != NATS_OK ? natsStatus_GetText(a.s)
-			    : table	  ? wal_errmsg(f->ro)
-					  : "an answer that is not a sink's",
-			    f->cfg->verify_ms / 1000);
-		} else {
-			json_unpack(json_array_get(missing, 0), "[sI*]",
-				    &table, &id);
-			say(f, REPORT_WARN,
-			    "fleet: the fleet view lacked %zu row%s that"
-			    " JetStream had acked (the first: %s %" PRId64
-			    "); %d sent again",
-			    json_array_size(missing),
-			    json_array_size(missing) == 1 ? "" : "s", table,
-			    (int64_t)id, a.sent);
-			f->verify_due_ms = cm_mono_ms() + VERIFY_SOON_MS;
-			rc = 2;
-		}
-	}
-	json_decref(reply);
-	return rc;
-}
-
-/* Ask a sink about C: as answer(). */
-static int ask(struct fleet *f, struct chunk *c)
-{
-	natsMsg *reply = NULL;
-	natsStatus s;
-	json_t *req;
-	char *body;
-	uint64_t seq;
-	int rc;
-
-	pthread_mutex_lock(&f->mu);
-	seq = f->stream_seq;
-	pthread_mutex_unlock(&f->mu);
-	req = json_pack("{sssIsO}", "machine", f->cfg->machine, "seq",
-			(json_int_t)seq, "rows", c->rows);
-	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	if (!body)
-		return -1;
-	s = natsConnection_RequestString(&reply, f->nc, f->verify_subject,
-					 body, VERIFY_WAIT_MS);
-	free(body);
-	if (s != NATS_OK) {
-		if (!f->quiet)
-			say(f, REPORT_INFO,
-			    "fleet: no sink answers on %s (%s): what was"
-			    " shipped is verified once one does",
-			    f->verify_subject, natsStatus_GetText(s));
-		f->quiet = 1;
-		return -1;
-	}
-	rc = answer(f, natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
-	natsMsg_Destroy(reply);
-	if (rc == 1 && f->quiet) {
-		say(f, REPORT_INFO, "fleet: a sink verifies what was shipped"
-				    " again");
-		f->quiet = 0;
-	}
-	return rc;
-}
-
-/*
- * Verify what was shipped and not verified yet, a chunk at a time, up to
- * VERIFY_BURST chunks (then it is due again at once, after a batch): 1 all
- * of it is, 0 not now (a sink is behind, or rows were sent again: soon;
- * or the burst is over), -1 no sink can say (at the next [fleet] verify).
- */
-static int verify(struct fleet *f)
-{
-	int asked = 0;
-
-	for (int outbox = 0; outbox < 2; outbox++) {
-		int64_t *ver = outbox ? &f->ver_outbox : &f->ver_transitions;
-		int64_t upto = outbox ? f->cur_outbox : f->cur_transitions;
-
-		while (*ver < upto && !atomic_load(&f->stop)) {
-			struct chunk c = {.last = *ver};
-			int64_t n;
-			int rc = 1;
-
-			if (asked++ == VERIFY_BURST) {
-				f->verify_due_ms = 0;
-				return 0;
-			}
-			c.rows = json_array();
-
-			n = c.rows ? wal_fleet_unverified(f->ro, outbox, *ver,
-							  upto, VERIFY_CHUNK,
-							  add_key, &c)
-				   : -1;
-			if (n < 0) {
-				say(f, REPORT_WARN,
-				    "fleet: cannot read what to verify: %s",
-				    c.rows ? wal_errmsg(f->ro)
-					   : strerror(ENOMEM));
-				json_decref(c.rows);
-				return -1;
-			}
-			if (n > 0)
-				rc = ask(f, &c);
-			json_decref(c.rows);
-			if (rc == 2) {
-				/* Sent again: asked again soon, a few
-				 * times; a row still lacking then is one
-				 * the sinks will not write (their log says
-				 * which): let go. */
-				if (f->tried_at != *ver)
-					f->tries = 0;
-				f->tried_at = *ver;
-				if (++f->tries < VERIFY_TRIES)
-					return 0;
-				f->tries = 0;
-				say(f, REPORT_WARN,
-				    "fleet: rows sent again %d times are"
-				    " still not in the fleet view (a sink's"
-				    " log says why); let go",
-				    VERIFY_TRIES);
-				rc = 1;
-			}
-			if (rc <= 0)
-				return rc;
-			verified(f, outbox, n < VERIFY_CHUNK ? upto : c.last);
-		}
-	}
-	return 1;
-}
-
-/* Verify when it is time: every [fleet] verify, and at the end of the run
- * (the loop asks) once CAUGHT_UP, until it is done. 1 when more is due at
- * once. */
-static int maybe_verify(struct fleet *f, int caught_up)
-{
-	int asked = atomic_load(&f->verify_now), rc;
-
-	if (!f->verify_subject || (asked && !caught_up))
-		return 0;
-	if (asked == 1) {
-		atomic_store(&f->verify_now, 2);
-		f->verify_due_ms = 0;
-	}
-	if (cm_mono_ms() < f->verify_due_ms)
-		return 0;
-	f->verify_due_ms = cm_mono_ms() + f->cfg->verify_ms;
-	rc = verify(f);
-	if (rc != 0 && asked)
-		atomic_store(&f->verify_done, 1);
-	return rc == 0 && f->verify_due_ms == 0;
-}
 
 static void *shipper(void *arg)
 {
@@ -881,8 +540,8 @@ static void *shipper(void *arg)
 				  prio + SHIP_NICE > 19 ? 19 : prio + SHIP_NICE);
 	if (wal_open(f->dir, &ro, &f->ro) < 0 ||
 	    wal_fleet_lag(f->ro, &lag) < 0) {
-		say(f, REPORT_ERROR, "fleet: cannot read the store: %s",
-		    f->ro ? wal_errmsg(f->ro) : strerror(errno));
+		fleet_say(f, REPORT_ERROR, "fleet: cannot read the store: %s",
+			  f->ro ? wal_errmsg(f->ro) : strerror(errno));
 		atomic_store(&f->lag_state, SHM_FLEET_STOPPED);
 		wal_close(f->ro);
 		f->ro = NULL;
@@ -897,7 +556,7 @@ static void *shipper(void *arg)
 		     f->cfg->machine) < 0)
 		f->verify_subject = NULL;
 	/* The first verification once shipping is under way. */
-	f->verify_due_ms = cm_mono_ms() + VERIFY_SOON_MS;
+	f->verify_due_ms = cm_mono_ms() + IDLE_MS;
 	tell_lag(f, lag.rows, lag.oldest_ms);
 	f->lag_at_ms = cm_mono_ms();
 	while (!atomic_load(&f->stop)) {
@@ -926,11 +585,11 @@ static void *shipper(void *arg)
 			 * well, and no count is needed. */
 			worked(f);
 			tell_lag(f, 0, 0);
-			if (!maybe_verify(f, 1))
+			if (!fleet_verify_due(f, 1))
 				nap(f, IDLE_MS);
 		} else if (rc > 0) {
 			count_lag(f);
-			maybe_verify(f, 0);
+			fleet_verify_due(f, 0);
 		}
 	}
 	/* Nothing more will be verified. */
@@ -1086,36 +745,37 @@ void fleet_poke(struct run *r)
 	}
 }
 
-/* All shipped: verify it, until UNTIL at most (the thread says when it
- * is done, or that no sink can say). */
-static void verify_rest(struct run *r, int64_t until)
+int fleet_await(struct run *r, int64_t until,
+		int (*done)(struct run *r, void *arg), void *arg)
 {
 	struct fleet *f = r->fleet;
-	struct wal_fleet_lag lag;
 
-	if (atomic_load(&f->gave_up) || f->cfg->verify_ms <= 0)
-		return;
-	atomic_store(&f->verify_now, 1);
-	if (write(f->wake[1], "", 1) < 0) {
-		/* Full: it wakes all the same. */
-	}
-	while (!atomic_load(&f->verify_done) && cm_mono_ms() < until) {
+	for (;;) {
 		struct pollfd p = {.fd = f->report[0], .events = POLLIN};
-		int64_t left = until - cm_mono_ms();
+		int64_t left;
 
-		if (poll(&p, 1, left > 200 ? 200 : left > 0 ? (int)left : 0) >
-		    0)
-			read_reports(r, 0);
+		read_reports(r, 0);
+		if (done(r, arg)) {
+			read_reports(r, 0); /* written before it was done */
+			return 1;
+		}
+		left = until - cm_mono_ms();
+		if (left <= 0)
+			return 0;
+		/* A report wakes us; DONE may change without one. */
+		(void)poll(&p, 1, left < AWAIT_MS ? (int)left : AWAIT_MS);
+		/* No more turns: smithers-top sees the rest ship here. */
+		fleet_to_mirror(r);
+		sup_mirror_publish(r->mirror, -1);
 	}
-	read_reports(r, 0);
-	if (wal_fleet_lag(r->w, &lag) == 0 && lag.verifying &&
-	    (lag.outbox_verified < lag.outbox_cursor ||
-	     lag.transitions_verified < lag.transitions_cursor))
-		sup_log(SUP_INFO,
-			"fleet: what was shipped after transition %" PRId64
-			" and version %" PRId64 " is not verified yet; the"
-			" next run of this state dir verifies it",
-			lag.transitions_verified, lag.outbox_verified);
+}
+
+/* fleet_await's: all is shipped, or nothing will be (LAG: the last count). */
+static int shipped_all(struct run *r, void *lag)
+{
+	return wal_fleet_lag(r->w, lag) != 0 ||
+	       ((struct wal_fleet_lag *)lag)->rows == 0 ||
+	       atomic_load(&r->fleet->gave_up);
 }
 
 void fleet_stop(struct run *r)
@@ -1130,24 +790,14 @@ void fleet_stop(struct run *r)
 	 * each in its own transaction, the loop being done. */
 	until = cm_mono_ms() + f->cfg->ship_wait_ms;
 	fleet_poke(r);
-	while (wal_fleet_lag(r->w, &lag) == 0 && lag.rows > 0 &&
-	       cm_mono_ms() < until && !atomic_load(&f->gave_up)) {
-		struct pollfd p = {.fd = f->report[0], .events = POLLIN};
-		int64_t left = until - cm_mono_ms();
-
-		if (poll(&p, 1, left > 0 ? (int)left : 0) > 0)
-			read_reports(r, 0);
-		/* No more turns: smithers-top sees the rest ship here. */
-		fleet_to_mirror(r);
-		sup_mirror_publish(r->mirror, -1);
-	}
+	fleet_await(r, until, shipped_all, &lag);
 	if (lag.rows > 0)
 		sup_log(SUP_WARN,
 			"fleet: %" PRId64 " rows not shipped yet; the next run"
 			" of this state dir ships them",
 			lag.rows);
 	else
-		verify_rest(r, until);
+		fleet_verify_rest(r, until);
 	atomic_store(&f->stop, 1);
 	if (write(f->wake[1], "", 1) < 0) {
 		/* Full: it wakes all the same. */

@@ -29,6 +29,8 @@
  *               ones let go
  *   fleet.c     the shipper: a thread that sends what is committed to
  *               NATS JetStream, and the cursors it reports
+ *   fleet-verify.c  the shipper asking a sink whether the fleet view
+ *               holds what was shipped; sending again what it lacks
  *
  * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
  * that is ready; every decoded message is applied inside one batch, which
