@@ -23,6 +23,9 @@
  * when it works again. The batch in hand is kept and retried (its
  * messages told "in progress" so that they stay ours). SIGINT or SIGTERM:
  * the sink stops after the batch it is writing.
+ *
+ * Between batches it answers the supervisors' requests to verify what
+ * they shipped (fleet-answer.c).
  */
 #include "config.h"
 
@@ -40,6 +43,7 @@
 #include <nats/nats.h>
 
 #include "common/clock.h"
+#include "tools/fleet-sink.h"
 #include "tools/fleet.h"
 
 #define SINK_BATCH 512		  /* messages written in one transaction */
@@ -51,31 +55,6 @@
 #define SKIP_LOG_MS (60 * 1000)	  /* skipped messages: a line at most this
 				     often */
 
-struct sink {
-	struct fleet_run *r;
-	int sigfd;
-	int stop;
-
-	natsConnection *nc;
-	jsCtx *js;
-	natsSubscription *sub;
-	natsSubscription *vsub; /* PREFIX-verify.*: the supervisors ask */
-	char *filter;		/* PREFIX.> */
-	char *vsubject;		/* PREFIX-verify.* */
-	size_t prefix_len;
-
-	struct pg_conn *pg;
-
-	/* Failing: a line when it starts and one when it ends. */
-	int nats_failing, pg_failing, stream_missing;
-	int64_t backoff_ms;
-
-	long long written, unchanged, skipped;
-	long long verified, lacked; /* rows asked about, found lacking */
-	long long skipped_logged; /* skipped at the last line about them */
-	int64_t skip_log_ms;
-	char last_skip[300];
-};
 
 /* One message of a batch, once parsed. */
 struct item {
@@ -88,9 +67,7 @@ struct item {
 	char why[200];
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
+void sink_say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +88,7 @@ static int stopping(struct sink *k, int64_t ms)
 		return 1;
 	if (poll(&p, 1, (int)ms) > 0 &&
 	    read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		say("signal %u: stopping", si.ssi_signo);
+		sink_say("signal %u: stopping", si.ssi_signo);
 		k->stop = 1;
 	}
 	return k->stop;
@@ -132,11 +109,12 @@ static void skip_log(struct sink *k, int force)
 		return;
 	if (!force && cm_mono_ms() - k->skip_log_ms < SKIP_LOG_MS)
 		return;
-	say("skipped %lld message%s on our subjects that %s not smithers rows"
-	    " (the last: %s)",
-	    k->skipped - k->skipped_logged,
-	    k->skipped - k->skipped_logged == 1 ? "" : "s",
-	    k->skipped - k->skipped_logged == 1 ? "is" : "are", k->last_skip);
+	sink_say("skipped %lld message%s on our subjects that %s not smithers"
+		 " rows (the last: %s)",
+		 k->skipped - k->skipped_logged,
+		 k->skipped - k->skipped_logged == 1 ? "" : "s",
+		 k->skipped - k->skipped_logged == 1 ? "is" : "are",
+		 k->last_skip);
 	k->skipped_logged = k->skipped;
 	k->skip_log_ms = cm_mono_ms();
 }
@@ -158,8 +136,9 @@ static void nats_close(struct sink *k)
 static void nats_failed(struct sink *k, const char *what, const char *why)
 {
 	if (!k->nats_failing)
-		say("%s: %s; nothing is acked, trying again until it works",
-		    what, why);
+		sink_say("%s: %s; nothing is acked, trying again until it"
+			 " works",
+			 what, why);
 	k->nats_failing = 1;
 }
 
@@ -216,10 +195,10 @@ static int nats_open(struct sink *k)
 	if (s != NATS_OK) {
 		if (jerr == JSStreamNotFoundErr || s == NATS_NOT_FOUND) {
 			if (!k->stream_missing)
-				say("no JetStream stream '%s' yet (no "
-				    "supervisor has shipped to it): waiting "
-				    "for it",
-				    r->stream);
+				sink_say("no JetStream stream '%s' yet (no"
+					 " supervisor has shipped to it):"
+					 " waiting for it",
+					 r->stream);
 			k->stream_missing = 1;
 		} else {
 			nats_failed(k, "cannot consume the JetStream stream",
@@ -239,7 +218,7 @@ static int nats_open(struct sink *k)
 		return -1;
 	}
 	if (k->nats_failing || k->stream_missing)
-		say("consuming the stream '%s' again", r->stream);
+		sink_say("consuming the stream '%s' again", r->stream);
 	k->nats_failing = 0;
 	k->stream_missing = 0;
 	return 0;
@@ -388,7 +367,8 @@ static void skip(struct sink *k, struct item *it)
 static void pg_failed(struct sink *k, const char *err)
 {
 	if (!k->pg_failing)
-		say("%s; nothing is acked, trying again until it works", err);
+		sink_say("%s; nothing is acked, trying again until it works",
+			 err);
 	k->pg_failing = 1;
 }
 
@@ -404,7 +384,7 @@ static int pg_ready(struct sink *k)
 		return -1;
 	}
 	if (k->pg_failing)
-		say("writing to PostgreSQL again");
+		sink_say("writing to PostgreSQL again");
 	k->pg_failing = 0;
 	return 0;
 }
@@ -609,194 +589,6 @@ static void sink_batch(struct sink *k, natsMsgList *list)
 	skip_log(k, 0);
 }
 
-/* ---- verifying ------------------------------------------------------------
- *
- * A supervisor asks (a request on PREFIX-verify.MACHINE, to one sink of
- * the queue group) whether the fleet view holds rows it shipped, each at
- * its version at least; the answer lists those it lacks, which the
- * supervisor sends again. While the sinks have not written all the
- * stream held when the rows were acked, the answer says so instead
- * ("behind"): a row not written yet is not lost.
- */
-
-/* Collect a row the fleet view lacks (fleet_pg_row_fn). */
-struct lack {
-	const char *table;
-	json_t *missing;
-};
-
-static int lacking(int ncol, const char *const *names,
-		   const char *const *values, void *arg)
-{
-	struct lack *l = arg;
-
-	(void)names;
-	if (ncol != 2 || !values[0] || !values[1])
-		return 0;
-	json_array_append_new(l->missing,
-			      json_pack("[sII]", l->table,
-					(json_int_t)strtoll(values[0], NULL, 10),
-					(json_int_t)strtoll(values[1], NULL,
-							    10)));
-	return 0;
-}
-
-/* Which of ROWS ([[TABLE, ID, VERSION], ...]) of MACHINE the fleet view
- * lacks, into MISSING: 0, or -1 with ERR. */
-static int lacks(struct sink *k, const char *machine, json_t *rows,
-		 json_t *missing, char *err)
-{
-	for (int t = 0; t < fleet_ntables; t++) {
-		const char *name = fleet_tables[t].name;
-		struct lack l = {name, missing};
-		size_t i, cap = 64, ilen = 1, vlen = 1;
-		char *ids = xmalloc(cap), *vs = xmalloc(cap), sql[400];
-		const char *params[3];
-		json_t *row;
-		int n = 0, rc;
-
-		ids[0] = vs[0] = '{';
-		json_array_foreach(rows, i, row)
-		{
-			const char *table;
-			json_int_t id, version;
-
-			if (json_unpack(row, "[sII]", &table, &id, &version) <
-				    0 ||
-			    !fleet_table_find(table)) {
-				snprintf(err, FLEET_ERR_MAX,
-					 "row %zu of the request is not"
-					 " [TABLE, ID, VERSION] of a table"
-					 " that ships",
-					 i);
-				free(ids);
-				free(vs);
-				return -1;
-			}
-			if (strcmp(table, name))
-				continue;
-			if (ilen + 24 >= cap || vlen + 24 >= cap) {
-				cap *= 2;
-				ids = xrealloc(ids, cap);
-				vs = xrealloc(vs, cap);
-			}
-			ilen += (size_t)snprintf(ids + ilen, cap - ilen,
-						 "%s%lld", n ? "," : "",
-						 (long long)id);
-			vlen += (size_t)snprintf(vs + vlen, cap - vlen,
-						 "%s%lld", n ? "," : "",
-						 (long long)version);
-			n++;
-		}
-		snprintf(ids + ilen, cap - ilen, "}");
-		snprintf(vs + vlen, cap - vlen, "}");
-		snprintf(sql, sizeof(sql),
-			 "SELECT x.id, x.v FROM unnest($1::bigint[],"
-			 " $2::bigint[]) AS x(id, v) LEFT JOIN %s.%s AS t"
-			 " ON t.machine = $3 AND t.id = x.id"
-			 " WHERE t.id IS NULL OR t.version < x.v ORDER BY x.id",
-			 FLEET_PG_SCHEMA, name);
-		params[0] = ids;
-		params[1] = vs;
-		params[2] = machine;
-		rc = n ? fleet_pg_query(k->pg, sql, 3, params, lacking, &l, err)
-		       : 0;
-		free(ids);
-		free(vs);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Answer one request. */
-static void verify_one(struct sink *k, natsMsg *m)
-{
-	const char *to = natsMsg_GetReply(m), *machine;
-	json_t *req, *rows, *reply = NULL, *missing;
-	jsConsumerInfo *ci = NULL;
-	jsErrCode jerr = 0;
-	json_int_t seq;
-	char err[FLEET_ERR_MAX], *text;
-	natsStatus s;
-
-	if (!to)
-		return; /* nobody to answer */
-	req = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-			 0, NULL);
-	machine = json_string_value(json_object_get(req, "machine"));
-	rows = json_object_get(req, "rows");
-	seq = json_integer_value(json_object_get(req, "seq"));
-	if (!machine || !json_is_array(rows) || seq < 0) {
-		reply = json_pack("{ss}", "error",
-				  "not a request of a smithers supervisor");
-		goto answer;
-	}
-	if (!k->pg) { /* PostgreSQL failed under the last batch */
-		reply = json_pack("{ss}", "error",
-				  "the sink cannot reach PostgreSQL");
-		goto answer;
-	}
-	s = js_GetConsumerInfo(&ci, k->js, k->r->stream, FLEET_CONSUMER, NULL,
-			       &jerr);
-	if (s != NATS_OK) {
-		snprintf(err, sizeof(err), "cannot read the consumer %s: %s",
-			 FLEET_CONSUMER, natsStatus_GetText(s));
-		reply = json_pack("{ss}", "error", err);
-		goto answer;
-	}
-	/* Behind: some of what the stream held is not written yet. */
-	if (ci->AckFloor.Stream < (uint64_t)seq &&
-	    (ci->NumPending > 0 || ci->NumAckPending > 0)) {
-		snprintf(err, sizeof(err),
-			 "written up to stream sequence %llu of %lld",
-			 (unsigned long long)ci->AckFloor.Stream,
-			 (long long)seq);
-		reply = json_pack("{ss}", "behind", err);
-		goto answer;
-	}
-	missing = json_array();
-	if (lacks(k, machine, rows, missing, err) < 0) {
-		json_decref(missing);
-		reply = json_pack("{ss}", "error", err);
-		goto answer;
-	}
-	k->verified += (long long)json_array_size(rows);
-	if (json_array_size(missing)) {
-		json_t *first = json_array_get(missing, 0);
-
-		k->lacked += (long long)json_array_size(missing);
-		say("the fleet view lacks %zu of %zu rows %s asked about (the"
-		    " first: %s %lld): it sends them again",
-		    json_array_size(missing), json_array_size(rows), machine,
-		    json_string_value(json_array_get(first, 0)),
-		    (long long)json_integer_value(json_array_get(first, 1)));
-	}
-	reply = json_pack("{so}", "missing", missing);
-answer:
-	jsConsumerInfo_Destroy(ci);
-	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-	if (text)
-		natsConnection_PublishString(k->nc, to, text);
-	free(text);
-	json_decref(reply);
-	json_decref(req);
-}
-
-/* Answer the requests waiting. */
-static void verify_all(struct sink *k)
-{
-	natsMsg *m;
-	int n = 0;
-
-	while (k->vsub && natsSubscription_GetPending(k->vsub, &n, NULL) ==
-				  NATS_OK &&
-	       n > 0 && natsSubscription_NextMsg(&m, k->vsub, 1) == NATS_OK) {
-		verify_one(k, m);
-		natsMsg_Destroy(m);
-	}
-}
-
 static int sink_run(struct fleet_run *r)
 {
 	struct sink k;
@@ -826,8 +618,8 @@ static int sink_run(struct fleet_run *r)
 		free(k.vsubject);
 		return EXIT_FAIL;
 	}
-	say("consuming '%s' (stream %s, consumer %s) into PostgreSQL",
-	    k.filter, r->stream, FLEET_CONSUMER);
+	sink_say("consuming '%s' (stream %s, consumer %s) into PostgreSQL",
+		 k.filter, r->stream, FLEET_CONSUMER);
 	while (!stopping(&k, 0)) {
 		if (pg_ready(&k) < 0 || (!k.sub && nats_open(&k) < 0)) {
 			if (backoff(&k))
@@ -839,7 +631,7 @@ static int sink_run(struct fleet_run *r)
 					   &jerr);
 		if (s == NATS_TIMEOUT) {
 			skip_log(&k, 0);
-			verify_all(&k);
+			sink_answer_all(&k);
 			continue;
 		}
 		if (s != NATS_OK) {
@@ -853,17 +645,17 @@ static int sink_run(struct fleet_run *r)
 			continue;
 		}
 		if (k.nats_failing)
-			say("fetching from JetStream again");
+			sink_say("fetching from JetStream again");
 		k.nats_failing = 0;
 		k.backoff_ms = 0;
 		sink_batch(&k, &list);
 		natsMsgList_Destroy(&list);
-		verify_all(&k);
+		sink_answer_all(&k);
 	}
 	skip_log(&k, 1);
-	say("stopped: %lld rows written, %lld unchanged (not newer), %lld "
-	    "messages skipped; %lld rows verified, %lld of them lacking",
-	    k.written, k.unchanged, k.skipped, k.verified, k.lacked);
+	sink_say("stopped: %lld rows written, %lld unchanged (not newer), %lld "
+		 "messages skipped; %lld rows verified, %lld of them lacking",
+		 k.written, k.unchanged, k.skipped, k.verified, k.lacked);
 	nats_close(&k);
 	fleet_pg_close(k.pg);
 	close(k.sigfd);
