@@ -30,11 +30,12 @@
 
 #include "wal/wal-int.h"
 
-/* The tables whose rows change after they are written, parents first. */
-static const char *const fleet_tables[] = {
-	"executions", "phases",	  "agents",
-	"tool_calls", "memories", "artifacts",
-};
+/* The tables whose rows change after they are written, parents first:
+ * X(name) for each. */
+#define FLEET_TABLES(X)                                                        \
+	X(executions) X(phases) X(agents) X(tool_calls) X(memories) X(artifacts)
+#define FLEET_NAME(t) #t,
+static const char *const fleet_tables[] = {FLEET_TABLES(FLEET_NAME)};
 #define FLEET_NTABLES (sizeof(fleet_tables) / sizeof(fleet_tables[0]))
 
 /* Milliseconds since the epoch, in SQL. */
@@ -566,36 +567,20 @@ int wal_fleet_row(struct wal *w, const char *table, int64_t id,
 
 /* ---- what to verify ---------------------------------------------------- */
 
-/* "EXISTS (SELECT 1 FROM executions WHERE id = o.row_id)" for each table,
- * by o.tbl. */
-static char *exists_sql(void)
-{
-	char *sql = NULL, *more;
-
-	if (asprintf(&sql, "CASE o.tbl") < 0)
-		return NULL;
-	for (size_t i = 0; i < FLEET_NTABLES; i++) {
-		if (asprintf(&more,
-			     "%s WHEN '%s' THEN EXISTS (SELECT 1 FROM %s"
-			     " WHERE id = o.row_id)",
-			     sql, fleet_tables[i], fleet_tables[i]) < 0) {
-			free(sql);
-			return NULL;
-		}
-		free(sql);
-		sql = more;
-	}
-	if (asprintf(&more, "%s ELSE 0 END", sql) < 0)
-		more = NULL;
-	free(sql);
-	return more;
-}
+/* The outbox's entries whose rows are still there (a row gone has nothing
+ * to verify): for o.tbl, EXISTS (SELECT 1 FROM TABLE WHERE id = o.row_id). */
+#define FLEET_EXISTS(t)                                                        \
+	" WHEN '" #t "' THEN EXISTS (SELECT 1 FROM " #t " WHERE id = o.row_id)"
+static const char unverified_outbox_sql[] =
+	"SELECT o.row_id, o.id, o.tbl FROM fleet_outbox AS o"
+	" WHERE o.id > ?1 AND o.id <= ?2"
+	" AND CASE o.tbl" FLEET_TABLES(FLEET_EXISTS) " ELSE 0 END"
+	" ORDER BY o.id LIMIT ?3";
 
 int64_t wal_fleet_unverified(struct wal *w, int outbox, int64_t after,
 			     int64_t upto, int limit, wal_fleet_key_fn *fn,
 			     void *arg)
 {
-	char *exists = NULL, *sql = NULL;
 	sqlite3_stmt *st;
 	int64_t n = 0;
 	int rc, stop = 0;
@@ -603,24 +588,10 @@ int64_t wal_fleet_unverified(struct wal *w, int outbox, int64_t after,
 	if (limit <= 0)
 		return wal_fail(w, EINVAL, "a read of what to verify needs a"
 					   " limit");
-	if (outbox) {
-		exists = exists_sql();
-		if (!exists || asprintf(&sql,
-					"SELECT o.row_id, o.id, o.tbl"
-					" FROM fleet_outbox AS o"
-					" WHERE o.id > ?1 AND o.id <= ?2"
-					" AND %s ORDER BY o.id LIMIT ?3",
-					exists) < 0) {
-			free(exists);
-			return wal_fail(w, ENOMEM, "out of memory");
-		}
-		free(exists);
-	}
-	st = wal_prepare(w, sql ? sql
-				: "SELECT id, 1, 'transitions' FROM transitions"
-				  " WHERE id > ?1 AND id <= ?2 ORDER BY id"
-				  " LIMIT ?3");
-	free(sql);
+	st = wal_prepare(w, outbox ? unverified_outbox_sql
+				   : "SELECT id, 1, 'transitions' FROM"
+				     " transitions WHERE id > ?1 AND id <= ?2"
+				     " ORDER BY id LIMIT ?3");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, after);
