@@ -300,20 +300,24 @@ static void parse(struct sink *k, struct item *it)
 		why = "not a table smithers ships";
 		goto bad;
 	}
+	/* A NUL in a string is ours all the same (an agent may set one):
+	 * PostgreSQL refuses the row, and says why. */
 	root = json_loadb(data ? data : "", (size_t)(len > 0 ? len : 0),
-			  JSON_REJECT_DUPLICATES, &jerr);
+			  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!json_is_object(root)) {
 		why = "not a JSON object";
 		goto bad;
 	}
 	v = json_object_get(root, "machine");
 	machine = json_string_value(v);
-	if (!machine || strcmp(machine, it->machine)) {
+	if (!machine || strcmp(machine, it->machine) ||
+	    json_string_length(v) != strlen(machine)) {
 		why = "its machine is not its subject's";
 		goto bad;
 	}
 	v = json_object_get(root, "table");
-	if (!json_is_string(v) || strcmp(json_string_value(v), table)) {
+	if (!json_is_string(v) || strcmp(json_string_value(v), table) ||
+	    json_string_length(v) != strlen(table)) {
 		why = "its table is not its subject's";
 		goto bad;
 	}

@@ -15,7 +15,9 @@
 #   exactly the store's rows, and the outbox empties as they verify;
 # - requests that are not a supervisor's get an error, never a write;
 # - a sink with a backlog answers that it is behind, then, caught up,
-#   what the fleet view lacks.
+#   what the fleet view lacks;
+# - a row PostgreSQL refuses (a NUL in JSON) is sent again three times,
+#   then let go with a warning; the rest of the run is verified.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/fleet-lib.sh"
 . "$top_srcdir/tests/integration/sink-lib.sh"
@@ -169,4 +171,45 @@ echo "behind for $nb answers of $i" >&2
 	fail "a sink behind the stream did not say so: $(cat req.out)"
 grep -q '"missing": *\[\["agents", *1, *5\]\]' req.out ||
 	fail "caught up, the sink did not answer: $(cat req.out)"
+
+# ---- a row the sinks will never write is let go ----------------------------
+# A state value with a NUL: the store keeps it (JSON "a\u0000b"), and
+# PostgreSQL's jsonb refuses it, so the sink skips the transition. Each
+# verification finds it lacking; sent again three times, it is let go
+# with a warning, and the rest is verified.
+M2=$T/m2
+DB2=$M2/.smithers/smithers.db
+mkdir "$M2"
+cat >"$M2/flow.ini" <<INI
+[workflow]
+[fleet]
+nats = $NATS_URLS
+machine = m2
+ship_wait = 20s
+verify = 1s
+[phase work]
+[agent a]
+phase = work
+command = /usr/bin/python3 $top_srcdir/tests/integration/agent.py nul z
+INI
+run "$SMITHERS" --dir "$M2" run "$M2/flow.ini"
+expect_rc 0
+t2=$(sqlite3 "$DB2" "SELECT id FROM transitions WHERE new_value LIKE '%u0000%'")
+[ -n "$t2" ] || fail "the store has no transition with the NUL"
+[ "$(grep -c "fleet: the fleet view lacked 1 row that JetStream had acked (the first: transitions $t2); 1 sent again" "$ERR")" -eq 3 ] ||
+	fail "not sent again three times: $(grep fleet: "$ERR")"
+err_has "fleet: rows sent again 3 times are still not in the fleet view (a sink's log says why); let go"
+if grep -q "not verified yet" "$ERR"; then
+	fail "a row let go left the rest unverified"
+fi
+[ "$(sqlite3 "$DB2" "SELECT count(*) FROM fleet_cursor AS c JOIN
+	fleet_verified AS v USING (name) WHERE v.verified = c.shipped")" -eq 2 ] ||
+	fail "the verified cursors are not the shipped ones: $(sqlite3 "$DB2" \
+		"SELECT * FROM fleet_cursor; SELECT * FROM fleet_verified")"
+[ "$(pg_sql "SELECT count(*) FROM smithers.transitions WHERE machine = 'm2'
+	AND id = $t2")" -eq 0 ] || fail "PostgreSQL took the NUL"
+[ "$(pg_sql "SELECT count(*) FROM smithers.executions WHERE machine = 'm2'")" \
+	-eq 1 ] || fail "m2's execution is not in the fleet view"
 stop_sink s2
+grep -q "PostgreSQL refused it" s2.err ||
+	fail "the sink did not say why it skipped the row: $(cat s2.err)"

@@ -33,6 +33,7 @@ usage: agent.py ACTION [ARGS...]   (run by the supervisor)
   exit CODE              exit with CODE
   sleep SECONDS          sleep
   fail TEXT              send fail, then exit 0
+  nul KEY                state.set KEY to a string with a NUL in it
 """
 import os
 import signal
@@ -280,6 +281,11 @@ def main():
     elif action == "fail":
         c.send("fail", error=args[0])
         c.sync()
+    elif action == "nul":
+        c.send("state.set", key=args[0], value="a\x00b")
+        c.sync()
+        if c.errors:
+            sys.exit("errors: %r" % c.errors)
     else:
         sys.exit("unknown action " + action)
 
