@@ -84,6 +84,16 @@ int cmd_usage(const struct cmd_entry *e);
  */
 int cmd_open_store(const struct cmd_ctx *ctx, int readonly, struct wal **out);
 
+/*
+ * Take the supervisor lock of CTX->dir for a command that writes (VERB,
+ * for messages): *FD gets the lock's fd, to close once the store is
+ * closed. Returns EXIT_OK, or the exit status after saying why: BUSY when
+ * a supervisor holds the lock, EXIT_USAGE when there is no state, else
+ * EXIT_FAIL.
+ */
+int cmd_lock_store(const struct cmd_ctx *ctx, const char *verb, int busy,
+		   int *fd);
+
 /* Parse a decimal int64 in [MIN, MAX]; 0, or -1 when S is not one. */
 int cmd_parse_int64(const char *s, long long min, long long max,
 		    long long *out);

@@ -8,9 +8,9 @@
  * options it takes (DB_OPT_* bits) and how many arguments, and how it
  * needs the store. Reads get a read-only connection opened here, so they
  * never wait for nor disturb a running supervisor. A write opens the
- * store itself once it holds the supervisor lock (db_lock, in
- * db-store.c), exactly as a supervisor would: while one runs, nothing else
- * may write.
+ * store itself once it holds the supervisor lock (cmd_lock_store, in
+ * smithers.c), exactly as a supervisor would: while one runs, nothing
+ * else may write.
  */
 #include "config.h"
 

@@ -209,7 +209,7 @@ static int db_gc(struct db_run *r)
 		if (holder > 0)
 			return db_gc_via(r, holder, &o);
 	}
-	rc = db_lock(r, "gc", DB_EXIT_LOCKED, &fd);
+	rc = cmd_lock_store(r->ctx, "gc", DB_EXIT_LOCKED, &fd);
 	if (rc == DB_EXIT_LOCKED)
 		fputs("smithers: or have it run the gc: smithers db gc "
 		      "--via-supervisor\n",

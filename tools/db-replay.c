@@ -4,7 +4,7 @@
  * transitions.
  *
  * It writes, so it first takes the supervisor lock exactly as a
- * supervisor would (db_lock): while one runs, nothing else may write. The
+ * supervisor would (cmd_lock_store): while one runs, nothing else may write. The
  * store is closed before the lock is let go.
  */
 #include "config.h"
@@ -35,7 +35,7 @@ static int db_replay(struct db_run *r)
 			r->args[0]);
 		return EXIT_USAGE;
 	}
-	rc = db_lock(r, "replay", EXIT_FAIL, &fd);
+	rc = cmd_lock_store(r->ctx, "replay", EXIT_FAIL, &fd);
 	if (rc != EXIT_OK)
 		return rc;
 	rc = cmd_open_store(r->ctx, 0, &r->w);

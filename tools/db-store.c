@@ -1,7 +1,7 @@
 /*
- * db-store.c - how a `smithers db` subcommand reaches the store (db.h):
- * the supervisor lock a write takes first, and the one message for a read
- * that failed. Below cmd-db.c and every db-*.c, calling none of them.
+ * db-store.c - the one message of a `smithers db` subcommand for a read of
+ * the store that failed (db.h). Below cmd-db.c and every db-*.c, calling
+ * none of them. (The lock a write takes first is cmd_lock_store(), cli.h.)
  */
 #include "config.h"
 
@@ -24,48 +24,4 @@ int db_fail(struct db_run *r, const char *what)
 		fprintf(stderr, "smithers: cannot read %s from '%s': %s\n",
 			what, path, msg);
 	return EXIT_FAIL;
-}
-
-int db_lock(struct db_run *r, const char *verb, int busy, int *fd)
-{
-	size_t dlen = strlen(r->ctx->dir);
-	char *lock = xmalloc(dlen + sizeof("/.smithers/supervisor.lock"));
-	struct wal *w = NULL;
-	pid_t holder = 0;
-	int rc = EXIT_FAIL;
-
-	/* DIR as given, even ".": the path the user can act on. */
-	sprintf(lock, "%s%s.smithers/supervisor.lock", r->ctx->dir,
-		dlen && r->ctx->dir[dlen - 1] == '/' ? "" : "/");
-	*fd = wal_lock_acquire(r->ctx->dir, &holder);
-	if (*fd >= 0) {
-		rc = EXIT_OK;
-	} else if (errno == EWOULDBLOCK) {
-		if (holder > 0)
-			fprintf(stderr,
-				"smithers: cannot %s: a supervisor (pid %ld) "
-				"holds '%s'; stop it first\n",
-				verb, (long)holder, lock);
-		else
-			fprintf(stderr,
-				"smithers: cannot %s: a supervisor holds "
-				"'%s'; stop it first\n",
-				verb, lock);
-		rc = busy;
-	} else if (errno == ENOENT) {
-		rc = cmd_open_store(r->ctx, 1, &w);
-		wal_close(w);
-		if (rc == EXIT_OK) { /* the state appeared meanwhile */
-			fprintf(stderr,
-				"smithers: cannot %s: '%s' appeared while it "
-				"was being locked; try again\n",
-				verb, lock);
-			rc = EXIT_FAIL;
-		}
-	} else {
-		fprintf(stderr, "smithers: cannot lock '%s': %s\n", lock,
-			strerror(errno));
-	}
-	free(lock);
-	return rc;
 }

@@ -6,7 +6,7 @@
  * cmd-db.c parses the options and dispatches; db-read.c and db-agents.c
  * hold the subcommands that read (a read-only connection, opened before run()),
  * db-replay.c and db-gc.c the two that write (they take the supervisor
- * lock with db_lock(), then open the store themselves).
+ * lock with cmd_lock_store(), then open the store themselves).
  */
 #ifndef SMITHERS_TOOLS_DB_H
 #define SMITHERS_TOOLS_DB_H
@@ -85,14 +85,6 @@ void db_text_object(struct db_run *r, const struct wal_row *row);
 
 /* Report a failed read of WHAT from R's store; returns EXIT_FAIL. */
 int db_fail(struct db_run *r, const char *what);
-
-/*
- * Take the supervisor lock of the state dir for a subcommand that writes
- * (VERB, for messages): *FD gets the lock's fd. Returns EXIT_OK, or the
- * exit status after saying why: BUSY when a supervisor holds the lock,
- * EXIT_USAGE when there is no state, else EXIT_FAIL.
- */
-int db_lock(struct db_run *r, const char *verb, int busy, int *fd);
 
 /* Apply gc's option C (OPT_KEEP ... OPT_VIA_SUPERVISOR) with ARG to R:
  * 0, or -1 after saying why ARG is bad (db-gc.c). */

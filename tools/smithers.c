@@ -178,6 +178,51 @@ out:
 	return rc;
 }
 
+int cmd_lock_store(const struct cmd_ctx *ctx, const char *verb, int busy,
+		   int *fd)
+{
+	size_t dlen = strlen(ctx->dir);
+	char *lock = xmalloc(dlen + sizeof("/.smithers/supervisor.lock"));
+	struct wal *w = NULL;
+	pid_t holder = 0;
+	int rc = EXIT_FAIL;
+
+	/* DIR as given, even ".": the path the user can act on. */
+	sprintf(lock, "%s%s.smithers/supervisor.lock", ctx->dir,
+		dlen && ctx->dir[dlen - 1] == '/' ? "" : "/");
+	*fd = wal_lock_acquire(ctx->dir, &holder);
+	if (*fd >= 0) {
+		rc = EXIT_OK;
+	} else if (errno == EWOULDBLOCK) {
+		if (holder > 0)
+			fprintf(stderr,
+				"smithers: cannot %s: a supervisor (pid %ld) "
+				"holds '%s'; stop it first\n",
+				verb, (long)holder, lock);
+		else
+			fprintf(stderr,
+				"smithers: cannot %s: a supervisor holds "
+				"'%s'; stop it first\n",
+				verb, lock);
+		rc = busy;
+	} else if (errno == ENOENT) {
+		rc = cmd_open_store(ctx, 1, &w);
+		wal_close(w);
+		if (rc == EXIT_OK) { /* the state appeared meanwhile */
+			fprintf(stderr,
+				"smithers: cannot %s: '%s' appeared while it "
+				"was being locked; try again\n",
+				verb, lock);
+			rc = EXIT_FAIL;
+		}
+	} else {
+		fprintf(stderr, "smithers: cannot lock '%s': %s\n", lock,
+			strerror(errno));
+	}
+	free(lock);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmd_ctx ctx;
