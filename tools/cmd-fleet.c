@@ -1,8 +1,9 @@
 /*
  * cmd-fleet.c - `smithers fleet SUBCOMMAND`: the subcommand table, the
  * options, the help and the dispatch. The sink is in fleet-sink.c, the
- * readers of the fleet view in fleet-query.c, PostgreSQL in fleet-pg.c;
- * fleet.h is what they share.
+ * readers of the fleet view in fleet-query.c, PostgreSQL in fleet-pg.c,
+ * what acts on a state dir's own store (off) in fleet-local.c; fleet.h is
+ * what they share.
  */
 #include "config.h"
 
@@ -15,7 +16,7 @@
 
 static const struct fleet_sub *const fleet_table[] = {
 	&fleet_sub_sink,  &fleet_sub_executions, &fleet_sub_agents,
-	&fleet_sub_costs, &fleet_sub_top,
+	&fleet_sub_costs, &fleet_sub_top,	 &fleet_sub_off,
 };
 
 #define FLEET_NSUB (sizeof(fleet_table) / sizeof(fleet_table[0]))
@@ -32,6 +33,7 @@ static const struct option fleet_options[] = {
 	{"status", required_argument, NULL, OPT_STATUS},
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"by", required_argument, NULL, OPT_BY},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -48,6 +50,8 @@ static const struct fleet_sub *fleet_find(const char *name)
 static void fleet_print_synopsis(FILE *fp, const struct fleet_sub *s)
 {
 	fprintf(fp, "smithers fleet %s", s->name);
+	if (s->opts & FLEET_OPT_DIR)
+		fputs(" [--dir DIR]", fp);
 	if (*s->args)
 		fprintf(fp, " %s", s->args);
 	if (s->opts & FLEET_OPT_NATS)
@@ -64,6 +68,8 @@ static void fleet_print_synopsis(FILE *fp, const struct fleet_sub *s)
 		fputs(" [--by machine|workflow|day]", fp);
 	if (s->opts & FLEET_OPT_N)
 		fputs(" [-n N]", fp);
+	if (s->opts & FLEET_OPT_FORCE)
+		fputs(" [--force]", fp);
 	fputs(" [--json]\n", fp);
 }
 
@@ -75,7 +81,8 @@ static void fleet_print_help(FILE *fp)
 	      "\n"
 	      "The fleet view: what the supervisors of several machines ship\n"
 	      "to NATS JetStream (the [fleet] section, smithers.ini(5)), kept\n"
-	      "in PostgreSQL by a sink, and read from there.\n"
+	      "in PostgreSQL by a sink, and read from there; and a state\n"
+	      "dir's shipping, turned off.\n"
 	      "\n"
 	      "Subcommands:\n",
 	      fp);
@@ -206,6 +213,11 @@ static int fleet_option(struct fleet_run *r, int c, const char *arg)
 		}
 		r->by = arg;
 		return 0;
+	case OPT_FORCE:
+		if (!allowed(s, FLEET_OPT_FORCE, "--force"))
+			return -1;
+		r->force = 1;
+		return 0;
 	case 'n':
 		if (!allowed(s, FLEET_OPT_N, "-n"))
 			return -1;
@@ -239,7 +251,7 @@ static int fleet_sub_exec(struct cmd_ctx *ctx, const struct fleet_sub *s,
 			fleet_print_sub_help(stdout, s);
 			return EXIT_OK;
 		}
-		if (c == OPT_DIR) {
+		if (c == OPT_DIR && !(s->opts & FLEET_OPT_DIR)) {
 			fprintf(stderr,
 				"smithers: 'fleet %s' reads no state dir "
 				"(--dir)\n",

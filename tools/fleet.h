@@ -70,6 +70,7 @@ enum {
 	OPT_SINCE,
 	OPT_BY,
 	OPT_STATUS,
+	OPT_FORCE,
 };
 
 /* The options a subcommand takes, beyond --json and --help. */
@@ -80,7 +81,8 @@ enum {
 					--since */
 #define FLEET_OPT_BY	   (1u << 3) /* --by */
 #define FLEET_OPT_N	   (1u << 4) /* -n */
-#define FLEET_OPT_DIR	   (1u << 5) /* --dir */
+#define FLEET_OPT_DIR	   (1u << 5) /* --dir: a state dir */
+#define FLEET_OPT_FORCE	   (1u << 6) /* --force */
 
 struct fleet_run;
 
@@ -110,6 +112,7 @@ struct fleet_run {
 	long long since;			 /* --since, seconds; -1: all */
 	const char *by;				 /* --by (costs) */
 	long long limit;			 /* -n; 0: all */
+	int force;				 /* --force */
 };
 
 /* Print S's usage line on stderr; returns EXIT_USAGE (cmd-fleet.c). */
@@ -119,6 +122,7 @@ int fleet_usage(const struct fleet_sub *s);
 extern const struct fleet_sub fleet_sub_sink;	    /* fleet-sink.c */
 extern const struct fleet_sub fleet_sub_executions, /* fleet-query.c */
 	fleet_sub_agents, fleet_sub_costs, fleet_sub_top;
+extern const struct fleet_sub fleet_sub_off; /* fleet-local.c */
 
 /* ---- PostgreSQL (fleet-pg.c) ---------------------------------------------
  *

@@ -1,0 +1,154 @@
+/*
+ * fleet-local.c - `smithers fleet off`: a state dir stops keeping what it
+ * would ship (docs/FLEET.md, "The outbox").
+ *
+ * The first run with [fleet] nats turns shipping on for its state dir, and
+ * it stays on: the store's triggers keep an outbox of every row that
+ * changes, and `smithers db gc` keeps every execution with a row not
+ * shipped, whether a supervisor will ship it again or not. `fleet off`
+ * drops the triggers, the outbox and the cursors, under the supervisor
+ * lock, as any write (one writer). Rows not shipped yet would then never
+ * reach the fleet view: it refuses to drop them unless --force.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "tools/fleet.h"
+#include "tools/output.h"
+#include "wal/wal.h"
+
+/* The exit status when a supervisor holds the lock (as `db gc`'s). */
+#define FLEET_EXIT_LOCKED 3
+
+static void print_json(struct out *out, int was_on, int64_t unshipped,
+		       int64_t unverified)
+{
+	static const char *const names[] = {"was_on", "unshipped",
+					    "unverified"};
+	char nums[2][24];
+	const char *values[3];
+	enum wal_type types[3] = {WAL_JSON, WAL_INTEGER, WAL_INTEGER};
+	struct wal_row row = {3, names, values, types};
+
+	snprintf(nums[0], sizeof(nums[0]), "%" PRId64, unshipped);
+	snprintf(nums[1], sizeof(nums[1]), "%" PRId64, unverified);
+	values[0] = was_on ? "true" : "false";
+	values[1] = nums[0];
+	values[2] = nums[1];
+	out_object_begin(out, &row);
+	out_object_end(out);
+}
+
+/* What the run's fleet.ini would turn on again: a line, if it is there. */
+static void warn_fleet_ini(const char *dir)
+{
+	char *ini = cmd_path(dir, ".smithers/fleet.ini");
+
+	if (access(ini, F_OK) == 0)
+		fprintf(stderr,
+			"smithers: note: '%s' is there: a run that finds nats"
+			" in it turns shipping on again (and ships every row"
+			" again)\n",
+			ini);
+	free(ini);
+}
+
+static int off_run(struct fleet_run *r)
+{
+	struct cmd_ctx *ctx = r->ctx;
+	struct wal_fleet_lag lag;
+	struct wal *w = NULL;
+	int64_t unverified = 0;
+	int fd = -1, rc, on;
+
+	rc = cmd_lock_store(ctx, "turn shipping off", FLEET_EXIT_LOCKED, &fd);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = cmd_open_store(ctx, 0, &w);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = EXIT_FAIL;
+	on = wal_fleet_enabled(w);
+	if (on < 0 || wal_fleet_lag(w, &lag) < 0 ||
+	    (on && (unverified = wal_fleet_unverified_rows(w)) < 0)) {
+		fprintf(stderr, "smithers: cannot read what '%s' ships: %s\n",
+			ctx->dir, wal_errmsg(w));
+		goto out;
+	}
+	if (!on) {
+		if (ctx->json)
+			print_json(r->out, 0, 0, 0);
+		else
+			printf("shipping is off for '%s' already: nothing to"
+			       " do\n",
+			       ctx->dir);
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (lag.rows > 0 && !r->force) {
+		fprintf(stderr,
+			"smithers: cannot turn shipping off: %" PRId64
+			" row%s of '%s' %s not shipped yet (the oldest changed"
+			" %" PRId64 " s ago); a run with [fleet] nats ships"
+			" them, or --force drops them: the fleet view would"
+			" never have them\n",
+			lag.rows, lag.rows == 1 ? "" : "s", ctx->dir,
+			lag.rows == 1 ? "is" : "are",
+			lag.oldest_ms ? (cm_wall_ms() - lag.oldest_ms) / 1000
+				      : 0);
+		goto out;
+	}
+	if (wal_fleet_off(w) < 0) {
+		fprintf(stderr, "smithers: cannot turn shipping off: %s\n",
+			wal_errmsg(w));
+		goto out;
+	}
+	if (ctx->json)
+		print_json(r->out, 1, lag.rows, unverified);
+	else
+		printf("shipping is off for '%s': the outbox and the cursors"
+		       " are gone (%" PRId64 " rows not shipped and %" PRId64
+		       " not verified were dropped); gc holds nothing for"
+		       " shipping\n",
+		       ctx->dir, lag.rows, unverified);
+	warn_fleet_ini(ctx->dir);
+	rc = cmd_flush_stdout();
+out:
+	/* The store closed before the lock is let go. */
+	wal_close(w);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+const struct fleet_sub fleet_sub_off = {
+	.name = "off",
+	.args = "",
+	.summary = "stop keeping what a state dir would ship",
+	.help = "Turn shipping off for the state dir (--dir, SMITHERS_DIR or\n"
+		"the current directory): drop the store's outbox, its cursors\n"
+		"and the triggers that fill it. The first run with [fleet]\n"
+		"nats turned them on, and they stay on, so that what changes\n"
+		"between runs ships with the next; meanwhile 'smithers db gc'\n"
+		"keeps every execution with a row not shipped. The fleet view\n"
+		"(PostgreSQL) is not touched.\n"
+		"\n"
+		"It writes, so it takes the supervisor lock: with a supervisor\n"
+		"running in the state dir it is refused (exit status 3). Rows\n"
+		"not shipped yet are never dropped without --force. A later\n"
+		"run with [fleet] nats turns shipping on again, and ships every\n"
+		"row again.\n"
+		"\n"
+		"  --force   drop rows that are not shipped yet, too",
+	.opts = FLEET_OPT_DIR | FLEET_OPT_FORCE,
+	.min_args = 0,
+	.max_args = 0,
+	.run = off_run,
+};
