@@ -52,6 +52,7 @@ struct fleet {
 	char *dir; /* the project dir, for the thread's own handle */
 	pthread_t thread;
 	int started;
+	int alone; /* no run: `smithers fleet ship` (fleet-ship.c) */
 	int wake[2];   /* loop -> thread */
 	int report[2]; /* thread -> loop */
 	struct event *report_ev;

@@ -147,9 +147,9 @@ static void failed(struct fleet *f, const char *what, const char *why)
 {
 	if (!f->failing)
 		fleet_say(f, REPORT_WARN,
-			  "fleet: %s: %s; the run goes on, and shipping is"
-			  " retried until it works",
-			  what, why);
+			  "fleet: %s: %s; %sshipping is retried until it"
+			  " works",
+			  what, why, f->alone ? "" : "the run goes on, and ");
 	f->failing = 1;
 	atomic_store(&f->lag_state, SHM_FLEET_FAILING);
 	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -677,6 +677,7 @@ int fleet_start(struct run *r)
 	if (!f)
 		return -1;
 	f->cfg = c;
+	f->alone = !r->opt;
 	pthread_mutex_init(&f->mu, NULL);
 	f->wake[0] = f->wake[1] = f->report[0] = f->report[1] = -1;
 	atomic_init(&f->lag_state, SHM_FLEET_SHIPPING);
@@ -794,8 +795,8 @@ void fleet_stop(struct run *r)
 	if (lag.rows > 0)
 		sup_log(SUP_WARN,
 			"fleet: %" PRId64 " rows not shipped yet; the next run"
-			" of this state dir ships them",
-			lag.rows);
+			" of this state dir%s ships them",
+			lag.rows, f->alone ? " (or fleet ship)" : "");
 	else
 		fleet_verify_rest(r, until);
 	atomic_store(&f->stop, 1);

@@ -31,6 +31,7 @@
  *               NATS JetStream, and the cursors it reports
  *   fleet-verify.c  the shipper asking a sink whether the fleet view
  *               holds what was shipped; sending again what it lacks
+ *   fleet-ship.c  the shipper without a run (`smithers fleet ship`)
  *
  * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
  * that is ready; every decoded message is applied inside one batch, which

@@ -14,8 +14,10 @@
 #define SMITHERS_SUP_SUPERVISOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+struct sup_fleet;
 struct sup_workflow;
 struct wal;
 struct wal_gc_options;
@@ -37,6 +39,18 @@ struct sup_options {
 
 /* Run WF (borrowed) in OPT->dir; returns the exit status above. */
 int sup_run(const struct sup_workflow *wf, const struct sup_options *opt);
+
+/*
+ * `smithers fleet ship`: the shipper of a run without the run. Ship what
+ * the store of DIR holds to ship, and verify it, as the end of a run does,
+ * for WAIT_MS at most (FLEET's ship_wait is not used); FLEET (borrowed)
+ * has nats. Turns shipping on for the state dir if it was off. The caller
+ * holds DIR's lock and opened W (borrowed) writable. Logs as a run does.
+ * Returns the rows left to ship (0: none), or -1 when the shipper could
+ * not start or the store could not be read (logged).
+ */
+int64_t sup_fleet_ship(struct wal *w, const char *dir,
+		       const struct sup_fleet *fleet, int64_t wait_ms);
 
 /* How long a gc sent through the supervisor may take before its requester
  * gives up waiting (the gc itself goes on). */

@@ -2,7 +2,7 @@
  * cmd-fleet.c - `smithers fleet SUBCOMMAND`: the subcommand table, the
  * options, the help and the dispatch. The sink is in fleet-sink.c, the
  * readers of the fleet view in fleet-query.c, PostgreSQL in fleet-pg.c,
- * what acts on a state dir's own store (off) in fleet-local.c; fleet.h is
+ * what acts on a state dir's own store (ship, off) in fleet-local.c; fleet.h is
  * what they share.
  */
 #include "config.h"
@@ -15,8 +15,9 @@
 #include "tools/output.h"
 
 static const struct fleet_sub *const fleet_table[] = {
-	&fleet_sub_sink,  &fleet_sub_executions, &fleet_sub_agents,
-	&fleet_sub_costs, &fleet_sub_top,	 &fleet_sub_off,
+	&fleet_sub_sink, &fleet_sub_executions, &fleet_sub_agents,
+	&fleet_sub_costs, &fleet_sub_top, &fleet_sub_ship,
+	&fleet_sub_off,
 };
 
 #define FLEET_NSUB (sizeof(fleet_table) / sizeof(fleet_table[0]))
@@ -34,6 +35,7 @@ static const struct option fleet_options[] = {
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"by", required_argument, NULL, OPT_BY},
 	{"force", no_argument, NULL, OPT_FORCE},
+	{"wait", required_argument, NULL, OPT_WAIT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -70,6 +72,8 @@ static void fleet_print_synopsis(FILE *fp, const struct fleet_sub *s)
 		fputs(" [-n N]", fp);
 	if (s->opts & FLEET_OPT_FORCE)
 		fputs(" [--force]", fp);
+	if (s->opts & FLEET_OPT_WAIT)
+		fputs(" [--wait D]", fp);
 	fputs(" [--json]\n", fp);
 }
 
@@ -82,7 +86,7 @@ static void fleet_print_help(FILE *fp)
 	      "The fleet view: what the supervisors of several machines ship\n"
 	      "to NATS JetStream (the [fleet] section, smithers.ini(5)), kept\n"
 	      "in PostgreSQL by a sink, and read from there; and a state\n"
-	      "dir's shipping, turned off.\n"
+	      "dir's shipping, done now or turned off.\n"
 	      "\n"
 	      "Subcommands:\n",
 	      fp);
@@ -146,6 +150,7 @@ static long long parse_since(const char *s)
 static int fleet_option(struct fleet_run *r, int c, const char *arg)
 {
 	const struct fleet_sub *s = r->sub;
+	int64_t ms;
 
 	switch (c) {
 	case OPT_NATS:
@@ -213,6 +218,18 @@ static int fleet_option(struct fleet_run *r, int c, const char *arg)
 		}
 		r->by = arg;
 		return 0;
+	case OPT_WAIT:
+		if (!allowed(s, FLEET_OPT_WAIT, "--wait"))
+			return -1;
+		if (cm_parse_duration(arg, &ms) < 0) {
+			fprintf(stderr,
+				"smithers: bad --wait '%s' (want a duration:"
+				" 90s, 5m, 1h)\n",
+				arg);
+			return -1;
+		}
+		r->wait_ms = ms;
+		return 0;
 	case OPT_FORCE:
 		if (!allowed(s, FLEET_OPT_FORCE, "--force"))
 			return -1;
@@ -243,6 +260,7 @@ static int fleet_sub_exec(struct cmd_ctx *ctx, const struct fleet_sub *s,
 	r.prefix = "smithers";
 	r.postgres = "";
 	r.since = -1;
+	r.wait_ms = 60 * 1000;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hn:", fleet_options, NULL)) !=

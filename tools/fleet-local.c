@@ -1,14 +1,20 @@
 /*
- * fleet-local.c - `smithers fleet off`: a state dir stops keeping what it
- * would ship (docs/FLEET.md, "The outbox").
+ * fleet-local.c - the fleet subcommands that act on a state dir's own
+ * store (docs/FLEET.md, "The outbox"), each under the supervisor lock, as
+ * any write (one writer).
  *
  * The first run with [fleet] nats turns shipping on for its state dir, and
  * it stays on: the store's triggers keep an outbox of every row that
  * changes, and `smithers db gc` keeps every execution with a row not
- * shipped, whether a supervisor will ship it again or not. `fleet off`
- * drops the triggers, the outbox and the cursors, under the supervisor
- * lock, as any write (one writer). Rows not shipped yet would then never
- * reach the fleet view: it refuses to drop them unless --force.
+ * shipped, whether a supervisor will ship it again or not.
+ *
+ * `fleet ship` ships what is left, without a run: the run's shipper
+ * (sup_fleet_ship), with the [fleet] keys of a workflow and of the state
+ * dir's fleet.ini, as `smithers run` takes them.
+ *
+ * `fleet off` drops the triggers, the outbox and the cursors. Rows not
+ * shipped yet would then never reach the fleet view: it refuses to drop
+ * them unless --force.
  */
 #include "config.h"
 
@@ -20,6 +26,8 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/workflow.h"
 #include "tools/fleet.h"
 #include "tools/output.h"
 #include "wal/wal.h"
@@ -127,6 +135,126 @@ out:
 		close(fd);
 	return rc;
 }
+
+/* ---- fleet ship ------------------------------------------------------------ */
+
+static void print_ship_json(struct out *out, int64_t left, int64_t unverified)
+{
+	static const char *const names[] = {"unshipped", "unverified"};
+	char nums[2][24];
+	const char *values[2] = {nums[0], nums[1]};
+	enum wal_type types[2] = {WAL_INTEGER, WAL_INTEGER};
+	struct wal_row row = {2, names, values, types};
+
+	snprintf(nums[0], sizeof(nums[0]), "%" PRId64, left);
+	snprintf(nums[1], sizeof(nums[1]), "%" PRId64, unverified);
+	out_object_begin(out, &row);
+	out_object_end(out);
+}
+
+static int ship_run(struct fleet_run *r)
+{
+	struct cmd_ctx *ctx = r->ctx;
+	struct sup_workflow *wf = NULL;
+	struct sup_fleet own, *f = &own;
+	struct wal *w = NULL;
+	char err[1024], *ini;
+	int64_t left, unverified;
+	int fd = -1, rc;
+
+	memset(&own, 0, sizeof(own));
+	/* The keys as `smithers run WORKFLOW` takes them: the workflow's,
+	 * then the state dir's fleet.ini for those it left out. */
+	if (r->nargs == 1) {
+		wf = sup_workflow_load(r->args[0], err, sizeof(err));
+		if (!wf) {
+			fprintf(stderr, "smithers: %s\n", err);
+			return EXIT_USAGE;
+		}
+		f = &wf->fleet;
+	}
+	ini = cmd_path(ctx->dir, ".smithers/fleet.ini");
+	rc = sup_fleet_merge_file(f, ini, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "smithers: %s\n", err);
+	else if (!f->nats)
+		fprintf(stderr,
+			"smithers: 'fleet ship' has no NATS to ship to: no"
+			" nats in %s%s%s'%s'\n",
+			wf ? "the [fleet] section of '" : "",
+			wf ? r->args[0] : "", wf ? "' nor in " : "", ini);
+	free(ini);
+	if (rc < 0 || !f->nats) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	rc = cmd_lock_store(ctx, "ship", FLEET_EXIT_LOCKED, &fd);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = cmd_open_store(ctx, 0, &w);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = EXIT_FAIL;
+	left = sup_fleet_ship(w, ctx->dir, f, r->wait_ms);
+	unverified = left < 0 ? -1 : wal_fleet_unverified_rows(w);
+	if (left < 0 || unverified < 0) {
+		if (unverified < 0 && left >= 0)
+			fprintf(stderr, "smithers: cannot read what '%s'"
+					" ships: %s\n",
+				ctx->dir, wal_errmsg(w));
+		goto out;
+	}
+	if (ctx->json)
+		print_ship_json(r->out, left, unverified);
+	else if (left)
+		printf("%" PRId64 " row%s of '%s' %s left to ship\n", left,
+		       left == 1 ? "" : "s", ctx->dir,
+		       left == 1 ? "is" : "are");
+	else
+		printf("nothing is left to ship in '%s' (%" PRId64
+		       " row%s shipped and not verified yet)\n",
+		       ctx->dir, unverified, unverified == 1 ? "" : "s");
+	rc = cmd_flush_stdout();
+	if (rc == EXIT_OK && left)
+		rc = EXIT_FAIL;
+out:
+	wal_close(w);
+	if (fd >= 0)
+		close(fd);
+	if (wf)
+		sup_workflow_free(wf);
+	else
+		sup_fleet_free(&own);
+	return rc;
+}
+
+const struct fleet_sub fleet_sub_ship = {
+	.name = "ship",
+	.args = "[WORKFLOW]",
+	.summary = "ship what a state dir has left to ship, now",
+	.help = "Ship what the state dir (--dir, SMITHERS_DIR or the current\n"
+		"directory) holds to ship, and verify it, as the end of a run\n"
+		"does, then exit: for rows a run left (NATS was away), with no\n"
+		"run to come. The [fleet] keys are those 'smithers run\n"
+		"WORKFLOW' would take: WORKFLOW's [fleet] section, then the\n"
+		"state dir's .smithers/fleet.ini for the keys it leaves out\n"
+		"(without WORKFLOW, fleet.ini alone). It logs as a run does.\n"
+		"\n"
+		"It takes the supervisor lock: with a supervisor running in the\n"
+		"state dir it is refused (exit status 3); that one ships. Exit\n"
+		"status 0 when nothing is left to ship (what no sink verified\n"
+		"yet is counted, and verified by the next run or ship), 1 when\n"
+		"rows are left, 2 without nats.\n"
+		"\n"
+		"  --wait D   how long it may take at most (default 1m; 90s,\n"
+		"             5m, 1h...)",
+	.opts = FLEET_OPT_DIR | FLEET_OPT_WAIT,
+	.min_args = 0,
+	.max_args = 1,
+	.run = ship_run,
+};
+
+/* ---- fleet off ------------------------------------------------------------- */
 
 const struct fleet_sub fleet_sub_off = {
 	.name = "off",

@@ -71,6 +71,7 @@ enum {
 	OPT_BY,
 	OPT_STATUS,
 	OPT_FORCE,
+	OPT_WAIT,
 };
 
 /* The options a subcommand takes, beyond --json and --help. */
@@ -83,6 +84,7 @@ enum {
 #define FLEET_OPT_N	   (1u << 4) /* -n */
 #define FLEET_OPT_DIR	   (1u << 5) /* --dir: a state dir */
 #define FLEET_OPT_FORCE	   (1u << 6) /* --force */
+#define FLEET_OPT_WAIT	   (1u << 7) /* --wait */
 
 struct fleet_run;
 
@@ -113,6 +115,7 @@ struct fleet_run {
 	const char *by;				 /* --by (costs) */
 	long long limit;			 /* -n; 0: all */
 	int force;				 /* --force */
+	long long wait_ms;			 /* --wait */
 };
 
 /* Print S's usage line on stderr; returns EXIT_USAGE (cmd-fleet.c). */
@@ -122,7 +125,8 @@ int fleet_usage(const struct fleet_sub *s);
 extern const struct fleet_sub fleet_sub_sink;	    /* fleet-sink.c */
 extern const struct fleet_sub fleet_sub_executions, /* fleet-query.c */
 	fleet_sub_agents, fleet_sub_costs, fleet_sub_top;
-extern const struct fleet_sub fleet_sub_off; /* fleet-local.c */
+extern const struct fleet_sub fleet_sub_ship, /* fleet-local.c */
+	fleet_sub_off;
 
 /* ---- PostgreSQL (fleet-pg.c) ---------------------------------------------
  *
