@@ -65,24 +65,7 @@ expect_rc 0
 json 'j["unshipped"] == 0 and j["unverified"] == '"$left"
 err_has "fleet: shipping to $NATS_URLS as 'm1'"
 err_has "fleet: no sink answers on smithers-verify.m1"
-sql_is "SELECT count(*) FROM fleet_outbox WHERE id > (SELECT shipped
-	FROM fleet_cursor WHERE name = 'outbox')" 0
-sql_is "SELECT shipped FROM fleet_cursor WHERE name = 'transitions'" \
-	"$(sql "SELECT max(id) FROM transitions")"
-$NATS "$NATS_URLS" ids SMITHERS >ids.txt ||
-	fail "cannot read the stream's message ids"
-[ -z "$(sort ids.txt | uniq -d)" ] ||
-	fail "message ids twice in the stream: $(sort ids.txt | uniq -d)"
-sql "SELECT 'm1:transitions:' || id || ':1' FROM transitions" | sort >want.txt
-sort ids.txt | comm -13 - want.txt >missing.txt
-[ ! -s missing.txt ] ||
-	fail "transitions not in the stream: $(head -n 3 missing.txt)"
-for t in executions phases agents; do
-	for id in $(sql "SELECT id FROM $t"); do
-		grep -q "^m1:$t:$id:" ids.txt ||
-			fail "row $id of $t is not in the stream"
-	done
-done
+shipped_all
 
 # ---- nothing left ----------------------------------------------------------------
 n=$(wc -l <ids.txt)

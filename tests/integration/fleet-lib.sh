@@ -316,6 +316,31 @@ nats_cluster_stop() {
 	done
 }
 
+# shipped_all: the test dir's store (machine m1) has nothing left to ship,
+# and the stream SMITHERS holds every transition and every row of the
+# store, no message id twice (ids.txt: the stream's ids).
+shipped_all() {
+	sql_is "SELECT count(*) FROM fleet_outbox WHERE id > (SELECT shipped
+		FROM fleet_cursor WHERE name = 'outbox')" 0
+	sql_is "SELECT shipped FROM fleet_cursor WHERE name = 'transitions'" \
+		"$(sql "SELECT max(id) FROM transitions")"
+	$NATS "$NATS_URLS" ids SMITHERS >ids.txt ||
+		fail "cannot read the stream's message ids"
+	[ -z "$(sort ids.txt | uniq -d)" ] ||
+		fail "message ids twice in the stream: $(sort ids.txt | uniq -d)"
+	sql "SELECT 'm1:transitions:' || id || ':1' FROM transitions" |
+		sort >want.txt
+	sort ids.txt | comm -13 - want.txt >missing.txt
+	[ ! -s missing.txt ] ||
+		fail "transitions not in the stream: $(head -n 3 missing.txt)"
+	for _nf_t in executions phases agents; do
+		for _nf_id in $(sql "SELECT id FROM $_nf_t"); do
+			grep -q "^m1:$_nf_t:$_nf_id:" ids.txt ||
+				fail "row $_nf_id of $_nf_t is not in the stream"
+		done
+	done
+}
+
 # _nats_kill_all: SIGKILL whatever server runs (at exit: nothing to keep).
 _nats_kill_all() {
 	for _nf_j in 1 2 3; do
