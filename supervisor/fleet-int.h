@@ -69,7 +69,6 @@ struct fleet {
 
 	/* The thread's alone. */
 	struct wal *ro;
-	natsOptions *opts;
 	natsConnection *nc;
 	jsCtx *js;
 	int stream_ok;

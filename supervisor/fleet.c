@@ -55,6 +55,7 @@
 #include "common/clock.h"
 #include "shm/shm.h"
 #include "supervisor/fleet-int.h"
+#include "supervisor/fleet-nats.h"
 #include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
@@ -240,37 +241,10 @@ static void disconnect(struct fleet *f)
 
 static int connect_nats(struct fleet *f)
 {
-	const char *urls[16];
-	char *list, *save = NULL, *u;
-	int n = 0;
 	natsStatus s;
 	jsOptions jo;
 
-	list = strdup(f->cfg->nats);
-	if (!list) {
-		failed(f, "cannot reach NATS", strerror(ENOMEM));
-		return -1;
-	}
-	for (u = strtok_r(list, ",", &save); u && n < 16;
-	     u = strtok_r(NULL, ",", &save))
-		urls[n++] = u;
-	s = natsOptions_Create(&f->opts);
-	if (s == NATS_OK)
-		s = natsOptions_SetServers(f->opts, urls, n);
-	free(list);
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(f->opts, 2000);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(f->opts, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectWait(f->opts, 500);
-	if (s == NATS_OK && f->cfg->credentials)
-		s = natsOptions_SetUserCredentialsFromFiles(
-			f->opts, f->cfg->credentials, NULL);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&f->nc, f->opts);
-	natsOptions_Destroy(f->opts);
-	f->opts = NULL;
+	s = fleet_nats_connect(f->cfg->nats, f->cfg->credentials, &f->nc);
 	if (s == NATS_OK) {
 		jsOptions_Init(&jo);
 		jo.Wait = ACK_WAIT_MS;

@@ -43,6 +43,7 @@
 #include <nats/nats.h>
 
 #include "common/clock.h"
+#include "supervisor/fleet-nats.h"
 #include "tools/fleet-sink.h"
 #include "tools/fleet.h"
 
@@ -146,35 +147,12 @@ static void nats_failed(struct sink *k, const char *what, const char *why)
 static int nats_open(struct sink *k)
 {
 	struct fleet_run *r = k->r;
-	const char *urls[16];
-	char *list, *save = NULL, *u;
-	int n = 0;
-	natsOptions *opts = NULL;
 	natsStatus s;
 	jsOptions jo;
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 
-	list = xstrdup(r->nats);
-	for (u = strtok_r(list, ",", &save); u && n < 16;
-	     u = strtok_r(NULL, ",", &save))
-		urls[n++] = u;
-	s = natsOptions_Create(&opts);
-	if (s == NATS_OK)
-		s = natsOptions_SetServers(opts, urls, n);
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(opts, 2000);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(opts, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectWait(opts, 500);
-	if (s == NATS_OK && r->credentials)
-		s = natsOptions_SetUserCredentialsFromFiles(
-			opts, r->credentials, NULL);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&k->nc, opts);
-	natsOptions_Destroy(opts);
-	free(list);
+	s = fleet_nats_connect(r->nats, r->credentials, &k->nc);
 	if (s == NATS_OK) {
 		jsOptions_Init(&jo);
 		s = natsConnection_JetStream(&k->js, k->nc, &jo);
