@@ -49,7 +49,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <jansson.h>
 #include <nats/nats.h>
 
 #include "common/clock.h"
