@@ -104,9 +104,9 @@ static int off_run(struct fleet_run *r)
 		fprintf(stderr,
 			"smithers: cannot turn shipping off: %" PRId64
 			" row%s of '%s' %s not shipped yet (the oldest changed"
-			" %" PRId64 " s ago); a run with [fleet] nats ships"
-			" them, or --force drops them: the fleet view would"
-			" never have them\n",
+			" %" PRId64 " s ago); 'smithers fleet ship', or a run"
+			" with [fleet] nats, ships them; --force drops them:"
+			" the fleet view would never have them\n",
 			lag.rows, lag.rows == 1 ? "" : "s", ctx->dir,
 			lag.rows == 1 ? "is" : "are",
 			lag.oldest_ms ? (cm_wall_ms() - lag.oldest_ms) / 1000

@@ -46,7 +46,7 @@ ntr=$(sql "SELECT count(*) FROM transitions")
 run "$SMITHERS" --dir "$T" fleet off
 expect_rc 1
 err_has "smithers: cannot turn shipping off: $((outbox + ntr)) rows of '$T' are not shipped yet"
-err_has "a run with [fleet] nats ships them, or --force drops them"
+err_has "'smithers fleet ship', or a run with [fleet] nats, ships them; --force drops them"
 sql_is "$triggers" 12
 sql_is "SELECT count(*) FROM fleet_outbox" "$outbox"
 run "$SMITHERS" --dir "$T" db gc --keep 0 --dry-run --json
