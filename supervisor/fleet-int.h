@@ -2,11 +2,12 @@
  * fleet-int.h - what the two files of the shipper share and nobody else
  * sees: the thread's state (struct fleet), its reports to the loop, and
  * the helpers both use. fleet.c is the thread's loop (connect, ship a
- * batch, wait for its acks) and the loop's side (start, reports, stop);
+ * batch, wait for its acks) and the loop's side (start, stop);
  * fleet-verify.c asks a sink whether the fleet view holds what was
- * shipped, and sends again what it lacks (docs/FLEET.md, "Verifying").
- * fleet.c calls fleet-verify.c when verifying is due and at the end of a
- * run; fleet-verify.c calls back only the helpers declared here.
+ * shipped, and sends again what it lacks (docs/FLEET.md, "Verifying");
+ * fleet-report.c carries the reports between the thread and the loop.
+ * Calls go one way: fleet.c -> fleet-verify.c -> fleet-report.c (and
+ * fleet-nats.c, for the connection and a row's message).
  */
 #ifndef SMITHERS_SUP_FLEET_INT_H
 #define SMITHERS_SUP_FLEET_INT_H
@@ -99,26 +100,21 @@ struct fleet {
 #define QUIET_ERROR (1u << 1)	 /* a sink cannot verify */
 #define QUIET_NOT_SINK (1u << 2) /* an answer that is not a sink's */
 
-/* ---- fleet.c ------------------------------------------------------------- */
+/* ---- fleet-report.c ------------------------------------------------------ */
 
-/* A line for the loop's log (REPORT_INFO, _WARN, _ERROR). */
+/* The thread: a line for the loop's log (REPORT_INFO, _WARN, _ERROR). */
 void fleet_say(struct fleet *f, int kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* A report for the loop: one write, whole. */
+/* The thread: a report for the loop, one write, whole. */
 void fleet_tell(struct fleet *f, const struct report *rep);
+/* The loop: read the reports there are and apply them (the pipe's read end
+ * is non-blocking). Cursors go in the turn's batch while IN_LOOP, else in a
+ * transaction of their own. */
+void fleet_read_reports(struct run *r, int in_loop);
 /*
- * The message of TABLE's row ID at VERSION (JSON) into *MSG: on
- * PREFIX.MACHINE.TABLE, with the id MACHINE:TABLE:ID:VERSION, and AGAIN
- * after it when the row is sent again (a new id: the stream would drop
- * the old one's as a duplicate).
- */
-natsStatus fleet_row_msg(struct fleet *f, natsMsg **msg, const char *table,
-			 int64_t id, int64_t version, const char *json,
-			 const char *again);
-/*
- * The loop is done: read the thread's reports (writing their cursors, each
- * in its own transaction) and publish the mirror, until DONE(R, ARG) says
- * so, or UNTIL (monotonic ms) passes. 1 when DONE said so.
+ * The loop is done: read the thread's reports and publish the mirror,
+ * until DONE(R, ARG) says so, or UNTIL (monotonic ms) passes. 1 when DONE
+ * said so.
  */
 int fleet_await(struct run *r, int64_t until,
 		int (*done)(struct run *r, void *arg), void *arg);

@@ -1,13 +1,16 @@
 /*
- * fleet-nats.c - the NATS connection of the shipper and of the sink
- * (fleet-nats.h).
+ * fleet-nats.c - what the fleet sends over NATS the same way wherever it
+ * is sent from (fleet-nats.h): the connection, and a row's message.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "supervisor/fleet-nats.h"
+#include "supervisor/workflow.h"
 
 natsStatus fleet_nats_connect(const char *list, const char *credentials,
 			      natsConnection **nc)
@@ -44,6 +47,37 @@ natsStatus fleet_nats_connect(const char *list, const char *credentials,
 	if (s != NATS_OK) {
 		natsConnection_Destroy(*nc);
 		*nc = NULL;
+	}
+	return s;
+}
+
+natsStatus fleet_row_msg(const struct sup_fleet *c, natsMsg **msg,
+			 const char *table, int64_t id, int64_t version,
+			 const char *json, const char *again)
+{
+	char subject[400], msgid[340];
+	natsStatus s;
+	char *body;
+	int len;
+
+	*msg = NULL;
+	len = asprintf(&body,
+		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
+		       ",\"version\":%" PRId64 ",\"row\":%s}",
+		       c->machine, table, id, version, json);
+	if (len < 0)
+		return NATS_NO_MEMORY;
+	snprintf(subject, sizeof(subject), "%s.%s.%s", c->subject_prefix,
+		 c->machine, table);
+	snprintf(msgid, sizeof(msgid), "%s:%s:%" PRId64 ":%" PRId64 "%s",
+		 c->machine, table, id, version, again ? again : "");
+	s = natsMsg_Create(msg, subject, NULL, body, len);
+	free(body);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(*msg, "Nats-Msg-Id", msgid);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(*msg);
+		*msg = NULL;
 	}
 	return s;
 }

@@ -26,6 +26,7 @@
 
 #include "common/clock.h"
 #include "supervisor/fleet-int.h"
+#include "supervisor/fleet-nats.h"
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
 #include "supervisor/workflow.h"
@@ -87,7 +88,7 @@ static int again_one(const char *table, int64_t id, int64_t version,
 
 	if (!json)
 		return 0; /* gone since: nothing to send */
-	a->s = fleet_row_msg(a->f, &msg, table, id, version, json, a->suffix);
+	a->s = fleet_row_msg(a->f->cfg, &msg, table, id, version, json, a->suffix);
 	if (a->s == NATS_OK)
 		a->s = js_PublishMsg(&pa, a->f->js, msg, NULL, &jerr);
 	jsPubAck_Destroy(pa);

@@ -28,8 +28,9 @@
  *
  * Verifying what was shipped (a sink asked whether the fleet view holds
  * it, and what it lacks sent again) is fleet-verify.c's; the thread calls
- * it between batches, and fleet_stop at the end of the run. The state
- * both share is in fleet-int.h.
+ * it between batches, and fleet_stop at the end of the run. The reports
+ * (fleet_say, fleet_tell, fleet_read_reports) are fleet-report.c's, a
+ * row's message fleet-nats.c's. The state they share is in fleet-int.h.
  */
 #include "config.h"
 
@@ -39,7 +40,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,6 @@
 #include "shm/shm.h"
 #include "supervisor/fleet-int.h"
 #include "supervisor/fleet-nats.h"
-#include "supervisor/mirror.h"
 #include "supervisor/slog.h"
 #include "supervisor/sup-int.h"
 #include "supervisor/workflow.h"
@@ -66,27 +65,8 @@
 #define SHIP_NICE 10	    /* the thread's nice, above the loop's */
 #define BACKOFF_MIN_MS 100  /* after a failure, doubling */
 #define BACKOFF_MAX_MS 5000 /* up to this: back soon after an outage */
-#define AWAIT_MS 200	    /* fleet_await looks again at least this often */
 
 /* ---- the thread ----------------------------------------------------------- */
-
-void fleet_tell(struct fleet *f, const struct report *rep)
-{
-	if (write(f->report[1], rep, sizeof(*rep)) < 0) {
-		/* The loop is gone: nobody to tell. */
-	}
-}
-
-void fleet_say(struct fleet *f, int kind, const char *fmt, ...)
-{
-	struct report rep = {.kind = kind};
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rep.text, sizeof(rep.text), fmt, ap);
-	va_end(ap);
-	fleet_tell(f, &rep);
-}
 
 /* Wait up to MS for a wake from the loop (or the stop); drain it. 1 when
  * woken, 0 when the time ran out. */
@@ -350,38 +330,6 @@ static int ensure_stream(struct fleet *f)
 	return 0;
 }
 
-natsStatus fleet_row_msg(struct fleet *f, natsMsg **msg, const char *table,
-			 int64_t id, int64_t version, const char *json,
-			 const char *again)
-{
-	const struct sup_fleet *c = f->cfg;
-	char subject[400], msgid[340];
-	natsStatus s;
-	char *body;
-	int len;
-
-	*msg = NULL;
-	len = asprintf(&body,
-		       "{\"machine\":\"%s\",\"table\":\"%s\",\"id\":%" PRId64
-		       ",\"version\":%" PRId64 ",\"row\":%s}",
-		       c->machine, table, id, version, json);
-	if (len < 0)
-		return NATS_NO_MEMORY;
-	snprintf(subject, sizeof(subject), "%s.%s.%s", c->subject_prefix,
-		 c->machine, table);
-	snprintf(msgid, sizeof(msgid), "%s:%s:%" PRId64 ":%" PRId64 "%s",
-		 c->machine, table, id, version, again ? again : "");
-	s = natsMsg_Create(msg, subject, NULL, body, len);
-	free(body);
-	if (s == NATS_OK)
-		s = natsMsgHeader_Set(*msg, "Nats-Msg-Id", msgid);
-	if (s != NATS_OK) {
-		natsMsg_Destroy(*msg);
-		*msg = NULL;
-	}
-	return s;
-}
-
 /* Publish one row (wal_fleet_fn). */
 static int publish(const char *table, int64_t id, int64_t version,
 		   const char *json, void *arg)
@@ -401,7 +349,7 @@ static int publish(const char *table, int64_t id, int64_t version,
 	pthread_mutex_unlock(&f->mu);
 	if (!json)
 		return 0;
-	s = fleet_row_msg(f, &msg, table, id, version, json, NULL);
+	s = fleet_row_msg(f->cfg, &msg, table, id, version, json, NULL);
 	if (s == NATS_OK) {
 		f->published = 1;
 		s = js_PublishMsgAsync(f->js, &msg, NULL);
@@ -577,52 +525,11 @@ static void *shipper(void *arg)
 
 /* ---- the loop's side ------------------------------------------------------ */
 
-/* A report from the thread. The cursors go in the turn's batch, or, once
- * the loop is done (!IN_LOOP), in a transaction of their own. */
-static void handle(struct run *r, const struct report *rep, int in_loop)
-{
-	switch (rep->kind) {
-	case REPORT_SHIPPED:
-		if ((!in_loop || batch(r) == 0) &&
-		    wal_fleet_shipped(r->w, rep->outbox, rep->transitions) < 0)
-			sup_log(SUP_WARN,
-				"fleet: cannot record what was shipped: %s",
-				wal_errmsg(r->w));
-		break;
-	case REPORT_VERIFIED:
-		if ((!in_loop || batch(r) == 0) &&
-		    wal_fleet_verified(r->w, rep->outbox, rep->transitions) < 0)
-			sup_log(SUP_WARN,
-				"fleet: cannot record what was verified: %s",
-				wal_errmsg(r->w));
-		break;
-	case REPORT_INFO:
-		sup_log(SUP_INFO, "%s", rep->text);
-		break;
-	case REPORT_WARN:
-		sup_log(SUP_WARN, "%s", rep->text);
-		break;
-	default:
-		sup_log(SUP_ERROR, "%s", rep->text);
-		break;
-	}
-}
-
-/* Read the reports there are (the pipe's read end is non-blocking). */
-static void read_reports(struct run *r, int in_loop)
-{
-	struct report rep;
-
-	while (read(r->fleet->report[0], &rep, sizeof(rep)) ==
-	       (ssize_t)sizeof(rep))
-		handle(r, &rep, in_loop);
-}
-
 static void report_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	read_reports(arg, 1);
+	fleet_read_reports(arg, 1);
 }
 
 int fleet_start(struct run *r)
@@ -699,16 +606,6 @@ fail:
 	return -1;
 }
 
-void fleet_to_mirror(struct run *r)
-{
-	struct fleet *f = r->fleet;
-
-	if (f)
-		sup_mirror_fleet(r->mirror, atomic_load(&f->lag_state),
-				 atomic_load(&f->lag_rows),
-				 atomic_load(&f->lag_oldest_ms));
-}
-
 /* One wake in the pipe at a time: a busy loop turns thousands of times a
  * second, and one read after the last of them ships them all. */
 void fleet_poke(struct run *r)
@@ -716,31 +613,6 @@ void fleet_poke(struct run *r)
 	if (r->fleet && !atomic_exchange(&r->fleet->poked, 1) &&
 	    write(r->fleet->wake[1], "", 1) < 0) {
 		/* Full: a wake is pending already. */
-	}
-}
-
-int fleet_await(struct run *r, int64_t until,
-		int (*done)(struct run *r, void *arg), void *arg)
-{
-	struct fleet *f = r->fleet;
-
-	for (;;) {
-		struct pollfd p = {.fd = f->report[0], .events = POLLIN};
-		int64_t left;
-
-		read_reports(r, 0);
-		if (done(r, arg)) {
-			read_reports(r, 0); /* written before it was done */
-			return 1;
-		}
-		left = until - cm_mono_ms();
-		if (left <= 0)
-			return 0;
-		/* A report wakes us; DONE may change without one. */
-		(void)poll(&p, 1, left < AWAIT_MS ? (int)left : AWAIT_MS);
-		/* No more turns: smithers-top sees the rest ship here. */
-		fleet_to_mirror(r);
-		sup_mirror_publish(r->mirror, -1);
 	}
 }
 
@@ -777,7 +649,7 @@ void fleet_stop(struct run *r)
 		/* Full: it wakes all the same. */
 	}
 	pthread_join(f->thread, NULL);
-	read_reports(r, 0);
+	fleet_read_reports(r, 0);
 	event_free(f->report_ev);
 	for (int i = 0; i < 2; i++) {
 		close(f->wake[i]);

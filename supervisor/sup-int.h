@@ -32,6 +32,8 @@
  *   fleet-verify.c  the shipper asking a sink whether the fleet view
  *               holds what was shipped; sending again what it lacks
  *   fleet-ship.c  the shipper without a run (`smithers fleet ship`)
+ *   fleet-report.c  the shipper's reports: from its thread to the loop
+ *   fleet-nats.c  the fleet's NATS connection, a row's message
  *
  * One turn of the loop (event_base_loop(EVLOOP_ONCE)) runs every callback
  * that is ready; every decoded message is applied inside one batch, which

@@ -169,12 +169,14 @@ static void verify_one(struct sink *k, natsMsg *m)
 		json_t *first = json_array_get(missing, 0);
 
 		k->lacked += (long long)json_array_size(missing);
-		sink_say("the fleet view lacks %zu of %zu rows %s asked about"
-			 " (the first: %s %lld): it sends them again",
-			 json_array_size(missing), json_array_size(rows),
-			 machine, json_string_value(json_array_get(first, 0)),
-			 (long long)json_integer_value(
-				 json_array_get(first, 1)));
+		fprintf(stderr,
+			SINK_SAYS "the fleet view lacks %zu of %zu rows %s"
+				  " asked about (the first: %s %lld): it sends"
+				  " them again\n",
+			json_array_size(missing), json_array_size(rows),
+			machine, json_string_value(json_array_get(first, 0)),
+			(long long)json_integer_value(
+				json_array_get(first, 1)));
 	}
 	reply = json_pack("{so}", "missing", missing);
 answer:

@@ -68,11 +68,14 @@ struct item {
 	char why[200];
 };
 
-void sink_say(const char *fmt, ...)
+static void sink_say(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void sink_say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("smithers fleet sink: ", stderr);
+	fputs(SINK_SAYS, stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

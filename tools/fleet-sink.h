@@ -1,10 +1,10 @@
 /*
  * fleet-sink.h - what the two files of `smithers fleet sink` share and
- * nobody else sees: the sink's state (struct sink) and its log line.
- * fleet-sink.c consumes the stream into PostgreSQL; fleet-answer.c
+ * nobody else sees: the sink's state (struct sink) and how its lines
+ * begin. fleet-sink.c consumes the stream into PostgreSQL; fleet-answer.c
  * answers the supervisors' requests to verify what they shipped
- * (docs/FLEET.md, "Verifying"). fleet-sink.c calls fleet-answer.c
- * between batches.
+ * (docs/FLEET.md, "Verifying"). Calls go one way: fleet-sink.c calls
+ * fleet-answer.c between batches.
  */
 #ifndef SMITHERS_TOOLS_FLEET_SINK_H
 #define SMITHERS_TOOLS_FLEET_SINK_H
@@ -42,8 +42,8 @@ struct sink {
 	char last_skip[300];
 };
 
-/* A line on stderr, after "smithers fleet sink: ". */
-void sink_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What begins each line the sink writes on stderr. */
+#define SINK_SAYS "smithers fleet sink: "
 
 /* Answer the requests waiting on K's vsub (fleet-answer.c). */
 void sink_answer_all(struct sink *k);
