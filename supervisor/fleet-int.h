@@ -1,7 +1,7 @@
 /*
- * fleet-int.h - what the two files of the shipper share and nobody else
+ * fleet-int.h - what the files of the shipper share and nobody else
  * sees: the thread's state (struct fleet), its reports to the loop, and
- * the helpers both use. fleet.c is the thread's loop (connect, ship a
+ * the helpers they use. fleet.c is the thread's loop (connect, ship a
  * batch, wait for its acks) and the loop's side (start, stop);
  * fleet-verify.c asks a sink whether the fleet view holds what was
  * shipped, and sends again what it lacks (docs/FLEET.md, "Verifying");
@@ -48,12 +48,14 @@ struct sent {
 	unsigned char acked[SHIP_BATCH];
 };
 
+/* The shipper: its thread's state, and what the loop and the thread
+ * share (the atomics, the pipes, MU). */
 struct fleet {
 	const struct sup_fleet *cfg;
 	char *dir; /* the project dir, for the thread's own handle */
 	pthread_t thread;
 	int started;
-	int alone; /* no run: `smithers fleet ship` (fleet-ship.c) */
+	int alone;     /* no run: `smithers fleet ship` (fleet-ship.c) */
 	int wake[2];   /* loop -> thread */
 	int report[2]; /* thread -> loop */
 	struct event *report_ev;
