@@ -19,6 +19,7 @@
 #include <nats/nats.h>
 
 struct event;
+struct held;
 struct run;
 struct sup_fleet;
 struct wal;
@@ -80,6 +81,8 @@ struct fleet {
 	 * under MU, as an ack from an earlier batch may come late. */
 	pthread_mutex_t mu;
 	struct sent sent_transitions, sent_outbox;
+	struct held *held; /* the batch's rows, read, to publish (fleet.c) */
+	int nheld;
 	atomic_int batch_failed; /* an ack said no (the library's thread) */
 	int published;		 /* since connected (the library's pending
 				    list does not exist before) */

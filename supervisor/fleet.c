@@ -3,14 +3,16 @@
  * to a NATS JetStream stream, from a thread of its own, so that a slow or
  * absent NATS never slows the loop.
  *
- * The thread reads what is to ship from its own read-only handle
- * (wal_fleet_next), publishes each row with a message id that makes a
- * re-send harmless (JetStream drops a duplicate id inside the stream's
- * window), waits for the acks of the whole batch, and only then tells the
- * loop how far it got: each cursor passes the rows JetStream acked from the
- * batch's start, up to the first it did not (a failed batch is sent again
- * from there, not whole: every re-send is one more duplicate for the
- * stream to drop). The loop writes the cursors in its next commit (the
+ * The thread reads a batch of what is to ship from its own read-only
+ * handle (wal_fleet_next) into memory, in a read that ends before
+ * anything is published (an open snapshot would hold the loop's
+ * checkpoints back while the thread waits). It publishes each row with a
+ * message id that makes a re-send harmless (JetStream drops a duplicate
+ * id inside the stream's window), waits for the acks of the whole batch,
+ * and only then tells the loop how far it got: each cursor passes the
+ * rows JetStream acked from the batch's start, up to the first it did not
+ * (a failed batch is sent again from there, not whole: every re-send is
+ * one more duplicate for the stream to drop). The loop writes the cursors in its next commit (the
  * store has one writer), so a cursor only ever says what JetStream holds;
  * a crash before that commit makes the next run publish the batch again.
  *
@@ -330,7 +332,50 @@ static int ensure_stream(struct fleet *f)
 	return 0;
 }
 
-/* Publish one row (wal_fleet_fn). */
+/*
+ * A row of the batch, read and not published yet. The batch is read
+ * whole, then published: the read's snapshot is held while reading only.
+ * A reader held up with its snapshot open (this thread runs behind the
+ * loop for the CPU, and publishing waits on the network) keeps the loop's
+ * checkpoints from passing it, and then every commit of the loop tries
+ * one again.
+ */
+struct held {
+	char table[16];
+	int64_t id, version;
+	char *json; /* NULL: the row is gone */
+};
+
+/* wal_fleet_next gives LIMIT transitions, then LIMIT outbox entries. */
+#define HELD_MAX (2 * SHIP_BATCH)
+
+/* Keep one row of the batch (wal_fleet_fn). */
+static int hold(const char *table, int64_t id, int64_t version,
+		const char *json, void *arg)
+{
+	struct fleet *f = arg;
+	struct held *h = &f->held[f->nheld];
+
+	if (f->nheld == HELD_MAX || strlen(table) >= sizeof(h->table))
+		return 1;
+	h->json = json ? strdup(json) : NULL;
+	if (json && !h->json)
+		return 1; /* out of memory: what is held ships */
+	memcpy(h->table, table, strlen(table) + 1);
+	h->id = id;
+	h->version = version;
+	f->nheld++;
+	return 0;
+}
+
+static void drop_held(struct fleet *f)
+{
+	for (int i = 0; i < f->nheld; i++)
+		free(f->held[i].json);
+	f->nheld = 0;
+}
+
+/* Publish one row. */
 static int publish(const char *table, int64_t id, int64_t version,
 		   const char *json, void *arg)
 {
@@ -401,11 +446,19 @@ static int ship_batch(struct fleet *f)
 	pthread_mutex_unlock(&f->mu);
 	atomic_store(&f->batch_failed, 0);
 	n = wal_fleet_next(f->ro, f->cur_outbox, f->cur_transitions,
-			   SHIP_BATCH, publish, f);
+			   SHIP_BATCH, hold, f);
 	if (n < 0) {
+		drop_held(f);
 		failed(f, "cannot read what is to ship", wal_errmsg(f->ro));
 		return -1;
 	}
+	for (int i = 0; i < f->nheld; i++) {
+		const struct held *h = &f->held[i];
+
+		if (publish(h->table, h->id, h->version, h->json, f) != 0)
+			break;
+	}
+	drop_held(f);
 	if (n == 0)
 		return 0;
 	jsPubOptions_Init(&po);
@@ -459,10 +512,13 @@ static void *shipper(void *arg)
 	if (errno == 0)
 		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
 				  prio + SHIP_NICE > 19 ? 19 : prio + SHIP_NICE);
-	if (wal_open(f->dir, &ro, &f->ro) < 0 ||
+	f->held = calloc(HELD_MAX, sizeof(*f->held));
+	if (!f->held || wal_open(f->dir, &ro, &f->ro) < 0 ||
 	    wal_fleet_lag(f->ro, &lag) < 0) {
 		fleet_say(f, REPORT_ERROR, "fleet: cannot read the store: %s",
 			  f->ro ? wal_errmsg(f->ro) : strerror(errno));
+		free(f->held);
+		f->held = NULL;
 		atomic_store(&f->lag_state, SHM_FLEET_STOPPED);
 		wal_close(f->ro);
 		f->ro = NULL;
@@ -520,6 +576,8 @@ static void *shipper(void *arg)
 	disconnect(f);
 	wal_close(f->ro);
 	f->ro = NULL;
+	free(f->held);
+	f->held = NULL;
 	return NULL;
 }
 
