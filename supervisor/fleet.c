@@ -12,9 +12,10 @@
  * and only then tells the loop how far it got: each cursor passes the
  * rows JetStream acked from the batch's start, up to the first it did not
  * (a failed batch is sent again from there, not whole: every re-send is
- * one more duplicate for the stream to drop). The loop writes the cursors in its next commit (the
- * store has one writer), so a cursor only ever says what JetStream holds;
- * a crash before that commit makes the next run publish the batch again.
+ * one more duplicate for the stream to drop). The loop writes the cursors
+ * in its next commit (the store has one writer), so a cursor only ever
+ * says what JetStream holds; a crash before that commit makes the next
+ * run publish the batch again.
  *
  * The thread never logs: its lines go to the loop through the report pipe,
  * as do the cursors, in records of one write each (under PIPE_BUF: whole).
