@@ -107,7 +107,8 @@ int fleet_await(struct run *r, int64_t until,
 
 		fleet_read_reports(r, 0);
 		if (done(r, arg)) {
-			fleet_read_reports(r, 0); /* written before it was done */
+			/* What was written before it was done. */
+			fleet_read_reports(r, 0);
 			return 1;
 		}
 		left = until - cm_mono_ms();

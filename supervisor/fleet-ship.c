@@ -46,7 +46,8 @@ int64_t sup_fleet_ship(struct wal *w, const char *dir,
 		goto out;
 	fleet_stop(&r);
 	if (wal_fleet_lag(w, &lag) < 0) {
-		sup_log(SUP_ERROR, "fleet: cannot read what is left to ship: %s",
+		sup_log(SUP_ERROR,
+			"fleet: cannot read what is left to ship: %s",
 			wal_errmsg(w));
 		goto out;
 	}

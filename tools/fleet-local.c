@@ -136,7 +136,7 @@ out:
 	return rc;
 }
 
-/* ---- fleet ship ------------------------------------------------------------ */
+/* ---- fleet ship --------------------------------------------------------- */
 
 static void print_ship_json(struct out *out, int64_t left, int64_t unverified)
 {
@@ -232,29 +232,30 @@ const struct fleet_sub fleet_sub_ship = {
 	.name = "ship",
 	.args = "[WORKFLOW]",
 	.summary = "ship what a state dir has left to ship, now",
-	.help = "Ship what the state dir (--dir, SMITHERS_DIR or the current\n"
-		"directory) holds to ship, and verify it, as the end of a run\n"
-		"does, then exit: for rows a run left (NATS was away), with no\n"
-		"run to come. The [fleet] keys are those 'smithers run\n"
-		"WORKFLOW' would take: WORKFLOW's [fleet] section, then the\n"
-		"state dir's .smithers/fleet.ini for the keys it leaves out\n"
-		"(without WORKFLOW, fleet.ini alone). It logs as a run does.\n"
+	.help = "Ship what the state dir (--dir, SMITHERS_DIR or the\n"
+		"current directory) holds to ship, and verify it, as the end\n"
+		"of a run does, then exit: for rows a run left (NATS was\n"
+		"away), with no run to come. The [fleet] keys are those\n"
+		"'smithers run WORKFLOW' would take: WORKFLOW's [fleet]\n"
+		"section, then the state dir's .smithers/fleet.ini for the\n"
+		"keys it leaves out (without WORKFLOW, fleet.ini alone). It\n"
+		"logs as a run does.\n"
 		"\n"
-		"It takes the supervisor lock: with a supervisor running in the\n"
-		"state dir it is refused (exit status 3); that one ships. Exit\n"
-		"status 0 when nothing is left to ship (what no sink verified\n"
-		"yet is counted, and verified by the next run or ship), 1 when\n"
-		"rows are left, 2 without nats.\n"
+		"It takes the supervisor lock: with a supervisor running in\n"
+		"the state dir it is refused (exit status 3); that one\n"
+		"ships. Exit status 0 when nothing is left to ship (what no\n"
+		"sink verified yet is counted, and verified by the next run\n"
+		"or ship), 1 when rows are left, 2 without nats.\n"
 		"\n"
-		"  --wait D   how long it may take at most (default 1m; 90s,\n"
-		"             5m, 1h...)",
+		"  --wait D   how long it may take at most (default 1m;\n"
+		"             90s, 5m, 1h...)",
 	.opts = FLEET_OPT_DIR | FLEET_OPT_WAIT,
 	.min_args = 0,
 	.max_args = 1,
 	.run = ship_run,
 };
 
-/* ---- fleet off ------------------------------------------------------------- */
+/* ---- fleet off ---------------------------------------------------------- */
 
 const struct fleet_sub fleet_sub_off = {
 	.name = "off",
@@ -268,11 +269,11 @@ const struct fleet_sub fleet_sub_off = {
 		"keeps every execution with a row not shipped. The fleet view\n"
 		"(PostgreSQL) is not touched.\n"
 		"\n"
-		"It writes, so it takes the supervisor lock: with a supervisor\n"
-		"running in the state dir it is refused (exit status 3). Rows\n"
-		"not shipped yet are never dropped without --force. A later\n"
-		"run with [fleet] nats turns shipping on again, and ships every\n"
-		"row again.\n"
+		"It writes, so it takes the supervisor lock: with a\n"
+		"supervisor running in the state dir it is refused (exit\n"
+		"status 3). Rows not shipped yet are never dropped without\n"
+		"--force. A later run with [fleet] nats turns shipping on\n"
+		"again, and ships every row again.\n"
 		"\n"
 		"  --force   drop rows that are not shipped yet, too",
 	.opts = FLEET_OPT_DIR | FLEET_OPT_FORCE,
