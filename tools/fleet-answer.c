@@ -44,72 +44,93 @@ static int lacking(int ncol, const char *const *names,
 	return 0;
 }
 
+/* One table's rows of a request: their ids and versions as PostgreSQL
+ * array literals ("{1,2,3}"), written as the request is read. */
+struct keys {
+	FILE *ids, *vs;
+	char *ids_text, *vs_text;
+	size_t ids_len, vs_len;
+	int n;
+};
+
 /* Which of ROWS ([[TABLE, ID, VERSION], ...]) of MACHINE the fleet view
- * lacks, into MISSING: 0, or -1 with ERR. */
+ * lacks, into MISSING: 0, or -1 with ERR. The request is read once; then
+ * one query per table it names. */
 static int lacks(struct sink *k, const char *machine, json_t *rows,
 		 json_t *missing, char *err)
 {
-	for (int t = 0; t < fleet_ntables; t++) {
-		const char *name = fleet_tables[t].name;
-		struct lack l = {name, missing};
-		size_t i, cap = 64, ilen = 1, vlen = 1;
-		char *ids = xmalloc(cap), *vs = xmalloc(cap), sql[400];
-		const char *params[3];
-		json_t *row;
-		int n = 0, rc;
+	struct keys *keys = xmalloc(sizeof(*keys) * (size_t)fleet_ntables);
+	json_t *row;
+	size_t i;
+	int t, rc = 0;
 
-		ids[0] = vs[0] = '{';
-		json_array_foreach(rows, i, row)
-		{
-			const char *table;
-			json_int_t id, version;
+	memset(keys, 0, sizeof(*keys) * (size_t)fleet_ntables);
+	json_array_foreach(rows, i, row)
+	{
+		const struct fleet_table *ft;
+		const char *table;
+		json_int_t id, version;
+		struct keys *kt;
 
-			if (json_unpack(row, "[sII]", &table, &id, &version) <
-				    0 ||
-			    !fleet_table_find(table)) {
-				snprintf(err, FLEET_ERR_MAX,
-					 "row %zu of the request is not"
-					 " [TABLE, ID, VERSION] of a table"
-					 " that ships",
-					 i);
-				free(ids);
-				free(vs);
-				return -1;
-			}
-			if (strcmp(table, name))
-				continue;
-			if (ilen + 24 >= cap || vlen + 24 >= cap) {
-				cap *= 2;
-				ids = xrealloc(ids, cap);
-				vs = xrealloc(vs, cap);
-			}
-			ilen += (size_t)snprintf(ids + ilen, cap - ilen,
-						 "%s%lld", n ? "," : "",
-						 (long long)id);
-			vlen += (size_t)snprintf(vs + vlen, cap - vlen,
-						 "%s%lld", n ? "," : "",
-						 (long long)version);
-			n++;
+		if (json_unpack(row, "[sII]", &table, &id, &version) < 0 ||
+		    !(ft = fleet_table_find(table))) {
+			snprintf(err, FLEET_ERR_MAX,
+				 "row %zu of the request is not [TABLE, ID,"
+				 " VERSION] of a table that ships",
+				 i);
+			rc = -1;
+			goto out;
 		}
-		snprintf(ids + ilen, cap - ilen, "}");
-		snprintf(vs + vlen, cap - vlen, "}");
+		kt = &keys[ft - fleet_tables];
+		if (!kt->ids &&
+		    (!(kt->ids = open_memstream(&kt->ids_text, &kt->ids_len)) ||
+		     !(kt->vs = open_memstream(&kt->vs_text, &kt->vs_len)))) {
+			snprintf(err, FLEET_ERR_MAX, "out of memory");
+			rc = -1;
+			goto out;
+		}
+		fprintf(kt->ids, "%s%lld", kt->n ? "," : "{", (long long)id);
+		fprintf(kt->vs, "%s%lld", kt->n ? "," : "{",
+			(long long)version);
+		kt->n++;
+	}
+	for (t = 0; t < fleet_ntables && rc == 0; t++) {
+		struct keys *kt = &keys[t];
+		struct lack l = {fleet_tables[t].name, missing};
+		const char *params[3];
+		char sql[400];
+
+		if (!kt->n)
+			continue;
+		fputc('}', kt->ids);
+		fputc('}', kt->vs);
+		if (fflush(kt->ids) != 0 || fflush(kt->vs) != 0) {
+			snprintf(err, FLEET_ERR_MAX, "out of memory");
+			rc = -1;
+			break;
+		}
 		snprintf(sql, sizeof(sql),
 			 "SELECT x.id, x.v FROM unnest($1::bigint[],"
 			 " $2::bigint[]) AS x(id, v) LEFT JOIN %s.%s AS t"
 			 " ON t.machine = $3 AND t.id = x.id"
 			 " WHERE t.id IS NULL OR t.version < x.v ORDER BY x.id",
-			 FLEET_PG_SCHEMA, name);
-		params[0] = ids;
-		params[1] = vs;
+			 FLEET_PG_SCHEMA, l.table);
+		params[0] = kt->ids_text;
+		params[1] = kt->vs_text;
 		params[2] = machine;
-		rc = n ? fleet_pg_query(k->pg, sql, 3, params, lacking, &l, err)
-		       : 0;
-		free(ids);
-		free(vs);
-		if (rc < 0)
-			return -1;
+		rc = fleet_pg_query(k->pg, sql, 3, params, lacking, &l, err);
 	}
-	return 0;
+out:
+	for (t = 0; t < fleet_ntables; t++) {
+		if (keys[t].ids)
+			fclose(keys[t].ids);
+		if (keys[t].vs)
+			fclose(keys[t].vs);
+		free(keys[t].ids_text);
+		free(keys[t].vs_text);
+	}
+	free(keys);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Answer one request. */
